@@ -1,0 +1,169 @@
+"""Command line: ``interlace explore SCRIPT`` and ``interlace replay FILE``.
+
+Exit codes: 0 no failure, 1 failure found (or reproduced), 2 usage or input error, 3 the program
+diverged from the schedule being replayed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shlex
+import sys
+from typing import Sequence
+
+EXIT_OK, EXIT_FAILURE, EXIT_USAGE, EXIT_DIVERGED = 0, 1, 2, 3
+
+
+class UsageError(Exception):
+    """Bad input from the user: printed as one paragraph, exit code 2."""
+
+
+def _parser() -> argparse.ArgumentParser:
+    from . import __version__
+    from .strategies import STRATEGIES
+
+    parser = argparse.ArgumentParser(
+        prog="interlace",
+        description="Run threaded Python under a controlled scheduler to find and replay race conditions.",
+    )
+    parser.add_argument("--version", action="version", version=f"interlace {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    ex = sub.add_parser("explore", help="run a script under many interleavings until one fails")
+    ex.add_argument("-n", "--executions", type=int, default=1000, help="how many executions (default 1000)")
+    ex.add_argument("--strategy", choices=sorted(STRATEGIES), default="pct", help="default: pct")
+    ex.add_argument("--seed", type=int, default=None, help="seed for the strategy (default: random)")
+    ex.add_argument("--depth", type=int, default=3, help="PCT bug depth (default 3)")
+    ex.add_argument("--model", choices=["free-threaded", "gil"], default="free-threaded",
+                    help="where threads may switch (default: free-threaded, at every shared access)")
+    ex.add_argument("--max-steps", type=int, default=100_000, help="step bound per execution")
+    ex.add_argument("--time-limit", type=float, default=None, help="stop exploring after this many seconds")
+    ex.add_argument("--include", action="append", default=[], metavar="PATTERN",
+                    help="also instrument modules matching PATTERN (fnmatch on module names)")
+    ex.add_argument("--exclude", action="append", default=[], metavar="PATTERN",
+                    help="do not instrument modules matching PATTERN")
+    ex.add_argument("-o", "--output", default=None, help="where to save the failing schedule")
+    ex.add_argument("script", help="the Python script to run")
+    ex.add_argument("args", nargs=argparse.REMAINDER, help="arguments for the script")
+
+    rp = sub.add_parser("replay", help="re-run a saved schedule exactly")
+    rp.add_argument("schedule", help="a schedule file written by `interlace explore`")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = _parser()
+    options = parser.parse_args(argv)
+    if options.command is None:
+        parser.print_help()
+        return EXIT_USAGE
+    try:
+        if options.command == "explore":
+            return _explore(options)
+        return _replay(options)
+    except UsageError as exc:
+        print(f"interlace: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+
+
+def _runner(path: str, args: list[str], capture: bool):
+    from .script import ScriptRunner
+
+    if not os.path.isfile(path):
+        raise UsageError(f"there is no script at {path!r}. Check the path (it is relative to {os.getcwd()!r}).")
+    try:
+        return ScriptRunner(path, args, capture=capture)
+    except SyntaxError as exc:
+        raise UsageError(
+            f"{path} is not valid Python for this interpreter ({sys.version.split()[0]}): "
+            f"{exc.msg} at line {exc.lineno}. Fix the script, or run interlace with the Python it targets."
+        ) from None
+
+
+def _explore(options: argparse.Namespace) -> int:
+    from .explore import explore
+
+    if options.executions < 1:
+        raise UsageError("--executions must be at least 1.")
+    runner = _runner(options.script, options.args, capture=True)
+    result = explore(
+        runner,
+        executions=options.executions,
+        strategy=options.strategy,
+        seed=options.seed,
+        depth=options.depth,
+        model=options.model,
+        include=options.include,
+        exclude=options.exclude,
+        max_steps=options.max_steps,
+        time_limit=options.time_limit,
+        target=runner.target(),
+    )
+    if result.ok:
+        print(result.report())
+        return EXIT_OK
+    path = _save(result.schedule, options.output, runner.path, result)
+    if runner.output:
+        print("Output of the failing execution:")
+        print(_indent(runner.output))
+    print(result.report(replay_command=f"interlace replay {shlex.quote(path)}"))
+    return EXIT_FAILURE
+
+
+def _save(schedule, output: str | None, script: str, result) -> str:
+    if output is None:
+        stem = os.path.splitext(os.path.basename(script))[0]
+        directory = os.path.join(".interlace", "schedules")
+        os.makedirs(directory, exist_ok=True)
+        base = os.path.join(directory, f"{stem}-seed{result.seed}-exec{schedule.execution}")
+        path, n = base + ".json", 1
+        while os.path.exists(path):
+            n += 1
+            path = f"{base}-{n}.json"
+    else:
+        path = output
+        if os.path.dirname(path):
+            os.makedirs(os.path.dirname(path), exist_ok=True)
+    with open(path, "w", encoding="utf-8") as f:
+        f.write(schedule.to_json())
+    return os.path.relpath(path) if not os.path.isabs(output or "") else path
+
+
+def _replay(options: argparse.Namespace) -> int:
+    from .explore import replay
+    from .schedule import Schedule, ScheduleError
+
+    try:
+        schedule = Schedule.load(options.schedule)
+    except ScheduleError as exc:
+        raise UsageError(str(exc)) from None
+    script = schedule.target.get("script")
+    if not script:
+        raise UsageError(
+            f"{options.schedule} was saved from a Python function, not a script; replay it with "
+            "interlace.replay(fn, Schedule.load(path)) in Python."
+        )
+    runner = _runner(script, list(schedule.target.get("argv", [])), capture=False)
+    sys.stdout.flush()
+    result = replay(runner, schedule)
+    sys.stdout.flush()
+    if result.divergence:
+        print(f"interlace: the program diverged from the schedule at {result.divergence}. The script or "
+              "its inputs changed since the schedule was saved; explore again to get a fresh one.",
+              file=sys.stderr)
+        return EXIT_DIVERGED
+    if result.ok:
+        print("interlace: the schedule ran to the end without a failure (it did not reproduce).",
+              file=sys.stderr)
+        return EXIT_OK
+    print(result.report(), file=sys.stderr)
+    return EXIT_FAILURE
+
+
+def _indent(text: str) -> str:
+    return "".join("  | " + line for line in text.splitlines(keepends=True)).rstrip("\n")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,228 @@
+"""What a call from instrumented code means to the scheduler.
+
+A call is one of:
+- a call of instrumented Python code: not a scheduling point of its own (its accesses are), except in
+  the GIL model, where every call is a point where the interpreter may switch threads;
+- a known method of a builtin container on a possibly shared object (``list.append``, ``dict.get``,
+  ...): one atomic read or write access of that container;
+- an indirect attribute or item access (``getattr``, ``setattr``, ``operator.setitem``, ``vars``,
+  ``attrgetter`` objects, ...): the access it stands for;
+- a call into code that is not instrumented (stdlib, C extensions): a scheduling point, because that
+  code may touch shared state where interlace cannot see it;
+- a pure builtin (``len``, ``isinstance``, ``math.sqrt``, ...): nothing.
+
+It may also *substitute* the callee: uncontrolled originals that the code under test bound before
+interlace was active (``from time import sleep``, a ``threading.Lock`` created at import time) are
+swapped for their controlled counterparts.
+"""
+
+from __future__ import annotations
+
+import builtins
+import collections
+import operator
+from types import BuiltinFunctionType, FunctionType, MethodType
+from typing import Any, Callable
+
+READ, WRITE, DELETE = "read", "write", "delete"
+
+_LIST = {
+    "append": WRITE, "extend": WRITE, "insert": WRITE, "pop": WRITE, "remove": WRITE, "clear": WRITE,
+    "sort": WRITE, "reverse": WRITE, "__setitem__": WRITE, "__delitem__": WRITE, "__iadd__": WRITE,
+    "index": READ, "count": READ, "copy": READ, "__getitem__": READ, "__len__": READ,
+    "__contains__": READ, "__iter__": READ,
+}
+_DICT = {
+    "setdefault": WRITE, "pop": WRITE, "popitem": WRITE, "update": WRITE, "clear": WRITE,
+    "__setitem__": WRITE, "__delitem__": WRITE, "__ior__": WRITE,
+    "get": READ, "keys": READ, "values": READ, "items": READ, "copy": READ, "__getitem__": READ,
+    "__contains__": READ, "__len__": READ, "__iter__": READ,
+}
+_SET = {
+    "add": WRITE, "discard": WRITE, "remove": WRITE, "pop": WRITE, "clear": WRITE, "update": WRITE,
+    "difference_update": WRITE, "intersection_update": WRITE, "symmetric_difference_update": WRITE,
+    "copy": READ, "issubset": READ, "issuperset": READ, "isdisjoint": READ, "union": READ,
+    "intersection": READ, "difference": READ, "symmetric_difference": READ, "__contains__": READ,
+    "__len__": READ, "__iter__": READ,
+}
+_DEQUE = {
+    "append": WRITE, "appendleft": WRITE, "pop": WRITE, "popleft": WRITE, "extend": WRITE,
+    "extendleft": WRITE, "insert": WRITE, "remove": WRITE, "clear": WRITE, "rotate": WRITE,
+    "reverse": WRITE, "count": READ, "index": READ, "copy": READ, "__len__": READ,
+}
+_BYTEARRAY = {"append": WRITE, "extend": WRITE, "insert": WRITE, "pop": WRITE, "remove": WRITE,
+              "clear": WRITE, "reverse": WRITE}
+
+CONTAINER_METHODS: dict[type, dict[str, str]] = {
+    list: _LIST, dict: _DICT, set: _SET, collections.deque: _DEQUE, bytearray: _BYTEARRAY,
+    collections.OrderedDict: {**_DICT, "move_to_end": WRITE},
+    collections.defaultdict: _DICT, collections.Counter: _DICT,
+}
+
+#: keyword for the dict methods whose first argument is the key they touch
+_KEYED = frozenset({"get", "setdefault", "pop", "__getitem__", "__setitem__", "__delitem__",
+                    "__contains__"})
+
+_PURE_BUILTINS = frozenset(
+    getattr(builtins, name)
+    for name in (
+        "len", "isinstance", "issubclass", "id", "callable", "abs", "chr", "ord", "hex", "oct", "bin",
+        "divmod", "pow", "round", "hash", "iter", "next", "format", "ascii",
+    )
+)
+_PURE_TYPES = frozenset({int, float, bool, complex, str, bytes, object, slice, range, type, super,
+                         property, staticmethod, classmethod, enumerate, zip, reversed, map, filter})
+_PURE_MODULES = frozenset({"math", "cmath", "_operator", "operator"})
+
+_ATTRGETTER = type(operator.attrgetter("x"))
+_ITEMGETTER = type(operator.itemgetter(0))
+
+
+class CallClassifier:
+    """Classifies callees for :meth:`Execution.call`; results for Python functions are cached."""
+
+    def __init__(self, is_instrumented_code: Callable[[Any], bool] = lambda code: False,
+                 substitutions: dict[int, Any] | None = None,
+                 shadow_factory: Callable[[Any], Any] | None = None) -> None:
+        self.is_instrumented_code = is_instrumented_code
+        self.substitutions = substitutions or {}
+        self.shadow_factory = shadow_factory
+        self._code_cache: dict[Any, tuple] = {}
+        self._class_cache: dict[type, tuple] = {}
+        self._indirect: dict[Any, Callable] = {
+            getattr: _getattr, setattr: _setattr, delattr: _delattr, hasattr: _getattr, vars: _vars,
+            operator.getitem: _getitem, operator.setitem: _setitem, operator.delitem: _delitem,
+        }
+
+    def classify(self, fn: Any, args: tuple, ex: Any) -> tuple[str | None, str, Any]:
+        """Return ``(kind, what, replacement)``; ``kind`` None means: not a scheduling point."""
+        sub = self.substitutions.get(id(fn))
+        if sub is not None:
+            return None, _name(fn), sub
+        t = type(fn)
+        if t is MethodType:
+            t = type(fn.__func__)
+            if t is FunctionType:
+                return self._function(fn.__func__)
+        if t is FunctionType:
+            return self._function(fn)
+        if t is BuiltinFunctionType:
+            owner = fn.__self__
+            table = CONTAINER_METHODS.get(type(owner))
+            if table is not None:
+                kind = table.get(fn.__name__)
+                if kind is not None:
+                    return kind, _container_what(owner, fn.__name__, args), None
+                return None, fn.__name__, None
+            indirect = self._indirect.get(fn) if _hashable(fn) else None
+            if indirect is not None:
+                return indirect(args, ex)
+            if self.shadow_factory is not None:
+                shadow = self.shadow_factory(owner)
+                if shadow is not None:
+                    return None, fn.__name__, getattr(shadow, fn.__name__)
+            if _hashable(fn) and fn in _PURE_BUILTINS:
+                return None, fn.__name__, None
+            if getattr(fn, "__module__", None) in _PURE_MODULES:
+                return None, fn.__name__, None
+            return "call", _name(fn), None
+        if t is type or isinstance(fn, type):
+            return self._class(fn)
+        if t is _ATTRGETTER and args:
+            names = fn.__reduce__()[1]
+            return READ, ", ".join(_describe_attr(args[0], n) for n in names), None
+        if t is _ITEMGETTER and args:
+            keys = fn.__reduce__()[1]
+            return READ, ", ".join(f"{type(args[0]).__name__}[{k!r}]" for k in keys), None
+        return "call", _name(fn), None
+
+    def _function(self, fn: FunctionType) -> tuple[str | None, str, Any]:
+        code = fn.__code__
+        cached = self._code_cache.get(code)
+        if cached is None:
+            module = fn.__module__ or ""
+            if self.is_instrumented_code(code) or module == "interlace" or module.startswith("interlace."):
+                cached = (None, fn.__qualname__, None)
+            else:
+                cached = ("call", f"{module}.{fn.__qualname__}", None)
+            self._code_cache[code] = cached
+        return cached
+
+    def _class(self, cls: type) -> tuple[str | None, str, Any]:
+        cached = self._class_cache.get(cls)
+        if cached is None:
+            if cls in _PURE_TYPES or cls.__module__.startswith("interlace"):
+                cached = (None, cls.__name__, None)
+            elif any(isinstance(v, FunctionType) and self.is_instrumented_code(v.__code__)
+                     for klass in cls.__mro__ for v in vars(klass).values()):
+                cached = (None, cls.__qualname__, None)
+            else:
+                cached = ("call", f"{cls.__module__}.{cls.__qualname__}", None)
+            self._class_cache[cls] = cached
+        return cached
+
+    def substitute_manager(self, manager: Any, ex: Any) -> Any:
+        if self.shadow_factory is None:
+            return None
+        return self.shadow_factory(manager)
+
+
+def _hashable(fn: Any) -> bool:
+    return getattr(type(fn), "__hash__", None) is not None
+
+
+def _name(fn: Any) -> str:
+    qual = getattr(fn, "__qualname__", None) or getattr(fn, "__name__", None)
+    if qual is None:
+        return type(fn).__name__
+    module = getattr(fn, "__module__", None)
+    return f"{module}.{qual}" if module and module != "builtins" else qual
+
+
+def _describe_attr(obj: Any, name: str) -> str:
+    return f"{type(obj).__name__}.{name}"
+
+
+def _container_what(owner: Any, method: str, args: tuple) -> str:
+    name = type(owner).__name__
+    if method in _KEYED and args and isinstance(args[0], (str, int)):
+        return f"{name}.{method}({args[0]!r})"
+    return f"{name}.{method}()"
+
+
+def _getattr(args: tuple, ex: Any) -> tuple:
+    if len(args) >= 2 and isinstance(args[1], str):
+        return READ, _describe_attr(args[0], args[1]), None
+    return "call", "getattr", None
+
+
+def _setattr(args: tuple, ex: Any) -> tuple:
+    if len(args) >= 2 and isinstance(args[1], str):
+        return WRITE, _describe_attr(args[0], args[1]), None
+    return "call", "setattr", None
+
+
+def _delattr(args: tuple, ex: Any) -> tuple:
+    if len(args) >= 2 and isinstance(args[1], str):
+        return DELETE, _describe_attr(args[0], args[1]), None
+    return "call", "delattr", None
+
+
+def _vars(args: tuple, ex: Any) -> tuple:
+    if not args:
+        return None, "vars", None
+    return READ, _describe_attr(args[0], "__dict__"), None
+
+
+def _getitem(args: tuple, ex: Any) -> tuple:
+    return READ, ex.describe(args[0], args[1]) if len(args) >= 2 else "getitem", None
+
+
+def _setitem(args: tuple, ex: Any) -> tuple:
+    return WRITE, ex.describe(args[0], args[1]) if len(args) >= 2 else "setitem", None
+
+
+def _delitem(args: tuple, ex: Any) -> tuple:
+    return DELETE, ex.describe(args[0], args[1]) if len(args) >= 2 else "delitem", None
+
+

@@ -1,0 +1,134 @@
+"""Words for what the scheduler sees: deadlock cycles, spinning loops, thread stacks."""
+
+from __future__ import annotations
+
+import collections
+import linecache
+import os
+import sys
+import threading
+import traceback
+from typing import Any
+
+_PACKAGE_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def is_internal(filename: str) -> bool:
+    """Frames of interlace itself, hidden from the stacks shown to users."""
+    return os.path.abspath(filename).startswith(_PACKAGE_DIR + os.sep)
+
+
+_BOOTSTRAP = frozenset({"_bootstrap", "_bootstrap_inner", "run"})
+
+
+def user_stack(frame: Any) -> list[str]:
+    """Formatted stack of ``frame`` (outermost first), from the thread's own code on.
+
+    Drops what is above the thread's function (the caller of ``explore``, ``threading``'s bootstrap)
+    and interlace's own frames.
+    """
+    entries = traceback.extract_stack(frame)
+    for i in range(len(entries) - 1, -1, -1):
+        if is_internal(entries[i].filename) and entries[i].name == "run" and entries[i].filename.endswith(
+                "execution.py"):
+            entries = entries[i + 1:]
+            break
+    entries = [e for e in entries if not is_internal(e.filename)]
+    while entries and entries[0].filename == threading.__file__ and entries[0].name in _BOOTSTRAP:
+        entries = entries[1:]
+    return traceback.format_list(entries)
+
+
+def stack_of(ex: Any, ts: Any) -> list[str]:
+    frame = sys._current_frames().get(ts.ident) if ts.ident is not None else None
+    if frame is None:
+        return ["  (stack not available)\n"]
+    return user_stack(frame)
+
+
+def waiting_on(ex: Any, ts: Any) -> str:
+    """What ``ts`` is blocked on, in words."""
+    from .execution import SLEEP, ThreadState
+    from .locks import ControlledLock, ControlledRLock
+
+    w = ts.waiting
+    if isinstance(w, ThreadState):
+        return f"join of thread {w.name!r}"
+    if w is SLEEP:
+        return "sleep"
+    if isinstance(w, (ControlledLock, ControlledRLock)):
+        holder = _holder(ex, w)
+        if holder is None and w.label.startswith("Lock") and _in_condition_wait(ex, ts):
+            return "a Condition (wait() with no matching notify)"
+        return f"{w.label}" + (f" held by {holder.name!r}" if holder is not None else "")
+    return str(w)
+
+
+def _holder(ex: Any, lock: Any) -> Any:
+    for t in ex.threads:
+        if lock in t.held:
+            return t
+    return getattr(lock, "_owner", None)
+
+
+def _in_condition_wait(ex: Any, ts: Any) -> bool:
+    frame = sys._current_frames().get(ts.ident) if ts.ident is not None else None
+    while frame is not None:
+        if frame.f_code.co_name == "wait" and frame.f_code.co_filename.endswith("threading.py"):
+            return True
+        frame = frame.f_back
+    return False
+
+
+def describe_deadlock(ex: Any, blocked: list) -> tuple[str, list[str]]:
+    """A one-line summary with the wait-for cycle, and one block of details per blocked thread."""
+    names = ", ".join(repr(t.name) for t in blocked)
+    cycle = _cycle(ex, blocked)
+    if cycle:
+        summary = "deadlock: " + " -> ".join(f"{t.name!r} waits for {waiting_on(ex, t)}" for t in cycle)
+    else:
+        summary = f"deadlock: every live thread is blocked ({names})"
+    details = []
+    for t in blocked:
+        held = ", ".join(lock.label for lock in t.held) or "nothing"
+        lines = [f"thread {t.name!r} waits for {waiting_on(ex, t)}; holds {held}\n"]
+        lines += stack_of(ex, t)
+        details.append("".join(lines))
+    return summary, details
+
+
+def _cycle(ex: Any, blocked: list) -> list:
+    """Follow lock holders / joined threads from each blocked thread until one repeats."""
+    from .execution import ThreadState
+
+    def next_of(t: Any) -> Any:
+        w = t.waiting
+        if isinstance(w, ThreadState):
+            return w
+        return _holder(ex, w) if w is not None else None
+
+    for start in blocked:
+        seen: list = []
+        t = start
+        while t is not None and t not in seen:
+            seen.append(t)
+            t = next_of(t)
+        if t is not None and t in seen:
+            return seen[seen.index(t):]
+    return []
+
+
+def describe_livelock(ex: Any, ts: Any) -> tuple[str, list[str]]:
+    recent = [e for e in ex.trace[-500:] if e.tid == ts.tid and e.site is not None]
+    counts = collections.Counter((e.site[0], e.site[1]) for e in recent)
+    details = []
+    if counts:
+        (filename, lineno), _n = counts.most_common(1)[0]
+        source = linecache.getline(filename, lineno).strip()
+        where = f"{os.path.basename(filename)}:{lineno}"
+        summary = (f"possible livelock: more than {ex.max_steps} steps; thread {ts.name!r} keeps "
+                   f"running the loop at {where}: {source}")
+    else:
+        summary = f"possible livelock: more than {ex.max_steps} steps in thread {ts.name!r}"
+    details.append(f"thread {ts.name!r}:\n" + "".join(stack_of(ex, ts) if ts.ident else []))
+    return summary, details

@@ -1,0 +1,455 @@
+"""One controlled execution: the scheduler core.
+
+Every managed thread is a real OS thread, but exactly one of them holds the *baton* at a time. The
+holder runs until it reaches a scheduling point (a shared access, a call into uninstrumented code, a
+synchronisation operation, a loop back-edge); there it asks the strategy which enabled thread runs
+next and, if that is another thread, hands the baton over and parks on its own gate.
+
+The execution never decides who runs (the strategy does) and never interprets failures beyond
+recording them: it is the mechanism, the rest of interlace is policy.
+"""
+
+from __future__ import annotations
+
+import threading
+from _thread import allocate_lock, get_ident
+from dataclasses import dataclass, field
+from typing import Any
+
+from . import hooks
+from .calls import CallClassifier
+from .describe import describe_deadlock, describe_livelock, stack_of
+
+RUNNABLE = "runnable"
+BLOCKED = "blocked"
+FINISHED = "finished"
+
+END_OF_MAIN = "end of main"  # what the main thread waits on once its function has returned
+SLEEP = "sleep"
+
+
+class Abort(BaseException):
+    """Raised in managed threads to unwind them when their execution ends early."""
+
+
+@dataclass
+class Event:
+    """One entry of an execution's trace: a scheduling point reached by a thread."""
+
+    step: int
+    tid: int
+    kind: str  # read / write / delete / call / acquire / release / start / join / sleep / loop / ...
+    what: str  # the name or key accessed, the callee, the lock, ...
+    site: tuple | None  # (filename, lineno, col) in the code under test, when known
+
+
+@dataclass
+class Failure:
+    """What went wrong in an execution, with everything a report needs."""
+
+    kind: str  # "exception" / "deadlock" / "livelock" / "stuck"
+    message: str
+    thread: str | None = None
+    exception: BaseException | None = None
+    traceback: str = ""
+    details: list[str] = field(default_factory=list)
+    step: int = 0
+
+    def signature(self) -> tuple:
+        """Identity of the failure used to tell whether two executions failed the same way."""
+        exc = self.exception
+        if exc is None:
+            return (self.kind,)
+        tb = exc.__traceback__
+        last = None
+        while tb is not None:
+            last = (tb.tb_frame.f_code.co_filename, tb.tb_lineno)
+            tb = tb.tb_next
+        return (self.kind, type(exc).__name__, last)
+
+
+class ThreadState:
+    """The scheduler's view of one managed thread."""
+
+    __slots__ = (
+        "tid", "thread", "name", "gate", "exited", "status", "waiting", "deadline", "timed_out",
+        "ident", "daemon", "held", "run_length", "site",
+    )
+
+    def __init__(self, tid: int, thread: threading.Thread) -> None:
+        self.tid = tid
+        self.thread = thread
+        self.name = thread.name
+        self.gate = allocate_lock()
+        self.gate.acquire()
+        self.exited = allocate_lock()
+        self.exited.acquire()
+        self.status = RUNNABLE
+        self.waiting: Any = None
+        self.deadline: float | None = None
+        self.timed_out = False
+        self.ident: int | None = None
+        self.daemon = thread.daemon
+        self.held: list = []
+        self.run_length = 0
+        self.site: tuple | None = None
+
+    def __repr__(self) -> str:
+        return f"<ThreadState {self.tid} {self.name} {self.status}>"
+
+
+class Execution:
+    """Runs one function under a strategy, with the baton passed between managed threads.
+
+    ``model`` is ``"free-threaded"`` (a switch may happen at every shared access) or ``"gil"``
+    (switches only at calls, loop back-edges and blocking operations, as CPython 3.10+ can).
+    """
+
+    def __init__(self, strategy: Any, *, model: str = "free-threaded", max_steps: int = 100_000,
+                 classifier: CallClassifier | None = None, record_trace: bool = True,
+                 epoch: float = 1_700_000_000.0) -> None:
+        self.epoch = epoch
+        self.strategy = strategy
+        self.model = model
+        self.free_threaded = model == "free-threaded"
+        self.max_steps = max_steps
+        self.classifier = classifier or CallClassifier()
+        self.record_trace = record_trace
+        self.threads: list[ThreadState] = []
+        self.by_thread: dict[threading.Thread, ThreadState] = {}
+        self.by_ident: dict[int, ThreadState] = {}
+        self.current: ThreadState | None = None
+        self.current_ident: int | None = None
+        self.step = 0
+        self.now = 0.0
+        self.choices: list[int] = []
+        self.trace: list[Event] = []
+        self.failure: Failure | None = None
+        self.aborting = False
+        self.leftover: list[str] = []
+        self.shadows: dict[int, Any] = {}
+        self.dict_owners: dict[int, Any] = {}
+        self._mutex = allocate_lock()
+
+    # -- identity ------------------------------------------------------------------------------------
+
+    def me(self) -> ThreadState | None:
+        """The calling thread's state if it is the managed thread holding the baton."""
+        ident = get_ident()
+        if ident == self.current_ident:
+            return self.current
+        if self.aborting and ident in self.by_ident:
+            raise Abort
+        return None
+
+    def name_of(self, tid: int) -> str:
+        return self.threads[tid].name
+
+    # -- lifecycle -----------------------------------------------------------------------------------
+
+    def run(self, fn: Any) -> None:
+        """Run ``fn`` as the main managed thread on the calling OS thread, then end the execution."""
+        main = self._add_thread(threading.current_thread())
+        main.ident = get_ident()
+        self.by_ident[main.ident] = main
+        self.current = main
+        self.current_ident = main.ident
+        hooks.set_active(self)
+        try:
+            try:
+                fn()
+            except Abort:
+                pass
+            except BaseException as exc:  # noqa: BLE001 - the user's failure, reported as such
+                if not self.aborting:
+                    self.fail_exception(main, exc)
+            else:
+                if not self.aborting:
+                    self._wait_for_others(main)
+            finally:
+                main.status = FINISHED
+                self._abort_all()
+                self._join_os_threads()
+        finally:
+            hooks.set_active(None)
+
+    def _wait_for_others(self, main: ThreadState) -> None:
+        """Like interpreter shutdown: wait until every non-daemon thread has finished."""
+        try:
+            if self._non_daemon_alive(main):
+                main.status = BLOCKED
+                main.waiting = END_OF_MAIN
+                self._schedule(main)
+        except Abort:
+            pass
+
+    def _non_daemon_alive(self, main: ThreadState) -> bool:
+        return any(t is not main and t.status != FINISHED and not t.daemon for t in self.threads)
+
+    def _add_thread(self, thread: threading.Thread) -> ThreadState:
+        ts = ThreadState(len(self.threads), thread)
+        self.threads.append(ts)
+        self.by_thread[thread] = ts
+        on_created = getattr(self.strategy, "thread_created", None)
+        if on_created is not None:
+            on_created(ts.tid)
+        return ts
+
+    def spawn(self, thread: threading.Thread, start_os_thread: Any) -> None:
+        """Start ``thread`` as a managed thread. ``start_os_thread(boot)`` starts the real OS thread."""
+        me = self.me()
+        self.point(me, "start", thread.name)
+        ts = self._add_thread(thread)
+        if me is not None:
+            ts.site = me.site
+
+        def boot(bootstrap: Any) -> None:
+            ts.gate.acquire()
+            ident = get_ident()
+            ts.ident = ident
+            with self._mutex:
+                self.by_ident[ident] = ts
+            self.current_ident = ident
+            try:
+                if self.aborting:
+                    return
+                try:
+                    bootstrap()
+                except Abort:
+                    pass
+            finally:
+                self._thread_finished(ts)
+                ts.exited.release()
+
+        start_os_thread(boot)
+
+    def _thread_finished(self, ts: ThreadState) -> None:
+        with self._mutex:
+            ts.status = FINISHED
+            aborting = self.aborting
+        if aborting:
+            return
+        self.wake_waiters(ts)
+        main = self.threads[0]
+        if main.waiting is END_OF_MAIN and main.status == BLOCKED and not self._non_daemon_alive(main):
+            self.wake(main)
+        try:
+            self._schedule(ts, finishing=True)
+        except Abort:
+            pass
+
+    def _abort_all(self) -> None:
+        with self._mutex:
+            self.aborting = True
+            self.current_ident = None
+            for ts in self.threads:
+                if ts.status != FINISHED and ts.ident != get_ident():
+                    if ts.status == BLOCKED and ts.waiting is not END_OF_MAIN:
+                        self.leftover.append(ts.name)
+                    try:
+                        ts.gate.release()
+                    except RuntimeError:
+                        pass  # already released: the thread is about to run
+
+    def _join_os_threads(self, timeout: float = 10.0) -> None:
+        for ts in self.threads[1:]:
+            if ts.ident is None and not ts.exited.locked():
+                continue
+            if not ts.exited.acquire(True, timeout):
+                if self.failure is None:
+                    self.failure = Failure(
+                        "stuck",
+                        f"thread {ts.name!r} did not stop within {timeout:g}s after the execution ended",
+                        thread=ts.name,
+                        details=[f"thread {ts.name!r}:\n" + "".join(stack_of(self, ts))],
+                    )
+                timeout = 0.1
+
+    # -- scheduling ----------------------------------------------------------------------------------
+
+    def point(self, me: ThreadState | None, kind: str, what: Any, site: tuple | None = None) -> None:
+        """A scheduling point reached by ``me`` (the baton holder) before doing ``kind`` on ``what``."""
+        if me is None:
+            return
+        if site is None:
+            site = me.site
+        else:
+            me.site = site
+        self.step += 1
+        if self.record_trace:
+            self.trace.append(Event(self.step, me.tid, kind, what if isinstance(what, str) else str(what),
+                                    site))
+        if self.step > self.max_steps:
+            self._livelock(me)
+        self._schedule(me)
+
+    def note(self, me: ThreadState, kind: str, what: Any, site: tuple | None) -> None:
+        """Record an event that is not a scheduling point in this model (GIL model accesses)."""
+        if site is not None:
+            me.site = site
+        if self.record_trace:
+            self.trace.append(Event(self.step, me.tid, kind, what if isinstance(what, str) else str(what),
+                                    site or me.site))
+
+    def _schedule(self, me: ThreadState, finishing: bool = False) -> None:
+        threads = self.threads
+        while True:
+            enabled = [t.tid for t in threads if t.status == RUNNABLE]
+            if enabled:
+                break
+            self._unstick(me)
+        if len(enabled) == 1:
+            nxt = threads[enabled[0]]
+        else:
+            cur = me.tid if me.status == RUNNABLE else None
+            nxt = threads[self.strategy.choose(enabled, cur, self)]
+            self.choices.append(nxt.tid)
+        if nxt is me:
+            me.run_length += 1
+            return
+        nxt.run_length = 0
+        self.current = nxt
+        self.current_ident = nxt.ident
+        nxt.gate.release()
+        if finishing:
+            return
+        me.gate.acquire()
+        if self.aborting:
+            raise Abort
+
+    def _unstick(self, me: ThreadState) -> None:
+        """No thread can run: let virtual time pass, end the main thread's wait, or report deadlock."""
+        pending = [t for t in self.threads if t.status == BLOCKED and t.deadline is not None]
+        if pending:
+            when = min(t.deadline for t in pending)
+            if when > self.now:
+                self.now = when
+            for t in pending:
+                if t.deadline <= self.now:
+                    t.timed_out = True
+                    self.wake(t)
+            return
+        main = self.threads[0]
+        if main.status == BLOCKED and main.waiting is END_OF_MAIN:
+            self.wake(main)
+            return
+        self._deadlock(me)
+
+    def block(self, me: ThreadState, waiting: Any, timeout: float | None = None) -> bool:
+        """Block ``me`` on ``waiting`` until woken (True) or until ``timeout`` virtual seconds pass."""
+        me.status = BLOCKED
+        me.waiting = waiting
+        me.deadline = None if timeout is None else self.now + timeout
+        me.timed_out = False
+        self._schedule(me)
+        return not me.timed_out
+
+    def wake(self, ts: ThreadState) -> None:
+        ts.status = RUNNABLE
+        ts.waiting = None
+        ts.deadline = None
+
+    def wake_waiters(self, waiting: Any) -> None:
+        for t in self.threads:
+            if t.status == BLOCKED and t.waiting is waiting:
+                self.wake(t)
+
+    # -- hooks called by instrumented code ----------------------------------------------------------
+
+    def access(self, kind: str, obj: Any, key: Any, site: tuple) -> None:
+        me = self.me()
+        if me is None:
+            return
+        what = self.describe(obj, key)
+        if self.free_threaded:
+            self.point(me, kind, what, site)
+        else:
+            self.note(me, kind, what, site)
+
+    def describe(self, obj: Any, key: Any) -> str:
+        if isinstance(obj, dict) and "__builtins__" in obj:
+            return str(key)  # a module global
+        if isinstance(obj, tuple) and len(obj) == 4:
+            return str(obj[3])  # a closure cell key
+        name = type(obj).__name__
+        if isinstance(key, str) and not isinstance(obj, (dict, list)):
+            return f"{name}.{key}"
+        return f"{name}[{key!r}]" if isinstance(key, (str, int)) else f"{name}[...]"
+
+    def call(self, fn: Any, site: tuple, args: tuple) -> Any:
+        me = self.me()
+        if me is None:
+            return fn
+        me.site = site
+        kind, what, replacement = self.classifier.classify(fn, args, self)
+        if replacement is not None:
+            fn = replacement
+        if kind is None:
+            if not self.free_threaded:
+                self.point(me, "call", what, site)
+            return fn
+        self.point(me, kind, what, site)
+        return fn
+
+    def with_manager(self, manager: Any, site: tuple) -> Any:
+        me = self.me()
+        if me is None:
+            return manager
+        me.site = site
+        replacement = self.classifier.substitute_manager(manager, self)
+        return manager if replacement is None else replacement
+
+    def loop(self, site: tuple) -> None:
+        me = self.me()
+        if me is None:
+            return
+        self.point(me, "loop", "back-edge", site)
+
+    # -- failures ------------------------------------------------------------------------------------
+
+    def fail_exception(self, ts: ThreadState, exc: BaseException) -> None:
+        import traceback
+
+        if self.failure is None:
+            where = "the main function" if ts.tid == 0 else f"thread {ts.name!r}"
+            self.failure = Failure(
+                "exception",
+                f"{type(exc).__name__} in {where}: {exc}",
+                thread=ts.name,
+                exception=exc,
+                traceback="".join(traceback.format_exception(type(exc), exc, exc.__traceback__)),
+                step=self.step,
+            )
+
+    def thread_exception(self, exc: BaseException) -> None:
+        """An uncaught exception ended a managed thread (called from threading.excepthook)."""
+        me = self.me()
+        if me is None or isinstance(exc, Abort):
+            return
+        self.fail_exception(me, exc)
+        self._abort_from(me)
+
+    def _abort_from(self, me: ThreadState) -> None:
+        """End the execution from the baton holder: every other thread unwinds with Abort."""
+        with self._mutex:
+            self.aborting = True
+            self.current_ident = None
+            for ts in self.threads:
+                if ts is not me and ts.status != FINISHED:
+                    try:
+                        ts.gate.release()
+                    except RuntimeError:
+                        pass
+
+    def _deadlock(self, me: ThreadState) -> None:
+        blocked = [t for t in self.threads if t.status == BLOCKED]
+        message, details = describe_deadlock(self, blocked)
+        self.failure = Failure("deadlock", message, details=details, step=self.step)
+        self._abort_from(me)
+        raise Abort
+
+    def _livelock(self, me: ThreadState) -> None:
+        message, details = describe_livelock(self, me)
+        self.failure = Failure("livelock", message, thread=me.name, details=details, step=self.step)
+        self._abort_from(me)
+        raise Abort

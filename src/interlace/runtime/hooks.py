@@ -1,0 +1,265 @@
+"""The functions that instrumented code calls: the contract between the rewriter and the runtime.
+
+The rewriter (``interlace.instrument``) turns every shared access of the code under test into a call
+of one of the ``_il_*`` functions below. They are installed into :mod:`builtins` so that rewritten
+code finds them from any namespace (modules, ``exec`` strings, functions re-instrumented in place)
+without touching the user's globals.
+
+Each hook performs the access itself (or returns so that native code performs it right after), so
+that Python's semantics are preserved exactly, and tells the active execution about it first: that is
+where a scheduling decision may switch to another thread. Outside an execution, or in a thread that
+the execution does not manage, the hooks are plain pass-throughs.
+
+``site`` is a constant tuple ``(filename, lineno, col)`` built by the rewriter; cell keys are constant
+tuples ``(filename, owner_lineno, owner_name, varname)`` naming the variable statically.
+"""
+
+from __future__ import annotations
+
+import builtins
+import operator
+import sys
+from typing import Any
+
+READ = "read"
+WRITE = "write"
+DELETE = "delete"
+
+_active: Any = None
+"""The running :class:`~interlace.runtime.execution.Execution`, or ``None``."""
+
+_source_compiler: Any = None
+"""``(source, filename, mode) -> code``: set by the instrument package so exec/eval/compile of
+strings inside code under test is rewritten too."""
+
+_getframe = sys._getframe
+
+
+def set_active(execution: Any) -> None:
+    global _active
+    _active = execution
+
+
+def set_source_compiler(compiler: Any) -> None:
+    global _source_compiler
+    _source_compiler = compiler
+
+
+# -- globals ---------------------------------------------------------------------------------------
+# Usage: ``(_il_rg('x', S) or x)``, ``x = _il_wg('x', v, S)``, ``_il_dg('x', S); del x``.
+
+
+def _il_rg(name: str, site: tuple) -> None:
+    ex = _active
+    if ex is not None:
+        ex.access(READ, _getframe(1).f_globals, name, site)
+
+
+def _il_wg(name: str, value: Any, site: tuple) -> Any:
+    ex = _active
+    if ex is not None:
+        ex.access(WRITE, _getframe(1).f_globals, name, site)
+    return value
+
+
+def _il_dg(name: str, site: tuple) -> None:
+    ex = _active
+    if ex is not None:
+        ex.access(DELETE, _getframe(1).f_globals, name, site)
+
+
+# -- closure cells (nonlocal variables and the owner's accesses to them) ---------------------------
+
+
+def _il_rc(key: tuple, site: tuple) -> None:
+    ex = _active
+    if ex is not None:
+        ex.access(READ, key, key[3], site)
+
+
+def _il_wc(key: tuple, value: Any, site: tuple) -> Any:
+    ex = _active
+    if ex is not None:
+        ex.access(WRITE, key, key[3], site)
+    return value
+
+
+def _il_dc(key: tuple, site: tuple) -> None:
+    ex = _active
+    if ex is not None:
+        ex.access(DELETE, key, key[3], site)
+
+
+# -- attributes -------------------------------------------------------------------------------------
+
+
+def _il_ra(obj: Any, name: str, site: tuple) -> Any:
+    ex = _active
+    if ex is not None:
+        ex.access(READ, obj, name, site)
+    return getattr(obj, name)
+
+
+def _il_wa(value: Any, obj: Any, name: str, site: tuple) -> None:
+    ex = _active
+    if ex is not None:
+        ex.access(WRITE, obj, name, site)
+    setattr(obj, name, value)
+
+
+def _il_da(obj: Any, name: str, site: tuple) -> None:
+    ex = _active
+    if ex is not None:
+        ex.access(DELETE, obj, name, site)
+    delattr(obj, name)
+
+
+def _il_ra2(obj: Any, name: str, site: tuple) -> tuple:
+    """First half of ``obj.name op= rhs``: read, returning ``(obj, value)`` for :func:`_il_aug_wa`."""
+    ex = _active
+    if ex is not None:
+        ex.access(READ, obj, name, site)
+    return (obj, getattr(obj, name))
+
+
+def _il_aug_wa(pair: tuple, rhs: Any, op: Any, name: str, site: tuple) -> None:
+    obj, value = pair
+    result = op(value, rhs)
+    ex = _active
+    if ex is not None:
+        ex.access(WRITE, obj, name, site)
+    setattr(obj, name, result)
+
+
+# -- subscripts --------------------------------------------------------------------------------------
+
+
+def _il_rs(obj: Any, key: Any, site: tuple) -> Any:
+    ex = _active
+    if ex is not None:
+        ex.access(READ, obj, key, site)
+    return obj[key]
+
+
+def _il_ws(value: Any, obj: Any, key: Any, site: tuple) -> None:
+    ex = _active
+    if ex is not None:
+        ex.access(WRITE, obj, key, site)
+    obj[key] = value
+
+
+def _il_ds(obj: Any, key: Any, site: tuple) -> None:
+    ex = _active
+    if ex is not None:
+        ex.access(DELETE, obj, key, site)
+    del obj[key]
+
+
+def _il_rs2(obj: Any, key: Any, site: tuple) -> tuple:
+    """First half of ``obj[key] op= rhs``: read, returning ``(obj, key, value)`` for :func:`_il_aug_ws`."""
+    ex = _active
+    if ex is not None:
+        ex.access(READ, obj, key, site)
+    return (obj, key, obj[key])
+
+
+def _il_aug_ws(triple: tuple, rhs: Any, op: Any, site: tuple) -> None:
+    obj, key, value = triple
+    result = op(value, rhs)
+    ex = _active
+    if ex is not None:
+        ex.access(WRITE, obj, key, site)
+    obj[key] = result
+
+
+# -- calls, with-statements, loops -----------------------------------------------------------------
+
+
+def _il_call(site: tuple, fn: Any, /, *args: Any, **kwargs: Any) -> Any:
+    if fn is _exec or fn is _eval or fn is _compile:
+        return _call_exec_like(fn, args, kwargs, _getframe(1))
+    ex = _active
+    if ex is not None:
+        fn = ex.call(fn, site, args)
+    return fn(*args, **kwargs)
+
+
+def _il_with(site: tuple, manager: Any) -> Any:
+    ex = _active
+    if ex is not None:
+        return ex.with_manager(manager, site)
+    return manager
+
+
+def _il_loop(site: tuple) -> None:
+    ex = _active
+    if ex is not None:
+        ex.loop(site)
+
+
+# -- exec / eval / compile of source strings ---------------------------------------------------------
+
+_exec, _eval, _compile = builtins.exec, builtins.eval, builtins.compile
+
+
+def _call_exec_like(fn: Any, args: tuple, kwargs: dict, frame: Any) -> Any:
+    """Run exec/eval/compile as the caller would, rewriting source strings first."""
+    if fn is builtins.compile:
+        return _compile_like(args, kwargs)
+    source = args[0] if args else kwargs.get("source")
+    rest = list(args[1:])
+    globals_ = rest[0] if rest else kwargs.get("globals")
+    locals_ = rest[1] if len(rest) > 1 else kwargs.get("locals")
+    if globals_ is None:
+        globals_ = frame.f_globals
+        if locals_ is None:
+            locals_ = frame.f_locals
+    mode = "eval" if fn is builtins.eval else "exec"
+    if isinstance(source, (str, bytes)) and _source_compiler is not None:
+        if isinstance(source, bytes):
+            source = source.decode()
+        if mode == "eval":
+            source = source.lstrip(" \t")
+        source = _source_compiler(source, "<string>", mode)
+    extra = {k: v for k, v in kwargs.items() if k not in ("source", "globals", "locals")}
+    return fn(source, globals_, locals_, **extra)
+
+
+def _compile_like(args: tuple, kwargs: dict) -> Any:
+    import ast
+
+    names = ("source", "filename", "mode", "flags", "dont_inherit", "optimize")
+    bound = dict(zip(names, args))
+    bound.update(kwargs)
+    source = bound.get("source")
+    flags = bound.get("flags", 0)
+    if (
+        _source_compiler is None
+        or flags & ast.PyCF_ONLY_AST
+        or not isinstance(source, (str, bytes, ast.AST))
+        or bound.get("mode") not in ("exec", "eval", "single")
+    ):
+        return builtins.compile(*args, **kwargs)
+    return _source_compiler(
+        source,
+        bound.get("filename", "<string>"),
+        bound["mode"],
+        flags=flags,
+        dont_inherit=bound.get("dont_inherit", False),
+        optimize=bound.get("optimize", -1),
+    )
+
+
+HOOKS: dict[str, Any] = {
+    name: value for name, value in list(globals().items()) if name.startswith("_il_") and callable(value)
+}
+HOOKS["_il_slice"] = slice
+for _name in ("iadd", "isub", "imul", "imatmul", "itruediv", "ifloordiv", "imod", "ipow",
+              "ilshift", "irshift", "iand", "ixor", "ior"):
+    HOOKS["_il_" + _name] = getattr(operator, _name)
+
+
+def install_builtins() -> None:
+    """Make the hooks visible to every namespace (idempotent)."""
+    for name, value in HOOKS.items():
+        setattr(builtins, name, value)

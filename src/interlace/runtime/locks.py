@@ -1,0 +1,208 @@
+"""Controlled ``Lock`` and ``RLock``: the only primitives interlace implements itself.
+
+Every other primitive of the standard library (``Condition``, ``Semaphore``, ``Event``, ``Barrier``,
+``Timer``, ``queue.Queue``, ``concurrent.futures``) is pure Python built on ``Lock``/``RLock`` and the
+``_allocate_lock`` waiter locks of ``Condition.wait``. Replacing just these two, and the thread
+machinery, puts all of them under the scheduler with their exact standard semantics.
+
+Acquire is a scheduling point; release is recorded but is not one: running another thread just
+before a release shows it nothing that running it just after would not (see docs/design.md). A blocked acquire parks the thread in the scheduler, with
+its timeout on the virtual clock. Used from a thread that no execution manages (e.g. after the
+execution ended), they fall back to a simple non-blocking behaviour instead of hanging.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from . import hooks
+
+
+def _managed() -> tuple[Any, Any]:
+    ex = hooks._active
+    if ex is None:
+        return None, None
+    return ex, ex.me()
+
+
+def _check_args(blocking: bool, timeout: float) -> None:
+    if not blocking and timeout != -1:
+        raise ValueError("can't specify a timeout for a non-blocking call")
+    if timeout < 0 and timeout != -1:
+        raise ValueError("timeout value must be a non-negative number")
+
+
+class ControlledLock:
+    """A ``threading.Lock`` whose every acquire and release is decided by the scheduler."""
+
+    __slots__ = ("_owner", "_locked", "label", "tracked", "__weakref__")
+
+    def __init__(self, label: str | None = None, tracked: bool = True) -> None:
+        self._locked = False
+        self._owner: Any = None
+        self.label = label or _label("Lock")
+        self.tracked = tracked  # Condition waiter locks are not "held" in any meaningful sense
+
+    def acquire(self, blocking: bool = True, timeout: float = -1) -> bool:
+        _check_args(blocking, timeout)
+        ex, me = _managed()
+        if me is None:
+            if self._locked:
+                return False
+            self._locked = True
+            return True
+        if self.tracked:
+            ex.point(me, "acquire", self.label)
+        while self._locked:
+            if not blocking or timeout == 0:
+                return False
+            if not ex.block(me, self, None if timeout == -1 else timeout):
+                return False
+        self._locked = True
+        self._owner = me
+        if self.tracked:
+            me.held.append(self)
+        return True
+
+    def release(self) -> None:
+        if not self._locked:
+            raise RuntimeError("release unlocked lock")
+        ex, me = _managed()
+        if me is not None and self.tracked:
+            ex.note(me, "release", self.label, None)
+        owner = self._owner
+        self._locked = False
+        self._owner = None
+        if owner is not None and self in owner.held:
+            owner.held.remove(self)
+        if ex is not None:
+            ex.wake_waiters(self)
+
+    def locked(self) -> bool:
+        return self._locked
+
+    def _is_owned(self) -> bool:
+        # What Condition's fallback (a non-blocking acquire) answers for a plain Lock, minus the
+        # two scheduling points it would cost.
+        return self._locked
+
+    def __enter__(self) -> bool:
+        return self.acquire()
+
+    def __exit__(self, *exc: Any) -> None:
+        self.release()
+
+    def _at_fork_reinit(self) -> None:
+        self._locked = False
+        self._owner = None
+
+    acquire_lock = acquire
+    release_lock = release
+    locked_lock = locked
+
+    def __repr__(self) -> str:
+        state = "locked" if self._locked else "unlocked"
+        return f"<{state} interlace.{self.label} object at {id(self):#x}>"
+
+
+class ControlledRLock:
+    """A ``threading.RLock``: reentrant, owned, with the hooks ``Condition`` uses."""
+
+    __slots__ = ("_owner", "_count", "label", "__weakref__")
+
+    def __init__(self, label: str | None = None) -> None:
+        self._owner: Any = None
+        self._count = 0
+        self.label = label or _label("RLock")
+
+    def acquire(self, blocking: bool = True, timeout: float = -1) -> bool:
+        _check_args(blocking, timeout)
+        ex, me = _managed()
+        if me is None:
+            if self._count and self._owner is not None:
+                return False
+            self._count += 1
+            return True
+        ex.point(me, "acquire", self.label)
+        if self._owner is me:
+            self._count += 1
+            return True
+        while self._owner is not None:
+            if not blocking or timeout == 0:
+                return False
+            if not ex.block(me, self, None if timeout == -1 else timeout):
+                return False
+        self._owner = me
+        self._count = 1
+        me.held.append(self)
+        return True
+
+    __enter__ = acquire
+
+    def release(self) -> None:
+        ex, me = _managed()
+        if me is None:
+            if not self._count:
+                raise RuntimeError("cannot release un-acquired lock")
+            self._count -= 1
+            return
+        if self._owner is not me:
+            raise RuntimeError("cannot release un-acquired lock")
+        ex.note(me, "release", self.label, None)
+        self._count -= 1
+        if self._count == 0:
+            self._drop(ex, me)
+
+    def __exit__(self, *exc: Any) -> None:
+        self.release()
+
+    def _drop(self, ex: Any, me: Any) -> None:
+        self._owner = None
+        if self in me.held:
+            me.held.remove(self)
+        ex.wake_waiters(self)
+
+    def _is_owned(self) -> bool:
+        ex, me = _managed()
+        return me is not None and self._owner is me
+
+    def _release_save(self) -> tuple:
+        ex, me = _managed()
+        if me is None or self._owner is not me:
+            raise RuntimeError("cannot release un-acquired lock")
+        ex.note(me, "release", self.label, None)
+        state = (self._count, me)
+        self._count = 0
+        self._drop(ex, me)
+        return state
+
+    def _acquire_restore(self, state: tuple) -> None:
+        count, _owner = state
+        self.acquire()
+        self._count = count
+
+    def _recursion_count(self) -> int:
+        ex, me = _managed()
+        return self._count if me is not None and self._owner is me else 0
+
+    def _at_fork_reinit(self) -> None:
+        self._owner = None
+        self._count = 0
+
+    def locked(self) -> bool:
+        return self._owner is not None
+
+    def __repr__(self) -> str:
+        state = "locked" if self._owner is not None else "unlocked"
+        owner = self._owner.name if self._owner is not None else None
+        return f"<{state} interlace.{self.label} object owner={owner!r} count={self._count}>"
+
+
+def _label(kind: str) -> str:
+    """``Lock@file.py:12``: where the lock was created in the code under test, when known."""
+    ex, me = _managed()
+    site = me.site if me is not None else None
+    if site is None:
+        return kind
+    return f"{kind}@{os.path.basename(site[0])}:{site[1]}"

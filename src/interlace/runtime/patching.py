@@ -1,0 +1,287 @@
+"""Installing the controlled runtime into ``threading``, ``time``, ``queue`` and ``concurrent.futures``.
+
+Only a handful of names are replaced (see :mod:`interlace.runtime.locks` for why that is enough), and
+each replacement checks whether its caller is a managed thread of the active execution: anything
+else -- pytest's own threads, a user's background thread -- gets the original behaviour. The patches
+are installed for the duration of an exploration and removed afterwards.
+"""
+
+from __future__ import annotations
+
+import _thread
+import itertools
+import queue
+import sys
+import threading
+import time
+from typing import Any, Callable
+
+from . import hooks
+from .execution import FINISHED, SLEEP
+from .locks import ControlledLock, ControlledRLock
+
+_real_sleep = time.sleep
+_real_time = time.time
+_real_time_ns = time.time_ns
+_real_monotonic = time.monotonic
+_real_monotonic_ns = time.monotonic_ns
+_real_perf_counter = time.perf_counter
+_real_perf_counter_ns = time.perf_counter_ns
+_real_allocate_lock = _thread.allocate_lock
+_real_rlock_factory = threading.RLock
+_real_crlock = getattr(threading, "_CRLock", None)
+_real_lock_attr = threading.Lock
+_real_simple_queue = queue.SimpleQueue
+_real_start = threading.Thread.start
+_real_join = threading.Thread.join
+_real_is_alive = threading.Thread.is_alive
+_real_excepthook = threading.excepthook
+_real_start_new_thread = getattr(threading, "_start_new_thread", None)
+_real_start_joinable = getattr(threading, "_start_joinable_thread", None)
+
+REAL_LOCK_TYPE = type(_real_allocate_lock())
+REAL_RLOCK_TYPES = tuple(t for t in {type(_real_rlock_factory())} if t is not ControlledRLock)
+
+#: where virtual ``time.monotonic()`` starts; ``time.time()`` starts at the execution's epoch
+MONOTONIC_BASE = 1000.0
+
+
+def _managed() -> tuple[Any, Any]:
+    ex = hooks._active
+    if ex is None:
+        return None, None
+    return ex, ex.me()
+
+
+# -- factories for locks and queues ----------------------------------------------------------------
+
+
+def Lock() -> Any:  # noqa: N802 - stands in for threading.Lock
+    ex, me = _managed()
+    return ControlledLock() if me is not None else _real_allocate_lock()
+
+
+def _allocate_lock() -> Any:
+    """``threading._allocate_lock``: only ``Condition.wait`` uses it, for its waiter locks."""
+    ex, me = _managed()
+    return ControlledLock("Condition waiter", tracked=False) if me is not None else _real_allocate_lock()
+
+
+def RLock(*args: Any, **kwargs: Any) -> Any:  # noqa: N802 - stands in for threading.RLock
+    ex, me = _managed()
+    return ControlledRLock() if me is not None else _real_rlock_factory(*args, **kwargs)
+
+
+def SimpleQueue() -> Any:  # noqa: N802 - stands in for queue.SimpleQueue
+    ex, me = _managed()
+    return queue._PySimpleQueue() if me is not None else _real_simple_queue()
+
+
+# -- virtual clock -----------------------------------------------------------------------------------
+
+
+def sleep(secs: float) -> None:
+    ex, me = _managed()
+    if me is None:
+        return _real_sleep(secs)
+    try:
+        secs = float(secs)
+    except TypeError:
+        raise TypeError(
+            f"'{type(secs).__name__}' object cannot be interpreted as an integer or float"
+        ) from None
+    if secs < 0:
+        raise ValueError("sleep length must be non-negative")
+    ex.point(me, "sleep", f"sleep({secs:g})")
+    if secs > 0:
+        ex.block(me, SLEEP, secs)
+
+
+def monotonic() -> float:
+    ex, me = _managed()
+    return _real_monotonic() if me is None else MONOTONIC_BASE + ex.now
+
+
+def monotonic_ns() -> int:
+    ex, me = _managed()
+    return _real_monotonic_ns() if me is None else int((MONOTONIC_BASE + ex.now) * 1e9)
+
+
+def perf_counter() -> float:
+    ex, me = _managed()
+    return _real_perf_counter() if me is None else MONOTONIC_BASE + ex.now
+
+
+def perf_counter_ns() -> int:
+    ex, me = _managed()
+    return _real_perf_counter_ns() if me is None else int((MONOTONIC_BASE + ex.now) * 1e9)
+
+
+def time_() -> float:
+    ex, me = _managed()
+    return _real_time() if me is None else ex.epoch + ex.now
+
+
+def time_ns() -> int:
+    ex, me = _managed()
+    return _real_time_ns() if me is None else int((ex.epoch + ex.now) * 1e9)
+
+
+time_.__name__ = "time"
+
+# -- threads -------------------------------------------------------------------------------------------
+
+
+def _start(self: threading.Thread) -> None:
+    ex, me = _managed()
+    if me is not None and self._initialized and not isinstance(_event_lock(self._started), ControlledLock):
+        self._started = threading.Event()  # created outside the execution: make it controllable
+    _real_start(self)
+
+
+def _event_lock(event: Any) -> Any:
+    return getattr(getattr(event, "_cond", None), "_lock", None)
+
+
+def _start_new_thread(function: Any, args: tuple = (), kwargs: dict | None = None) -> int:
+    ex, me = _managed()
+    thread = getattr(function, "__self__", None)
+    if me is None or not isinstance(thread, threading.Thread):
+        return _real_start_new_thread(function, args, kwargs or {})
+    ex.spawn(thread, lambda boot: _real_start_new_thread(boot, (function,)))
+    return 0
+
+
+def _start_joinable_thread(function: Any, handle: Any = None, daemon: bool = True) -> Any:
+    ex, me = _managed()
+    thread = getattr(function, "__self__", None)
+    if me is None or not isinstance(thread, threading.Thread):
+        return _real_start_joinable(function, handle=handle, daemon=daemon)
+    result: list = []
+    ex.spawn(thread, lambda boot: result.append(
+        _real_start_joinable(lambda: boot(function), handle=handle, daemon=daemon)))
+    return result[0] if result else handle
+
+
+def _join(self: threading.Thread, timeout: float | None = None) -> None:
+    ex, me = _managed()
+    ts = ex.by_thread.get(self) if me is not None else None
+    if ts is None or ts.tid == 0:
+        return _real_join(self, timeout)
+    if not self._initialized:
+        raise RuntimeError("Thread.__init__() not called")
+    if not self._started.is_set():
+        raise RuntimeError("cannot join thread before it is started")
+    if ts is me:
+        raise RuntimeError("cannot join current thread")
+    ex.point(me, "join", ts.name)
+    if ts.status != FINISHED:
+        if timeout is not None:
+            timeout = max(float(timeout), 0.0)
+            if timeout == 0:
+                return
+        ex.block(me, ts, timeout)
+
+
+def _is_alive(self: threading.Thread) -> bool:
+    ex, me = _managed()
+    ts = ex.by_thread.get(self) if me is not None else None
+    if ts is None or ts.tid == 0:
+        return _real_is_alive(self)
+    return ts.status != FINISHED
+
+
+def _excepthook(args: Any) -> None:
+    ex, me = _managed()
+    if me is None:
+        return _real_excepthook(args)
+    if args.exc_type is SystemExit:
+        return None
+    ex.thread_exception(args.exc_value)
+    return None
+
+
+# -- installation ----------------------------------------------------------------------------------------
+
+
+class RuntimePatches:
+    """Replaces the names above for an exploration; :meth:`refresh` resets per-execution state."""
+
+    def __init__(self) -> None:
+        self._saved: list[tuple[Any, str, Any]] = []
+
+    def _set(self, owner: Any, name: str, value: Any) -> None:
+        if not hasattr(owner, name):
+            return
+        self._saved.append((owner, name, getattr(owner, name)))
+        setattr(owner, name, value)
+
+    def install(self) -> RuntimePatches:
+        for name, value in (("Lock", Lock), ("_allocate_lock", _allocate_lock), ("RLock", RLock),
+                            ("_time", monotonic), ("excepthook", _excepthook)):
+            self._set(threading, name, value)
+        if _real_start_new_thread is not None:
+            self._set(threading, "_start_new_thread", _start_new_thread)
+        if _real_start_joinable is not None:
+            self._set(threading, "_start_joinable_thread", _start_joinable_thread)
+        self._set(threading, "_counter", threading._counter)
+        self._set(threading.Thread, "start", _start)
+        self._set(threading.Thread, "join", _join)
+        self._set(threading.Thread, "is_alive", _is_alive)
+        for name, value in (("sleep", sleep), ("time", time_), ("time_ns", time_ns),
+                            ("monotonic", monotonic), ("monotonic_ns", monotonic_ns),
+                            ("perf_counter", perf_counter), ("perf_counter_ns", perf_counter_ns)):
+            self._set(time, name, value)
+        self._set(queue, "time", monotonic)
+        self._set(queue, "SimpleQueue", SimpleQueue)
+        cf_thread = sys.modules.get("concurrent.futures.thread")
+        if cf_thread is not None:
+            self._set(cf_thread, "_global_shutdown_lock", cf_thread._global_shutdown_lock)
+        return self
+
+    def refresh(self) -> None:
+        """Fresh per-execution state: thread names count from 1, module-level locks are free."""
+        threading._counter = itertools.count(1).__next__
+        cf_thread = sys.modules.get("concurrent.futures.thread")
+        if cf_thread is not None:
+            cf_thread._global_shutdown_lock = ControlledLock("concurrent.futures global shutdown lock")
+
+    def uninstall(self) -> None:
+        while self._saved:
+            owner, name, value = self._saved.pop()
+            setattr(owner, name, value)
+
+    def __enter__(self) -> RuntimePatches:
+        return self.install()
+
+    def __exit__(self, *exc: Any) -> None:
+        self.uninstall()
+
+
+def substitutions() -> dict[int, Any]:
+    """Originals that code under test may have bound before interlace was active -> replacements."""
+    pairs: list[tuple[Any, Callable]] = [
+        (_real_sleep, sleep), (_real_time, time_), (_real_time_ns, time_ns),
+        (_real_monotonic, monotonic), (_real_monotonic_ns, monotonic_ns),
+        (_real_perf_counter, perf_counter), (_real_perf_counter_ns, perf_counter_ns),
+        (_real_allocate_lock, Lock), (_real_lock_attr, Lock), (_real_rlock_factory, RLock),
+        (_real_simple_queue, SimpleQueue),
+    ]
+    if _real_crlock is not None:
+        pairs.append((_real_crlock, RLock))
+    return {id(original): replacement for original, replacement in pairs}
+
+
+def shadow_of(obj: Any) -> Any:
+    """The controlled stand-in, for this execution, of a real lock created outside it."""
+    t = type(obj)
+    if t is not REAL_LOCK_TYPE and t not in REAL_RLOCK_TYPES:
+        return None
+    ex = hooks._active
+    if ex is None:
+        return None
+    entry = ex.shadows.get(id(obj))
+    if entry is None:
+        kind = ControlledLock if t is REAL_LOCK_TYPE else ControlledRLock
+        entry = ex.shadows[id(obj)] = (obj, kind(f"{kind.__name__[10:]} created before the execution"))
+    return entry[1]

@@ -1,0 +1,61 @@
+"""Running a whole script as the function under test: ``interlace explore SCRIPT [ARGS...]``.
+
+Each execution runs the script's top level as ``__main__`` in a fresh module, with ``sys.argv`` and
+``sys.path[0]`` set as ``python SCRIPT ARGS`` would set them. ``sys.exit(0)`` is success; any other
+exit status is a failure.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import sys
+import types
+from typing import Any
+
+
+class ScriptExit(Exception):
+    """The script called ``sys.exit`` with a non-zero status."""
+
+
+class ScriptRunner:
+    """A callable for :func:`interlace.explore` that runs a compiled script once per call."""
+
+    def __init__(self, path: str, args: list[str], capture: bool = True) -> None:
+        from .instrument import compile_script
+
+        self.path = os.path.abspath(path)
+        self.args = list(args)
+        self.capture = capture
+        self.code = compile_script(self.path)
+        self.output = ""
+
+    def target(self) -> dict[str, Any]:
+        return {"script": self.path, "argv": self.args}
+
+    def __call__(self) -> None:
+        module = types.ModuleType("__main__")
+        module.__file__ = self.path
+        module.__builtins__ = __builtins__  # type: ignore[attr-defined]
+        saved = (sys.modules.get("__main__"), sys.argv, list(sys.path), sys.stdout, sys.stderr)
+        buffer = io.StringIO() if self.capture else None
+        sys.modules["__main__"] = module
+        sys.argv = [self.path, *self.args]
+        sys.path.insert(0, os.path.dirname(self.path))
+        if buffer is not None:
+            sys.stdout = sys.stderr = buffer
+        try:
+            exec(self.code, module.__dict__)
+        except SystemExit as exc:
+            code = exc.code
+            if code not in (None, 0):
+                if not isinstance(code, int):
+                    print(code, file=sys.stderr)
+                    code = 1
+                raise ScriptExit(f"the script exited with status {code}") from None
+        finally:
+            main, sys.argv, sys.path[:], sys.stdout, sys.stderr = saved
+            if main is not None:
+                sys.modules["__main__"] = main
+            if buffer is not None:
+                self.output = buffer.getvalue()

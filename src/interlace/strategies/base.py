@@ -1,0 +1,39 @@
+"""The interface every exploration strategy implements.
+
+A strategy only chooses: given the enabled threads at a scheduling point, which one runs next. It
+never touches threads. The same seed must give the same sequence of choices, bit for bit, so that
+any execution can be reproduced from (seed, execution index) alone.
+"""
+
+from __future__ import annotations
+
+import random
+from typing import Any
+
+
+class Strategy:
+    """Base class: one instance drives a whole exploration (many executions)."""
+
+    name = "base"
+
+    def __init__(self, seed: int) -> None:
+        self.seed = seed
+        self.rng = random.Random(0)
+
+    def begin(self, index: int) -> bool:
+        """Prepare execution number ``index``; return False when there is nothing left to explore."""
+        self.rng = random.Random(f"{self.seed}/{index}")
+        return True
+
+    def thread_created(self, tid: int) -> None:
+        """A new managed thread exists (thread 0 is the main thread)."""
+
+    def choose(self, enabled: list[int], current: int | None, execution: Any) -> int:
+        """Return the tid (one of ``enabled``, ascending) that runs next; ``current`` may be None."""
+        raise NotImplementedError
+
+    def end(self, execution: Any) -> None:
+        """The execution finished (with or without a failure)."""
+
+    def describe(self) -> str:
+        return self.name

@@ -1,0 +1,61 @@
+"""PCT, probabilistic concurrency testing (Burckhardt et al., ASPLOS 2010).
+
+Each thread gets a random priority; the highest-priority enabled thread always runs. At ``depth - 1``
+change points, chosen uniformly among the steps of an execution, the running thread drops to a
+priority below every initial one. A bug of depth ``d`` is found with probability at least
+``1 / (n * k**(d-1))`` per execution for ``n`` threads and ``k`` steps.
+
+Spin loops defeat strict priorities (the spinning thread never lets the others set its flag), so a
+thread that has run ``spin_limit`` consecutive steps while others were enabled is demoted, as if it
+had yielded.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .base import Strategy
+
+
+class PCT(Strategy):
+    name = "pct"
+
+    def __init__(self, seed: int, depth: int = 3, spin_limit: int = 64) -> None:
+        super().__init__(seed)
+        if depth < 1:
+            raise ValueError("PCT depth must be at least 1")
+        self.depth = depth
+        self.spin_limit = spin_limit
+        self.steps_estimate = 40
+        self.priorities: dict[int, float] = {}
+        self.change_points: list[int] = []
+        self.low = 0.0
+
+    def begin(self, index: int) -> bool:
+        super().begin(index)
+        self.priorities = {}
+        k = max(self.steps_estimate, 1)
+        self.change_points = sorted(self.rng.randint(1, k) for _ in range(self.depth - 1))
+        self.low = 0.0
+        return True
+
+    def thread_created(self, tid: int) -> None:
+        self.priorities[tid] = self.depth + self.rng.random()
+
+    def choose(self, enabled: list[int], current: int | None, execution: Any) -> int:
+        prio = self.priorities
+        while self.change_points and execution.step >= self.change_points[0]:
+            self.change_points.pop(0)
+            if current is not None:
+                self.low -= 1.0
+                prio[current] = self.depth - 1 + self.low / 1000.0
+        if current is not None and execution.threads[current].run_length >= self.spin_limit:
+            self.low -= 1.0
+            prio[current] = self.low
+        return max(enabled, key=lambda tid: prio.get(tid, 0.0))
+
+    def end(self, execution: Any) -> None:
+        self.steps_estimate = max(self.steps_estimate, execution.step)
+
+    def describe(self) -> str:
+        return f"pct(depth={self.depth})"

@@ -1,0 +1,43 @@
+"""Follow a recorded list of choices exactly; report where the program stops matching it."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .base import Strategy
+
+
+class ReplayStrategy(Strategy):
+    """Replays ``choices`` (one tid per scheduling point where several threads were enabled).
+
+    When the choices run out, the current thread keeps running (no preemption) and otherwise the
+    lowest enabled tid runs: a deterministic continuation, used by shrinking and by prefixes.
+    """
+
+    name = "replay"
+
+    def __init__(self, choices: list[int]) -> None:
+        super().__init__(0)
+        self.choices = list(choices)
+        self.position = 0
+        self.divergence: str | None = None
+
+    def begin(self, index: int) -> bool:
+        self.position = 0
+        self.divergence = None
+        return index == 0
+
+    def choose(self, enabled: list[int], current: int | None, execution: Any) -> int:
+        if self.position < len(self.choices):
+            tid = self.choices[self.position]
+            self.position += 1
+            if tid in enabled:
+                return tid
+            if self.divergence is None:
+                names = ", ".join(execution.name_of(t) for t in enabled)
+                wanted = execution.name_of(tid) if tid < len(execution.threads) else f"thread #{tid}"
+                self.divergence = (
+                    f"decision {self.position}: the schedule runs {wanted!r}, but only {names} can run"
+                )
+            self.position = len(self.choices)
+        return current if current is not None else enabled[0]

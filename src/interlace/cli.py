@@ -52,9 +52,43 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _split_script_args(parser: argparse.ArgumentParser, argv: list[str]) -> list[str]:
+    """Let interlace's own options stand before or after ``SCRIPT [ARGS...]``.
+
+    ``interlace explore prog.py -n 100 --flag`` gives ``-n 100`` to interlace and ``--flag`` to the
+    script; everything after a literal ``--`` goes to the script untouched.
+    """
+    if not argv or argv[0] != "explore":
+        return argv
+    sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    explore = sub.choices["explore"]
+    arity = {}
+    for action in explore._actions:
+        for flag in action.option_strings:
+            arity[flag] = 0 if action.nargs == 0 else 1
+    ours: list[str] = []
+    script: list[str] = []
+    i = 1
+    while i < len(argv):
+        token = argv[i]
+        if token == "--":
+            script += argv[i + 1:]
+            break
+        flag = token.split("=", 1)[0]
+        if flag in arity and (not script or flag not in ("-h", "--help")):
+            n = 0 if "=" in token else arity[flag]
+            ours += argv[i:i + 1 + n]
+            i += 1 + n
+            continue
+        script.append(token)
+        i += 1
+    return ["explore", *ours, "--", *script] if script else ["explore", *ours]
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = _parser()
-    options = parser.parse_args(argv)
+    argv = list(sys.argv[1:] if argv is None else argv)
+    options = parser.parse_args(_split_script_args(parser, argv))
     if options.command is None:
         parser.print_help()
         return EXIT_USAGE

@@ -10,7 +10,8 @@ from ..runtime.describe import is_internal
 
 #: trace events that are bookkeeping rather than something a reader needs to see
 _QUIET = frozenset({"loop"})
-MAX_ROWS = 60
+MAX_SEGMENTS = 24
+FOLD = 6  # a run longer than this many operations is folded
 
 
 def format_result(result: Any, replay_command: str | None = None) -> str:
@@ -76,33 +77,56 @@ def location(site: tuple | None) -> str:
 
 
 def interleaving_table(trace: list, names: dict[int, str] | None = None) -> str:
-    """One row per step that matters; a line marks each switch to another thread."""
+    """The interleaving, one row per operation, with a rule at each switch to another thread.
+
+    A long run of operations by one thread is folded to its first and last rows, and only the last
+    ``MAX_SEGMENTS`` runs are shown: the end of an execution is where its failure is.
+    """
     events = [e for e in trace if e.kind not in _QUIET]
     if not events:
         return ""
-    switches = sum(1 for a, b in zip(events, events[1:]) if a.tid != b.tid)
-    omitted = 0
-    if len(events) > MAX_ROWS:
-        omitted = len(events) - MAX_ROWS
-        events = events[-MAX_ROWS:]
-    width_loc = max(len(location(e.site)) for e in events)
-    width_acc = min(max(len(f"{e.kind} {e.what}") for e in events), 40)
-    header = f"Interleaving ({len(trace)} steps, {switches} context switches):"
-    rows = [header]
-    if omitted:
-        rows.append(f"  ... {omitted} earlier steps not shown")
-    rows.append(f"  {'step':>5}  {'thread':<12} {'location':<{width_loc}}  {'operation':<{width_acc}}  source")
-    previous = None
+    names = names or {}
+    segments: list[list] = []
     for e in events:
-        if previous is not None and e.tid != previous:
-            rows.append("  " + "-" * (5 + 2 + 12 + 1 + width_loc + 2 + width_acc))
-        previous = e.tid
-        name = names.get(e.tid, f"#{e.tid}") if names else _thread_label(e.tid)
-        op = f"{e.kind} {e.what}"
-        rows.append(f"  {e.step:>5}  {name:<12} {location(e.site):<{width_loc}}  {op:<{width_acc}}  "
-                    f"{source_line(e.site)}")
-    return "\n".join(rows)
+        if segments and segments[-1][0].tid == e.tid:
+            segments[-1].append(e)
+        else:
+            segments.append([e])
+    header = f"Interleaving ({len(events)} operations, {len(segments) - 1} context switches):"
+    hidden = max(0, len(segments) - MAX_SEGMENTS)
+    rows: list[tuple[str, ...] | str] = []
+    if hidden:
+        rows.append(f"... {sum(len(s) for s in segments[:hidden])} earlier operations not shown")
+    for n, segment in enumerate(segments[hidden:]):
+        if n:
+            rows.append("-")
+        shown = segment if len(segment) <= FOLD + 2 else segment[:2] + [None] + segment[-(FOLD - 2):]
+        for e in shown:
+            if e is None:
+                rows.append(f"... {len(segment) - FOLD} more operations by the same thread")
+                continue
+            name = names.get(e.tid, f"#{e.tid}")
+            source = source_line(e.site)
+            if len(source) > 60:
+                source = source[:57] + "..."
+            rows.append((str(e.index), name, location(e.site), f"{e.kind} {e.what}", source))
+    table = [r for r in rows if isinstance(r, tuple)]
+    widths = [max(len(r[i]) for r in table + [("step", "thread", "location", "operation", "")])
+              for i in range(4)]
+    widths[3] = min(widths[3], 44)
+    out = [header, "  " + _row(("step", "thread", "location", "operation", "source"), widths)]
+    rule = "  " + "-" * (sum(widths) + 8)
+    for r in rows:
+        if r == "-":
+            out.append(rule)
+        elif isinstance(r, str):
+            out.append(f"  {'':>{widths[0]}}  {r}")
+        else:
+            out.append("  " + _row(r, widths))
+    return "\n".join(out)
 
 
-def _thread_label(tid: int) -> str:
-    return "main" if tid == 0 else f"T{tid}"
+def _row(cells: tuple[str, ...], widths: list[int]) -> str:
+    step, thread, loc, op, source = cells
+    return (f"{step:>{widths[0]}}  {thread:<{widths[1]}}  {loc:<{widths[2]}}  {op:<{widths[3]}}  "
+            f"{source}").rstrip()

@@ -36,7 +36,7 @@ class Abort(BaseException):
 class Event:
     """One entry of an execution's trace: a scheduling point reached by a thread."""
 
-    step: int
+    index: int  # position in the trace (1-based): the order in which operations happened
     tid: int
     kind: str  # read / write / delete / call / acquire / release / start / join / sleep / loop / ...
     what: str  # the name or key accessed, the callee, the lock, ...
@@ -267,8 +267,12 @@ class Execution:
 
     # -- scheduling ----------------------------------------------------------------------------------
 
-    def point(self, me: ThreadState | None, kind: str, what: Any, site: tuple | None = None) -> None:
-        """A scheduling point reached by ``me`` (the baton holder) before doing ``kind`` on ``what``."""
+    def point(self, me: ThreadState | None, kind: str | None, what: Any, site: tuple | None = None) -> None:
+        """A scheduling point reached by ``me`` (the baton holder) just before it does ``kind``.
+
+        Other threads may run first; the event is recorded when ``me`` proceeds, so the trace is in
+        the order the operations really happened. ``kind`` None records nothing.
+        """
         if me is None:
             return
         if site is None:
@@ -276,19 +280,19 @@ class Execution:
         else:
             me.site = site
         self.step += 1
-        if self.record_trace:
-            self.trace.append(Event(self.step, me.tid, kind, what if isinstance(what, str) else str(what),
-                                    site))
         if self.step > self.max_steps:
             self._livelock(me)
         self._schedule(me)
+        if kind is not None and self.record_trace:
+            self.trace.append(Event(len(self.trace) + 1, me.tid, kind, what if isinstance(what, str) else str(what),
+                                    site))
 
     def note(self, me: ThreadState, kind: str, what: Any, site: tuple | None) -> None:
         """Record an event that is not a scheduling point in this model (GIL model accesses)."""
         if site is not None:
             me.site = site
         if self.record_trace:
-            self.trace.append(Event(self.step, me.tid, kind, what if isinstance(what, str) else str(what),
+            self.trace.append(Event(len(self.trace) + 1, me.tid, kind, what if isinstance(what, str) else str(what),
                                     site or me.site))
 
     def _schedule(self, me: ThreadState, finishing: bool = False) -> None:

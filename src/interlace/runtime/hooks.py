@@ -19,6 +19,7 @@ from __future__ import annotations
 import builtins
 import operator
 import sys
+import types
 from typing import Any
 
 READ = "read"
@@ -33,6 +34,7 @@ _source_compiler: Any = None
 strings inside code under test is rewritten too."""
 
 _getframe = sys._getframe
+_CODE_TYPES = frozenset({types.FunctionType, type, types.ModuleType, types.BuiltinFunctionType})
 
 
 def set_active(execution: Any) -> None:
@@ -52,7 +54,10 @@ def set_source_compiler(compiler: Any) -> None:
 def _il_rg(name: str, site: tuple) -> None:
     ex = _active
     if ex is not None:
-        ex.access(READ, _getframe(1).f_globals, name, site)
+        ns = _getframe(1).f_globals
+        # Reading a global that names a function, class or module is reading code, not data.
+        if type(ns.get(name)) not in _CODE_TYPES:
+            ex.access(READ, ns, name, site)
 
 
 def _il_wg(name: str, value: Any, site: tuple) -> Any:

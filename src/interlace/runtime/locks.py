@@ -36,13 +36,14 @@ def _check_args(blocking: bool, timeout: float) -> None:
 class ControlledLock:
     """A ``threading.Lock`` whose every acquire and release is decided by the scheduler."""
 
-    __slots__ = ("_owner", "_locked", "label", "tracked", "__weakref__")
+    __slots__ = ("_owner", "_locked", "label", "tracked", "internal", "__weakref__")
 
-    def __init__(self, label: str | None = None, tracked: bool = True) -> None:
+    def __init__(self, label: str | None = None, tracked: bool = True, internal: bool = False) -> None:
         self._locked = False
         self._owner: Any = None
         self.label = label or _label("Lock")
         self.tracked = tracked  # Condition waiter locks are not "held" in any meaningful sense
+        self.internal = internal  # the stdlib's own lock (an Event's, a Queue's): kept out of traces
 
     def acquire(self, blocking: bool = True, timeout: float = -1) -> bool:
         _check_args(blocking, timeout)
@@ -53,7 +54,7 @@ class ControlledLock:
             self._locked = True
             return True
         if self.tracked:
-            ex.point(me, "acquire", self.label)
+            ex.point(me, None, None)
         while self._locked:
             if not blocking or timeout == 0:
                 return False
@@ -63,13 +64,15 @@ class ControlledLock:
         self._owner = me
         if self.tracked:
             me.held.append(self)
+            if not self.internal:
+                ex.note(me, "acquire", self.label, None)
         return True
 
     def release(self) -> None:
         if not self._locked:
             raise RuntimeError("release unlocked lock")
         ex, me = _managed()
-        if me is not None and self.tracked:
+        if me is not None and self.tracked and not self.internal:
             ex.note(me, "release", self.label, None)
         owner = self._owner
         self._locked = False
@@ -109,12 +112,13 @@ class ControlledLock:
 class ControlledRLock:
     """A ``threading.RLock``: reentrant, owned, with the hooks ``Condition`` uses."""
 
-    __slots__ = ("_owner", "_count", "label", "__weakref__")
+    __slots__ = ("_owner", "_count", "label", "internal", "__weakref__")
 
-    def __init__(self, label: str | None = None) -> None:
+    def __init__(self, label: str | None = None, internal: bool = False) -> None:
         self._owner: Any = None
         self._count = 0
         self.label = label or _label("RLock")
+        self.internal = internal
 
     def acquire(self, blocking: bool = True, timeout: float = -1) -> bool:
         _check_args(blocking, timeout)
@@ -124,9 +128,10 @@ class ControlledRLock:
                 return False
             self._count += 1
             return True
-        ex.point(me, "acquire", self.label)
+        ex.point(me, None, None)
         if self._owner is me:
             self._count += 1
+            self._note(ex, me, "acquire")
             return True
         while self._owner is not None:
             if not blocking or timeout == 0:
@@ -136,7 +141,12 @@ class ControlledRLock:
         self._owner = me
         self._count = 1
         me.held.append(self)
+        self._note(ex, me, "acquire")
         return True
+
+    def _note(self, ex: Any, me: Any, kind: str) -> None:
+        if not self.internal:
+            ex.note(me, kind, self.label, None)
 
     __enter__ = acquire
 
@@ -149,7 +159,7 @@ class ControlledRLock:
             return
         if self._owner is not me:
             raise RuntimeError("cannot release un-acquired lock")
-        ex.note(me, "release", self.label, None)
+        self._note(ex, me, "release")
         self._count -= 1
         if self._count == 0:
             self._drop(ex, me)
@@ -171,7 +181,7 @@ class ControlledRLock:
         ex, me = _managed()
         if me is None or self._owner is not me:
             raise RuntimeError("cannot release un-acquired lock")
-        ex.note(me, "release", self.label, None)
+        self._note(ex, me, "release")
         state = (self._count, me)
         self._count = 0
         self._drop(ex, me)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import _thread
 import itertools
+import os
 import queue
 import sys
 import threading
@@ -42,6 +43,13 @@ _real_start_joinable = getattr(threading, "_start_joinable_thread", None)
 REAL_LOCK_TYPE = type(_real_allocate_lock())
 REAL_RLOCK_TYPES = tuple(t for t in {type(_real_rlock_factory())} if t is not ControlledRLock)
 
+_STDLIB_SYNC_FILES = frozenset(
+    os.path.abspath(m.__file__) for m in (threading, queue) if getattr(m, "__file__", None)
+) | frozenset(
+    os.path.join(os.path.dirname(os.path.abspath(threading.__file__)), "concurrent", "futures", f)
+    for f in ("_base.py", "thread.py")
+)
+
 #: where virtual ``time.monotonic()`` starts; ``time.time()`` starts at the execution's epoch
 MONOTONIC_BASE = 1000.0
 
@@ -56,9 +64,27 @@ def _managed() -> tuple[Any, Any]:
 # -- factories for locks and queues ----------------------------------------------------------------
 
 
+def _internal_owner(frame: Any) -> str | None:
+    """``"Event"`` when a lock is being created by the stdlib for its own use (an Event's lock)."""
+    if frame.f_code.co_filename not in _STDLIB_SYNC_FILES:
+        return None
+    owner = frame.f_locals.get("self")
+    return type(owner).__name__ if owner is not None else frame.f_code.co_name
+
+
 def Lock() -> Any:  # noqa: N802 - stands in for threading.Lock
     ex, me = _managed()
-    return ControlledLock() if me is not None else _real_allocate_lock()
+    if me is None:
+        return _real_allocate_lock()
+    owner = _internal_owner(sys._getframe(1))
+    if owner is None:
+        return ControlledLock()
+    return ControlledLock(_lock_label(owner, me), internal=True)
+
+
+def _lock_label(owner: str, me: Any) -> str:
+    site = me.site
+    return f"{owner}@{os.path.basename(site[0])}:{site[1]}" if site else owner
 
 
 def _allocate_lock() -> Any:
@@ -69,7 +95,12 @@ def _allocate_lock() -> Any:
 
 def RLock(*args: Any, **kwargs: Any) -> Any:  # noqa: N802 - stands in for threading.RLock
     ex, me = _managed()
-    return ControlledRLock() if me is not None else _real_rlock_factory(*args, **kwargs)
+    if me is None:
+        return _real_rlock_factory(*args, **kwargs)
+    owner = _internal_owner(sys._getframe(1))
+    if owner is None:
+        return ControlledRLock()
+    return ControlledRLock(_lock_label(owner, me), internal=True)
 
 
 def SimpleQueue() -> Any:  # noqa: N802 - stands in for queue.SimpleQueue

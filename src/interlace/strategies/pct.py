@@ -1,7 +1,8 @@
 """PCT, probabilistic concurrency testing (Burckhardt et al., ASPLOS 2010).
 
 Each thread gets a random priority; the highest-priority enabled thread always runs. At ``depth - 1``
-change points, chosen uniformly among the steps of an execution, the running thread drops to a
+change points, chosen uniformly among the decisions of an execution (the scheduling points where more
+than one thread could run; their number is learnt from earlier executions), the running thread drops to a
 priority below every initial one. A bug of depth ``d`` is found with probability at least
 ``1 / (n * k**(d-1))`` per execution for ``n`` threads and ``k`` steps.
 
@@ -26,7 +27,7 @@ class PCT(Strategy):
             raise ValueError("PCT depth must be at least 1")
         self.depth = depth
         self.spin_limit = spin_limit
-        self.steps_estimate = 40
+        self.steps_estimate = 20  # scheduling points with a real choice, learnt from past executions
         self.priorities: dict[int, float] = {}
         self.change_points: list[int] = []
         self.low = 0.0
@@ -44,7 +45,8 @@ class PCT(Strategy):
 
     def choose(self, enabled: list[int], current: int | None, execution: Any) -> int:
         prio = self.priorities
-        while self.change_points and execution.step >= self.change_points[0]:
+        decision = len(execution.choices) + 1
+        while self.change_points and decision >= self.change_points[0]:
             self.change_points.pop(0)
             if current is not None:
                 self.low -= 1.0
@@ -55,7 +57,7 @@ class PCT(Strategy):
         return max(enabled, key=lambda tid: prio.get(tid, 0.0))
 
     def end(self, execution: Any) -> None:
-        self.steps_estimate = max(self.steps_estimate, execution.step)
+        self.steps_estimate = max(self.steps_estimate, len(execution.choices))
 
     def describe(self) -> str:
         return f"pct(depth={self.depth})"

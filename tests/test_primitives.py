@@ -1,0 +1,616 @@
+"""Every controlled primitive: a bug is found through it, and a correct program passes through it.
+
+The programs are ordinary threading code in this module; interlace instruments it in place when
+``explore`` is first called (the module was imported by pytest before interlace was asked).
+"""
+
+from __future__ import annotations
+
+import queue
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor, as_completed, wait
+
+import pytest
+
+import interlace
+
+pytestmark = pytest.mark.timeout(120)
+
+BUG_BUDGET = 300
+OK_BUDGET = 300
+
+
+def finds(fn, kind="exception", executions=BUG_BUDGET, seed=1, **kw):
+    result = interlace.explore(fn, executions=executions, seed=seed, **kw)
+    assert not result.ok, f"no failure found in {result.executions} executions"
+    assert result.failure.kind == kind, result.report()
+    return result
+
+
+def passes(fn, executions=OK_BUDGET, seed=1, **kw):
+    result = interlace.explore(fn, executions=executions, seed=seed, **kw)
+    assert result.ok, result.report()
+    assert result.executions == executions
+    return result
+
+
+def run_threads(*targets):
+    threads = [threading.Thread(target=t) for t in targets]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+
+
+# -- Thread ----------------------------------------------------------------------------------------
+
+
+class Box:
+    def __init__(self):
+        self.value = 0
+
+
+def test_thread_lost_update_on_attribute_is_found():
+    def program():
+        box = Box()
+
+        def work():
+            box.value += 1
+
+        run_threads(work, work)
+        assert box.value == 2, box.value
+
+    result = finds(program)
+    assert "AssertionError in the main function: 1" in result.failure.message
+
+
+class Worker(threading.Thread):
+    def __init__(self, shared, name):
+        super().__init__(name=name)
+        self.shared = shared
+
+    def run(self):
+        self.shared.append(self.name)
+
+
+def test_thread_subclass_names_idents_and_is_alive():
+    def program():
+        shared = []
+        workers = [Worker(shared, f"w{i}") for i in range(2)]
+        assert [w.name for w in workers] == ["w0", "w1"]
+        for w in workers:
+            w.start()
+        assert all(w.ident is not None for w in workers)
+        for w in workers:
+            w.join()
+            assert not w.is_alive()
+        assert sorted(shared) == ["w0", "w1"]
+        assert threading.current_thread() is threading.main_thread()
+
+    passes(program)
+
+
+def test_thread_exception_in_worker_is_a_failure():
+    def program():
+        def boom():
+            raise KeyError("missing")
+
+        run_threads(boom)
+
+    result = finds(program, executions=1)
+    assert result.failure.message == "KeyError in thread 'Thread-1 (boom)': 'missing'"
+    assert "raise KeyError" in result.failure.traceback
+
+
+def test_join_with_timeout_uses_virtual_time():
+    def program():
+        gate = threading.Event()
+        t = threading.Thread(target=gate.wait)
+        t.start()
+        start = time.monotonic()
+        t.join(2.5)
+        assert t.is_alive()
+        assert time.monotonic() - start == 2.5
+        gate.set()
+        t.join()
+        assert not t.is_alive()
+
+    passes(program, executions=50)
+
+
+# -- Lock / RLock ------------------------------------------------------------------------------------
+
+class Account:
+    def __init__(self, balance):
+        self.balance = balance
+        self.lock = threading.Lock()
+
+    def withdraw_racy(self, amount):
+        with self.lock:
+            ok = self.balance >= amount
+        if ok:  # check-then-act: the lock is released between the check and the update
+            with self.lock:
+                self.balance -= amount
+
+    def withdraw(self, amount):
+        with self.lock:
+            if self.balance >= amount:
+                self.balance -= amount
+
+
+def test_lock_check_then_act_is_found():
+    def program():
+        acct = Account(100)
+        run_threads(lambda: acct.withdraw_racy(80), lambda: acct.withdraw_racy(80))
+        assert acct.balance >= 0, acct.balance
+
+    result = finds(program)
+    assert "AssertionError in the main function: -60" in result.failure.message
+
+
+def test_lock_correct_program_passes():
+    def program():
+        acct = Account(100)
+        run_threads(lambda: acct.withdraw(80), lambda: acct.withdraw(80))
+        assert acct.balance == 20
+
+    passes(program)
+
+
+class Registry:
+    def __init__(self):
+        self.lock = threading.RLock()
+        self.items = {}
+
+    def add(self, key):
+        with self.lock:
+            if key not in self.items:
+                self.items[key] = self.count() + 1
+
+    def count(self):
+        with self.lock:  # reentrant: called with the lock held
+            return len(self.items)
+
+    def add_racy(self, key):
+        n = self.count()  # read outside the critical section
+        with self.lock:
+            self.items[key] = n + 1
+
+
+def test_rlock_reentrancy_passes_and_partial_locking_is_found():
+    def good():
+        reg = Registry()
+        run_threads(lambda: reg.add("a"), lambda: reg.add("b"))
+        assert sorted(reg.items.values()) == [1, 2]
+
+    def bad():
+        reg = Registry()
+        run_threads(lambda: reg.add_racy("a"), lambda: reg.add_racy("b"))
+        assert sorted(reg.items.values()) == [1, 2], reg.items
+
+    passes(good)
+    finds(bad)
+
+
+def test_rlock_release_by_other_thread_is_an_error():
+    def program():
+        lock = threading.RLock()
+        lock.acquire()
+        run_threads(lock.release)
+
+    result = finds(program, executions=1)
+    assert result.failure.message == "RuntimeError in thread 'Thread-1 (release)': cannot release un-acquired lock"
+
+
+def test_abba_deadlock_is_reported_with_both_threads_locks_and_stacks():
+    def program():
+        a = threading.Lock()
+        b = threading.Lock()
+
+        def one():
+            with a:
+                with b:
+                    pass
+
+        def two():
+            with b:
+                with a:
+                    pass
+
+        t1 = threading.Thread(target=one, name="one")
+        t2 = threading.Thread(target=two, name="two")
+        t1.start()
+        t2.start()
+        t1.join()
+        t2.join()
+
+    started = time.perf_counter()
+    result = finds(program, kind="deadlock")
+    assert time.perf_counter() - started < 30
+    msg = result.failure.message
+    assert msg.startswith("deadlock: 'one' waits for Lock@test_primitives.py:")
+    assert "held by 'two'" in msg and "held by 'one'" in msg
+    details = "\n".join(result.failure.details)
+    assert "thread 'one' waits for Lock@" in details and "thread 'two' waits for Lock@" in details
+    assert "with b:" in details and "with a:" in details
+    assert "holds Lock@test_primitives.py:" in details
+
+
+# -- Condition -----------------------------------------------------------------------------------------
+
+
+def test_condition_lost_wakeup_is_found_as_deadlock():
+    def program():
+        cond = threading.Condition()
+        ready = []
+
+        def waiter():
+            with cond:
+                if not ready:  # notify may come before the wait: no predicate loop
+                    pass
+                cond.wait()
+
+        def notifier():
+            with cond:
+                ready.append(True)
+                cond.notify()
+
+        run_threads(waiter, notifier)
+
+    result = finds(program, kind="deadlock")
+    assert "Condition" in result.failure.message
+
+
+def test_condition_with_predicate_passes():
+    def program():
+        cond = threading.Condition()
+        items = []
+
+        def consumer():
+            with cond:
+                cond.wait_for(lambda: items)
+                assert items == [1]
+
+        def producer():
+            with cond:
+                items.append(1)
+                cond.notify_all()
+
+        run_threads(consumer, producer)
+
+    passes(program)
+
+
+def test_condition_wait_timeout_advances_virtual_time():
+    def program():
+        cond = threading.Condition()
+        with cond:
+            start = time.monotonic()
+            assert cond.wait(timeout=3) is False
+            assert time.monotonic() - start == 3
+
+    passes(program, executions=5)
+
+
+# -- Semaphore / BoundedSemaphore ---------------------------------------------------------------------
+
+
+def test_semaphore_too_many_permits_is_found():
+    def program(permits):
+        sem = threading.Semaphore(permits)
+        inside = []
+
+        def use():
+            with sem:
+                inside.append(1)
+                assert len(inside) == 1, "two threads in the critical section"
+                inside.pop()
+
+        run_threads(use, use)
+
+    result = finds(lambda: program(2))
+    assert "two threads in the critical section" in result.failure.message
+    passes(lambda: program(1))
+
+
+def test_bounded_semaphore_over_release_is_found():
+    def program():
+        sem = threading.BoundedSemaphore(1)
+        state = {"acquired": False}
+
+        def take():
+            if sem.acquire(blocking=False):
+                state["acquired"] = True
+
+        def give():
+            if not state["acquired"]:  # racy check: may release a permit nobody took
+                sem.release()
+
+        run_threads(take, give)
+
+    result = finds(program)
+    assert result.failure.message == "ValueError in thread 'Thread-2 (give)': Semaphore released too many times"
+
+
+def test_bounded_semaphore_balanced_use_passes():
+    def program():
+        sem = threading.BoundedSemaphore(2)
+
+        def use():
+            with sem:
+                pass
+
+        run_threads(use, use, use)
+
+    passes(program)
+
+
+# -- Event -----------------------------------------------------------------------------------------------
+
+
+def test_event_set_before_publishing_is_found():
+    def program(publish_first):
+        ready = threading.Event()
+        data = {}
+
+        def producer():
+            if publish_first:
+                data["x"] = 1
+                ready.set()
+            else:
+                ready.set()
+                data["x"] = 1
+
+        def consumer():
+            ready.wait()
+            assert data.get("x") == 1, "consumer saw the event before the data"
+
+        run_threads(producer, consumer)
+
+    result = finds(lambda: program(False))
+    assert "consumer saw the event before the data" in result.failure.message
+    passes(lambda: program(True))
+
+
+# -- Barrier -----------------------------------------------------------------------------------------------
+
+
+def test_barrier_phases():
+    def program(use_barrier):
+        barrier = threading.Barrier(2)
+        results = [0, 0]
+
+        def worker(i):
+            results[i] = i + 1
+            if use_barrier:
+                barrier.wait()
+            assert results[1 - i] == 2 - i, "read the other worker's result before it was written"
+
+        run_threads(lambda: worker(0), lambda: worker(1))
+
+    finds(lambda: program(False))
+    passes(lambda: program(True))
+
+
+def test_barrier_broken_by_timeout_raises():
+    def program():
+        barrier = threading.Barrier(2)
+        with pytest.raises(threading.BrokenBarrierError):
+            barrier.wait(timeout=1)
+
+    passes(program, executions=3)
+
+
+# -- Timer -----------------------------------------------------------------------------------------------
+
+
+def test_timer_cancel_race_is_found_and_early_cancel_passes():
+    def program(wait_before_cancel):
+        fired = []
+        timer = threading.Timer(1.0, lambda: fired.append(True))
+        timer.start()
+        time.sleep(wait_before_cancel)
+        timer.cancel()
+        timer.join()
+        assert not fired, "the timer fired before it was cancelled"
+
+    finds(lambda: program(1.0))
+    passes(lambda: program(0))
+
+
+# -- threading.local -----------------------------------------------------------------------------------
+
+
+def test_thread_local_is_per_thread_and_a_shared_global_is_not():
+    state = threading.local()
+    shared = Box()
+
+    def program(use_local):
+        def worker(i):
+            if use_local:
+                state.value = i
+                time.sleep(0.1)
+                assert state.value == i
+            else:
+                shared.value = i
+                time.sleep(0.1)
+                assert shared.value == i, "another thread overwrote the value"
+
+        run_threads(lambda: worker(1), lambda: worker(2))
+
+    finds(lambda: program(False))
+    passes(lambda: program(True))
+
+
+# -- queues ----------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("make_queue", [queue.Queue, queue.LifoQueue, queue.PriorityQueue, queue.SimpleQueue])
+def test_queue_check_then_get_is_found_and_blocking_get_passes(make_queue):
+    def racy():
+        q = make_queue()
+        q.put(1)
+
+        def consumer():
+            if not q.empty():  # check-then-act: the other consumer may take it first
+                q.get_nowait()
+
+        run_threads(consumer, consumer)
+
+    def correct():
+        q = make_queue()
+        got = []
+
+        def producer():
+            for i in range(3):
+                q.put(i)
+
+        def consumer():
+            for _ in range(3):
+                got.append(q.get())
+
+        run_threads(producer, consumer)
+        assert sorted(got) == [0, 1, 2]
+
+    result = finds(racy)
+    assert result.failure.message.startswith("Empty in thread 'Thread-")
+    passes(correct)
+
+
+def test_priority_queue_order_assumption_is_found():
+    def program():
+        q = queue.PriorityQueue()
+
+        def put(n):
+            q.put(n)
+
+        run_threads(lambda: put(2), lambda: put(1))
+        assert q.get() == 1
+        first = []
+
+        def consumer():
+            first.append(q.get())
+
+        t = threading.Thread(target=consumer)
+        t.start()
+        q.put(0)
+        t.join()
+        assert first == [0], "consumer ran before the smaller item arrived"
+
+    finds(program)
+
+
+def test_queue_get_timeout_and_task_done_join():
+    def program():
+        q = queue.Queue()
+        with pytest.raises(queue.Empty):
+            q.get(timeout=5)
+        done = []
+
+        def worker():
+            while True:
+                item = q.get()
+                done.append(item)
+                q.task_done()
+
+        threading.Thread(target=worker, daemon=True).start()
+        for i in range(3):
+            q.put(i)
+        q.join()
+        assert done == [0, 1, 2]
+
+    passes(program)
+
+
+# -- concurrent.futures ----------------------------------------------------------------------------------
+
+
+def test_thread_pool_lost_update_is_found():
+    def program():
+        totals = {"n": 0}
+
+        def add():
+            totals["n"] += 1
+
+        with ThreadPoolExecutor(max_workers=2) as pool:
+            for f in [pool.submit(add) for _ in range(2)]:
+                f.result()
+        assert totals["n"] == 2, totals
+
+    result = finds(program)
+    assert "AssertionError in the main function: {'n': 1}" in result.failure.message
+
+
+def test_thread_pool_futures_as_completed_wait_and_shutdown_pass():
+    def program():
+        with ThreadPoolExecutor(max_workers=2) as pool:
+            futures = [pool.submit(pow, 2, i) for i in range(4)]
+            assert sorted(f.result() for f in as_completed(futures)) == [1, 2, 4, 8]
+            done, not_done = wait(futures)
+            assert len(done) == 4 and not not_done
+            assert list(pool.map(abs, [-1, -2])) == [1, 2]
+        pool.shutdown(wait=True)
+
+    passes(program)
+
+
+def test_future_exception_is_observed():
+    def program():
+        with ThreadPoolExecutor(max_workers=1) as pool:
+            future = pool.submit(int, "x")
+            assert isinstance(future.exception(), ValueError)
+
+    passes(program, executions=20)
+
+
+# -- time -----------------------------------------------------------------------------------------------
+
+
+def test_sleep_is_virtual_and_orders_by_deadline():
+    def program():
+        order = []
+
+        def sleeper(delay, tag):
+            time.sleep(delay)
+            order.append(tag)
+
+        started = time.monotonic()
+        run_threads(lambda: sleeper(30, "slow"), lambda: sleeper(10, "fast"))
+        assert order == ["fast", "slow"]
+        assert time.monotonic() - started == 30
+
+    wall = time.perf_counter()
+    passes(program, executions=100)
+    assert time.perf_counter() - wall < 20  # 100 executions x 30 virtual seconds
+
+
+def test_livelock_is_reported_with_the_spinning_loop():
+    def program():
+        flag = []
+
+        def spin():
+            while not flag:
+                pass
+
+        run_threads(spin)
+
+    result = finds(program, kind="livelock", executions=1, max_steps=2000)
+    assert "keeps running the loop at test_primitives.py:" in result.failure.message
+    assert "while not flag:" in result.failure.message
+
+
+def test_real_lock_created_before_the_execution_is_controlled():
+    lock = threading.Lock()  # created outside any execution: a real lock
+
+    def program():
+        box = Box()
+
+        def work():
+            with lock:
+                box.value += 1
+
+        run_threads(work, work)
+        assert box.value == 2
+
+    passes(program)

@@ -1,0 +1,247 @@
+"""Re-instrument code that was imported before interlace was asked to (test modules, ``__main__``).
+
+The module's source is rewritten and compiled (never executed); the new code object of each live
+function is found by pairing the plain and the rewritten compilation of the same source, and
+assigned to ``function.__code__``. Functions that cannot be instrumented are reported, never
+silently skipped.
+"""
+
+from __future__ import annotations
+
+import importlib.machinery
+import os
+import sys
+import types
+from collections.abc import Iterable
+from typing import Any
+
+from .cache import compile_cached
+from .importhook import is_hook_loaded
+from .registry import is_instrumented_code
+from .selection import DEFAULT, Selection
+
+_CodeKey = tuple  # (co_name, co_firstlineno)
+
+_replacements: dict[int, tuple[types.CodeType, types.CodeType]] = {}
+"""id(original code) -> (original, rewritten): keeps both alive, identity checked."""
+
+_modules: dict[str, tuple[int, _ModuleInfo | None, list[str]]] = {}
+"""module name -> (id(module object), info or None, failures)."""
+
+_STANDARD_LOADERS = (importlib.machinery.SourceFileLoader, importlib.machinery.SourcelessFileLoader)
+
+
+def _plain_consts(code: types.CodeType) -> tuple:
+    return tuple(c for c in code.co_consts if not isinstance(c, types.CodeType))
+
+
+def _same(a: types.CodeType, b: types.CodeType) -> bool:
+    """Same compiled body (free variables are compared separately, to report them precisely)."""
+    return (a.co_code == b.co_code and a.co_names == b.co_names and a.co_varnames == b.co_varnames
+            and _plain_consts(a) == _plain_consts(b))
+
+
+def _args(code: types.CodeType) -> tuple:
+    n = code.co_argcount + code.co_kwonlyargcount
+    n += bool(code.co_flags & 0x04) + bool(code.co_flags & 0x08)  # *args, **kwargs
+    return code.co_varnames[:n]
+
+
+def _children(code: types.CodeType) -> list[types.CodeType]:
+    return [c for c in code.co_consts if isinstance(c, types.CodeType)]
+
+
+class _ModuleInfo:
+    def __init__(self, name: str, filename: str, plain: types.CodeType, instrumented: types.CodeType,
+                 strict: bool):
+        self.name = name
+        self.filename = filename
+        self.strict = strict
+        self.index: dict[_CodeKey, list[types.CodeType]] = {}
+        self.pairs: dict[int, types.CodeType] = {}
+        self._pair(plain, instrumented)
+
+    def _pair(self, plain: types.CodeType, new: types.CodeType) -> None:
+        self.pairs[id(plain)] = new
+        self.index.setdefault((plain.co_name, plain.co_firstlineno), []).append(plain)
+        pc, nc = _children(plain), _children(new)
+        if len(pc) == len(nc) and all((a.co_name, a.co_firstlineno) == (b.co_name, b.co_firstlineno)
+                                      for a, b in zip(pc, nc, strict=True)):
+            for a, b in zip(pc, nc, strict=True):
+                self._pair(a, b)
+            return
+        # structures differ (should not happen): pair by (name, line, rank)
+        ranks: dict[_CodeKey, list[types.CodeType]] = {}
+        for b in nc:
+            ranks.setdefault((b.co_name, b.co_firstlineno), []).append(b)
+        for a in pc:
+            lst = ranks.get((a.co_name, a.co_firstlineno))
+            if lst:
+                self._pair(a, lst.pop(0))
+
+    def lookup(self, code: types.CodeType) -> tuple[types.CodeType | None, str]:
+        cands = self.index.get((code.co_name, code.co_firstlineno), [])
+        exact = [p for p in cands if _same(p, code)]
+        qual = getattr(code, "co_qualname", None)
+        if len(exact) > 1 and qual is not None:
+            exact = [p for p in exact if p.co_qualname == qual] or exact  # type: ignore[attr-defined]
+        if exact:
+            return self.pairs[id(exact[0])], ""
+        if not self.strict:
+            # another import hook (e.g. pytest's assertion rewriting) compiled this module: match
+            # by name, line, qualified name and parameters instead of bytecode
+            weak = [p for p in cands if _args(p) == _args(code)
+                    and (qual is None or p.co_qualname == qual)]  # type: ignore[attr-defined]
+            if len(weak) == 1:
+                return self.pairs[id(weak[0])], ""
+        return None, "source changed since import"
+
+
+def _fn_name(fn: Any) -> str:
+    return f"{getattr(fn, '__module__', '?')}.{getattr(fn, '__qualname__', getattr(fn, '__name__', '?'))}"
+
+
+class _Run:
+    def __init__(self, selection: Selection):
+        self.selection = selection
+        self.failures: list[str] = []
+        self.seen: set[int] = set()
+        self._by_file: dict[str, Any] | None = None
+
+    # -- modules ----------------------------------------------------------------------------------
+    def module_for_file(self, filename: str) -> Any:
+        if self._by_file is None:
+            self._by_file = {}
+            for mod in list(sys.modules.values()):
+                f = getattr(mod, "__file__", None)
+                if isinstance(f, str):
+                    self._by_file.setdefault(os.path.normcase(os.path.abspath(f)), mod)
+        return self._by_file.get(os.path.normcase(os.path.abspath(filename)))
+
+    def info_for(self, mod: Any) -> _ModuleInfo | None:
+        """Process ``mod`` (once per module object) and return its compile info."""
+        name = getattr(mod, "__name__", None)
+        if not isinstance(name, str):
+            return None
+        entry = _modules.get(name)
+        if entry is not None and entry[0] == id(mod) and sys.modules.get(name) is mod:
+            return entry[1]
+        failures: list[str] = []
+        info = self._compile(mod, name, failures)
+        _modules[name] = (id(mod), info, failures)
+        self.failures.extend(failures)
+        if info is not None:
+            self.walk_namespace(vars(mod), info)
+        return info
+
+    def _compile(self, mod: Any, name: str, failures: list[str]) -> _ModuleInfo | None:
+        if is_hook_loaded(mod):
+            return None
+        filename = getattr(mod, "__file__", None)
+        if not isinstance(filename, str) or not filename.endswith(".py"):
+            failures.append(f"{name}: no source")
+            return None
+        try:
+            with open(filename, "rb") as f:
+                source = f.read()
+        except OSError:
+            failures.append(f"{name}: no source")
+            return None
+        try:
+            plain = compile(source, filename, "exec", dont_inherit=True, optimize=sys.flags.optimize)
+            new = compile_cached(source, filename, sys.flags.optimize)
+        except (SyntaxError, ValueError):
+            failures.append(f"{name}: source changed since import")
+            return None
+        loader = getattr(getattr(mod, "__spec__", None), "loader", None) or getattr(mod, "__loader__", None)
+        strict = loader is None or type(loader) in _STANDARD_LOADERS
+        return _ModuleInfo(name, filename, plain, new, strict)
+
+    # -- live objects ---------------------------------------------------------------------------
+    def walk_namespace(self, ns: dict, info: _ModuleInfo) -> None:
+        for value in list(ns.values()):
+            self.visit(value, info, explicit=False)
+
+    def visit(self, obj: Any, info: _ModuleInfo | None, explicit: bool) -> None:
+        if id(obj) in self.seen:
+            return
+        self.seen.add(id(obj))
+        if isinstance(obj, types.FunctionType):
+            self.function(obj, explicit)
+            wrapped = getattr(obj, "__wrapped__", None)
+            if wrapped is not None:
+                self.visit(wrapped, info, explicit)
+        elif isinstance(obj, types.MethodType):
+            self.visit(obj.__func__, info, explicit)
+        elif isinstance(obj, (staticmethod, classmethod)):
+            self.visit(obj.__func__, info, explicit)
+        elif isinstance(obj, property):
+            for f in (obj.fget, obj.fset, obj.fdel):
+                if f is not None:
+                    self.visit(f, info, explicit)
+        elif isinstance(obj, type):
+            if explicit or (info is not None and obj.__module__ == info.name):
+                for value in list(vars(obj).values()):
+                    self.visit(value, info, explicit)
+        elif hasattr(obj, "func") and type(obj).__name__ in ("cached_property", "partial"):
+            self.visit(obj.func, info, explicit)
+
+    def function(self, fn: types.FunctionType, explicit: bool) -> None:
+        code = fn.__code__
+        if is_instrumented_code(code):
+            return
+        rep = _replacements.get(id(code))
+        if rep is not None and rep[0] is code:
+            new = rep[1]
+        else:
+            mod = self.module_for_file(code.co_filename)
+            if mod is None or not self.selection.is_under_test(mod.__name__, getattr(mod, "__file__", None)):
+                if explicit:
+                    reason = "no source" if mod is None else f"module {mod.__name__} not under test"
+                    self.failures.append(f"{_fn_name(fn)}: {reason}")
+                return
+            info = self.info_for(mod)
+            if is_instrumented_code(fn.__code__):  # processing the module fixed it
+                return
+            if info is None:
+                if explicit and not is_hook_loaded(mod):
+                    self.failures.append(f"{_fn_name(fn)}: no source")
+                return
+            found, reason = info.lookup(code)
+            if found is None:
+                self.failures.append(f"{_fn_name(fn)}: {reason}")
+                return
+            new = found
+            _replacements[id(code)] = (code, new)
+        if new.co_freevars != code.co_freevars:
+            self.failures.append(f"{_fn_name(fn)}: freevars differ")
+            return
+        fn.__code__ = new
+
+
+def reinstrument_loaded(selection: Selection | None = None, extra: Iterable[object] = ()) -> list[str]:
+    """Instrument in place the functions of already imported modules under test and of ``extra``.
+
+    Returns ``"dotted.name: reason"`` for every function that could not be instrumented.
+    """
+    run = _Run(selection if selection is not None else DEFAULT)
+    for name, mod in list(sys.modules.items()):
+        if mod is None or not isinstance(mod, types.ModuleType):
+            continue
+        entry = _modules.get(name)
+        if entry is not None and entry[0] == id(mod):
+            run.failures.extend(entry[2])
+            continue
+        filename = getattr(mod, "__file__", None)
+        if run.selection.excluded_by_name(name) or not isinstance(filename, str):
+            continue
+        if not run.selection.is_under_test(name, filename) or is_hook_loaded(mod):
+            continue
+        run.info_for(mod)
+    for obj in extra:
+        if isinstance(obj, types.ModuleType):
+            run.info_for(obj)
+            continue
+        run.visit(obj, None, explicit=True)
+    seen: set[str] = set()
+    return [f for f in run.failures if not (f in seen or seen.add(f))]  # type: ignore[func-returns-value]

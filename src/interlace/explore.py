@@ -186,16 +186,18 @@ def replay(
     with Session(fn, include, exclude) as session:
         strat.begin(0)
         ex = session.run(strat, schedule.model, schedule.max_steps, schedule.epoch)
+    failure = ex.failure if ex.failure is None or ex.failure.kind != "divergence" else None
     result = Result(
-        ok=ex.failure is None, executions=1, seed=schedule.seed, strategy="replay", model=schedule.model,
-        elapsed=time.perf_counter() - started, failure=ex.failure, trace=ex.trace,
+        ok=failure is None and strat.divergence is None, executions=1, seed=schedule.seed,
+        strategy="replay", model=schedule.model,
+        elapsed=time.perf_counter() - started, failure=failure, trace=ex.trace,
         uninstrumented=session.uninstrumented, divergence=strat.divergence,
         threads=[t.name for t in ex.threads],
     )
-    if ex.failure is not None:
+    if failure is not None:
         result.schedule = Schedule(
             choices=list(ex.choices), model=schedule.model, max_steps=schedule.max_steps,
             epoch=schedule.epoch, strategy=schedule.strategy, seed=schedule.seed,
-            execution=schedule.execution, target=schedule.target, failure=ex.failure.message,
+            execution=schedule.execution, target=schedule.target, failure=failure.message,
         )
     return result

@@ -306,8 +306,11 @@ class Execution:
             nxt = threads[enabled[0]]
         else:
             cur = me.tid if me.status == RUNNABLE else None
-            nxt = threads[self.strategy.choose(enabled, cur, self)]
-            self.choices.append(nxt.tid)
+            tid = self.strategy.choose(enabled, cur, self)
+            if tid < 0:
+                self._stopped(me)
+            nxt = threads[tid]
+            self.choices.append(tid)
         if nxt is me:
             me.run_length += 1
             return
@@ -449,6 +452,12 @@ class Execution:
         blocked = [t for t in self.threads if t.status == BLOCKED]
         message, details = describe_deadlock(self, blocked)
         self.failure = Failure("deadlock", message, details=details, step=self.step)
+        self._abort_from(me)
+        raise Abort
+
+    def _stopped(self, me: ThreadState) -> None:
+        reason = getattr(self.strategy, "divergence", None) or "the strategy stopped the execution"
+        self.failure = Failure("divergence", reason, thread=me.name, step=self.step)
         self._abort_from(me)
         raise Abort
 

@@ -11,6 +11,10 @@ import random
 from typing import Any
 
 
+#: returned by :meth:`Strategy.choose` to end the execution now (e.g. a replay that diverged)
+STOP = -1
+
+
 class Strategy:
     """Base class: one instance drives a whole exploration (many executions)."""
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .base import Strategy
+from .base import STOP, Strategy
 
 
 class ReplayStrategy(Strategy):
@@ -35,9 +35,9 @@ class ReplayStrategy(Strategy):
                 return tid
             if self.divergence is None:
                 names = ", ".join(execution.name_of(t) for t in enabled)
-                wanted = execution.name_of(tid) if tid < len(execution.threads) else f"thread #{tid}"
+                wanted = repr(execution.name_of(tid)) if tid < len(execution.threads) else f"thread #{tid}"
                 self.divergence = (
-                    f"decision {self.position}: the schedule runs {wanted!r}, but only {names} can run"
+                    f"decision {self.position}: the schedule runs {wanted}, but only {names} can run"
                 )
-            self.position = len(self.choices)
+            return STOP
         return current if current is not None else enabled[0]

@@ -1,0 +1,160 @@
+"""The article's counter, end to end: explore finds the lost update, replay reproduces it exactly."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+import interlace
+from interlace.schedule import Schedule
+from interlace.script import ScriptRunner
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+COUNTER = os.path.join(ROOT, "examples", "counter.py")
+COUNTER_LOCKED = os.path.join(ROOT, "examples", "counter_locked.py")
+
+pytestmark = pytest.mark.timeout(300)
+
+
+def cli(*args, cwd=None, timeout=120):
+    env = dict(os.environ, PYTHONPATH=os.path.join(ROOT, "src"), NO_COLOR="1")
+    return subprocess.run([sys.executable, "-m", "interlace", *args], capture_output=True, text=True,
+                          cwd=cwd, env=env, timeout=timeout)
+
+
+@pytest.mark.parametrize("strategy", ["random", "pct"])
+def test_lost_update_found_within_20_executions_for_seeds_0_to_9(strategy):
+    runner = ScriptRunner(COUNTER, [])
+    for seed in range(10):
+        result = interlace.explore(runner, executions=20, strategy=strategy, seed=seed)
+        assert not result.ok, f"seed {seed}: no failure in 20 executions"
+        assert result.failure.kind == "exception"
+        assert result.failure.message.startswith("AssertionError in the main function: lost update: counter is")
+
+
+def test_same_seed_explores_the_same_executions():
+    runner = ScriptRunner(COUNTER, [])
+    a = interlace.explore(runner, executions=50, strategy="random", seed=4)
+    b = interlace.explore(runner, executions=50, strategy="random", seed=4)
+    assert (a.executions, a.schedule.choices, a.failure.message) == (
+        b.executions, b.schedule.choices, b.failure.message)
+    assert [(e.tid, e.kind, e.what) for e in a.trace] == [(e.tid, e.kind, e.what) for e in b.trace]
+
+
+def test_replay_reproduces_the_same_final_value_100_times():
+    runner = ScriptRunner(COUNTER, [])
+    result = interlace.explore(runner, executions=100, seed=2)
+    assert not result.ok
+    expected_output = runner.output
+    assert expected_output.startswith("Final counter: ")
+    for _ in range(100):
+        again = interlace.replay(runner, result.schedule)
+        assert again.divergence is None
+        assert again.failure.message == result.failure.message
+        assert runner.output == expected_output
+
+
+def test_locked_counter_passes_10000_executions():
+    result = interlace.explore(ScriptRunner(COUNTER_LOCKED, []), executions=10_000, seed=0)
+    assert result.ok, result.report()
+    assert result.executions == 10_000
+
+
+def test_cli_explore_saves_schedule_and_replay_reproduces(tmp_path):
+    out = cli("explore", COUNTER, "--seed", "3", "-n", "50", cwd=tmp_path)
+    assert out.returncode == 1, out.stderr
+    assert "Output of the failing execution:\n  | Final counter: " in out.stdout
+    assert "AssertionError in the main function: lost update: counter is" in out.stdout
+    assert "read counter" in out.stdout and "write counter" in out.stdout
+    replay_line = [line for line in out.stdout.splitlines() if line.startswith("Replay it: ")][0]
+    path = replay_line.split()[-1]
+    assert path.startswith(os.path.join(".interlace", "schedules", "counter-seed3-exec"))
+    doc = json.loads((tmp_path / path).read_text())
+    assert doc["format"] == "interlace-schedule" and doc["seed"] == 3
+    assert doc["target"]["script"] == COUNTER
+
+    final = [line for line in out.stdout.splitlines() if "Final counter:" in line][0].split("|")[1].strip()
+    for _ in range(3):
+        rep = cli("replay", path, cwd=tmp_path)
+        assert rep.returncode == 1, rep.stderr
+        assert rep.stdout.strip() == final
+        assert "AssertionError in the main function: lost update" in rep.stderr
+
+
+def test_cli_explore_locked_counter_exits_0(tmp_path):
+    out = cli("explore", COUNTER_LOCKED, "-n", "200", "--seed", "1", cwd=tmp_path)
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert out.stdout.startswith("interlace: no failure in 200 executions (strategy pct(depth=3), seed 1")
+    assert not (tmp_path / ".interlace").exists()
+
+
+def test_cli_options_after_script_and_script_arguments(tmp_path):
+    script = tmp_path / "args.py"
+    script.write_text("import sys\nassert sys.argv[1:] == ['--seed', 'x'], sys.argv\n")
+    out = cli("explore", str(script), "-n", "3", "--", "--seed", "x", cwd=tmp_path)
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert "no failure in 3 executions" in out.stdout
+
+
+def test_cli_missing_script_is_a_usage_error(tmp_path):
+    out = cli("explore", "nope.py", cwd=tmp_path)
+    assert out.returncode == 2
+    assert out.stderr.startswith("interlace: there is no script at 'nope.py'.")
+    assert "Traceback" not in out.stderr
+
+
+def test_cli_syntax_error_is_a_usage_error(tmp_path):
+    (tmp_path / "bad.py").write_text("def f(:\n")
+    out = cli("explore", "bad.py", cwd=tmp_path)
+    assert out.returncode == 2
+    assert "bad.py is not valid Python for this interpreter" in out.stderr
+    assert "Traceback" not in out.stderr
+
+
+@pytest.mark.parametrize("content, message", [
+    ("{not json", "is not an interlace schedule: it is not valid JSON"),
+    ('{"hello": 1}', "is not an interlace schedule (no \"format\""),
+    ('{"format": "interlace-schedule", "version": 99, "choices": []}', "uses schedule format version 99"),
+    ('{"format": "interlace-schedule", "version": 1, "choices": ["a"]}', "is damaged: \"choices\""),
+    ("", "is not valid JSON"),
+])
+def test_cli_replay_bad_schedule_files(tmp_path, content, message):
+    (tmp_path / "s.json").write_text(content)
+    out = cli("replay", "s.json", cwd=tmp_path)
+    assert out.returncode == 2
+    assert message in out.stderr
+    assert "Traceback" not in out.stderr
+
+
+def test_cli_replay_missing_file(tmp_path):
+    out = cli("replay", "missing.json", cwd=tmp_path)
+    assert out.returncode == 2
+    assert "no schedule file at 'missing.json'" in out.stderr
+
+
+def test_cli_replay_divergence_exits_3(tmp_path):
+    script = tmp_path / "prog.py"
+    script.write_text(open(COUNTER).read())
+    out = cli("explore", str(script), "--seed", "1", "-n", "50", "-o", "s.json", cwd=tmp_path)
+    assert out.returncode == 1
+    schedule = Schedule.load(str(tmp_path / "s.json"))
+    schedule.choices = [7] + schedule.choices  # a thread that never exists at the first decision
+    (tmp_path / "s.json").write_text(schedule.to_json())
+    rep = cli("replay", "s.json", cwd=tmp_path)
+    assert rep.returncode == 3, rep.stdout + rep.stderr
+    assert "diverged from the schedule at decision 1: the schedule runs thread #7" in rep.stderr
+
+
+def test_python_api_replay_from_json_and_choice_list():
+    runner = ScriptRunner(COUNTER, [])
+    result = interlace.explore(runner, executions=50, seed=5)
+    text = result.schedule.to_json()
+    assert interlace.replay(runner, text).failure.message == result.failure.message
+    assert interlace.replay(runner, list(result.schedule.choices)).failure.message == result.failure.message
+    with pytest.raises(interlace.InterlaceFailure) as info:
+        result.raise_on_failure()
+    assert "lost update" in str(info.value) and "Interleaving" in str(info.value)

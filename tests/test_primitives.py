@@ -614,3 +614,51 @@ def test_real_lock_created_before_the_execution_is_controlled():
         assert box.value == 2
 
     passes(program)
+
+
+# -- blocking outside the scheduler's control ------------------------------------------------------------
+
+
+def test_thread_blocked_in_a_socket_lets_the_others_run():
+    import socket
+
+    def program():
+        left, right = socket.socketpair()
+        got = []
+
+        def reader():
+            got.append(left.recv(16))  # blocks in C until the writer runs
+
+        def writer():
+            right.sendall(b"hello")
+
+        try:
+            run_threads(reader, writer)
+        finally:
+            left.close()
+            right.close()
+        assert got == [b"hello"]
+
+    passes(program, executions=3)
+
+
+def test_thread_stuck_forever_is_reported_not_hung():
+    import socket
+
+    left, right = socket.socketpair()
+
+    def program():
+        t = threading.Thread(target=lambda: left.recv(16), name="reader", daemon=True)
+        t.start()
+        t.join()
+
+    started = time.perf_counter()
+    try:
+        result = finds(program, kind="stuck", executions=1, stuck_timeout=1.5)
+    finally:
+        right.sendall(b"bye")  # let the abandoned thread finish
+        left.close()
+        right.close()
+    assert time.perf_counter() - started < 15
+    assert result.failure.message.startswith("thread 'reader' is stuck outside interlace's control")
+    assert "left.recv(16)" in result.failure.details[0]

@@ -15,6 +15,7 @@ from .runtime import hooks
 from .runtime.calls import CallClassifier
 from .runtime.execution import Execution, Failure
 from .runtime.patching import RuntimePatches, shadow_of, substitutions
+from .runtime.watchdog import STUCK_AFTER, Watchdog
 from .schedule import MODELS, Schedule
 from .strategies import ReplayStrategy, Strategy, make_strategy
 
@@ -73,8 +74,9 @@ class Session:
     """Everything that stays the same across the executions of one exploration."""
 
     def __init__(self, fn: Callable[[], Any], include: Sequence[str], exclude: Sequence[str],
-                 instrument: bool = True) -> None:
+                 instrument: bool = True, stuck_timeout: float = STUCK_AFTER) -> None:
         self.fn = fn
+        self.watchdog = Watchdog(stuck_after=stuck_timeout)
         self.uninstrumented: list[str] = []
         self._instrumenting: Any = None
         is_instrumented_code: Callable[[Any], bool] = lambda code: False
@@ -92,9 +94,11 @@ class Session:
         if self._instrumenting is not None:
             self._instrumenting.__enter__()
         self.patches.install()
+        self.watchdog.start()
         return self
 
     def __exit__(self, *exc: Any) -> None:
+        self.watchdog.stop()
         self.patches.uninstall()
         if self._instrumenting is not None:
             self._instrumenting.__exit__(*exc)
@@ -120,13 +124,15 @@ def explore(
     time_limit: float | None = None,
     depth: int = 3,
     target: dict[str, Any] | None = None,
+    stuck_timeout: float = STUCK_AFTER,
     on_execution: Callable[[int, Execution], None] | None = None,
 ) -> Result:
     """Run ``fn`` once per execution under ``strategy`` until it fails or the budget is spent.
 
     ``fn`` builds its state, starts threads, joins them and asserts, like any threading test. A
-    failure is an exception in ``fn`` or in any thread it started, a deadlock, or more than
-    ``max_steps`` scheduling points (a possible livelock). The same ``seed`` explores the same
+    failure is an exception in ``fn`` or in any thread it started, a deadlock, more than
+    ``max_steps`` scheduling points (a possible livelock), or a thread stuck for ``stuck_timeout``
+    seconds in something interlace cannot control while nothing else can run. The same ``seed`` explores the same
     executions in the same order.
     """
     _check_options(executions, model, max_steps)
@@ -139,7 +145,7 @@ def explore(
     started = time.perf_counter()
     done = 0
     exhausted = False
-    with Session(fn, include, exclude) as session:
+    with Session(fn, include, exclude, stuck_timeout=stuck_timeout) as session:
         for index in range(executions):
             if time_limit is not None and time.perf_counter() - started > time_limit:
                 break

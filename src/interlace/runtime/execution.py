@@ -23,6 +23,7 @@ from .describe import describe_deadlock, describe_livelock, stack_of
 RUNNABLE = "runnable"
 BLOCKED = "blocked"
 FINISHED = "finished"
+OUTSIDE = "outside"  # running code the scheduler cannot see (blocked in a socket, a C call, ...)
 
 END_OF_MAIN = "end of main"  # what the main thread waits on once its function has returned
 SLEEP = "sleep"
@@ -73,7 +74,7 @@ class ThreadState:
 
     __slots__ = (
         "tid", "thread", "name", "gate", "exited", "status", "waiting", "deadline", "timed_out",
-        "ident", "daemon", "held", "run_length", "site",
+        "ident", "daemon", "held", "run_length", "site", "outside_since",
     )
 
     def __init__(self, tid: int, thread: threading.Thread) -> None:
@@ -93,6 +94,7 @@ class ThreadState:
         self.held: list = []
         self.run_length = 0
         self.site: tuple | None = None
+        self.outside_since = 0.0
 
     def __repr__(self) -> str:
         return f"<ThreadState {self.tid} {self.name} {self.status}>"
@@ -130,6 +132,8 @@ class Execution:
         self.shadows: dict[int, Any] = {}
         self.dict_owners: dict[int, Any] = {}
         self._mutex = allocate_lock()
+        self._watch_step = -1
+        self._watch_since = 0.0
 
     # -- identity ------------------------------------------------------------------------------------
 
@@ -138,9 +142,109 @@ class Execution:
         ident = get_ident()
         if ident == self.current_ident:
             return self.current
-        if self.aborting and ident in self.by_ident:
+        ts = self.by_ident.get(ident)
+        if ts is None:
+            return None
+        if self.aborting:
             raise Abort
+        if ts.status == OUTSIDE:
+            return self._reenter(ts)
         return None
+
+    # -- threads that block outside the scheduler's control ------------------------------------------
+
+    def watch(self, now: float, outside_after: float, stuck_after: float) -> None:
+        """Called periodically by the watchdog thread with the wall-clock time.
+
+        If the baton holder has not reached a scheduling point for ``outside_after`` seconds, it is
+        blocked (or computing) in code interlace cannot see: mark it *outside* and let the others run.
+        If nothing has happened for ``stuck_after`` seconds while a thread is outside, end the
+        execution with a "stuck" failure that shows where that thread is.
+        """
+        if self.aborting:
+            return
+        if self.step != self._watch_step:
+            self._watch_step = self.step
+            self._watch_since = now
+            return
+        idle = now - self._watch_since
+        current = self.current
+        if current is not None and current.status != OUTSIDE and idle >= outside_after:
+            self._put_outside(current, self._watch_step, now)
+        elif idle >= stuck_after and any(t.status == OUTSIDE for t in self.threads):
+            self._stuck(now)
+
+    def _put_outside(self, ts: ThreadState, step: int, now: float) -> None:
+        with self._mutex:
+            if self.aborting or self.current is not ts or self.step != step:
+                return
+            self.current = None
+            self.current_ident = None
+            if self.step != step:  # it came back while we were deciding
+                self.current, self.current_ident = ts, ts.ident
+                return
+            ts.status = OUTSIDE
+            ts.outside_since = now
+            enabled = self._runnable_or_timeout()
+            if not enabled:
+                return
+            tid = enabled[0] if len(enabled) == 1 else self.strategy.choose(enabled, None, self)
+            if tid < 0:
+                tid = enabled[0]
+            if len(enabled) > 1:
+                self.choices.append(tid)
+            nxt = self.threads[tid]
+            self.current = nxt
+            self.current_ident = nxt.ident
+            nxt.gate.release()
+
+    def _runnable_or_timeout(self) -> list[int]:
+        enabled = [t.tid for t in self.threads if t.status == RUNNABLE]
+        if not enabled and self._advance_time():
+            enabled = [t.tid for t in self.threads if t.status == RUNNABLE]
+        return enabled
+
+    def _reenter(self, ts: ThreadState) -> ThreadState:
+        """An outside thread came back to a scheduling point: wait until the strategy runs it."""
+        with self._mutex:
+            ts.status = RUNNABLE
+            if self.current is None:
+                self.current = ts
+                self.current_ident = ts.ident
+                return ts
+        ts.gate.acquire()
+        if self.aborting:
+            raise Abort
+        return ts
+
+    def _stuck(self, now: float) -> None:
+        from .describe import stack_of
+
+        with self._mutex:
+            if self.aborting:
+                return
+            outside = [t for t in self.threads if t.status == OUTSIDE]
+            t = outside[0]
+            self.failure = Failure(
+                "stuck",
+                f"thread {t.name!r} is stuck outside interlace's control: it has been blocked for "
+                f"{now - t.outside_since:.1f}s in code the scheduler cannot see (a socket, a subprocess, "
+                "a C extension, a lock created by uninstrumented code) and nothing else can run",
+                thread=t.name,
+                details=[f"thread {t.name!r} is here:\n" + "".join(stack_of(self, t))],
+                step=self.step,
+            )
+            self.aborting = True
+            self.current = None
+            self.current_ident = None
+            for ts in self.threads:
+                if ts.status not in (FINISHED, OUTSIDE):
+                    _release(ts.gate)
+        main = self.threads[0]
+        if main.status == OUTSIDE and main.ident == threading.main_thread().ident:
+            import signal
+
+            signal.pthread_kill(main.ident, signal.SIGINT)
 
     def name_of(self, tid: int) -> str:
         return self.threads[tid].name
@@ -246,15 +350,12 @@ class Execution:
                 if ts.status != FINISHED and ts.ident != get_ident():
                     if ts.status == BLOCKED and ts.waiting is not END_OF_MAIN:
                         self.leftover.append(ts.name)
-                    try:
-                        ts.gate.release()
-                    except RuntimeError:
-                        pass  # already released: the thread is about to run
+                    _release(ts.gate)
 
     def _join_os_threads(self, timeout: float = 10.0) -> None:
         for ts in self.threads[1:]:
-            if ts.ident is None and not ts.exited.locked():
-                continue
+            if ts.status == OUTSIDE:
+                continue  # blocked in C: it cannot be interrupted; it unwinds if it ever returns
             if not ts.exited.acquire(True, timeout):
                 if self.failure is None:
                     self.failure = Failure(
@@ -301,7 +402,8 @@ class Execution:
             enabled = [t.tid for t in threads if t.status == RUNNABLE]
             if enabled:
                 break
-            self._unstick(me)
+            if self._unstick(me, finishing):
+                return
         if len(enabled) == 1:
             nxt = threads[enabled[0]]
         else:
@@ -324,23 +426,41 @@ class Execution:
         if self.aborting:
             raise Abort
 
-    def _unstick(self, me: ThreadState) -> None:
-        """No thread can run: let virtual time pass, end the main thread's wait, or report deadlock."""
-        pending = [t for t in self.threads if t.status == BLOCKED and t.deadline is not None]
-        if pending:
-            when = min(t.deadline for t in pending)
-            if when > self.now:
-                self.now = when
-            for t in pending:
-                if t.deadline <= self.now:
-                    t.timed_out = True
-                    self.wake(t)
-            return
+    def _unstick(self, me: ThreadState, finishing: bool) -> bool:
+        """No thread can run: let virtual time pass, end the main thread's wait, wait for a thread
+        that is outside, or report a deadlock. Returns True if ``me`` was parked and now runs."""
+        if self._advance_time():
+            return False
+        if any(t.status == OUTSIDE for t in self.threads):
+            with self._mutex:
+                self.current = None
+                self.current_ident = None
+            if finishing:
+                return True
+            me.gate.acquire()
+            if self.aborting:
+                raise Abort
+            return True
         main = self.threads[0]
         if main.status == BLOCKED and main.waiting is END_OF_MAIN:
             self.wake(main)
-            return
+            return False
         self._deadlock(me)
+        return False
+
+    def _advance_time(self) -> bool:
+        """Jump the virtual clock to the next deadline and wake whoever waits for it."""
+        pending = [t for t in self.threads if t.status == BLOCKED and t.deadline is not None]
+        if not pending:
+            return False
+        when = min(t.deadline for t in pending)
+        if when > self.now:
+            self.now = when
+        for t in pending:
+            if t.deadline <= self.now:
+                t.timed_out = True
+                self.wake(t)
+        return True
 
     def block(self, me: ThreadState, waiting: Any, timeout: float | None = None) -> bool:
         """Block ``me`` on ``waiting`` until woken (True) or until ``timeout`` virtual seconds pass."""
@@ -443,10 +563,7 @@ class Execution:
             self.current_ident = None
             for ts in self.threads:
                 if ts is not me and ts.status != FINISHED:
-                    try:
-                        ts.gate.release()
-                    except RuntimeError:
-                        pass
+                    _release(ts.gate)
 
     def _deadlock(self, me: ThreadState) -> None:
         blocked = [t for t in self.threads if t.status == BLOCKED]
@@ -466,3 +583,10 @@ class Execution:
         self.failure = Failure("livelock", message, thread=me.name, details=details, step=self.step)
         self._abort_from(me)
         raise Abort
+
+
+def _release(gate: Any) -> None:
+    try:
+        gate.release()
+    except RuntimeError:
+        pass  # already released: the thread is about to run

@@ -122,8 +122,8 @@ def describe_livelock(ex: Any, ts: Any) -> tuple[str, list[str]]:
     recent = [e for e in ex.trace[-500:] if e.tid == ts.tid and e.site is not None]
     counts = collections.Counter((e.site[0], e.site[1]) for e in recent)
     details = []
-    if counts:
-        (filename, lineno), _n = counts.most_common(1)[0]
+    if counts or ts.site:
+        (filename, lineno), _n = counts.most_common(1)[0] if counts else ((ts.site[0], ts.site[1]), 0)
         source = linecache.getline(filename, lineno).strip()
         where = f"{os.path.basename(filename)}:{lineno}"
         summary = (f"possible livelock: more than {ex.max_steps} steps; thread {ts.name!r} keeps "

@@ -527,10 +527,19 @@ class Execution:
         return manager if replacement is None else replacement
 
     def loop(self, site: tuple) -> None:
-        me = self.me()
+        """A loop back-edge: a switch point in the GIL model; in the free-threaded model only a step
+        (so a loop that spins forever is caught by the step bound), since switching here shows nothing
+        that switching at the loop's next shared access would not."""
+        me = self.current if get_ident() == self.current_ident else self.me()
         if me is None:
             return
-        self.point(me, "loop", "back-edge", site)
+        me.site = site
+        if self.free_threaded:
+            self.step += 1
+            if self.step > self.max_steps:
+                self._livelock(me)
+        else:
+            self.point(me, "loop", "back-edge", site)
 
     # -- failures ------------------------------------------------------------------------------------
 

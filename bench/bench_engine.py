@@ -81,6 +81,34 @@ def overhead(model: str, repeats: int = 5) -> tuple[float, float, float]:
     return plain, controlled, controlled / plain
 
 
+def os_costs(rounds: int = 5000) -> tuple[float, float]:
+    """What bounds executions/s: one baton handoff between two OS threads, and one thread spawn."""
+    import _thread
+
+    a, b = _thread.allocate_lock(), _thread.allocate_lock()
+    a.acquire()
+    b.acquire()
+
+    def other() -> None:
+        for _ in range(rounds):
+            a.acquire()
+            b.release()
+
+    _thread.start_new_thread(other, ())
+    started = time.perf_counter()
+    for _ in range(rounds):
+        a.release()
+        b.acquire()
+    handoff = (time.perf_counter() - started) / rounds / 2
+    started = time.perf_counter()
+    for _ in range(500):
+        t = threading.Thread(target=lambda: None)
+        t.start()
+        t.join()
+    spawn = (time.perf_counter() - started) / 500
+    return handoff, spawn
+
+
 def _timed(fn) -> float:
     started = time.perf_counter()
     fn()
@@ -103,6 +131,9 @@ def main() -> None:
                 rate = _racy_rate(strategy, args.executions)
             name = "counter + lock" if locked else "counter (racy)"
             print(f"{name:<24} {strategy:<8} {rate:>12.0f}")
+    handoff, spawn = os_costs()
+    print(f"(limits: one handoff between OS threads {handoff * 1e6:.1f} us, "
+          f"one thread start+join {spawn * 1e6:.1f} us, measured in this run)")
     print()
     print(f"{'mostly-local workload':<24} {'model':<14} {'plain ms':>9} {'controlled ms':>14} {'ratio':>6}")
     for model in ("free-threaded", "gil"):

@@ -14,7 +14,7 @@ from __future__ import annotations
 import threading
 from _thread import allocate_lock, get_ident
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 from . import hooks
 from .calls import CallClassifier
@@ -33,9 +33,8 @@ class Abort(BaseException):
     """Raised in managed threads to unwind them when their execution ends early."""
 
 
-@dataclass
-class Event:
-    """One entry of an execution's trace: a scheduling point reached by a thread."""
+class Event(NamedTuple):
+    """One entry of an execution's trace: an operation done by a thread."""
 
     index: int  # position in the trace (1-based): the order in which operations happened
     tid: int

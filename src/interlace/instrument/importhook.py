@@ -15,6 +15,7 @@ import importlib.machinery
 import importlib.util
 import os
 import sys
+import threading
 import types
 from collections.abc import Iterator
 from typing import Any
@@ -32,6 +33,9 @@ class InstrumentingLoader(importlib.machinery.SourceFileLoader):
         return compile_cached(source, path, sys.flags.optimize)
 
 
+_busy = threading.local()
+
+
 class InstrumentingFinder:
     """Meta path finder; returns ``None`` (lets the others decide) for modules not under test."""
 
@@ -42,14 +46,18 @@ class InstrumentingFinder:
         return f"<interlace InstrumentingFinder {self.selection!r}>"
 
     def find_spec(self, fullname: str, path: Any = None, target: Any = None) -> Any:
-        if self.selection.excluded_by_name(fullname):
+        if self.selection.excluded_by_name(fullname) or getattr(_busy, "active", False):
             return None
-        spec = importlib.machinery.PathFinder.find_spec(fullname, path, target)
-        if spec is None or spec.origin is None or not isinstance(
-                spec.loader, importlib.machinery.SourceFileLoader):
-            return None
-        if not self.selection.is_under_test(fullname, spec.origin):
-            return None
+        _busy.active = True  # imports made while deciding (e.g. by sysconfig) are not ours
+        try:
+            spec = importlib.machinery.PathFinder.find_spec(fullname, path, target)
+            if spec is None or spec.origin is None or not isinstance(
+                    spec.loader, importlib.machinery.SourceFileLoader):
+                return None
+            if not self.selection.is_under_test(fullname, spec.origin):
+                return None
+        finally:
+            _busy.active = False
         spec.loader = InstrumentingLoader(fullname, spec.origin)
         return spec
 

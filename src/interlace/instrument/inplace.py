@@ -105,8 +105,9 @@ class _Run:
     def __init__(self, selection: Selection):
         self.selection = selection
         self.failures: list[str] = []
-        self.seen: set[int] = set()
+        self.seen: dict[int, Any] = {}  # id -> object (kept alive so ids are not reused)
         self._by_file: dict[str, Any] | None = None
+        self._modules_alive: list[Any] = []
 
     # -- modules ----------------------------------------------------------------------------------
     def module_for_file(self, filename: str) -> Any:
@@ -130,6 +131,7 @@ class _Run:
         info = self._compile(mod, name, failures)
         _modules[name] = (id(mod), info, failures)
         self.failures.extend(failures)
+        self._modules_alive.append(mod)
         if info is not None:
             self.walk_namespace(vars(mod), info)
         return info
@@ -157,6 +159,17 @@ class _Run:
         strict = loader is None or type(loader) in _STANDARD_LOADERS
         return _ModuleInfo(name, filename, plain, new, strict)
 
+    def fail(self, message: str, module_name: str | None) -> None:
+        """Report a failure now, and again on later calls when it belongs to a processed module."""
+        self.failures.append(message)
+        entry = _modules.get(module_name) if module_name else None
+        if entry is not None and message not in entry[2]:
+            entry[2].append(message)
+
+    def _home(self, code: types.CodeType) -> str | None:
+        mod = self.module_for_file(code.co_filename)
+        return getattr(mod, "__name__", None)
+
     # -- live objects ---------------------------------------------------------------------------
     def walk_namespace(self, ns: dict, info: _ModuleInfo) -> None:
         for value in list(ns.values()):
@@ -165,7 +178,7 @@ class _Run:
     def visit(self, obj: Any, info: _ModuleInfo | None, explicit: bool) -> None:
         if id(obj) in self.seen:
             return
-        self.seen.add(id(obj))
+        self.seen[id(obj)] = obj
         if isinstance(obj, types.FunctionType):
             self.function(obj, explicit)
             wrapped = getattr(obj, "__wrapped__", None)
@@ -209,12 +222,12 @@ class _Run:
                 return
             found, reason = info.lookup(code)
             if found is None:
-                self.failures.append(f"{_fn_name(fn)}: {reason}")
+                self.fail(f"{_fn_name(fn)}: {reason}", info.name)
                 return
             new = found
             _replacements[id(code)] = (code, new)
         if new.co_freevars != code.co_freevars:
-            self.failures.append(f"{_fn_name(fn)}: freevars differ")
+            self.fail(f"{_fn_name(fn)}: freevars differ", self._home(code))
             return
         fn.__code__ = new
 

@@ -93,6 +93,10 @@ class Selection:
             exclude = (exclude,)
         self.include = tuple(include)
         self.exclude = tuple(exclude)
+        # computed now: computing them lazily inside an import (sysconfig imports modules of its
+        # own) re-enters the import hook
+        _stdlib_dirs()
+        _site_dirs()
 
     def __repr__(self) -> str:
         return f"Selection(include={list(self.include)!r}, exclude={list(self.exclude)!r})"

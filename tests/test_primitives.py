@@ -23,6 +23,7 @@ OK_BUDGET = 300
 
 def finds(fn, kind="exception", executions=BUG_BUDGET, seed=1, **kw):
     result = interlace.explore(fn, executions=executions, seed=seed, **kw)
+    assert result.uninstrumented == []
     assert not result.ok, f"no failure found in {result.executions} executions"
     assert result.failure.kind == kind, result.report()
     return result
@@ -30,6 +31,7 @@ def finds(fn, kind="exception", executions=BUG_BUDGET, seed=1, **kw):
 
 def passes(fn, executions=OK_BUDGET, seed=1, **kw):
     result = interlace.explore(fn, executions=executions, seed=seed, **kw)
+    assert result.uninstrumented == []
     assert result.ok, result.report()
     assert result.executions == executions
     return result

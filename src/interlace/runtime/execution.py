@@ -29,6 +29,23 @@ END_OF_MAIN = "end of main"  # what the main thread waits on once its function h
 SLEEP = "sleep"
 
 
+_NO_VALUE: Any = object()
+
+
+def short_repr(value: Any, limit: int = 40) -> str:
+    """A repr short enough for a table cell; big or costly values are shown by type only."""
+    if isinstance(value, (int, float, bool, str, bytes, type(None))):
+        text = repr(value)
+    elif isinstance(value, (list, tuple, dict, set, frozenset)) and len(value) <= 8:
+        try:
+            text = repr(value)
+        except Exception:  # noqa: BLE001 - a broken __repr__ must not break the run
+            text = f"<{type(value).__name__}>"
+    else:
+        text = f"<{type(value).__name__}>"
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
 class Abort(BaseException):
     """Raised in managed threads to unwind them when their execution ends early."""
 
@@ -41,6 +58,7 @@ class Event(NamedTuple):
     kind: str  # read / write / delete / call / acquire / release / start / join / sleep / loop / ...
     what: str  # the name or key accessed, the callee, the lock, ...
     site: tuple | None  # (filename, lineno, col) in the code under test, when known
+    value: str | None = None  # repr of the value written (or read, with capture_values), if simple
 
 
 @dataclass
@@ -116,6 +134,7 @@ class Execution:
         self.max_steps = max_steps
         self.classifier = classifier or CallClassifier()
         self.record_trace = record_trace
+        self.capture_values = False
         self.threads: list[ThreadState] = []
         self.by_thread: dict[threading.Thread, ThreadState] = {}
         self.by_ident: dict[int, ThreadState] = {}
@@ -482,7 +501,7 @@ class Execution:
 
     # -- hooks called by instrumented code ----------------------------------------------------------
 
-    def access(self, kind: str, obj: Any, key: Any, site: tuple) -> None:
+    def access(self, kind: str, obj: Any, key: Any, site: tuple, value: Any = _NO_VALUE) -> None:
         me = self.me()
         if me is None:
             return
@@ -491,6 +510,13 @@ class Execution:
             self.point(me, kind, what, site)
         else:
             self.note(me, kind, what, site)
+        if value is not _NO_VALUE and self.record_trace and self.trace:
+            self.trace[-1] = self.trace[-1]._replace(value=short_repr(value))
+
+    def observe(self, value: Any) -> None:
+        """The value the calling thread just read (only called when ``capture_values`` is set)."""
+        if get_ident() == self.current_ident and self.trace and self.trace[-1].tid == self.current.tid:
+            self.trace[-1] = self.trace[-1]._replace(value=short_repr(value))
 
     def describe(self, obj: Any, key: Any) -> str:
         if isinstance(obj, dict) and "__builtins__" in obj:

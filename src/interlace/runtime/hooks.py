@@ -34,6 +34,7 @@ _source_compiler: Any = None
 strings inside code under test is rewritten too."""
 
 _getframe = sys._getframe
+_MISSING: Any = type("Missing", (), {"__repr__": lambda self: "<unbound>"})()
 _CODE_TYPES = frozenset({types.FunctionType, type, types.ModuleType, types.BuiltinFunctionType})
 
 
@@ -49,21 +50,26 @@ def set_source_compiler(compiler: Any) -> None:
 
 # -- globals ---------------------------------------------------------------------------------------
 # Usage: ``(_il_rg('x', S) or x)``, ``x = _il_wg('x', v, S)``, ``_il_dg('x', S); del x``.
+# Writes hand the value to the execution; reads report the value read only when the execution asks
+# for it (``capture_values``, used to show values in reports), since reading costs.
 
 
 def _il_rg(name: str, site: tuple) -> None:
     ex = _active
     if ex is not None:
         ns = _getframe(1).f_globals
+        value = ns.get(name, _MISSING)
         # Reading a global that names a function, class or module is reading code, not data.
-        if type(ns.get(name)) not in _CODE_TYPES:
+        if type(value) not in _CODE_TYPES:
             ex.access(READ, ns, name, site)
+            if ex.capture_values:
+                ex.observe(ns.get(name, _MISSING))
 
 
 def _il_wg(name: str, value: Any, site: tuple) -> Any:
     ex = _active
     if ex is not None:
-        ex.access(WRITE, _getframe(1).f_globals, name, site)
+        ex.access(WRITE, _getframe(1).f_globals, name, site, value)
     return value
 
 
@@ -85,7 +91,7 @@ def _il_rc(key: tuple, site: tuple) -> None:
 def _il_wc(key: tuple, value: Any, site: tuple) -> Any:
     ex = _active
     if ex is not None:
-        ex.access(WRITE, key, key[3], site)
+        ex.access(WRITE, key, key[3], site, value)
     return value
 
 
@@ -102,13 +108,17 @@ def _il_ra(obj: Any, name: str, site: tuple) -> Any:
     ex = _active
     if ex is not None:
         ex.access(READ, obj, name, site)
+        value = getattr(obj, name)
+        if ex.capture_values:
+            ex.observe(value)
+        return value
     return getattr(obj, name)
 
 
 def _il_wa(value: Any, obj: Any, name: str, site: tuple) -> None:
     ex = _active
     if ex is not None:
-        ex.access(WRITE, obj, name, site)
+        ex.access(WRITE, obj, name, site, value)
     setattr(obj, name, value)
 
 
@@ -121,10 +131,7 @@ def _il_da(obj: Any, name: str, site: tuple) -> None:
 
 def _il_ra2(obj: Any, name: str, site: tuple) -> tuple:
     """First half of ``obj.name op= rhs``: read, returning ``(obj, value)`` for :func:`_il_aug_wa`."""
-    ex = _active
-    if ex is not None:
-        ex.access(READ, obj, name, site)
-    return (obj, getattr(obj, name))
+    return (obj, _il_ra(obj, name, site))
 
 
 def _il_aug_wa(pair: tuple, rhs: Any, op: Any, name: str, site: tuple) -> None:
@@ -132,7 +139,7 @@ def _il_aug_wa(pair: tuple, rhs: Any, op: Any, name: str, site: tuple) -> None:
     result = op(value, rhs)
     ex = _active
     if ex is not None:
-        ex.access(WRITE, obj, name, site)
+        ex.access(WRITE, obj, name, site, result)
     setattr(obj, name, result)
 
 
@@ -143,13 +150,17 @@ def _il_rs(obj: Any, key: Any, site: tuple) -> Any:
     ex = _active
     if ex is not None:
         ex.access(READ, obj, key, site)
+        value = obj[key]
+        if ex.capture_values:
+            ex.observe(value)
+        return value
     return obj[key]
 
 
 def _il_ws(value: Any, obj: Any, key: Any, site: tuple) -> None:
     ex = _active
     if ex is not None:
-        ex.access(WRITE, obj, key, site)
+        ex.access(WRITE, obj, key, site, value)
     obj[key] = value
 
 
@@ -162,10 +173,7 @@ def _il_ds(obj: Any, key: Any, site: tuple) -> None:
 
 def _il_rs2(obj: Any, key: Any, site: tuple) -> tuple:
     """First half of ``obj[key] op= rhs``: read, returning ``(obj, key, value)`` for :func:`_il_aug_ws`."""
-    ex = _active
-    if ex is not None:
-        ex.access(READ, obj, key, site)
-    return (obj, key, obj[key])
+    return (obj, key, _il_rs(obj, key, site))
 
 
 def _il_aug_ws(triple: tuple, rhs: Any, op: Any, site: tuple) -> None:
@@ -173,7 +181,7 @@ def _il_aug_ws(triple: tuple, rhs: Any, op: Any, site: tuple) -> None:
     result = op(value, rhs)
     ex = _active
     if ex is not None:
-        ex.access(WRITE, obj, key, site)
+        ex.access(WRITE, obj, key, site, result)
     obj[key] = result
 
 

@@ -103,8 +103,10 @@ class Session:
         if self._instrumenting is not None:
             self._instrumenting.__exit__(*exc)
 
-    def run(self, strategy: Strategy, model: str, max_steps: int, epoch: float = EPOCH) -> Execution:
+    def run(self, strategy: Strategy, model: str, max_steps: int, epoch: float = EPOCH,
+            capture_values: bool = False) -> Execution:
         ex = Execution(strategy, model=model, max_steps=max_steps, classifier=self.classifier, epoch=epoch)
+        ex.capture_values = capture_values
         self.patches.refresh()
         ex.run(self.fn)
         strategy.end(ex)
@@ -157,6 +159,7 @@ def explore(
             if on_execution is not None:
                 on_execution(index, ex)
             if ex.failure is not None:
+                ex = _with_values(session, ex, model, max_steps)
                 schedule = Schedule(
                     choices=list(ex.choices), model=model, max_steps=max_steps, epoch=EPOCH,
                     strategy=strat.describe(), seed=seed, execution=index, target=dict(target or {}),
@@ -172,6 +175,24 @@ def explore(
         ok=True, executions=done, seed=seed, strategy=strat.describe(), model=model,
         elapsed=time.perf_counter() - started, uninstrumented=session.uninstrumented, exhausted=exhausted,
     )
+
+
+def _with_values(session: Session, ex: Execution, model: str, max_steps: int) -> Execution:
+    """Replay a failing execution once more, this time noting the values read, for the report.
+
+    The replay also checks that the schedule reproduces the failure; if it somehow does not (the
+    program depends on something interlace does not control), the original execution is kept.
+    """
+    strategy = ReplayStrategy(ex.choices)
+    strategy.begin(0)
+    again = session.run(strategy, model, max_steps, capture_values=True)
+    if again.failure is not None and again.failure.signature() == ex.failure.signature():
+        return again
+    ex.failure.details.append(
+        "note: replaying this schedule did not reproduce the failure; the program depends on something "
+        "interlace does not control (wall-clock time, I/O, other processes)"
+    )
+    return ex
 
 
 def replay(
@@ -191,7 +212,7 @@ def replay(
     started = time.perf_counter()
     with Session(fn, include, exclude) as session:
         strat.begin(0)
-        ex = session.run(strat, schedule.model, schedule.max_steps, schedule.epoch)
+        ex = session.run(strat, schedule.model, schedule.max_steps, schedule.epoch, capture_values=True)
     failure = ex.failure if ex.failure is None or ex.failure.kind != "divergence" else None
     result = Result(
         ok=failure is None and strat.divergence is None, executions=1, seed=schedule.seed,

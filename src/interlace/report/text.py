@@ -109,7 +109,7 @@ def interleaving_table(trace: list, names: dict[int, str] | None = None) -> str:
             source = source_line(e.site)
             if len(source) > 60:
                 source = source[:57] + "..."
-            rows.append((str(e.index), name, location(e.site), f"{e.kind} {e.what}", source))
+            rows.append((str(e.index), name, location(e.site), _operation(e), source))
     table = [r for r in rows if isinstance(r, tuple)]
     widths = [max(len(r[i]) for r in table + [("step", "thread", "location", "operation", "")])
               for i in range(4)]
@@ -124,6 +124,17 @@ def interleaving_table(trace: list, names: dict[int, str] | None = None) -> str:
         else:
             out.append("  " + _row(r, widths))
     return "\n".join(out)
+
+
+_ARROWS = {"read": "->", "write": "<-"}
+
+
+def _operation(e: Any) -> str:
+    """``read counter -> 0``, ``write counter <- 1``: the operation and the value when known."""
+    op = f"{e.kind} {e.what}"
+    if e.value is not None and e.kind in _ARROWS:
+        op += f" {_ARROWS[e.kind]} {e.value}"
+    return op
 
 
 def _row(cells: tuple[str, ...], widths: list[int]) -> str:

@@ -94,11 +94,15 @@ class CallClassifier:
             operator.getitem: _getitem, operator.setitem: _setitem, operator.delitem: _delitem,
         }
 
-    def classify(self, fn: Any, args: tuple, ex: Any) -> tuple[str | None, str, Any]:
-        """Return ``(kind, what, replacement)``; ``kind`` None means: not a scheduling point."""
+    def classify(self, fn: Any, args: tuple, ex: Any) -> tuple[str | None, str, Any, Any]:
+        """Return ``(kind, what, replacement, target)``.
+
+        ``kind`` None means: not a scheduling point. ``target`` is ``(object, key, atomic)`` when the
+        call is an access of a location: ``atomic`` for one method call of a builtin container.
+        """
         sub = self.substitutions.get(id(fn))
         if sub is not None:
-            return None, _name(fn), sub
+            return None, _name(fn), sub, None
         t = type(fn)
         if t is MethodType:
             t = type(fn.__func__)
@@ -112,29 +116,33 @@ class CallClassifier:
             if table is not None:
                 kind = table.get(fn.__name__)
                 if kind is not None:
-                    return kind, _container_what(owner, fn.__name__, args), None
-                return None, fn.__name__, None
+                    return kind, _container_what(owner, fn.__name__, args), None, (
+                        owner, _container_key(owner, fn.__name__, args), True)
+                return None, fn.__name__, None, None
             indirect = self._indirect.get(fn) if _hashable(fn) else None
             if indirect is not None:
                 return indirect(args, ex)
             if self.shadow_factory is not None:
                 shadow = self.shadow_factory(owner)
                 if shadow is not None:
-                    return None, fn.__name__, getattr(shadow, fn.__name__)
+                    return None, fn.__name__, getattr(shadow, fn.__name__), None
             if _hashable(fn) and fn in _PURE_BUILTINS:
-                return None, fn.__name__, None
+                return None, fn.__name__, None, None
             if getattr(fn, "__module__", None) in _PURE_MODULES:
-                return None, fn.__name__, None
-            return "call", _name(fn), None
+                return None, fn.__name__, None, None
+            return "call", _name(fn), None, None
         if t is type or isinstance(fn, type):
             return self._class(fn)
         if t is _ATTRGETTER and args:
             names = fn.__reduce__()[1]
-            return READ, ", ".join(_describe_attr(args[0], n) for n in names), None
+            what = ", ".join(_describe_attr(args[0], n) for n in names)
+            target = (args[0], names[0], False) if len(names) == 1 and "." not in names[0] else None
+            return READ, what, None, target
         if t is _ITEMGETTER and args:
             keys = fn.__reduce__()[1]
-            return READ, ", ".join(f"{type(args[0]).__name__}[{k!r}]" for k in keys), None
-        return "call", _name(fn), None
+            what = ", ".join(f"{type(args[0]).__name__}[{k!r}]" for k in keys)
+            return READ, what, None, (args[0], keys[0], False) if len(keys) == 1 else None
+        return "call", _name(fn), None, None
 
     def _function(self, fn: FunctionType) -> tuple[str | None, str, Any]:
         code = fn.__code__
@@ -142,9 +150,9 @@ class CallClassifier:
         if cached is None:
             module = fn.__module__ or ""
             if self.is_instrumented_code(code) or module == "interlace" or module.startswith("interlace."):
-                cached = (None, fn.__qualname__, None)
+                cached = (None, fn.__qualname__, None, None)
             else:
-                cached = ("call", f"{module}.{fn.__qualname__}", None)
+                cached = ("call", f"{module}.{fn.__qualname__}", None, None)
             self._code_cache[code] = cached
         return cached
 
@@ -152,12 +160,12 @@ class CallClassifier:
         cached = self._class_cache.get(cls)
         if cached is None:
             if cls in _PURE_TYPES or cls.__module__.startswith("interlace"):
-                cached = (None, cls.__name__, None)
+                cached = (None, cls.__name__, None, None)
             elif any(isinstance(v, FunctionType) and self.is_instrumented_code(v.__code__)
                      for klass in cls.__mro__ for v in vars(klass).values()):
-                cached = (None, cls.__qualname__, None)
+                cached = (None, cls.__qualname__, None, None)
             else:
-                cached = ("call", f"{cls.__module__}.{cls.__qualname__}", None)
+                cached = ("call", f"{cls.__module__}.{cls.__qualname__}", None, None)
             self._class_cache[cls] = cached
         return cached
 
@@ -190,39 +198,46 @@ def _container_what(owner: Any, method: str, args: tuple) -> str:
     return f"{name}.{method}()"
 
 
-def _getattr(args: tuple, ex: Any) -> tuple:
-    if len(args) >= 2 and isinstance(args[1], str):
-        return READ, _describe_attr(args[0], args[1]), None
-    return "call", "getattr", None
+def _container_key(owner: Any, method: str, args: tuple) -> Any:
+    """The item a keyed dict method touches, or ``"*"`` for the whole container."""
+    if method in _KEYED and args and isinstance(owner, dict):
+        try:
+            hash(args[0])
+        except TypeError:
+            return "*"
+        return args[0]
+    return "*"
 
 
-def _setattr(args: tuple, ex: Any) -> tuple:
-    if len(args) >= 2 and isinstance(args[1], str):
-        return WRITE, _describe_attr(args[0], args[1]), None
-    return "call", "setattr", None
+def _attr_access(kind: str, name: str) -> Callable[[tuple, Any], tuple]:
+    def classify(args: tuple, ex: Any) -> tuple:
+        if len(args) >= 2 and isinstance(args[1], str):
+            return kind, _describe_attr(args[0], args[1]), None, (args[0], args[1], False)
+        return "call", name, None, None
+
+    return classify
 
 
-def _delattr(args: tuple, ex: Any) -> tuple:
-    if len(args) >= 2 and isinstance(args[1], str):
-        return DELETE, _describe_attr(args[0], args[1]), None
-    return "call", "delattr", None
+_getattr = _attr_access(READ, "getattr")
+_setattr = _attr_access(WRITE, "setattr")
+_delattr = _attr_access(DELETE, "delattr")
 
 
 def _vars(args: tuple, ex: Any) -> tuple:
     if not args:
-        return None, "vars", None
-    return READ, _describe_attr(args[0], "__dict__"), None
+        return None, "vars", None, None
+    return READ, _describe_attr(args[0], "__dict__"), None, (args[0], "__dict__", False)
 
 
-def _getitem(args: tuple, ex: Any) -> tuple:
-    return READ, ex.describe(args[0], args[1]) if len(args) >= 2 else "getitem", None
+def _item_access(kind: str, name: str) -> Callable[[tuple, Any], tuple]:
+    def classify(args: tuple, ex: Any) -> tuple:
+        if len(args) >= 2:
+            return kind, ex.describe(args[0], args[1]), None, (args[0], args[1], False)
+        return "call", name, None, None
+
+    return classify
 
 
-def _setitem(args: tuple, ex: Any) -> tuple:
-    return WRITE, ex.describe(args[0], args[1]) if len(args) >= 2 else "setitem", None
-
-
-def _delitem(args: tuple, ex: Any) -> tuple:
-    return DELETE, ex.describe(args[0], args[1]) if len(args) >= 2 else "delitem", None
-
-
+_getitem = _item_access(READ, "getitem")
+_setitem = _item_access(WRITE, "setitem")
+_delitem = _item_access(DELETE, "delitem")

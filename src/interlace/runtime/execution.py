@@ -32,15 +32,21 @@ SLEEP = "sleep"
 _NO_VALUE: Any = object()
 
 
+_SCALARS = (int, float, bool, str, bytes, type(None))
+
+
 def short_repr(value: Any, limit: int = 40) -> str:
     """A repr short enough for a table cell; big or costly values are shown by type only."""
-    if isinstance(value, (int, float, bool, str, bytes, type(None))):
+    if isinstance(value, _SCALARS):
         text = repr(value)
-    elif isinstance(value, (list, tuple, dict, set, frozenset)) and len(value) <= 8:
-        try:
-            text = repr(value)
-        except Exception:  # noqa: BLE001 - a broken __repr__ must not break the run
-            text = f"<{type(value).__name__}>"
+    elif (type(value) in (list, tuple, set, frozenset) and len(value) <= 8
+          and all(isinstance(v, _SCALARS) for v in value)):
+        text = repr(value)
+    elif type(value) is dict and len(value) <= 8 and all(
+            isinstance(k, _SCALARS) and isinstance(v, _SCALARS) for k, v in value.items()):
+        text = repr(value)
+    elif isinstance(value, (list, tuple, dict, set, frozenset)):
+        text = f"<{type(value).__name__} of {len(value)}>"
     else:
         text = f"<{type(value).__name__}>"
     return text if len(text) <= limit else text[: limit - 3] + "..."
@@ -91,7 +97,7 @@ class ThreadState:
 
     __slots__ = (
         "tid", "thread", "name", "gate", "exited", "status", "waiting", "deadline", "timed_out",
-        "ident", "daemon", "held", "run_length", "site", "outside_since",
+        "ident", "daemon", "held", "run_length", "site", "outside_since", "gil_points",
     )
 
     def __init__(self, tid: int, thread: threading.Thread) -> None:
@@ -112,6 +118,7 @@ class ThreadState:
         self.run_length = 0
         self.site: tuple | None = None
         self.outside_since = 0.0
+        self.gil_points = 0  # calls and loop back-edges so far: where the GIL could have switched
 
     def __repr__(self) -> str:
         return f"<ThreadState {self.tid} {self.name} {self.status}>"
@@ -126,7 +133,7 @@ class Execution:
 
     def __init__(self, strategy: Any, *, model: str = "free-threaded", max_steps: int = 100_000,
                  classifier: CallClassifier | None = None, record_trace: bool = True,
-                 epoch: float = 1_700_000_000.0) -> None:
+                 epoch: float = 1_700_000_000.0, observers: tuple = ()) -> None:
         self.epoch = epoch
         self.strategy = strategy
         self.model = model
@@ -135,6 +142,7 @@ class Execution:
         self.classifier = classifier or CallClassifier()
         self.record_trace = record_trace
         self.capture_values = False
+        self.observers: list = list(observers)
         self.threads: list[ThreadState] = []
         self.by_thread: dict[threading.Thread, ThreadState] = {}
         self.by_ident: dict[int, ThreadState] = {}
@@ -324,6 +332,8 @@ class Execution:
         ts = self._add_thread(thread)
         if me is not None:
             ts.site = me.site
+            if self.observers:
+                self.synced("start", me, ts)
 
         def boot(bootstrap: Any) -> None:
             ts.gate.acquire()
@@ -351,6 +361,8 @@ class Execution:
             aborting = self.aborting
         if aborting:
             return
+        if self.observers:
+            self.synced("finish", ts, None)
         self.wake_waiters(ts)
         main = self.threads[0]
         if main.waiting is END_OF_MAIN and main.status == BLOCKED and not self._non_daemon_alive(main):
@@ -505,13 +517,24 @@ class Execution:
         me = self.me()
         if me is None:
             return
+        self._access(me, kind, obj, key, site, value, False)
+
+    def _access(self, me: ThreadState, kind: str, obj: Any, key: Any, site: tuple, value: Any,
+                atomic: bool) -> None:
         what = self.describe(obj, key)
-        if self.free_threaded:
+        if self.free_threaded or atomic:
             self.point(me, kind, what, site)
         else:
             self.note(me, kind, what, site)
         if value is not _NO_VALUE and self.record_trace and self.trace:
             self.trace[-1] = self.trace[-1]._replace(value=short_repr(value))
+        for observer in self.observers:
+            observer.access(self, me, kind, obj, key, site, atomic)
+
+    def synced(self, kind: str, me: ThreadState, obj: Any) -> None:
+        """A synchronisation event for observers: acquire/release of a lock, start/join/finish."""
+        for observer in self.observers:
+            observer.sync(self, kind, me, obj)
 
     def observe(self, value: Any) -> None:
         """The value the calling thread just read (only called when ``capture_values`` is set)."""
@@ -533,14 +556,17 @@ class Execution:
         if me is None:
             return fn
         me.site = site
-        kind, what, replacement = self.classifier.classify(fn, args, self)
+        me.gil_points += 1
+        kind, what, replacement, target = self.classifier.classify(fn, args, self)
         if replacement is not None:
             fn = replacement
         if kind is None:
             if not self.free_threaded:
                 self.point(me, "call", what, site)
-            return fn
-        self.point(me, kind, what, site)
+        elif target is not None:
+            self._access(me, kind, target[0], target[1], site, _NO_VALUE, target[2])
+        else:
+            self.point(me, kind, what, site)
         return fn
 
     def with_manager(self, manager: Any, site: tuple) -> Any:
@@ -559,6 +585,7 @@ class Execution:
         if me is None:
             return
         me.site = site
+        me.gil_points += 1
         if self.free_threaded:
             self.step += 1
             if self.step > self.max_steps:

@@ -66,14 +66,19 @@ class ControlledLock:
             me.held.append(self)
             if not self.internal:
                 ex.note(me, "acquire", self.label, None)
+        if ex.observers:
+            ex.synced("acquire", me, self)
         return True
 
     def release(self) -> None:
         if not self._locked:
             raise RuntimeError("release unlocked lock")
         ex, me = _managed()
-        if me is not None and self.tracked and not self.internal:
-            ex.note(me, "release", self.label, None)
+        if me is not None:
+            if self.tracked and not self.internal:
+                ex.note(me, "release", self.label, None)
+            if ex.observers:
+                ex.synced("release", me, self)
         owner = self._owner
         self._locked = False
         self._owner = None
@@ -147,6 +152,8 @@ class ControlledRLock:
     def _note(self, ex: Any, me: Any, kind: str) -> None:
         if not self.internal:
             ex.note(me, kind, self.label, None)
+        if ex.observers:
+            ex.synced(kind, me, self)
 
     __enter__ = acquire
 

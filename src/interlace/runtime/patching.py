@@ -212,6 +212,8 @@ def _join(self: threading.Thread, timeout: float | None = None) -> None:
             if timeout == 0:
                 return
         ex.block(me, ts, timeout)
+    if ts.status == FINISHED and ex.observers:
+        ex.synced("join", me, ts)
 
 
 def _is_alive(self: threading.Thread) -> bool:

@@ -6,11 +6,13 @@ instrument (make the code under test report its accesses) -> runtime (one execut
 
 from __future__ import annotations
 
+import json
 import random
 import time
 from dataclasses import dataclass, field
 from typing import Any, Callable, Sequence
 
+from .detect import LockOrderDetector, RaceDetector
 from .runtime import hooks
 from .runtime.calls import CallClassifier
 from .runtime.execution import Execution, Failure
@@ -44,11 +46,35 @@ class Result:
     divergence: str | None = None
     exhausted: bool = False
     threads: list[str] = field(default_factory=list)
+    races: list = field(default_factory=list)
+    lock_inversions: list = field(default_factory=list)
+    suppressed_races: int = 0
 
     def report(self, replay_command: str | None = None) -> str:
         from .report.text import format_result
 
-        return format_result(self, replay_command=replay_command)
+        text = format_result(self, replay_command=replay_command)
+        found = [r for r in self.races if not r.suppressed] + list(self.lock_inversions)
+        if found:
+            text += "\n\n" + "\n\n".join(item.format() for item in found)
+        if self.suppressed_races:
+            text += f"\n\n({self.suppressed_races} race report(s) suppressed)"
+        return text
+
+    def to_dict(self) -> dict[str, Any]:
+        """The result as plain data (for ``--json``)."""
+        f = self.failure
+        return {
+            "ok": self.ok, "executions": self.executions, "seed": self.seed, "strategy": self.strategy,
+            "model": self.model, "elapsed": round(self.elapsed, 6),
+            "failure": None if f is None else {"kind": f.kind, "message": f.message, "traceback": f.traceback,
+                                                "details": f.details},
+            "races": [r.to_dict() for r in self.races if not r.suppressed],
+            "suppressed_races": self.suppressed_races,
+            "lock_inversions": [i.to_dict() for i in self.lock_inversions],
+            "uninstrumented": self.uninstrumented,
+            "schedule": None if self.schedule is None else json.loads(self.schedule.to_json()),
+        }
 
     def raise_on_failure(self) -> None:
         """Raise :class:`InterlaceFailure` (an AssertionError) with the report if a failure was found."""
@@ -59,7 +85,12 @@ class Result:
         return self.ok
 
 
-def _check_options(executions: int, model: str, max_steps: int) -> None:
+RACE_MODES = ("error", "warn", "off")
+
+
+def _check_options(executions: int, model: str, max_steps: int, races: str = "off") -> None:
+    if races not in RACE_MODES:
+        raise ValueError(f"unknown races mode {races!r}; choose one of: {', '.join(RACE_MODES)}")
     if model not in MODELS:
         raise ValueError(f"unknown model {model!r}; choose one of: {', '.join(MODELS)}")
     if executions < 1:
@@ -74,8 +105,12 @@ class Session:
     """Everything that stays the same across the executions of one exploration."""
 
     def __init__(self, fn: Callable[[], Any], include: Sequence[str], exclude: Sequence[str],
-                 instrument: bool = True, stuck_timeout: float = STUCK_AFTER) -> None:
+                 instrument: bool = True, stuck_timeout: float = STUCK_AFTER, races: str = "off",
+                 ignore_races: Sequence[str] = ()) -> None:
         self.fn = fn
+        self.race_detector = RaceDetector(tuple(ignore_races)) if races != "off" else None
+        self.lock_order = LockOrderDetector() if races != "off" else None
+        self.observers = tuple(d for d in (self.race_detector, self.lock_order) if d is not None)
         self.watchdog = Watchdog(stuck_after=stuck_timeout)
         self.uninstrumented: list[str] = []
         self._instrumenting: Any = None
@@ -105,12 +140,23 @@ class Session:
 
     def run(self, strategy: Strategy, model: str, max_steps: int, epoch: float = EPOCH,
             capture_values: bool = False) -> Execution:
-        ex = Execution(strategy, model=model, max_steps=max_steps, classifier=self.classifier, epoch=epoch)
+        ex = Execution(strategy, model=model, max_steps=max_steps, classifier=self.classifier, epoch=epoch,
+                       observers=self.observers)
         ex.capture_values = capture_values
         self.patches.refresh()
+        for observer in self.observers:
+            observer.begin(ex)
         ex.run(self.fn)
+        for observer in self.observers:
+            observer.end(ex)
         strategy.end(ex)
         return ex
+
+    def new_findings(self) -> tuple[list, list]:
+        """Races and lock-order inversions first seen in the last execution."""
+        races = list(self.race_detector.races) if self.race_detector else []
+        inversions = list(self.lock_order.inversions) if self.lock_order else []
+        return races, inversions
 
 
 def explore(
@@ -127,6 +173,8 @@ def explore(
     depth: int = 3,
     target: dict[str, Any] | None = None,
     stuck_timeout: float = STUCK_AFTER,
+    races: str = "error",
+    ignore_races: Sequence[str] | None = None,
     on_execution: Callable[[int, Execution], None] | None = None,
 ) -> Result:
     """Run ``fn`` once per execution under ``strategy`` until it fails or the budget is spent.
@@ -134,10 +182,20 @@ def explore(
     ``fn`` builds its state, starts threads, joins them and asserts, like any threading test. A
     failure is an exception in ``fn`` or in any thread it started, a deadlock, more than
     ``max_steps`` scheduling points (a possible livelock), or a thread stuck for ``stuck_timeout``
-    seconds in something interlace cannot control while nothing else can run. The same ``seed`` explores the same
-    executions in the same order.
+    seconds in something interlace cannot control while nothing else can run. The same ``seed``
+    explores the same executions in the same order.
+
+    Data races (happens-before) and lock-order inversions are detected in every execution, even
+    when nothing fails: with ``races="error"`` (default) they make the result fail, with ``"warn"``
+    they are only listed in ``result.races``/``result.lock_inversions``, ``"off"`` skips detection.
+    ``ignore_races`` are fnmatch patterns (``"shop.py:12"``, ``"Counter.*"``) of races to suppress;
+    by default they are read from ``[tool.interlace] ignore-races`` in the nearest pyproject.toml.
     """
-    _check_options(executions, model, max_steps)
+    _check_options(executions, model, max_steps, races)
+    if ignore_races is None:
+        from .config import load_config
+
+        ignore_races = load_config().ignore_races
     if seed is None:
         seed = random.SystemRandom().randrange(2**32)
     if isinstance(strategy, str):
@@ -147,7 +205,11 @@ def explore(
     started = time.perf_counter()
     done = 0
     exhausted = False
-    with Session(fn, include, exclude, stuck_timeout=stuck_timeout) as session:
+    found_races: list = []
+    found_inversions: list = []
+    first_finding: tuple | None = None
+    with Session(fn, include, exclude, stuck_timeout=stuck_timeout, races=races,
+                 ignore_races=ignore_races) as session:
         for index in range(executions):
             if time_limit is not None and time.perf_counter() - started > time_limit:
                 break
@@ -158,6 +220,13 @@ def explore(
             done += 1
             if on_execution is not None:
                 on_execution(index, ex)
+            new_races, new_inversions = session.new_findings()
+            for item in (*new_races, *new_inversions):
+                item.execution = index
+            found_races += new_races
+            found_inversions += new_inversions
+            if first_finding is None and (any(not r.suppressed for r in new_races) or new_inversions):
+                first_finding = (index, list(ex.choices), ex.trace, [t.name for t in ex.threads])
             if ex.failure is not None:
                 ex = _with_values(session, ex, model, max_steps)
                 schedule = Schedule(
@@ -169,12 +238,35 @@ def explore(
                     ok=False, executions=done, seed=seed, strategy=strat.describe(), model=model,
                     elapsed=time.perf_counter() - started, failure=ex.failure, schedule=schedule,
                     trace=ex.trace, uninstrumented=session.uninstrumented,
-                    threads=[t.name for t in ex.threads],
+                    threads=[t.name for t in ex.threads], races=found_races,
+                    lock_inversions=found_inversions, suppressed_races=_suppressed(found_races),
                 )
-    return Result(
+    result = Result(
         ok=True, executions=done, seed=seed, strategy=strat.describe(), model=model,
         elapsed=time.perf_counter() - started, uninstrumented=session.uninstrumented, exhausted=exhausted,
+        races=found_races, lock_inversions=found_inversions, suppressed_races=_suppressed(found_races),
     )
+    if races == "error" and first_finding is not None:
+        index, choices, trace, threads = first_finding
+        reported = [r for r in found_races if not r.suppressed]
+        parts = []
+        if reported:
+            parts.append(f"{len(reported)} data race(s)")
+        if found_inversions:
+            parts.append(f"{len(found_inversions)} lock-order inversion(s)")
+        first = reported[0].summary() if reported else found_inversions[0].summary()
+        result.ok = False
+        result.failure = Failure("race", f"{' and '.join(parts)} found; the first: {first}", step=0)
+        result.schedule = Schedule(
+            choices=choices, model=model, max_steps=max_steps, epoch=EPOCH, strategy=strat.describe(),
+            seed=seed, execution=index, target=dict(target or {}), failure=result.failure.message,
+        )
+        result.trace, result.threads = trace, threads
+    return result
+
+
+def _suppressed(races: list) -> int:
+    return sum(1 for r in races if r.suppressed)
 
 
 def _with_values(session: Session, ex: Execution, model: str, max_steps: int) -> Execution:

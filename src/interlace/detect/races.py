@@ -1,0 +1,330 @@
+"""Happens-before data race detection, FastTrack style (Flanagan & Freund, PLDI 2009).
+
+Every thread has a vector clock; locks carry the clock of their last release; thread start and
+join, and lock release -> acquire, order events. Condition, Event, Semaphore, Barrier, Queue, Future
+and Timer are built on the controlled locks, so their happens-before edges (notify -> woken wait,
+put -> get, set_result -> result, ...) arrive as lock edges without extra code.
+
+Each location (object + name/key) remembers its last write as an epoch ``(tid, clock)`` and its
+reads since then, one epoch per reading thread. Two conflicting accesses (at least one a write) not
+ordered by happens-before are a data race, reported from a single execution even when the program
+does not fail. Two method calls of a builtin container (``append`` and ``append``) are each atomic
+and do not race with each other.
+"""
+
+from __future__ import annotations
+
+import linecache
+import os
+import sys
+import types
+from dataclasses import dataclass, field
+from typing import Any
+
+from .stacks import Frame, capture, format_stack
+from .vectorclock import VectorClock
+
+_WHOLE = "*"
+_WHOLE_CONTAINERS = (list, set, bytearray)
+IGNORE_COMMENT = "interlace: ignore-race"
+
+
+@dataclass
+class Access:
+    """One access, as a detector remembers it."""
+
+    tid: int
+    thread: str
+    kind: str  # read / write / delete
+    what: str
+    site: tuple
+    clock: int
+    number: int  # position among the accesses of its thread
+    atomic: bool
+    stack: tuple[Frame, ...]
+
+    def describe(self) -> str:
+        return f"{self.kind} of {self.what} by thread {self.thread!r} at {_loc(self.site)}"
+
+
+@dataclass
+class Race:
+    """Two conflicting accesses not ordered by happens-before."""
+
+    what: str
+    origin: str
+    current: Access
+    previous: Access
+    started: dict[str, str] = field(default_factory=dict)
+    gil: bool | None = None  # can it manifest under this interpreter's GIL?
+    gil_reason: str = ""
+    suppressed: bool = False
+    execution: int | None = None
+
+    def key(self) -> frozenset:
+        """Races are deduplicated by the pair of code locations."""
+        return frozenset({_site_key(self.current.site), _site_key(self.previous.site)})
+
+    def summary(self) -> str:
+        return (f"DATA RACE on {self.what}: {self.current.kind} at {_loc(self.current.site)} "
+                f"({self.current.thread}) vs {self.previous.kind} at {_loc(self.previous.site)} "
+                f"({self.previous.thread})")
+
+    def format(self) -> str:
+        lines = [f"DATA RACE on {self.what}" + (f" ({self.origin})" if self.origin else "")]
+        for label, a in (("", self.current), ("previous ", self.previous)):
+            lines.append(f"  {label}{a.describe()}:")
+            lines.append(format_stack(a.stack, "    ") or f"    {_loc(a.site)}")
+        for thread, where in self.started.items():
+            lines.append(f"  thread {thread!r} was started at {where}")
+        if self.gil_reason:
+            lines.append(f"  {self.gil_reason}")
+        return "\n".join(lines)
+
+    def to_dict(self) -> dict[str, Any]:
+        def access(a: Access) -> dict[str, Any]:
+            return {"kind": a.kind, "thread": a.thread, "file": a.site[0], "line": a.site[1],
+                    "stack": [{"file": f, "line": n, "function": fn} for f, n, fn in a.stack]}
+
+        return {"what": self.what, "origin": self.origin, "current": access(self.current),
+                "previous": access(self.previous), "threads_started_at": self.started,
+                "manifests_under_gil": self.gil, "gil": self.gil_reason, "suppressed": self.suppressed}
+
+
+def _site_key(site: tuple) -> tuple:
+    return (site[0], site[1])
+
+
+def _loc(site: tuple | None) -> str:
+    return f"{os.path.basename(site[0])}:{site[1]}" if site else "?"
+
+
+class _Location:
+    __slots__ = ("write", "reads", "what")
+
+    def __init__(self, what: str) -> None:
+        self.write: Access | None = None
+        self.reads: dict[int, Access] = {}
+        self.what = what
+
+
+class RaceDetector:
+    """An execution observer (see ``Execution.observers``); one instance serves many executions."""
+
+    def __init__(self, ignore: tuple[str, ...] = ()) -> None:
+        self.ignore = tuple(ignore)
+        self.races: list[Race] = []  # new, distinct races found by the last execution
+        self.seen: set[frozenset] = set()
+        self.suppressed = 0
+        self._reset()
+
+    def _reset(self) -> None:
+        self.clocks: list[VectorClock] = []
+        self.lock_clocks: dict[int, tuple[Any, VectorClock]] = {}
+        self.locations: dict[tuple, _Location] = {}
+        self.keyed: dict[int, set] = {}
+        self.keep: dict[int, Any] = {}
+        self.dict_owners: dict[int, Any] = {}
+        self.history: dict[tuple, list[tuple[int, int, tuple, str]]] = {}
+        self.ordinals: dict[int, int] = {}
+        self.first_seen: dict[int, tuple] = {}
+        self.started: dict[int, str] = {}
+        self.count = 0
+        self.pending: list[tuple[Race, tuple]] = []
+
+    # -- execution lifecycle ---------------------------------------------------------------------------
+
+    def begin(self, ex: Any) -> None:
+        self._reset()
+        self.races = []
+
+    def end(self, ex: Any) -> None:
+        for race, lk in self.pending:
+            race.gil, race.gil_reason = self._gil_verdict(race, lk)
+        self.pending = []
+
+    def clock(self, tid: int) -> VectorClock:
+        clocks = self.clocks
+        while len(clocks) <= tid:
+            vc = VectorClock()
+            vc.set(len(clocks), 1)
+            clocks.append(vc)
+        return clocks[tid]
+
+    # -- synchronisation -------------------------------------------------------------------------------
+
+    def sync(self, ex: Any, kind: str, ts: Any, obj: Any) -> None:
+        t = ts.tid
+        if kind == "acquire":
+            held = self.lock_clocks.get(id(obj))
+            if held is not None:
+                self.clock(t).join(held[1])
+        elif kind == "release":
+            c = self.clock(t)
+            self.lock_clocks[id(obj)] = (obj, c.copy())
+            c.tick(t)
+        elif kind == "start":
+            parent = self.clock(t)
+            child = self.clock(obj.tid)
+            child.join(parent)
+            parent.tick(t)
+            site = ts.site
+            self.started[obj.tid] = _loc(site) if site else "?"
+        elif kind == "join":
+            self.clock(t).join(self.clock(obj.tid))
+
+    # -- accesses --------------------------------------------------------------------------------------
+
+    def access(self, ex: Any, ts: Any, kind: str, obj: Any, key: Any, site: tuple, atomic: bool) -> None:
+        obj, key = self._normalise(obj, key, kind)
+        try:
+            lk = (id(obj), key)
+            hash(lk)
+        except TypeError:
+            key = _WHOLE
+            lk = (id(obj), key)
+        location = self.locations.get(lk)
+        if location is None:
+            location = self.locations[lk] = _Location(ex.describe(obj, key) if key != _WHOLE
+                                                       else type(obj).__name__)
+            self.keep[id(obj)] = obj
+            if isinstance(obj, dict):
+                self.keyed.setdefault(id(obj), set()).add(lk)
+            if id(obj) not in self.first_seen:
+                self.first_seen[id(obj)] = site
+        t = ts.tid
+        c = self.clock(t)
+        self.count += 1
+        access = Access(t, ts.name, kind, location.what, site, c.get(t), self.count, atomic, capture())
+        ordinal = self.ordinals[t] = self.ordinals.get(t, 0) + 1
+        access.number = ordinal
+        self.history.setdefault((t, lk), []).append((ordinal, ts.gil_points, site, kind))
+        related = [location]
+        if isinstance(obj, dict):
+            if key == _WHOLE:
+                related = [self.locations[k] for k in self.keyed.get(id(obj), ()) if k in self.locations]
+            else:
+                whole = self.locations.get((id(obj), _WHOLE))
+                if whole is not None:
+                    related.append(whole)
+        for loc in related:
+            self._check(ex, loc, lk, access, c, kind != "read")
+        if kind == "read":
+            location.reads[t] = access
+        else:
+            location.write = access
+            location.reads = {}
+
+    def _check(self, ex: Any, loc: _Location, lk: tuple, access: Access, c: VectorClock, write: bool) -> None:
+        w = loc.write
+        if w is not None and w.tid != access.tid and w.clock > c.get(w.tid) and not (w.atomic and access.atomic):
+            self._race(ex, loc, lk, access, w)
+        if write:
+            for r in loc.reads.values():
+                if r.tid != access.tid and r.clock > c.get(r.tid) and not (r.atomic and access.atomic):
+                    self._race(ex, loc, lk, access, r)
+
+    def _normalise(self, obj: Any, key: Any, kind: str) -> tuple[Any, Any]:
+        if type(obj) is types.ModuleType:
+            return obj.__dict__, key
+        if isinstance(obj, _WHOLE_CONTAINERS) or type(obj).__name__ == "deque":
+            return obj, _WHOLE
+        if type(obj) is dict:
+            owner = self.dict_owners.get(id(obj))
+            if owner is not None:
+                return owner, key
+        if key == "__dict__" and kind == "read":
+            d = getattr(obj, "__dict__", None)
+            if isinstance(d, dict):
+                self.dict_owners[id(d)] = obj
+                self.keep[id(d)] = d
+        return obj, key
+
+    # -- reporting -------------------------------------------------------------------------------------
+
+    def _race(self, ex: Any, loc: _Location, lk: tuple, current: Access, previous: Access) -> None:
+        race = Race(loc.what, self._origin(lk), current, previous)
+        key = race.key()
+        if key in self.seen:
+            return
+        self.seen.add(key)
+        for tid in (current.tid, previous.tid):
+            if tid in self.started:
+                race.started[ex.threads[tid].name] = self.started[tid]
+        race.suppressed = self._suppressed(race)
+        if race.suppressed:
+            self.suppressed += 1
+        self.races.append(race)
+        self.pending.append((race, lk))
+
+    def _origin(self, lk: tuple) -> str:
+        obj = self.keep.get(lk[0])
+        if isinstance(obj, dict) and "__builtins__" in obj:
+            name = obj.get("__name__", "?")
+            return f"global of module {name}"
+        if isinstance(obj, tuple) and len(obj) == 4:
+            return f"closure variable of {obj[2]}() at {os.path.basename(obj[0])}:{obj[1]}"
+        site = self.first_seen.get(lk[0])
+        return f"object first used at {_loc(site)}" if site else ""
+
+    def _suppressed(self, race: Race) -> bool:
+        for a in (race.current, race.previous):
+            if IGNORE_COMMENT in linecache.getline(a.site[0], a.site[1]):
+                return True
+        from fnmatch import fnmatch
+
+        names = [race.what] + [f"{os.path.basename(a.site[0])}:{a.site[1]}" for a in (race.current, race.previous)]
+        names += [f"{a.site[0]}:{a.site[1]}" for a in (race.current, race.previous)]
+        return any(fnmatch(n, pattern) for pattern in self.ignore for n in names)
+
+    def _gil_verdict(self, race: Race, lk: tuple) -> tuple[bool, str]:
+        """Can the race manifest under the GIL of this interpreter?
+
+        The racing sequence is the run of accesses to the location made by one thread within one
+        statement (the read and the write of ``counter = counter + 1``). Under the GIL of CPython
+        3.10+, another thread can run inside it only if it contains a switch point (a call, a loop
+        back-edge or a blocking operation).
+        """
+        version = f"{sys.version_info.major}.{sys.version_info.minor}"
+        is_gil_enabled = getattr(sys, "_is_gil_enabled", lambda: True)
+        if not is_gil_enabled():
+            return True, f"This interpreter (Python {version}) is free-threaded: the race can manifest here."
+        if sys.version_info < (3, 10):
+            return True, f"Under the GIL of Python {version} the race can manifest: threads may switch between any two bytecodes."
+        sequences = []
+        for a in (race.previous, race.current):
+            run = self._run_around(a.tid, lk, a.number, a.site)
+            if len(run) > 1:
+                sequences.append((a, run[-1][1] - run[0][1]))
+        if any(switches > 0 for _a, switches in sequences):
+            a = next(a for a, s in sequences if s > 0)
+            return True, (f"Under the GIL of Python {version} the race can manifest: thread {a.thread!r} can be "
+                          f"switched out between its accesses to {race.what} at {_loc(a.site)} (a call or a "
+                          "loop back-edge lies between them).")
+        if sequences:
+            return False, (f"Under the GIL of Python {version} it cannot manifest: each thread's accesses to "
+                           f"{race.what} within one statement run with no switch point between them. It can "
+                           "on free-threaded builds (3.13t and later) and on Python 3.9 and earlier.")
+        return True, (f"Under the GIL of Python {version} the race can manifest: the order of these two "
+                      "accesses depends on where the interpreter switches threads.")
+
+    def _run_around(self, tid: int, lk: tuple, number: int, site: tuple) -> list[tuple]:
+        """The accesses of one statement around access ``number``: consecutive accesses of the thread,
+        on the same line, to this location, with no read after a write (that starts a new statement)."""
+        hist = self.history.get((tid, lk), [])
+        index = next((i for i, h in enumerate(hist) if h[0] == number), None)
+        if index is None:
+            return []
+        line = (site[0], site[1])
+
+        def joined(a: tuple, b: tuple) -> bool:
+            return (b[0] == a[0] + 1 and (a[2][0], a[2][1]) == line and (b[2][0], b[2][1]) == line
+                    and not (a[3] != "read" and b[3] == "read"))
+
+        lo = index
+        while lo > 0 and joined(hist[lo - 1], hist[lo]):
+            lo -= 1
+        hi = index
+        while hi + 1 < len(hist) and joined(hist[hi], hist[hi + 1]):
+            hi += 1
+        return hist[lo:hi + 1]

@@ -49,6 +49,9 @@ class Result:
     races: list = field(default_factory=list)
     lock_inversions: list = field(default_factory=list)
     suppressed_races: int = 0
+    original_schedule: Schedule | None = None  # the failing schedule before shrinking
+    decisions: list = field(default_factory=list)  # shrink.Decision per decision of the shown trace
+    shrink: Any = None  # shrink.ShrinkResult: what shrinking did
 
     def report(self, replay_command: str | None = None) -> str:
         from .report.text import format_result
@@ -176,6 +179,7 @@ def explore(
     races: str = "error",
     ignore_races: Sequence[str] | None = None,
     on_execution: Callable[[int, Execution], None] | None = None,
+    shrink: bool = True,
 ) -> Result:
     """Run ``fn`` once per execution under ``strategy`` until it fails or the budget is spent.
 
@@ -228,9 +232,14 @@ def explore(
             if first_finding is None and (any(not r.suppressed for r in new_races) or new_inversions):
                 first_finding = (index, list(ex.choices), ex.trace, [t.name for t in ex.threads])
             if ex.failure is not None:
-                ex = _with_values(session, ex, model, max_steps)
+                from .shrink import shrink_failure
+
+                original = Schedule(choices=list(ex.choices), model=model, max_steps=max_steps, epoch=EPOCH,
+                                    strategy=strat.describe(), seed=seed, execution=index,
+                                    target=dict(target or {}), failure=ex.failure.message)
+                ex, decisions, shrunk = shrink_failure(session, ex, model, max_steps, EPOCH, shrink)
                 schedule = Schedule(
-                    choices=list(ex.choices), model=model, max_steps=max_steps, epoch=EPOCH,
+                    choices=list(shrunk.choices), model=model, max_steps=max_steps, epoch=EPOCH,
                     strategy=strat.describe(), seed=seed, execution=index, target=dict(target or {}),
                     failure=ex.failure.message,
                 )
@@ -240,6 +249,7 @@ def explore(
                     trace=ex.trace, uninstrumented=session.uninstrumented,
                     threads=[t.name for t in ex.threads], races=found_races,
                     lock_inversions=found_inversions, suppressed_races=_suppressed(found_races),
+                    original_schedule=original, decisions=decisions, shrink=shrunk,
                 )
     result = Result(
         ok=True, executions=done, seed=seed, strategy=strat.describe(), model=model,

@@ -4,17 +4,15 @@ from __future__ import annotations
 
 import linecache
 import os
+import shutil
+import sys
 from typing import Any
 
 from ..runtime.describe import is_internal
-
-#: trace events that are bookkeeping rather than something a reader needs to see
-_QUIET = frozenset({"loop"})
-MAX_SEGMENTS = 24
-FOLD = 6  # a run longer than this many operations is folded
+from .analysis import analyze, failure_cells, failure_site, location, operation, span
 
 
-def format_result(result: Any, replay_command: str | None = None) -> str:
+def format_result(result: Any, replay_command: str | None = None, color: bool | None = None) -> str:
     if result.ok:
         text = (f"interlace: no failure in {result.executions} executions "
                 f"(strategy {result.strategy}, seed {result.seed}, model {result.model}, "
@@ -31,9 +29,15 @@ def format_result(result: Any, replay_command: str | None = None) -> str:
         lines += ["", clean_traceback(f.traceback).rstrip()]
     for block in f.details:
         lines += ["", block.rstrip()]
-    table = interleaving_table(result.trace, dict(enumerate(result.threads)))
+    color = use_color() if color is None else color
+    table = interleaving_table(result.trace, dict(enumerate(result.threads)),
+                               decisions=getattr(result, "decisions", None), failure=f, color=color,
+                               width=table_width(color))
     if table:
         lines += ["", table]
+    shrunk = getattr(result, "shrink", None)
+    if shrunk is not None and not shrunk.skipped:
+        lines += ["", f"Schedule {shrunk.summary()}."]
     if replay_command:
         lines += ["", f"Replay it: {replay_command}"]
     return "\n".join(lines) + _uninstrumented(result)
@@ -70,74 +74,117 @@ def source_line(site: tuple | None) -> str:
     return linecache.getline(site[0], site[1]).strip()
 
 
-def location(site: tuple | None) -> str:
-    if not site:
-        return "?"
-    return f"{os.path.basename(site[0])}:{site[1]}"
+MAX_ROWS = 80
+WIDTH = 110
 
 
-def interleaving_table(trace: list, names: dict[int, str] | None = None) -> str:
-    """The interleaving, one row per operation, with a rule at each switch to another thread.
+def use_color(stream: Any = None) -> bool:
+    """ANSI colours only on a terminal, and never when ``NO_COLOR`` is set or ``TERM=dumb``."""
+    stream = sys.stdout if stream is None else stream
+    if os.environ.get("NO_COLOR") or os.environ.get("TERM") == "dumb":
+        return False
+    isatty = getattr(stream, "isatty", None)
+    return bool(isatty and isatty())
 
-    A long run of operations by one thread is folded to its first and last rows, and only the last
-    ``MAX_SEGMENTS`` runs are shown: the end of an execution is where its failure is.
+
+def table_width(color: bool) -> int:
+    if not color:
+        return WIDTH
+    return max(80, min(120, shutil.get_terminal_size((WIDTH, 24)).columns))
+
+
+_STYLE = {
+    "read": "36", "write": "33", "delete": "33", "acquire": "34", "release": "34", "start": "34",
+    "join": "34", "fold": "2", "preempted": "1;31", "failure": "1;31", "head": "1",
+}
+
+
+def _paint(text: str, style: str | None, color: bool) -> str:
+    if not color or not style or not text.strip():
+        return text
+    return f"\x1b[{_STYLE[style]}m{text}\x1b[0m"
+
+
+def _fit(text: str, width: int) -> str:
+    return text if len(text) <= width else text[: max(width - 3, 1)] + "..."
+
+
+def interleaving_table(trace: list, names: dict[int, str] | None = None, *, decisions: list | None = None,
+                       failure: Any = None, color: bool = False, width: int | None = None) -> str:
+    """The interleaving as a table with one column per thread and one row per step that matters.
+
+    Steps around each preemption (and the locks held in a deadlock) get a row of their own, with the
+    value read or written; the other steps of a thread are folded into one row per run (``... 4
+    steps counter.py:19-20``). ``>`` in the step column marks a switch to another thread, a
+    ``~~ preempted ~~`` row a switch away from a thread that could have gone on. The failure is the
+    last row. ``decisions`` (from :mod:`interlace.shrink`) make preemptions exact; without them
+    they are guessed from the trace.
     """
-    events = [e for e in trace if e.kind not in _QUIET]
-    if not events:
+    a = analyze(trace, decisions, failure)
+    if not a.events:
         return ""
-    names = names or {}
-    segments: list[list] = []
-    for e in events:
-        if segments and segments[-1][0].tid == e.tid:
-            segments[-1].append(e)
+    names = dict(names or {})
+    tids = sorted({e.tid for e in a.events} | set(failure_cells(failure, names)))
+    for tid in tids:
+        names.setdefault(tid, f"#{tid}")
+    width = width or WIDTH
+    step_w = max(6, len(str(a.events[-1].index)) * 2 + 3)
+    files = {e.site[0] for e in a.events if e.site}
+    where = (lambda site: f"L{site[1]}" if site else "?") if len(files) <= 1 else location
+    col_w = max(14, (width - step_w - 3 * len(tids)) // max(len(tids), 1))
+
+    def line(step: str, cells: dict[int, tuple[str, str | None]]) -> str:
+        parts = [f"{step:>{step_w}}"]
+        for tid in tids:
+            text, style = cells.get(tid, ("", None))
+            text = _fit(text, col_w)
+            parts.append(_paint(f"{text:<{col_w}}", style, color))
+        return " | ".join(parts).rstrip()
+
+    out_rows: list[str] = []
+    for row in a.rows:
+        first, last = row.events[0], row.events[-1]
+        step = str(first.index) if len(row.events) == 1 else f"{first.index}-{last.index}"
+        if row.switch:
+            step = "> " + step
+        if row.folded:
+            n = len(row.events)
+            where_run = span(row.events)
+            if len(files) <= 1 and ":" in where_run:
+                where_run = "L" + where_run.split(":", 1)[1]
+            text, style = f"... {n} step{'s' if n != 1 else ''} {where_run}", "fold"
         else:
-            segments.append([e])
-    header = f"Interleaving ({len(events)} operations, {len(segments) - 1} context switches):"
-    hidden = max(0, len(segments) - MAX_SEGMENTS)
-    rows: list[tuple[str, ...] | str] = []
+            text, style = f"{where(first.site)} {operation(first)}", first.kind
+        out_rows.append(line(step, {row.tid: (text, style)}))
+        if row.preempted:
+            out_rows.append(line("", {row.tid: ("~~ preempted ~~", "preempted")}))
+    cells = failure_cells(failure, names, where)
+    if cells:
+        out_rows.append(line("", {tid: (text, "failure") for tid, text in cells.items()}))
+    hidden = max(0, len(out_rows) - MAX_ROWS)
     if hidden:
-        rows.append(f"... {sum(len(s) for s in segments[:hidden])} earlier operations not shown")
-    for n, segment in enumerate(segments[hidden:]):
-        if n:
-            rows.append("-")
-        shown = segment if len(segment) <= FOLD + 2 else segment[:2] + [None] + segment[-(FOLD - 2):]
-        for e in shown:
-            if e is None:
-                rows.append(f"... {len(segment) - FOLD} more operations by the same thread")
-                continue
-            name = names.get(e.tid, f"#{e.tid}")
-            source = source_line(e.site)
-            if len(source) > 60:
-                source = source[:57] + "..."
-            rows.append((str(e.index), name, location(e.site), _operation(e), source))
-    table = [r for r in rows if isinstance(r, tuple)]
-    widths = [max(len(r[i]) for r in table + [("step", "thread", "location", "operation", "")])
-              for i in range(4)]
-    widths[3] = min(widths[3], 44)
-    out = [header, "  " + _row(("step", "thread", "location", "operation", "source"), widths)]
-    rule = "  " + "-" * (sum(widths) + 8)
-    for r in rows:
-        if r == "-":
-            out.append(rule)
-        elif isinstance(r, str):
-            out.append(f"  {'':>{widths[0]}}  {r}")
-        else:
-            out.append("  " + _row(r, widths))
-    return "\n".join(out)
+        out_rows = [f"{'':>{step_w}}   ... {hidden} earlier rows not shown"] + out_rows[hidden:]
+    n_pre = len(a.preemptions)
+    header = (f"Interleaving ({len(a.events)} steps, {n_pre} preemption{'s' if n_pre != 1 else ''}, "
+              f"{a.switches} context switch{'es' if a.switches != 1 else ''}):")
+    head = line("step", {tid: (names[tid], "head") for tid in tids})
+    rule = "-" * step_w + "".join("-+-" + "-" * col_w for _ in tids)
+    legend = _sources(a, failure)
+    return "\n".join([header, head, rule, *out_rows] + (["", "Source:", *legend] if legend else []))
 
 
-_ARROWS = {"read": "->", "write": "<-"}
-
-
-def _operation(e: Any) -> str:
-    """``read counter -> 0``, ``write counter <- 1``: the operation and the value when known."""
-    op = f"{e.kind} {e.what}"
-    if e.value is not None and e.kind in _ARROWS:
-        op += f" {_ARROWS[e.kind]} {e.value}"
-    return op
-
-
-def _row(cells: tuple[str, ...], widths: list[int]) -> str:
-    step, thread, loc, op, source = cells
-    return (f"{step:>{widths[0]}}  {thread:<{widths[1]}}  {loc:<{widths[2]}}  {op:<{widths[3]}}  "
-            f"{source}").rstrip()
+def _sources(a: Any, failure: Any) -> list[str]:
+    sites: dict[tuple, None] = {}
+    for row in a.rows:
+        if row.important and row.events[0].site:
+            site = row.events[0].site
+            sites[(site[0], site[1])] = None
+    fsite = failure_site(failure)
+    if fsite:
+        sites[fsite] = None
+    out = []
+    for filename, lineno in sites:
+        text = linecache.getline(filename, lineno).strip()
+        if text:
+            out.append(f"  {location((filename, lineno)):<20} {_fit(text, 90)}")
+    return out

@@ -1,0 +1,253 @@
+"""What a report shows of a trace: switches, preemptions, the steps that matter, lock holds, and
+happens-before edges. Shared by the text table and the HTML timeline.
+
+*The steps that matter* (Lincheck-style): at each preemption, the last step of the preempted thread
+before it and its first step after it resumes, plus, for each location that thread touched around
+the preemption, the first and last conflicting accesses to it by the threads that ran in between
+(a conflict: two accesses to the same name, at least one a write; lock operations conflict on the
+lock). For a deadlock, the acquires of the locks each thread still holds. Everything else is folded.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..runtime.describe import is_internal
+
+QUIET = frozenset({"loop"})
+ACCESSES = frozenset({"read", "write", "delete", "acquire", "release"})
+WRITES = frozenset({"write", "delete", "acquire", "release"})
+SYNC = frozenset({"acquire", "release", "start", "join"})
+
+
+@dataclass
+class Row:
+    """One row of the interleaving: a single step, or a folded run of steps by one thread."""
+
+    tid: int
+    events: list  # the trace events (one, or the folded run)
+    important: bool = False
+    switch: bool = False  # first row after a switch to another thread
+    preempted: bool = False  # the thread is preempted after this row
+
+    @property
+    def folded(self) -> bool:
+        return len(self.events) > 1 or not self.important and self.events[0].kind not in SYNC
+
+
+@dataclass
+class Analysis:
+    events: list  # trace without bookkeeping events, in order
+    preemptions: list[tuple[int, int]]  # (trace position: events before the switch, preempted tid)
+    important: set[int] = field(default_factory=set)  # event indexes (Event.index)
+    switches: int = 0
+    rows: list[Row] = field(default_factory=list)
+
+
+def preemption_points(trace: list, decisions: list | None) -> list[tuple[int, int]]:
+    """(position, tid): ``tid`` could have gone on after the first ``position`` trace events but
+    another thread was run. Exact from recorded decisions; without them, guessed from the trace (a
+    switch away from a thread whose next step is not a blocking operation)."""
+    if decisions:
+        seen = set()
+        out = []
+        for d in decisions:
+            if d.preemption and (d.position, d.current) not in seen:
+                seen.add((d.position, d.current))
+                out.append((d.position, d.current))
+        return out
+    out = []
+    for i in range(1, len(trace)):
+        a = trace[i - 1].tid
+        if trace[i].tid == a:
+            continue
+        nxt = next((e for e in trace[i:] if e.tid == a), None)
+        if nxt is not None and nxt.kind not in ("acquire", "join", "sleep"):
+            out.append((i, a))
+    return out
+
+
+def analyze(trace: list, decisions: list | None = None, failure: Any = None) -> Analysis:
+    full = list(trace)
+    preemptions = preemption_points(full, decisions)
+    events = [e for e in full if e.kind not in QUIET]
+    result = Analysis(events, preemptions)
+    important = result.important
+    for position, tid in preemptions:
+        before_all = [e for e in full[:position] if e.kind not in QUIET]
+        after_all = [e for e in full[position:] if e.kind not in QUIET]
+        before = next((e for e in reversed(before_all) if e.tid == tid), None)
+        resume_at = next((i for i, e in enumerate(after_all) if e.tid == tid), None)
+        after = after_all[resume_at] if resume_at is not None else None
+        window = after_all[:resume_at] if resume_at is not None else after_all
+        if before is not None:
+            important.add(before.index)
+        if after is not None:
+            important.add(after.index)
+        own = _segment_back(before_all, tid) + (_segment_forward(after_all[resume_at:], tid)
+                                               if resume_at is not None else [])
+        for location in dict.fromkeys(e.what for e in own if e.kind in ACCESSES):
+            mine = [e for e in own if e.what == location and e.kind in ACCESSES]
+            i_write = any(e.kind in WRITES for e in mine)
+            others: dict[int, list] = {}
+            for e in window:
+                conflict = i_write or e.kind in WRITES
+                if e.tid != tid and e.what == location and e.kind in ACCESSES and conflict:
+                    others.setdefault(e.tid, []).append(e)
+            if not others:
+                continue
+            last_before = [e for e in mine if e.index <= (before.index if before else 0)]
+            first_after = [e for e in mine if after is not None and e.index >= after.index]
+            if last_before:
+                important.add(last_before[-1].index)
+            if first_after:
+                important.add(first_after[0].index)
+            for accesses in others.values():
+                important.add(accesses[0].index)
+                important.add(accesses[-1].index)
+    if failure is not None and failure.kind == "deadlock":
+        for e in held_at_end(events):
+            important.add(e.index)
+    result.switches = sum(1 for a, b in zip(events, events[1:], strict=False) if a.tid != b.tid)
+    result.rows = _rows(events, important, {p for p, _ in preemptions}, full)
+    return result
+
+
+def _segment_back(events: list, tid: int) -> list:
+    """The last run of ``tid``'s steps at the end of ``events`` (its segment before a switch)."""
+    out = []
+    for e in reversed(events):
+        if e.tid != tid:
+            if out:
+                break
+            continue
+        out.append(e)
+    return out[::-1]
+
+
+def _segment_forward(events: list, tid: int) -> list:
+    out = []
+    for e in events:
+        if e.tid != tid:
+            break
+        out.append(e)
+    return out
+
+
+def held_at_end(events: list) -> list:
+    """The acquire events of the locks still held when the trace ends (per thread and label)."""
+    held: dict[tuple[int, str], list] = {}
+    for e in events:
+        if e.kind == "acquire":
+            held.setdefault((e.tid, e.what), []).append(e)
+        elif e.kind == "release" and held.get((e.tid, e.what)):
+            held[(e.tid, e.what)].pop()
+    return sorted((stack[0] for stack in held.values() if stack), key=lambda e: e.index)
+
+
+def _rows(events: list, important: set[int], preempt_positions: set[int], full: list) -> list[Row]:
+    preempted_after: set[int] = set()  # index of the event after which a thread was preempted
+    for position in preempt_positions:
+        before = [e for e in full[:position] if e.kind not in QUIET]
+        if before:
+            preempted_after.add(before[-1].index)
+    rows: list[Row] = []
+    run: list = []
+
+    def flush() -> None:
+        if run:
+            rows.append(Row(run[0].tid, list(run)))
+            run.clear()
+
+    for e in events:
+        if run and run[-1].tid != e.tid:
+            flush()
+        if e.index in important:
+            flush()
+            rows.append(Row(e.tid, [e], important=True))
+        else:
+            run.append(e)
+        if e.index in preempted_after:
+            flush()
+            rows[-1].preempted = True
+    flush()
+    last_tid = None
+    for row in rows:
+        row.switch = last_tid is not None and row.tid != last_tid
+        last_tid = row.tid
+    return rows
+
+
+def location(site: tuple | None) -> str:
+    if not site:
+        return "?"
+    return f"{os.path.basename(site[0])}:{site[1]}"
+
+
+def span(events: list) -> str:
+    """``counter.py:19-20``: where a folded run of steps happened."""
+    sites = [e.site for e in events if e.site]
+    if not sites:
+        return ""
+    files = {s[0] for s in sites}
+    lines = sorted({s[1] for s in sites})
+    name = os.path.basename(sites[0][0]) if len(files) == 1 else f"{len(files)} files"
+    return f"{name}:{lines[0]}" + (f"-{lines[-1]}" if len(files) == 1 and lines[-1] != lines[0] else "")
+
+
+ARROWS = {"read": "->", "write": "<-"}
+
+
+def operation(e: Any) -> str:
+    """``read counter -> 0``, ``write counter <- 1``: the operation and the value when known."""
+    op = f"{e.kind} {e.what}"
+    if e.value is not None and e.kind in ARROWS:
+        op += f" {ARROWS[e.kind]} {e.value}"
+    return op
+
+
+def failure_site(failure: Any) -> tuple | None:
+    """(filename, line) of the innermost frame of the failure's exception in the code under test."""
+    exc = getattr(failure, "exception", None)
+    if exc is None:
+        return None
+    tb = exc.__traceback__
+    last = None
+    while tb is not None:
+        filename = tb.tb_frame.f_code.co_filename
+        if not is_internal(filename):
+            last = (filename, tb.tb_lineno)
+        tb = tb.tb_next
+    return last
+
+
+def failure_cells(failure: Any, names: dict[int, str], where: Any = None) -> dict[int, str]:
+    """What the failure row says in each thread's column."""
+    where = where or location
+    if failure is None:
+        return {}
+    by_name = {name: tid for tid, name in names.items()}
+    cells: dict[int, str] = {}
+    if failure.kind == "deadlock":
+        for block in failure.details:
+            first = block.splitlines()[0] if block else ""
+            if first.startswith("thread '") and " waits for " in first:
+                name = first[len("thread '"):first.index("' waits for ")]
+                waits = first.split(" waits for ", 1)[1].split("; holds", 1)[0]
+                if name in by_name:
+                    cells[by_name[name]] = f"DEADLOCK: waits for {waits}"
+        return cells
+    tid = by_name.get(failure.thread or "", None)
+    if tid is None:
+        return cells
+    if failure.kind == "exception":
+        site = failure_site(failure)
+        at = f" at {where(site)}" if site else ""
+        cells[tid] = f"FAILS: {type(failure.exception).__name__}{at}"
+    elif failure.kind == "livelock":
+        cells[tid] = "LIVELOCK: keeps spinning"
+    else:
+        cells[tid] = f"{failure.kind.upper()}"
+    return cells

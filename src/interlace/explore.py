@@ -303,16 +303,26 @@ def replay(
     *,
     include: Sequence[str] = (),
     exclude: Sequence[str] = (),
+    races: str = "warn",
+    ignore_races: Sequence[str] | None = None,
 ) -> Result:
-    """Re-run exactly one schedule (a :class:`Schedule`, its JSON text, or a list of choices)."""
+    """Re-run exactly one schedule (a :class:`Schedule`, its JSON text, or a list of choices).
+
+    Races found on the way are listed in ``result.races`` (``races="warn"``); with ``"error"`` they
+    also make the result fail when nothing else does.
+    """
     if isinstance(schedule, str):
         schedule = Schedule.from_json(schedule)
     elif isinstance(schedule, list):
         schedule = Schedule(choices=schedule)
-    _check_options(1, schedule.model, schedule.max_steps)
+    _check_options(1, schedule.model, schedule.max_steps, races)
+    if ignore_races is None:
+        from .config import load_config
+
+        ignore_races = load_config().ignore_races
     strat = ReplayStrategy(schedule.choices)
     started = time.perf_counter()
-    with Session(fn, include, exclude) as session:
+    with Session(fn, include, exclude, races=races, ignore_races=ignore_races) as session:
         strat.begin(0)
         ex = session.run(strat, schedule.model, schedule.max_steps, schedule.epoch, capture_values=True)
     failure = ex.failure if ex.failure is None or ex.failure.kind != "divergence" else None
@@ -323,6 +333,14 @@ def replay(
         uninstrumented=session.uninstrumented, divergence=strat.divergence,
         threads=[t.name for t in ex.threads],
     )
+    result.races, result.lock_inversions = session.new_findings()
+    result.suppressed_races = _suppressed(result.races)
+    if races == "error" and failure is None and result.divergence is None and (
+            any(not r.suppressed for r in result.races) or result.lock_inversions):
+        first = next((r for r in result.races if not r.suppressed), None)
+        summary = first.summary() if first is not None else result.lock_inversions[0].summary()
+        failure = result.failure = Failure("race", summary)
+        result.ok = False
     if failure is not None:
         result.schedule = Schedule(
             choices=list(ex.choices), model=schedule.model, max_steps=schedule.max_steps,

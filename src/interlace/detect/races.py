@@ -14,6 +14,7 @@ and do not race with each other.
 
 from __future__ import annotations
 
+import _thread
 import linecache
 import os
 import sys
@@ -25,6 +26,7 @@ from .stacks import Frame, capture, format_stack
 from .vectorclock import VectorClock
 
 _WHOLE = "*"
+_thread_local = _thread._local
 _WHOLE_CONTAINERS = (list, set, bytearray)
 IGNORE_COMMENT = "interlace: ignore-race"
 
@@ -121,6 +123,7 @@ class RaceDetector:
     def _reset(self) -> None:
         self.clocks: list[VectorClock] = []
         self.lock_clocks: dict[int, tuple[Any, VectorClock]] = {}
+        self.handoff_clocks: dict[tuple, VectorClock] = {}
         self.locations: dict[tuple, _Location] = {}
         self.keyed: dict[int, set] = {}
         self.keep: dict[int, Any] = {}
@@ -172,10 +175,24 @@ class RaceDetector:
             self.started[obj.tid] = _loc(site) if site else "?"
         elif kind == "join":
             self.clock(t).join(self.clock(obj.tid))
+        elif kind == "signal":  # a hand-off: everything before it happens before the matching wait
+            c = self.clock(t)
+            entry = self.handoff_clocks.get(obj)
+            if entry is None:
+                self.handoff_clocks[obj] = c.copy()
+            else:
+                entry.join(c)
+            c.tick(t)
+        elif kind == "wait":
+            entry = self.handoff_clocks.get(obj)
+            if entry is not None:
+                self.clock(t).join(entry)
 
     # -- accesses --------------------------------------------------------------------------------------
 
     def access(self, ex: Any, ts: Any, kind: str, obj: Any, key: Any, site: tuple, atomic: bool) -> None:
+        if isinstance(obj, _thread_local):
+            return  # each thread sees its own attributes
         obj, key = self._normalise(obj, key, kind)
         try:
             lk = (id(obj), key)
@@ -301,10 +318,11 @@ class RaceDetector:
             return True, (f"Under the GIL of Python {version} the race can manifest: thread {a.thread!r} can be "
                           f"switched out between its accesses to {race.what} at {_loc(a.site)} (a call or a "
                           "loop back-edge lies between them).")
-        if sequences:
+        if len(sequences) == 2:
             return False, (f"Under the GIL of Python {version} it cannot manifest: each thread's accesses to "
                            f"{race.what} within one statement run with no switch point between them. It can "
                            "on free-threaded builds (3.13t and later) and on Python 3.9 and earlier.")
+        # one side is a lone access: which of the two comes first depends on where the GIL switches
         return True, (f"Under the GIL of Python {version} the race can manifest: the order of these two "
                       "accesses depends on where the interpreter switches threads.")
 

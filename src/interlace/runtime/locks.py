@@ -66,7 +66,7 @@ class ControlledLock:
             me.held.append(self)
             if not self.internal:
                 ex.note(me, "acquire", self.label, None)
-        if ex.observers:
+        if ex.observers and self.tracked and not self.internal:
             ex.synced("acquire", me, self)
         return True
 
@@ -77,7 +77,7 @@ class ControlledLock:
         if me is not None:
             if self.tracked and not self.internal:
                 ex.note(me, "release", self.label, None)
-            if ex.observers:
+            if ex.observers and self.tracked and not self.internal:
                 ex.synced("release", me, self)
         owner = self._owner
         self._locked = False
@@ -152,8 +152,8 @@ class ControlledRLock:
     def _note(self, ex: Any, me: Any, kind: str) -> None:
         if not self.internal:
             ex.note(me, kind, self.label, None)
-        if ex.observers:
-            ex.synced(kind, me, self)
+            if ex.observers:
+                ex.synced(kind, me, self)
 
     __enter__ = acquire
 

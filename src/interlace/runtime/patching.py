@@ -17,7 +17,7 @@ import threading
 import time
 from typing import Any, Callable
 
-from . import hooks
+from . import handoffs, hooks
 from .execution import FINISHED, SLEEP
 from .locks import ControlledLock, ControlledRLock
 
@@ -64,22 +64,28 @@ def _managed() -> tuple[Any, Any]:
 # -- factories for locks and queues ----------------------------------------------------------------
 
 
-def _internal_owner(frame: Any) -> str | None:
-    """``"Event"`` when a lock is being created by the stdlib for its own use (an Event's lock)."""
-    if frame.f_code.co_filename not in _STDLIB_SYNC_FILES:
-        return None
-    owner = frame.f_locals.get("self")
-    return type(owner).__name__ if owner is not None else frame.f_code.co_name
+def _internal_owner(frame: Any) -> tuple[str | None, bool]:
+    """Who a lock is created for: ``(None, False)`` when the code under test makes it directly,
+    ``("Condition", False)`` for the lock of a Condition the code under test made (it takes that lock
+    itself, with ``with cond:``), ``("Event", True)`` for a lock the stdlib keeps to itself (an
+    Event's, a Queue's, a Future's condition): those are *internal*, kept out of traces, and give no
+    happens-before edges (their objects' own hand-offs do, see handoffs.py)."""
+    owner = None
+    while frame is not None and frame.f_code.co_filename in _STDLIB_SYNC_FILES:
+        obj = frame.f_locals.get("self")
+        owner = type(obj).__name__ if obj is not None else frame.f_code.co_name
+        frame = frame.f_back
+    return owner, owner is not None and owner != "Condition"
 
 
 def Lock() -> Any:  # noqa: N802 - stands in for threading.Lock
     ex, me = _managed()
     if me is None:
         return _real_allocate_lock()
-    owner = _internal_owner(sys._getframe(1))
+    owner, internal = _internal_owner(sys._getframe(1))
     if owner is None:
         return ControlledLock()
-    return ControlledLock(_lock_label(owner, me), internal=True)
+    return ControlledLock(_lock_label(owner, me), internal=internal)
 
 
 def _lock_label(owner: str, me: Any) -> str:
@@ -97,10 +103,10 @@ def RLock(*args: Any, **kwargs: Any) -> Any:  # noqa: N802 - stands in for threa
     ex, me = _managed()
     if me is None:
         return _real_rlock_factory(*args, **kwargs)
-    owner = _internal_owner(sys._getframe(1))
+    owner, internal = _internal_owner(sys._getframe(1))
     if owner is None:
         return ControlledRLock()
-    return ControlledRLock(_lock_label(owner, me), internal=True)
+    return ControlledRLock(_lock_label(owner, me), internal=internal)
 
 
 def SimpleQueue() -> Any:  # noqa: N802 - stands in for queue.SimpleQueue
@@ -270,6 +276,7 @@ class RuntimePatches:
         cf_thread = sys.modules.get("concurrent.futures.thread")
         if cf_thread is not None:
             self._set(cf_thread, "_global_shutdown_lock", cf_thread._global_shutdown_lock)
+        handoffs.install(self._set)
         return self
 
     def refresh(self) -> None:

@@ -1,0 +1,117 @@
+"""Happens-before edges of the standard library's hand-offs, for detectors.
+
+The stdlib's composite primitives keep private locks (a Queue's mutex, an Event's condition). Taken
+as plain lock edges, they would order *everything* two threads did around any use of the same
+queue, hiding real races: two consumers that happen to take turns on a queue are not synchronised
+with each other. So those locks give no edges (they are *internal*, see patching.py) and the
+hand-offs themselves do, as the issue of each primitive defines them:
+
+- ``Queue.put(item)`` -> the ``get`` that returns that item (also ``SimpleQueue``, ``LifoQueue``,
+  ``PriorityQueue``; ``task_done`` -> ``join``);
+- ``Event.set`` -> a ``wait``/``is_set`` that returns True;
+- ``Semaphore.release`` -> an ``acquire`` that succeeds;
+- ``Barrier.wait`` of every party -> the return of every party's ``wait``;
+- ``Future.set_result``/``set_exception`` -> ``result``/``exception`` that observes it.
+
+Each is a pair of ``signal(key)`` / ``wait(key)`` sync events sent to the execution's observers.
+"""
+
+from __future__ import annotations
+
+import queue
+import threading
+from concurrent.futures import Future
+from typing import Any, Callable
+
+from . import hooks
+
+
+def _emit(kind: str, key: tuple) -> None:
+    ex = hooks._active
+    if ex is None or not ex.observers:
+        return
+    me = ex.me()
+    if me is not None:
+        ex.synced(kind, me, key)
+
+
+def _signal_before(key: Callable[..., tuple]) -> Callable[[Callable], Callable]:
+    def wrap(original: Callable) -> Callable:
+        def method(self: Any, *args: Any, **kwargs: Any) -> Any:
+            _emit("signal", key(self, *args, **kwargs))
+            return original(self, *args, **kwargs)
+
+        method.__wrapped__ = original  # type: ignore[attr-defined]
+        return method
+
+    return wrap
+
+
+def _wait_after(key: Callable[..., tuple | None], only_if_true: bool = False,
+                always: bool = False) -> Callable[[Callable], Callable]:
+    def wrap(original: Callable) -> Callable:
+        def method(self: Any, *args: Any, **kwargs: Any) -> Any:
+            try:
+                result = original(self, *args, **kwargs)
+            except BaseException:
+                if always:
+                    k = key(self, None)
+                    if k is not None:
+                        _emit("wait", k)
+                raise
+            if not only_if_true or result:
+                k = key(self, result)
+                if k is not None:
+                    _emit("wait", k)
+            return result
+
+        method.__wrapped__ = original  # type: ignore[attr-defined]
+        return method
+
+    return wrap
+
+
+def _item_key(q: Any, item: Any, *rest: Any, **kw: Any) -> tuple:
+    return ("queue", id(q), id(item))
+
+
+def _got_key(q: Any, item: Any) -> tuple:
+    return ("queue", id(q), id(item))
+
+
+def _obj_key(name: str) -> Callable[..., tuple]:
+    return lambda obj, *rest, **kw: (name, id(obj))
+
+
+def _wrappers() -> list[tuple[Any, str, Callable[[Callable], Callable]]]:
+    simple = getattr(queue, "_PySimpleQueue", None)
+    pairs: list[tuple[Any, str, Callable[[Callable], Callable]]] = [
+        (queue.Queue, "put", _signal_before(_item_key)),
+        (queue.Queue, "get", _wait_after(_got_key)),
+        (queue.Queue, "task_done", _signal_before(_obj_key("queue-join"))),
+        (queue.Queue, "join", _wait_after(lambda q, r: ("queue-join", id(q)))),
+        (threading.Event, "set", _signal_before(_obj_key("event"))),
+        (threading.Event, "wait", _wait_after(lambda e, r: ("event", id(e)), only_if_true=True)),
+        (threading.Event, "is_set", _wait_after(lambda e, r: ("event", id(e)), only_if_true=True)),
+        (threading.Semaphore, "release", _signal_before(_obj_key("semaphore"))),
+        (threading.BoundedSemaphore, "release", _signal_before(_obj_key("semaphore"))),
+        (threading.Semaphore, "acquire", _wait_after(lambda s, r: ("semaphore", id(s)), only_if_true=True)),
+        (threading.Semaphore, "__enter__", _wait_after(lambda s, r: ("semaphore", id(s)), only_if_true=True)),
+        (threading.Barrier, "wait", lambda original: _wait_after(lambda b, r: ("barrier", id(b)), always=True)(
+            _signal_before(_obj_key("barrier"))(original))),
+        (Future, "set_result", _signal_before(_obj_key("future"))),
+        (Future, "set_exception", _signal_before(_obj_key("future"))),
+        (Future, "result", _wait_after(lambda f, r: ("future", id(f)), always=True)),
+        (Future, "exception", _wait_after(lambda f, r: ("future", id(f)), always=True)),
+    ]
+    if simple is not None:
+        pairs += [(simple, "put", _signal_before(_item_key)), (simple, "get", _wait_after(_got_key))]
+    return pairs
+
+
+def install(set_attr: Callable[[Any, str, Any], None]) -> None:
+    """Install the wrappers with ``set_attr(owner, name, value)`` (which remembers the original)."""
+    for owner, name, wrap in _wrappers():
+        original = owner.__dict__.get(name)
+        if original is not None:
+            set_attr(owner, name, wrap(original))

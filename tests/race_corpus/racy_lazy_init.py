@@ -1,0 +1,21 @@
+import threading
+
+_instance = None
+
+
+class Service:
+    pass
+
+
+def get_service():
+    global _instance
+    if _instance is None:  # RACE
+        _instance = Service()  # RACE # RACE:return
+    return _instance  # RACE:return
+
+
+threads = [threading.Thread(target=get_service) for _ in range(2)]
+for t in threads:
+    t.start()
+for t in threads:
+    t.join()

@@ -1,0 +1,188 @@
+"""The happens-before race detector and the lock-order detector, on a corpus of small programs.
+
+``race_corpus/racy_*.py`` each contain a known race; the lines of the racing accesses carry a
+``# RACE`` comment. ``race_corpus/clean_*.py`` use every synchronisation primitive correctly.
+"""
+
+from __future__ import annotations
+
+import glob
+import re
+import json
+import os
+import sys
+
+import pytest
+
+import interlace
+from interlace.script import ScriptRunner
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+CORPUS = os.path.join(HERE, "race_corpus")
+RACY = sorted(glob.glob(os.path.join(CORPUS, "racy_*.py")))
+CLEAN = sorted(glob.glob(os.path.join(CORPUS, "clean_*.py")))
+
+pytestmark = pytest.mark.timeout(300)
+
+
+def marked_groups(path):
+    """``{group: lines}`` from ``# RACE`` (group "") and ``# RACE:name`` comments."""
+    groups = {}
+    with open(path) as f:
+        for n, line in enumerate(f, 1):
+            for group in re.findall(r"# RACE(?::(\w+))?", line):
+                groups.setdefault(group, set()).add(n)
+    return groups
+
+
+def lines_of(race):
+    return {race.current.site[1], race.previous.site[1]}
+
+
+def test_corpus_sizes():
+    assert len(RACY) >= 15
+    assert len(CLEAN) >= 10
+
+
+@pytest.mark.parametrize("path", RACY, ids=os.path.basename)
+def test_race_is_reported_on_the_first_execution_with_the_right_lines(path):
+    result = interlace.explore(ScriptRunner(path, []), executions=1, seed=0, races="warn")
+    assert result.executions == 1
+    groups = marked_groups(path)
+    assert result.races, f"no race reported in {os.path.basename(path)}"
+    for lines in groups.values():
+        assert any(lines_of(r) == lines for r in result.races), (lines, [r.summary() for r in result.races])
+    marked = set().union(*groups.values())
+    for race in result.races:
+        assert lines_of(race) <= marked, race.summary()
+        assert race.current.stack and race.previous.stack
+        assert race.current.stack[-1][1] == race.current.site[1]
+
+
+@pytest.mark.parametrize("path", CLEAN, ids=os.path.basename)
+def test_race_free_program_has_no_report_in_1000_executions(path):
+    result = interlace.explore(ScriptRunner(path, []), executions=1000, seed=0, races="error")
+    assert result.ok, result.report()
+    assert result.races == [] and result.lock_inversions == []
+    assert result.executions == 1000
+
+
+def test_counter_race_report_text_and_gil_verdict():
+    path = os.path.join(CORPUS, "racy_global_counter.py")
+    result = interlace.explore(ScriptRunner(path, []), executions=1, seed=0)
+    assert not result.ok
+    assert result.failure.kind == "race"
+    race = result.races[0]
+    text = race.format()
+    assert text.startswith("DATA RACE on counter (global of module __main__)\n")
+    assert "by thread 'Thread-1 (work)' at racy_global_counter.py:9" in text
+    assert "by thread 'Thread-2 (work)' at racy_global_counter.py:9" in text
+    assert "    File \"%s\", line 9, in work\n      counter = counter + 1  # RACE" % path in text
+    assert "thread 'Thread-1 (work)' was started at racy_global_counter.py:14" in text
+    version = f"{sys.version_info.major}.{sys.version_info.minor}"
+    assert race.gil is False
+    assert race.gil_reason.startswith(f"Under the GIL of Python {version} it cannot manifest")
+    assert "free-threaded builds" in race.gil_reason and "3.9 and earlier" in race.gil_reason
+    assert "DATA RACE on counter" in result.report()
+
+
+def test_counter_with_a_call_manifests_under_the_gil():
+    path = os.path.join(CORPUS, "racy_counter_with_call.py")
+    result = interlace.explore(ScriptRunner(path, []), executions=1, seed=0)
+    race = result.races[0]
+    assert race.gil is True
+    assert "can be switched out between its accesses to counter at racy_counter_with_call.py:13" in race.gil_reason
+
+
+def test_lock_order_inversion_without_deadlock_is_reported(tmp_path):
+    program = tmp_path / "abba.py"
+    program.write_text(
+        "import threading\n"
+        "a = threading.Lock()\n"
+        "b = threading.Lock()\n"
+        "def one():\n"
+        "    with a:\n"
+        "        with b:\n"
+        "            pass\n"
+        "def two():\n"
+        "    with b:\n"
+        "        with a:\n"
+        "            pass\n"
+        "t = threading.Thread(target=one, name='one')\n"
+        "t.start()\n"
+        "t.join()\n"
+        "u = threading.Thread(target=two, name='two')\n"
+        "u.start()\n"
+        "u.join()\n"
+    )
+    result = interlace.explore(ScriptRunner(str(program), []), executions=1, seed=0)
+    assert not result.ok
+    assert result.failure.kind == "race"
+    assert "1 lock-order inversion(s) found" in result.failure.message
+    inversion = result.lock_inversions[0]
+    text = inversion.format()
+    assert text.startswith("POTENTIAL DEADLOCK (lock-order inversion): 'two' takes Lock@abba.py:3 then Lock@abba.py:2; "
+                           "'one' takes Lock@abba.py:2 then Lock@abba.py:3")
+    assert "thread 'two' acquired Lock@abba.py:2 at abba.py:10 while holding Lock@abba.py:3 (acquired at abba.py:9)" in text
+    assert "thread 'one' acquired Lock@abba.py:3 at abba.py:6 while holding Lock@abba.py:2 (acquired at abba.py:5)" in text
+
+
+def test_ignore_race_comment_suppresses_and_counts(tmp_path):
+    program = tmp_path / "quiet.py"
+    program.write_text(
+        "import threading\n"
+        "hits = [0]\n"
+        "def work():\n"
+        "    hits[0] += 1  # interlace: ignore-race\n"
+        "ts = [threading.Thread(target=work) for _ in range(2)]\n"
+        "for t in ts:\n"
+        "    t.start()\n"
+        "for t in ts:\n"
+        "    t.join()\n"
+    )
+    result = interlace.explore(ScriptRunner(str(program), []), executions=5, seed=0)
+    assert result.ok, result.report()
+    assert result.suppressed_races == 1
+    assert [r.suppressed for r in result.races] == [True]
+
+
+def test_ignore_races_patterns_from_pyproject(tmp_path, monkeypatch):
+    (tmp_path / "pyproject.toml").write_text('[tool.interlace]\nignore-races = ["Stats.*"]\n')
+    monkeypatch.chdir(tmp_path)
+    path = os.path.join(CORPUS, "racy_attribute.py")
+    result = interlace.explore(ScriptRunner(path, []), executions=1, seed=0)
+    assert result.ok
+    assert result.suppressed_races == 1
+    explicit = interlace.explore(ScriptRunner(path, []), executions=1, seed=0, ignore_races=[])
+    assert not explicit.ok
+
+
+def test_races_off_and_warn():
+    path = os.path.join(CORPUS, "racy_attribute.py")
+    off = interlace.explore(ScriptRunner(path, []), executions=3, seed=0, races="off")
+    assert off.ok and off.races == []
+    warn = interlace.explore(ScriptRunner(path, []), executions=3, seed=0, races="warn")
+    assert warn.ok and len(warn.races) == 1
+    with pytest.raises(ValueError, match="unknown races mode 'loud'"):
+        interlace.explore(ScriptRunner(path, []), races="loud")
+
+
+def test_races_as_json_data():
+    path = os.path.join(CORPUS, "racy_dict_item.py")
+    result = interlace.explore(ScriptRunner(path, []), executions=1, seed=0)
+    doc = json.loads(json.dumps(result.to_dict()))
+    assert doc["ok"] is False and doc["failure"]["kind"] == "race"
+    race = doc["races"][0]
+    assert race["what"] == "dict['apples']"
+    assert race["current"]["line"] == 7 and race["previous"]["line"] == 7
+    assert race["manifests_under_gil"] is False
+    assert doc["schedule"]["format"] == "interlace-schedule"
+
+
+def test_race_schedule_replays_to_the_same_race():
+    path = os.path.join(CORPUS, "racy_publication.py")
+    runner = ScriptRunner(path, [])
+    result = interlace.explore(runner, executions=1, seed=0)
+    again = interlace.replay(runner, result.schedule)
+    assert again.divergence is None
+    assert [r.summary() for r in again.races] == [r.summary() for r in result.races]

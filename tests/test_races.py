@@ -186,3 +186,28 @@ def test_race_schedule_replays_to_the_same_race():
     again = interlace.replay(runner, result.schedule)
     assert again.divergence is None
     assert [r.summary() for r in again.races] == [r.summary() for r in result.races]
+
+
+def test_cli_races_modes_and_json(tmp_path):
+    import subprocess
+
+    root = os.path.dirname(HERE)
+    env = dict(os.environ, PYTHONPATH=os.path.join(root, "src"))
+    path = os.path.join(CORPUS, "racy_flag.py")
+
+    def run(*args):
+        return subprocess.run([sys.executable, "-m", "interlace", "explore", *args, "-n", "3", "--seed", "1", path],
+                              capture_output=True, text=True, cwd=tmp_path, env=env, timeout=120)
+
+    error = run()
+    assert error.returncode == 1
+    assert "1 data race(s) found; the first: DATA RACE on done" in error.stdout
+    warn = run("--races", "warn")
+    assert warn.returncode == 0
+    assert warn.stdout.startswith("interlace: no failure in 3 executions")
+    assert "DATA RACE on done (global of module __main__)" in warn.stdout
+    off = run("--races", "off")
+    assert off.returncode == 0 and "DATA RACE" not in off.stdout
+    doc = json.loads(run("--json").stdout)
+    assert doc["failure"]["kind"] == "race" and doc["races"][0]["what"] == "done"
+    assert os.path.exists(os.path.join(tmp_path, doc["schedule_file"]))

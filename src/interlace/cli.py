@@ -7,6 +7,7 @@ diverged from the schedule being replayed.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import shlex
 import sys
@@ -44,6 +45,9 @@ def _parser() -> argparse.ArgumentParser:
     ex.add_argument("--exclude", action="append", default=[], metavar="PATTERN",
                     help="do not instrument modules matching PATTERN")
     ex.add_argument("-o", "--output", default=None, help="where to save the failing schedule")
+    ex.add_argument("--races", choices=["error", "warn", "off"], default="error",
+                    help="data races and lock-order inversions: fail (default), only report, or do not detect")
+    ex.add_argument("--json", action="store_true", help="print the result as JSON instead of the report")
     ex.add_argument("script", help="the Python script to run")
     ex.add_argument("args", nargs=argparse.REMAINDER, help="arguments for the script")
 
@@ -133,11 +137,17 @@ def _explore(options: argparse.Namespace) -> int:
         max_steps=options.max_steps,
         time_limit=options.time_limit,
         target=runner.target(),
+        races=options.races,
     )
     if result.ok:
-        print(result.report())
+        print(json.dumps(result.to_dict(), indent=1) if options.json else result.report())
         return EXIT_OK
     path = _save(result.schedule, options.output, runner.path, result)
+    if options.json:
+        doc = result.to_dict()
+        doc["schedule_file"] = path
+        print(json.dumps(doc, indent=1))
+        return EXIT_FAILURE
     if runner.output:
         print("Output of the failing execution:")
         print(_indent(runner.output))

@@ -97,7 +97,7 @@ class ThreadState:
 
     __slots__ = (
         "tid", "thread", "name", "gate", "exited", "status", "waiting", "deadline", "timed_out",
-        "ident", "daemon", "held", "run_length", "site", "outside_since", "gil_points",
+        "ident", "daemon", "held", "run_length", "site", "outside_since", "gil_points", "pending",
     )
 
     def __init__(self, tid: int, thread: threading.Thread) -> None:
@@ -119,6 +119,7 @@ class ThreadState:
         self.site: tuple | None = None
         self.outside_since = 0.0
         self.gil_points = 0  # calls and loop back-edges so far: where the GIL could have switched
+        self.pending: str | None = "start"  # the operation the thread does when it next runs
 
     def __repr__(self) -> str:
         return f"<ThreadState {self.tid} {self.name} {self.status}>"
@@ -142,6 +143,9 @@ class Execution:
         self.classifier = classifier or CallClassifier()
         self.record_trace = record_trace
         self.capture_values = False
+        #: when a list: one ``(chosen tid, its site, its pending operation, enabled tids)`` per
+        #: decision, for recordings that check a replay against the program (None: not kept)
+        self.decisions: list | None = None
         self.observers: list = list(observers)
         self.threads: list[ThreadState] = []
         self.by_thread: dict[threading.Thread, ThreadState] = {}
@@ -411,6 +415,7 @@ class Execution:
         else:
             me.site = site
         self.step += 1
+        me.pending = kind
         if self.step > self.max_steps:
             self._livelock(me)
         self._schedule(me)
@@ -443,6 +448,8 @@ class Execution:
                 self._stopped(me)
             nxt = threads[tid]
             self.choices.append(tid)
+            if self.decisions is not None:
+                self.decisions.append((tid, nxt.site, nxt.pending, tuple(enabled)))
         if nxt is me:
             me.run_length += 1
             return

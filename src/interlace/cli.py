@@ -48,11 +48,19 @@ def _parser() -> argparse.ArgumentParser:
     ex.add_argument("--races", choices=["error", "warn", "off"], default="error",
                     help="data races and lock-order inversions: fail (default), only report, or do not detect")
     ex.add_argument("--json", action="store_true", help="print the result as JSON instead of the report")
+    ex.add_argument("--no-shrink", dest="shrink", action="store_false",
+                    help="keep the failing schedule as found (default: shrink it to fewer preemptions)")
+    ex.add_argument("--html", default=None, metavar="OUT.html",
+                    help="also write an HTML timeline of the failure")
     ex.add_argument("script", help="the Python script to run")
     ex.add_argument("args", nargs=argparse.REMAINDER, help="arguments for the script")
 
     rp = sub.add_parser("replay", help="re-run a saved schedule exactly")
     rp.add_argument("schedule", help="a schedule file written by `interlace explore`")
+
+    rep = sub.add_parser("report", help="re-run a saved schedule and write its report (text, HTML)")
+    rep.add_argument("schedule", help="a schedule file written by `interlace explore`")
+    rep.add_argument("--html", default=None, metavar="OUT.html", help="write the HTML timeline here")
     return parser
 
 
@@ -99,6 +107,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if options.command == "explore":
             return _explore(options)
+        if options.command == "report":
+            from .report.command import report_command
+
+            return report_command(options, _runner, UsageError)
         return _replay(options)
     except UsageError as exc:
         print(f"interlace: {exc}", file=sys.stderr)
@@ -125,6 +137,9 @@ def _explore(options: argparse.Namespace) -> int:
     if options.executions < 1:
         raise UsageError("--executions must be at least 1.")
     runner = _runner(options.script, options.args, capture=True)
+    from .progress import Progress
+
+    progress = Progress(total=options.executions, enabled=None if not options.json else False)
     result = explore(
         runner,
         executions=options.executions,
@@ -138,11 +153,17 @@ def _explore(options: argparse.Namespace) -> int:
         time_limit=options.time_limit,
         target=runner.target(),
         races=options.races,
+        shrink=options.shrink,
+        on_execution=progress,
     )
+    progress.close()
     if result.ok:
         print(json.dumps(result.to_dict(), indent=1) if options.json else result.report())
         return EXIT_OK
     path = _save(result.schedule, options.output, runner.path, result)
+    from .report.command import save_extras
+
+    extras = save_extras(result, path, options.html, f"interlace replay {shlex.quote(path)}")
     if options.json:
         doc = result.to_dict()
         doc["schedule_file"] = path
@@ -152,6 +173,8 @@ def _explore(options: argparse.Namespace) -> int:
         print("Output of the failing execution:")
         print(_indent(runner.output))
     print(result.report(replay_command=f"interlace replay {shlex.quote(path)}"))
+    for line in extras:
+        print(line)
     return EXIT_FAILURE
 
 

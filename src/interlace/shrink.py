@@ -28,7 +28,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
-from .strategies.base import Strategy
+from .strategies.base import STOP, Strategy
 
 MAX_REPLAYS = 300
 TIME_LIMIT = 30.0
@@ -66,8 +66,11 @@ class RecordingStrategy(Strategy):
 
     name = "shrink"
 
-    def __init__(self, choices: list[int] | None = None, deviations: dict[tuple, Any] | None = None) -> None:
+    def __init__(self, choices: list[int] | None = None, deviations: dict[tuple, Any] | None = None,
+                 strict: bool = False) -> None:
         super().__init__(0)
+        self.strict = strict  # a choice naming a thread that cannot run stops the execution (divergence)
+        self.divergence: str | None = None
         self.choices = list(choices or [])
         self.deviations = dict(deviations or {})  # key -> tid, or ("defer", tid)
         self.decisions: list[Decision] = []
@@ -78,6 +81,7 @@ class RecordingStrategy(Strategy):
 
     def begin(self, index: int) -> bool:
         self.decisions = []
+        self.divergence = None
         self._pending = None
         self._seen = 0
         self._done = {}
@@ -98,6 +102,11 @@ class RecordingStrategy(Strategy):
         n = len(self.decisions)
         wanted = self.choices[n] if n < len(self.choices) else self.deviations.get(key)
         default = current if current is not None else enabled[0]
+        if self.strict and n < len(self.choices) and wanted not in enabled:
+            names = ", ".join(execution.name_of(t) for t in enabled)
+            who = repr(execution.name_of(wanted)) if wanted < len(execution.threads) else f"thread #{wanted}"
+            self.divergence = f"decision {n + 1}: the schedule runs {who}, but only {names} can run"
+            return STOP
         if isinstance(wanted, tuple):  # ("defer", tid): run tid at the next switch that is free
             self._pending = wanted[1]
             wanted = None
@@ -347,3 +356,35 @@ def shrink_failure(session: Any, ex: Any, model: str, max_steps: int, epoch: flo
         )
         return ex, [], result
     return again[0], again[1], result
+
+
+def record(fn: Any, schedule: Any, *, include: Any = (), exclude: Any = ()) -> Any:
+    """Replay ``schedule`` (a :class:`~interlace.schedule.Schedule`) once, like
+    :func:`interlace.replay`, and also record its decisions so reports can mark preemptions exactly.
+
+    Returns a :class:`~interlace.explore.Result`; a choice naming a thread that cannot run stops the
+    execution and sets ``result.divergence``, as in :func:`interlace.replay`.
+    """
+    from .explore import Result, Session, _check_options
+    from .schedule import Schedule
+
+    _check_options(1, schedule.model, schedule.max_steps)
+    strategy = RecordingStrategy(schedule.choices, strict=True)
+    started = time.perf_counter()
+    with Session(fn, include, exclude) as session:
+        strategy.begin(0)
+        ex = session.run(strategy, schedule.model, schedule.max_steps, schedule.epoch, capture_values=True)
+    failure = ex.failure if ex.failure is None or ex.failure.kind != "divergence" else None
+    result = Result(
+        ok=failure is None and strategy.divergence is None, executions=1, seed=schedule.seed,
+        strategy=schedule.strategy or "replay", model=schedule.model, elapsed=time.perf_counter() - started,
+        failure=failure, trace=ex.trace, uninstrumented=session.uninstrumented,
+        divergence=strategy.divergence, threads=[t.name for t in ex.threads], decisions=strategy.decisions,
+    )
+    if failure is not None:
+        result.schedule = Schedule(
+            choices=list(schedule.choices), model=schedule.model, max_steps=schedule.max_steps,
+            epoch=schedule.epoch, strategy=schedule.strategy, seed=schedule.seed,
+            execution=schedule.execution, target=schedule.target, failure=failure.message,
+        )
+    return result

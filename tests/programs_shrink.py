@@ -106,3 +106,14 @@ PROGRAMS = {
     "condition_lost_wakeup": (condition_lost_wakeup, "deadlock"),
     "queue_check_then_get": (queue_check_then_get, "exception"),
 }
+
+
+def spin_until_set():
+    """Livelock: the spinning thread waits for a flag that nobody sets."""
+    box = Box()
+
+    def spin():
+        while box.value == 0:
+            pass
+
+    run_threads(spin, lambda: None)

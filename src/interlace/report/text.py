@@ -138,7 +138,7 @@ def interleaving_table(trace: list, names: dict[int, str] | None = None, *, deci
         for tid in tids:
             text, style = cells.get(tid, ("", None))
             text = _fit(text, col_w)
-            parts.append(_paint(f"{text:<{col_w}}", style, color))
+            parts.append(_paint(text, style, color) + " " * (col_w - len(text)))
         return " | ".join(parts).rstrip()
 
     out_rows: list[str] = []

@@ -62,9 +62,13 @@ def hb_edges(events: list, names: dict[int, str]) -> list[tuple[int, int, str]]:
         elif e.kind == "join" and e.what in by_name:
             child = by_name[e.what]
             last = next((f for f in reversed(events) if f.tid == child), None)
-            # only a join that returned: the joiner goes on after the child's last step
-            target = None if last is None else next(
-                (f for f in events if f.tid == e.tid and f.index > max(last.index, e.index)), None)
+            # only a join that returned (the joiner goes on after it), to the join itself if the
+            # child had already ended, else to the joiner's first step after the child's last one
+            returned = any(f.tid == e.tid for f in events[i + 1:])
+            if last is None or not returned:
+                continue
+            target = e if last.index < e.index else next(
+                (f for f in events if f.tid == e.tid and f.index > last.index), None)
             if target is not None:
                 edges.append((last.index, target.index, "join"))
     return edges

@@ -281,7 +281,7 @@ def _candidates(decisions: list[Decision]):
     for i in range(len(deviating)):
         yield {d.key: d.chosen for d in deviating[:i]}
     # Keep a single preemption, moved to a step of the same thread near one of the current ones.
-    if len(preemptions) > 1:
+    if preemptions:
         for p in preemptions:
             for d in [p, *_nearby(decisions, p)]:
                 for target in _targets(p, d):

@@ -146,6 +146,8 @@ def test_livelock_shrinks_and_keeps_its_kind():
     result = interlace.explore(programs.spin_until_set, executions=50, seed=0, races="off", max_steps=400)
     assert result.failure.kind == "livelock", result.report()
     assert result.shrink.after.preemptions <= result.shrink.before.preemptions
+    # never shrunk into starvation (a waiting thread that is never run again)
+    assert result.shrink.after.decisions <= result.shrink.before.decisions
     again = interlace.replay(programs.spin_until_set, result.schedule, races="off")
     assert again.failure.kind == "livelock"
 

@@ -17,6 +17,9 @@ in the order (preemptions, context switches, decisions). Passes, repeated until 
 2. drop one other deviation (a forced switch goes to the default thread instead);
 3. drop every deviation from some point on (a shorter execution, or at least a shorter schedule).
 
+A livelock candidate must not have more decisions than the schedule as found: otherwise shrinking
+would turn it into starvation (a thread that could end the spin is simply never run).
+
 Everything is deterministic: the same failing schedule of the same program always shrinks to the
 same schedule, given the same replay budget (``max_replays``). The time bound only stops a shrink
 that would otherwise take too long; when it is hit the result says so.
@@ -235,6 +238,9 @@ def shrink(session: Any, choices: list[int], failure: Any, model: str, max_steps
         result.elapsed = time.perf_counter() - started
         return result
     result.before = best.size
+    # A livelock must not shrink into starvation: a schedule that never lets a waiting thread run
+    # "spins forever" too, with every spin a decision. Such candidates have more decisions.
+    fair = best.size.decisions if failure.kind == "livelock" else None
     tried: set = set()
     while True:
         improved = False
@@ -251,7 +257,8 @@ def shrink(session: Any, choices: list[int], failure: Any, model: str, max_steps
                 break
             candidate = run_candidate(session, model, max_steps, epoch, deviations=deviations)
             result.replays += 1
-            if fails_the_same(candidate) and candidate.size < best.size:
+            if (fails_the_same(candidate) and candidate.size < best.size
+                    and (fair is None or candidate.size.decisions <= fair)):
                 result.steps.append(str(candidate.size))
                 best = candidate
                 improved = True

@@ -14,15 +14,21 @@ from interlace.runtime import hooks
 pytestmark = pytest.mark.timeout(60)
 
 
+# Compiled from a string: re-instrumenting loaded test modules in place (as ``explore`` does) must
+# never instrument the recorder that the hooks call.
+_FAKE_NS: dict = {"__name__": "il_fake_recorder"}
+exec(compile(textwrap.dedent("""
 class Fake:
-    """Stands for the active execution; records every hook call."""
 
     def __init__(self) -> None:
         self.log: list[tuple] = []
         self.objs: list[object] = []
         self.sites: list[tuple] = []
 
-    def access(self, kind, obj, name, site):
+    capture_values = False
+    def observe(self, value):
+        pass
+    def access(self, kind, obj, name, site, *value):
         self.log.append((kind, name, site[1]))
         self.objs.append(obj)
         self.sites.append(site)
@@ -44,6 +50,17 @@ class Fake:
         self.objs.append(None)
         self.sites.append(site)
 
+def execute(set_active, code, ns, active):
+    fake = Fake()
+    set_active(fake if active else None)
+    try:
+        exec(code, ns)
+    finally:
+        set_active(None)
+    return ns, fake
+"""), "<fake>", "exec"), _FAKE_NS)
+Fake = _FAKE_NS["Fake"]
+
 
 def src(text: str) -> str:
     return textwrap.dedent(text).lstrip("\n")
@@ -52,13 +69,7 @@ def src(text: str) -> str:
 def run(text: str, ns: dict | None = None, filename: str = "<test>", active: bool = True):
     code = compile_source(src(text), filename)
     ns = {"__name__": "testmod"} if ns is None else ns
-    fake = Fake()
-    hooks.set_active(fake if active else None)
-    try:
-        exec(code, ns)
-    finally:
-        hooks.set_active(None)
-    return ns, fake
+    return _FAKE_NS["execute"](hooks.set_active, code, ns, active)
 
 
 def accesses(fake: Fake) -> list[tuple]:

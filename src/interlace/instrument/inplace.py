@@ -8,6 +8,7 @@ silently skipped.
 
 from __future__ import annotations
 
+import ast
 import importlib.machinery
 import os
 import sys
@@ -18,6 +19,7 @@ from typing import Any
 from .cache import compile_cached
 from .importhook import is_hook_loaded
 from .registry import is_instrumented_code
+from .rewriter import compile_source
 from .selection import DEFAULT, Selection
 
 _CodeKey = tuple  # (co_name, co_firstlineno)
@@ -97,6 +99,22 @@ class _ModuleInfo:
         return None, "source changed since import"
 
 
+def _pytest_rewritten_tree(loader: Any, source: bytes, filename: str) -> ast.Module | None:
+    """The AST pytest's assertion rewriter executed for a test module, or ``None``."""
+    if type(loader).__name__ != "AssertionRewritingHook":
+        return None
+    try:
+        from _pytest.assertion.rewrite import rewrite_asserts
+    except ImportError:  # pragma: no cover
+        return None
+    tree = ast.parse(source, filename=filename)
+    try:
+        rewrite_asserts(tree, source, filename, getattr(loader, "config", None))
+    except Exception:  # noqa: BLE001 - another pytest version: fall back to the plain source
+        return None
+    return tree
+
+
 def _fn_name(fn: Any) -> str:
     return f"{getattr(fn, '__module__', '?')}.{getattr(fn, '__qualname__', getattr(fn, '__name__', '?'))}"
 
@@ -149,14 +167,21 @@ class _Run:
         except OSError:
             failures.append(f"{name}: no source")
             return None
+        loader = getattr(getattr(mod, "__spec__", None), "loader", None) or getattr(mod, "__loader__", None)
+        strict = loader is None or type(loader) in _STANDARD_LOADERS
         try:
-            plain = compile(source, filename, "exec", dont_inherit=True, optimize=sys.flags.optimize)
-            new = compile_cached(source, filename, sys.flags.optimize)
+            tree = _pytest_rewritten_tree(loader, source, filename)
+            if tree is not None:
+                # keep pytest's assertion introspection: rewrite the tree pytest would run
+                plain = compile(tree, filename, "exec", dont_inherit=True)
+                new = compile_source(tree, filename, dont_inherit=True)
+                strict = True
+            else:
+                plain = compile(source, filename, "exec", dont_inherit=True, optimize=sys.flags.optimize)
+                new = compile_cached(source, filename, sys.flags.optimize)
         except (SyntaxError, ValueError):
             failures.append(f"{name}: source changed since import")
             return None
-        loader = getattr(getattr(mod, "__spec__", None), "loader", None) or getattr(mod, "__loader__", None)
-        strict = loader is None or type(loader) in _STANDARD_LOADERS
         return _ModuleInfo(name, filename, plain, new, strict)
 
     def fail(self, message: str, module_name: str | None) -> None:

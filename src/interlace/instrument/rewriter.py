@@ -40,12 +40,13 @@ _DEL = ast.Del()
 def _loc(orig: ast.AST) -> dict[str, Any]:
     lineno = getattr(orig, "lineno", 1)
     col = getattr(orig, "col_offset", 0)
-    return {
-        "lineno": lineno,
-        "col_offset": col,
-        "end_lineno": getattr(orig, "end_lineno", lineno),
-        "end_col_offset": getattr(orig, "end_col_offset", col),
-    }
+    end_lineno = getattr(orig, "end_lineno", None)
+    end_col = getattr(orig, "end_col_offset", None)
+    # trees made by other tools (e.g. pytest's assertion rewriting) may carry inconsistent ends
+    if end_lineno is None or end_col is None or end_lineno < lineno or \
+            (end_lineno == lineno and end_col < col):
+        end_lineno, end_col = lineno, col
+    return {"lineno": lineno, "col_offset": col, "end_lineno": end_lineno, "end_col_offset": end_col}
 
 
 def _copy(node: ast.AST, **changes: Any) -> Any:
@@ -170,8 +171,9 @@ class _Rewriter:
                 wrap = False
             new_func: ast.expr = func
         elif isinstance(func, ast.Attribute):
-            if func.attr in _FRAME_GETTERS:
-                wrap = False
+            if func.attr in _FRAME_GETTERS or (
+                    func.attr in _NO_ARG_FRAME_BUILTINS and not node.args and not node.keywords):
+                wrap = False  # e.g. ``builtins.locals()`` (pytest's rewritten asserts use it)
             new_func = _copy(func, value=self.expr(func.value))
         else:
             new_func = self.expr(func)
@@ -559,6 +561,16 @@ def _inherited_future_flags() -> int:
     return 0
 
 
+def _repair_ranges(tree: ast.AST) -> None:
+    """``fix_missing_locations`` gives nodes that had a start but no end (as pytest's assertion
+    rewriter makes them) their parent's end, which may precede the start: clamp those."""
+    for node in ast.walk(tree):
+        end = getattr(node, "end_lineno", None)
+        if end is not None and end < node.lineno:  # type: ignore[attr-defined]
+            node.end_lineno = node.lineno  # type: ignore[attr-defined]
+            node.end_col_offset = node.col_offset  # type: ignore[attr-defined]
+
+
 def compile_source(source: str | bytes | ast.AST, filename: str, mode: str = "exec", flags: int = 0,
                    dont_inherit: bool = False, optimize: int = -1) -> types.CodeType:
     """Like :func:`compile`, but the code is rewritten first (and registered as instrumented)."""
@@ -575,6 +587,8 @@ def compile_source(source: str | bytes | ast.AST, filename: str, mode: str = "ex
         tree = compile(source, filename, mode, flags | ast.PyCF_ONLY_AST, True, optimize)
     new = rewrite(tree, filename)
     ast.fix_missing_locations(new)
+    if tree is source:  # parsed source has complete positions; trees from elsewhere may not
+        _repair_ranges(new)
     code = compile(new, filename, mode, flags, True, optimize)
     registry.register(code)
     return code

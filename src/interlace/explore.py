@@ -194,6 +194,10 @@ def explore(
     they are only listed in ``result.races``/``result.lock_inversions``, ``"off"`` skips detection.
     ``ignore_races`` are fnmatch patterns (``"shop.py:12"``, ``"Counter.*"``) of races to suppress;
     by default they are read from ``[tool.interlace] ignore-races`` in the nearest pyproject.toml.
+
+    With ``shrink=True`` (default) a failing schedule is shrunk (fewer preemptions, then fewer
+    context switches, then fewer decisions; see :mod:`interlace.shrink`) before it is reported:
+    ``result.schedule`` is the shrunk one, ``result.original_schedule`` the one found.
     """
     _check_options(executions, model, max_steps, races)
     if ignore_races is None:

@@ -174,3 +174,16 @@ def test_progress_line_on_a_terminal_only():
     q.close()
     assert quiet.getvalue() == ""
     assert q.executions == 1
+
+
+def test_method_calls_of_uninstrumented_classes_conflict_on_the_object_type():
+    from interlace.report.analysis import location_of
+
+    assert location_of(ev(1, 1, "call", "queue.Queue.get_nowait", 3)) == "queue.Queue"
+    assert location_of(ev(1, 1, "call", "threading.Thread", 3)) is None
+    assert location_of(ev(1, 1, "call", "time.sleep", 3)) is None
+    assert location_of(ev(1, 1, "acquire", "Lock@p.py:3", 3)) == "Lock@p.py:3"
+    trace = [ev(1, 1, "call", "queue.Queue.empty", 6), ev(2, 2, "call", "queue.Queue.empty", 6),
+             ev(3, 2, "call", "queue.Queue.get_nowait", 7), ev(4, 1, "call", "queue.Queue.get_nowait", 7)]
+    decisions = [Decision((1, 1, 0), (1, 2), 1, 2, 1)]
+    assert sorted(analyze(trace, decisions).important) == [1, 2, 3, 4]

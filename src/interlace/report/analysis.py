@@ -17,8 +17,21 @@ from typing import Any
 from ..runtime.describe import is_internal
 
 QUIET = frozenset({"loop"})
+
+
+def location_of(e: Any) -> str | None:
+    """The shared location an event touches, for conflicts: the name for accesses and lock
+    operations; ``pkg.Class`` for a call of a method of an uninstrumented class (``queue.Queue.get``),
+    which may touch that object's state; None for anything else."""
+    if e.kind in ACCESSES:
+        return e.what
+    if e.kind == "call":
+        parts = e.what.split(".")
+        if len(parts) >= 2 and parts[-2][:1].isupper():
+            return ".".join(parts[:-1])
+    return None
 ACCESSES = frozenset({"read", "write", "delete", "acquire", "release"})
-WRITES = frozenset({"write", "delete", "acquire", "release"})
+WRITES = frozenset({"write", "delete", "acquire", "release", "call"})
 SYNC = frozenset({"acquire", "release", "start", "join"})
 
 
@@ -88,13 +101,13 @@ def analyze(trace: list, decisions: list | None = None, failure: Any = None) -> 
             important.add(after.index)
         own = _segment_back(before_all, tid) + (_segment_forward(after_all[resume_at:], tid)
                                                if resume_at is not None else [])
-        for location in dict.fromkeys(e.what for e in own if e.kind in ACCESSES):
-            mine = [e for e in own if e.what == location and e.kind in ACCESSES]
+        for location in dict.fromkeys(loc for loc in map(location_of, own) if loc is not None):
+            mine = [e for e in own if location_of(e) == location]
             i_write = any(e.kind in WRITES for e in mine)
             others: dict[int, list] = {}
             for e in window:
                 conflict = i_write or e.kind in WRITES
-                if e.tid != tid and e.what == location and e.kind in ACCESSES and conflict:
+                if e.tid != tid and location_of(e) == location and conflict:
                     others.setdefault(e.tid, []).append(e)
             if not others:
                 continue
@@ -208,22 +221,26 @@ def operation(e: Any) -> str:
     return op
 
 
-def failure_site(failure: Any) -> tuple | None:
-    """(filename, line) of the innermost frame of the failure's exception in the code under test."""
+def failure_site(failure: Any, files: Any = None) -> tuple | None:
+    """(filename, line) of the innermost frame of the failure's exception in the code under test:
+    in one of ``files`` (those of the trace) when given and possible, else outside interlace."""
     exc = getattr(failure, "exception", None)
     if exc is None:
         return None
     tb = exc.__traceback__
-    last = None
+    last = in_files = None
     while tb is not None:
         filename = tb.tb_frame.f_code.co_filename
         if not is_internal(filename):
             last = (filename, tb.tb_lineno)
+            if files and filename in files:
+                in_files = last
         tb = tb.tb_next
-    return last
+    return in_files or last
 
 
-def failure_cells(failure: Any, names: dict[int, str], where: Any = None) -> dict[int, str]:
+def failure_cells(failure: Any, names: dict[int, str], where: Any = None,
+                  files: Any = None) -> dict[int, str]:
     """What the failure row says in each thread's column."""
     where = where or location
     if failure is None:
@@ -243,7 +260,7 @@ def failure_cells(failure: Any, names: dict[int, str], where: Any = None) -> dic
     if tid is None:
         return cells
     if failure.kind == "exception":
-        site = failure_site(failure)
+        site = failure_site(failure, files)
         at = f" at {where(site)}" if site else ""
         cells[tid] = f"FAILS: {type(failure.exception).__name__}{at}"
     elif failure.kind == "livelock":

@@ -89,7 +89,8 @@ def render_html(result: Any, replay_command: str | None = None, title: str | Non
     last_index = a.events[-1].index if a.events else 0
     highlighted = set(a.important)
     # the last access of each thread involved in the failure is highlighted too
-    cells = failure_cells(failure, names)
+    files = {e.site[0] for e in a.events if e.site}
+    cells = failure_cells(failure, names, files=files)
     for tid in cells:
         last = next((e for e in reversed(a.events) if e.tid == tid), None)
         if last is not None:
@@ -174,7 +175,7 @@ def render_html(result: Any, replay_command: str | None = None, title: str | Non
             sections.append(f"<h3>Race report</h3><pre class=race>{_e(item.format())}</pre>")
         except Exception:  # noqa: BLE001 - a report must render even if a finding cannot format itself
             continue
-    sources = _sources(a, failure)
+    sources = _sources(a, failure, files)
     shrunk = getattr(result, "shrink", None)
     facts = [f"{len(a.events)} steps", f"{len(a.preemptions)} preemption(s)",
              f"{a.switches} context switch(es)", f"threads: {len(tids)}", f"strategy {result.strategy}",
@@ -192,12 +193,12 @@ def render_html(result: Any, replay_command: str | None = None, title: str | Non
     )
 
 
-def _sources(a: Any, failure: Any) -> str:
+def _sources(a: Any, failure: Any, files: Any = None) -> str:
     sites: dict[tuple[str, int], None] = {}
     for row in a.rows:
         if row.important and row.events[0].site:
             sites[(row.events[0].site[0], row.events[0].site[1])] = None
-    fsite = failure_site(failure)
+    fsite = failure_site(failure, files)
     if fsite:
         sites[fsite] = None
     blocks = []

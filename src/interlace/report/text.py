@@ -130,7 +130,8 @@ def interleaving_table(trace: list, names: dict[int, str] | None = None, *, deci
     width = width or WIDTH
     step_w = max(6, len(str(a.events[-1].index)) * 2 + 3)
     files = {e.site[0] for e in a.events if e.site}
-    where = (lambda site: f"L{site[1]}" if site else "?") if len(files) <= 1 else location
+    where = (lambda site: f"L{site[1]}" if site and site[0] in files else location(site)) \
+        if len(files) <= 1 else location
     col_w = max(14, (width - step_w - 3 * len(tids)) // max(len(tids), 1))
 
     def line(step: str, cells: dict[int, tuple[str, str | None]]) -> str:
@@ -158,7 +159,7 @@ def interleaving_table(trace: list, names: dict[int, str] | None = None, *, deci
         out_rows.append(line(step, {row.tid: (text, style)}))
         if row.preempted:
             out_rows.append(line("", {row.tid: ("~~ preempted ~~", "preempted")}))
-    cells = failure_cells(failure, names, where)
+    cells = failure_cells(failure, names, where, files)
     if cells:
         out_rows.append(line("", {tid: (text, "failure") for tid, text in cells.items()}))
     hidden = max(0, len(out_rows) - MAX_ROWS)
@@ -169,17 +170,17 @@ def interleaving_table(trace: list, names: dict[int, str] | None = None, *, deci
               f"{a.switches} context switch{'es' if a.switches != 1 else ''}):")
     head = line("step", {tid: (names[tid], "head") for tid in tids})
     rule = "-" * step_w + "".join("-+-" + "-" * col_w for _ in tids)
-    legend = _sources(a, failure)
+    legend = _sources(a, failure, files)
     return "\n".join([header, head, rule, *out_rows] + (["", "Source:", *legend] if legend else []))
 
 
-def _sources(a: Any, failure: Any) -> list[str]:
+def _sources(a: Any, failure: Any, files: Any = None) -> list[str]:
     sites: dict[tuple, None] = {}
     for row in a.rows:
         if row.important and row.events[0].site:
             site = row.events[0].site
             sites[(site[0], site[1])] = None
-    fsite = failure_site(failure)
+    fsite = failure_site(failure, files)
     if fsite:
         sites[fsite] = None
     out = []

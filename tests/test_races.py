@@ -211,3 +211,22 @@ def test_cli_races_modes_and_json(tmp_path):
     doc = json.loads(run("--json").stdout)
     assert doc["failure"]["kind"] == "race" and doc["races"][0]["what"] == "done"
     assert os.path.exists(os.path.join(tmp_path, doc["schedule_file"]))
+
+
+# -- detector-only mode: real threads, native scheduling ---------------------------------------------
+
+
+@pytest.mark.parametrize("path", RACY, ids=os.path.basename)
+def test_detect_only_reports_each_race_with_real_threads(path):
+    result = interlace.detect(ScriptRunner(path, []))
+    assert not result.ok
+    assert result.failure.kind == "race"
+    marked = set().union(*marked_groups(path).values())
+    assert result.races and all(lines_of(r) <= marked for r in result.races), [r.summary() for r in result.races]
+
+
+@pytest.mark.parametrize("path", CLEAN, ids=os.path.basename)
+def test_detect_only_is_quiet_on_race_free_programs(path):
+    for _ in range(30):
+        result = interlace.detect(ScriptRunner(path, []))
+        assert result.ok, result.report()

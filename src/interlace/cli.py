@@ -11,7 +11,7 @@ import json
 import os
 import shlex
 import sys
-from typing import Sequence
+from collections.abc import Sequence
 
 EXIT_OK, EXIT_FAILURE, EXIT_USAGE, EXIT_DIVERGED = 0, 1, 2, 3
 
@@ -55,8 +55,12 @@ def _parser() -> argparse.ArgumentParser:
     ex.add_argument("script", help="the Python script to run")
     ex.add_argument("args", nargs=argparse.REMAINDER, help="arguments for the script")
 
-    rp = sub.add_parser("replay", help="re-run a saved schedule exactly")
-    rp.add_argument("schedule", help="a schedule file written by `interlace explore`")
+    rp = sub.add_parser("replay", help="re-run a saved schedule or a recording (.ilr) exactly")
+    rp.add_argument("schedule", help="a schedule file written by `interlace explore`, or a .ilr recording")
+    from .run import add_parsers, add_replay_options
+
+    add_replay_options(rp)
+    add_parsers(sub)
 
     rep = sub.add_parser("report", help="re-run a saved schedule and write its report (text, HTML)")
     rep.add_argument("schedule", help="a schedule file written by `interlace explore`")
@@ -70,10 +74,10 @@ def _split_script_args(parser: argparse.ArgumentParser, argv: list[str]) -> list
     ``interlace explore prog.py -n 100 --flag`` gives ``-n 100`` to interlace and ``--flag`` to the
     script; everything after a literal ``--`` goes to the script untouched.
     """
-    if not argv or argv[0] != "explore":
+    if not argv or argv[0] not in ("explore", "run"):
         return argv
     sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
-    explore = sub.choices["explore"]
+    explore = sub.choices[argv[0]]
     arity = {}
     for action in explore._actions:
         for flag in action.option_strings:
@@ -94,7 +98,7 @@ def _split_script_args(parser: argparse.ArgumentParser, argv: list[str]) -> list
             continue
         script.append(token)
         i += 1
-    return ["explore", *ours, "--", *script] if script else ["explore", *ours]
+    return [argv[0], *ours, "--", *script] if script else [argv[0], *ours]
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -111,6 +115,14 @@ def main(argv: Sequence[str] | None = None) -> int:
             from .report.command import report_command
 
             return report_command(options, _runner, UsageError)
+        if options.command in ("run", "show"):
+            from .run import cli_run, cli_show
+
+            return cli_run(options) if options.command == "run" else cli_show(options)
+        from .run import cli_replay, is_recording
+
+        if is_recording(options.schedule):
+            return cli_replay(options)
         return _replay(options)
     except UsageError as exc:
         print(f"interlace: {exc}", file=sys.stderr)

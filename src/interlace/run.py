@@ -232,6 +232,7 @@ class CheckingReplay(Strategy):
     def __init__(self, recording: Recording, root: str, until: int | None = None) -> None:
         super().__init__(0)
         self.decisions = recording.decisions
+        self.source_lines = recording.source_lines
         self.complete = recording.complete
         self.root = root
         self.position = 0
@@ -255,15 +256,16 @@ class CheckingReplay(Strategy):
                                    "interrupted there); the replay stops at the same point")
                 return STOP
             ts = execution.threads[current if current is not None else enabled[0]]
-            self.divergence = (f"at step {step} (decision {i + 1}) the program makes a scheduling "
+            here = self._place(relative_site(ts.site, self.root), ts.pending, False)
+            self.divergence = (f"at step {step} (decision {i + 1}): the program makes a scheduling "
                                "decision the "
                                f"recording does not have: the recorded run made {len(self.decisions)}; "
-                               f"thread {ts.name!r} is at {self._place(ts.site, ts.pending)}")
+                               f"thread {ts.name!r} is at {here}")
             return STOP
         d = self.decisions[i]
         threads = execution.threads
         if d.tid >= len(threads):
-            self.divergence = (f"at step {step} (decision {i + 1}) the recording runs thread #{d.tid} at "
+            self.divergence = (f"at step {step} (decision {i + 1}): the recording runs thread #{d.tid} at "
                                f"{self._place(d.site, d.op)}, but the program has only "
                                f"{len(threads)} thread(s) "
                                f"({', '.join(repr(t.name) for t in threads)})")
@@ -271,29 +273,33 @@ class CheckingReplay(Strategy):
         ts = threads[d.tid]
         site = relative_site(ts.site, self.root)
         if site != d.site or ts.pending != d.op:
-            self.divergence = (f"at step {step} (decision {i + 1}) the recording runs thread {ts.name!r} at "
+            self.divergence = (f"at step {step} (decision {i + 1}): the recording runs thread {ts.name!r} at "
                                f"{self._place(d.site, d.op)}, but the program has it at "
-                               f"{self._place(site, ts.pending)}")
+                               f"{self._place(site, ts.pending, False)}")
             return STOP
         if tuple(enabled) != d.enabled:
             names = lambda tids: ", ".join(
                 repr(threads[t].name) if t < len(threads) else f"#{t}" for t in tids)
             self.divergence = (f"at step {step} (decision {i + 1}), with thread {ts.name!r} at "
-                               f"{self._place(site, ts.pending)}, the recording has "
+                               f"{self._place(site, ts.pending, False)}, the recording has "
                                f"{names(d.enabled)} able to "
                                f"run, but the program has {names(enabled)}")
             return STOP
         return d.tid
 
-    def _place(self, site: Any, op: Any) -> str:
+    def _place(self, site: Any, op: Any, recorded: bool = True) -> str:
+        """``file:line:col (operation) `source line``` -- the recorded source line for recorded sites."""
         if not site:
             return f"an unknown location ({op or 'no operation'})"
-        filename, line, _col = site
-        path = filename if os.path.isabs(filename) else os.path.join(self.root, filename)
-        import linecache
+        filename, line, col = site
+        if recorded:
+            text = self.source_lines.get(tuple(site), "")
+        else:
+            import linecache
 
-        text = linecache.getline(path, line).strip()
-        where = f"{filename}:{line} ({op or 'no operation'})"
+            path = filename if os.path.isabs(filename) else os.path.join(self.root, filename)
+            text = linecache.getline(path, line).strip()
+        where = f"{filename}:{line}:{col} ({op or 'no operation'})"
         return f"{where} `{text}`" if text else where
 
 

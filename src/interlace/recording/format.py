@@ -14,7 +14,7 @@ every complete frame decompresses to whole records). The records, tag byte first
 
     0x00-0x3f  decision by thread <tag>: site id, op id, enabled-set bitmask (varints)
     0x40       decision by a thread >= 64: tid, site id, op id, bitmask
-    0x41       site definition (next site id, from 1): file id, line, column
+    0x41       site definition (next site id, from 1): file id, line, column, source line (string)
     0x42       file definition (next file id, from 0): string
     0x43       operation definition (next op id, from 1): string
     0x44       input: tid, kind id, length, marshal'd value
@@ -28,6 +28,7 @@ Site id 0 and op id 0 stand for "unknown". Strings are a varint length and UTF-8
 from __future__ import annotations
 
 import json
+import linecache
 import marshal
 import os
 import struct
@@ -119,6 +120,7 @@ class RecordingWriter:
             sid = self._sites[site] = len(self._sites)
             self._buf.append(T_SITE)
             self._buf += _varint(fid) + _varint(max(line or 0, 0)) + _varint(max(col or 0, 0))
+            self._buf += _string(linecache.getline(filename, line or 0).strip()[:120])
         return sid
 
     def _relative(self, filename: str) -> str:
@@ -228,6 +230,7 @@ class Recording:
     decisions: list[Decision] = field(default_factory=list)
     inputs: list[tuple[int, str, Any]] = field(default_factory=list)  # (tid, kind, value), file order
     threads: dict[int, str] = field(default_factory=dict)
+    source_lines: dict[tuple, str] = field(default_factory=dict)  # site -> its source line when recorded
     end: dict[str, Any] | None = None
     size: int = 0
 
@@ -400,7 +403,9 @@ class _Parser:
                 decisions.append(Decision(tid, sites[sid], ops[oid], enabled))
             elif tag == T_SITE:
                 fid, line, col = varint(), varint(), varint()
-                sites.append((self.files[fid], line, col))
+                site = (self.files[fid], line, col)
+                sites.append(site)
+                rec.source_lines[site] = string()
             elif tag == T_FILE:
                 self.files.append(string())
             elif tag == T_OP:

@@ -1,0 +1,465 @@
+"""pytest plugin: explore the interleavings of existing tests, fail on races, replay a failure by id.
+
+Registered through the ``pytest11`` entry point as ``interlace`` and inactive unless asked for:
+``pytest --interlace`` explores every selected test, ``@pytest.mark.interlace(...)`` one test.
+``-p no:interlace`` removes the plugin altogether.
+
+How a test is explored: pytest sets up the item as usual, except that its *function-scoped*
+fixtures are left out (broader fixtures are set up once, outside any execution). Each execution
+then runs, on a controlled main thread, "set up fresh function-scoped fixtures (and a fresh
+instance of the test class) -> call the test -> tear those fixtures down", so everything the
+fixtures build (locks, queues, executors) is controlled and nothing leaks from one execution into
+the next. A failure fails the test with interlace's report, the schedule is saved under
+``.interlace/pytest/`` and the report ends with the command that replays it:
+``pytest '<nodeid>' --interlace-replay=<file>``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import time
+import warnings
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+__all__ = ["InterlaceRaceWarning"]
+
+DEFAULT_EXECUTIONS = 100
+MARKER_KEYS = ("executions", "strategy", "seed", "model", "races", "skip", "time_limit", "max_steps")
+SCHEDULE_DIR = (".interlace", "pytest")
+
+
+class InterlaceRaceWarning(UserWarning):
+    """A data race or lock-order inversion found while the test's assertions passed.
+
+    Issued with ``--interlace-races=warn`` (or ``@pytest.mark.interlace(races="warn")``); pytest lists
+    it in its warnings summary.
+    """
+
+
+_PLAN = pytest.StashKey[dict]()
+_SUMMARY = pytest.StashKey["_Summary"]()
+_REPLAY = pytest.StashKey[Any]()
+
+
+# -- options and markers -------------------------------------------------------------------------------
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("interlace", "interlace: explore thread interleavings, find races, replay them")
+    group.addoption("--interlace", action="store_true", default=False,
+                    help="run every selected test under interlace's controlled scheduler")
+    group.addoption("--interlace-executions", type=int, default=None, metavar="N",
+                    help=f"executions explored per test (default {DEFAULT_EXECUTIONS})")
+    group.addoption("--interlace-strategy", default=None, metavar="NAME",
+                    help="exploration strategy: pct (default) or random")
+    group.addoption("--interlace-seed", type=int, default=None, metavar="N",
+                    help="base seed; each test's seed is derived from it and the test id "
+                         "(default: derived from the test id alone, so reruns and xdist workers agree)")
+    group.addoption("--interlace-model", default=None, choices=("free-threaded", "gil"),
+                    help="memory model: free-threaded (default, a switch at every shared access) or gil")
+    group.addoption("--interlace-races", default=None, choices=("error", "warn", "off"),
+                    help="data races found while the assertions pass: error (default) fails the test, "
+                         "warn reports an InterlaceRaceWarning, off skips detection")
+    group.addoption("--interlace-replay", default=None, metavar="FILE",
+                    help="replay exactly the schedule in FILE (written by a failing explored test)")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers",
+        "interlace(executions=100, strategy='pct', seed=None, model='free-threaded', races='error', "
+        "skip=False, time_limit=None, max_steps=None): explore this test's thread interleavings with "
+        "interlace (even without --interlace); skip=True runs it once, normally",
+    )
+    config.addinivalue_line("markers", "thread_unsafe: interlace (and pytest-run-parallel) run this test "
+                                       "once, normally")
+    summary = _Summary()
+    config.stash[_SUMMARY] = summary
+    config.pluginmanager.register(summary, "interlace-summary")
+    path = config.getoption("interlace_replay")
+    if path:
+        from .schedule import Schedule, ScheduleError
+
+        try:
+            config.stash[_REPLAY] = Schedule.load(path)
+        except (OSError, ScheduleError, ValueError) as exc:
+            raise pytest.UsageError(f"--interlace-replay: cannot load {path}: {exc}") from None
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    schedule = config.stash.get(_REPLAY, None)
+    if schedule is None:
+        return
+    wanted = (schedule.target or {}).get("pytest")
+    if wanted is None:
+        if len(items) != 1:
+            raise pytest.UsageError(
+                f"--interlace-replay: {config.getoption('interlace_replay')} does not name a test; "
+                "select exactly one test to replay it on")
+        return
+    keep = [item for item in items if item.nodeid == wanted]
+    if not keep and items:
+        raise pytest.UsageError(f"--interlace-replay: the schedule is for {wanted!r}, which is not among the "
+                                "selected tests")
+    deselected = [item for item in items if item.nodeid != wanted]
+    if deselected:
+        config.hook.pytest_deselected(items=deselected)
+        items[:] = keep
+
+
+def _plan(item: pytest.Item) -> dict | None:
+    """How to run ``item``: None (normally) or the options of its exploration/replay."""
+    config = item.config
+    if not isinstance(item, pytest.Function):
+        return None
+    if item.get_closest_marker("thread_unsafe") is not None:
+        return None
+    marker = item.get_closest_marker("interlace")
+    kwargs: dict = {}
+    if marker is not None:
+        kwargs = dict(marker.kwargs)
+        unknown = set(kwargs) - set(MARKER_KEYS)
+        if unknown or marker.args:
+            got = ", ".join(sorted(unknown)) or repr(marker.args)
+            raise pytest.UsageError(f"{item.nodeid}: @pytest.mark.interlace takes only the keyword arguments "
+                                    f"{', '.join(MARKER_KEYS)} (got {got})")
+        if kwargs.get("skip"):
+            return None
+    replay = config.stash.get(_REPLAY, None)
+    if replay is None and marker is None and not config.getoption("interlace"):
+        return None
+
+    def pick(key: str, option: str, default: Any) -> Any:
+        if kwargs.get(key) is not None:
+            return kwargs[key]
+        value = config.getoption(option)
+        return default if value is None else value
+
+    base_seed = config.getoption("interlace_seed")
+    if kwargs.get("seed") is not None:
+        seed = int(kwargs["seed"])
+    else:
+        seed = test_seed(item.nodeid, base_seed)
+    return {
+        "replay": replay,
+        "executions": int(pick("executions", "interlace_executions", DEFAULT_EXECUTIONS)),
+        "strategy": pick("strategy", "interlace_strategy", "pct"),
+        "model": pick("model", "interlace_model", "free-threaded"),
+        "races": pick("races", "interlace_races", "error"),
+        "seed": seed,
+        "time_limit": kwargs.get("time_limit"),
+        "max_steps": kwargs.get("max_steps"),
+    }
+
+
+def test_seed(nodeid: str, base: int | None = None) -> int:
+    """The default seed of a test: a stable hash of its id (and of ``--interlace-seed`` when given)."""
+    text = nodeid if base is None else f"{base}/{nodeid}"
+    return int.from_bytes(hashlib.sha256(text.encode()).digest()[:4], "big")
+
+
+test_seed.__test__ = False  # type: ignore[attr-defined]  # not a test, whatever collects this module
+
+
+def schedule_path(config: pytest.Config, nodeid: str) -> str:
+    """Where the failing schedule of ``nodeid`` is saved: ``.interlace/pytest/<sanitised id>.json``."""
+    name = re.sub(r"[^A-Za-z0-9._-]+", "_", nodeid).strip("_.")
+    if len(name) > 120:
+        name = name[:100] + "-" + hashlib.sha256(nodeid.encode()).hexdigest()[:12]
+    return os.path.join(str(config.rootpath), *SCHEDULE_DIR, name + ".json")
+
+
+def replay_command(config: pytest.Config, nodeid: str, path: str) -> str:
+    invocation = str(config.invocation_params.dir)
+    root = str(config.rootpath)
+    rel = os.path.relpath(path, invocation) if _is_under(path, invocation) else path
+    command = f"pytest {_quote(nodeid)} --interlace-replay={_quote_path(rel)}"
+    if os.path.realpath(invocation) != os.path.realpath(root):
+        command = f"cd {_quote_path(root)} && {command}"
+    return command
+
+
+def _is_under(path: str, directory: str) -> bool:
+    try:
+        return os.path.commonpath([os.path.realpath(path), os.path.realpath(directory)]) == \
+            os.path.realpath(directory)
+    except ValueError:
+        return False
+
+
+def _quote(text: str) -> str:
+    return "'" + text.replace("'", "'\"'\"'") + "'"
+
+
+def _quote_path(text: str) -> str:
+    return text if re.fullmatch(r"[\w@%+=:,./-]+", text) else _quote(text)
+
+
+# -- running an item -----------------------------------------------------------------------------------
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    plan = _plan(item)
+    if plan is None:
+        return
+    item.stash[_PLAN] = plan
+    # Instance attributes shadow the methods for this item only: pytest's setup then fills only the
+    # broader-scoped fixtures, and the call phase runs the exploration.
+    item.setup = lambda: _setup_broader(item)  # type: ignore[method-assign]
+    item.runtest = lambda: _run(item, plan)  # type: ignore[method-assign]
+
+
+def _scope_of(item: Any, name: str) -> str:
+    if name == "request":
+        return "function"
+    callspec = getattr(item, "callspec", None)
+    if callspec is not None and name in callspec.params:
+        scope = getattr(callspec, "_arg2scope", {}).get(name)
+        return getattr(scope, "value", "function")
+    defs = item._fixtureinfo.name2fixturedefs.get(name)
+    if not defs:
+        return "function"
+    return defs[-1].scope
+
+
+def _setup_broader(item: Any) -> None:
+    """pytest's item setup minus the function-scoped fixtures (each execution makes its own)."""
+    if hasattr(item, "_explicit_tearDown"):
+        item._explicit_tearDown = None
+    for name in item.fixturenames:
+        if name not in item.funcargs and _scope_of(item, name) != "function":
+            item.funcargs[name] = item._request.getfixturevalue(name)
+
+
+def _fresh_setup(item: Any) -> None:
+    """Fresh test-class instance, fresh request, fresh function-scoped fixtures (broader ones are cached)."""
+    if hasattr(item, "_getinstance"):
+        instance = item._getinstance()
+        if instance is not None:
+            item._instance = instance
+            item._obj = getattr(instance, item.originalname if not _is_unittest(item) else item.name)
+    item._initrequest()
+    item._request._fillfixtures()
+
+
+def _teardown_function_fixtures(item: Any) -> None:
+    """Finish the function-scoped fixtures of the current request, last set up first torn down."""
+    request = getattr(item, "_request", None)
+    if request is None:
+        return
+    errors: list[BaseException] = []
+    for name, fixturedef in reversed(list(request._fixture_defs.items())):
+        if _scope_of(item, name) != "function" or fixturedef.cached_result is None:
+            continue
+        try:
+            fixturedef.finish(request)
+        except BaseException as exc:  # noqa: BLE001 - collected, the first is re-raised
+            errors.append(exc)
+    if errors:
+        raise errors[0]
+
+
+def _is_unittest(item: Any) -> bool:
+    try:
+        from _pytest.unittest import TestCaseFunction
+    except ImportError:  # pragma: no cover
+        return False
+    return isinstance(item, TestCaseFunction)
+
+
+def _call_test(item: Any) -> None:
+    if not _is_unittest(item):
+        type(item).runtest(item)
+        return
+    # unittest.TestCase: setUp, the test, tearDown and cleanups, with exceptions propagating (the
+    # TestCase.run machinery would swallow them, and interlace's internal unwinding with them).
+    testcase = item.instance
+    testcase.setUp()
+    try:
+        getattr(testcase, item.name)()
+    finally:
+        try:
+            testcase.tearDown()
+        finally:
+            cleanups = getattr(testcase, "_cleanups", [])
+            while cleanups:
+                function, args, kwargs = cleanups.pop()
+                function(*args, **kwargs)
+
+
+def _execution_body(item: Any) -> Callable[[], None]:
+    from .runtime.execution import Abort
+
+    def body() -> None:
+        _teardown_function_fixtures(item)  # leftovers of an execution that was cut short
+        _fresh_setup(item)
+        try:
+            _call_test(item)
+        except Abort:
+            raise
+        except BaseException:
+            try:
+                _teardown_function_fixtures(item)
+            except Exception:  # noqa: BLE001 - the test's own failure is the one to report
+                pass
+            raise
+        _teardown_function_fixtures(item)
+
+    body.__qualname__ = body.__name__ = getattr(item, "originalname", item.name)
+    return body
+
+
+def _outcome_exception(result: Any) -> BaseException | None:
+    """A skip/xfail/exit raised by the test: pytest's business, not a failure to explore."""
+    failure = result.failure
+    exc = getattr(failure, "exception", None) if failure is not None else None
+    if exc is None:
+        return None
+    import unittest
+
+    from _pytest.outcomes import Exit, Skipped, XFailed
+
+    if isinstance(exc, (Skipped, XFailed, Exit, unittest.SkipTest)):
+        return exc
+    return None
+
+
+def _run(item: Any, plan: dict) -> None:
+    import interlace
+
+    body = _execution_body(item)
+    config = item.config
+    seen: set[tuple] = set()
+    started = time.perf_counter()
+    replaying = plan["replay"] is not None
+    try:
+        if replaying:
+            result = interlace.replay(body, plan["replay"], races=plan["races"])
+            seen.add(tuple(result.schedule.choices) if result.schedule is not None else ())
+        else:
+            options: dict = {}
+            if plan["time_limit"] is not None:
+                options["time_limit"] = float(plan["time_limit"])
+            if plan["max_steps"] is not None:
+                options["max_steps"] = int(plan["max_steps"])
+            result = interlace.explore(
+                body, executions=plan["executions"], strategy=plan["strategy"], seed=plan["seed"],
+                model=plan["model"], races=plan["races"], target={"pytest": item.nodeid},
+                on_execution=lambda index, ex: seen.add(tuple(ex.choices)), **options,
+            )
+    finally:
+        try:
+            _teardown_function_fixtures(item)  # outside any execution: whatever an aborted run left
+        except Exception:  # noqa: BLE001 - the exploration's outcome matters more
+            pass
+    elapsed = time.perf_counter() - started
+    stats = {
+        "nodeid": item.nodeid, "executions": result.executions, "interleavings": len(seen),
+        "elapsed": round(elapsed, 4), "seed": result.seed, "strategy": result.strategy,
+        "mode": "replay" if replaying else "explore", "failed": not result.ok,
+        "races": sum(1 for r in result.races if not r.suppressed) + len(result.lock_inversions),
+    }
+    item.user_properties.append(("interlace", stats))
+    outcome = _outcome_exception(result)
+    if outcome is not None:
+        raise outcome
+    if replaying:
+        _finish_replay(item, result)
+        return
+    _tidy(result)
+    if not result.ok:
+        path = schedule_path(config, item.nodeid)
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        with open(path, "w") as f:
+            f.write(result.schedule.to_json())
+        command = replay_command(config, item.nodeid, path)
+        pytest.fail(f"{result.report()}\n\nReplay it: {command}", pytrace=False)
+    _warn_races(item, result)
+
+
+def _finish_replay(item: Any, result: Any) -> None:
+    path = item.config.getoption("interlace_replay")
+    _tidy(result)
+    if result.divergence is not None:
+        pytest.fail(f"interlace: the test diverged from the schedule in {path}: {result.divergence}\n"
+                    "(the code or the test changed since the schedule was recorded, or it depends on "
+                    "something interlace does not control)", pytrace=False)
+    if not result.ok:
+        pytest.fail(f"{result.report()}\n\nReproduced by replaying {path}", pytrace=False)
+    _warn_races(item, result)
+
+
+def _tidy(result: Any) -> None:
+    """Keep the report about the user's code: no plugin entries, no pytest/pluggy frames."""
+    result.uninstrumented = [u for u in result.uninstrumented if not u.startswith("interlace.")]
+    failure = result.failure
+    if failure is not None and failure.traceback:
+        failure.traceback = _strip_frames(failure.traceback)
+
+
+_FRAMEWORK = tuple(os.path.dirname(os.path.abspath(m.__file__)) + os.sep
+                   for m in (pytest, __import__("_pytest"), __import__("pluggy")))
+
+
+def _strip_frames(text: str) -> str:
+    """Drop the traceback entries (a ``File`` line and its source lines) that belong to pytest or pluggy."""
+    out: list[str] = []
+    skipping = False
+    for line in text.splitlines(keepends=True):
+        if line.startswith('  File "'):
+            filename = os.path.abspath(line.split('"', 2)[1])
+            skipping = filename.startswith(_FRAMEWORK)
+        elif not line.startswith("    "):
+            skipping = False
+        if not skipping:
+            out.append(line)
+    return "".join(out)
+
+
+def _warn_races(item: Any, result: Any) -> None:
+    for found in [r for r in result.races if not r.suppressed] + list(result.lock_inversions):
+        warnings.warn(InterlaceRaceWarning(f"{item.nodeid}: {found.format()}"), stacklevel=1)
+
+
+# -- reporting -----------------------------------------------------------------------------------------
+
+
+class _Summary:
+    """Collects the per-test statistics from the reports (so xdist workers' results reach the controller)."""
+
+    def __init__(self) -> None:
+        self.stats: list[dict] = []
+
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        if report.when != "call":
+            return
+        for name, value in report.user_properties:
+            if name == "interlace" and isinstance(value, dict):
+                self.stats.append(dict(value))
+
+
+def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:
+    summary = config.stash.get(_SUMMARY, None)
+    stats = summary.stats if summary is not None else []
+    if not stats:
+        return
+    tr = terminalreporter
+    tr.write_sep("=", "interlace")
+    for s in stats:
+        verdict = "FAILED" if s["failed"] else ("races" if s.get("races") else "ok")
+        if s["mode"] == "replay":
+            tr.write_line(f"{s['nodeid']}: replayed 1 schedule in {s['elapsed']:.2f}s [{verdict}]")
+            continue
+        tr.write_line(
+            f"{s['nodeid']}: {s['executions']} executions, {s['interleavings']} distinct interleavings, "
+            f"{s['elapsed']:.2f}s (seed {s['seed']}) [{verdict}]"
+        )
+    total = sum(s["elapsed"] for s in stats)
+    executions = sum(s["executions"] for s in stats)
+    tr.write_line(f"interlace: {len(stats)} test(s), {executions} executions in {total:.2f}s")

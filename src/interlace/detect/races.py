@@ -27,7 +27,8 @@ from .vectorclock import VectorClock
 
 _WHOLE = "*"
 _thread_local = _thread._local
-_WHOLE_CONTAINERS = (list, set, bytearray)
+_WHOLE_CONTAINERS = (set, frozenset)  # no per-item locations: every access is to the whole set
+_KEYED_CONTAINERS = (dict, list, bytearray)  # per-key/index locations, plus one for the whole
 IGNORE_COMMENT = "interlace: ignore-race"
 
 
@@ -205,7 +206,7 @@ class RaceDetector:
             location = self.locations[lk] = _Location(ex.describe(obj, key) if key != _WHOLE
                                                        else type(obj).__name__)
             self.keep[id(obj)] = obj
-            if isinstance(obj, dict):
+            if isinstance(obj, _KEYED_CONTAINERS):
                 self.keyed.setdefault(id(obj), set()).add(lk)
             if id(obj) not in self.first_seen:
                 self.first_seen[id(obj)] = site
@@ -217,7 +218,7 @@ class RaceDetector:
         access.number = ordinal
         self.history.setdefault((t, lk), []).append((ordinal, ts.gil_points, site, kind))
         related = [location]
-        if isinstance(obj, dict):
+        if isinstance(obj, _KEYED_CONTAINERS):
             if key == _WHOLE:
                 related = [self.locations[k] for k in self.keyed.get(id(obj), ()) if k in self.locations]
             else:
@@ -246,6 +247,8 @@ class RaceDetector:
             return obj.__dict__, key
         if isinstance(obj, _WHOLE_CONTAINERS) or type(obj).__name__ == "deque":
             return obj, _WHOLE
+        if isinstance(obj, (list, bytearray)) and not (type(key) is int and key >= 0):
+            return obj, _WHOLE  # slices and negative indices: the whole list
         if type(obj) is dict:
             owner = self.dict_owners.get(id(obj))
             if owner is not None:

@@ -1,7 +1,7 @@
-"""The article's program, sized small: a global counter incremented by two threads with a lock around the increment (correct).
+"""The article's program, fixed: the two threads increment the global counter under a lock.
 
-`counter = counter + 1` is a read, an add and a write; another thread can run in between, and an
-update is lost. Run it under interlace to see the interleaving:
+`counter = counter + 1` is a read, an add and a write; the lock keeps another thread from running
+in between, so no update is lost and no race is reported:
 
     interlace explore examples/counter.py
 """

@@ -7,9 +7,9 @@
 from __future__ import annotations
 
 import glob
-import re
 import json
 import os
+import re
 import sys
 
 import pytest
@@ -77,7 +77,7 @@ def test_counter_race_report_text_and_gil_verdict():
     assert text.startswith("DATA RACE on counter (global of module __main__)\n")
     assert "by thread 'Thread-1 (work)' at racy_global_counter.py:9" in text
     assert "by thread 'Thread-2 (work)' at racy_global_counter.py:9" in text
-    assert "    File \"%s\", line 9, in work\n      counter = counter + 1  # RACE" % path in text
+    assert f'    File "{path}", line 9, in work\n      counter = counter + 1  # RACE' in text
     assert "thread 'Thread-1 (work)' was started at racy_global_counter.py:14" in text
     version = f"{sys.version_info.major}.{sys.version_info.minor}"
     assert race.gil is False
@@ -123,8 +123,10 @@ def test_lock_order_inversion_without_deadlock_is_reported(tmp_path):
     text = inversion.format()
     assert text.startswith("POTENTIAL DEADLOCK (lock-order inversion): 'two' takes Lock@abba.py:3 then Lock@abba.py:2; "
                            "'one' takes Lock@abba.py:2 then Lock@abba.py:3")
-    assert "thread 'two' acquired Lock@abba.py:2 at abba.py:10 while holding Lock@abba.py:3 (acquired at abba.py:9)" in text
-    assert "thread 'one' acquired Lock@abba.py:3 at abba.py:6 while holding Lock@abba.py:2 (acquired at abba.py:5)" in text
+    assert ("thread 'two' acquired Lock@abba.py:2 at abba.py:10 while holding Lock@abba.py:3 "
+            "(acquired at abba.py:9)") in text
+    assert ("thread 'one' acquired Lock@abba.py:3 at abba.py:6 while holding Lock@abba.py:2 "
+            "(acquired at abba.py:5)") in text
 
 
 def test_ignore_race_comment_suppresses_and_counts(tmp_path):

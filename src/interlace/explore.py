@@ -9,8 +9,9 @@ from __future__ import annotations
 import json
 import random
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Callable, Sequence
+from typing import Any
 
 from .detect import LockOrderDetector, RaceDetector
 from .runtime import hooks

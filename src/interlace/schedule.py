@@ -84,7 +84,9 @@ class Schedule:
             with open(path, encoding="utf-8") as f:
                 text = f.read()
         except FileNotFoundError:
-            raise ScheduleError(f"no schedule file at {path!r}. Check the path printed by `interlace explore`.") from None
+            raise ScheduleError(
+                f"no schedule file at {path!r}. Check the path printed by `interlace explore`."
+            ) from None
         except (OSError, UnicodeDecodeError) as exc:
             raise ScheduleError(f"cannot read schedule {path!r}: {exc}.") from None
         return cls.from_json(text, source=repr(path))

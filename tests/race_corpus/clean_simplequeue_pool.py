@@ -1,5 +1,4 @@
 import queue
-import threading
 from concurrent.futures import ThreadPoolExecutor, wait
 
 results = queue.SimpleQueue()

@@ -14,7 +14,8 @@ import threading
 import time
 from _thread import _local as _thread_local
 from _thread import allocate_lock, get_ident
-from typing import Any, Callable, Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 from ..runtime import handoffs, hooks
 from ..runtime.calls import CallClassifier

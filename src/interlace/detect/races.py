@@ -309,8 +309,6 @@ class RaceDetector:
         is_gil_enabled = getattr(sys, "_is_gil_enabled", lambda: True)
         if not is_gil_enabled():
             return True, f"This interpreter (Python {version}) is free-threaded: the race can manifest here."
-        if sys.version_info < (3, 10):
-            return True, f"Under the GIL of Python {version} the race can manifest: threads may switch between any two bytecodes."
         sequences = []
         for a in (race.previous, race.current):
             run = self._run_around(a.tid, lk, a.number, a.site)

@@ -21,8 +21,9 @@ from __future__ import annotations
 import builtins
 import collections
 import operator
+from collections.abc import Callable
 from types import BuiltinFunctionType, FunctionType, MethodType
-from typing import Any, Callable
+from typing import Any
 
 READ, WRITE, DELETE = "read", "write", "delete"
 

@@ -242,7 +242,7 @@ def _compile_like(args: tuple, kwargs: dict) -> Any:
     import ast
 
     names = ("source", "filename", "mode", "flags", "dont_inherit", "optimize")
-    bound = dict(zip(names, args))
+    bound = dict(zip(names, args, strict=False))
     bound.update(kwargs)
     source = bound.get("source")
     flags = bound.get("flags", 0)

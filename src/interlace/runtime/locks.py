@@ -6,9 +6,10 @@ Every other primitive of the standard library (``Condition``, ``Semaphore``, ``E
 machinery, puts all of them under the scheduler with their exact standard semantics.
 
 Acquire is a scheduling point; release is recorded but is not one: running another thread just
-before a release shows it nothing that running it just after would not (see docs/design.md). A blocked acquire parks the thread in the scheduler, with
-its timeout on the virtual clock. Used from a thread that no execution manages (e.g. after the
-execution ended), they fall back to a simple non-blocking behaviour instead of hanging.
+before a release shows it nothing that running it just after would not (see docs/design.md). A
+blocked acquire parks the thread in the scheduler, with its timeout on the virtual clock. Used
+from a thread that no execution manages (e.g. after the execution ended), they fall back to a
+simple non-blocking behaviour instead of hanging.
 """
 
 from __future__ import annotations

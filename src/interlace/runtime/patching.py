@@ -15,7 +15,8 @@ import queue
 import sys
 import threading
 import time
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from . import handoffs, hooks
 from .execution import FINISHED, SLEEP

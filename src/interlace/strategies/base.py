@@ -10,7 +10,6 @@ from __future__ import annotations
 import random
 from typing import Any
 
-
 #: returned by :meth:`Strategy.choose` to end the execution now (e.g. a replay that diverged)
 STOP = -1
 

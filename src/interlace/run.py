@@ -539,6 +539,10 @@ def replay(path: str, *, until: int | None = None, quiet: bool = False, stdout: 
         if now != digest:
             notes.append(f"{rel} changed since the run was recorded; replaying anyway, checking "
                          "every decision")
+    recorded_python = (h.get("python") or {}).get("version")
+    if recorded_python != platform.python_version():
+        notes.append(f"recorded with Python {recorded_python}, replaying with {platform.python_version()}: "
+                     "text the interpreter itself writes (tracebacks, warnings) may differ")
     if hash_seed is None:
         hash_seed = hash_seed_now()
     if hash_seed != h.get("hash_seed"):
@@ -613,11 +617,15 @@ def replay(path: str, *, until: int | None = None, quiet: bool = False, stdout: 
                          "exit code "
                          f"({outcome.exit_code}) as the recorded run.\n")
         else:
-            report.write(f"interlace: replayed {path}, but the result differs from the recorded run "
-                         "(recorded: "
-                         f"{end.get('outcome')}, exit code {end.get('exit_code')}; now: "
-                         f"{outcome.outcome}, exit "
-                         f"code {outcome.exit_code}).\n")
+            differs = [what for what, same_part in (
+                ("exit code", end.get("exit_code") == outcome.exit_code),
+                ("outcome", end.get("outcome") == outcome.outcome),
+                ("stdout", end.get("stdout_sha256") == outcome.stdout_sha),
+                ("stderr", end.get("stderr_sha256") == outcome.stderr_sha),
+                ("race reports", list(end.get("races", [])) == outcome.races)) if not same_part]
+            report.write(f"interlace: replayed {path}, but its {', '.join(differs)} differ from the recorded "
+                         f"run (recorded: {end.get('outcome')}, exit code {end.get('exit_code')}; now: "
+                         f"{outcome.outcome}, exit code {outcome.exit_code}).\n")
     return outcome
 
 

@@ -1,0 +1,236 @@
+"""`interlace run` / `replay` / `show` on small programs: inputs of every kind, keep policies, thread
+exceptions, interrupted runs, other Python versions."""
+
+from __future__ import annotations
+
+import glob
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+
+import pytest
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+SRC = os.path.join(ROOT, "src")
+
+pytestmark = pytest.mark.timeout(300)
+
+
+def cli(*args: str, cwd: str, stdin: bytes | None = None, python: str = sys.executable,
+        extra_env: dict | None = None) -> subprocess.CompletedProcess:
+    env = dict(os.environ, PYTHONPATH=SRC, **(extra_env or {}))
+    env.pop("PYTHONHASHSEED", None)
+    return subprocess.run([python, "-m", "interlace", *args], cwd=cwd, env=env, input=stdin,
+                          stdin=subprocess.DEVNULL if stdin is None else None, capture_output=True,
+                          timeout=120)
+
+
+def program(tmp_path, source: str, name: str = "prog.py") -> str:
+    path = tmp_path / name
+    path.write_text(textwrap.dedent(source))
+    return str(path)
+
+
+INPUTS = """
+    import datetime, os, random, secrets, threading, time, uuid
+
+    results = []
+
+    def work(n):
+        time.sleep(0.01 * n)
+        results.append((n, round(time.monotonic(), 3), random.random()))
+
+    name = input("name? ")
+    threads = [threading.Thread(target=work, args=(i,)) for i in range(3)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    print(name, sorted(results))
+    print(time.time(), time.perf_counter_ns(), time.process_time(), time.ctime())
+    print(datetime.datetime.now().isoformat(), datetime.date.today().isoformat())
+    print(uuid.uuid4(), uuid.uuid1().hex[:8], secrets.token_hex(8), random.Random().random())
+    print(os.environ.get("INTERLACE_TEST_VALUE"), os.getenv("INTERLACE_TEST_MISSING", "-"))
+    print({"a", "b", "c", "d", "e"} == set("abcde"), list({"x": 1, "y": 2}))
+    print("hash order:", list({"alpha", "beta", "gamma", "delta"}))
+"""
+
+
+def test_every_kind_of_input_replays_identically(tmp_path) -> None:
+    prog = program(tmp_path, INPUTS)
+    done = cli("run", "-q", "--keep", "all", "--record", "r.ilr", prog, cwd=str(tmp_path), stdin=b"carol\n",
+               extra_env={"INTERLACE_TEST_VALUE": "v1"})
+    assert done.returncode == 0, done.stderr.decode()
+    assert done.stdout.decode().startswith("name? carol [(0, ")
+    for _ in range(2):
+        again = cli("replay", "-q", "r.ilr", cwd=str(tmp_path), extra_env={"INTERLACE_TEST_VALUE": "other"})
+        assert again.returncode == 0, again.stderr.decode()
+        assert again.stdout == done.stdout
+        assert again.stderr == done.stderr
+    shown = cli("show", "r.ilr", cwd=str(tmp_path)).stdout.decode()
+    for kind in ("stdin 1", "environ 2", "uuid.uuid1 1", "random.Random() 1", "datetime.now 1",
+                 "date.today 1", "time.localtime 1"):
+        assert kind in shown
+
+
+def test_keep_policies_and_force(tmp_path) -> None:
+    ok = program(tmp_path, "print('fine')\n", "ok.py")
+    bad = program(tmp_path, "import sys\nprint('bad')\nsys.exit(4)\n", "bad.py")
+    done = cli("run", ok, cwd=str(tmp_path))
+    assert done.returncode == 0 and done.stdout == b"fine\n"
+    assert "recording not kept (--keep failing)" in done.stderr.decode()
+    assert glob.glob(str(tmp_path / ".interlace" / "recordings" / "*")) == []
+    done = cli("run", bad, cwd=str(tmp_path))
+    assert done.returncode == 4 and done.stdout == b"bad\n"
+    [path] = glob.glob(str(tmp_path / ".interlace" / "recordings" / "bad-*.ilr"))
+    assert f"replay it: interlace replay {os.path.relpath(path, tmp_path)}" in done.stderr.decode()
+    assert cli("run", "--keep", "all", "--record", "x.ilr", ok, cwd=str(tmp_path)).returncode == 0
+    assert os.path.exists(tmp_path / "x.ilr")
+    again = cli("run", "--keep", "all", "--record", "x.ilr", ok, cwd=str(tmp_path))
+    assert again.returncode == 2
+    assert again.stderr.decode() == ("interlace: 'x.ilr' already exists; interlace never overwrites "
+                                     "a recording. "
+                                     "Pass --force to replace it, or choose another --record path.\n")
+    assert cli("run", "--keep", "all", "--force", "--record", "x.ilr", ok, cwd=str(tmp_path)).returncode == 0
+    assert cli("run", "--keep", "none", "--record", "y.ilr", bad, cwd=str(tmp_path)).returncode == 4
+    assert not os.path.exists(tmp_path / "y.ilr")
+
+
+def test_a_thread_exception_is_printed_like_python_and_the_program_goes_on(tmp_path) -> None:
+    prog = program(tmp_path, """
+        import threading
+
+        def boom():
+            raise ValueError("boom")
+
+        t = threading.Thread(target=boom, name="worker")
+        t.start()
+        t.join()
+        print("after")
+    """)
+    done = cli("run", "-q", "--record", "t.ilr", prog, cwd=str(tmp_path))
+    assert done.returncode == 0
+    assert done.stdout == b"after\n"
+    err = done.stderr.decode()
+    assert err.startswith("Exception in thread worker:\nTraceback (most recent call last):\n")
+    assert err.endswith('    raise ValueError("boom")\nValueError: boom\n')
+    assert "interlace" not in err
+    assert os.path.exists(tmp_path / "t.ilr")  # kept: a thread died
+    again = cli("replay", "-q", "t.ilr", cwd=str(tmp_path))
+    assert (again.returncode, again.stdout, again.stderr) == (0, done.stdout, done.stderr)
+
+
+def test_main_exception_traceback_and_exit_code(tmp_path) -> None:
+    prog = program(tmp_path, "def f():\n    raise KeyError('k')\n\nf()\n")
+    done = cli("run", "-q", "--record", "m.ilr", prog, cwd=str(tmp_path))
+    assert done.returncode == 1
+    assert done.stderr.decode() == ("Traceback (most recent call last):\n"
+                                    f'  File "{prog}", line 4, in <module>\n'
+                                    f'    f()\n  File "{prog}", line 2, in f\n    raise KeyError(\'k\')\n'
+                                    "KeyError: 'k'\n")
+
+
+def test_subprocess_and_files(tmp_path) -> None:
+    data = tmp_path / "data.txt"
+    data.write_text("first\n")
+    prog = program(tmp_path, f"""
+        import subprocess, sys
+        out = subprocess.run([sys.executable, "-c", "print(6 * 7)"], capture_output=True, text=True)
+        print(out.returncode, out.stdout.strip(), subprocess.check_output(["echo", "hi"]))
+        with open({str(data)!r}) as f:
+            print(f.read().strip())
+    """)
+    done = cli("run", "-q", "--keep", "all", "--record", "hash.ilr", prog, cwd=str(tmp_path))
+    assert done.stdout == b"0 42 b'hi\\n'\nfirst\n", done.stderr.decode()
+    done2 = cli("run", "-q", "--keep", "all", "--record-files", "--record", "full.ilr", prog,
+                cwd=str(tmp_path))
+    assert done2.stdout == done.stdout
+    assert cli("replay", "-q", "hash.ilr", cwd=str(tmp_path)).stdout == done.stdout
+    data.write_text("second\n")
+    changed = cli("replay", "hash.ilr", cwd=str(tmp_path))
+    assert changed.returncode == 3
+    assert f"reads {str(data)!r}, which changed since the run was recorded" in changed.stderr.decode()
+    data.unlink()
+    full = cli("replay", "-q", "full.ilr", cwd=str(tmp_path))
+    assert (full.returncode, full.stdout) == (0, done.stdout)
+
+
+def test_an_interrupted_run_leaves_a_usable_recording(tmp_path) -> None:
+    prog = program(tmp_path, """
+        import threading, sys
+        n = 0
+        def work():
+            global n
+            for _ in range(200000):
+                n += 1
+        ts = [threading.Thread(target=work) for _ in range(2)]
+        for t in ts:
+            t.start()
+        print("started", flush=True)
+        for t in ts:
+            t.join()
+    """)
+    env = dict(os.environ, PYTHONPATH=SRC)
+    command = [sys.executable, "-m", "interlace", "run", "--races", "off", "--record", "k.ilr", prog]
+    proc = subprocess.Popen(command, cwd=str(tmp_path), env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, start_new_session=True)
+    assert proc.stdout.readline() == b"started\n"
+    time.sleep(1.5)
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    from interlace.recording import load
+
+    rec = load(str(tmp_path / "k.ilr"))
+    assert not rec.complete and len(rec.decisions) > 100
+    shown = cli("show", "k.ilr", cwd=str(tmp_path))
+    assert "outcome    unknown: the recording has no end" in shown.stdout.decode()
+    again = cli("replay", "k.ilr", cwd=str(tmp_path))
+    assert again.returncode == 0
+    assert again.stdout == b"started\n"
+    assert (f"interlace: the recording ends at decision {len(rec.decisions)} (the recorded run was "
+            "interrupted "
+            "there); the replay stops at the same point.") in again.stderr.decode()
+
+
+def _other_pythons() -> list[str]:
+    found = []
+    for version in ("3.12", "3.13"):
+        for exe in sorted(glob.glob(os.path.expanduser(f"~/.pyenv/versions/{version}*/bin/python{version}"))):
+            found.append(exe)
+            break
+    return found
+
+
+@pytest.mark.parametrize("python", _other_pythons() or [pytest.param(None, marks=pytest.mark.skip(
+    reason="no Python 3.12/3.13 under ~/.pyenv/versions"))])
+def test_a_recording_replays_on_another_python_version(tmp_path, python: str) -> None:
+    prog = program(tmp_path, """
+        import random, threading, time
+        total = 0
+        def work(k):
+            global total
+            for i in range(3):
+                v = total
+                time.sleep(0)
+                total = v + k
+        ts = [threading.Thread(target=work, args=(k,)) for k in (1, 10)]
+        for t in ts:
+            t.start()
+        for t in ts:
+            t.join()
+        print(total, random.random(), round(time.time()) > 0)
+    """)
+    done = cli("run", "-q", "--keep", "all", "--record", "v.ilr", "--seed", "5", prog, cwd=str(tmp_path))
+    assert done.returncode == 0, done.stderr.decode()
+    again = cli("replay", "v.ilr", cwd=str(tmp_path), python=python)
+    err = again.stderr.decode()
+    if again.returncode == 0:
+        assert again.stdout == done.stdout
+        assert "same output, outcome (ok) and exit code (0) as the recorded run" in err
+    else:  # it may not replay, but then it says precisely where and why
+        assert again.returncode == 3, err
+        assert "interlace: the program diverged from the recording at step " in err
+        assert "Traceback" not in err

@@ -234,3 +234,31 @@ def test_a_recording_replays_on_another_python_version(tmp_path, python: str) ->
         assert again.returncode == 3, err
         assert "interlace: the program diverged from the recording at step " in err
         assert "Traceback" not in err
+
+
+def test_replay_until_a_step_opens_pdb_in_the_running_thread(tmp_path) -> None:
+    prog = program(tmp_path, """
+        import threading
+        total = 0
+        def work(k):
+            global total
+            for i in range(3):
+                v = total
+                total = v + k
+        ts = [threading.Thread(target=work, args=(k,)) for k in (1, 10)]
+        for t in ts:
+            t.start()
+        for t in ts:
+            t.join()
+        print("total", total)
+    """)
+    done = cli("run", "-q", "--keep", "all", "--record", "u.ilr", "--seed", "2", prog, cwd=str(tmp_path))
+    assert done.returncode == 0, done.stderr.decode()
+    again = cli("replay", "-q", "--until", "30", "u.ilr", cwd=str(tmp_path), stdin=b"p 6 * 7\nc\n")
+    out = again.stdout.decode()
+    assert again.returncode == 0, again.stderr.decode()
+    assert out.startswith("interlace: replay paused at step ")
+    assert " in thread '" in out
+    assert f"> {prog}(" in out
+    assert "(Pdb) 42\n(Pdb) " in out
+    assert out.endswith(done.stdout.decode())

@@ -240,6 +240,7 @@ class CheckingReplay(Strategy):
         self.ended = False  # reached the end of an interrupted run's recording
         self.until = until
         self.paused = False
+        self.channel: Any = None  # the inputs, suspended while pdb runs
 
     def choose(self, enabled: list[int], current: int | None, execution: Any) -> int:
         i = self.position
@@ -247,7 +248,7 @@ class CheckingReplay(Strategy):
         step = execution.step
         if self.until is not None and not self.paused and step >= self.until:
             self.paused = True
-            _pause(execution, current)
+            _pause(execution, current, self.channel)
         if i >= len(self.decisions):
             if not self.complete:
                 self.ended = True
@@ -303,16 +304,36 @@ class CheckingReplay(Strategy):
         return f"{where} `{text}`" if text else where
 
 
-def _pause(execution: Any, current: int | None) -> None:
-    """``--until STEP``: stop in pdb in the thread that holds the baton."""
+def _pause(execution: Any, current: int | None, channel: Any) -> None:
+    """``--until STEP``: open pdb in the program's frame of the thread that holds the baton."""
     import pdb
 
+    from .instrument import is_instrumented_code
+
+    frame = sys._getframe(1)
+    while frame is not None and frame.f_code.co_filename.startswith(_PACKAGE_DIR + os.sep):
+        frame = frame.f_back
+    program_frame = frame
+    while program_frame is not None and not is_instrumented_code(program_frame.f_code):
+        program_frame = program_frame.f_back
+    frame = program_frame or frame  # the program's own code if it is on the stack
     ts = execution.threads[current] if current is not None else None
     name = ts.name if ts is not None else "?"
-    print(f"interlace: replay paused at step {execution.step} in thread {name!r}; "
-          "`up` to reach the program's frame, `c` to continue the replay", file=sys.__stderr__)
-    debugger = pdb.Pdb(stdin=sys.__stdin__, stdout=sys.__stdout__)
-    debugger.set_trace(sys._getframe(2))
+    print(f"interlace: replay paused at step {execution.step} in thread {name!r}; inspect with pdb "
+          "(p, w, up, down), `c` continues the replay", file=sys.__stdout__, flush=True)
+    if frame is None:
+        return
+    busy = set(channel.busy) if channel is not None else set()
+    if channel is not None:
+        channel.busy.update(t.tid for t in execution.threads)  # pdb's own reads are not the program's
+    try:
+        debugger = pdb.Pdb(stdin=sys.__stdin__, stdout=sys.__stdout__)
+        debugger.reset()
+        debugger.interaction(frame, None)
+    finally:
+        if channel is not None:
+            channel.busy.clear()
+            channel.busy.update(busy)
 
 
 # -- one run -------------------------------------------------------------------------------------------
@@ -554,6 +575,7 @@ def replay(path: str, *, until: int | None = None, quiet: bool = False, stdout: 
             report.write(f"interlace: note: {note}\n")
     strat = CheckingReplay(rec, root, until)
     channel = Channel(REPLAY, recorded=rec.inputs, record_files=bool(h.get("record_files")))
+    strat.channel = channel
     cwd = os.getcwd()
     modules = set(sys.modules) if fresh_modules else None
     try:

@@ -174,22 +174,18 @@ def schedule_path(config: pytest.Config, nodeid: str) -> str:
     return os.path.join(str(config.rootpath), *SCHEDULE_DIR, name + ".json")
 
 
-def replay_command(config: pytest.Config, nodeid: str, path: str) -> str:
-    invocation = str(config.invocation_params.dir)
-    root = str(config.rootpath)
-    rel = os.path.relpath(path, invocation) if _is_under(path, invocation) else path
-    command = f"pytest {_quote(nodeid)} --interlace-replay={_quote_path(rel)}"
-    if os.path.realpath(invocation) != os.path.realpath(root):
-        command = f"cd {_quote_path(root)} && {command}"
-    return command
-
-
-def _is_under(path: str, directory: str) -> bool:
+def replay_command(item: Any, path: str) -> str:
+    """``pytest '<test id>' --interlace-replay=<file>``, both relative to where pytest was started."""
+    invocation = str(item.config.invocation_params.dir)
+    nodeid = item.nodeid
     try:
-        return os.path.commonpath([os.path.realpath(path), os.path.realpath(directory)]) == \
-            os.path.realpath(directory)
-    except ValueError:
-        return False
+        where = os.path.relpath(str(item.path), invocation)
+        rest = nodeid.split("::", 1)[1] if "::" in nodeid else ""
+        nodeid = where + ("::" + rest if rest else "")
+        path = os.path.relpath(path, invocation)
+    except ValueError:  # another drive
+        pass
+    return f"pytest {_quote(nodeid)} --interlace-replay={_quote_path(path)}"
 
 
 def _quote(text: str) -> str:
@@ -230,8 +226,9 @@ def _scope_of(item: Any, name: str) -> str:
 
 def _setup_broader(item: Any) -> None:
     """pytest's item setup minus the function-scoped fixtures (each execution makes its own)."""
-    if hasattr(item, "_explicit_tearDown"):
+    if _is_unittest(item):  # what TestCaseFunction.setup initialises (its teardown reads them)
         item._explicit_tearDown = None
+        item._cached_errors_and_skips = None
     for name in item.fixturenames:
         if name not in item.funcargs and _scope_of(item, name) != "function":
             item.funcargs[name] = item._request.getfixturevalue(name)
@@ -359,14 +356,14 @@ def _run(item: Any, plan: dict) -> None:
         except Exception:  # noqa: BLE001 - the exploration's outcome matters more
             pass
     elapsed = time.perf_counter() - started
+    outcome = _outcome_exception(result)
     stats = {
         "nodeid": item.nodeid, "executions": result.executions, "interleavings": len(seen),
         "elapsed": round(elapsed, 4), "seed": result.seed, "strategy": result.strategy,
-        "mode": "replay" if replaying else "explore", "failed": not result.ok,
+        "mode": "replay" if replaying else "explore", "failed": not result.ok and outcome is None,
         "races": sum(1 for r in result.races if not r.suppressed) + len(result.lock_inversions),
     }
     item.user_properties.append(("interlace", stats))
-    outcome = _outcome_exception(result)
     if outcome is not None:
         raise outcome
     if replaying:
@@ -378,8 +375,8 @@ def _run(item: Any, plan: dict) -> None:
         os.makedirs(os.path.dirname(path), exist_ok=True)
         with open(path, "w") as f:
             f.write(result.schedule.to_json())
-        command = replay_command(config, item.nodeid, path)
-        pytest.fail(f"{result.report()}\n\nReplay it: {command}", pytrace=False)
+        command = replay_command(item, path)
+        pytest.fail(f"{_strip_frames(result.report())}\n\nReplay it: {command}", pytrace=False)
     _warn_races(item, result)
 
 
@@ -391,40 +388,46 @@ def _finish_replay(item: Any, result: Any) -> None:
                     "(the code or the test changed since the schedule was recorded, or it depends on "
                     "something interlace does not control)", pytrace=False)
     if not result.ok:
-        pytest.fail(f"{result.report()}\n\nReproduced by replaying {path}", pytrace=False)
+        pytest.fail(f"{_strip_frames(result.report())}\n\nReproduced by replaying {path}", pytrace=False)
     _warn_races(item, result)
 
 
 def _tidy(result: Any) -> None:
     """Keep the report about the user's code: no plugin entries, no pytest/pluggy frames."""
     result.uninstrumented = [u for u in result.uninstrumented if not u.startswith("interlace.")]
-    failure = result.failure
-    if failure is not None and failure.traceback:
-        failure.traceback = _strip_frames(failure.traceback)
 
 
 _FRAMEWORK = tuple(os.path.dirname(os.path.abspath(m.__file__)) + os.sep
                    for m in (pytest, __import__("_pytest"), __import__("pluggy")))
 
 
+_FILE_LINE = re.compile(r'^(\s*)File "([^"]+)", line')
+
+
 def _strip_frames(text: str) -> str:
-    """Drop the traceback entries (a ``File`` line and its source lines) that belong to pytest or pluggy."""
+    """Drop the stack entries (a ``File`` line and the lines indented below it) of pytest and pluggy.
+
+    They sit between the plugin and the test in every traceback and in the stacks of races found in
+    the test function itself, and say nothing about the program.
+    """
     out: list[str] = []
-    skipping = False
+    skip_indent: int | None = None
     for line in text.splitlines(keepends=True):
-        if line.startswith('  File "'):
-            filename = os.path.abspath(line.split('"', 2)[1])
-            skipping = filename.startswith(_FRAMEWORK)
-        elif not line.startswith("    "):
-            skipping = False
-        if not skipping:
-            out.append(line)
+        indent = len(line) - len(line.lstrip(" "))
+        if skip_indent is not None and line.strip() and indent > skip_indent:
+            continue
+        skip_indent = None
+        match = _FILE_LINE.match(line)
+        if match and os.path.abspath(match.group(2)).startswith(_FRAMEWORK):
+            skip_indent = len(match.group(1))
+            continue
+        out.append(line)
     return "".join(out)
 
 
 def _warn_races(item: Any, result: Any) -> None:
     for found in [r for r in result.races if not r.suppressed] + list(result.lock_inversions):
-        warnings.warn(InterlaceRaceWarning(f"{item.nodeid}: {found.format()}"), stacklevel=1)
+        warnings.warn(InterlaceRaceWarning(f"{item.nodeid}: {_strip_frames(found.format())}"), stacklevel=1)
 
 
 # -- reporting -----------------------------------------------------------------------------------------

@@ -1,0 +1,517 @@
+"""The pytest plugin, exercised the way users meet it: pytest runs on small test files (pytester).
+
+Every inner run is a subprocess (interlace instruments and patches the process it runs in), with
+the plugin loaded through its ``pytest11`` entry point exactly as an installed interlace loads it.
+"""
+
+from __future__ import annotations
+
+import importlib.metadata
+import os
+import re
+import shlex
+import shutil
+from pathlib import Path
+
+import pytest
+
+pytest_plugins = ["pytester"]
+pytestmark = pytest.mark.timeout(240)
+
+ROOT = Path(__file__).resolve().parents[1]
+SRC = ROOT / "src"
+INNER_TIMEOUT = "--timeout=90"
+
+RACY = """
+    import threading
+
+    def test_lost_update():
+        state = {"n": 0}
+
+        def work():
+            state["n"] += 1
+
+        threads = [threading.Thread(target=work) for _ in range(2)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert state["n"] == 2
+
+    def test_locked_counter():
+        state = {"n": 0}
+        lock = threading.Lock()
+
+        def work():
+            with lock:
+                state["n"] += 1
+
+        threads = [threading.Thread(target=work) for _ in range(2)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert state["n"] == 2
+"""
+
+
+def _entry_point_installed() -> bool:
+    return any(ep.name == "interlace" for ep in importlib.metadata.entry_points(group="pytest11"))
+
+
+@pytest.fixture
+def inner(pytester: pytest.Pytester, tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch):
+    """pytester whose subprocess runs load interlace's plugin through the ``pytest11`` entry point.
+
+    When interlace is not installed (the repository's tests run from the source tree), a minimal
+    distribution that declares only that entry point is put on the path: pytest then finds and loads
+    the plugin exactly as it does for an installed interlace.
+    """
+    paths = [str(SRC)]
+    if not _entry_point_installed():
+        shim = tmp_path_factory.mktemp("entry-point")
+        info = shim / "interlace_pytest_entry_point-0.dist-info"
+        info.mkdir()
+        (info / "METADATA").write_text("Metadata-Version: 2.1\nName: interlace-pytest-entry-point\nVersion: 0\n")
+        (info / "entry_points.txt").write_text("[pytest11]\ninterlace = interlace.pytest_plugin\n")
+        paths.append(str(shim))
+    old = os.environ.get("PYTHONPATH")
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join(paths + ([old] if old else [])))
+    monkeypatch.delenv("PYTEST_ADDOPTS", raising=False)
+    monkeypatch.delenv("BANK_FIXED", raising=False)
+    monkeypatch.setenv("COLUMNS", "120")
+    return pytester
+
+
+def run(pytester: pytest.Pytester, *args: str) -> pytest.RunResult:
+    return pytester.runpytest_subprocess(*args, INNER_TIMEOUT)
+
+
+def summary_lines(result: pytest.RunResult) -> dict[str, str]:
+    """The per-test lines of the ``interlace`` terminal summary, by test id."""
+    lines = {}
+    for line in result.outlines:
+        m = re.match(r"^(\S+::\S+): (\d+ executions|replayed)", line)
+        if m:
+            lines[m.group(1)] = line
+    return lines
+
+
+def replay_args(result: pytest.RunResult, test: str) -> list[str]:
+    """The arguments of the replay command printed for ``test`` (the last line of its report)."""
+    commands = [line for line in result.outlines if line.startswith(f"Replay it: pytest '{test}'")]
+    assert len(commands) == 1, result.stdout.str()
+    words = shlex.split(commands[0][len("Replay it: "):])
+    assert words[0] == "pytest"
+    return words[1:]
+
+
+# -- finding, reporting, replaying ---------------------------------------------------------------------
+
+
+def test_racy_test_fails_with_report_and_replay_command_that_reproduces_it_10_of_10(inner):
+    inner.makepyfile(test_racy=RACY)
+    result = run(inner, "--interlace")
+    result.assert_outcomes(failed=1, passed=1)
+    out = result.stdout.str()
+    assert "interlace found a failure after" in out
+    assert "AssertionError in the main function: assert 1 == 2" in out
+    assert "Interleaving (" in out and "~~ preempted ~~" in out
+    assert "DATA RACE on dict['n']" in out
+    # pytest/pluggy frames between the plugin and the test are left out of the report
+    assert "pluggy" not in out.split("FAILURES")[1].split("short test summary")[0]
+    args = replay_args(result, "test_racy.py::test_lost_update")
+    assert args == ["test_racy.py::test_lost_update",
+                    "--interlace-replay=.interlace/pytest/test_racy.py_test_lost_update.json"]
+    # the replay command is the end of the report
+    lines = result.outlines
+    at = next(i for i, line in enumerate(lines) if line.startswith("Replay it:"))
+    assert lines[at + 1].startswith("=") or lines[at + 1].startswith("_")
+    schedule = inner.path / ".interlace" / "pytest" / "test_racy.py_test_lost_update.json"
+    assert schedule.is_file() and '"pytest": "test_racy.py::test_lost_update"' in schedule.read_text()
+
+    for _ in range(10):
+        again = run(inner, *args)
+        again.assert_outcomes(failed=1)
+        again.stdout.fnmatch_lines([
+            "*AssertionError in the main function: assert 1 == 2*",
+            "Reproduced by replaying .interlace/pytest/test_racy.py_test_lost_update.json",
+        ])
+        assert "test_racy.py::test_lost_update: replayed 1 schedule" in again.stdout.str()
+
+
+def test_correct_test_passes_and_the_summary_counts_executions_and_interleavings(inner):
+    inner.makepyfile(test_racy=RACY)
+    result = run(inner, "--interlace", "-k", "locked")
+    result.assert_outcomes(passed=1, deselected=1)
+    lines = summary_lines(result)
+    assert list(lines) == ["test_racy.py::test_locked_counter"]
+    m = re.search(r": 100 executions, (\d+) distinct interleavings, ([\d.]+)s \(seed (\d+)\) \[ok\]",
+                  lines["test_racy.py::test_locked_counter"])
+    assert m, lines
+    assert 1 < int(m.group(1)) <= 100
+    result.stdout.fnmatch_lines(["*= interlace =*", "interlace: 1 test(s), 100 executions in *s"])
+
+
+def test_exploration_options_and_same_seed_same_exploration(inner):
+    inner.makepyfile(test_racy=RACY)
+    first = run(inner, "--interlace", "-k", "locked", "--interlace-executions", "30",
+                "--interlace-strategy", "random", "--interlace-seed", "5", "--interlace-model", "gil")
+    first.assert_outcomes(passed=1, deselected=1)
+    second = run(inner, "--interlace", "-k", "locked", "--interlace-executions", "30",
+                 "--interlace-strategy", "random", "--interlace-seed", "5", "--interlace-model", "gil")
+    line1 = summary_lines(first)["test_racy.py::test_locked_counter"]
+    line2 = summary_lines(second)["test_racy.py::test_locked_counter"]
+    assert ": 30 executions" in line1
+    assert re.sub(r"[\d.]+s \(", "", line1) == re.sub(r"[\d.]+s \(", "", line2)
+
+
+def test_x_stops_at_the_first_failure(inner):
+    inner.makepyfile(test_racy=RACY.replace("def test_locked_counter", "def test_z_locked_counter"))
+    result = run(inner, "--interlace", "-x")
+    result.assert_outcomes(failed=1)
+    assert list(summary_lines(result)) == ["test_racy.py::test_lost_update"]
+
+
+# -- fixtures ----------------------------------------------------------------------------------------------
+
+
+def test_function_fixtures_are_fresh_per_execution_and_broader_ones_set_up_once(inner):
+    inner.makeconftest("""
+        import pytest
+
+        def log(line):
+            with open("fixture-log.txt", "a") as f:
+                f.write(line + "\\n")
+
+        @pytest.fixture(scope="module")
+        def service():
+            log("module-setup")
+            yield {"calls": 0}
+            log("module-teardown")
+
+        @pytest.fixture
+        def account(service):
+            log("setup")
+            yield {"balance": 0}
+            log("teardown")
+    """)
+    inner.makepyfile(test_fresh="""
+        import threading
+
+        def test_deposits(account, service):
+            assert account == {"balance": 0}, "a fixture value left over from another execution"
+            service["calls"] += 1
+            lock = threading.Lock()
+
+            def deposit():
+                with lock:
+                    account["balance"] += 10
+
+            threads = [threading.Thread(target=deposit) for _ in range(2)]
+            for t in threads:
+                t.start()
+            for t in threads:
+                t.join()
+            assert account["balance"] == 20
+    """)
+    result = run(inner, "--interlace", "--interlace-executions", "25")
+    result.assert_outcomes(passed=1)
+    log = (inner.path / "fixture-log.txt").read_text().split()
+    assert log.count("setup") == 25
+    assert log.count("teardown") == 25
+    assert log.count("module-setup") == 1 and log.count("module-teardown") == 1
+    assert log[0] == "module-setup" and log[-1] == "module-teardown"
+    assert log[1:-1] == ["setup", "teardown"] * 25
+
+
+def test_a_pool_built_by_a_fixture_is_controlled_and_shut_down_every_execution(inner):
+    inner.makepyfile(test_pool="""
+        import threading
+        from concurrent.futures import ThreadPoolExecutor
+        import pytest
+
+        @pytest.fixture
+        def pool():
+            with ThreadPoolExecutor(max_workers=2) as pool:
+                yield pool
+
+        def test_racy_pool(pool):
+            box = {"n": 0}
+
+            def add():
+                box["n"] += 1
+
+            for f in [pool.submit(add) for _ in range(3)]:
+                f.result()
+            assert box["n"] == 3
+    """)
+    result = run(inner, "--interlace")
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(["*AssertionError in the main function: assert * == 3*"])
+    assert "stuck" not in result.stdout.str()
+
+
+# -- selection and activation -------------------------------------------------------------------------------
+
+
+def test_lf_reruns_the_failing_test(inner):
+    inner.makepyfile(test_racy=RACY)
+    run(inner, "--interlace").assert_outcomes(failed=1, passed=1)
+    again = run(inner, "--interlace", "--lf")
+    again.assert_outcomes(failed=1)
+    again.stdout.fnmatch_lines(["run-last-failure: rerun previous 1 failure*"])
+    assert list(summary_lines(again)) == ["test_racy.py::test_lost_update"]
+
+
+def test_xdist_workers_explore_their_tests_with_the_same_seeds(inner):
+    pytest.importorskip("xdist")
+    inner.makepyfile(test_racy=RACY)
+    inner.makepyfile(test_more="""
+        import threading
+        import pytest
+
+        @pytest.mark.parametrize("n", [2, 3])
+        def test_join_all(n):
+            done = []
+            threads = [threading.Thread(target=done.append, args=(i,)) for i in range(n)]
+            for t in threads:
+                t.start()
+            for t in threads:
+                t.join()
+            assert sorted(done) == list(range(n))
+    """)
+    plain = run(inner, "--interlace", "-p", "no:xdist")
+    plain.assert_outcomes(failed=1, passed=3)
+    result = run(inner, "--interlace", "-n", "2")
+    result.assert_outcomes(failed=1, passed=3)
+    assert "2 workers" in result.stdout.str()
+    out = result.stdout.str()
+    assert "interlace found a failure" in out and "Replay it: pytest 'test_racy.py::test_lost_update'" in out
+    distributed, local = summary_lines(result), summary_lines(plain)
+    assert set(distributed) == set(local) and len(local) == 4
+
+    def seed(line: str) -> str:
+        return re.search(r"\(seed (\d+)\)", line).group(1)
+
+    for test, line in local.items():
+        assert seed(distributed[test]) == seed(line), test
+    # a failure found on a worker replays in a plain run
+    run(inner, *replay_args(result, "test_racy.py::test_lost_update")).assert_outcomes(failed=1)
+
+
+def test_inactive_unless_asked_and_disabled_by_p_no_interlace(inner):
+    inner.makepyfile(test_racy=RACY)
+    plain = run(inner)
+    plain.assert_outcomes(passed=2)
+    assert "interlace" not in plain.stdout.str().split("passed")[-1]
+    assert not summary_lines(plain)
+    disabled = run(inner, "-p", "no:interlace")
+    disabled.assert_outcomes(passed=2)
+    assert not summary_lines(disabled)
+    assert "--interlace" not in run(inner, "-p", "no:interlace", "--help").stdout.str()
+    assert "--interlace-replay" in run(inner, "--help").stdout.str()
+
+
+def test_marker_opts_in_configures_and_skips(inner):
+    inner.makepyfile(test_marked="""
+        import threading
+        import pytest
+
+        def racy():
+            state = {"n": 0}
+
+            def work():
+                state["n"] += 1
+
+            threads = [threading.Thread(target=work) for _ in range(2)]
+            for t in threads:
+                t.start()
+            for t in threads:
+                t.join()
+            return state["n"]
+
+        @pytest.mark.interlace(executions=40, strategy="random", seed=3, races="off")
+        def test_opted_in():
+            assert racy() in (1, 2)
+
+        @pytest.mark.interlace(skip=True)
+        def test_skipped_by_marker():
+            assert racy() == 2
+
+        @pytest.mark.thread_unsafe
+        def test_thread_unsafe():
+            assert racy() == 2
+
+        def test_not_marked():
+            assert racy() == 2
+    """)
+    result = run(inner, "--strict-markers")
+    result.assert_outcomes(passed=4)
+    lines = summary_lines(result)
+    assert list(lines) == ["test_marked.py::test_opted_in"]
+    assert ": 40 executions" in lines["test_marked.py::test_opted_in"]
+    assert "(seed 3)" in lines["test_marked.py::test_opted_in"]
+    with_flag = run(inner, "--interlace", "--strict-markers")
+    with_flag.assert_outcomes(failed=1, passed=3)
+    assert set(summary_lines(with_flag)) == {"test_marked.py::test_opted_in", "test_marked.py::test_not_marked"}
+
+
+def test_races_error_warn_off(inner):
+    inner.makepyfile(test_race="""
+        import threading
+
+        def test_unsynchronised_flag():
+            box = {"stop": False}
+
+            def worker():
+                box["stop"] = True
+
+            t = threading.Thread(target=worker)
+            t.start()
+            box["stop"] = True
+            t.join()
+            assert box["stop"]
+    """)
+    error = run(inner, "--interlace")
+    error.assert_outcomes(failed=1)
+    error.stdout.fnmatch_lines(["*data race(s) found*", "DATA RACE on dict?'stop'? *"])
+    warn = run(inner, "--interlace", "--interlace-races=warn")
+    warn.assert_outcomes(passed=1, warnings=1)
+    warn.stdout.fnmatch_lines(["*warnings summary*", "*InterlaceRaceWarning: test_race.py::test_unsynchronised_flag:"
+                               " DATA RACE on dict?'stop'?*"])
+    assert "[races]" in summary_lines(warn)["test_race.py::test_unsynchronised_flag"]
+    off = run(inner, "--interlace", "--interlace-races=off")
+    off.assert_outcomes(passed=1)
+    assert "InterlaceRaceWarning" not in off.stdout.str()
+
+
+def test_parametrised_class_and_unittest_tests(inner):
+    inner.makepyfile(test_kinds="""
+        import threading
+        import unittest
+        import pytest
+
+        SETUPS = []
+
+        def racy_count():
+            state = {"n": 0}
+
+            def work():
+                state["n"] += 1
+
+            threads = [threading.Thread(target=work) for _ in range(2)]
+            for t in threads:
+                t.start()
+            for t in threads:
+                t.join()
+            return state["n"]
+
+        @pytest.mark.parametrize("workers", [2, 3])
+        def test_param(workers):
+            out = []
+            threads = [threading.Thread(target=out.append, args=(i,)) for i in range(workers)]
+            for t in threads:
+                t.start()
+            for t in threads:
+                t.join()
+            assert len(out) == workers
+
+        class TestAccount:
+            def test_fresh_instance(self):
+                assert not hasattr(self, "used"), "the test class instance is reused across executions"
+                self.used = True
+
+            def test_racy_method(self):
+                assert racy_count() == 2
+
+        class TestCaseStyle(unittest.TestCase):
+            def setUp(self):
+                SETUPS.append(1)
+                self.items = []
+
+            def test_fresh_setup(self):
+                self.assertEqual(self.items, [])
+                t = threading.Thread(target=self.items.append, args=(1,))
+                t.start()
+                t.join()
+                self.assertEqual(self.items, [1])
+
+            def test_racy(self):
+                self.assertEqual(racy_count(), 2)
+
+            @unittest.skip("not today")
+            def test_skipped(self):
+                pass
+
+        def test_zz_setups():
+            # runs after the explored TestCase tests (and is explored itself: 1 + 10 executions)
+            assert len(SETUPS) >= 10
+    """)
+    result = run(inner, "--interlace", "--interlace-executions", "10", "-p", "no:randomly")
+    result.assert_outcomes(failed=2, passed=5, skipped=1)
+    result.stdout.fnmatch_lines([
+        "FAILED test_kinds.py::TestAccount::test_racy_method - Failed: interlace found*",
+        "FAILED test_kinds.py::TestCaseStyle::test_racy - Failed: interlace found*",
+    ])
+    lines = summary_lines(result)
+    assert "test_kinds.py::test_param[3]" in lines and "test_kinds.py::TestCaseStyle::test_fresh_setup" in lines
+    assert ": 10 executions" in lines["test_kinds.py::TestCaseStyle::test_fresh_setup"]
+    # the unittest failure replays too
+    run(inner, *replay_args(result, "test_kinds.py::TestCaseStyle::test_racy")).assert_outcomes(failed=1)
+    selected = run(inner, "--interlace", "--interlace-executions", "10", "-k", "TestAccount and fresh")
+    selected.assert_outcomes(passed=1, deselected=7)
+
+
+def test_replay_of_a_schedule_for_another_test_is_a_usage_error(inner):
+    inner.makepyfile(test_racy=RACY)
+    run(inner, "--interlace").assert_outcomes(failed=1, passed=1)
+    wrong = run(inner, "test_racy.py::test_locked_counter",
+                "--interlace-replay=.interlace/pytest/test_racy.py_test_lost_update.json")
+    assert wrong.ret == pytest.ExitCode.USAGE_ERROR
+    assert "the schedule is for 'test_racy.py::test_lost_update'" in wrong.stderr.str()
+    # the whole file with the schedule: only the test it belongs to runs
+    whole = run(inner, "test_racy.py", "--interlace-replay=.interlace/pytest/test_racy.py_test_lost_update.json")
+    whole.assert_outcomes(failed=1, deselected=1)
+    missing = run(inner, "--interlace-replay=nowhere.json")
+    assert missing.ret == pytest.ExitCode.USAGE_ERROR
+
+
+# -- the bundled example ----------------------------------------------------------------------------------
+
+
+def test_bank_example_passes_plainly_fails_under_interlace_and_passes_when_fixed(inner, monkeypatch):
+    for name in ("bank.py", "test_bank.py"):
+        shutil.copy(ROOT / "examples" / "bank" / name, inner.path / name)
+    plain = run(inner)
+    plain.assert_outcomes(passed=3)
+    explored = run(inner, "--interlace")
+    explored.assert_outcomes(failed=2, passed=1)
+    out = explored.stdout.str()
+    assert "test_transfers_never_overdraw" in out and "test_balance_is_fresh_after_a_deposit" in out
+    assert "bank.py:43" in out and "DATA RACE" in out
+    replayed = run(inner, *replay_args(explored, "test_bank.py::test_balance_is_fresh_after_a_deposit"))
+    replayed.assert_outcomes(failed=1)
+    replayed.stdout.fnmatch_lines(["*AssertionError in the main function: assert 100 == 150*"])
+    monkeypatch.setenv("BANK_FIXED", "1")
+    fixed = run(inner, "--interlace")
+    fixed.assert_outcomes(passed=3)
+    assert all(": 100 executions" in line for line in summary_lines(fixed).values())
+
+
+def test_schedule_names_are_sanitised():
+    from interlace.pytest_plugin import test_seed
+
+    assert test_seed("a.py::t") == test_seed("a.py::t") != test_seed("a.py::u")
+    assert test_seed("a.py::t", 1) != test_seed("a.py::t")
+
+    class Config:
+        rootpath = Path("/r")
+
+    from interlace.pytest_plugin import schedule_path
+
+    path = schedule_path(Config(), "tests/test_x.py::TestA::test_b[1-'a b'/c]")
+    assert path == "/r/.interlace/pytest/tests_test_x.py_TestA_test_b_1-_a_b_c.json"
+    long = schedule_path(Config(), "t.py::test_" + "x" * 300)
+    assert len(os.path.basename(long)) < 130
+

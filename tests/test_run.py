@@ -262,3 +262,25 @@ def test_replay_until_a_step_opens_pdb_in_the_running_thread(tmp_path) -> None:
     assert f"> {prog}(" in out
     assert "(Pdb) 42\n(Pdb) " in out
     assert out.endswith(done.stdout.decode())
+
+
+def test_selectors_readiness_is_recorded(tmp_path) -> None:
+    prog = program(tmp_path, """
+        import selectors, socket, threading
+        a, b = socket.socketpair()
+        def writer():
+            b.sendall(b"ping")
+        sel = selectors.DefaultSelector()
+        sel.register(a, selectors.EVENT_READ)
+        t = threading.Thread(target=writer)
+        t.start()
+        events = sel.select(timeout=5)
+        print(len(events), a.recv(10))
+        t.join()
+    """)
+    done = cli("run", "-q", "--keep", "all", "--record", "s.ilr", prog, cwd=str(tmp_path))
+    assert (done.returncode, done.stdout) == (0, b"1 b'ping'\n"), done.stderr.decode()
+    again = cli("replay", "-q", "s.ilr", cwd=str(tmp_path))
+    assert (again.returncode, again.stdout, again.stderr) == (0, done.stdout, done.stderr)
+    shown = cli("show", "s.ilr", cwd=str(tmp_path)).stdout.decode()
+    assert "select.select 1" in shown

@@ -1,6 +1,7 @@
 """Sockets: results of ``connect``/``connect_ex``, ``accept``, ``recv``/``recv_into``/``recvfrom``/
-``recvfrom_into``, ``send``/``sendall``/``sendto``, ``getpeername``/``getsockname`` and
-``socket.getaddrinfo``.
+``recvfrom_into``, ``send``/``sendall``/``sendto``, ``getpeername``/``getsockname``,
+``socket.getaddrinfo``, and readiness from ``select.select`` and ``selectors`` (``DefaultSelector`` is
+the select-based one during a run, so that its readiness is recorded too).
 
 Recording waits for a socket to be readable (:meth:`Channel.wait`) before receiving, so a thread that
 waits for a peer lets the others run, at scheduling points the replay makes too. Replaying does no
@@ -11,6 +12,7 @@ every result comes from the recording.
 from __future__ import annotations
 
 import select
+import selectors
 import socket
 from typing import Any
 
@@ -120,8 +122,42 @@ def install(ch: Any) -> None:
                                                       _real_getaddrinfo(*args, **kwargs)])
 
     ch.set(socket, "getaddrinfo", getaddrinfo)
+    install_select(ch)
 
 
 def _plain_entry(entry: tuple) -> tuple:
     family, kind, proto, canon, address = entry
     return (int(family), int(kind), int(proto), canon, tuple(address))
+
+
+def install_select(ch: Any) -> None:
+    from ..runtime.patching import _real_monotonic as wall
+
+    def select_(rlist: Any, wlist: Any, xlist: Any, timeout: float | None = None) -> Any:
+        ex, me = ch.caller()
+        if me is None:
+            return _real_select(rlist, wlist, xlist, timeout)
+        lists = (list(rlist), list(wlist), list(xlist))
+        if ch.recording:
+            deadline = None if timeout is None else wall() + max(float(timeout), 0.0)
+            box: list = [None]
+
+            def ready(wait: float) -> bool:
+                if deadline is not None:
+                    wait = max(0.0, min(wait, deadline - wall()))
+                box[0] = _real_select(*lists, wait)
+                return any(box[0]) or (deadline is not None and wall() >= deadline)
+
+            ch.wait(ex, me, ready, "select", "select")
+            found = box[0]
+            indices = tuple(tuple(i for i, obj in enumerate(lst) if obj in got)
+                            for lst, got in zip(lists, found, strict=True))
+            ch.put(me, "select.select", indices)
+        else:
+            ch.wait(ex, me, lambda t: True, "select", "select")
+            indices = ch.take(ex, me, "select.select")
+        return tuple([lst[i] for i in idx] for lst, idx in zip(lists, indices, strict=True))
+
+    ch.set(select, "select", select_)
+    ch.set(selectors.SelectSelector, "_select", staticmethod(select_))
+    ch.set(selectors, "DefaultSelector", selectors.SelectSelector)

@@ -42,6 +42,9 @@ exec(compile(textwrap.dedent("""
             pass
         def access(self, kind, obj, name, site, *value):
             self.log.append((kind, name, site[1]))
+        def callee(self, fn, site):
+            return self.call(fn, site)
+
         def call(self, fn, site, *rest):
             self.log.append(("call", getattr(fn, "__name__", "?"), site[1]))
             return fn

@@ -33,6 +33,9 @@ class Fake:
         self.objs.append(obj)
         self.sites.append(site)
 
+    def callee(self, fn, site):
+        return self.call(fn, site)
+
     def call(self, fn, site, *rest):
         self.log.append(("call", getattr(fn, "__name__", type(fn).__name__), site[1]))
         self.objs.append(fn)
@@ -471,7 +474,7 @@ def test_calls_super_locals_vars():
     calls = [e for e in fake.log if e[0] == "call"]
     assert calls == [
         ("call", "f", 12), ("call", "sorted", 11), ("call", "B", 11), ("call", "m", 11), ("call", "m", 6),
-        ("call", "B", 11), ("call", "n", 11), ("call", "vars", 11), ("call", "sorted", 11),
+        ("call", "B", 11), ("call", "n", 11), ("call", "sorted", 11), ("call", "vars", 11),
         ("call", "len", 11),
     ]
 

@@ -46,6 +46,9 @@ class CountingExecution:
     def access(self, kind, obj, name, site, *value):
         self.accesses += 1
 
+    def callee(self, fn, site):
+        return self.call(fn, site)
+
     def call(self, fn, site, *rest):
         self.calls += 1
         return fn

@@ -12,6 +12,7 @@ import queue
 import sys
 import threading
 import time
+from functools import partial
 from _thread import _local as _thread_local
 from _thread import allocate_lock, get_ident
 from collections.abc import Callable, Sequence
@@ -19,7 +20,7 @@ from typing import Any
 
 from ..runtime import handoffs, hooks
 from ..runtime.calls import CallClassifier
-from ..runtime.execution import Execution, ThreadState
+from ..runtime.execution import Execution, ThreadState, _call_with_arguments
 from ..runtime.patching import _internal_owner, _real_allocate_lock, _real_rlock_factory
 from .lockorder import LockOrderDetector
 from .races import RaceDetector
@@ -162,6 +163,11 @@ class NativeExecution:
             with self._mutex:
                 for observer in self.observers:
                     observer.access(self, me, kind, target[0], target[1], site, target[2])
+        return fn
+
+    def callee(self, fn: Any, site: tuple) -> Any:
+        if self.classifier.classify_callee(fn)[3]:
+            return partial(_call_with_arguments, self, fn, site)
         return fn
 
     def with_manager(self, manager: Any, site: tuple) -> Any:

@@ -27,7 +27,7 @@ _AUG_OPS: dict[type, str] = {
     ast.BitXor: "_il_ixor", ast.BitOr: "_il_ior",
 }
 
-# Calls that must run in the caller's own frame: never routed through ``_il_call``.
+# Calls that must not be routed through ``_il_cp`` (it would change what they see).
 _NEVER_WRAP = frozenset({"super", "breakpoint"})
 _NO_ARG_FRAME_BUILTINS = frozenset({"locals", "globals", "dir", "vars"})
 _FRAME_GETTERS = frozenset({"_getframe", "currentframe"})
@@ -179,7 +179,11 @@ class _Rewriter:
             new_func = self.expr(func)
         if not wrap:
             return _copy(node, func=new_func, args=args, keywords=keywords)
-        return self.call("_il_call", [self.site(node), new_func, *args], node, keywords)
+        # ``_il_cp(S, f)(args)``: the hook sees the callee before the arguments are evaluated and
+        # returns what to call; the call itself stays in the user's frame, so callees that look at
+        # their caller (logging, warnings, namedtuple, inspect) see the user's code.
+        callee = self.call("_il_cp", [self.site(node), new_func], node)
+        return ast.Call(func=callee, args=args, keywords=keywords, **_loc(node))
 
     def x_NamedExpr(self, node: ast.NamedExpr) -> ast.expr:
         value = self.expr(node.value)

@@ -145,6 +145,31 @@ class CallClassifier:
             return READ, what, None, (args[0], keys[0], False) if len(keys) == 1 else None
         return "call", _name(fn), None, None
 
+    def classify_callee(self, fn: Any) -> tuple[str | None, str, Any, bool]:
+        """Like :meth:`classify` before the arguments are known: ``(kind, what, replacement,
+        needs_args)``; ``needs_args`` when the call is an access whose location is in the arguments
+        (``d.get(k)``, ``getattr(o, name)``, ``list.append``): then call :meth:`classify` with them."""
+        sub = self.substitutions.get(id(fn))
+        if sub is not None:
+            return None, _name(fn), sub, False
+        t = type(fn)
+        if t is MethodType:
+            if type(fn.__func__) is FunctionType:
+                return (*self._function(fn.__func__)[:3], False)
+        elif t is FunctionType:
+            return (*self._function(fn)[:3], False)
+        elif t is BuiltinFunctionType:
+            owner = fn.__self__
+            table = CONTAINER_METHODS.get(type(owner))
+            if table is not None:
+                return None, fn.__name__, None, fn.__name__ in table
+            if _hashable(fn) and fn in self._indirect:
+                return None, fn.__name__, None, True
+        elif t is _ATTRGETTER or t is _ITEMGETTER:
+            return None, "getter", None, True
+        kind, what, replacement, _target = self.classify(fn, (), None)
+        return kind, what, replacement, False
+
     def _function(self, fn: FunctionType) -> tuple[str | None, str, Any]:
         code = fn.__code__
         cached = self._code_cache.get(code)

@@ -12,6 +12,7 @@ recording them: it is the mechanism, the rest of interlace is policy.
 from __future__ import annotations
 
 import threading
+from functools import partial
 from _thread import allocate_lock, get_ident
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
@@ -576,6 +577,27 @@ class Execution:
             self.point(me, kind, what, site)
         return fn
 
+    def callee(self, fn: Any, site: tuple) -> Any:
+        """What instrumented code calls for ``fn(...)`` (see ``hooks._il_cp``): the scheduling point
+        of the call happens here, before the arguments are evaluated, unless the call is an access
+        whose location is in the arguments: then a wrapper makes the point when it gets them."""
+        me = self.me()
+        if me is None:
+            return fn
+        me.site = site
+        me.gil_points += 1
+        kind, what, replacement, needs_args = self.classifier.classify_callee(fn)
+        if needs_args:
+            return partial(_call_with_arguments, self, fn, site)
+        if replacement is not None:
+            fn = replacement
+        if kind is None:
+            if not self.free_threaded:
+                self.point(me, "call", what, site)
+        else:
+            self.point(me, kind, what, site)
+        return fn
+
     def with_manager(self, manager: Any, site: tuple) -> Any:
         me = self.me()
         if me is None:
@@ -658,3 +680,8 @@ def _release(gate: Any) -> None:
         gate.release()
     except RuntimeError:
         pass  # already released: the thread is about to run
+
+
+def _call_with_arguments(ex: Execution, fn: Any, site: tuple, /, *args: Any, **kwargs: Any) -> Any:
+    """A call that is an access of a location named by its arguments (``d.get(k)``, ``setattr``)."""
+    return ex.call(fn, site, args)(*args, **kwargs)

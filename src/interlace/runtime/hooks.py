@@ -197,6 +197,20 @@ def _il_call(site: tuple, fn: Any, /, *args: Any, **kwargs: Any) -> Any:
     return fn(*args, **kwargs)
 
 
+def _il_cp(site: tuple, fn: Any, /) -> Any:
+    """What to call for ``fn(...)`` at ``site``: ``fn`` itself, a controlled stand-in, or a wrapper
+    that sees the arguments (for accesses like ``d.get(k)`` or ``getattr(o, name)``).
+
+    Used as ``_il_cp(S, f)(args)``: the call itself runs in the caller's frame.
+    """
+    if fn is _exec or fn is _eval or fn is _compile:
+        return _EXEC_WRAPPERS[fn]
+    ex = _active
+    if ex is not None:
+        return ex.callee(fn, site)
+    return fn
+
+
 def _il_with(site: tuple, manager: Any) -> Any:
     ex = _active
     if ex is not None:
@@ -236,6 +250,17 @@ def _call_exec_like(fn: Any, args: tuple, kwargs: dict, frame: Any) -> Any:
         source = _source_compiler(source, "<string>", mode)
     extra = {k: v for k, v in kwargs.items() if k not in ("source", "globals", "locals")}
     return fn(source, globals_, locals_, **extra)
+
+
+def _exec_wrapper(fn: Any) -> Any:
+    def run(*args: Any, **kwargs: Any) -> Any:
+        return _call_exec_like(fn, args, kwargs, _getframe(1))
+
+    run.__name__ = run.__qualname__ = fn.__name__
+    return run
+
+
+_EXEC_WRAPPERS = {_exec: _exec_wrapper(_exec), _eval: _exec_wrapper(_eval), _compile: _exec_wrapper(_compile)}
 
 
 def _compile_like(args: tuple, kwargs: dict) -> Any:

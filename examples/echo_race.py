@@ -6,7 +6,7 @@ the echo server and records the echoes. ``count = sent; sent = count + 1`` is a 
 the other thread runs in between, a message goes uncounted and the program reports corrupted output
 (exit status 1). Record a run until it fails, then replay it without the server and without stdin:
 
-    python tests/echo_server.py 7777 &                      # or any echo server on 127.0.0.1:7777
+    python examples/echo_race.py --serve 7777 &             # or any echo server on 127.0.0.1:7777
     echo alice | interlace run examples/echo_race.py 7777    # repeat until a run fails (or pass --seed)
     interlace replay .interlace/recordings/echo_race-*.ilr   # same output, same failure, no server needed
 """
@@ -19,8 +19,20 @@ import time
 import uuid
 
 HOST = "127.0.0.1"
-PORT = int(sys.argv[1]) if len(sys.argv) > 1 else 7777
 MESSAGES = 2
+
+if sys.argv[1:2] == ["--serve"]:  # the echo server (run it without interlace)
+    import socketserver
+
+    class Echo(socketserver.StreamRequestHandler):
+        def handle(self):
+            for line in self.rfile:
+                self.wfile.write(line)
+
+    socketserver.ThreadingTCPServer.allow_reuse_address = True
+    socketserver.ThreadingTCPServer((HOST, int(sys.argv[2])), Echo).serve_forever()
+
+PORT = int(sys.argv[1]) if len(sys.argv) > 1 else 7777
 
 name = sys.stdin.readline().strip() or "anonymous"
 started = time.time()

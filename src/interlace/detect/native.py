@@ -12,10 +12,10 @@ import queue
 import sys
 import threading
 import time
-from functools import partial
 from _thread import _local as _thread_local
 from _thread import allocate_lock, get_ident
 from collections.abc import Callable, Sequence
+from functools import partial
 from typing import Any
 
 from ..runtime import handoffs, hooks

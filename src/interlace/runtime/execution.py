@@ -12,9 +12,9 @@ recording them: it is the mechanism, the rest of interlace is policy.
 from __future__ import annotations
 
 import threading
-from functools import partial
 from _thread import allocate_lock, get_ident
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any, NamedTuple
 
 from . import hooks

@@ -91,7 +91,7 @@ def summary_lines(result: pytest.RunResult) -> dict[str, str]:
     """The per-test lines of the ``interlace`` terminal summary, by test id."""
     lines = {}
     for line in result.outlines:
-        m = re.match(r"^(\S+::\S+): (\d+ executions|replayed)", line)
+        m = re.match(r"^(\S+::\S+): (\d+ executions?|replayed)", line)
         if m:
             lines[m.group(1)] = line
     return lines
@@ -150,7 +150,23 @@ def test_correct_test_passes_and_the_summary_counts_executions_and_interleavings
                   lines["test_racy.py::test_locked_counter"])
     assert m, lines
     assert 1 < int(m.group(1)) <= 100
-    result.stdout.fnmatch_lines(["*= interlace =*", "interlace: 1 test(s), 100 executions in *s"])
+    result.stdout.fnmatch_lines(["*= interlace =*", "interlace: 1 test, 100 executions in *s"])
+
+
+def test_a_test_that_never_runs_two_threads_at_once_runs_once(inner):
+    inner.makepyfile(test_single="""
+        import threading
+
+        def test_sequential():
+            out = []
+            t = threading.Thread(target=out.append, args=(1,))
+            t.run()  # not started: runs in this thread
+            assert out == [1]
+    """)
+    result = run(inner, "--interlace")
+    result.assert_outcomes(passed=1)
+    line = summary_lines(result)["test_single.py::test_sequential"]
+    assert ": 1 execution, 1 distinct interleaving," in line and "nothing to explore" in line
 
 
 def test_exploration_options_and_same_seed_same_exploration(inner):
@@ -420,7 +436,10 @@ def test_parametrised_class_and_unittest_tests(inner):
         class TestAccount:
             def test_fresh_instance(self):
                 assert not hasattr(self, "used"), "the test class instance is reused across executions"
-                self.used = True
+                t = threading.Thread(target=setattr, args=(self, "used", True))
+                t.start()
+                t.join()
+                assert self.used
 
             def test_racy_method(self):
                 assert racy_count() == 2
@@ -457,6 +476,7 @@ def test_parametrised_class_and_unittest_tests(inner):
     lines = summary_lines(result)
     assert "test_kinds.py::test_param[3]" in lines and "test_kinds.py::TestCaseStyle::test_fresh_setup" in lines
     assert ": 10 executions" in lines["test_kinds.py::TestCaseStyle::test_fresh_setup"]
+    assert ": 10 executions" in lines["test_kinds.py::TestAccount::test_fresh_instance"]
     # the unittest failure replays too
     run(inner, *replay_args(result, "test_kinds.py::TestCaseStyle::test_racy")).assert_outcomes(failed=1)
     selected = run(inner, "--interlace", "--interlace-executions", "10", "-k", "TestAccount and fresh")
@@ -496,7 +516,10 @@ def test_bank_example_passes_plainly_fails_under_interlace_and_passes_when_fixed
     monkeypatch.setenv("BANK_FIXED", "1")
     fixed = run(inner, "--interlace")
     fixed.assert_outcomes(passed=3)
-    assert all(": 100 executions" in line for line in summary_lines(fixed).values())
+    lines = summary_lines(fixed)
+    assert ": 100 executions" in lines["test_bank.py::test_transfers_never_overdraw"]
+    assert ": 100 executions" in lines["test_bank.py::test_balance_is_fresh_after_a_deposit"]
+    assert "nothing to explore" in lines["test_bank.py::test_single_transfer"]
 
 
 def test_schedule_names_are_sanitised():

@@ -312,6 +312,50 @@ def _execution_body(item: Any) -> Callable[[], None]:
     return body
 
 
+def _until_nothing_to_choose(name: str, seed: int) -> Any:
+    """The strategy ``name``, stopping the exploration after a first execution that made no choice.
+
+    An execution where no two threads could ever run at the same point is the only execution there
+    is (the strategy is asked nothing, everything else is deterministic), so running it 99 more times
+    would only cost time: most tests of a suite never start a thread.
+    """
+    from .strategies import Strategy, make_strategy
+
+    inner = make_strategy(name, seed)
+
+    class UntilNothingToChoose(Strategy):
+        def __init__(self) -> None:
+            super().__init__(seed)
+            self.name = inner.name
+            self.index = 0
+            self.nothing_to_choose = False
+
+        def begin(self, index: int) -> bool:
+            self.index = index
+            if self.nothing_to_choose:
+                return False
+            return inner.begin(index)
+
+        def thread_created(self, tid: int) -> None:
+            inner.thread_created(tid)
+
+        def choose(self, enabled: list[int], current: int | None, execution: Any) -> int:
+            return inner.choose(enabled, current, execution)
+
+        def end(self, execution: Any) -> None:
+            if self.index == 0 and not execution.choices and execution.failure is None:
+                self.nothing_to_choose = True
+            inner.end(execution)
+
+        def describe(self) -> str:
+            return inner.describe()
+
+        def __getattr__(self, attr: str) -> Any:
+            return getattr(inner, attr)
+
+    return UntilNothingToChoose()
+
+
 def _outcome_exception(result: Any) -> BaseException | None:
     """A skip/xfail/exit raised by the test: pytest's business, not a failure to explore."""
     failure = result.failure
@@ -346,7 +390,8 @@ def _run(item: Any, plan: dict) -> None:
             if plan["max_steps"] is not None:
                 options["max_steps"] = int(plan["max_steps"])
             result = interlace.explore(
-                body, executions=plan["executions"], strategy=plan["strategy"], seed=plan["seed"],
+                body, executions=plan["executions"], seed=plan["seed"],
+                strategy=_until_nothing_to_choose(plan["strategy"], plan["seed"]),
                 model=plan["model"], races=plan["races"], target={"pytest": item.nodeid},
                 on_execution=lambda index, ex: seen.add(tuple(ex.choices)), **options,
             )
@@ -361,6 +406,7 @@ def _run(item: Any, plan: dict) -> None:
         "nodeid": item.nodeid, "executions": result.executions, "interleavings": len(seen),
         "elapsed": round(elapsed, 4), "seed": result.seed, "strategy": result.strategy,
         "mode": "replay" if replaying else "explore", "failed": not result.ok and outcome is None,
+        "exhausted": bool(result.exhausted),
         "races": sum(1 for r in result.races if not r.suppressed) + len(result.lock_inversions),
     }
     item.user_properties.append(("interlace", stats))
@@ -459,10 +505,17 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
         if s["mode"] == "replay":
             tr.write_line(f"{s['nodeid']}: replayed 1 schedule in {s['elapsed']:.2f}s [{verdict}]")
             continue
+        note = " (no two threads could run at once: nothing to explore)" if s.get("exhausted") and \
+            s["executions"] == 1 else ""
         tr.write_line(
-            f"{s['nodeid']}: {s['executions']} executions, {s['interleavings']} distinct interleavings, "
-            f"{s['elapsed']:.2f}s (seed {s['seed']}) [{verdict}]"
+            f"{s['nodeid']}: {_n(s['executions'], 'execution')}, "
+            f"{_n(s['interleavings'], 'distinct interleaving')}, {s['elapsed']:.2f}s "
+            f"(seed {s['seed']}){note} [{verdict}]"
         )
     total = sum(s["elapsed"] for s in stats)
     executions = sum(s["executions"] for s in stats)
-    tr.write_line(f"interlace: {len(stats)} test(s), {executions} executions in {total:.2f}s")
+    tr.write_line(f"interlace: {_n(len(stats), 'test')}, {_n(executions, 'execution')} in {total:.2f}s")
+
+
+def _n(count: int, noun: str) -> str:
+    return f"{count} {noun}{'' if count == 1 else 's'}"

@@ -32,7 +32,7 @@ _KEYED_CONTAINERS = (dict, list, bytearray)  # per-key/index locations, plus one
 IGNORE_COMMENT = "interlace: ignore-race"
 
 
-@dataclass
+@dataclass(slots=True)
 class Access:
     """One access, as a detector remembers it."""
 

@@ -16,24 +16,43 @@ _STOP = frozenset({"_bootstrap_inner", "_bootstrap"})
 Frame = tuple
 
 
+_USER, _SKIP, _STOP_HERE = 0, 1, 2
+_kinds: dict[Any, int] = {}
+
+
+def _kind(code: Any) -> int:
+    kind = _kinds.get(code)
+    if kind is None:
+        filename = code.co_filename
+        if filename.startswith(_PACKAGE_DIR):
+            kind = _SKIP
+        elif filename == _THREADING and code.co_name in _STOP:
+            kind = _STOP_HERE
+        else:
+            kind = _USER
+        _kinds[code] = kind
+    return kind
+
+
 def capture(depth: int = 12) -> tuple[Frame, ...]:
     """The caller's stack, innermost last, without interlace's frames, up to ``depth`` frames.
 
-    Stops at the thread's bootstrap or at interlace's execution driver, so a stack never shows the
-    test runner that called ``explore``.
+    interlace's frames at the top (the hooks) are skipped; the walk stops at the next interlace
+    frame below the code under test (the driver that runs it) or at a thread's bootstrap, so a
+    stack never shows the test runner that called ``explore``.
     """
     frames: list[Frame] = []
     f: Any = sys._getframe(1)
+    kinds = _kinds
     while f is not None and len(frames) < depth:
         code = f.f_code
-        filename = code.co_filename
-        if filename.startswith(_PACKAGE_DIR):
-            if code.co_name == "run" and filename.endswith("execution.py"):
-                break
-        elif filename == _THREADING and code.co_name in _STOP:
+        kind = kinds.get(code)
+        if kind is None:
+            kind = _kind(code)
+        if kind == _USER:
+            frames.append((code.co_filename, f.f_lineno, code.co_name))
+        elif kind == _STOP_HERE or frames:
             break
-        else:
-            frames.append((filename, f.f_lineno, code.co_name))
         f = f.f_back
     frames.reverse()
     return tuple(frames)

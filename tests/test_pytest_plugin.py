@@ -268,6 +268,45 @@ def test_a_pool_built_by_a_fixture_is_controlled_and_shut_down_every_execution(i
     assert "stuck" not in result.stdout.str()
 
 
+def test_builtin_fixtures_and_fixture_errors(inner):
+    inner.makepyfile(test_builtin="""
+        import logging
+        import threading
+        import pytest
+
+        def test_builtins(tmp_path, monkeypatch, capsys, caplog, request):
+            monkeypatch.setenv("INTERLACE_PLUGIN_TEST", "1")
+            caplog.set_level(logging.INFO)
+
+            def work():
+                (tmp_path / "f.txt").write_text("hi")
+                logging.getLogger("t").info("hello from a thread")
+                print("printed")
+
+            t = threading.Thread(target=work)
+            t.start()
+            t.join()
+            assert (tmp_path / "f.txt").read_text() == "hi"
+            assert "printed" in capsys.readouterr().out
+            assert "hello from a thread" in caplog.text
+            assert request.node.name == "test_builtins"
+
+        @pytest.fixture
+        def broken():
+            raise RuntimeError("the fixture broke")
+
+        def test_broken_fixture(broken):
+            pass
+    """)
+    result = run(inner, "--interlace", "--interlace-executions", "20")
+    result.assert_outcomes(passed=1, failed=1)
+    assert ": 20 executions" in summary_lines(result)["test_builtin.py::test_builtins"]
+    result.stdout.fnmatch_lines([
+        "RuntimeError in the main function: the fixture broke",
+        "*test_builtin.py*, line *, in broken",
+    ])
+
+
 # -- selection and activation -------------------------------------------------------------------------------
 
 

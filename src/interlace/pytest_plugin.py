@@ -246,13 +246,25 @@ def _fresh_setup(item: Any) -> None:
 
 
 def _teardown_function_fixtures(item: Any) -> None:
-    """Finish the function-scoped fixtures of the current request, last set up first torn down."""
+    """Finish the function-scoped fixtures of the current request, last set up first torn down.
+
+    Fixtures whose setup failed are finished too (they cache their exception; the next execution
+    must run them again).
+    """
     request = getattr(item, "_request", None)
     if request is None:
         return
+    _prepare_teardown(item)
+    ordered = [(name, fd) for name, fd in reversed(list(request._fixture_defs.items()))]
+    seen = {id(fd) for _, fd in ordered}
+    for name, defs in item._fixtureinfo.name2fixturedefs.items():
+        for fd in reversed(defs):
+            if id(fd) not in seen:
+                seen.add(id(fd))
+                ordered.append((name, fd))
     errors: list[BaseException] = []
-    for name, fixturedef in reversed(list(request._fixture_defs.items())):
-        if _scope_of(item, name) != "function" or fixturedef.cached_result is None:
+    for name, fixturedef in ordered:
+        if fixturedef.cached_result is None or _scope_of(item, name) != "function":
             continue
         try:
             fixturedef.finish(request)
@@ -260,6 +272,15 @@ def _teardown_function_fixtures(item: Any) -> None:
             errors.append(exc)
     if errors:
         raise errors[0]
+
+
+def _prepare_teardown(item: Any) -> None:
+    """What pytest's own plugins record before teardown and their fixtures read when torn down."""
+    try:
+        from _pytest.tmpdir import tmppath_result_key  # tmp_path looks up the test's outcome
+    except ImportError:  # pragma: no cover - older pytest
+        return
+    item.stash.setdefault(tmppath_result_key, {})
 
 
 def _is_unittest(item: Any) -> bool:
@@ -468,7 +489,10 @@ def _strip_frames(text: str) -> str:
             skip_indent = len(match.group(1))
             continue
         out.append(line)
-    return "".join(out)
+    stripped = "".join(out)
+    if text.count('File "') and not stripped.count('File "'):
+        return text  # the error is in pytest itself: better all of it than nothing
+    return stripped
 
 
 def _warn_races(item: Any, result: Any) -> None:

@@ -285,3 +285,35 @@ def test_selectors_readiness_is_recorded(tmp_path) -> None:
     assert (again.returncode, again.stdout, again.stderr) == (0, done.stdout, done.stderr)
     shown = cli("show", "s.ilr", cwd=str(tmp_path)).stdout.decode()
     assert "select.select 1" in shown
+
+
+def test_a_deadlocked_run_is_kept_and_replays_the_same_report(tmp_path) -> None:
+    prog = program(tmp_path, """
+        import threading
+        a, b = threading.Lock(), threading.Lock()
+        def one():
+            with a:
+                with b:
+                    pass
+        def two():
+            with b:
+                with a:
+                    pass
+        ts = [threading.Thread(target=one), threading.Thread(target=two)]
+        for t in ts:
+            t.start()
+        for t in ts:
+            t.join()
+    """)
+    for seed in range(1, 41):
+        done = cli("run", "-q", "--strategy", "pct", "--seed", str(seed), "--record", "d.ilr", prog,
+                   cwd=str(tmp_path))
+        if done.returncode == 1:
+            break
+    else:
+        pytest.fail("no deadlock in 40 runs")
+    err = done.stderr.decode()
+    assert err.startswith("interlace: deadlock: 'Thread-")
+    again = cli("replay", "-q", "d.ilr", cwd=str(tmp_path))
+    assert (again.returncode, again.stdout, again.stderr) == (1, done.stdout, done.stderr)
+    assert "outcome    deadlock: 'Thread-" in cli("show", "d.ilr", cwd=str(tmp_path)).stdout.decode()

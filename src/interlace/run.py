@@ -441,7 +441,8 @@ def _execute(program: Program, strategy: Strategy, channel: Any, *, model: str, 
 
 def _failure_report(ex: Any) -> str:
     f = ex.failure
-    lines = [f"interlace: {f.kind}: {f.message}"]
+    message = f.message if f.message.startswith(f.kind) else f"{f.kind}: {f.message}"
+    lines = [f"interlace: {message}"]
     lines += ["  " + d.replace("\n", "\n  ") for d in f.details]
     return "\n".join(lines) + "\n"
 
@@ -867,8 +868,9 @@ def summary(rec: Recording, inputs: bool = False, decisions: bool = False) -> st
     else:
         lines.append(f"duration   {end.get('duration', 0):.3f}s")
         outcome = end.get("outcome")
-        message = f": {end.get('message')}" if end.get("message") else ""
-        lines.append(f"outcome    {outcome}{message} (exit code {end.get('exit_code')}"
+        message = str(end.get("message") or "")
+        text = message if message.startswith(str(outcome)) else f"{outcome}: {message}" if message else outcome
+        lines.append(f"outcome    {text} (exit code {end.get('exit_code')}"
                      f"{', failing' if end.get('failing') else ''})")
         for exc in end.get("thread_exceptions", []):
             lines.append(f"exception  in thread {exc}")

@@ -441,7 +441,7 @@ def _execute(program: Program, strategy: Strategy, channel: Any, *, model: str, 
 
 def _failure_report(ex: Any) -> str:
     f = ex.failure
-    message = f.message if f.message.startswith(f.kind) else f"{f.kind}: {f.message}"
+    message = f.message if f.message.startswith(f"{f.kind}:") else f"{f.kind}: {f.message}"
     lines = [f"interlace: {message}"]
     lines += ["  " + d.replace("\n", "\n  ") for d in f.details]
     return "\n".join(lines) + "\n"
@@ -869,7 +869,7 @@ def summary(rec: Recording, inputs: bool = False, decisions: bool = False) -> st
         lines.append(f"duration   {end.get('duration', 0):.3f}s")
         outcome = end.get("outcome")
         message = str(end.get("message") or "")
-        text = message if message.startswith(str(outcome)) else f"{outcome}: {message}" if message else outcome
+        text = message if message.startswith(f"{outcome}:") else f"{outcome}: {message}" if message else outcome
         lines.append(f"outcome    {text} (exit code {end.get('exit_code')}"
                      f"{', failing' if end.get('failing') else ''})")
         for exc in end.get("thread_exceptions", []):

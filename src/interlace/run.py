@@ -505,6 +505,20 @@ def record(script: str | None, args: list[str], *, module: str | None = None, pa
     writer = RecordingWriter(path, header, force=force, root=root)
     channel = Channel(RECORD, writer=writer, record_files=record_files)
     recorder = RecordingStrategy(strat, writer)
+    real_exit = os._exit
+
+    def hard_exit(code: int) -> None:
+        """``os._exit`` in the program: end the recording first (the process ends without cleanup)."""
+        try:
+            if not writer.closed:
+                writer.end(RunOutcome(exit_code=code, outcome="os._exit", message=f"os._exit({code})",
+                                      failing=code != 0, decisions=writer.decisions,
+                                      inputs=writer.inputs).end_record())
+                writer.close()
+        finally:
+            real_exit(code)
+
+    os._exit = hard_exit
     try:
         ex, outcome = _execute(program, recorder, channel, model=model, max_steps=max_steps, epoch=epoch,
                                random_seed=random_seed, races=races, stdout=stdout, stderr=stderr)
@@ -513,6 +527,7 @@ def record(script: str | None, args: list[str], *, module: str | None = None, pa
             (stderr or sys.stderr).write(_failure_report(ex))
         writer.end(outcome.end_record())
     finally:
+        os._exit = real_exit
         writer.close()
     outcome.path = path
     report = stderr or sys.stderr

@@ -317,3 +317,23 @@ def test_a_deadlocked_run_is_kept_and_replays_the_same_report(tmp_path) -> None:
     again = cli("replay", "-q", "d.ilr", cwd=str(tmp_path))
     assert (again.returncode, again.stdout, again.stderr) == (1, done.stdout, done.stderr)
     assert "outcome    deadlock: 'Thread-" in cli("show", "d.ilr", cwd=str(tmp_path)).stdout.decode()
+
+
+def test_popen_results_replay_without_starting_processes(tmp_path) -> None:
+    marker = tmp_path / "started"
+    prog = program(tmp_path, f"""
+        import subprocess, sys
+        child = "import pathlib, sys; pathlib.Path({str(marker)!r}).touch(); print(sys.stdin.read().upper())"
+        p = subprocess.Popen([sys.executable, "-c", child], stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+        out, err = p.communicate(b"hello")
+        print(out, err, p.returncode, p.pid > 0)
+        with subprocess.Popen([sys.executable, "-c", "raise SystemExit(3)"]) as q:
+            pass
+        print(q.returncode, q.poll())
+    """)
+    done = cli("run", "-q", "--keep", "all", "--record", "p.ilr", prog, cwd=str(tmp_path))
+    assert done.stdout == b"b'HELLO\\n' None 0 True\n3 3\n", done.stderr.decode()
+    marker.unlink()
+    again = cli("replay", "-q", "p.ilr", cwd=str(tmp_path))
+    assert (again.returncode, again.stdout, again.stderr) == (0, done.stdout, done.stderr)
+    assert not marker.exists()

@@ -117,7 +117,8 @@ def _plan(item: pytest.Item) -> dict | None:
     config = item.config
     if not isinstance(item, pytest.Function):
         return None
-    if item.get_closest_marker("thread_unsafe") is not None:
+    replay = config.stash.get(_REPLAY, None)
+    if replay is None and item.get_closest_marker("thread_unsafe") is not None:
         return None
     marker = item.get_closest_marker("interlace")
     kwargs: dict = {}
@@ -128,11 +129,13 @@ def _plan(item: pytest.Item) -> dict | None:
             got = ", ".join(sorted(unknown)) or repr(marker.args)
             raise pytest.UsageError(f"{item.nodeid}: @pytest.mark.interlace takes only the keyword arguments "
                                     f"{', '.join(MARKER_KEYS)} (got {got})")
-        if kwargs.get("skip"):
+        if kwargs.get("skip") and replay is None:
             return None
-    replay = config.stash.get(_REPLAY, None)
     if replay is None and marker is None and not config.getoption("interlace"):
         return None
+    if not hasattr(pytest.Function, "_getinstance"):
+        raise pytest.UsageError(f"interlace's pytest plugin needs pytest 8.3 or later (this is pytest "
+                                f"{pytest.__version__})")
 
     def pick(key: str, option: str, default: Any) -> Any:
         if kwargs.get(key) is not None:

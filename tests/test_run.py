@@ -337,3 +337,16 @@ def test_popen_results_replay_without_starting_processes(tmp_path) -> None:
     again = cli("replay", "-q", "p.ilr", cwd=str(tmp_path))
     assert (again.returncode, again.stdout, again.stderr) == (0, done.stdout, done.stderr)
     assert not marker.exists()
+
+
+def test_interlace_own_cache_reads_are_not_program_inputs(tmp_path) -> None:
+    (tmp_path / "helper.py").write_text("import os, time\nHOME = os.environ.get('HOME')\n"
+                                        "def now():\n    return time.time()\n")
+    prog = program(tmp_path, "import helper\nprint(helper.HOME, helper.now())\n")
+    cache = {"INTERLACE_CACHE_DIR": str(tmp_path / "cache")}  # empty when recording, full when replaying
+    done = cli("run", "-q", "--keep", "all", "--record", "c.ilr", prog, cwd=str(tmp_path), extra_env=cache)
+    assert done.returncode == 0, done.stderr.decode()
+    again = cli("replay", "-q", "c.ilr", cwd=str(tmp_path), extra_env=cache)
+    assert (again.returncode, again.stdout, again.stderr) == (0, done.stdout, done.stderr)
+    shown = cli("show", "c.ilr", cwd=str(tmp_path)).stdout.decode()
+    assert "inputs     2 (environ 1, time.time 1)" in shown

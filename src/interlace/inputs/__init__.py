@@ -21,6 +21,8 @@ from __future__ import annotations
 
 import _thread
 import importlib
+import os
+import sys
 from collections import defaultdict, deque
 from collections.abc import Callable
 from typing import Any
@@ -210,6 +212,28 @@ class Channel:
 _MISSING: Any = object()
 
 
+_PACKAGE = os.path.dirname(os.path.dirname(os.path.abspath(__file__))) + os.sep
+_TRANSPARENT = (os.path.join(_PACKAGE, "inputs") + os.sep, os.path.join(_PACKAGE, "runtime") + os.sep)
+_STDLIB = os.path.dirname(os.__file__) + os.sep
+
+
+def interlace_calling(depth: int = 1) -> bool:
+    """Whether interlace's own code (its instrumentation cache, the replay's debugger) is behind this
+    call rather than the program: the nearest caller that is neither the standard library nor the
+    runtime's hooks. Such calls read files and the environment in managed threads, but they are not the
+    program's inputs and do not happen the same way from one run to the next."""
+    frame = sys._getframe(depth + 1)
+    while frame is not None:
+        filename = frame.f_code.co_filename
+        if filename.startswith(_PACKAGE):
+            if not filename.startswith(_TRANSPARENT):
+                return True
+        elif not (filename.startswith(_STDLIB) or filename.startswith("<frozen")):
+            return False
+        frame = frame.f_back
+    return False
+
+
 def keepalive(ex: Any) -> None:
     """Tell the watchdog that the baton holder is waiting on purpose (in a recorded wait), so that it
     is not marked *outside* (that would make a scheduling decision depend on wall-clock time)."""
@@ -220,8 +244,6 @@ def _where(me: Any) -> str:
     site = me.site
     if not site:
         return "an unknown location"
-    import os
-
     return f"{os.path.basename(site[0])}:{site[1]}"
 
 

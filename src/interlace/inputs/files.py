@@ -13,6 +13,8 @@ import io
 import os
 from typing import Any
 
+from . import interlace_calling
+
 _real_open = builtins.open
 
 
@@ -25,7 +27,7 @@ def install(ch: Any) -> None:
              newline: Any = None, closefd: bool = True, opener: Any = None) -> Any:  # noqa: A001
         ex, me = ch.caller()
         if (me is None or not isinstance(file, (str, bytes, os.PathLike)) or not _wants_read(mode)
-                or opener is not None):
+                or opener is not None or interlace_calling(1)):
             return _real_open(file, mode, buffering, encoding, errors, newline, closefd, opener)
         path = os.fsdecode(file)
         kind = "file.content" if ch.record_files else "file.sha256"

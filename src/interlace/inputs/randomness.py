@@ -13,6 +13,8 @@ import random
 import uuid
 from typing import Any
 
+from . import interlace_calling
+
 _real_urandom = os.urandom
 _real_seed = random.Random.seed
 _real_uuid1 = uuid.uuid1
@@ -39,7 +41,7 @@ def install(ch: Any) -> None:
     def seed(self: random.Random, a: Any = None, version: int = 2) -> None:
         if a is None:
             ex, me = ch.caller()
-            if me is not None:
+            if me is not None and not interlace_calling():
                 a = ch.call("random.Random()", lambda: int.from_bytes(_real_urandom(16), "big"))
         _real_seed(self, a, version)
 

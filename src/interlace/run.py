@@ -561,13 +561,18 @@ def replay(path: str, *, until: int | None = None, quiet: bool = False, stdout: 
     report = stderr or sys.stderr
     notes = []
     program_path = prog["path"]
+    root = prog.get("root") or os.path.dirname(program_path)
     if not os.path.isfile(program_path):
-        raise RunError(f"the recorded program {program_path!r} does not exist here; replay needs "
-                       "the program's "
-                       "source (run the replay in a checkout at the same path).")
+        # a checkout elsewhere: the program at the same place relative to the current directory
+        moved = os.path.abspath(os.path.relpath(program_path, prog.get("cwd") or os.sep))
+        if not os.path.isfile(moved):
+            raise RunError(f"the recorded program {program_path!r} does not exist here (nor at {moved!r}); "
+                           "replay needs the program's source: run the replay from a checkout where the "
+                           "program is at the same path, or at the same place relative to the directory.")
+        notes.append(f"the program is at {moved} here (recorded at {program_path})")
+        program_path, root = moved, os.path.dirname(moved)
     package = prog["module"].rpartition(".")[0] if prog.get("module") else None
     program = Program(program_path, list(prog["args"]), package)
-    root = prog.get("root") or os.path.dirname(program_path)
     for rel, digest in (prog.get("sources") or {}).items():
         try:
             now = source_hash(os.path.join(root, rel))

@@ -431,6 +431,7 @@ def _run(item: Any, plan: dict) -> None:
         "elapsed": round(elapsed, 4), "seed": result.seed, "strategy": result.strategy,
         "mode": "replay" if replaying else "explore", "failed": not result.ok and outcome is None,
         "exhausted": bool(result.exhausted),
+        "uninstrumented": [u for u in result.uninstrumented if not u.startswith("interlace.")],
         "races": sum(1 for r in result.races if not r.suppressed) + len(result.lock_inversions),
     }
     item.user_properties.append(("interlace", stats))
@@ -539,6 +540,10 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
             f"{_n(s['interleavings'], 'distinct interleaving')}, {s['elapsed']:.2f}s "
             f"(seed {s['seed']}){note} [{verdict}]"
         )
+        missing = s.get("uninstrumented") or []
+        if missing and not s["failed"]:
+            shown = ", ".join(missing[:3]) + (f", ... ({len(missing) - 3} more)" if len(missing) > 3 else "")
+            tr.write_line(f"    not instrumented (ran without scheduling points): {shown}")
     total = sum(s["elapsed"] for s in stats)
     executions = sum(s["executions"] for s in stats)
     tr.write_line(f"interlace: {_n(len(stats), 'test')}, {_n(executions, 'execution')} in {total:.2f}s")

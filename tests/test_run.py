@@ -350,3 +350,14 @@ def test_interlace_own_cache_reads_are_not_program_inputs(tmp_path) -> None:
     assert (again.returncode, again.stdout, again.stderr) == (0, done.stdout, done.stderr)
     shown = cli("show", "c.ilr", cwd=str(tmp_path)).stdout.decode()
     assert "inputs     2 (environ 1, time.time 1)" in shown
+
+
+def test_run_a_module_like_python_dash_m(tmp_path) -> None:
+    (tmp_path / "pkg").mkdir()
+    (tmp_path / "pkg" / "__init__.py").write_text("")
+    (tmp_path / "pkg" / "__main__.py").write_text("import sys\nprint('main', sys.argv[1:], __package__)\n")
+    plain = subprocess.run([sys.executable, "-m", "pkg", "a", "b"], cwd=str(tmp_path), capture_output=True)
+    done = cli("run", "-q", "--keep", "all", "--record", "m.ilr", "-m", "pkg", "a", "b", cwd=str(tmp_path))
+    assert (done.returncode, done.stdout) == (0, plain.stdout) == (0, b"main ['a', 'b'] pkg\n")
+    again = cli("replay", "-q", "m.ilr", cwd=str(tmp_path))
+    assert (again.returncode, again.stdout) == (0, plain.stdout)

@@ -495,7 +495,7 @@ def record(script: str | None, args: list[str], *, module: str | None = None, pa
         "platform": {"system": platform.system(), "machine": platform.machine(),
                      "release": platform.release(),
                      "byteorder": sys.byteorder},
-        "program": {"path": program_path, "module": module, "root": root, "args": list(args),
+        "program": {"path": program_path, "module": module, "package": package, "root": root, "args": list(args),
                     "cwd": os.getcwd(), "argv": [program_path, *args],
                     "sources": {os.path.relpath(program_path, root): source_hash(program_path)}},
         "strategy": strat.describe(), "strategy_name": strategy, "seed": seed, "model": model,
@@ -571,8 +571,7 @@ def replay(path: str, *, until: int | None = None, quiet: bool = False, stdout: 
                            "program is at the same path, or at the same place relative to the directory.")
         notes.append(f"the program is at {moved} here (recorded at {program_path})")
         program_path, root = moved, os.path.dirname(moved)
-    package = prog["module"].rpartition(".")[0] if prog.get("module") else None
-    program = Program(program_path, list(prog["args"]), package)
+    program = Program(program_path, list(prog["args"]), prog.get("package"))
     for rel, digest in (prog.get("sources") or {}).items():
         try:
             now = source_hash(os.path.join(root, rel))

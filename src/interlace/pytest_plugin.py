@@ -501,7 +501,10 @@ def _strip_frames(text: str) -> str:
 
 def _warn_races(item: Any, result: Any) -> None:
     for found in [r for r in result.races if not r.suppressed] + list(result.lock_inversions):
-        warnings.warn(InterlaceRaceWarning(f"{item.nodeid}: {_strip_frames(found.format())}"), stacklevel=1)
+        # attributed to the test function, so the warnings summary points at the test, not at the plugin
+        warnings.warn_explicit(InterlaceRaceWarning(f"{item.nodeid}: {_strip_frames(found.format())}"),
+                               InterlaceRaceWarning, str(item.path), (item.location[1] or 0) + 1,
+                               module=getattr(getattr(item, "module", None), "__name__", None))
 
 
 # -- reporting -----------------------------------------------------------------------------------------

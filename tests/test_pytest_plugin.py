@@ -433,8 +433,8 @@ def test_races_error_warn_off(inner):
     error.stdout.fnmatch_lines(["*data race(s) found*", "DATA RACE on dict?'stop'? *"])
     warn = run(inner, "--interlace", "--interlace-races=warn")
     warn.assert_outcomes(passed=1, warnings=1)
-    warn.stdout.fnmatch_lines(["*warnings summary*", "*InterlaceRaceWarning: test_race.py::test_unsynchronised_flag:"
-                               " DATA RACE on dict?'stop'?*"])
+    warn.stdout.fnmatch_lines(["*warnings summary*", "*test_race.py:*: InterlaceRaceWarning: "
+                               "test_race.py::test_unsynchronised_flag: DATA RACE on dict?'stop'?*"])
     assert "[races]" in summary_lines(warn)["test_race.py::test_unsynchronised_flag"]
     off = run(inner, "--interlace", "--interlace-races=off")
     off.assert_outcomes(passed=1)
@@ -532,6 +532,9 @@ def test_replay_of_a_schedule_for_another_test_is_a_usage_error(inner):
     # the whole file with the schedule: only the test it belongs to runs
     whole = run(inner, "test_racy.py", "--interlace-replay=.interlace/pytest/test_racy.py_test_lost_update.json")
     whole.assert_outcomes(failed=1, deselected=1)
+    bad = run(inner, "--interlace", "--interlace-strategy", "dfs2", "-k", "locked")
+    assert bad.ret == pytest.ExitCode.USAGE_ERROR
+    assert "unknown strategy 'dfs2'; choose one of: pct, random" in bad.stderr.str()
     missing = run(inner, "--interlace-replay=nowhere.json")
     assert missing.ret == pytest.ExitCode.USAGE_ERROR
 

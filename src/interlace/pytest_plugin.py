@@ -81,6 +81,10 @@ def pytest_configure(config: pytest.Config) -> None:
     summary = _Summary()
     config.stash[_SUMMARY] = summary
     config.pluginmanager.register(summary, "interlace-summary")
+    strategy = config.getoption("interlace_strategy")
+    if strategy is not None and strategy not in _strategy_names():
+        raise pytest.UsageError(f"--interlace-strategy: unknown strategy {strategy!r}; choose one of: "
+                                f"{', '.join(_strategy_names())}")
     path = config.getoption("interlace_replay")
     if path:
         from .schedule import Schedule, ScheduleError
@@ -143,6 +147,9 @@ def _plan(item: pytest.Item) -> dict | None:
         value = config.getoption(option)
         return default if value is None else value
 
+    _check_choice(item, "strategy", pick("strategy", "interlace_strategy", "pct"), _strategy_names())
+    _check_choice(item, "model", pick("model", "interlace_model", "free-threaded"), ("free-threaded", "gil"))
+    _check_choice(item, "races", pick("races", "interlace_races", "error"), ("error", "warn", "off"))
     base_seed = config.getoption("interlace_seed")
     if kwargs.get("seed") is not None:
         seed = int(kwargs["seed"])
@@ -158,6 +165,18 @@ def _plan(item: pytest.Item) -> dict | None:
         "time_limit": kwargs.get("time_limit"),
         "max_steps": kwargs.get("max_steps"),
     }
+
+
+def _strategy_names() -> tuple[str, ...]:
+    from .strategies import STRATEGIES
+
+    return tuple(sorted(STRATEGIES))
+
+
+def _check_choice(item: Any, key: str, value: Any, allowed: tuple[str, ...]) -> None:
+    if value not in allowed:
+        raise pytest.UsageError(f"{item.nodeid}: unknown interlace {key} {value!r}; choose one of: "
+                                f"{', '.join(allowed)}")
 
 
 def test_seed(nodeid: str, base: int | None = None) -> int:

@@ -664,3 +664,22 @@ def test_thread_stuck_forever_is_reported_not_hung():
     assert time.perf_counter() - started < 15
     assert result.failure.message.startswith("thread 'reader' is stuck outside interlace's control")
     assert "left.recv(16)" in result.failure.details[0]
+
+
+def test_dict_changed_size_during_iteration_is_found():
+    def program():
+        prices = {"a": 1, "b": 2}
+
+        def report():
+            total = 0
+            for name in prices:
+                total += prices[name]
+
+        def add():
+            prices["c"] = 3
+
+        run_threads(report, add)
+
+    result = finds(program)
+    assert result.failure.message == (
+        "RuntimeError in thread 'Thread-1 (report)': dictionary changed size during iteration")

@@ -5,8 +5,8 @@ items = [1, 2, 3]
 
 def total():
     s = 0
-    for i in range(3):
-        s += items[i]  # RACE
+    for x in items:  # RACE
+        s += x
     return s
 
 

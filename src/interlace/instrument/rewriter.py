@@ -185,6 +185,11 @@ class _Rewriter:
         callee = self.call("_il_cp", [self.site(node), new_func], node)
         return ast.Call(func=callee, args=args, keywords=keywords, **_loc(node))
 
+    def x_Compare(self, node: ast.Compare) -> ast.expr:
+        if len(node.ops) == 1 and isinstance(node.ops[0], (ast.In, ast.NotIn)):
+            return _copy(node, left=self.expr(node.left), comparators=[self.iterated(node.comparators[0])])
+        return _copy(node, left=self.expr(node.left), comparators=[self.expr(c) for c in node.comparators])
+
     def x_NamedExpr(self, node: ast.NamedExpr) -> ast.expr:
         value = self.expr(node.value)
         value = self.name_write(node.target.id, value, node.target)
@@ -202,13 +207,16 @@ class _Rewriter:
 
     def comprehension(self, node: Any) -> ast.expr:
         gens = node.generators
-        first_iter = self.expr(gens[0].iter)
+        first_iter = self.expr(gens[0].iter) if gens[0].is_async else self.iterated(gens[0].iter)
         saved = self.scope
         self.scope = self.info.node_scopes[node]
         try:
             new_gens = []
             for i, gen in enumerate(gens):
-                it = first_iter if i == 0 else self.expr(gen.iter)
+                if i == 0:
+                    it = first_iter
+                else:
+                    it = self.expr(gen.iter) if gen.is_async else self.iterated(gen.iter)
                 checks: list[ast.expr] = []
                 target = self.comp_target(gen.target, checks)
                 ifs = checks + [self.expr(x) for x in gen.ifs]
@@ -369,8 +377,12 @@ class _Rewriter:
             return [node]
         return [self.loop_hook(self.loop_site), node]
 
+    def iterated(self, node: ast.expr) -> ast.expr:
+        """``_il_iter(c, S)``: iterating (or ``in``-testing) a container reads all of it."""
+        return self.call("_il_iter", [self.expr(node), self.site(node)], node)
+
     def s_For(self, node: Any) -> list[ast.stmt]:
-        it = self.expr(node.iter)
+        it = self.iterated(node.iter) if isinstance(node, ast.For) else self.expr(node.iter)
         target, pre = self.target_via_temp(node.target)
         body = self.loop_body(node, pre, node.body)
         orelse = self.stmts(node.orelse)

@@ -555,6 +555,8 @@ class Execution:
         if isinstance(obj, tuple) and len(obj) == 4:
             return str(obj[3])  # a closure cell key
         name = type(obj).__name__
+        if key == "*":
+            return name  # the whole container
         if isinstance(key, str) and not isinstance(obj, (dict, list)):
             return f"{name}.{key}"
         return f"{name}[{key!r}]" if isinstance(key, (str, int)) else f"{name}[...]"

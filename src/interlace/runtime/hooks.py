@@ -17,6 +17,7 @@ tuples ``(filename, owner_lineno, owner_name, varname)`` naming the variable sta
 from __future__ import annotations
 
 import builtins
+import collections
 import operator
 import sys
 import types
@@ -35,6 +36,8 @@ strings inside code under test is rewritten too."""
 
 _getframe = sys._getframe
 _MISSING: Any = type("Missing", (), {"__repr__": lambda self: "<unbound>"})()
+_MUTABLE_CONTAINERS = frozenset({list, dict, set, bytearray, collections.deque, collections.OrderedDict,
+                                 collections.defaultdict, collections.Counter})
 _CODE_TYPES = frozenset({types.FunctionType, type, types.ModuleType, types.BuiltinFunctionType})
 
 
@@ -209,6 +212,15 @@ def _il_cp(site: tuple, fn: Any, /) -> Any:
     if ex is not None:
         return ex.callee(fn, site)
     return fn
+
+
+def _il_iter(container: Any, site: tuple) -> Any:
+    """``for x in c``, ``x in c`` and comprehensions over ``c``: one read of the whole container
+    (when it is a mutable builtin one), then ``c`` itself, iterated natively."""
+    ex = _active
+    if ex is not None and type(container) in _MUTABLE_CONTAINERS:
+        ex.access(READ, container, "*", site)
+    return container
 
 
 def _il_with(site: tuple, manager: Any) -> Any:

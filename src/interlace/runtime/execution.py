@@ -99,6 +99,7 @@ class ThreadState:
     __slots__ = (
         "tid", "thread", "name", "gate", "exited", "status", "waiting", "deadline", "timed_out",
         "ident", "daemon", "held", "run_length", "site", "outside_since", "gil_points", "pending",
+        "pending_what",
     )
 
     def __init__(self, tid: int, thread: threading.Thread) -> None:
@@ -121,6 +122,7 @@ class ThreadState:
         self.outside_since = 0.0
         self.gil_points = 0  # calls and loop back-edges so far: where the GIL could have switched
         self.pending: str | None = "start"  # the operation the thread does when it next runs
+        self.pending_what: Any = None  # and what it does it on (a name, a lock label, a thread)
 
     def __repr__(self) -> str:
         return f"<ThreadState {self.tid} {self.name} {self.status}>"
@@ -417,6 +419,7 @@ class Execution:
             me.site = site
         self.step += 1
         me.pending = kind
+        me.pending_what = what
         if self.step > self.max_steps:
             self._livelock(me)
         self._schedule(me)

@@ -565,10 +565,10 @@ def test_bank_example_passes_plainly_fails_under_interlace_and_passes_when_fixed
 
 
 def test_schedule_names_are_sanitised():
-    from interlace.pytest_plugin import test_seed
+    from interlace.pytest_plugin import default_seed
 
-    assert test_seed("a.py::t") == test_seed("a.py::t") != test_seed("a.py::u")
-    assert test_seed("a.py::t", 1) != test_seed("a.py::t")
+    assert default_seed("a.py::t") == default_seed("a.py::t") != default_seed("a.py::u")
+    assert default_seed("a.py::t", 1) != default_seed("a.py::t")
 
     class Config:
         rootpath = Path("/r")

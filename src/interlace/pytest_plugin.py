@@ -41,7 +41,6 @@ class InterlaceRaceWarning(UserWarning):
     """
 
 
-_PLAN = pytest.StashKey[dict]()
 _SUMMARY = pytest.StashKey["_Summary"]()
 _REPLAY = pytest.StashKey[Any]()
 
@@ -154,7 +153,7 @@ def _plan(item: pytest.Item) -> dict | None:
     if kwargs.get("seed") is not None:
         seed = int(kwargs["seed"])
     else:
-        seed = test_seed(item.nodeid, base_seed)
+        seed = default_seed(item.nodeid, base_seed)
     return {
         "replay": replay,
         "executions": int(pick("executions", "interlace_executions", DEFAULT_EXECUTIONS)),
@@ -179,13 +178,10 @@ def _check_choice(item: Any, key: str, value: Any, allowed: tuple[str, ...]) -> 
                                 f"{', '.join(allowed)}")
 
 
-def test_seed(nodeid: str, base: int | None = None) -> int:
+def default_seed(nodeid: str, base: int | None = None) -> int:
     """The default seed of a test: a stable hash of its id (and of ``--interlace-seed`` when given)."""
     text = nodeid if base is None else f"{base}/{nodeid}"
     return int.from_bytes(hashlib.sha256(text.encode()).digest()[:4], "big")
-
-
-test_seed.__test__ = False  # type: ignore[attr-defined]  # not a test, whatever collects this module
 
 
 def schedule_path(config: pytest.Config, nodeid: str) -> str:
@@ -226,7 +222,6 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
     plan = _plan(item)
     if plan is None:
         return
-    item.stash[_PLAN] = plan
     # Instance attributes shadow the methods for this item only: pytest's setup then fills only the
     # broader-scoped fixtures, and the call phase runs the exploration.
     item.setup = lambda: _setup_broader(item)  # type: ignore[method-assign]

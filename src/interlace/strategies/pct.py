@@ -1,8 +1,9 @@
 """PCT, probabilistic concurrency testing (Burckhardt et al., ASPLOS 2010).
 
 Each thread gets a random priority; the highest-priority enabled thread always runs. At ``depth - 1``
-change points, chosen uniformly among the decisions of an execution (the scheduling points where more
-than one thread could run; their number is learnt from earlier executions), the running thread drops to a
+change points, chosen uniformly among the decisions of an execution that can preempt the running
+thread (scheduling points where it and another thread could run; their number is learnt from earlier
+executions), the running thread drops to a
 priority below every initial one. A bug of depth ``d`` is found with probability at least
 ``1 / (n * k**(d-1))`` per execution for ``n`` threads and ``k`` steps.
 
@@ -27,7 +28,8 @@ class PCT(Strategy):
             raise ValueError("PCT depth must be at least 1")
         self.depth = depth
         self.spin_limit = spin_limit
-        self.steps_estimate = 20  # scheduling points with a real choice, learnt from past executions
+        self.steps_estimate = 20  # decisions that can preempt, learnt from past executions
+        self.preemptible = 0
         self.priorities: dict[int, float] = {}
         self.change_points: list[int] = []
         self.low = 0.0
@@ -38,6 +40,7 @@ class PCT(Strategy):
         k = max(self.steps_estimate, 1)
         self.change_points = sorted(self.rng.randint(1, k) for _ in range(self.depth - 1))
         self.low = 0.0
+        self.preemptible = 0
         return True
 
     def thread_created(self, tid: int) -> None:
@@ -45,10 +48,11 @@ class PCT(Strategy):
 
     def choose(self, enabled: list[int], current: int | None, execution: Any) -> int:
         prio = self.priorities
-        decision = len(execution.choices) + 1
-        while self.change_points and decision >= self.change_points[0]:
-            self.change_points.pop(0)
-            if current is not None:
+        if current is not None:
+            # change points are counted among the decisions that can preempt someone
+            self.preemptible += 1
+            while self.change_points and self.preemptible >= self.change_points[0]:
+                self.change_points.pop(0)
                 self.low -= 1.0
                 prio[current] = self.depth - 1 + self.low / 1000.0
         if current is not None and execution.threads[current].run_length >= self.spin_limit:
@@ -57,7 +61,7 @@ class PCT(Strategy):
         return max(enabled, key=lambda tid: prio.get(tid, 0.0))
 
     def end(self, execution: Any) -> None:
-        self.steps_estimate = max(self.steps_estimate, len(execution.choices))
+        self.steps_estimate = max(self.steps_estimate, self.preemptible)
 
     def describe(self) -> str:
         return f"pct(depth={self.depth})"

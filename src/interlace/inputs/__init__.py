@@ -23,6 +23,7 @@ import _thread
 import importlib
 import os
 import sys
+import types
 from collections import defaultdict, deque
 from collections.abc import Callable
 from typing import Any
@@ -92,6 +93,26 @@ class Channel:
                                  f"but the recording has {recorded_kind} there")
         self.taken[me.tid] = number
         return value
+
+    def leaf(self, kind: str, real: Callable, *args: Any) -> Any:
+        """:meth:`call` for a ``real`` that calls no other patched function (a clock, ``os.urandom``):
+        the hot path, without the re-entrancy bookkeeping."""
+        ex = hooks._active
+        me = ex.me() if ex is not None else None
+        if me is None or me.tid in self.busy:
+            return real(*args)
+        if self.recording:
+            try:
+                result = real(*args)
+            except Exception as exc:
+                self.put(me, kind, encode_exception(exc))
+                raise
+            try:
+                self.writer.input(me.tid, kind, result)
+            except ValueError:
+                self.writer.input(me.tid, kind, plain(result))
+            return result
+        return unwrap(self.take(ex, me, kind))
 
     def call(self, kind: str, real: Callable, *args: Any, **kwargs: Any) -> Any:
         """Run ``real(*args, **kwargs)`` recorded (or replayed) as one input of kind ``kind``.
@@ -185,8 +206,11 @@ class Channel:
     # -- patches -------------------------------------------------------------------------------------
 
     def set(self, owner: Any, name: str, value: Any) -> None:
+        original = getattr(owner, name, None)
         self._saved.append((owner, name, owner.__dict__.get(name, _MISSING) if isinstance(owner, type)
                             else getattr(owner, name, _MISSING)))
+        _disguise(value, getattr(original, "__module__", None) or getattr(owner, "__module__", None)
+                  or getattr(owner, "__name__", "builtins"))
         setattr(owner, name, value)
 
     def install(self, kinds: tuple[str, ...] = KINDS) -> Channel:
@@ -210,6 +234,32 @@ class Channel:
 
 
 _MISSING: Any = object()
+
+
+def _disguise(value: Any, module: str) -> None:
+    """Give a stand-in the module of what it replaces: calls into interlace's own code are not
+    scheduling points, calls into the standard library are, and a stand-in must be scheduled like the
+    function it stands for (a ``recv`` is a point where another thread may run, recorded or not)."""
+    if not isinstance(module, str):
+        module = "builtins"
+    if module.startswith("interlace"):
+        return  # it replaces a runtime stand-in (the virtual clock): scheduled like that one
+    if isinstance(value, (staticmethod, classmethod)):
+        value = value.__func__
+    if isinstance(value, types.FunctionType):
+        if value.__module__.startswith("interlace"):
+            value.__module__ = module
+        return
+    classes = [value] if isinstance(value, type) else [type(value)]
+    for cls in classes:
+        for klass in cls.__mro__:
+            if not klass.__module__.startswith("interlace"):
+                continue
+            for attr in vars(klass).values():
+                inner = attr.__func__ if isinstance(attr, (staticmethod, classmethod)) else attr
+                inner = inner.fget if isinstance(inner, property) else inner
+                if isinstance(inner, types.FunctionType) and inner.__module__.startswith("interlace"):
+                    inner.__module__ = module
 
 
 _PACKAGE = os.path.dirname(os.path.dirname(os.path.abspath(__file__))) + os.sep

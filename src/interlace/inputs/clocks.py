@@ -124,8 +124,10 @@ def install(ch: Any) -> None:
 
 
 def _clock(ch: Any, kind: str, virtual: Any) -> Any:
+    leaf = ch.leaf
+
     def clock() -> Any:
-        return ch.call(kind, virtual)
+        return leaf(kind, virtual)
 
     clock.__name__ = kind.split(".")[1]
     return clock

@@ -25,8 +25,10 @@ def seed_global(seed: int) -> None:
 
 
 def install(ch: Any) -> None:
+    leaf = ch.leaf
+
     def urandom(size: int) -> bytes:
-        return ch.call("os.urandom", _real_urandom, size)
+        return leaf("os.urandom", _real_urandom, size)
 
     ch.set(os, "urandom", urandom)
     ch.set(random, "_urandom", urandom)

@@ -98,6 +98,7 @@ class RecordingWriter:
         self._files: dict[str, int] = {}
         self._ops: dict[Any, int] = {None: 0}
         self._kinds: dict[str, int] = {}
+        self._prefixes: dict[tuple[int, str], bytes] = {}
         self._clock = clock or time.monotonic
         self._last_flush = self._clock()
         self._countdown = 256
@@ -168,17 +169,28 @@ class RecordingWriter:
             self.maybe_flush()
 
     def input(self, tid: int, kind: str, value: Any) -> None:
-        kid = self._kinds.get(kind)
-        buf = self._buf
-        if kid is None:
-            kid = self._kinds[kind] = len(self._kinds)
-            buf.append(T_KIND)
-            buf += _string(kind)
         data = marshal.dumps(value, MARSHAL_VERSION)
-        buf.append(T_INPUT)
-        buf += _varint(tid) + _varint(kid) + _varint(len(data)) + data
+        prefix = self._prefixes.get((tid, kind))
+        buf = self._buf
+        if prefix is None:
+            kid = self._kinds.get(kind)
+            if kid is None:
+                kid = self._kinds[kind] = len(self._kinds)
+                buf.append(T_KIND)
+                buf += _string(kind)
+            prefix = self._prefixes[(tid, kind)] = bytes([T_INPUT]) + _varint(tid) + _varint(kid)
+        buf += prefix
+        n = len(data)
+        if n < 0x80:
+            buf.append(n)
+        else:
+            buf += _varint(n)
+        buf += data
         self.inputs += 1
-        self.maybe_flush()
+        self._countdown -= 16
+        if self._countdown <= 0:
+            self._countdown = 256
+            self.maybe_flush()
 
     def thread(self, tid: int, name: str) -> None:
         self._buf.append(T_THREAD)

@@ -695,11 +695,13 @@ def spawn(request: dict[str, Any], hash_seed: int) -> int:
     env["PYTHONHASHSEED"] = str(hash_seed)
     sys.stdout.flush()
     sys.stderr.flush()
-    try:
-        command = [sys.executable, "-c", _CHILD_CODE, _PACKAGE_ROOT, json.dumps(request)]
-        return subprocess.call(command, env=env)
-    except KeyboardInterrupt:
-        return 130
+    command = [sys.executable, "-c", _CHILD_CODE, _PACKAGE_ROOT, json.dumps(request)]
+    child = subprocess.Popen(command, env=env)
+    while True:
+        try:
+            return child.wait()
+        except KeyboardInterrupt:
+            continue  # the child got the signal too (same process group): it decides how to end
 
 
 def child_main(request_json: str) -> int:

@@ -683,3 +683,27 @@ def test_dict_changed_size_during_iteration_is_found():
     result = finds(program)
     assert result.failure.message == (
         "RuntimeError in thread 'Thread-1 (report)': dictionary changed size during iteration")
+
+
+def test_thread_pool_exploration_is_the_same_in_every_process():
+    import subprocess
+    import sys
+
+    script = (
+        "import interlace, hashlib\n"
+        "from concurrent.futures import ThreadPoolExecutor\n"
+        "def program():\n"
+        "    box = {'n': 0}\n"
+        "    def task():\n"
+        "        box['n'] = box['n'] + 1\n"
+        "    with ThreadPoolExecutor(max_workers=3) as pool:\n"
+        "        for f in [pool.submit(task) for _ in range(4)]:\n"
+        "            f.result()\n"
+        "seqs = []\n"
+        "interlace.explore(program, executions=30, seed=3, races='off',\n"
+        "                  on_execution=lambda i, ex: seqs.append(tuple(ex.choices)))\n"
+        "print(hashlib.sha1(repr(seqs).encode()).hexdigest())\n"
+    )
+    outputs = {subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120,
+                              check=True).stdout for _ in range(3)}
+    assert len(outputs) == 1

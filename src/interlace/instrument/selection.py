@@ -66,9 +66,13 @@ def _default_location_ok(filename: str) -> bool:
 def _is_interlace(module_name: str, filename: str | None) -> bool:
     if module_name == "interlace" or module_name.startswith("interlace."):
         return True
-    if filename is not None and _under(_norm(filename), (_norm(_PKG_DIR),)):
-        return True
-    return False
+    return filename is not None and _in_interlace_dir(filename)
+
+
+@lru_cache(maxsize=4096)
+def _in_interlace_dir(filename: str) -> bool:
+    """Cached: ``realpath`` per module on every ``explore`` call was most of a small test's cost."""
+    return _under(_norm(filename), (_norm(_PKG_DIR),))
 
 
 def _matches(module_name: str, patterns: Sequence[str]) -> bool:

@@ -241,6 +241,31 @@ def _excepthook(args: Any) -> None:
     return None
 
 
+class _OrderedThreads(dict):
+    """The set of a ThreadPoolExecutor's workers, iterated in the order they were added.
+
+    ``shutdown`` joins ``self._threads`` in iteration order; a plain set orders by object id, so the
+    join order (and with it the schedule) would differ from one process to the next.
+    """
+
+    def add(self, item: Any) -> None:
+        self[item] = None
+
+    def discard(self, item: Any) -> None:
+        self.pop(item, None)
+
+
+def _ordered_pool_init(original: Callable[..., None]) -> Callable[..., None]:
+    def __init__(self: Any, *args: Any, **kwargs: Any) -> None:  # noqa: N807
+        original(self, *args, **kwargs)
+        ex, me = _managed()
+        if me is not None and isinstance(self._threads, set):
+            self._threads = _OrderedThreads.fromkeys(self._threads)
+
+    __init__.__wrapped__ = original  # type: ignore[attr-defined]
+    return __init__
+
+
 # -- installation ----------------------------------------------------------------------------------------
 
 
@@ -278,6 +303,9 @@ class RuntimePatches:
         if cf_thread is not None:
             self._set(cf_thread, "_global_shutdown_lock", cf_thread._global_shutdown_lock)
         handoffs.install(self._set)
+        if cf_thread is not None:
+            pool = cf_thread.ThreadPoolExecutor
+            self._set(pool, "__init__", _ordered_pool_init(pool.__init__))
         return self
 
     def refresh(self) -> None:

@@ -707,3 +707,36 @@ def test_thread_pool_exploration_is_the_same_in_every_process():
     outputs = {subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120,
                               check=True).stdout for _ in range(3)}
     assert len(outputs) == 1
+
+
+def test_enumerate_active_count_and_daemon_threads():
+    def program():
+        gate = threading.Event()
+        worker = threading.Thread(target=gate.wait, name="waiter")
+        background = threading.Thread(target=threading.Event().wait, name="forever", daemon=True)
+        worker.start()
+        background.start()
+        names = {t.name for t in threading.enumerate()}
+        assert {"waiter", "forever", threading.current_thread().name} <= names
+        assert threading.active_count() >= 3
+        assert background.daemon and not worker.daemon
+        gate.set()
+        worker.join()
+        # the daemon thread is still blocked when the main function returns: like at interpreter
+        # exit, that is not a failure
+
+    passes(program, executions=50)
+
+
+def test_non_daemon_thread_left_running_is_waited_for():
+    finished = []
+
+    def program():
+        def slow():
+            time.sleep(5)
+            finished.append(True)
+
+        threading.Thread(target=slow).start()  # never joined: the execution still waits for it
+
+    passes(program, executions=5)
+    assert finished == [True] * 5

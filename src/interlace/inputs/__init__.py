@@ -29,7 +29,7 @@ from collections.abc import Callable
 from typing import Any
 
 from ..runtime import hooks
-from ..runtime.execution import RUNNABLE, Abort, Failure
+from ..runtime.execution import OUTSIDE, RUNNABLE, Abort, Failure
 from ..runtime.patching import _real_monotonic
 
 RECORD = "record"
@@ -72,6 +72,8 @@ class Channel:
     # -- record / replay one value --------------------------------------------------------------------
 
     def put(self, me: Any, kind: str, value: Any) -> None:
+        if me.status == OUTSIDE:  # the real call blocked long enough for the watchdog: take the baton back
+            hooks._active.me()
         try:
             self.writer.input(me.tid, kind, value)
         except ValueError:  # int/str subclasses (enums), objects: keep their plain value
@@ -107,10 +109,7 @@ class Channel:
             except Exception as exc:
                 self.put(me, kind, encode_exception(exc))
                 raise
-            try:
-                self.writer.input(me.tid, kind, result)
-            except ValueError:
-                self.writer.input(me.tid, kind, plain(result))
+            self.put(me, kind, result)
             return result
         return unwrap(self.take(ex, me, kind))
 

@@ -55,7 +55,7 @@ INPUTS = """
     print(uuid.uuid4(), uuid.uuid1().hex[:8], secrets.token_hex(8), random.Random().random())
     print(os.environ.get("INTERLACE_TEST_VALUE"), os.getenv("INTERLACE_TEST_MISSING", "-"))
     print({"a", "b", "c", "d", "e"} == set("abcde"), list({"x": 1, "y": 2}))
-    print("hash order:", list({"alpha", "beta", "gamma", "delta"}))
+    print("hash order:", list({"alpha", "beta", "gamma", "delta"}), os.getpid())
 """
 
 

@@ -1,4 +1,5 @@
-"""Environment variables: every read of ``os.environ`` (and ``os.getenv``) by a managed thread.
+"""Environment variables: every read of ``os.environ`` (and ``os.getenv``) by a managed thread; the
+process ids ``os.getpid()`` and ``os.getppid()``.
 
 ``os.environ`` is replaced by a mapping that reads the real environment when recording and the
 recorded values when replaying; writes go to the real environment in both cases.
@@ -55,3 +56,11 @@ class RecordedEnviron(MutableMapping):
 
 def install(ch: Any) -> None:
     ch.set(os, "environ", RecordedEnviron(ch, os.environ))
+    for name in ("getpid", "getppid"):
+        real = getattr(os, name)
+
+        def pid(real: Any = real, kind: str = f"os.{name}") -> int:
+            return ch.leaf(kind, real)
+
+        pid.__name__ = name
+        ch.set(os, name, pid)

@@ -2,7 +2,7 @@
 
 The program reads a name from standard input, stamps its greeting with ``time.time()`` and a
 ``uuid.uuid4()`` session id, and each thread sends two messages carrying ``random.random()`` values to
-the echo server and records the echoes. ``count = sent; sent = count + 1`` is a read then a write: when
+the echo server and records the echoes. ``count = sent ... sent = count + 1`` is a read then a write: when
 the other thread runs in between, a message goes uncounted and the program reports corrupted output
 (exit status 1). Record a run until it fails, then replay it without the server and without stdin:
 
@@ -53,8 +53,8 @@ def client(label):
                 if not chunk:
                     break
                 reply += chunk
-            echoes.append(reply.decode().strip())
             count = sent
+            echoes.append(reply.decode().strip())
             sent = count + 1
 
 

@@ -139,7 +139,7 @@ def test_show_summarises_the_recording(failing: dict) -> None:
 def test_replay_after_moving_a_shared_access_reports_the_divergence(failing: dict, tmp_path) -> None:
     from interlace.recording import load
 
-    # record a run of a copy of the example, then move `count = sent` above the `echoes.append` line
+    # record a run of a copy of the example, then move `count = sent` below the `echoes.append` line
     copy = tmp_path / "echo_race.py"
     shutil.copy(EXAMPLE, copy)
     server = _Server(("127.0.0.1", 0), _Echo)
@@ -153,12 +153,12 @@ def test_replay_after_moving_a_shared_access_reports_the_divergence(failing: dic
         server.server_close()
     assert done.returncode in (0, 1)
     lines = copy.read_text().splitlines(keepends=True)
-    append = next(i for i, line in enumerate(lines) if "echoes.append(" in line)
-    assert lines[append + 1].strip() == "count = sent"
-    lines[append], lines[append + 1] = lines[append + 1], lines[append]
+    read = next(i for i, line in enumerate(lines) if line.strip() == "count = sent")
+    assert "echoes.append(" in lines[read + 1]
+    lines[read], lines[read + 1] = lines[read + 1], lines[read]  # the read of `sent` moves one line down
     copy.write_text("".join(lines))
     rec = load(str(tmp_path / "copy.ilr"))
-    moved = {append + 1, append + 2}  # 1-based line numbers of the two lines that swapped
+    moved = {read + 1, read + 2}  # 1-based line numbers of the two lines that swapped
     index, first = next((i, d) for i, d in enumerate(rec.decisions) if d.site and d.site[1] in moved)
 
     again = interlace("replay", "copy.ilr", cwd=str(tmp_path))

@@ -29,8 +29,7 @@ from collections.abc import Callable
 from typing import Any
 
 from ..runtime import hooks
-from ..runtime.execution import OUTSIDE, RUNNABLE, Abort, Failure
-from ..runtime.patching import _real_monotonic
+from ..runtime.execution import OUTSIDE, RUNNABLE, Failure
 
 RECORD = "record"
 REPLAY = "replay"
@@ -197,10 +196,7 @@ class Channel:
         """End the replay: the program asked for something the recording does not have."""
         if self.divergence is None:
             self.divergence = message
-        if ex.failure is None:
-            ex.failure = Failure("divergence", message, thread=me.name, step=ex.step)
-        ex._abort_from(me)
-        raise Abort
+        ex.stop(me, Failure("divergence", message, thread=me.name, step=ex.step))
 
     # -- patches -------------------------------------------------------------------------------------
 
@@ -286,7 +282,7 @@ def interlace_calling(depth: int = 1) -> bool:
 def keepalive(ex: Any) -> None:
     """Tell the watchdog that the baton holder is waiting on purpose (in a recorded wait), so that it
     is not marked *outside* (that would make a scheduling decision depend on wall-clock time)."""
-    ex._watch_since = _real_monotonic()
+    ex.keepalive()
 
 
 def _where(me: Any) -> str:

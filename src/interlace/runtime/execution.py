@@ -207,6 +207,18 @@ class Execution:
         elif idle >= stuck_after and any(t.status == OUTSIDE for t in self.threads):
             self._stuck(now)
 
+    def keepalive(self) -> None:
+        """The baton holder is waiting on purpose (e.g. a recorded wait being replayed): the watchdog
+        must not mark it *outside*, which would make a decision depend on wall-clock time."""
+        self._watch_step = -1
+
+    def stop(self, me: ThreadState, failure: Failure) -> None:
+        """End the execution now from the baton holder, with ``failure`` (e.g. a replay diverged)."""
+        if self.failure is None:
+            self.failure = failure
+        self._abort_from(me)
+        raise Abort
+
     def _put_outside(self, ts: ThreadState, step: int, now: float) -> None:
         with self._mutex:
             if self.aborting or self.current is not ts or self.step != step:
@@ -354,8 +366,11 @@ class Execution:
                     return
                 try:
                     bootstrap()
-                except Abort:
-                    pass
+                except BaseException:
+                    # unwinding an aborted execution can interrupt threading's own bookkeeping
+                    # (a KeyError from _delete when the thread had not registered yet): not news
+                    if not self.aborting:
+                        raise
             finally:
                 self._thread_finished(ts)
                 ts.exited.release()

@@ -232,3 +232,22 @@ def test_detect_only_is_quiet_on_race_free_programs(path):
     for _ in range(30):
         result = interlace.detect(ScriptRunner(path, []))
         assert result.ok, result.report()
+
+
+def test_cli_run_detect_only(tmp_path):
+    import subprocess
+
+    root = os.path.dirname(HERE)
+    env = dict(os.environ, PYTHONPATH=os.path.join(root, "src"))
+
+    def run(name):
+        return subprocess.run([sys.executable, "-m", "interlace", "run", "--detect-only", os.path.join(CORPUS, name)],
+                              capture_output=True, text=True, cwd=tmp_path, env=env, timeout=120)
+
+    racy = run("racy_dict_item.py")
+    assert racy.returncode == 1
+    assert "DATA RACE on dict['apples']" in racy.stderr
+    assert racy.stderr.rstrip().endswith("interlace: 1 problem(s) found with real threads (detector-only mode).")
+    clean = run("clean_queue_handoff.py")
+    assert clean.returncode == 0 and clean.stderr == ""
+    assert not (tmp_path / ".interlace").exists()  # nothing recorded

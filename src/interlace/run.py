@@ -772,6 +772,9 @@ def add_parsers(sub: Any) -> None:
     rn.add_argument("--hash-seed", type=int, default=None,
                     help="PYTHONHASHSEED for the run (default: a fresh random one)")
     rn.add_argument("-q", "--quiet", action="store_true", help="print nothing of interlace's own")
+    rn.add_argument("--detect-only", action="store_true",
+                    help="no scheduler, no recording: run real threads at native speed and report data races "
+                         "and lock-order inversions (for programs too large to explore)")
     rn.add_argument("script", nargs="?", default=None, help="the Python script to run")
     rn.add_argument("args", nargs=argparse.REMAINDER, help="arguments for the program")
 
@@ -819,6 +822,8 @@ def cli_run(options: Any) -> int:
     except RunError as exc:
         print(f"interlace: {exc}", file=sys.stderr)
         return EXIT_USAGE
+    if options.detect_only:
+        return _detect_only(program_path, args)
     hash_seed = options.hash_seed if options.hash_seed is not None else random.SystemRandom().randrange(2**32)
     request = {"script": script, "args": args, "module": options.module, "path": options.path,
                "force": options.force, "keep": options.keep, "seed": options.seed,
@@ -826,6 +831,25 @@ def cli_run(options: Any) -> int:
                "model": options.model, "max_steps": options.max_steps, "races": options.races,
                "record_files": options.record_files, "quiet": options.quiet}
     return run_command("record", request, hash_seed)
+
+
+def _detect_only(program_path: str, args: list[str]) -> int:
+    """``interlace run --detect-only``: the program runs as usual; races are reported at the end."""
+    from .detect.native import detect
+    from .script import ScriptRunner
+
+    result = detect(ScriptRunner(program_path, args, capture=False))
+    found = [r for r in result.races if not r.suppressed] + list(result.lock_inversions)
+    failure = result.failure
+    if failure is not None and failure.kind == "exception":
+        print(failure.traceback.rstrip(), file=sys.stderr)
+    for item in found:
+        print("\n" + item.format(), file=sys.stderr)
+    if result.suppressed_races:
+        print(f"\n({result.suppressed_races} race report(s) suppressed)", file=sys.stderr)
+    if found:
+        print(f"\ninterlace: {len(found)} problem(s) found with real threads (detector-only mode).", file=sys.stderr)
+    return EXIT_FAILURE if failure is not None else EXIT_OK
 
 
 def cli_replay(options: Any) -> int:

@@ -171,6 +171,8 @@ def _explore(options: argparse.Namespace) -> int:
     progress.close()
     if result.ok:
         print(json.dumps(result.to_dict(), indent=1) if options.json else result.report())
+        if not options.json and result.coverage_line():
+            print(result.coverage_line())
         return EXIT_OK
     path = _save(result.schedule, options.output, runner.path, result)
     from .report.command import save_extras

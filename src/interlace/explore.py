@@ -53,6 +53,22 @@ class Result:
     original_schedule: Schedule | None = None  # the failing schedule before shrinking
     decisions: list = field(default_factory=list)  # shrink.Decision per decision of the shown trace
     shrink: Any = None  # shrink.ShrinkResult: what shrinking did
+    #: systematic strategies: {"strategy", "classes", "unit", "bound", "complete", "estimate"} (else None)
+    coverage: dict | None = None
+
+    def coverage_line(self) -> str | None:
+        """E.g. 'all 14 interleaving classes explored (DPOR), no failure', or how much was covered."""
+        c = self.coverage
+        if not c:
+            return None
+        bound = "" if c.get("bound") is None else f" with at most {c['bound']} preemption(s)"
+        if self.exhausted:
+            tail = ", no failure" if self.ok else ""
+            return f"all {c['classes']} {c['unit']}{bound} explored ({c['strategy']}){tail}"
+        estimate = max(c.get("estimate") or 0.0, 1.0)
+        share = min(c["classes"] / estimate, 1.0)
+        return (f"{c['classes']} {c['unit']}{bound} explored ({c['strategy']}) of about {estimate:.3g} "
+                f"estimated ({share:.1%}); the budget ran out first")
 
     def report(self, replay_command: str | None = None) -> str:
         from .report.text import format_result
@@ -260,6 +276,7 @@ def explore(
         ok=True, executions=done, seed=seed, strategy=strat.describe(), model=model,
         elapsed=time.perf_counter() - started, uninstrumented=session.uninstrumented, exhausted=exhausted,
         races=found_races, lock_inversions=found_inversions, suppressed_races=_suppressed(found_races),
+        coverage=strat.coverage() if hasattr(strat, "coverage") else None,
     )
     if races == "error" and first_finding is not None:
         index, choices, trace, threads = first_finding

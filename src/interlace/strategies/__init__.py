@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 from .base import Strategy
+from .dfs import DFS
+from .dpor import DPOR
 from .pct import PCT
+from .portfolio import Portfolio
+from .pos import POS
 from .random_walk import RandomWalk
 from .replay import ReplayStrategy
 
-STRATEGIES = {"random": RandomWalk, "pct": PCT}
+STRATEGIES = {"random": RandomWalk, "pct": PCT, "pos": POS, "dfs": DFS, "dpor": DPOR, "portfolio": Portfolio}
 
 
 def make_strategy(name: str, seed: int, **options: object) -> Strategy:
@@ -18,7 +22,10 @@ def make_strategy(name: str, seed: int, **options: object) -> Strategy:
         raise ValueError(f"unknown strategy {name!r}; choose one of: {', '.join(sorted(STRATEGIES))}") from None
     if cls is PCT:
         return PCT(seed, **options)  # type: ignore[arg-type]
+    if cls is DFS:
+        return DFS(seed, **{k: v for k, v in options.items() if k == "max_preemptions"})  # type: ignore[arg-type]
     return cls(seed)
 
 
-__all__ = ["STRATEGIES", "PCT", "RandomWalk", "ReplayStrategy", "Strategy", "make_strategy"]
+__all__ = ["STRATEGIES", "DFS", "DPOR", "PCT", "POS", "Portfolio", "RandomWalk", "ReplayStrategy", "Strategy",
+           "make_strategy"]

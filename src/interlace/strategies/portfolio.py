@@ -1,0 +1,71 @@
+"""Portfolio: a short systematic phase, then randomized strategies taking turns (as Coyote does).
+
+1. Iterative-bounded DFS (preemption bound 0, then 1) for at most ``dfs_budget`` executions: bugs of
+   one preemption are found in the first few dozen executions, and a small program whose whole
+   schedule space fits in that budget is proven free of failures (``begin`` returns False:
+   ``result.exhausted``).
+2. Then, execution by execution in turn: PCT with depth 2, POS, PCT with depth 3, random walk. Each
+   member keeps its own state and numbers its own executions, so every execution is reproducible from
+   (seed, index) like any other strategy's.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .base import Strategy
+from .dfs import DFS
+from .pct import PCT
+from .pos import POS
+from .random_walk import RandomWalk
+
+
+class Portfolio(Strategy):
+    name = "portfolio"
+
+    def __init__(self, seed: int, dfs_budget: int = 100, dfs_bound: int = 1) -> None:
+        super().__init__(seed)
+        self.dfs_budget = dfs_budget
+        self.dfs = DFS(seed, max_preemptions=None)
+        self.dfs_bound = dfs_bound
+        self.members: list[Strategy] = [PCT(seed, depth=2), POS(seed + 1), PCT(seed + 2, depth=3),
+                                        RandomWalk(seed + 3)]
+        self.counts = [0] * len(self.members)
+        self.active: Strategy = self.dfs
+        self.dfs_runs = 0
+        self.dfs_over = False
+        self.turn = 0
+
+    def begin(self, index: int) -> bool:
+        if not self.dfs_over and self.dfs_runs < self.dfs_budget:
+            if self.dfs.begin(self.dfs_runs):
+                if self.dfs.bound is not None and self.dfs.bound <= self.dfs_bound:
+                    self.active = self.dfs
+                    self.dfs_runs += 1
+                    return True
+            elif self.dfs.done:
+                return False  # the whole space has been run: nothing can fail
+        self.dfs_over = True
+        k = self.turn % len(self.members)
+        self.turn += 1
+        self.active = self.members[k]
+        self.active.begin(self.counts[k])
+        self.counts[k] += 1
+        return True
+
+    def thread_created(self, tid: int) -> None:
+        self.active.thread_created(tid)
+
+    def choose(self, enabled: list[int], current: int | None, execution: Any) -> int:
+        return self.active.choose(enabled, current, execution)
+
+    def end(self, execution: Any) -> None:
+        self.active.end(execution)
+
+    def coverage(self) -> dict[str, Any] | None:
+        if self.dfs.done:
+            return self.dfs.coverage()
+        return None
+
+    def describe(self) -> str:
+        return "portfolio(dfs, pct(depth=2), pos, pct(depth=3), random)"

@@ -1,0 +1,464 @@
+"""Systematic strategies (DFS, DPOR) against a brute-force enumeration computed independently here.
+
+Each program is written twice: as ordinary threaded Python (run by interlace) and as a model, one
+list of operations per thread. The test enumerates every merge of the models' lists, runs the model
+on each to get the set of final states, and counts the Mazurkiewicz traces (two merges are the same
+trace when they order every pair of conflicting operations of different threads the same way). The
+strategies must reach exactly the final states of the model, and DPOR may not run more executions
+than there are traces.
+"""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+
+import interlace
+from interlace.strategies import DFS, DPOR, POS, Portfolio, make_strategy
+from interlace.strategies.dpor import dependent
+
+pytestmark = pytest.mark.timeout(120)
+
+FINALS: list = []
+X = Y = Z = 0
+A = B = 0
+LOCK = threading.Lock()
+
+
+def _run(*targets):
+    threads = [threading.Thread(target=t) for t in targets]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+
+
+# -- the model ---------------------------------------------------------------------------------------
+# an operation: ("r", var, reg) reads var into the thread's register reg; ("w", var, f) writes f(regs);
+# ("acq", lock) / ("rel", lock) take and release a lock (a merge where a thread acquires a held lock
+# is not an execution)
+
+
+def merges(threads):
+    """Every interleaving of the threads' operation lists, as lists of (thread, index)."""
+    lengths = [len(t) for t in threads]
+
+    def rec(pos, acc):
+        if all(p == n for p, n in zip(pos, lengths, strict=True)):
+            yield list(acc)
+            return
+        for i, n in enumerate(lengths):
+            if pos[i] < n:
+                acc.append((i, pos[i]))
+                pos[i] += 1
+                yield from rec(pos, acc)
+                pos[i] -= 1
+                acc.pop()
+
+    yield from rec([0] * len(threads), [])
+
+
+def simulate(threads, order, init):
+    state = dict(init)
+    regs = [dict() for _ in threads]
+    held: dict[str, int] = {}
+    for t, i in order:
+        op = threads[t][i]
+        if op[0] == "r":
+            regs[t][op[2]] = state[op[1]]
+        elif op[0] == "w":
+            state[op[1]] = op[2](regs[t])
+        elif op[0] == "acq":
+            if op[1] in held:
+                return None  # not a possible execution
+            held[op[1]] = t
+        elif op[0] == "rel":
+            del held[op[1]]
+    return state
+
+
+def conflict(a, b):
+    if a[0] in ("acq", "rel") or b[0] in ("acq", "rel"):
+        return a[0] == "acq" and b[0] == "acq" and a[1] == b[1]
+    return a[1] == b[1] and "w" in (a[0], b[0])
+
+
+def brute_force(threads, init, observe):
+    """(set of observed final states, number of Mazurkiewicz traces, number of interleavings)."""
+    finals, traces, count = set(), set(), 0
+    ops = [(t, i, op) for t, ops_t in enumerate(threads) for i, op in enumerate(ops_t)]
+    pairs = [(a, b) for a in ops for b in ops if a[0] < b[0] and conflict(a[2], b[2])]
+    for order in merges(threads):
+        state = simulate(threads, order, init)
+        if state is None:
+            continue
+        count += 1
+        finals.add(observe(state))
+        where = {ti: n for n, ti in enumerate(order)}
+        traces.add(frozenset((a[:2], b[:2]) if where[a[:2]] < where[b[:2]] else (b[:2], a[:2])
+                             for a, b in pairs))
+    return finals, len(traces), count
+
+
+def inc(var, reg="v"):
+    return [("r", var, reg), ("w", var, lambda r, reg=reg: r[reg] + 1)]
+
+
+# -- the programs ----------------------------------------------------------------------------------------
+
+
+def lost_update_2x2():
+    global X
+    X = 0
+
+    def work():
+        global X
+        for _ in range(2):
+            X = X + 1
+
+    _run(work, work)
+    FINALS.append(X)
+
+
+LOST_UPDATE_2X2 = ([inc("X") * 2, inc("X") * 2], {"X": 0}, lambda s: s["X"])
+
+
+def lost_update_1x1():
+    global X
+    X = 0
+
+    def work():
+        global X
+        X = X + 1
+
+    _run(work, work)
+    FINALS.append(X)
+
+
+LOST_UPDATE_1X1 = ([inc("X"), inc("X")], {"X": 0}, lambda s: s["X"])
+
+
+def store_buffer():
+    global X, Y, A, B
+    X = Y = A = B = 0
+
+    def one():
+        global X, A
+        X = 1
+        A = Y
+
+    def two():
+        global Y, B
+        Y = 1
+        B = X
+
+    _run(one, two)
+    FINALS.append((A, B))
+
+
+STORE_BUFFER = (
+    [[("w", "X", lambda r: 1), ("r", "Y", "a"), ("w", "A", lambda r: r["a"])],
+     [("w", "Y", lambda r: 1), ("r", "X", "b"), ("w", "B", lambda r: r["b"])]],
+    {"X": 0, "Y": 0, "A": 0, "B": 0}, lambda s: (s["A"], s["B"]))
+
+
+def three_writers_reader():
+    """Two writers of different variables and a reader of both (the sleep-set example)."""
+    global X, Y, A, B
+    X = Y = A = B = 0
+
+    def wx():
+        global X
+        X = 1
+
+    def wy():
+        global Y
+        Y = 1
+
+    def reader():
+        global A, B
+        A = Y
+        B = X
+
+    _run(wx, wy, reader)
+    FINALS.append((A, B))
+
+
+THREE_WRITERS_READER = (
+    [[("w", "X", lambda r: 1)], [("w", "Y", lambda r: 1)],
+     [("r", "Y", "a"), ("w", "A", lambda r: r["a"]), ("r", "X", "b"), ("w", "B", lambda r: r["b"])]],
+    {"X": 0, "Y": 0, "A": 0, "B": 0}, lambda s: (s["A"], s["B"]))
+
+
+def three_counters():
+    """Three threads, two of them racing on X, the third on Y then reading X."""
+    global X, Y, Z
+    X = Y = Z = 0
+
+    def inc_x():
+        global X
+        X = X + 1
+
+    def third():
+        global Y, Z
+        Y = Y + 1
+        Z = X
+
+    _run(inc_x, inc_x, third)
+    FINALS.append((X, Y, Z))
+
+
+THREE_COUNTERS = (
+    [inc("X"), inc("X"), inc("Y") + [("r", "X", "z"), ("w", "Z", lambda r: r["z"])]],
+    {"X": 0, "Y": 0, "Z": 0}, lambda s: (s["X"], s["Y"], s["Z"]))
+
+
+def eight_accesses():
+    """Two threads with 8 shared accesses each on three variables (12 makes the brute force slow)."""
+    global X, Y, Z
+    X = Y = Z = 0
+
+    def one():
+        global X, Y
+        for _ in range(2):
+            X = X + 1
+            Y = Y + 1
+
+    def two():
+        global Y, Z
+        for _ in range(2):
+            Z = Z + 1
+            Y = Y + 1
+
+    _run(one, two)
+    FINALS.append((X, Y, Z))
+
+
+EIGHT_ACCESSES = ([(inc("X") + inc("Y")) * 2, (inc("Z") + inc("Y")) * 2], {"X": 0, "Y": 0, "Z": 0},
+                   lambda s: (s["X"], s["Y"], s["Z"]))
+
+
+def locked_2x2():
+    global X
+    X = 0
+
+    def work():
+        global X
+        for _ in range(2):
+            with LOCK:
+                X = X + 1
+
+    _run(work, work)
+    FINALS.append(X)
+
+
+LOCKED_OPS = [("acq", "L"), *inc("X"), ("rel", "L")] * 2
+LOCKED_2X2 = ([LOCKED_OPS, LOCKED_OPS], {"X": 0}, lambda s: s["X"])
+
+
+def explore_all(fn, strategy, executions=20_000):
+    FINALS.clear()
+    result = interlace.explore(fn, strategy=strategy, executions=executions, races="off", shrink=False)
+    return result, set(FINALS)
+
+
+CASES = {
+    "lost_update_1x1": (lost_update_1x1, LOST_UPDATE_1X1),
+    "lost_update_2x2": (lost_update_2x2, LOST_UPDATE_2X2),
+    "store_buffer": (store_buffer, STORE_BUFFER),
+    "three_writers_reader": (three_writers_reader, THREE_WRITERS_READER),
+    "three_counters": (three_counters, THREE_COUNTERS),
+    "eight_accesses": (eight_accesses, EIGHT_ACCESSES),
+    "locked_2x2": (locked_2x2, LOCKED_2X2),
+}
+
+#: the brute-force numbers, checked here so that a broken model cannot make the tests vacuous
+EXPECTED = {
+    "lost_update_1x1": ({1, 2}, 4),
+    "lost_update_2x2": ({2, 3, 4}, 34),
+    "store_buffer": ({(0, 1), (1, 0), (1, 1)}, 3),
+    "locked_2x2": ({4}, 6),
+}
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_dpor_matches_brute_force(name):
+    fn, (threads, init, observe) = CASES[name]
+    finals, traces, _ = brute_force(threads, init, observe)
+    if name in EXPECTED:
+        assert (finals, traces) == EXPECTED[name]
+    strategy = DPOR(0)
+    result, seen = explore_all(fn, strategy)
+    assert result.ok
+    assert result.exhausted is True
+    assert seen == finals
+    coverage = strategy.coverage()
+    assert coverage["classes"] + coverage["redundant"] == result.executions
+    assert coverage["classes"] <= traces
+    if len(threads) == 2:
+        assert result.executions <= traces  # source-DPOR is optimal for two threads
+        assert coverage["redundant"] == 0
+    else:
+        assert result.executions <= traces + coverage["redundant"]
+        assert coverage["redundant"] <= 1
+
+
+@pytest.mark.parametrize("name", ["lost_update_1x1", "store_buffer", "three_writers_reader"])
+def test_bounded_dfs_matches_brute_force(name):
+    # Unbounded DFS also enumerates the scheduling points of the thread start/join handshakes (the
+    # standard library's internal locks): even these programs have ~10^5 schedules. With at most two
+    # preemptions every final state of the model is reached.
+    fn, (threads, init, observe) = CASES[name]
+    finals, _, _ = brute_force(threads, init, observe)
+    strategy = DFS(0, max_preemptions=2)
+    result, seen = explore_all(fn, strategy)
+    assert result.exhausted is True
+    assert seen == finals
+    coverage = strategy.coverage()
+    assert coverage["bound"] == 2
+    assert coverage["classes"] <= result.executions
+
+
+def test_unbounded_dfs_reports_an_estimate():
+    strategy = DFS(0)
+    result, seen = explore_all(lost_update_1x1, strategy, executions=300)
+    assert result.exhausted is False
+    assert result.executions == 300
+    assert seen == {1, 2}
+    assert "explored (DFS) of about" in result.coverage_line()
+
+
+def test_dfs_bound_zero_runs_only_non_preemptive_schedules():
+    strategy = DFS(0, max_preemptions=0)
+    result, seen = explore_all(lost_update_2x2, strategy)
+    assert result.exhausted is True
+    assert seen == {4}  # without a preemption no update is lost
+    assert strategy.coverage()["bound"] == 0
+    strategy = DFS(0, max_preemptions=1)
+    result, seen = explore_all(lost_update_2x2, strategy)
+    assert result.exhausted is True
+    assert seen == {2, 4}  # one preemption loses one or two updates; 3 needs two preemptions
+    result, seen = explore_all(lost_update_2x2, DFS(0, max_preemptions=2))
+    assert result.exhausted is True
+    assert seen == {2, 3, 4}
+
+
+def lost_update_failing():
+    global X
+    X = 0
+
+    def work():
+        global X
+        for _ in range(2):
+            X = X + 1
+
+    _run(work, work)
+    assert X == 4, f"lost update: {X}"
+
+
+def locked_failing_never():
+    global X
+    X = 0
+
+    def work():
+        global X
+        for _ in range(2):
+            with LOCK:
+                X = X + 1
+
+    _run(work, work)
+    assert X == 4
+
+
+def test_dpor_finds_the_lost_update_within_the_traces():
+    result = interlace.explore(lost_update_failing, strategy="dpor", executions=1000, races="off", shrink=False)
+    assert not result.ok
+    assert result.failure.kind == "exception"
+    assert "lost update" in result.failure.message
+    assert result.executions <= 34
+
+
+def test_dpor_proves_the_locked_version():
+    result = interlace.explore(locked_failing_never, strategy="dpor", executions=1000, races="off", shrink=False)
+    assert result.ok
+    assert result.exhausted is True
+    assert result.executions == 6  # the 6 orders of the four critical sections, one execution each
+    assert result.coverage["classes"] == 6
+    assert result.coverage_line() == "all 6 interleaving classes explored (DPOR), no failure"
+
+
+def test_budget_too_small_reports_an_estimate():
+    result = interlace.explore(lost_update_2x2, strategy="dpor", executions=5, races="off", shrink=False)
+    assert result.exhausted is False
+    assert result.executions == 5
+    assert result.coverage["classes"] == 5
+    line = result.coverage_line()
+    assert line.startswith("5 interleaving classes explored (DPOR) of about ")
+    assert line.endswith("the budget ran out first")
+
+
+def abba():
+    first, second = threading.Lock(), threading.Lock()
+
+    def one():
+        with first:
+            with second:
+                pass
+
+    def two():
+        with second:
+            with first:
+                pass
+
+    _run(one, two)
+
+
+@pytest.mark.parametrize("name", ["dfs", "dpor", "pos", "portfolio"])
+def test_every_strategy_finds_the_abba_deadlock(name):
+    result = interlace.explore(abba, strategy=name, seed=3, executions=2000, races="off", shrink=False)
+    assert not result.ok
+    assert result.failure.kind == "deadlock"
+
+
+@pytest.mark.parametrize("name", ["pos", "portfolio"])
+def test_randomized_strategies_are_deterministic(name):
+    runs = []
+    for _ in range(2):
+        choices: list = []
+        interlace.explore(lost_update_2x2, strategy=name, seed=11, executions=30, races="off", shrink=False,
+                          on_execution=lambda i, ex, out=choices: out.append(tuple(ex.choices)))
+        runs.append(choices)
+    assert runs[0] == runs[1]
+    assert len(set(runs[0])) > 1
+
+
+def test_portfolio_finds_the_lost_update_in_its_dfs_phase():
+    result = interlace.explore(lost_update_failing, strategy=Portfolio(0), executions=1000, races="off",
+                               shrink=False)
+    assert not result.ok
+    assert result.executions <= 100
+
+
+def test_make_strategy_knows_the_new_strategies():
+    assert isinstance(make_strategy("dfs", 1, max_preemptions=2), DFS)
+    assert make_strategy("dfs", 1, max_preemptions=2).max_preemptions == 2
+    assert isinstance(make_strategy("dpor", 1), DPOR)
+    assert isinstance(make_strategy("pos", 1), POS)
+    assert isinstance(make_strategy("portfolio", 1), Portfolio)
+
+
+def test_dependence_relation():
+    assert not dependent(("read", "x"), ("read", "x"))
+    assert dependent(("read", "x"), ("write", "x"))
+    assert not dependent(("write", "x"), ("write", "y"))
+    assert not dependent(("write", "dict['a']"), ("write", "dict['b']"))
+    assert dependent(("write", "dict['a']"), ("read", "dict"))
+    assert not dependent(("write", "list[0]"), ("write", "list[1]"))
+    assert dependent(("write", "list[-1]"), ("write", "list[1]"))
+    assert dependent(("acquire", "L"), ("acquire", "L"))
+    assert not dependent(("acquire", "L"), ("acquire", "M"))
+    assert not dependent(("acquire", "L"), ("write", "x"))
+    assert dependent(("call", "f"), ("read", "x"))
+    assert dependent((None, None), ("read", "x"))
+    assert not dependent(("start", "T"), ("write", "x"))

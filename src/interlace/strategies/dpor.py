@@ -72,12 +72,22 @@ def dependent(a: tuple[Any, Any], b: tuple[Any, Any]) -> bool:
             return False
         return _same_location(str(wa), str(wb))
     if ka == "acquire" and kb == "acquire":
-        return wa == wb
+        return same_lock(wa, wb)
     if ka == "internal" or kb == "internal":
         return ka in ("call", "internal", None) and kb in ("call", "internal", None)
     if ka in ACCESS and kb == "acquire" or ka == "acquire" and kb in ACCESS:
         return False
     return True  # call, sleep, None, anything unknown
+
+
+def same_lock(a: Any, b: Any) -> bool:
+    """Locks are ``label`` (where made; several locks may share it) or ``label#identity`` (``#?``:
+    one of the locks with that label, which one is unknown)."""
+    if a == b:
+        return True
+    label_a, _, id_a = str(a).rpartition("#") if "#" in str(a) else (str(a), "", "?")
+    label_b, _, id_b = str(b).rpartition("#") if "#" in str(b) else (str(b), "", "?")
+    return label_a == label_b and (id_a == "?" or id_b == "?")
 
 
 def base_of(what: Any) -> str:
@@ -99,7 +109,7 @@ class _Node:
 
 
 class _Transition:
-    __slots__ = ("tid", "ops", "decision", "idx", "clock", "pos")
+    __slots__ = ("tid", "ops", "decision", "idx", "clock", "pos", "held")
 
     def __init__(self, tid: int, decision: int | None, idx: int, pos: int) -> None:
         self.tid = tid
@@ -108,6 +118,7 @@ class _Transition:
         self.idx = idx
         self.clock: dict[int, int] = {}
         self.pos = pos
+        self.held: dict[str, list] | None = None  # locks its thread holds: label -> acquires
 
 
 def _hb(t: _Transition, clock: dict[int, int]) -> bool:
@@ -123,6 +134,7 @@ class DPOR(Strategy):
         self.nodes: list[_Node] = []
         self.position = 0
         self.trace_pos: list[int] = []
+        self.held_snaps: list[dict[int, list[tuple[int, str]]]] = []  # locks each thread holds, per decision
         self.started = False
         self.done = False
         self.classes = 0  # executions that were not sleep-set blocked: distinct traces
@@ -142,6 +154,7 @@ class DPOR(Strategy):
         self.started = True
         self.position = 0
         self.trace_pos = []
+        self.held_snaps = []
         self._blocked = False
         return True
 
@@ -149,6 +162,7 @@ class DPOR(Strategy):
         d = self.position
         self.position += 1
         self.trace_pos.append(len(execution.trace))
+        self.held_snaps.append(_held(execution))
         if 0 < d <= len(self.nodes):
             self._learn_internal(self.nodes[d - 1], enabled, execution)
             self._check_sleepers(self.nodes[d - 1], execution)
@@ -257,6 +271,7 @@ class DPOR(Strategy):
             if d < len(self.nodes):
                 decided[pos] = d  # the last decision at a position is the one whose thread ran
         free = execution.model == "free-threaded"
+        idents = self._lock_identities(execution)
         out: list[_Transition] = []
         last: dict[int, _Transition] = {}
         counts: dict[int, int] = {}
@@ -268,14 +283,63 @@ class DPOR(Strategy):
                 d = None
             joins = prev is not None and prev is (out[-1] if out else None) and d is None and (
                 event.kind == "release" or (not free and event.kind in ACCESS))
+            what = idents.get(pos, event.what)
             if joins:
-                prev.ops.append((event.kind, event.what))
+                prev.ops.append((event.kind, what))
                 continue
             counts[tid] = counts.get(tid, 0) + 1
             t = _Transition(tid, d, counts[tid], len(out))
-            t.ops.append((event.kind, event.what))
+            t.ops.append((event.kind, what))
             out.append(t)
             last[tid] = t
+        return out
+
+    def _lock_identities(self, execution: Any) -> dict[int, str]:
+        """Trace position -> ``label#id`` for lock acquires and releases.
+
+        Events name a lock by its label (where it was made), which several locks share (made on one
+        line, in a loop): from the locks each thread held at each decision, tell them apart."""
+        trace = execution.trace
+        snaps = self.held_snaps + [_held(execution)]
+        bounds = self.trace_pos + [len(trace)]
+        out: dict[int, str] = {}
+        stacks: dict[int, list[tuple[int, str]]] = {}
+        segment_start = 0
+        for k in range(-1, len(bounds) - 1):
+            before = snaps[k] if k >= 0 else {}
+            after = snaps[k + 1]
+            end = bounds[k + 1]
+            queues: dict[int, list[tuple[int, str]]] = {}
+            for pos in range(segment_start, end):
+                event = trace[pos]
+                if event.kind not in ("acquire", "release"):
+                    continue
+                tid, label = event.tid, event.what
+                stack = stacks.setdefault(tid, [])
+                now = after.get(tid, [])
+                if event.kind == "acquire":
+                    if tid not in queues:
+                        was = before.get(tid, [])
+                        queues[tid] = [x for x in now if x not in was]
+                    queue = queues[tid]
+                    ident = next((x for x in queue if x[1] == label), None)
+                    if ident is not None:
+                        queue.remove(ident)
+                    else:
+                        ident = next((x for x in reversed(stack) if x[1] == label and x in now), None)
+                        if ident is None:
+                            ident = ("?", label)
+                    stack.append(ident)
+                else:
+                    ident = next((x for x in reversed(stack) if x[1] == label), None)
+                    if ident is None:
+                        ident = ("?", label)
+                    else:
+                        stack.reverse()
+                        stack.remove(ident)
+                        stack.reverse()
+                out[pos] = f"{label}#{ident[0]}"
+            segment_start = max(segment_start, end)
         return out
 
     def _analyse(self, execution: Any) -> None:
@@ -287,8 +351,10 @@ class DPOR(Strategy):
         next_tid = 1
         by_base: dict[str, list[_Transition]] = {}
         universal: list[_Transition] = []
-        lock_release: dict[str, tuple[_Transition, _Transition]] = {}  # label -> (release, acquire)
-        holding: dict[tuple[int, str], _Transition] = {}  # (tid, label) -> acquiring transition
+        # Locks are known by their label (where they were made), which two locks can share: every
+        # release of a label by every thread counts, and "held" may name another lock of the label.
+        lock_release: dict[str, dict[int, tuple[_Transition, _Transition]]] = {}  # label -> tid -> (rel, acq)
+        holding: dict[tuple[int, str], list[_Transition]] = {}  # (tid, label) -> acquiring transitions
         for j in trans:
             prev = last_of.get(j.tid)
             clock = dict(prev.clock) if prev is not None else {}
@@ -299,6 +365,9 @@ class DPOR(Strategy):
                 if other is not None:
                     _join(clock, other.clock)
             clock[j.tid] = j.idx
+            held = {label: list(acqs) for (tid, label), acqs in holding.items() if tid == j.tid and acqs}
+            if held:
+                j.held = held  # the locks its thread holds when j begins
             # the candidates for a direct conflict: the latest dependent transition of each thread
             is_universal = any(k not in ACCESS and k not in EDGE_ONLY and k != "acquire" for k, _ in j.ops)
             if is_universal:
@@ -319,16 +388,28 @@ class DPOR(Strategy):
                     resolved.add(t.tid)
                     candidates.append((t.pos, t, t))
             for kind, what in j.ops:
-                if kind == "acquire" and what in lock_release:
-                    rel, acq = lock_release[what]
-                    if rel.tid != j.tid:
-                        candidates.append((rel.pos, rel, acq))
+                if kind == "acquire":
+                    for lock, by_thread in lock_release.items():
+                        if same_lock(lock, what):
+                            for tid, (rel, acq) in by_thread.items():
+                                if tid != j.tid:
+                                    candidates.append((rel.pos, rel, acq))
             candidates.sort(key=lambda c: -c[0])
+            acquires = [what for kind, what in j.ops if kind == "acquire"]
             for _, edge, target in candidates:
                 if _hb(edge, clock):
                     continue
                 if not _hb(target, clock):
                     self._race(target, j, trans, clock)
+                if acquires and target.held:
+                    # j cannot run inside a critical section of the lock it acquires: the reversal
+                    # has to go before the acquire that began it (maybe the same lock: same label)
+                    for label in acquires:
+                        for lock, acqs in target.held.items():
+                            if same_lock(lock, label):
+                                for acq in acqs:
+                                    if not _hb(acq, clock):
+                                        self._race(acq, j, trans, clock)
                 _join(clock, edge.clock)
             j.clock = clock
             # bookkeeping for later transitions
@@ -339,11 +420,11 @@ class DPOR(Strategy):
                 elif kind == "join" and what in names:
                     pending_join.setdefault(j.tid, []).append(names[what])
                 elif kind == "acquire":
-                    holding[(j.tid, what)] = j
+                    holding.setdefault((j.tid, what), []).append(j)
                 elif kind == "release":
-                    acq = holding.pop((j.tid, what), None)
-                    if acq is not None:
-                        lock_release[what] = (j, acq)
+                    stack = holding.get((j.tid, what))
+                    if stack:
+                        lock_release.setdefault(what, {})[j.tid] = (j, stack.pop())
                 elif kind in ACCESS:
                     by_base.setdefault(base_of(what), []).append(j)
             if is_universal:
@@ -393,6 +474,14 @@ class DPOR(Strategy):
 
     def describe(self) -> str:
         return "dpor"
+
+
+def _held(execution: Any) -> dict[int, list[tuple[int, str]]]:
+    out = {}
+    for ts in execution.threads:
+        if ts.held:
+            out[ts.tid] = [(id(lock), getattr(lock, "label", "?")) for lock in ts.held]
+    return out
 
 
 def _join(into: dict[int, int], other: dict[int, int]) -> None:

@@ -452,7 +452,8 @@ def test_dependence_relation():
     assert not dependent(("read", "x"), ("read", "x"))
     assert dependent(("read", "x"), ("write", "x"))
     assert not dependent(("write", "x"), ("write", "y"))
-    assert not dependent(("write", "dict['a']"), ("write", "dict['b']"))
+    assert dependent(("write", "dict['a']"), ("read", "dict['b']"))  # a new key resizes the dict
+    assert not dependent(("read", "dict['a']"), ("read", "dict['b']"))
     assert dependent(("write", "dict['a']"), ("read", "dict"))
     assert not dependent(("write", "list[0]"), ("write", "list[1]"))
     assert dependent(("write", "list[-1]"), ("write", "list[1]"))

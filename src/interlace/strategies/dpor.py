@@ -16,8 +16,9 @@ reversed order. The next execution replays the decisions up to the deepest point
 alternative left and takes it.
 
 Dependence (:func:`dependent`): accesses of the same location conflict unless both are reads
-(``dict['a']`` and ``dict['b']`` are different locations; a whole-container operation conflicts with
-all its items); two acquires of the same lock conflict; a ``call`` into code interlace cannot see, a
+(``list[0]`` and ``list[1]`` are different locations; a whole-container operation conflicts with
+all its items, and the writes of two keys of a mapping conflict, since a new key resizes it under an
+iteration in progress); two acquires of the same lock conflict; a ``call`` into code interlace cannot see, a
 ``sleep`` and an operation whose kind is unknown (``None``, e.g. a lock acquire before it happens)
 conflict with everything. Locations are named by type and attribute (``Box.value``), so two objects of
 the same type are one location: a sound over-approximation.
@@ -53,12 +54,12 @@ def _same_location(a: str, b: str) -> bool:
         return False
     if key_a is None or key_b is None:
         return True  # the whole container and one of its items
-    for ka, kb in ((key_a, key_b),):
-        if ka[:1] in "'\"" and kb[:1] in "'\"":
-            return False  # two different string keys
-        if ka.isdigit() and kb.isdigit():
-            return False  # two different non-negative indices
-    return True  # negative indices, slices, other keys: may be the same item
+    if key_a.isdigit() and key_b.isdigit():
+        return False  # two different non-negative indices: setting one never moves the other
+    # Different keys of a mapping still conflict: storing a new key resizes the dict, which an
+    # iteration in progress sees (the iterator's steps are not accesses interlace reports).
+    # Negative indices, slices, other keys may be the same item.
+    return True
 
 
 def dependent(a: tuple[Any, Any], b: tuple[Any, Any]) -> bool:

@@ -1,0 +1,103 @@
+"""Every strategy on every bug of the corpus, with the same budget: executions to the first failure.
+
+    python bench/bench_strategies.py [--budget 10000] [--seeds 5] [--strategies random,pct,...] [--bugs a,b]
+
+Prints a table (one row per bug, one column per strategy: the median over the seeds of the number of
+executions until the first failure; "(k/n)" when only k of the n seeds found it within the budget,
+"-" when none did, "n/a" when a systematic strategy exhausted the space without a failure), the bugs
+found per strategy (by every seed), the worst case over all bugs and seeds, and executions per second
+per strategy (all executions run / their time). DFS and DPOR do not depend on the seed.
+Race detection and shrinking are off: this measures the strategies only.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import statistics
+import sys
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(os.path.dirname(HERE), "src"))
+sys.path.insert(0, HERE)
+
+from corpus import BUGS, load  # noqa: E402
+
+import interlace  # noqa: E402
+
+STRATEGIES = ["random", "pct", "pos", "dfs", "dpor", "portfolio"]
+
+
+def run(bug: str, strategy: str, budget: int, seed: int) -> tuple[str, int, float]:
+    """(cell, executions run, seconds)."""
+    program = load(bug)
+    started = time.perf_counter()
+    result = interlace.explore(program, strategy=strategy, seed=seed, executions=budget, races="off",
+                               shrink=False, stuck_timeout=5.0)
+    elapsed = time.perf_counter() - started
+    if not result.ok:
+        return str(result.executions), result.executions, elapsed
+    return ("n/a" if result.exhausted else "-"), result.executions, elapsed
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--budget", type=int, default=10_000, help="executions per bug and strategy")
+    parser.add_argument("--seeds", type=int, default=5, help="seeds 1..N (default 5)")
+    parser.add_argument("--strategies", default=",".join(STRATEGIES))
+    parser.add_argument("--bugs", default=",".join(BUGS))
+    options = parser.parse_args(argv)
+    strategies = options.strategies.split(",")
+    bugs = options.bugs.split(",")
+    seeds = list(range(1, options.seeds + 1))
+    print(f"interlace strategy benchmark: {len(bugs)} bugs, budget {options.budget} executions, "
+          f"seeds {seeds[0]}..{seeds[-1]}")
+    print(f"Python {platform.python_version()} ({platform.python_implementation()}), {platform.machine()}, "
+          f"{platform.system()} {platform.release()}, {os.cpu_count()} CPUs")
+    print()
+    width = max(len(b) for b in bugs) + 2
+    header = "bug".ljust(width) + "".join(s.rjust(11) for s in strategies)
+    print(header)
+    print("-" * len(header))
+    found = dict.fromkeys(strategies, 0)
+    worst = dict.fromkeys(strategies, 0)
+    totals = {s: [0, 0.0] for s in strategies}
+    started = time.perf_counter()
+    for bug in bugs:
+        cells = []
+        for strategy in strategies:
+            hits, outcome = [], "-"
+            for seed in seeds if strategy not in ("dfs", "dpor") else seeds[:1]:
+                cell, n, seconds = run(bug, strategy, options.budget, seed)
+                totals[strategy][0] += n
+                totals[strategy][1] += seconds
+                if cell in ("-", "n/a"):
+                    outcome = cell
+                else:
+                    hits.append(n)
+            tries = len(seeds) if strategy not in ("dfs", "dpor") else 1
+            if hits:
+                cell = str(int(statistics.median(hits)))
+                if len(hits) < tries:
+                    cell += f" ({len(hits)}/{tries})"
+                else:
+                    found[strategy] += 1
+                    worst[strategy] = max(worst[strategy], max(hits))
+            else:
+                cell = outcome
+            cells.append(cell)
+        print(bug.ljust(width) + "".join(c.rjust(11) for c in cells), flush=True)
+    print("-" * len(header))
+    print("bugs found".ljust(width) + "".join(f"{found[s]}/{len(bugs)}".rjust(11) for s in strategies))
+    print("worst case".ljust(width) + "".join(str(worst[s]).rjust(11) for s in strategies))
+    print("execs/s".ljust(width) + "".join(
+        f"{totals[s][0] / totals[s][1]:.0f}".rjust(11) if totals[s][1] else "".rjust(11) for s in strategies))
+    print("executions".ljust(width) + "".join(str(totals[s][0]).rjust(11) for s in strategies))
+    print(f"\ntotal time {time.perf_counter() - started:.0f}s")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

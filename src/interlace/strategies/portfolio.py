@@ -1,12 +1,12 @@
 """Portfolio: a short systematic phase, then randomized strategies taking turns (as Coyote does).
 
-1. Iterative-bounded DFS (preemption bound 0, then 1) for at most ``dfs_budget`` executions: bugs of
-   one preemption are found in the first few dozen executions, and a small program whose whole
-   schedule space fits in that budget is proven free of failures (``begin`` returns False:
-   ``result.exhausted``).
-2. Then, execution by execution in turn: PCT with depth 2, POS, PCT with depth 3, random walk. Each
-   member keeps its own state and numbers its own executions, so every execution is reproducible from
-   (seed, index) like any other strategy's.
+1. Every other execution (the first one included) goes to an iterative-bounded DFS (preemption
+   bound 0, then 1) until it has run ``dfs_budget`` executions or finished bound 1: bugs of one
+   preemption are found within the first few dozen of its executions, and a program whose whole
+   schedule space fits is proven free of failures (``begin`` returns False: ``result.exhausted``).
+2. The other executions, and all of them after the DFS phase, go in turn to PCT with depth 3, POS,
+   PCT with depth 2 and a random walk. Each member keeps its own state and numbers its own
+   executions, so every execution is reproducible from (seed, index) like any other strategy's.
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ class Portfolio(Strategy):
         self.dfs_budget = dfs_budget
         self.dfs = DFS(seed, max_preemptions=None)
         self.dfs_bound = dfs_bound
-        self.members: list[Strategy] = [PCT(seed, depth=2), POS(seed + 1), PCT(seed + 2, depth=3),
+        self.members: list[Strategy] = [PCT(seed, depth=3), POS(seed + 1), PCT(seed + 2, depth=2),
                                         RandomWalk(seed + 3)]
         self.counts = [0] * len(self.members)
         self.active: Strategy = self.dfs
@@ -37,15 +37,16 @@ class Portfolio(Strategy):
         self.turn = 0
 
     def begin(self, index: int) -> bool:
-        if not self.dfs_over and self.dfs_runs < self.dfs_budget:
-            if self.dfs.begin(self.dfs_runs):
+        # executions 0, 2, 4, ... go to the DFS while its phase lasts; the others to the members in turn
+        if not self.dfs_over and (index % 2 == 0 or self.dfs_runs == 0):
+            if self.dfs_runs < self.dfs_budget and self.dfs.begin(self.dfs_runs):
                 if self.dfs.bound is not None and self.dfs.bound <= self.dfs_bound:
                     self.active = self.dfs
                     self.dfs_runs += 1
                     return True
             elif self.dfs.done:
                 return False  # the whole space has been run: nothing can fail
-        self.dfs_over = True
+            self.dfs_over = True
         k = self.turn % len(self.members)
         self.turn += 1
         self.active = self.members[k]
@@ -68,4 +69,4 @@ class Portfolio(Strategy):
         return None
 
     def describe(self) -> str:
-        return "portfolio(dfs, pct(depth=2), pos, pct(depth=3), random)"
+        return "portfolio(dfs, pct(depth=3), pos, pct(depth=2), random)"

@@ -463,3 +463,31 @@ def test_dependence_relation():
     assert dependent(("call", "f"), ("read", "x"))
     assert dependent((None, None), ("read", "x"))
     assert not dependent(("start", "T"), ("write", "x"))
+
+
+LOCKED_SCRIPT = """
+import threading
+lock = threading.Lock()
+counter = 0
+def inc():
+    global counter
+    with lock:
+        counter = counter + 1
+threads = [threading.Thread(target=inc) for _ in range(2)]
+for t in threads:
+    t.start()
+for t in threads:
+    t.join()
+assert counter == 2
+"""
+
+
+def test_cli_prints_the_coverage_line(tmp_path, capsys):
+    from interlace.cli import main
+
+    script = tmp_path / "locked.py"
+    script.write_text(LOCKED_SCRIPT)
+    code = main(["explore", str(script), "--strategy", "dpor", "--races", "off", "--seed", "1"])
+    out = capsys.readouterr().out
+    assert code == 0
+    assert out.splitlines()[-1] == "all 2 interleaving classes explored (DPOR), no failure"

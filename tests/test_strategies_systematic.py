@@ -257,6 +257,58 @@ LOCKED_OPS = [("acq", "L"), *inc("X"), ("rel", "L")] * 2
 LOCKED_2X2 = ([LOCKED_OPS, LOCKED_OPS], {"X": 0}, lambda s: s["X"])
 
 
+def locked_and_reader():
+    """Two locked increments and an unlocked reader (three threads)."""
+    global X, A
+    X = A = 0
+
+    def work():
+        global X
+        with LOCK:
+            X = X + 1
+
+    def reader():
+        global A
+        A = X
+
+    _run(work, work, reader)
+    FINALS.append((X, A))
+
+
+LOCKED_INC = [("acq", "L"), *inc("X"), ("rel", "L")]
+LOCKED_AND_READER = ([LOCKED_INC, LOCKED_INC, [("r", "X", "a"), ("w", "A", lambda r: r["a"])]],
+                     {"X": 0, "A": 0}, lambda s: (s["X"], s["A"]))
+
+
+def two_locks_one_line():
+    """Each thread locks its own lock (both made on one line, so the runtime names them alike): the
+    increments still race."""
+    global X
+    X = 0
+    locks = [threading.Lock() for _ in range(2)]
+
+    def work(i):
+        global X
+        with locks[i]:
+            X = X + 1
+        with locks[i]:
+            X = X + 1
+
+    threads = [threading.Thread(target=work, args=(i,)) for i in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    FINALS.append(X)
+
+
+def _own_lock(name):
+    return [("acq", name), *inc("X"), ("rel", name)] * 2
+
+
+TWO_LOCKS_ONE_LINE = ([_own_lock("L0"), _own_lock("L1")], {"X": 0}, lambda s: s["X"])
+
+
 def explore_all(fn, strategy, executions=20_000):
     FINALS.clear()
     result = interlace.explore(fn, strategy=strategy, executions=executions, races="off", shrink=False)
@@ -271,6 +323,8 @@ CASES = {
     "three_counters": (three_counters, THREE_COUNTERS),
     "eight_accesses": (eight_accesses, EIGHT_ACCESSES),
     "locked_2x2": (locked_2x2, LOCKED_2X2),
+    "locked_and_reader": (locked_and_reader, LOCKED_AND_READER),
+    "two_locks_one_line": (two_locks_one_line, TWO_LOCKS_ONE_LINE),
 }
 
 #: the brute-force numbers, checked here so that a broken model cannot make the tests vacuous
@@ -279,6 +333,11 @@ EXPECTED = {
     "lost_update_2x2": ({2, 3, 4}, 34),
     "store_buffer": ({(0, 1), (1, 0), (1, 1)}, 3),
     "locked_2x2": ({4}, 6),
+    "locked_and_reader": ({(2, 0), (2, 1), (2, 2)}, 6),
+    "two_locks_one_line": ({2, 3, 4}, 34),
+    "three_counters": ({(1, 1, 0), (1, 1, 1), (2, 1, 0), (2, 1, 1), (2, 1, 2)}, 12),
+    "three_writers_reader": ({(0, 0), (0, 1), (1, 0), (1, 1)}, 4),
+    "eight_accesses": ({(2, 2, 2), (2, 3, 2), (2, 4, 2)}, 34),
 }
 
 

@@ -101,6 +101,28 @@ def brute_force(threads, init, observe):
     return finals, len(traces), count
 
 
+def normal_forms(threads):
+    """Two threads: one interleaving per Mazurkiewicz trace, its lexicographic normal form (thread 0
+    first). An interleaving is in normal form iff wherever an operation of thread 0 directly follows
+    one of thread 1, the two conflict (else swapping them gives a smaller equivalent word)."""
+    first, second = threads
+
+    def rec(i, j, last, acc):
+        if i == len(first) and j == len(second):
+            yield list(acc)
+            return
+        if i < len(first) and (last != 1 or conflict(first[i], second[j - 1])):
+            acc.append((0, i))
+            yield from rec(i + 1, j, 0, acc)
+            acc.pop()
+        if j < len(second):
+            acc.append((1, j))
+            yield from rec(i, j + 1, 1, acc)
+            acc.pop()
+
+    yield from rec(0, 0, None, [])
+
+
 def inc(var, reg="v"):
     return [("r", var, reg), ("w", var, lambda r, reg=reg: r[reg] + 1)]
 
@@ -307,6 +329,54 @@ def _own_lock(name):
 
 
 TWO_LOCKS_ONE_LINE = ([_own_lock("L0"), _own_lock("L1")], {"X": 0}, lambda s: s["X"])
+
+
+def twelve_accesses():
+    """Two threads with 12 shared accesses each on three variables."""
+    global X, Y, Z
+    X = Y = Z = 0
+
+    def one():
+        global X, Y
+        for _ in range(3):
+            X = X + 1
+            Y = Y + 1
+
+    def two():
+        global Y, Z
+        for _ in range(3):
+            Z = Z + 1
+            Y = Y + 1
+
+    _run(one, two)
+    FINALS.append((X, Y, Z))
+
+
+TWELVE_ACCESSES = ([(inc("X") + inc("Y")) * 3, (inc("Z") + inc("Y")) * 3], {"X": 0, "Y": 0, "Z": 0},
+                   lambda s: (s["X"], s["Y"], s["Z"]))
+
+
+def test_normal_forms_count_the_traces():
+    for name in ("lost_update_2x2", "store_buffer", "eight_accesses", "two_locks_one_line"):
+        _, (threads, init, observe) = CASES[name]
+        finals, traces, _ = brute_force(threads, init, observe)
+        forms = [order for order in normal_forms(threads) if simulate(threads, order, init) is not None]
+        assert len(forms) == traces
+        assert {observe(simulate(threads, order, init)) for order in forms} == finals
+
+
+def test_dpor_twelve_accesses_per_thread():
+    threads, init, observe = TWELVE_ACCESSES
+    forms = list(normal_forms(threads))
+    finals = {observe(simulate(threads, order, init)) for order in forms}
+    assert len(forms) == 328
+    assert finals == {(3, y, 3) for y in range(2, 7)}
+    strategy = DPOR(0)
+    result, seen = explore_all(twelve_accesses, strategy)
+    assert result.ok and result.exhausted is True
+    assert seen == finals
+    assert result.executions <= len(forms)
+    assert strategy.coverage()["redundant"] == 0
 
 
 def explore_all(fn, strategy, executions=20_000):

@@ -620,3 +620,31 @@ def test_cli_prints_the_coverage_line(tmp_path, capsys):
     out = capsys.readouterr().out
     assert code == 0
     assert out.splitlines()[-1] == "all 2 interleaving classes explored (DPOR), no failure"
+
+
+def main_and_one_thread():
+    global X
+    X = 0
+
+    def work():
+        global X
+        X = X + 1
+
+    t = threading.Thread(target=work)
+    t.start()
+    X = X + 1
+    t.join()
+    FINALS.append(X)
+
+
+def test_iterative_dfs_exhausts_a_small_program():
+    # model: the thread's read/write against the main thread's read/write (after the start)
+    finals, _, _ = brute_force([inc("X"), inc("X")], {"X": 0}, lambda s: s["X"])
+    strategy = DFS(0)
+    result, seen = explore_all(main_and_one_thread, strategy)
+    assert result.ok and result.exhausted is True
+    assert seen == finals == {1, 2}
+    coverage = strategy.coverage()
+    assert coverage["complete"] is True and coverage["bound"] is None
+    assert result.coverage_line() == f"all {coverage['classes']} schedules explored (DFS), no failure"
+    assert coverage["classes"] < result.executions  # iterative bounding re-runs the low bounds

@@ -161,12 +161,13 @@ class DFS(Strategy):
 
     def coverage(self) -> dict[str, Any]:
         estimate = sum(self.estimates) / len(self.estimates) if self.estimates else 0.0
+        complete = self.done and not self.pruned  # no schedule was left out because of the bound
         return {
             "strategy": "DFS",
             "classes": len(self.seen),
             "unit": "schedules",
-            "bound": self.bound,
-            "complete": self.done and (self.max_preemptions is None or not self.pruned),
+            "bound": None if complete else self.bound,
+            "complete": complete,
             "estimate": max(estimate, float(len(self.seen))),
         }
 

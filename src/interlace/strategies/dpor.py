@@ -350,8 +350,10 @@ class DPOR(Strategy):
         starter: dict[int, _Transition] = {}  # tid -> the transition that started it
         pending_join: dict[int, list[int]] = {}  # tid -> threads joined by its previous transition
         next_tid = 1
-        by_base: dict[str, list[_Transition]] = {}
-        universal: list[_Transition] = []
+        # per location base and thread: (its transitions that access it, those that write or delete it)
+        by_base: dict[str, dict[int, tuple[list[_Transition], list[_Transition]]]] = {}
+        universal_last: dict[int, _Transition] = {}  # tid -> its last call/sleep/unknown transition
+        data_last: dict[int, _Transition] = {}  # tid -> its last transition with an access or a call
         # Locks are known by their label (where they were made), which two locks can share: every
         # release of a label by every thread counts, and "held" may name another lock of the label.
         lock_release: dict[str, dict[int, tuple[_Transition, _Transition]]] = {}  # label -> tid -> (rel, acq)
@@ -371,23 +373,28 @@ class DPOR(Strategy):
                 j.held = held  # the locks its thread holds when j begins
             # the candidates for a direct conflict: the latest dependent transition of each thread
             is_universal = any(k not in ACCESS and k not in EDGE_ONLY and k != "acquire" for k, _ in j.ops)
-            if is_universal:
-                pool = trans[: j.pos]
-            else:
-                pool_set: dict[int, _Transition] = {t.pos: t for t in universal}
-                for kind, what in j.ops:
-                    if kind in ACCESS:
-                        for t in by_base.get(base_of(what), ()):
-                            pool_set[t.pos] = t
-                pool = [pool_set[p] for p in sorted(pool_set)]
             candidates: list[tuple[int, _Transition, _Transition]] = []  # (position, edge from, race target)
-            resolved: set[int] = set()
-            for t in reversed(pool):
-                if t.tid == j.tid or t.tid in resolved:
+            for u in last_of:
+                if u == j.tid:
                     continue
-                if any(dependent(a, b) and a[0] != "acquire" for a in t.ops for b in j.ops):
-                    resolved.add(t.tid)
-                    candidates.append((t.pos, t, t))
+                if is_universal:
+                    latest = data_last.get(u)
+                else:
+                    latest = universal_last.get(u)
+                    for kind, what in j.ops:
+                        if kind not in ACCESS:
+                            continue
+                        lists = by_base.get(base_of(what), {}).get(u)
+                        if not lists:
+                            continue
+                        for t in reversed(lists[1] if kind == "read" else lists[0]):
+                            if latest is not None and t.pos <= latest.pos:
+                                break
+                            if any(dependent(a, (kind, what)) for a in t.ops):
+                                latest = t
+                                break
+                if latest is not None:
+                    candidates.append((latest.pos, latest, latest))
             for kind, what in j.ops:
                 if kind == "acquire":
                     for lock, by_thread in lock_release.items():
@@ -427,9 +434,15 @@ class DPOR(Strategy):
                     if stack:
                         lock_release.setdefault(what, {})[j.tid] = (j, stack.pop())
                 elif kind in ACCESS:
-                    by_base.setdefault(base_of(what), []).append(j)
+                    lists = by_base.setdefault(base_of(what), {}).setdefault(j.tid, ([], []))
+                    if not lists[0] or lists[0][-1] is not j:
+                        lists[0].append(j)
+                    if kind != "read" and (not lists[1] or lists[1][-1] is not j):
+                        lists[1].append(j)
             if is_universal:
-                universal.append(j)
+                universal_last[j.tid] = j
+            if is_universal or any(kind in ACCESS for kind, _ in j.ops):
+                data_last[j.tid] = j
             last_of[j.tid] = j
 
     def _race(self, i: _Transition, j: _Transition, trans: list[_Transition], jclock: dict[int, int]) -> None:

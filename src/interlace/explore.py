@@ -94,6 +94,7 @@ class Result:
             "lock_inversions": [i.to_dict() for i in self.lock_inversions],
             "uninstrumented": self.uninstrumented,
             "schedule": None if self.schedule is None else json.loads(self.schedule.to_json()),
+            "exhausted": self.exhausted, "coverage": self.coverage,
         }
 
     def raise_on_failure(self) -> None:

@@ -64,6 +64,9 @@ class Result:
         bound = "" if c.get("bound") is None else f" with at most {c['bound']} preemption(s)"
         if self.exhausted:
             tail = ", no failure" if self.ok else ""
+            if c["classes"] == 1:  # "the only interleaving class", "the only schedule"
+                one = c["unit"][:-2] if c["unit"].endswith("sses") else c["unit"][:-1]
+                return f"the only {one}{bound} explored ({c['strategy']}){tail}"
             return f"all {c['classes']} {c['unit']}{bound} explored ({c['strategy']}){tail}"
         estimate = max(c.get("estimate") or 0.0, 1.0)
         share = min(c["classes"] / estimate, 1.0)

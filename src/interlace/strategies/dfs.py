@@ -1,23 +1,27 @@
 """Depth-first enumeration of schedules with iterative preemption bounding (CHESS, Musuvathi & Qadeer).
 
-The strategy keeps the path of decisions of the last execution (one node per scheduling point where
-several threads could run: the enabled threads, the thread that ran before, the choice made). The next
-execution replays the path up to the deepest node with an untried alternative and takes it; after it,
-every decision is the non-preemptive default (the running thread continues, else the lowest enabled
-thread). A *preemption* is choosing another thread while the running one could continue.
+Every execution is a path of decisions (one per scheduling point where several threads could run);
+the strategy keeps the paths run so far as a tree. One DFS walks the tree: at each node it takes each
+choice allowed by the preemption bound; where the tree has no child for that choice yet, the next
+execution replays the path to the node, takes the choice and then continues with the non-preemptive
+default (the running thread continues, else the lowest enabled thread); its path becomes the new
+branch of the tree. A *preemption* is choosing another thread while the running one could continue.
 
-Iterative bounding: all schedules with at most 0 preemptions, then at most 1, 2, ... up to
-``max_preemptions`` (None: no limit). When an iteration never had to skip an alternative because of
-the bound, the whole space has been run and :meth:`begin` returns False (``result.exhausted``).
-Schedules with fewer preemptions than the current bound are run again in each iteration (as in
-CHESS); :meth:`coverage` counts each distinct schedule once.
+Iterative bounding: every schedule with at most 0 preemptions, then at most 1, 2, ... up to
+``max_preemptions`` (None: no limit). A later iteration walks the part of the tree already built
+without running it again, so every execution is a new schedule. When an iteration never had to skip
+a choice because of the bound, the whole space has been run and :meth:`begin` returns False
+(``result.exhausted``).
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 from .base import Strategy
+
+_END = "end"  # the child of a path's last choice: the execution ended there
 
 
 def useful(enabled: list[int], execution: Any) -> list[int]:
@@ -36,14 +40,12 @@ def useful(enabled: list[int], execution: Any) -> list[int]:
 
 
 class _Node:
-    __slots__ = ("enabled", "current", "chosen", "tried", "preemptions")
+    __slots__ = ("enabled", "current", "children")
 
-    def __init__(self, enabled: list[int], current: int | None, chosen: int, preemptions: int) -> None:
+    def __init__(self, enabled: list[int], current: int | None) -> None:
         self.enabled = enabled
         self.current = current
-        self.chosen = chosen
-        self.tried = {chosen}
-        self.preemptions = preemptions  # preemptions on the path before this node
+        self.children: dict[int, Any] = {}  # choice -> _Node or _END
 
 
 class DFS(Strategy):
@@ -56,16 +58,14 @@ class DFS(Strategy):
         self.max_preemptions = max_preemptions
         self.iterative = iterative
         self.bound: int | None = 0 if iterative else max_preemptions
-        self.path: list[_Node] = []
-        self.replay: list[int] = []  # choices to replay at the start of the next execution
-        self.position = 0
-        self.pruned = False  # an alternative was skipped because of the bound in this iteration
-        self.started = False
+        self.root: Any = None  # _Node, _END (no decision at all) or None (nothing run yet)
+        self.prefix: list[int] = []
+        self.pruned = False  # a choice was skipped because of the bound in this iteration
         self.done = False
-        self.seen: set[tuple[int, ...]] = set()  # distinct schedules run (by their choices)
         self.runs = 0
         self.estimates: list[float] = []  # Knuth estimates of the tree size, one per execution
-        self._decisions: list[int] = []
+        self._walker: Iterator[list[int]] = self._walk()
+        self._path: list[tuple[list[int], int | None, int]] = []
 
     # -- the interface ---------------------------------------------------------------------------
 
@@ -73,89 +73,88 @@ class DFS(Strategy):
         super().begin(index)
         if self.done:
             return False
-        if self.started and not self._advance():
+        prefix = next(self._walker, None)
+        if prefix is None:
             self.done = True
             return False
-        self.started = True
-        self.position = 0
-        self._decisions = []
+        self.prefix = prefix
+        self._path = []
         return True
 
     def choose(self, enabled: list[int], current: int | None, execution: Any) -> int:
         enabled = useful(enabled, execution)
         if current not in enabled:
             current = None
-        depth = self.position
-        self.position += 1
-        if depth < len(self.replay):
-            tid = self.replay[depth]
-            if tid not in enabled:  # the program is not deterministic: continue as the default would
-                tid = current if current is not None else enabled[0]
-                del self.path[depth:]
-                self.replay = self.replay[:depth]
-            else:
-                node = self.path[depth]
-                if node.enabled != enabled:
-                    node.enabled = list(enabled)
-                self._decisions.append(tid)
-                return tid
-        tid = current if current is not None else enabled[0]
-        before = self.path[-1].preemptions + self._is_preemption(self.path[-1]) if self.path else 0
-        self.path.append(_Node(list(enabled), current, tid, before))
-        self._decisions.append(tid)
+        depth = len(self._path)
+        tid = self.prefix[depth] if depth < len(self.prefix) else None
+        if tid is None or tid not in enabled:  # beyond the prefix (or the program changed): default
+            tid = current if current is not None else enabled[0]
+        self._path.append((enabled, current, tid))
         return tid
 
     def end(self, execution: Any) -> None:
         self.runs += 1
-        key = tuple(self._decisions)
-        self.seen.add(key)
+        if not self._path:
+            self.root = _END
+            return
+        if self.root is None or self.root is _END:
+            self.root = _Node(*self._path[0][:2])
+        node = self.root
         product = 1.0
-        for node in self.path[: len(self._decisions)]:
-            product *= len(self._alternatives(node, ignore_tried=True)) or 1
+        preemptions = 0
+        for n, (_, current, tid) in enumerate(self._path):
+            product *= len(self._allowed(node, preemptions)) or 1
+            preemptions += 1 if current is not None and tid != current else 0
+            last = n == len(self._path) - 1
+            child = node.children.get(tid)
+            if last:
+                if child is None:
+                    node.children[tid] = _END
+                break
+            if child is None or child is _END:
+                nxt = self._path[n + 1]
+                child = node.children[tid] = _Node(nxt[0], nxt[1])
+            node = child
         self.estimates.append(product)
-        del self.path[len(self._decisions):]
 
-    # -- the tree --------------------------------------------------------------------------------
+    # -- the walk --------------------------------------------------------------------------------
 
-    @staticmethod
-    def _is_preemption(node: _Node) -> int:
-        return 1 if node.current is not None and node.chosen != node.current else 0
-
-    def _alternatives(self, node: _Node, ignore_tried: bool = False) -> list[int]:
-        """The choices at ``node`` allowed by the bound (and not tried yet unless ``ignore_tried``)."""
+    def _allowed(self, node: _Node, before: int) -> list[int]:
         out = []
         for tid in node.enabled:
-            if not ignore_tried and tid in node.tried:
-                continue
             preempts = node.current is not None and tid != node.current
-            if preempts and self.bound is not None and node.preemptions + 1 > self.bound:
-                if not ignore_tried:
-                    self.pruned = True
+            if preempts and self.bound is not None and before + 1 > self.bound:
                 continue
             out.append(tid)
         return out
 
-    def _advance(self) -> bool:
-        """Move to the next schedule: the deepest node with an untried alternative; False when done."""
+    def _walk(self) -> Iterator[list[int]]:
+        yield []  # the first execution: all defaults
         while True:
-            while self.path:
-                node = self.path[-1]
-                alternatives = self._alternatives(node)
-                if alternatives:
-                    node.chosen = alternatives[0]
-                    node.tried.add(node.chosen)
-                    self.replay = [n.chosen for n in self.path]
-                    return True
-                self.path.pop()
-            # this iteration is over
-            if not self.iterative or not self.pruned:
-                return False
-            if self.max_preemptions is not None and self.bound is not None and self.bound >= self.max_preemptions:
-                return False
-            self.bound = (self.bound or 0) + 1
             self.pruned = False
-            self.replay = []
-            return True
+            if isinstance(self.root, _Node):
+                yield from self._visit(self.root, [], 0)
+            if not self.iterative or not self.pruned:
+                return
+            if self.max_preemptions is not None and self.bound is not None and self.bound >= self.max_preemptions:
+                return
+            self.bound = (self.bound or 0) + 1
+
+    def _visit(self, node: _Node, prefix: list[int], before: int) -> Iterator[list[int]]:
+        default = node.current if node.current is not None else node.enabled[0]
+        for tid in [default] + [t for t in node.enabled if t != default]:
+            cost = before + (1 if node.current is not None and tid != node.current else 0)
+            if self.bound is not None and cost > self.bound:
+                self.pruned = True
+                continue
+            child = node.children.get(tid)
+            if child is None:
+                yield prefix + [tid]
+                child = node.children.get(tid)
+                if child is None:
+                    continue  # the program did not take that choice (not deterministic)
+            if isinstance(child, _Node):
+                yield from self._visit(child, prefix + [tid], cost)
 
     # -- reporting -------------------------------------------------------------------------------
 
@@ -164,11 +163,11 @@ class DFS(Strategy):
         complete = self.done and not self.pruned  # no schedule was left out because of the bound
         return {
             "strategy": "DFS",
-            "classes": len(self.seen),
+            "classes": self.runs,
             "unit": "schedules",
             "bound": None if complete else self.bound,
             "complete": complete,
-            "estimate": max(estimate, float(len(self.seen))),
+            "estimate": max(estimate, float(self.runs)),
         }
 
     def describe(self) -> str:

@@ -5,7 +5,8 @@ in the same state; DPOR runs one execution per trace instead of one per interlea
 *source-DPOR* algorithm with sleep sets (Algorithm 1 of the paper), not optimal DPOR with wakeup trees:
 with two threads it runs exactly one execution per trace; with three or more it can start an
 execution that turns out to be equivalent to one already run ("sleep-set blocked"; counted in
-:meth:`coverage` as ``redundant``). It never misses a trace of the program as interlace sees it.
+:meth:`coverage` as ``redundant``). What it does not model (a failed non-blocking acquire, the steps
+of an iteration, hand-offs inside the standard library) is listed in ``docs/strategies.md``.
 
 After each execution, :meth:`end` rebuilds the trace as *transitions* (what one thread did from one
 scheduling point to its next), computes happens-before with vector clocks (program order, thread
@@ -18,8 +19,8 @@ alternative left and takes it.
 Dependence (:func:`dependent`): accesses of the same location conflict unless both are reads
 (``list[0]`` and ``list[1]`` are different locations; a whole-container operation conflicts with
 all its items, and the writes of two keys of a mapping conflict, since a new key resizes it under an
-iteration in progress); two acquires of the same lock conflict; a ``call`` into code interlace cannot see, a
-``sleep`` and an operation whose kind is unknown (``None``, e.g. a lock acquire before it happens)
+iteration in progress); two acquires of the same lock conflict; a ``call`` into code interlace
+cannot see, a ``sleep`` and an operation whose kind is unknown (``None``, e.g. a lock acquire before it happens)
 conflict with everything. Locations are named by type and attribute (``Box.value``), so two objects of
 the same type are one location: a sound over-approximation.
 """

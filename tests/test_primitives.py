@@ -704,8 +704,12 @@ def test_thread_pool_exploration_is_the_same_in_every_process():
         "                  on_execution=lambda i, ex: seqs.append(tuple(ex.choices)))\n"
         "print(hashlib.sha1(repr(seqs).encode()).hexdigest())\n"
     )
+    import os
+
+    src = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "src")
+    env = dict(os.environ, PYTHONPATH=src + os.pathsep + os.environ.get("PYTHONPATH", ""))
     outputs = {subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120,
-                              check=True).stdout for _ in range(3)}
+                              check=True, env=env).stdout for _ in range(3)}
     assert len(outputs) == 1
 
 

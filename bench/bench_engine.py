@@ -65,10 +65,10 @@ def local_workload() -> None:
     assert len(results) == 2
 
 
-def executions_per_second(strategy: str, locked: bool, executions: int) -> tuple[float, int]:
+def executions_per_second(strategy: str, locked: bool, executions: int, races: str = "off") -> tuple[float, int]:
     started = time.perf_counter()
     result = interlace.explore(lambda: counter_program(locked), executions=executions, strategy=strategy,
-                               seed=1)
+                               seed=1, races=races, shrink=False)
     elapsed = time.perf_counter() - started
     return result.executions / elapsed, result.executions
 
@@ -131,6 +131,8 @@ def main() -> None:
                 rate = _racy_rate(strategy, args.executions)
             name = "counter + lock" if locked else "counter (racy)"
             print(f"{name:<24} {strategy:<8} {rate:>12.0f}")
+    rate, _n = executions_per_second("pct", True, args.executions, races="error")
+    print(f"{'counter + lock, races on':<24} {'pct':<8} {rate:>12.0f}")
     handoff, spawn = os_costs()
     print(f"(limits: one handoff between OS threads {handoff * 1e6:.1f} us, "
           f"one thread start+join {spawn * 1e6:.1f} us, measured in this run)")

@@ -13,11 +13,9 @@ import shlex
 import sys
 from collections.abc import Sequence
 
+from .script import NOT_REPRODUCED, UsageError, diverged, load_script_schedule, script_runner
+
 EXIT_OK, EXIT_FAILURE, EXIT_USAGE, EXIT_DIVERGED = 0, 1, 2, 3
-
-
-class UsageError(Exception):
-    """Bad input from the user: printed as one paragraph, exit code 2."""
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -114,7 +112,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if options.command == "report":
             from .report.command import report_command
 
-            return report_command(options, _runner, UsageError)
+            return report_command(options)
         if options.command in ("run", "show"):
             from .run import cli_run, cli_show
 
@@ -129,26 +127,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_USAGE
 
 
-def _runner(path: str, args: list[str], capture: bool):
-    from .script import ScriptRunner
-
-    if not os.path.isfile(path):
-        raise UsageError(f"there is no script at {path!r}. Check the path (it is relative to {os.getcwd()!r}).")
-    try:
-        return ScriptRunner(path, args, capture=capture)
-    except SyntaxError as exc:
-        raise UsageError(
-            f"{path} is not valid Python for this interpreter ({sys.version.split()[0]}): "
-            f"{exc.msg} at line {exc.lineno}. Fix the script, or run interlace with the Python it targets."
-        ) from None
-
-
 def _explore(options: argparse.Namespace) -> int:
     from .explore import explore
 
     if options.executions < 1:
         raise UsageError("--executions must be at least 1.")
-    runner = _runner(options.script, options.args, capture=True)
+    runner = script_runner(options.script, options.args, capture=True)
     from .progress import Progress
 
     progress = Progress(total=options.executions, enabled=None if not options.json else False)
@@ -213,30 +197,16 @@ def _save(schedule, output: str | None, script: str, result) -> str:
 
 def _replay(options: argparse.Namespace) -> int:
     from .explore import replay
-    from .schedule import Schedule, ScheduleError
 
-    try:
-        schedule = Schedule.load(options.schedule)
-    except ScheduleError as exc:
-        raise UsageError(str(exc)) from None
-    script = schedule.target.get("script")
-    if not script:
-        raise UsageError(
-            f"{options.schedule} was saved from a Python function, not a script; replay it with "
-            "interlace.replay(fn, Schedule.load(path)) in Python."
-        )
-    runner = _runner(script, list(schedule.target.get("argv", [])), capture=False)
+    schedule, runner = load_script_schedule(
+        options.schedule, False, "replay it with interlace.replay(fn, Schedule.load(path)) in Python.")
     sys.stdout.flush()
     result = replay(runner, schedule)
     sys.stdout.flush()
-    if result.divergence:
-        print(f"interlace: the program diverged from the schedule at {result.divergence}. The script or "
-              "its inputs changed since the schedule was saved; explore again to get a fresh one.",
-              file=sys.stderr)
+    if diverged(result):
         return EXIT_DIVERGED
     if result.ok:
-        print("interlace: the schedule ran to the end without a failure (it did not reproduce).",
-              file=sys.stderr)
+        print(NOT_REPRODUCED, file=sys.stderr)
         return EXIT_OK
     print(result.report(), file=sys.stderr)
     return EXIT_FAILURE

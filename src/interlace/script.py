@@ -59,3 +59,49 @@ class ScriptRunner:
                 sys.modules["__main__"] = main
             if buffer is not None:
                 self.output = buffer.getvalue()
+
+
+class UsageError(Exception):
+    """Bad input from the user: printed as one paragraph, exit code 2."""
+
+
+def script_runner(path: str, args: list[str], capture: bool):
+    """A :class:`ScriptRunner` for ``path``, or a :class:`UsageError` saying what is wrong with it."""
+    if not os.path.isfile(path):
+        raise UsageError(f"there is no script at {path!r}. Check the path (it is relative to {os.getcwd()!r}).")
+    try:
+        return ScriptRunner(path, args, capture=capture)
+    except SyntaxError as exc:
+        raise UsageError(
+            f"{path} is not valid Python for this interpreter ({sys.version.split()[0]}): "
+            f"{exc.msg} at line {exc.lineno}. Fix the script, or run interlace with the Python it targets."
+        ) from None
+
+
+def load_script_schedule(path: str, capture: bool, in_python: str):
+    """``(schedule, runner)`` for a schedule file saved by ``interlace explore`` of a script.
+
+    ``in_python`` completes the message for a schedule saved from a function: what to do instead.
+    """
+    from .schedule import Schedule, ScheduleError
+
+    try:
+        schedule = Schedule.load(path)
+    except ScheduleError as exc:
+        raise UsageError(str(exc)) from None
+    script = schedule.target.get("script")
+    if not script:
+        raise UsageError(f"{path} was saved from a Python function, not a script; {in_python}")
+    return schedule, script_runner(script, list(schedule.target.get("argv", [])), capture=capture)
+
+
+def diverged(result) -> bool:
+    """Print the divergence message if the replay diverged; True if it did."""
+    if result.divergence:
+        print(f"interlace: the program diverged from the schedule at {result.divergence}. The script or "
+              "its inputs changed since the schedule was saved; explore again to get a fresh one.",
+              file=sys.stderr)
+    return bool(result.divergence)
+
+
+NOT_REPRODUCED = "interlace: the schedule ran to the end without a failure (it did not reproduce)."

@@ -39,35 +39,23 @@ def save_extras(result: Any, path: str, html_out: str | None, replay_command: st
     return lines
 
 
-def report_command(options: Any, make_runner: Any, usage_error: type[Exception]) -> int:
+def report_command(options: Any) -> int:
     """Re-run the schedule in ``options.schedule`` and print its report; ``--html`` writes the timeline.
 
     Exit codes: 0 report written, 2 usage error, 3 the program diverged from the schedule.
     """
-    from ..schedule import Schedule, ScheduleError
+    from ..script import NOT_REPRODUCED, diverged, load_script_schedule
     from ..shrink import record
 
-    try:
-        schedule = Schedule.load(options.schedule)
-    except ScheduleError as exc:
-        raise usage_error(str(exc)) from None
-    script = schedule.target.get("script")
-    if not script:
-        raise usage_error(
-            f"{options.schedule} was saved from a Python function, not a script; render it in Python with "
-            "interlace.report.html.render_html(interlace.replay(fn, Schedule.load(path)))."
-        )
-    runner = make_runner(script, list(schedule.target.get("argv", [])), True)
+    schedule, runner = load_script_schedule(
+        options.schedule, True, "render it in Python with "
+        "interlace.report.html.render_html(interlace.replay(fn, Schedule.load(path))).")
     result = record(runner, schedule)
-    if result.divergence:
-        print(f"interlace: the program diverged from the schedule at {result.divergence}. The script or "
-              "its inputs changed since the schedule was saved; explore again to get a fresh one.",
-              file=sys.stderr)
+    if diverged(result):
         return 3
     replay_command = f"interlace replay {shlex.quote(options.schedule)}"
     if result.failure is None:
-        print("interlace: the schedule ran to the end without a failure (it did not reproduce).",
-              file=sys.stderr)
+        print(NOT_REPRODUCED, file=sys.stderr)
     else:
         print(result.report(replay_command=replay_command))
     if options.html:

@@ -744,3 +744,40 @@ def test_non_daemon_thread_left_running_is_waited_for():
 
     passes(program, executions=5)
     assert finished == [True] * 5
+
+
+def test_patches_are_removed_after_exploring_even_for_modules_imported_meanwhile():
+    import concurrent.futures.thread as cf_thread
+
+    real_lock_type = type(threading.Lock())
+    before = (threading.Lock, time.sleep, queue.SimpleQueue, threading.Thread.start, cf_thread._global_shutdown_lock)
+
+    def program():
+        with ThreadPoolExecutor(max_workers=1) as pool:
+            pool.submit(int).result()
+
+    passes(program, executions=3)
+    after = (threading.Lock, time.sleep, queue.SimpleQueue, threading.Thread.start, cf_thread._global_shutdown_lock)
+    assert after == before
+    assert type(cf_thread._global_shutdown_lock) is real_lock_type
+
+
+def test_module_level_pool_lock_is_real_again_when_the_pool_module_is_first_imported_by_the_program():
+    import os
+    import subprocess
+    import sys
+
+    script = (
+        "import sys, threading, interlace\n"
+        "def program():\n"
+        "    from concurrent.futures import ThreadPoolExecutor\n"
+        "    with ThreadPoolExecutor(max_workers=1) as pool:\n"
+        "        pool.submit(int).result()\n"
+        "interlace.explore(program, executions=3, seed=0)\n"
+        "import concurrent.futures.thread as t\n"
+        "print(type(t._global_shutdown_lock) is type(threading.Lock()))\n"
+    )
+    src = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "src")
+    env = dict(os.environ, PYTHONPATH=src + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120, env=env)
+    assert out.stdout.strip() == "True", out.stderr

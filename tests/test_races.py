@@ -222,7 +222,7 @@ def test_cli_races_modes_and_json(tmp_path):
 def test_detect_only_reports_each_race_with_real_threads(path):
     result = interlace.detect(ScriptRunner(path, []))
     assert not result.ok
-    assert result.failure.kind == "race"
+    assert result.failure.kind == "race", result.failure.traceback
     marked = set().union(*marked_groups(path).values())
     assert result.races and all(lines_of(r) <= marked for r in result.races), [r.summary() for r in result.races]
 

@@ -76,12 +76,14 @@ class Result:
     def report(self, replay_command: str | None = None) -> str:
         from .report.text import format_result
 
-        text = format_result(self, replay_command=replay_command)
+        text = format_result(self)
         found = [r for r in self.races if not r.suppressed] + list(self.lock_inversions)
         if found:
             text += "\n\n" + "\n\n".join(item.format() for item in found)
         if self.suppressed_races:
             text += f"\n\n({self.suppressed_races} race report(s) suppressed)"
+        if replay_command and not self.ok:
+            text += f"\n\nReplay it: {replay_command}"
         return text
 
     def to_dict(self) -> dict[str, Any]:

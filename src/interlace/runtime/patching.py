@@ -299,21 +299,21 @@ class RuntimePatches:
             self._set(time, name, value)
         self._set(queue, "time", monotonic)
         self._set(queue, "SimpleQueue", SimpleQueue)
-        cf_thread = sys.modules.get("concurrent.futures.thread")
-        if cf_thread is not None:
-            self._set(cf_thread, "_global_shutdown_lock", cf_thread._global_shutdown_lock)
+        # imported now, not lazily by the code under test: its module-level lock must be patched (and
+        # restored) by this installation, not left controlled after the exploration
+        import concurrent.futures.thread as cf_thread
+
+        self._set(cf_thread, "_global_shutdown_lock", cf_thread._global_shutdown_lock)
         handoffs.install(self._set)
-        if cf_thread is not None:
-            pool = cf_thread.ThreadPoolExecutor
-            self._set(pool, "__init__", _ordered_pool_init(pool.__init__))
+        pool = cf_thread.ThreadPoolExecutor
+        self._set(pool, "__init__", _ordered_pool_init(pool.__init__))
         return self
 
     def refresh(self) -> None:
         """Fresh per-execution state: thread names count from 1, module-level locks are free."""
         threading._counter = itertools.count(1).__next__
-        cf_thread = sys.modules.get("concurrent.futures.thread")
-        if cf_thread is not None:
-            cf_thread._global_shutdown_lock = ControlledLock("concurrent.futures global shutdown lock")
+        cf_thread = sys.modules["concurrent.futures.thread"]
+        cf_thread._global_shutdown_lock = ControlledLock("concurrent.futures global shutdown lock")
 
     def uninstall(self) -> None:
         while self._saved:

@@ -13,6 +13,8 @@ import __future__
 import ast
 import sys
 import types
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from . import registry
@@ -195,14 +197,20 @@ class _Rewriter:
         value = self.name_write(node.target.id, value, node.target)
         return _copy(node, value=value)
 
-    def x_Lambda(self, node: ast.Lambda) -> ast.expr:
-        args = self.arguments(node.args)
+    @contextmanager
+    def inside(self, node: ast.AST) -> Iterator[None]:
+        """Rewrite within the scope of a function, lambda or class body (no enclosing loop there)."""
         saved = self.scope, self.loop_site
         self.scope, self.loop_site = self.info.node_scopes[node], None
         try:
-            body = self.expr(node.body)
+            yield
         finally:
             self.scope, self.loop_site = saved
+
+    def x_Lambda(self, node: ast.Lambda) -> ast.expr:
+        args = self.arguments(node.args)
+        with self.inside(node):
+            body = self.expr(node.body)
         return _copy(node, args=args, body=body)
 
     def comprehension(self, node: Any) -> ast.expr:
@@ -421,12 +429,8 @@ class _Rewriter:
     def s_FunctionDef(self, node: Any) -> list[ast.stmt]:
         decorators = [self.expr(d) for d in node.decorator_list]
         args = self.arguments(node.args)
-        saved = self.scope, self.loop_site
-        self.scope, self.loop_site = self.info.node_scopes[node], None
-        try:
+        with self.inside(node):
             body = self.stmts(node.body)
-        finally:
-            self.scope, self.loop_site = saved
         return [_copy(node, decorator_list=decorators, args=args, body=body)]
 
     s_AsyncFunctionDef = s_FunctionDef
@@ -435,12 +439,8 @@ class _Rewriter:
         decorators = [self.expr(d) for d in node.decorator_list]
         bases = [self.expr(b) for b in node.bases]
         keywords = [_copy(k, value=self.expr(k.value)) for k in node.keywords]
-        saved = self.scope, self.loop_site
-        self.scope, self.loop_site = self.info.node_scopes[node], None
-        try:
+        with self.inside(node):
             body = self.stmts(node.body)
-        finally:
-            self.scope, self.loop_site = saved
         return [_copy(node, decorator_list=decorators, bases=bases, keywords=keywords, body=body)]
 
     def s_Assign(self, node: ast.Assign) -> list[ast.stmt]:

@@ -146,9 +146,6 @@ class Execution:
         self.classifier = classifier or CallClassifier()
         self.record_trace = record_trace
         self.capture_values = False
-        #: when a list: one ``(chosen tid, its site, its pending operation, enabled tids)`` per
-        #: decision, for recordings that check a replay against the program (None: not kept)
-        self.decisions: list | None = None
         self.observers: list = list(observers)
         self.threads: list[ThreadState] = []
         self.by_thread: dict[threading.Thread, ThreadState] = {}
@@ -161,9 +158,7 @@ class Execution:
         self.trace: list[Event] = []
         self.failure: Failure | None = None
         self.aborting = False
-        self.leftover: list[str] = []
         self.shadows: dict[int, Any] = {}
-        self.dict_owners: dict[int, Any] = {}
         self._mutex = allocate_lock()
         self._watch_step = -1
         self._watch_since = 0.0
@@ -400,8 +395,6 @@ class Execution:
             self.current_ident = None
             for ts in self.threads:
                 if ts.status != FINISHED and ts.ident != get_ident():
-                    if ts.status == BLOCKED and ts.waiting is not END_OF_MAIN:
-                        self.leftover.append(ts.name)
                     _release(ts.gate)
 
     def _join_os_threads(self, timeout: float = 10.0) -> None:
@@ -420,7 +413,8 @@ class Execution:
 
     # -- scheduling ----------------------------------------------------------------------------------
 
-    def point(self, me: ThreadState | None, kind: str | None, what: Any, site: tuple | None = None) -> None:
+    def point(self, me: ThreadState | None, kind: str | None, what: Any, site: tuple | None = None,
+              value: str | None = None) -> None:
         """A scheduling point reached by ``me`` (the baton holder) just before it does ``kind``.
 
         Other threads may run first; the event is recorded when ``me`` proceeds, so the trace is in
@@ -440,15 +434,15 @@ class Execution:
         self._schedule(me)
         if kind is not None and self.record_trace:
             self.trace.append(Event(len(self.trace) + 1, me.tid, kind, what if isinstance(what, str) else str(what),
-                                    site))
+                                    site, value))
 
-    def note(self, me: ThreadState, kind: str, what: Any, site: tuple | None) -> None:
+    def note(self, me: ThreadState, kind: str, what: Any, site: tuple | None, value: str | None = None) -> None:
         """Record an event that is not a scheduling point in this model (GIL model accesses)."""
         if site is not None:
             me.site = site
         if self.record_trace:
             self.trace.append(Event(len(self.trace) + 1, me.tid, kind, what if isinstance(what, str) else str(what),
-                                    site or me.site))
+                                    site or me.site, value))
 
     def _schedule(self, me: ThreadState, finishing: bool = False) -> None:
         threads = self.threads
@@ -467,8 +461,6 @@ class Execution:
                 self._stopped(me)
             nxt = threads[tid]
             self.choices.append(tid)
-            if self.decisions is not None:
-                self.decisions.append((tid, nxt.site, nxt.pending, tuple(enabled)))
         if nxt is me:
             me.run_length += 1
             return
@@ -548,12 +540,11 @@ class Execution:
     def _access(self, me: ThreadState, kind: str, obj: Any, key: Any, site: tuple, value: Any,
                 atomic: bool) -> None:
         what = self.describe(obj, key)
+        shown = short_repr(value) if value is not _NO_VALUE and self.record_trace else None
         if self.free_threaded or atomic:
-            self.point(me, kind, what, site)
+            self.point(me, kind, what, site, shown)
         else:
-            self.note(me, kind, what, site)
-        if value is not _NO_VALUE and self.record_trace and self.trace:
-            self.trace[-1] = self.trace[-1]._replace(value=short_repr(value))
+            self.note(me, kind, what, site, shown)
         for observer in self.observers:
             observer.access(self, me, kind, obj, key, site, atomic)
 

@@ -191,15 +191,6 @@ def _il_aug_ws(triple: tuple, rhs: Any, op: Any, site: tuple) -> None:
 # -- calls, with-statements, loops -----------------------------------------------------------------
 
 
-def _il_call(site: tuple, fn: Any, /, *args: Any, **kwargs: Any) -> Any:
-    if fn is _exec or fn is _eval or fn is _compile:
-        return _call_exec_like(fn, args, kwargs, _getframe(1))
-    ex = _active
-    if ex is not None:
-        fn = ex.call(fn, site, args)
-    return fn(*args, **kwargs)
-
-
 def _il_cp(site: tuple, fn: Any, /) -> Any:
     """What to call for ``fn(...)`` at ``site``: ``fn`` itself, a controlled stand-in, or a wrapper
     that sees the arguments (for accesses like ``d.get(k)`` or ``getattr(o, name)``).

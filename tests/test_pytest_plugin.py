@@ -80,6 +80,8 @@ def inner(pytester: pytest.Pytester, tmp_path_factory: pytest.TempPathFactory, m
     monkeypatch.delenv("PYTEST_ADDOPTS", raising=False)
     monkeypatch.delenv("BANK_FIXED", raising=False)
     monkeypatch.setenv("COLUMNS", "120")
+    for variable in ("CI", "BUILD_NUMBER"):  # pytest words its summary differently on CI; a test opts in
+        monkeypatch.delenv(variable, raising=False)
     return pytester
 
 
@@ -138,6 +140,20 @@ def test_racy_test_fails_with_report_and_replay_command_that_reproduces_it_10_of
             "Reproduced by replaying .interlace/pytest/test_racy.py_test_lost_update.json",
         ])
         assert "test_racy.py::test_lost_update: replayed 1 schedule" in again.stdout.str()
+
+
+@pytest.mark.parametrize("ci", ["", "1"], ids=["terminal", "ci"])
+def test_the_short_summary_gives_a_failed_exploration_one_line(inner, monkeypatch, ci):
+    # On CI (and with -vv) pytest prints the whole failure message in the short summary: it must be the
+    # headline, not the forty-line report a second time.
+    monkeypatch.setenv("CI", ci)
+    inner.makepyfile(test_racy=RACY)
+    result = run(inner, "--interlace", "-k", "lost_update", "-rf")
+    result.assert_outcomes(failed=1, deselected=1)
+    failed = [line for line in result.outlines if line.startswith("FAILED ")]
+    assert failed == ["FAILED test_racy.py::test_lost_update - interlace: AssertionError in the main function: "
+                      "assert 1 == 2"]
+    assert sum(line.startswith("Replay it:") for line in result.outlines) == 1
 
 
 def test_correct_test_passes_and_the_summary_counts_executions_and_interleavings(inner):
@@ -509,8 +525,8 @@ def test_parametrised_class_and_unittest_tests(inner):
     result = run(inner, "--interlace", "--interlace-executions", "10", "-p", "no:randomly")
     result.assert_outcomes(failed=2, passed=5, skipped=1)
     result.stdout.fnmatch_lines([
-        "FAILED test_kinds.py::TestAccount::test_racy_method - Failed: interlace found*",
-        "FAILED test_kinds.py::TestCaseStyle::test_racy - Failed: interlace found*",
+        "FAILED test_kinds.py::TestAccount::test_racy_method - interlace: *",
+        "FAILED test_kinds.py::TestCaseStyle::test_racy - interlace: AssertionError in the main function: *",
     ])
     lines = summary_lines(result)
     assert "test_kinds.py::test_param[3]" in lines and "test_kinds.py::TestCaseStyle::test_fresh_setup" in lines

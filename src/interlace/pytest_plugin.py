@@ -461,7 +461,7 @@ def _run(item: Any, plan: dict) -> None:
         with open(path, "w") as f:
             f.write(result.schedule.to_json())
         command = replay_command(item, path)
-        pytest.fail(f"{_strip_frames(result.report())}\n\nReplay it: {command}", pytrace=False)
+        _fail(f"{_strip_frames(result.report())}\n\nReplay it: {command}", result)
     _warn_races(item, result)
 
 
@@ -473,8 +473,36 @@ def _finish_replay(item: Any, result: Any) -> None:
                     "(the code or the test changed since the schedule was recorded, or it depends on "
                     "something interlace does not control)", pytrace=False)
     if not result.ok:
-        pytest.fail(f"{_strip_frames(result.report())}\n\nReproduced by replaying {path}", pytrace=False)
+        _fail(f"{_strip_frames(result.report())}\n\nReproduced by replaying {path}", result)
     _warn_races(item, result)
+
+
+class _InterlaceFailed(pytest.fail.Exception):  # type: ignore[misc,name-defined]
+    """Fails a test with interlace's whole report, and carries the one line that stands for it."""
+
+    def __init__(self, text: str, headline: str) -> None:
+        super().__init__(text, pytrace=False)
+        self.headline = headline
+
+
+def _fail(text: str, result: Any) -> None:
+    message = result.failure.message if result.failure is not None else "failure"
+    raise _InterlaceFailed(text, f"interlace: {message.splitlines()[0] if message else 'failure'}")
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo) -> Any:
+    """One line for a failed exploration in the short test summary.
+
+    pytest prints the whole failure message there when it runs on CI (``CI`` set) or with ``-vv``; a
+    forty-line report repeated in the summary would bury the other results.
+    """
+    report = yield
+    failed = call.excinfo.value if call.excinfo is not None else None
+    crash = getattr(report.longrepr, "reprcrash", None)
+    if isinstance(failed, _InterlaceFailed) and crash is not None:
+        crash.message = failed.headline
+    return report
 
 
 def _tidy(result: Any) -> None:

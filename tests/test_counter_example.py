@@ -92,6 +92,30 @@ def test_cli_explore_locked_counter_exits_0(tmp_path):
     assert not (tmp_path / ".interlace").exists()
 
 
+def test_cli_max_preemptions_bounds_dfs_and_says_what_was_covered(tmp_path):
+    lines = []
+    for bound in ("0", "1"):
+        out = cli("explore", COUNTER_LOCKED, "--strategy", "dfs", "--max-preemptions", bound, "-n", "100000",
+                  "--seed", "1", cwd=tmp_path)
+        assert out.returncode == 0, out.stdout + out.stderr
+        lines.append(out.stdout.splitlines()[-1])
+    assert lines == ["the only schedule with at most 0 preemption(s) explored (DFS), no failure",
+                     "all 67 schedules with at most 1 preemption(s) explored (DFS), no failure"]
+    assert interlace.explore(ScriptRunner(COUNTER_LOCKED, []), strategy="dfs", max_preemptions=1,
+                             executions=100_000).executions == 67
+
+
+def test_cli_max_preemptions_without_dfs_is_a_usage_error(tmp_path):
+    out = cli("explore", COUNTER_LOCKED, "--max-preemptions", "1", cwd=tmp_path)
+    assert out.returncode == 2
+    assert out.stderr == ("interlace: --max-preemptions bounds the dfs strategy; it does nothing with --strategy "
+                          "pct. Add --strategy dfs, or leave --max-preemptions out.\n")
+    out = cli("explore", COUNTER_LOCKED, "--strategy", "dfs", "--max-preemptions", "-1", cwd=tmp_path)
+    assert (out.returncode, out.stderr) == (2, "interlace: --max-preemptions must be at least 0.\n")
+    with pytest.raises(ValueError, match="max_preemptions bounds the dfs strategy, not 'pct'"):
+        interlace.explore(ScriptRunner(COUNTER_LOCKED, []), max_preemptions=1)
+
+
 def test_cli_options_after_script_and_script_arguments(tmp_path):
     script = tmp_path / "args.py"
     script.write_text("import sys\nassert sys.argv[1:] == ['--seed', 'x'], sys.argv\n")

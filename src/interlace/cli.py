@@ -34,6 +34,9 @@ def _parser() -> argparse.ArgumentParser:
     ex.add_argument("--strategy", choices=sorted(STRATEGIES), default="pct", help="default: pct")
     ex.add_argument("--seed", type=int, default=None, help="seed for the strategy (default: random)")
     ex.add_argument("--depth", type=int, default=3, help="PCT bug depth (default 3)")
+    ex.add_argument("--max-preemptions", type=int, default=None, metavar="N",
+                    help="with --strategy dfs: run every schedule with at most N preemptions, then stop "
+                         "(default: no bound; bounds 0, 1, 2, ... in turn)")
     ex.add_argument("--model", choices=["free-threaded", "gil"], default="free-threaded",
                     help="where threads may switch (default: free-threaded, at every shared access)")
     ex.add_argument("--max-steps", type=int, default=100_000, help="step bound per execution")
@@ -132,6 +135,12 @@ def _explore(options: argparse.Namespace) -> int:
 
     if options.executions < 1:
         raise UsageError("--executions must be at least 1.")
+    if options.max_preemptions is not None:
+        if options.strategy != "dfs":
+            raise UsageError(f"--max-preemptions bounds the dfs strategy; it does nothing with --strategy "
+                             f"{options.strategy}. Add --strategy dfs, or leave --max-preemptions out.")
+        if options.max_preemptions < 0:
+            raise UsageError("--max-preemptions must be at least 0.")
     runner = script_runner(options.script, options.args, capture=True)
     from .progress import Progress
 
@@ -142,6 +151,7 @@ def _explore(options: argparse.Namespace) -> int:
         strategy=options.strategy,
         seed=options.seed,
         depth=options.depth,
+        max_preemptions=options.max_preemptions,
         model=options.model,
         include=options.include,
         exclude=options.exclude,

@@ -197,6 +197,7 @@ def explore(
     max_steps: int = DEFAULT_MAX_STEPS,
     time_limit: float | None = None,
     depth: int = 3,
+    max_preemptions: int | None = None,
     target: dict[str, Any] | None = None,
     stuck_timeout: float = STUCK_AFTER,
     races: str = "error",
@@ -218,6 +219,10 @@ def explore(
     ``ignore_races`` are fnmatch patterns (``"shop.py:12"``, ``"Counter.*"``) of races to suppress;
     by default they are read from ``[tool.interlace] ignore-races`` in the nearest pyproject.toml.
 
+    ``depth`` is PCT's bug depth; ``max_preemptions`` bounds the preemptions of ``strategy="dfs"``
+    (its iterative bounding then stops at that bound, and ``exhausted`` means "every schedule with at
+    most that many preemptions was run").
+
     With ``shrink=True`` (default) a failing schedule is shrunk (fewer preemptions, then fewer
     context switches, then fewer decisions; see :mod:`interlace.shrink`) before it is reported:
     ``result.schedule`` is the shrunk one, ``result.original_schedule`` the one found.
@@ -229,8 +234,13 @@ def explore(
         ignore_races = load_config().ignore_races
     if seed is None:
         seed = random.SystemRandom().randrange(2**32)
+    if max_preemptions is not None and strategy != "dfs":
+        raise ValueError(f"max_preemptions bounds the dfs strategy, not {strategy!r}")
     if isinstance(strategy, str):
-        strat = make_strategy(strategy, seed, **({"depth": depth} if strategy == "pct" else {}))
+        options: dict[str, Any] = {"depth": depth} if strategy == "pct" else {}
+        if strategy == "dfs":
+            options["max_preemptions"] = max_preemptions
+        strat = make_strategy(strategy, seed, **options)
     else:
         strat = strategy
     started = time.perf_counter()

@@ -490,6 +490,39 @@ def test_reinstrument_closure_defined_in_this_test_module():
                                    ("read", "box", line + 1), ("read", 0, line + 1)]
 
 
+def test_reinstrument_follows_closures_and_defaults_to_helpers_made_before_explore():
+    """A test's local helper functions and classes, made before explore was called, are reached
+    through the closure (or defaults) of the function handed to it: they are instrumented too."""
+
+    class Box:
+        def __init__(self):
+            self.n = 0
+
+        def bump(self):
+            self.n += 1
+
+    def helper(box):
+        box.n += 1
+
+    def body(extra=helper):
+        box = Box()
+        box.bump()
+        extra(box)
+        return box.n
+
+    def outer():
+        return body()
+
+    failures = reinstrument_loaded(Only(__name__), extra=[outer])
+    assert failures == []
+    assert all(is_instrumented_function(f) for f in (outer, body, helper, Box.bump, Box.__init__))
+    result, log = record(outer)
+    assert result == 2
+    # __init__, bump, helper, and the return
+    assert [entry[:2] for entry in log if entry[1] == "n"] == [("write", "n"), ("read", "n"), ("write", "n"),
+                                                              ("read", "n"), ("write", "n"), ("read", "n")]
+
+
 def test_extra_function_not_under_test_is_reported(sandbox):
     name, mod = _import_plain(sandbox)
     failures = reinstrument_loaded(Only("something.else"), extra=[mod.bump])

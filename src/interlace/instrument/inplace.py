@@ -209,6 +209,7 @@ class _Run:
             wrapped = getattr(obj, "__wrapped__", None)
             if wrapped is not None:
                 self.visit(wrapped, info, explicit)
+            self.captured(obj)
         elif isinstance(obj, types.MethodType):
             self.visit(obj.__func__, info, explicit)
         elif isinstance(obj, (staticmethod, classmethod)):
@@ -223,6 +224,30 @@ class _Run:
                     self.visit(value, info, explicit)
         elif hasattr(obj, "func") and type(obj).__name__ in ("cached_property", "partial"):
             self.visit(obj.func, info, explicit)
+
+    def captured(self, fn: types.FunctionType) -> None:
+        """What ``fn`` holds in its closure and defaults: a test's local helpers and classes, made
+        before ``explore`` was called (functions made during an execution come from instrumented code)."""
+        values = []
+        for cell in fn.__closure__ or ():
+            try:
+                values.append(cell.cell_contents)
+            except ValueError:  # a cell not filled yet
+                continue
+        values.extend(fn.__defaults__ or ())
+        values.extend((fn.__kwdefaults__ or {}).values())
+        for value in values:
+            if isinstance(value, type):
+                if id(value) in self.seen:
+                    continue
+                mod = sys.modules.get(getattr(value, "__module__", None) or "")
+                if mod is None or not self.selection.is_under_test(mod.__name__, getattr(mod, "__file__", None)):
+                    continue
+                self.seen[id(value)] = value
+                for member in list(vars(value).values()):
+                    self.visit(member, None, explicit=False)
+            else:
+                self.visit(value, None, explicit=False)
 
     def function(self, fn: types.FunctionType, explicit: bool) -> None:
         code = fn.__code__

@@ -251,3 +251,43 @@ def test_cli_run_detect_only(tmp_path):
     clean = run("clean_queue_handoff.py")
     assert clean.returncode == 0 and clean.stderr == ""
     assert not (tmp_path / ".interlace").exists()  # nothing recorded
+
+
+def test_detect_only_state_stays_bounded_and_a_hot_loop_still_reports_its_race(monkeypatch):
+    # A long run must not grow the detector's memory with the number of accesses (only with the
+    # number of locations), and the same-epoch shortcut must not lose the race of a hot loop.
+    import threading
+
+    from interlace.detect import native
+
+    made = []
+
+    class Recording(native.RaceDetector):
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, **kwargs)
+            made.append(self)
+
+    monkeypatch.setattr(native, "RaceDetector", Recording)
+    box = {"n": 0}
+
+    def spin():
+        for _ in range(20_000):
+            box["n"] += 1  # RACE: the main thread reads it unsynchronised
+
+    def main():
+        box["n"] = 0
+        t = threading.Thread(target=spin)
+        t.start()
+        seen = box["n"]
+        t.join()
+        assert seen >= 0
+
+    result = interlace.detect(main)
+    detector = made[0]
+    # the cell variables box and spin, and dict['n'], per thread: nothing per access
+    assert len(detector.locations) == 4 and len(detector.last) <= 8
+    assert [r.what for r in result.races] == ["dict['n']"]
+    source = open(__file__).read().splitlines()
+    race = result.races[0]
+    assert {source[a.site[1] - 1].strip() for a in (race.current, race.previous)} == {
+        'box["n"] += 1  # RACE: the main thread reads it unsynchronised', 'seen = box["n"]'}

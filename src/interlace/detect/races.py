@@ -45,6 +45,10 @@ class Access:
     number: int  # position among the accesses of its thread
     atomic: bool
     stack: tuple[Frame, ...]
+    line: tuple = ()  # (filename, lineno) of site
+    #: [switch points before the first access of its statement, before the last, accesses]: the
+    #: accesses of one thread to one location within one statement (see RaceDetector._gil_verdict)
+    run: list = field(default_factory=lambda: [0, 0, 1])
 
     def describe(self) -> str:
         return f"{self.kind} of {self.what} by thread {self.thread!r} at {_loc(self.site)}"
@@ -94,6 +98,18 @@ class Race:
                 "manifests_under_gil": self.gil, "gil": self.gil_reason, "suppressed": self.suppressed}
 
 
+class _Step:
+    """What the statement tracking needs of an access the same-epoch rule left out."""
+
+    __slots__ = ("number", "line", "kind", "run")
+
+    def __init__(self, number: int, line: tuple, kind: str, run: list) -> None:
+        self.number = number
+        self.line = line
+        self.kind = kind
+        self.run = run
+
+
 def _site_key(site: tuple) -> tuple:
     return (site[0], site[1])
 
@@ -129,11 +145,10 @@ class RaceDetector:
         self.keyed: dict[int, set] = {}
         self.keep: dict[int, Any] = {}
         self.dict_owners: dict[int, Any] = {}
-        self.history: dict[tuple, list[tuple[int, int, tuple, str]]] = {}
+        self.last: dict[tuple, Access | _Step] = {}  # (tid, location) -> that thread's latest access to it
         self.ordinals: dict[int, int] = {}
         self.first_seen: dict[int, tuple] = {}
         self.started: dict[int, str] = {}
-        self.count = 0
         self.pending: list[tuple[Race, tuple]] = []
 
     # -- execution lifecycle ---------------------------------------------------------------------------
@@ -197,41 +212,61 @@ class RaceDetector:
         obj, key = self._normalise(obj, key, kind)
         try:
             lk = (id(obj), key)
-            hash(lk)
+            location = self.locations.get(lk)
         except TypeError:
             key = _WHOLE
             lk = (id(obj), key)
-        location = self.locations.get(lk)
+            location = self.locations.get(lk)
+        keyed = isinstance(obj, _KEYED_CONTAINERS)
         if location is None:
             location = self.locations[lk] = _Location(ex.describe(obj, key) if key != _WHOLE
                                                        else type(obj).__name__)
             self.keep[id(obj)] = obj
-            if isinstance(obj, _KEYED_CONTAINERS):
+            if keyed:
                 self.keyed.setdefault(id(obj), set()).add(lk)
             if id(obj) not in self.first_seen:
                 self.first_seen[id(obj)] = site
         t = ts.tid
         c = self.clock(t)
-        self.count += 1
-        access = Access(t, ts.name, kind, location.what, site, c.get(t), self.count, atomic, capture())
+        epoch = c.get(t)
         ordinal = self.ordinals[t] = self.ordinals.get(t, 0) + 1
-        access.number = ordinal
-        self.history.setdefault((t, lk), []).append((ordinal, ts.gil_points, site, kind))
-        related = [location]
-        if isinstance(obj, _KEYED_CONTAINERS):
+        # the statement this access belongs to, for the GIL verdict (see _gil_verdict)
+        line = (site[0], site[1])
+        before = self.last.get((t, lk))
+        if (before is not None and before.number == ordinal - 1 and before.line == line
+                and not (before.kind != "read" and kind == "read")):
+            run = before.run
+            run[1] = ts.gil_points
+            run[2] += 1
+        else:
+            run = [ts.gil_points, ts.gil_points, 1]
+        # FastTrack's same-epoch rule: this thread made the same access at the same place since its
+        # last synchronisation and the location has not changed hands since; nothing new can race.
+        same = location.write if kind != "read" else location.reads.get(t)
+        if (same is not None and same.tid == t and same.clock == epoch and same.line == line
+                and same.kind == kind and same.atomic == atomic and (kind == "read" or not location.reads)):
+            self.last[(t, lk)] = _Step(ordinal, line, kind, run)
+            return
+        access = Access(t, ts.name, kind, location.what, site, epoch, ordinal, atomic, capture(), line, run)
+        self.last[(t, lk)] = access
+        write = kind != "read"
+        self._check(ex, location, lk, access, c, write)
+        if keyed:
             if key == _WHOLE:
-                related = [self.locations[k] for k in self.keyed.get(id(obj), ()) if k in self.locations]
+                for k in self.keyed.get(id(obj), ()):
+                    if k != lk:
+                        other = self.locations.get(k)
+                        if other is not None:
+                            self._check(ex, other, lk, access, c, write)
             else:
                 whole = self.locations.get((id(obj), _WHOLE))
                 if whole is not None:
-                    related.append(whole)
-        for loc in related:
-            self._check(ex, loc, lk, access, c, kind != "read")
-        if kind == "read":
-            location.reads[t] = access
-        else:
+                    self._check(ex, whole, lk, access, c, write)
+        if write:
             location.write = access
             location.reads = {}
+        else:
+            location.reads[t] = access
 
     def _check(self, ex: Any, loc: _Location, lk: tuple, access: Access, c: VectorClock, write: bool) -> None:
         w = loc.write
@@ -311,9 +346,9 @@ class RaceDetector:
             return True, f"This interpreter (Python {version}) is free-threaded: the race can manifest here."
         sequences = []
         for a in (race.previous, race.current):
-            run = self._run_around(a.tid, lk, a.number, a.site)
-            if len(run) > 1:
-                sequences.append((a, run[-1][1] - run[0][1]))
+            first, last, accesses = a.run
+            if accesses > 1:
+                sequences.append((a, last - first))
         if any(switches > 0 for _a, switches in sequences):
             a = next(a for a, s in sequences if s > 0)
             return True, (f"Under the GIL of Python {version} the race can manifest: thread {a.thread!r} can be "
@@ -326,24 +361,3 @@ class RaceDetector:
         # one side is a lone access: which of the two comes first depends on where the GIL switches
         return True, (f"Under the GIL of Python {version} the race can manifest: the order of these two "
                       "accesses depends on where the interpreter switches threads.")
-
-    def _run_around(self, tid: int, lk: tuple, number: int, site: tuple) -> list[tuple]:
-        """The accesses of one statement around access ``number``: consecutive accesses of the thread,
-        on the same line, to this location, with no read after a write (that starts a new statement)."""
-        hist = self.history.get((tid, lk), [])
-        index = next((i for i, h in enumerate(hist) if h[0] == number), None)
-        if index is None:
-            return []
-        line = (site[0], site[1])
-
-        def joined(a: tuple, b: tuple) -> bool:
-            return (b[0] == a[0] + 1 and (a[2][0], a[2][1]) == line and (b[2][0], b[2][1]) == line
-                    and not (a[3] != "read" and b[3] == "read"))
-
-        lo = index
-        while lo > 0 and joined(hist[lo - 1], hist[lo]):
-            lo -= 1
-        hi = index
-        while hi + 1 < len(hist) and joined(hist[hi], hist[hi + 1]):
-            hi += 1
-        return hist[lo:hi + 1]

@@ -17,21 +17,20 @@ Frame = tuple
 
 
 _USER, _SKIP, _STOP_HERE = 0, 1, 2
-_kinds: dict[Any, int] = {}
+#: code object -> (kind, filename, function name), so that a walk reads two attributes per frame
+_infos: dict[Any, tuple[int, str, str]] = {}
 
 
-def _kind(code: Any) -> int:
-    kind = _kinds.get(code)
-    if kind is None:
-        filename = code.co_filename
-        if filename.startswith(_PACKAGE_DIR):
-            kind = _SKIP
-        elif filename == _THREADING and code.co_name in _STOP:
-            kind = _STOP_HERE
-        else:
-            kind = _USER
-        _kinds[code] = kind
-    return kind
+def _info(code: Any) -> tuple[int, str, str]:
+    filename = code.co_filename
+    if filename.startswith(_PACKAGE_DIR):
+        kind = _SKIP
+    elif filename == _THREADING and code.co_name in _STOP:
+        kind = _STOP_HERE
+    else:
+        kind = _USER
+    info = _infos[code] = (kind, filename, code.co_name)
+    return info
 
 
 def capture(depth: int = 12) -> tuple[Frame, ...]:
@@ -43,14 +42,16 @@ def capture(depth: int = 12) -> tuple[Frame, ...]:
     """
     frames: list[Frame] = []
     f: Any = sys._getframe(1)
-    kinds = _kinds
-    while f is not None and len(frames) < depth:
-        code = f.f_code
-        kind = kinds.get(code)
-        if kind is None:
-            kind = _kind(code)
+    infos = _infos
+    while f is not None:
+        info = infos.get(f.f_code)
+        if info is None:
+            info = _info(f.f_code)
+        kind = info[0]
         if kind == _USER:
-            frames.append((code.co_filename, f.f_lineno, code.co_name))
+            frames.append((info[1], f.f_lineno, info[2]))
+            if len(frames) == depth:
+                break
         elif kind == _STOP_HERE or frames:
             break
         f = f.f_back

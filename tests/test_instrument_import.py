@@ -290,6 +290,39 @@ def test_cache_hit_and_corrupt_entries(sandbox, tmp_path):
     assert il_cache.stats["compiled"] - compiled0 == 10
 
 
+def test_cache_prunes_entries_unused_for_30_days(sandbox, tmp_path):
+    cache_dir = tmp_path / "cache"
+    name = make_package(sandbox)
+    with instrumenting(Selection()):
+        importlib.import_module(name + ".nested.deep")
+    entries = sorted(cache_dir.rglob("*.ilc"))
+    assert len(entries) == 5 and (cache_dir / ".last-pruned").is_file()  # the first miss pruned
+    now = time.time()
+    day = 86400
+    for p, age in zip(entries, (40, 31, 29, 3, 0), strict=True):
+        os.utime(p, (now - age * day, now - age * day))
+    foreign = cache_dir / "notes.txt"
+    foreign.write_text("not an entry")
+    os.utime(foreign, (now - 400 * day, now - 400 * day))
+    assert il_cache.prune() == 2
+    assert sorted(cache_dir.rglob("*.ilc")) == entries[2:] and foreign.exists()
+
+    # a hit refreshes an entry older than a day
+    _forget(name)
+    with instrumenting(Selection()):
+        importlib.import_module(name + ".nested.deep")  # misses for the two deleted entries
+    assert all(p.stat().st_mtime > now - 60 for p in entries)
+
+    # at most once a day, a miss prunes
+    old = entries[0]
+    os.utime(old, (now - 40 * day, now - 40 * day))
+    il_cache.compile_cached(b"x = 1\n", str(tmp_path / "fresh1.py"))
+    assert old.exists()  # pruned less than a day ago
+    os.utime(cache_dir / ".last-pruned", (now - 2 * day, now - 2 * day))
+    il_cache.compile_cached(b"x = 2\n", str(tmp_path / "fresh2.py"))
+    assert not old.exists() and (cache_dir / ".last-pruned").stat().st_mtime > now - 60
+
+
 def test_unwritable_cache_dir_is_ignored(sandbox, tmp_path, monkeypatch):
     blocker = tmp_path / "file"
     blocker.write_text("not a directory")

@@ -3,6 +3,10 @@
 ``$INTERLACE_CACHE_DIR`` or ``$XDG_CACHE_HOME/interlace`` or ``~/.cache/interlace``; one file per
 (source, filename, interlace version, rewriter sources, Python version, magic number, optimize).
 Writes are atomic; unwritable directories are ignored; a corrupt entry is recompiled.
+
+Entries are never invalidated in place (a changed source or interlace is a new key), so the cache
+prunes itself: a hit refreshes its entry's modification time (at most once a day), and at most once
+a day a miss deletes the entries nobody used for :data:`MAX_AGE` seconds.
 """
 
 from __future__ import annotations
@@ -22,6 +26,11 @@ from .rewriter import compile_source
 _VERSION_FALLBACK = "interlace-instrument-1"
 _HEADER = b"ILC1"
 _HERE = os.path.dirname(os.path.abspath(__file__))
+
+MAX_AGE = 30 * 86400
+"""Entries unused for this long (seconds) are deleted by :func:`prune`."""
+_DAY = 86400
+_STAMP = ".last-pruned"
 
 stats = {"compiled": 0, "hits": 0}
 """Counters for tests and benchmarks: rewrites performed, cache hits."""
@@ -129,8 +138,71 @@ def compile_cached(source: bytes, filename: str, optimize: int = -1) -> types.Co
     if code is not None and code.co_filename == filename:
         stats["hits"] += 1
         registry.register(code)
+        _refresh(path)
         return code
     code = compile_source(source, filename, "exec", dont_inherit=True, optimize=optimize)
     stats["compiled"] += 1
     _write(path, code)
+    _prune_daily()
     return code
+
+
+def _refresh(path: str) -> None:
+    try:
+        if os.stat(path).st_mtime < _now() - _DAY:
+            os.utime(path)
+    except OSError:
+        pass
+
+
+def _now() -> float:
+    import time
+
+    return time.time()
+
+
+def _prune_daily() -> None:
+    stamp = os.path.join(cache_dir(), _STAMP)
+    try:
+        if os.stat(stamp).st_mtime > _now() - _DAY:
+            return
+    except OSError:
+        pass
+    try:
+        with open(stamp, "w"):
+            pass
+    except OSError:
+        return  # an unwritable cache is not pruned either
+    prune()
+
+
+def prune(max_age: float = MAX_AGE) -> int:
+    """Delete the cache entries (of every Python version) unused for ``max_age`` seconds.
+
+    Returns how many were deleted. Entries are found by their name, so nothing else in the
+    directory is touched; an entry another process deletes first is skipped.
+    """
+    root = cache_dir()
+    cutoff = _now() - max_age
+    deleted = 0
+    try:
+        tags = os.listdir(root)
+    except OSError:
+        return 0
+    for tag in tags:
+        directory = os.path.join(root, tag)
+        try:
+            names = os.listdir(directory) if os.path.isdir(directory) else []
+        except OSError:
+            continue
+        for name in names:
+            if not name.endswith(".ilc"):
+                continue
+            path = os.path.join(directory, name)
+            try:
+                if os.stat(path).st_mtime < cutoff:
+                    os.unlink(path)
+                    deleted += 1
+            except OSError:
+                continue
+    return deleted

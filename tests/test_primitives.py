@@ -781,3 +781,30 @@ def test_module_level_pool_lock_is_real_again_when_the_pool_module_is_first_impo
     env = dict(os.environ, PYTHONPATH=src + os.pathsep + os.environ.get("PYTHONPATH", ""))
     out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120, env=env)
     assert out.stdout.strip() == "True", out.stderr
+
+
+def test_thread_identities_are_virtual_inside_and_real_outside():
+    from interlace.runtime.patching import VIRTUAL_IDENT_BASE, VIRTUAL_NATIVE_ID_BASE
+
+    seen = []
+
+    def work():
+        seen.append((threading.get_ident(), threading.current_thread().ident, threading.get_native_id()))
+
+    def body():
+        seen.clear()
+        ts = [threading.Thread(target=work) for _ in range(2)]
+        for t in ts:
+            t.start()
+        for t in ts:
+            t.join()
+        seen.append((threading.get_ident(), ts[0].ident, ts[1].native_id))
+
+    result = interlace.explore(body, executions=5, seed=3, strategy="random")
+    assert result.ok, result.report()
+    one, two = VIRTUAL_IDENT_BASE + 0x1000, VIRTUAL_IDENT_BASE + 0x2000
+    assert sorted(seen[:2]) == [(one, one, VIRTUAL_NATIVE_ID_BASE + 1), (two, two, VIRTUAL_NATIVE_ID_BASE + 2)]
+    assert seen[2] == (VIRTUAL_IDENT_BASE, one, VIRTUAL_NATIVE_ID_BASE + 2)
+    # outside an execution: the real values, and the original property
+    assert threading.get_ident() == threading.current_thread().ident != VIRTUAL_IDENT_BASE
+    assert threading.Thread.ident.fget.__module__ == "threading"

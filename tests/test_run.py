@@ -361,3 +361,31 @@ def test_run_a_module_like_python_dash_m(tmp_path) -> None:
     assert (done.returncode, done.stdout) == (0, plain.stdout) == (0, b"main ['a', 'b'] pkg\n")
     again = cli("replay", "-q", "m.ilr", cwd=str(tmp_path))
     assert (again.returncode, again.stdout) == (0, plain.stdout)
+
+
+def test_thread_identities_are_virtual_so_replay_prints_the_same(tmp_path) -> None:
+    # Real thread idents are addresses that change from run to run; the program sees virtual ones
+    # (get_ident, Thread.ident, native ids, repr, log records), so a replay prints what it printed.
+    prog = program(tmp_path, """
+        import logging, sys, threading
+        logging.basicConfig(format="%(thread)d %(threadName)s %(message)s", level=logging.INFO, stream=sys.stdout)
+
+        def work():
+            print("worker", threading.get_ident(), threading.current_thread().ident, threading.get_native_id())
+            logging.info("hello")
+
+        t = threading.Thread(target=work)
+        t.start()
+        t.join()
+        print("main", threading.get_ident(), t.ident, t.native_id, t)
+    """)
+    done = cli("run", "-q", "--keep", "all", "--record", "ids.ilr", prog, cwd=str(tmp_path))
+    assert done.returncode == 0, done.stderr.decode()
+    base = 0x7F0000000000
+    assert done.stdout.decode().splitlines() == [
+        f"worker {base + 0x1000} {base + 0x1000} 100001",
+        f"{base + 0x1000} Thread-1 (work) hello",
+        f"main {base} {base + 0x1000} 100001 <Thread(Thread-1 (work), stopped {base + 0x1000})>",
+    ]
+    again = cli("replay", "-q", "ids.ilr", cwd=str(tmp_path))
+    assert (again.returncode, again.stdout) == (0, done.stdout)

@@ -665,7 +665,9 @@ def replay(path: str, *, until: int | None = None, quiet: bool = False, stdout: 
                 ("stdout", end.get("stdout_sha256") == outcome.stdout_sha),
                 ("stderr", end.get("stderr_sha256") == outcome.stderr_sha),
                 ("race reports", list(end.get("races", [])) == outcome.races)) if not same_part]
-            report.write(f"interlace: replayed {path}, but its {', '.join(differs)} differ from the recorded "
+            listed = differs[0] if len(differs) == 1 else f"{', '.join(differs[:-1])} and {differs[-1]}"
+            verb = "differs" if len(differs) == 1 and differs[0] != "race reports" else "differ"
+            report.write(f"interlace: replayed {path}, but its {listed} {verb} from the recorded "
                          f"run (recorded: {end.get('outcome')}, exit code {end.get('exit_code')}; now: "
                          f"{outcome.outcome}, exit code {outcome.exit_code}).\n")
     return outcome

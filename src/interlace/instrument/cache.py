@@ -17,6 +17,7 @@ import marshal
 import os
 import sys
 import tempfile
+import time
 import types
 from typing import Any
 
@@ -155,10 +156,7 @@ def _refresh(path: str) -> None:
         pass
 
 
-def _now() -> float:
-    import time
-
-    return time.time()
+_now = time.time  # bound now: the program's clock may be virtual or recorded while a module compiles
 
 
 def _prune_daily() -> None:

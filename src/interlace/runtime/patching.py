@@ -40,6 +40,11 @@ _real_is_alive = threading.Thread.is_alive
 _real_excepthook = threading.excepthook
 _real_start_new_thread = getattr(threading, "_start_new_thread", None)
 _real_start_joinable = getattr(threading, "_start_joinable_thread", None)
+_real_get_ident = _thread.get_ident
+_real_get_native_id = getattr(_thread, "get_native_id", None)
+_real_ident_property = threading.Thread.ident
+_real_native_id_property = getattr(threading.Thread, "native_id", None)
+_real_thread_repr = threading.Thread.__repr__
 
 REAL_LOCK_TYPE = type(_real_allocate_lock())
 REAL_RLOCK_TYPES = tuple(t for t in {type(_real_rlock_factory())} if t is not ControlledRLock)
@@ -53,6 +58,13 @@ _STDLIB_SYNC_FILES = frozenset(
 
 #: where virtual ``time.monotonic()`` starts; ``time.time()`` starts at the execution's epoch
 MONOTONIC_BASE = 1000.0
+
+#: the thread identity the program sees for thread n of an execution (n = 0 for the main thread):
+#: ``get_ident()`` / ``Thread.ident`` is VIRTUAL_IDENT_BASE + n * 0x1000, ``get_native_id()`` /
+#: ``Thread.native_id`` is VIRTUAL_NATIVE_ID_BASE + n. Real ones differ from run to run, and a
+#: replay must print what the recorded run printed.
+VIRTUAL_IDENT_BASE = 0x7F0000000000
+VIRTUAL_NATIVE_ID_BASE = 100_000
 
 
 def _managed() -> tuple[Any, Any]:
@@ -231,6 +243,62 @@ def _is_alive(self: threading.Thread) -> bool:
     return ts.status != FINISHED
 
 
+# -- thread identity -------------------------------------------------------------------------------
+
+
+def get_ident() -> int:
+    ex, me = _managed()
+    return _real_get_ident() if me is None else VIRTUAL_IDENT_BASE + me.tid * 0x1000
+
+
+def get_native_id() -> int:
+    ex, me = _managed()
+    if me is None:
+        return _real_get_native_id()  # type: ignore[misc]
+    return VIRTUAL_NATIVE_ID_BASE + me.tid
+
+
+def _state_of(thread: threading.Thread) -> Any:
+    """The thread's state in the active execution, when the asking thread is managed by it."""
+    ex, me = _managed()
+    return ex.by_thread.get(thread) if me is not None else None
+
+
+def _ident(self: threading.Thread) -> int | None:
+    ts = _state_of(self)
+    real = _real_ident_property.fget(self)  # type: ignore[union-attr]
+    return real if ts is None or real is None else VIRTUAL_IDENT_BASE + ts.tid * 0x1000
+
+
+def _native_id(self: threading.Thread) -> int | None:
+    ts = _state_of(self)
+    real = _real_native_id_property.fget(self)  # type: ignore[union-attr]
+    return real if ts is None or real is None else VIRTUAL_NATIVE_ID_BASE + ts.tid
+
+
+def _thread_repr(self: threading.Thread) -> str:
+    text = _real_thread_repr(self)
+    real = getattr(self, "_ident", None)
+    ts = _state_of(self) if real is not None else None
+    if ts is None:
+        return text
+    text = text.replace(f" {real})", f" {VIRTUAL_IDENT_BASE + ts.tid * 0x1000})", 1)
+    if ts.status == FINISHED:  # joined: the real thread may still be on its way out
+        text = text.replace(", started", ", stopped", 1)
+    return text
+
+
+def _log_record_init(original: Callable[..., None]) -> Callable[..., None]:
+    def __init__(self: Any, *args: Any, **kwargs: Any) -> None:  # noqa: N807
+        original(self, *args, **kwargs)
+        ex, me = _managed()
+        if me is not None and self.thread is not None:
+            self.thread = VIRTUAL_IDENT_BASE + me.tid * 0x1000
+
+    __init__.__wrapped__ = original  # type: ignore[attr-defined]
+    return __init__
+
+
 def _excepthook(args: Any) -> None:
     ex, me = _managed()
     if me is None:
@@ -293,6 +361,13 @@ class RuntimePatches:
         self._set(threading.Thread, "start", _start)
         self._set(threading.Thread, "join", _join)
         self._set(threading.Thread, "is_alive", _is_alive)
+        self._set(threading.Thread, "ident", property(_ident, doc=_real_ident_property.__doc__))
+        if _real_native_id_property is not None:
+            self._set(threading.Thread, "native_id", property(_native_id, doc=_real_native_id_property.__doc__))
+        self._set(threading.Thread, "__repr__", _thread_repr)
+        import logging  # now, so that every execution's log records carry the virtual thread identity
+
+        self._set(logging.LogRecord, "__init__", _log_record_init(logging.LogRecord.__init__))
         for name, value in (("sleep", sleep), ("time", time_), ("time_ns", time_ns),
                             ("monotonic", monotonic), ("monotonic_ns", monotonic_ns),
                             ("perf_counter", perf_counter), ("perf_counter_ns", perf_counter_ns)):
@@ -334,8 +409,10 @@ def substitutions() -> dict[int, Any]:
         (_real_monotonic, monotonic), (_real_monotonic_ns, monotonic_ns),
         (_real_perf_counter, perf_counter), (_real_perf_counter_ns, perf_counter_ns),
         (_real_allocate_lock, Lock), (_real_lock_attr, Lock), (_real_rlock_factory, RLock),
-        (_real_simple_queue, SimpleQueue),
+        (_real_simple_queue, SimpleQueue), (_real_get_ident, get_ident),
     ]
+    if _real_get_native_id is not None:
+        pairs.append((_real_get_native_id, get_native_id))
     if _real_crlock is not None:
         pairs.append((_real_crlock, RLock))
     return {id(original): replacement for original, replacement in pairs}

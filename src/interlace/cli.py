@@ -58,7 +58,7 @@ def _parser() -> argparse.ArgumentParser:
 
     rp = sub.add_parser("replay", help="re-run a saved schedule or a recording (.ilr) exactly")
     rp.add_argument("schedule", help="a schedule file written by `interlace explore`, or a .ilr recording")
-    from .run import add_parsers, add_replay_options
+    from .run_cli import add_parsers, add_replay_options
 
     add_replay_options(rp)
     add_parsers(sub)
@@ -117,10 +117,10 @@ def main(argv: Sequence[str] | None = None) -> int:
 
             return report_command(options)
         if options.command in ("run", "show"):
-            from .run import cli_run, cli_show
+            from .run_cli import cli_run, cli_show
 
             return cli_run(options) if options.command == "run" else cli_show(options)
-        from .run import cli_replay, is_recording
+        from .run_cli import cli_replay, is_recording
 
         if is_recording(options.schedule):
             return cli_replay(options)

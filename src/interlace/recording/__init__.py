@@ -2,7 +2,8 @@
 
 :class:`RecordingWriter` streams a run as it goes (a killed run leaves a usable prefix);
 :func:`load` validates a file and raises :class:`RecordingError` with a message meant for people;
-:mod:`.check` holds the divergence checks a replay makes against the recorded decisions.
+:mod:`.decisions` holds the strategies that write the decisions of a run and check them in a replay;
+:mod:`.program` is the program a run runs as ``__main__``.
 """
 
 from __future__ import annotations

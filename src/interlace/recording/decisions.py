@@ -1,0 +1,175 @@
+"""The strategies of a recorded run and of its replay: one writes every decision, the other checks it.
+
+:class:`RecordingStrategy` wraps the scheduler's strategy and writes each choice -- the thread, its
+source location and pending operation, who could run -- to the recording; :class:`CheckingReplay`
+makes the recorded choices again and stops at the first one the program does not match, with a
+divergence message (and opens pdb at ``--until STEP``). They sit behind :mod:`interlace.strategies.base`
+like every other strategy, so the scheduler core knows nothing about recordings.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from typing import Any
+
+from ..strategies.base import STOP, Strategy
+from .format import Recording, RecordingWriter
+from .program import PACKAGE_DIR
+
+
+def relative_site(site: Any, root: str) -> tuple | None:
+    if not site:
+        return None
+    filename = site[0]
+    if root and filename.startswith(root + os.sep):
+        filename = os.path.relpath(filename, root).replace(os.sep, "/")
+    return (filename, site[1] or 0, site[2] or 0)
+
+
+class RecordingStrategy(Strategy):
+    """Delegates every choice to ``inner`` and writes it, with its site and operation, to ``writer``."""
+
+    def __init__(self, inner: Strategy, writer: RecordingWriter) -> None:
+        super().__init__(inner.seed)
+        self.inner = inner
+        self.name = inner.describe()
+        self.writer = writer
+        self.named = 0
+
+    def begin(self, index: int) -> bool:
+        return self.inner.begin(index)
+
+    def thread_created(self, tid: int) -> None:
+        self.inner.thread_created(tid)
+
+    def choose(self, enabled: list[int], current: int | None, execution: Any) -> int:
+        tid = self.inner.choose(enabled, current, execution)
+        threads = execution.threads
+        if self.named < len(threads):
+            for ts in threads[self.named:]:
+                self.writer.thread(ts.tid, ts.name)
+            self.named = len(threads)
+        if tid >= 0:
+            ts = threads[tid]
+            self.writer.decision(tid, ts.site, ts.pending, enabled)
+        return tid
+
+    def end(self, execution: Any) -> None:
+        self.inner.end(execution)
+
+    def describe(self) -> str:
+        return self.inner.describe()
+
+
+class CheckingReplay(Strategy):
+    """Follows the recorded decisions and checks each one against the program."""
+
+    name = "replay"
+
+    def __init__(self, recording: Recording, root: str, until: int | None = None) -> None:
+        super().__init__(0)
+        self.decisions = recording.decisions
+        self.source_lines = recording.source_lines
+        self.complete = recording.complete
+        self.root = root
+        self.position = 0
+        self.divergence: str | None = None
+        self.ended = False  # reached the end of an interrupted run's recording
+        self.until = until
+        self.paused = False
+        self.channel: Any = None  # the inputs, suspended while pdb runs
+
+    def choose(self, enabled: list[int], current: int | None, execution: Any) -> int:
+        i = self.position
+        self.position += 1
+        step = execution.step
+        if self.until is not None and not self.paused and step >= self.until:
+            self.paused = True
+            _pause(execution, current, self.channel)
+        if i >= len(self.decisions):
+            if not self.complete:
+                self.ended = True
+                self.divergence = (f"the recording ends at decision {len(self.decisions)} (the "
+                                   "recorded run was "
+                                   "interrupted there); the replay stops at the same point")
+                return STOP
+            ts = execution.threads[current if current is not None else enabled[0]]
+            here = self._place(relative_site(ts.site, self.root), ts.pending, False)
+            self.divergence = (f"at step {step} (decision {i + 1}): the program makes a scheduling "
+                               "decision the "
+                               f"recording does not have: the recorded run made {len(self.decisions)}; "
+                               f"thread {ts.name!r} is at {here}")
+            return STOP
+        d = self.decisions[i]
+        threads = execution.threads
+        if d.tid >= len(threads):
+            self.divergence = (f"at step {step} (decision {i + 1}): the recording runs thread #{d.tid} at "
+                               f"{self._place(d.site, d.op)}, but the program has only "
+                               f"{len(threads)} thread(s) "
+                               f"({', '.join(repr(t.name) for t in threads)})")
+            return STOP
+        ts = threads[d.tid]
+        site = relative_site(ts.site, self.root)
+        if site != d.site or ts.pending != d.op:
+            self.divergence = (f"at step {step} (decision {i + 1}): the recording runs thread {ts.name!r} at "
+                               f"{self._place(d.site, d.op)}, but the program has it at "
+                               f"{self._place(site, ts.pending, False)}")
+            return STOP
+        if tuple(enabled) != d.enabled:
+            names = lambda tids: ", ".join(
+                repr(threads[t].name) if t < len(threads) else f"#{t}" for t in tids)
+            self.divergence = (f"at step {step} (decision {i + 1}), with thread {ts.name!r} at "
+                               f"{self._place(site, ts.pending, False)}, the recording has "
+                               f"{names(d.enabled)} able to "
+                               f"run, but the program has {names(enabled)}")
+            return STOP
+        return d.tid
+
+    def _place(self, site: Any, op: Any, recorded: bool = True) -> str:
+        """``file:line:col (operation) `source line``` -- the recorded source line for recorded sites."""
+        if not site:
+            return f"an unknown location ({op or 'no operation'})"
+        filename, line, col = site
+        if recorded:
+            text = self.source_lines.get(tuple(site), "")
+        else:
+            import linecache
+
+            path = filename if os.path.isabs(filename) else os.path.join(self.root, filename)
+            text = linecache.getline(path, line).strip()
+        where = f"{filename}:{line}:{col} ({op or 'no operation'})"
+        return f"{where} `{text}`" if text else where
+
+
+def _pause(execution: Any, current: int | None, channel: Any) -> None:
+    """``--until STEP``: open pdb in the program's frame of the thread that holds the baton."""
+    import pdb
+
+    from ..instrument import is_instrumented_code
+
+    frame = sys._getframe(1)
+    while frame is not None and frame.f_code.co_filename.startswith(PACKAGE_DIR + os.sep):
+        frame = frame.f_back
+    program_frame = frame
+    while program_frame is not None and not is_instrumented_code(program_frame.f_code):
+        program_frame = program_frame.f_back
+    frame = program_frame or frame  # the program's own code if it is on the stack
+    ts = execution.threads[current] if current is not None else None
+    name = ts.name if ts is not None else "?"
+    print(f"interlace: replay paused at step {execution.step} in thread {name!r}; inspect with pdb "
+          "(p, w, up, down), `c` continues the replay", file=sys.__stdout__, flush=True)
+    if frame is None:
+        return
+    busy = set(channel.busy) if channel is not None else set()
+    if channel is not None:
+        channel.busy.update(t.tid for t in execution.threads)  # pdb's own reads are not the program's
+    try:
+        debugger = pdb.Pdb(stdin=sys.__stdin__, stdout=sys.__stdout__)
+        debugger.reset()
+        debugger.interaction(frame, None)
+    finally:
+        if channel is not None:
+            channel.busy.clear()
+            channel.busy.update(busy)
+

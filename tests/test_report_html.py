@@ -152,3 +152,47 @@ def test_cli_report_and_explore_html(tmp_path):
     assert "interlace replay s.json" in page and "1 preemption(s)" in page
     bad = run("report", "missing.json", "--html", "x.html")
     assert bad.returncode == 2 and "no schedule file at 'missing.json'" in bad.stderr
+
+
+def test_queue_hand_off_is_an_arrow_from_the_put_to_the_step_after_the_get():
+    import queue
+    import threading
+
+    box = {"v": 0}
+
+    def body():
+        q = queue.Queue()
+        box["v"] = 0
+
+        def producer():
+            box["v"] = 1
+            q.put("item")
+
+        def consumer():
+            q.get()
+            box["v"] += 1
+
+        ts = [threading.Thread(target=producer, name="producer"), threading.Thread(target=consumer, name="consumer")]
+        for t in ts:
+            t.start()
+        for t in ts:
+            t.join()
+        assert box["v"] == 1, "the hand-off ordered the two updates"
+
+    result = interlace.explore(body, executions=20, seed=1, races="off")
+    assert result.failure is not None and result.failure.kind == "exception"
+    by_index = {e.index: e for e in result.trace}
+    names = dict(enumerate(result.threads))
+    [(src, dst, what)] = result.handoffs
+    assert what == "queue"
+    import linecache
+
+    def line(e):
+        return linecache.getline(e.site[0], e.site[1]).strip()
+
+    assert (names[by_index[src].tid], line(by_index[src])) == ("producer", 'q.put("item")')
+    assert (names[by_index[dst].tid], line(by_index[dst])) == ("consumer", 'box["v"] += 1')
+    page = render_html(result)
+    assert f'[{src}, {dst}, "handoff hb-queue"]' in page
+    again = interlace.replay(body, result.schedule)
+    assert again.handoffs == result.handoffs

@@ -17,6 +17,7 @@ from .detect import LockOrderDetector, RaceDetector
 from .runtime import hooks
 from .runtime.calls import CallClassifier
 from .runtime.execution import Execution, Failure
+from .runtime.handoffs import HandoffLog
 from .runtime.patching import RuntimePatches, shadow_of, substitutions
 from .runtime.watchdog import STUCK_AFTER, Watchdog
 from .schedule import MODELS, Schedule
@@ -52,6 +53,7 @@ class Result:
     suppressed_races: int = 0
     original_schedule: Schedule | None = None  # the failing schedule before shrinking
     decisions: list = field(default_factory=list)  # shrink.Decision per decision of the shown trace
+    handoffs: list = field(default_factory=list)  # (from, to, what) hand-offs between steps of the trace
     shrink: Any = None  # shrink.ShrinkResult: what shrinking did
     #: systematic strategies: {"strategy", "classes", "unit", "bound", "complete", "estimate"} (else None)
     coverage: dict | None = None
@@ -150,6 +152,7 @@ class Session:
             is_instrumented_code = inst.is_instrumented_code
         self.classifier = CallClassifier(is_instrumented_code, substitutions(), shadow_of)
         self.patches = RuntimePatches()
+        self.handoffs: tuple[Execution, list] | None = None
 
     def __enter__(self) -> Session:
         if self._instrumenting is not None:
@@ -166,17 +169,27 @@ class Session:
 
     def run(self, strategy: Strategy, model: str, max_steps: int, epoch: float = EPOCH,
             capture_values: bool = False) -> Execution:
+        # a run for the report (capture_values) also notes its hand-offs, for the HTML's arrows
+        log = HandoffLog() if capture_values else None
+        observers = self.observers + (log,) if log is not None else self.observers
         ex = Execution(strategy, model=model, max_steps=max_steps, classifier=self.classifier, epoch=epoch,
-                       observers=self.observers)
+                       observers=observers)
         ex.capture_values = capture_values
         self.patches.refresh()
-        for observer in self.observers:
+        for observer in observers:
             observer.begin(ex)
         ex.run(self.fn)
-        for observer in self.observers:
+        for observer in observers:
             observer.end(ex)
         strategy.end(ex)
+        if log is not None:
+            self.handoffs = (ex, log.edges(ex.trace))
         return ex
+
+    def handoffs_of(self, ex: Execution) -> list[tuple[int, int, str]]:
+        """The hand-off edges of ``ex`` if it was a run for the report, else none."""
+        noted = self.handoffs
+        return noted[1] if noted is not None and noted[0] is ex else []
 
     def new_findings(self) -> tuple[list, list]:
         """Races and lock-order inversions first seen in the last execution."""
@@ -287,6 +300,7 @@ def explore(
                     threads=[t.name for t in ex.threads], races=found_races,
                     lock_inversions=found_inversions, suppressed_races=_suppressed(found_races),
                     original_schedule=original, decisions=decisions, shrink=shrunk,
+                    handoffs=session.handoffs_of(ex),
                 )
     result = Result(
         ok=True, executions=done, seed=seed, strategy=strat.describe(), model=model,
@@ -315,24 +329,6 @@ def explore(
 
 def _suppressed(races: list) -> int:
     return sum(1 for r in races if r.suppressed)
-
-
-def _with_values(session: Session, ex: Execution, model: str, max_steps: int) -> Execution:
-    """Replay a failing execution once more, this time noting the values read, for the report.
-
-    The replay also checks that the schedule reproduces the failure; if it somehow does not (the
-    program depends on something interlace does not control), the original execution is kept.
-    """
-    strategy = ReplayStrategy(ex.choices)
-    strategy.begin(0)
-    again = session.run(strategy, model, max_steps, capture_values=True)
-    if again.failure is not None and again.failure.signature() == ex.failure.signature():
-        return again
-    ex.failure.details.append(
-        "note: replaying this schedule did not reproduce the failure; the program depends on something "
-        "interlace does not control (wall-clock time, I/O, other processes)"
-    )
-    return ex
 
 
 def replay(
@@ -369,7 +365,7 @@ def replay(
         strategy="replay", model=schedule.model,
         elapsed=time.perf_counter() - started, failure=failure, trace=ex.trace,
         uninstrumented=session.uninstrumented, divergence=strat.divergence,
-        threads=[t.name for t in ex.threads],
+        threads=[t.name for t in ex.threads], handoffs=session.handoffs_of(ex),
     )
     result.races, result.lock_inversions = session.new_findings()
     result.suppressed_races = _suppressed(result.races)

@@ -5,8 +5,9 @@ Threads are lanes (columns), steps go down in execution order. The steps that ma
 expands on click (a fold of more than ``FOLD_DETAIL`` steps shows its first and last ones, so a trace
 of 100,000 steps stays a page of a few hundred rows). Lock hold intervals are coloured bars in the
 holder's lane; happens-before edges (release -> next acquire of the same lock, start -> first step
-of the child, last step of a thread -> the join that waited for it) are arrows drawn by the page's
-script. Below the timeline: the source lines involved, the exception, deadlock and race reports,
+of the child, last step of a thread -> the join that waited for it, and the hand-offs of queues,
+events, semaphores, barriers and futures: put -> the get that received the item, ...) are arrows
+drawn by the page's script. Below the timeline: the source lines involved, the exception, deadlock and race reports,
 and the command that replays the schedule. Everything taken from the program is escaped.
 """
 
@@ -74,6 +75,22 @@ def hb_edges(events: list, names: dict[int, str]) -> list[tuple[int, int, str]]:
     return edges
 
 
+def handoff_edges(events: list, trace: list, handoffs: Any) -> list[tuple[int, int, str]]:
+    """The hand-offs noted by the execution, moved onto steps the timeline shows: the source to the
+    latest shown step of its thread at or before it, the target to the earliest at or after it."""
+    tid_of = {e.index: e.tid for e in trace}
+    shown_by_tid: dict[int, list[int]] = {}
+    for e in events:
+        shown_by_tid.setdefault(e.tid, []).append(e.index)
+    out = []
+    for src, dst, what in handoffs:
+        before = [i for i in shown_by_tid.get(tid_of.get(src, -1), ()) if i <= src]
+        after = [i for i in shown_by_tid.get(tid_of.get(dst, -1), ()) if i >= dst]
+        if before and after and before[-1] < after[0]:
+            out.append((before[-1], after[0], f"handoff hb-{what}"))
+    return out
+
+
 def render_html(result: Any, replay_command: str | None = None, title: str | None = None) -> str:
     """The whole report page for ``result`` (a :class:`interlace.explore.Result`)."""
     failure = result.failure
@@ -85,7 +102,7 @@ def render_html(result: Any, replay_command: str | None = None, title: str | Non
     intervals = lock_intervals(a.events)
     labels = list(dict.fromkeys(label for _, label, _, _ in intervals))
     colour = {label: PALETTE[i % len(PALETTE)] for i, label in enumerate(labels)}
-    edges = hb_edges(a.events, names)
+    edges = hb_edges(a.events, names) + handoff_edges(a.events, result.trace, getattr(result, "handoffs", ()))
     last_index = a.events[-1].index if a.events else 0
     highlighted = set(a.important)
     # the last access of each thread involved in the failure is highlighted too
@@ -254,6 +271,7 @@ pre.src .here { background: #fff3b0; display: inline-block; width: 100%; }
 svg#arrows { position: absolute; left: 0; top: 0; pointer-events: none; z-index: 2; }
 path.hb { fill: none; stroke-width: 1.5; opacity: 0.7; }
 path.hb-lock { stroke: #756bb1; } path.hb-start, path.hb-join { stroke: #31a354; }
+path.hb-handoff { stroke: #e6550d; stroke-dasharray: 4 2; }
 """
 
 _JS = """

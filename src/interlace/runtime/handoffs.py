@@ -116,3 +116,57 @@ def install(set_attr: Callable[[Any, str, Any], None]) -> None:
         original = owner.__dict__.get(name)
         if original is not None:
             set_attr(owner, name, wrap(original))
+
+
+class HandoffLog:
+    """An execution observer that notes where each hand-off happened in the trace, for the report's
+    arrows (put -> the get that received the item, set -> a wait that saw it, ...).
+
+    The trace itself has no hand-off events (strategies and reports read it as a list of scheduling
+    points), so the log keeps trace positions: a signal stands at the last step its thread took
+    before it (the ``put`` call), a wait at the first step its thread takes after it.
+    """
+
+    def __init__(self) -> None:
+        self.signals: dict[tuple, list[tuple[int, int]]] = {}
+        self.waits: list[tuple[tuple, int, int]] = []
+
+    def begin(self, ex: Any) -> None:
+        self.signals, self.waits = {}, []
+
+    def end(self, ex: Any) -> None:
+        pass
+
+    def access(self, *args: Any) -> None:
+        pass
+
+    def sync(self, ex: Any, kind: str, ts: Any, obj: Any) -> None:
+        if kind == "signal":
+            self.signals.setdefault(obj, []).append((ts.tid, len(ex.trace)))
+        elif kind == "wait":
+            self.waits.append((obj, ts.tid, len(ex.trace)))
+
+    def edges(self, trace: list) -> list[tuple[int, int, str]]:
+        """``(from event index, to event index, what)`` for each hand-off between two threads.
+
+        A queue's get receives the oldest item put with that identity and not taken yet; a barrier's
+        wait is released by every other party; any other wait by the latest signal before it.
+        """
+        out: dict[tuple[int, int], str] = {}
+        taken: dict[tuple, int] = {}
+        for key, tid, pos in self.waits:
+            signals = [(stid, spos) for stid, spos in self.signals.get(key, ()) if spos <= pos]
+            if key[0] == "queue":
+                n = taken.get(key, 0)
+                taken[key] = n + 1
+                sources = signals[n:n + 1]
+            elif key[0] == "barrier":
+                sources = list({stid: (stid, spos) for stid, spos in signals}.values())
+            else:
+                sources = signals[-1:]
+            after = next((e for e in trace[pos:] if e.tid == tid), None)
+            for stid, spos in sources:
+                before = next((e for e in reversed(trace[:spos]) if e.tid == stid), None)
+                if after is not None and before is not None and stid != tid and before.index < after.index:
+                    out.setdefault((before.index, after.index), key[0])
+        return [(a, b, what) for (a, b), what in sorted(out.items())]

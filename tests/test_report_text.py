@@ -168,6 +168,23 @@ def test_progress_line_on_a_terminal_only():
     p.close()
     assert tty.getvalue().endswith("\r")
 
+    class Systematic:
+        def __init__(self, classes, estimate):
+            self.c = {"classes": classes, "estimate": estimate, "unit": "schedules"}
+
+        def coverage(self):
+            return self.c
+
+    searching = Ex()
+    searching.strategy = Systematic(340, 1201.0)
+    wide = Tty()
+    s = Progress(stream=wide, interval=0.0, total=10_000, clock=lambda: now[0])
+    s(339, searching)
+    assert wide.getvalue().endswith("0 failures, 0.0s; 340 of about 1.2k schedules (28.3%)")
+    searching.strategy = Systematic(5, 2.5e7)
+    s(4, searching)
+    assert wide.getvalue().rstrip().endswith("; 5 of about 25M schedules (0.0%)")  # padded over the longer line
+
     quiet = io.StringIO()
     q = Progress(stream=quiet, interval=0.0)
     q(0, Ex())

@@ -389,3 +389,30 @@ def test_thread_identities_are_virtual_so_replay_prints_the_same(tmp_path) -> No
     ]
     again = cli("replay", "-q", "ids.ilr", cwd=str(tmp_path))
     assert (again.returncode, again.stdout) == (0, done.stdout)
+
+
+def test_popen_pipe_reads_and_writes_are_recorded_and_replayed(tmp_path) -> None:
+    marker = tmp_path / "started"
+    prog = program(tmp_path, f"""
+        import pathlib, subprocess, sys
+        child = ("import pathlib, sys\\npathlib.Path({str(marker)!r}).touch()\\n"
+                 "for line in sys.stdin: print(line.strip().upper(), flush=True)\\nprint('bye', file=sys.stderr)")
+        p = subprocess.Popen([sys.executable, "-c", child], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE, text=True)
+        p.stdin.write("hello\\nworld\\n")
+        p.stdin.close()
+        for line in p.stdout:
+            print("got", line.strip())
+        print("err", p.stderr.read().strip(), p.wait())
+        with subprocess.Popen([sys.executable, "-c", "print('x' * 10)"], stdout=subprocess.PIPE) as q:
+            buf = bytearray(4)
+            print(q.stdout.readinto(buf), bytes(buf), q.stdout.readline())
+    """)
+    done = cli("run", "-q", "--keep", "all", "--record", "pipes.ilr", prog, cwd=str(tmp_path))
+    assert done.stdout == b"got HELLO\ngot WORLD\nerr bye 0\n4 b'xxxx' b'xxxxxx\\n'\n", done.stderr.decode()
+    marker.unlink()
+    again = cli("replay", "-q", "pipes.ilr", cwd=str(tmp_path))
+    assert (again.returncode, again.stdout, again.stderr) == (0, done.stdout, done.stderr)
+    assert not marker.exists()  # no process was started
+    shown = cli("show", "--inputs", "pipes.ilr", cwd=str(tmp_path)).stdout.decode()
+    assert "subprocess.stdout" in shown and "subprocess.stdin" in shown

@@ -1,14 +1,18 @@
 """Subprocesses: ``subprocess.run`` (and so ``check_output``, ``getoutput``, ``getstatusoutput``),
 ``subprocess.call`` (and so ``check_call``), and ``subprocess.Popen``'s ``pid``, ``communicate``,
-``wait`` and ``poll``: return codes and captured output.
+``wait`` and ``poll``, and its pipes (``p.stdout.read()``, ``readline``, iteration, ``readinto``,
+``p.stdin.write``...): return codes, captured output and what each pipe read returned.
 
 Recording runs the real process, waiting for it in a helper thread while the program's other threads
 keep running; replaying starts no process at all. Not recorded: output a child writes straight to the
-terminal (not captured), and reads of a ``Popen``'s pipes other than through ``communicate``.
+terminal (not captured), and a pipe's file descriptor used directly (``os.read(p.stdout.fileno())``,
+``select``); a replayed pipe has no file descriptor.
 """
 
 from __future__ import annotations
 
+import inspect
+import io
 import subprocess
 from typing import Any
 
@@ -60,6 +64,7 @@ def _popen_class(ch: Any) -> type:
                 finally:
                     ch.busy.discard(me.tid)
                 ch.put(me, "subprocess.Popen", self.pid)
+                self._il_pipes(ch, self.stdin, self.stdout, self.stderr)
                 return
             self._il_replaying = True
             self.args = args
@@ -67,6 +72,19 @@ def _popen_class(ch: Any) -> type:
             self.returncode = None
             self.stdin = self.stdout = self.stderr = None
             self.pid = unwrap(ch.take(ex, me, "subprocess.Popen"))
+            bound = _popen_signature.bind_partial(args, *rest, **kwargs).arguments
+            self._il_pipes(ch, *(True if bound.get(name) == subprocess.PIPE else None
+                                 for name in ("stdin", "stdout", "stderr")))
+
+        def _il_pipes(self, ch: Any, stdin: Any, stdout: Any, stderr: Any) -> None:
+            """Pipes whose reads and writes are inputs (``True``: replaying, there is no real pipe)."""
+            real = (lambda pipe: None if pipe is True else pipe)
+            if stdin is not None:
+                self.stdin = PipeWriter(ch, real(stdin), "subprocess.stdin")
+            if stdout is not None:
+                self.stdout = PipeReader(ch, real(stdout), "subprocess.stdout")
+            if stderr is not None:
+                self.stderr = PipeReader(ch, real(stderr), "subprocess.stderr")
 
         def communicate(self, input: Any = None, timeout: Any = None) -> Any:  # noqa: A002
             def real() -> tuple:
@@ -95,3 +113,95 @@ def _popen_class(ch: Any) -> type:
     Popen.__name__ = Popen.__qualname__ = "Popen"
     Popen.__module__ = "subprocess"
     return Popen
+
+
+_popen_signature = inspect.signature(subprocess.Popen.__init__).replace(
+    parameters=list(inspect.signature(subprocess.Popen.__init__).parameters.values())[1:])
+
+
+class _Pipe:
+    """One end of a child's pipe, as the program sees it. Recording: the real file object, each call
+    recorded. Replaying (``real`` None): the recorded results, and nothing to close."""
+
+    def __init__(self, ch: Any, real: Any, kind: str) -> None:
+        self._ch = ch
+        self._real = real
+        self._kind = kind
+        self.closed = False
+
+    def _io(self, method: str, *args: Any) -> Any:
+        real = getattr(self._real, method) if self._real is not None else None
+        return self._ch.blocking(self._kind, f"{self._kind}.{method}", real, *args)
+
+    def close(self) -> None:
+        self.closed = True
+        if self._real is not None:
+            self._real.close()
+
+    def fileno(self) -> int:
+        if self._real is None:
+            raise io.UnsupportedOperation("a replayed pipe has no file descriptor (interlace replays its reads)")
+        return self._real.fileno()
+
+    def __enter__(self) -> Any:
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+    def __getattr__(self, name: str) -> Any:
+        if self._real is None:
+            raise AttributeError(f"{name!r} of a replayed pipe")
+        return getattr(self._real, name)
+
+
+class PipeReader(_Pipe):
+    def read(self, size: int = -1) -> Any:
+        return self._io("read", size)
+
+    def read1(self, size: int = -1) -> Any:
+        return self._io("read1", size)
+
+    def readline(self, size: int = -1) -> Any:
+        return self._io("readline", size)
+
+    def readlines(self, hint: int = -1) -> list:
+        return self._io("readlines", hint)
+
+    def readinto(self, buffer: Any) -> int:
+        def real(size: int) -> bytes:
+            chunk = bytearray(size)
+            n = self._real.readinto(chunk)
+            return bytes(chunk[:n or 0])
+
+        data = self._ch.blocking(self._kind, f"{self._kind}.readinto", real if self._real is not None else None,
+                                 len(buffer))
+        buffer[:len(data)] = data
+        return len(data)
+
+    def readable(self) -> bool:
+        return True
+
+    def __iter__(self) -> Any:
+        return self
+
+    def __next__(self) -> Any:
+        line = self.readline()
+        if not line:
+            raise StopIteration
+        return line
+
+
+class PipeWriter(_Pipe):
+    def write(self, data: Any) -> Any:
+        return self._io("write", data)
+
+    def writelines(self, lines: Any) -> None:
+        for line in lines:
+            self.write(line)
+
+    def flush(self) -> None:
+        self._io("flush")
+
+    def writable(self) -> bool:
+        return True

@@ -181,6 +181,16 @@ def test_races_as_json_data():
     assert doc["schedule"]["format"] == "interlace-schedule"
 
 
+def test_race_finding_is_shown_with_the_values_read():
+    # the trace of a race finding (no failure) comes from a run that notes values, like a failure's
+    path = os.path.join(CORPUS, "racy_dict_item.py")
+    result = interlace.explore(ScriptRunner(path, []), executions=1, seed=0)
+    assert result.failure.kind == "race"
+    reads = [e for e in result.trace if e.kind == "read" and e.what == "dict['apples']"]
+    assert reads and all(e.value is not None for e in reads)
+    assert "read totals -> {'apples': 0}" in result.report()
+
+
 def test_race_schedule_replays_to_the_same_race():
     path = os.path.join(CORPUS, "racy_publication.py")
     runner = ScriptRunner(path, [])

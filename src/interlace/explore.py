@@ -302,6 +302,14 @@ def explore(
                     original_schedule=original, decisions=decisions, shrink=shrunk,
                     handoffs=session.handoffs_of(ex),
                 )
+        handoffs: list = []
+        if races == "error" and first_finding is not None:
+            # once more for the report: the values read and the hand-offs, as a failure's run gives them
+            index, choices, trace, threads = first_finding
+            again = _for_the_report(session, choices, model, max_steps)
+            if again is not None and len(again.trace) == len(trace):
+                first_finding = (index, choices, again.trace, threads)
+                handoffs = session.handoffs_of(again)
     result = Result(
         ok=True, executions=done, seed=seed, strategy=strat.describe(), model=model,
         elapsed=time.perf_counter() - started, uninstrumented=session.uninstrumented, exhausted=exhausted,
@@ -323,8 +331,20 @@ def explore(
             choices=choices, model=model, max_steps=max_steps, epoch=EPOCH, strategy=strat.describe(),
             seed=seed, execution=index, target=dict(target or {}), failure=result.failure.message,
         )
-        result.trace, result.threads = trace, threads
+        result.trace, result.threads, result.handoffs = trace, threads, handoffs
     return result
+
+
+def _for_the_report(session: Session, choices: list[int], model: str, max_steps: int) -> Execution | None:
+    """Run ``choices`` again noting values and hand-offs (detectors off: they saw it already)."""
+    strategy = ReplayStrategy(choices)
+    strategy.begin(0)
+    observers, session.observers = session.observers, ()
+    try:
+        ex = session.run(strategy, model, max_steps, capture_values=True)
+    finally:
+        session.observers = observers
+    return ex if strategy.divergence is None else None
 
 
 def _suppressed(races: list) -> int:

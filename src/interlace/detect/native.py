@@ -105,6 +105,8 @@ class NativeExecution:
         self.by_thread: dict[threading.Thread, ThreadState] = {}
         self._tls = _thread_local()
         self._mutex = allocate_lock()
+        # only the observers that look at accesses are called for each one (the lock-order detector does not)
+        self._access_observers = [o for o in self.observers if getattr(o, "observes_accesses", True)]
         self.describe = Execution.describe.__get__(self)
 
     def thread_state(self, thread: threading.Thread) -> ThreadState:
@@ -146,7 +148,7 @@ class NativeExecution:
             return
         me.site = site
         with self._mutex:
-            for observer in self.observers:
+            for observer in self._access_observers:
                 observer.access(self, me, kind, obj, key, site, False)
 
     def observe(self, value: Any) -> None:
@@ -161,7 +163,7 @@ class NativeExecution:
         kind, _what, _replacement, target = self.classifier.classify(fn, args, self)
         if target is not None:
             with self._mutex:
-                for observer in self.observers:
+                for observer in self._access_observers:
                     observer.access(self, me, kind, target[0], target[1], site, target[2])
         return fn
 

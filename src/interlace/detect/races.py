@@ -45,10 +45,10 @@ class Access:
     number: int  # position among the accesses of its thread
     atomic: bool
     stack: tuple[Frame, ...]
-    line: tuple = ()  # (filename, lineno) of site
+    line: tuple  # (filename, lineno) of site
     #: [switch points before the first access of its statement, before the last, accesses]: the
     #: accesses of one thread to one location within one statement (see RaceDetector._gil_verdict)
-    run: list = field(default_factory=lambda: [0, 0, 1])
+    run: list
 
     def describe(self) -> str:
         return f"{self.kind} of {self.what} by thread {self.thread!r} at {_loc(self.site)}"
@@ -108,6 +108,29 @@ class _Step:
         self.line = line
         self.kind = kind
         self.run = run
+
+
+#: how the accesses to an object of a type name their location
+_OTHER, _SKIP, _MODULE, _WHOLE_ONLY, _INDEXED, _DICT = range(6)
+_TYPES: dict[type, tuple[int, bool]] = {}
+
+
+def _type_info(tp: type) -> tuple[int, bool]:
+    """``(category, keyed)`` for a type: keyed containers have a location per key plus the whole."""
+    if issubclass(tp, _thread_local):
+        category = _SKIP
+    elif tp is types.ModuleType:
+        category = _MODULE
+    elif issubclass(tp, _WHOLE_CONTAINERS) or tp.__name__ == "deque":
+        category = _WHOLE_ONLY  # no per-item locations: every access is to the whole container
+    elif issubclass(tp, (list, bytearray)):
+        category = _INDEXED
+    elif tp is dict:
+        category = _DICT
+    else:
+        category = _OTHER
+    info = _TYPES[tp] = (category, issubclass(tp, _KEYED_CONTAINERS))
+    return info
 
 
 def _site_key(site: tuple) -> tuple:
@@ -207,9 +230,26 @@ class RaceDetector:
     # -- accesses --------------------------------------------------------------------------------------
 
     def access(self, ex: Any, ts: Any, kind: str, obj: Any, key: Any, site: tuple, atomic: bool) -> None:
-        if isinstance(obj, _thread_local):
-            return  # each thread sees its own attributes
-        obj, key = self._normalise(obj, key, kind)
+        # On the path of every shared access: one type lookup decides how the location is named.
+        category, keyed = _TYPES.get(type(obj)) or _type_info(type(obj))
+        if category == _OTHER:
+            if key == "__dict__" and kind == "read":
+                self._note_dict(obj)
+        elif category == _SKIP:
+            return  # a threading.local: each thread sees its own attributes
+        elif category == _MODULE:
+            obj = obj.__dict__
+            keyed = True
+        elif category == _WHOLE_ONLY:
+            key = _WHOLE
+        elif category == _INDEXED:
+            if not (type(key) is int and key >= 0):
+                key = _WHOLE  # slices and negative indices: the whole list
+        else:  # a plain dict: maybe an object's __dict__, which is that object's attributes
+            owner = self.dict_owners.get(id(obj))
+            if owner is not None:
+                obj = owner
+                keyed = (_TYPES.get(type(obj)) or _type_info(type(obj)))[1]
         try:
             lk = (id(obj), key)
             location = self.locations.get(lk)
@@ -217,7 +257,6 @@ class RaceDetector:
             key = _WHOLE
             lk = (id(obj), key)
             location = self.locations.get(lk)
-        keyed = isinstance(obj, _KEYED_CONTAINERS)
         if location is None:
             location = self.locations[lk] = _Location(ex.describe(obj, key) if key != _WHOLE
                                                        else type(obj).__name__)
@@ -227,8 +266,10 @@ class RaceDetector:
             if id(obj) not in self.first_seen:
                 self.first_seen[id(obj)] = site
         t = ts.tid
-        c = self.clock(t)
-        epoch = c.get(t)
+        clocks = self.clocks
+        c = clocks[t] if t < len(clocks) else self.clock(t)
+        cc = c.c
+        epoch = cc[t] if t < len(cc) else 0
         ordinal = self.ordinals[t] = self.ordinals.get(t, 0) + 1
         # the statement this access belongs to, for the GIL verdict (see _gil_verdict)
         line = (site[0], site[1])
@@ -240,17 +281,24 @@ class RaceDetector:
             run[2] += 1
         else:
             run = [ts.gil_points, ts.gil_points, 1]
+        write = kind != "read"
         # FastTrack's same-epoch rule: this thread made the same access at the same place since its
         # last synchronisation and the location has not changed hands since; nothing new can race.
-        same = location.write if kind != "read" else location.reads.get(t)
+        same = location.write if write else location.reads.get(t)
         if (same is not None and same.tid == t and same.clock == epoch and same.line == line
-                and same.kind == kind and same.atomic == atomic and (kind == "read" or not location.reads)):
+                and same.kind == kind and same.atomic == atomic and not (write and location.reads)):
             self.last[(t, lk)] = _Step(ordinal, line, kind, run)
             return
         access = Access(t, ts.name, kind, location.what, site, epoch, ordinal, atomic, capture(), line, run)
         self.last[(t, lk)] = access
-        write = kind != "read"
-        self._check(ex, location, lk, access, c, write)
+        w = location.write
+        if w is not None and w.tid != t and w.clock > (cc[w.tid] if w.tid < len(cc) else 0) \
+                and not (w.atomic and atomic):
+            self._race(ex, location, lk, access, w)
+        if write:
+            for r in location.reads.values():
+                if r.tid != t and r.clock > (cc[r.tid] if r.tid < len(cc) else 0) and not (r.atomic and atomic):
+                    self._race(ex, location, lk, access, r)
         if keyed:
             if key == _WHOLE:
                 for k in self.keyed.get(id(obj), ()):
@@ -277,23 +325,12 @@ class RaceDetector:
                 if r.tid != access.tid and r.clock > c.get(r.tid) and not (r.atomic and access.atomic):
                     self._race(ex, loc, lk, access, r)
 
-    def _normalise(self, obj: Any, key: Any, kind: str) -> tuple[Any, Any]:
-        if type(obj) is types.ModuleType:
-            return obj.__dict__, key
-        if isinstance(obj, _WHOLE_CONTAINERS) or type(obj).__name__ == "deque":
-            return obj, _WHOLE
-        if isinstance(obj, (list, bytearray)) and not (type(key) is int and key >= 0):
-            return obj, _WHOLE  # slices and negative indices: the whole list
-        if type(obj) is dict:
-            owner = self.dict_owners.get(id(obj))
-            if owner is not None:
-                return owner, key
-        if key == "__dict__" and kind == "read":
-            d = getattr(obj, "__dict__", None)
-            if isinstance(d, dict):
-                self.dict_owners[id(d)] = obj
-                self.keep[id(d)] = d
-        return obj, key
+    def _note_dict(self, obj: Any) -> None:
+        """``obj.__dict__`` was read: accesses to that dict are accesses to ``obj``'s attributes."""
+        d = getattr(obj, "__dict__", None)
+        if isinstance(d, dict):
+            self.dict_owners[id(d)] = obj
+            self.keep[id(d)] = d
 
     # -- reporting -------------------------------------------------------------------------------------
 

@@ -99,7 +99,7 @@ class ThreadState:
     __slots__ = (
         "tid", "thread", "name", "gate", "exited", "status", "waiting", "deadline", "timed_out",
         "ident", "daemon", "held", "run_length", "site", "outside_since", "gil_points", "pending",
-        "pending_what",
+        "pending_what", "pending_lock",
     )
 
     def __init__(self, tid: int, thread: threading.Thread) -> None:
@@ -123,6 +123,9 @@ class ThreadState:
         self.gil_points = 0  # calls and loop back-edges so far: where the GIL could have switched
         self.pending: str | None = "start"  # the operation the thread does when it next runs
         self.pending_what: Any = None  # and what it does it on (a name, a lock label, a thread)
+        # the lock whose acquire the thread is in, from its scheduling point until it holds the lock
+        # (``pending`` is None there: the trace and reports name an acquire only once it happened)
+        self.pending_lock: Any = None
 
     def __repr__(self) -> str:
         return f"<ThreadState {self.tid} {self.name} {self.status}>"

@@ -6,7 +6,9 @@ Every other primitive of the standard library (``Condition``, ``Semaphore``, ``E
 machinery, puts all of them under the scheduler with their exact standard semantics.
 
 Acquire is a scheduling point; release is recorded but is not one: running another thread just
-before a release shows it nothing that running it just after would not (see docs/design.md). A
+before a release shows it nothing that running it just after would not (see docs/design.md). From
+that point until it holds the lock, the thread's ``pending_lock`` is the lock (the trace names an
+acquire only once it happened; systematic strategies need to know it before). A
 blocked acquire parks the thread in the scheduler, with its timeout on the virtual clock. Used
 from a thread that no execution manages (e.g. after the execution ended), they fall back to a
 simple non-blocking behaviour instead of hanging.
@@ -55,12 +57,16 @@ class ControlledLock:
             self._locked = True
             return True
         if self.tracked:
+            me.pending_lock = self  # what the scheduling point is for (systematic strategies use it)
             ex.point(me, None, None)
         while self._locked:
             if not blocking or timeout == 0:
+                me.pending_lock = None
                 return False
             if not ex.block(me, self, None if timeout == -1 else timeout):
+                me.pending_lock = None
                 return False
+        me.pending_lock = None
         self._locked = True
         self._owner = me
         if self.tracked:
@@ -134,16 +140,21 @@ class ControlledRLock:
                 return False
             self._count += 1
             return True
+        me.pending_lock = self
         ex.point(me, None, None)
         if self._owner is me:
+            me.pending_lock = None
             self._count += 1
             self._note(ex, me, "acquire")
             return True
         while self._owner is not None:
             if not blocking or timeout == 0:
+                me.pending_lock = None
                 return False
             if not ex.block(me, self, None if timeout == -1 else timeout):
+                me.pending_lock = None
                 return False
+        me.pending_lock = None
         self._owner = me
         self._count = 1
         me.held.append(self)

@@ -1,28 +1,44 @@
-"""DPOR: dynamic partial order reduction with source sets and sleep sets (Abdulla et al., POPL 2014).
+"""DPOR: optimal dynamic partial order reduction with wakeup trees (Abdulla et al., POPL 2014).
 
 Two interleavings that differ only in the order of independent operations (a Mazurkiewicz trace) end
-in the same state; DPOR runs one execution per trace instead of one per interleaving. This is the
-*source-DPOR* algorithm with sleep sets (Algorithm 1 of the paper), not optimal DPOR with wakeup trees:
-with two threads it runs exactly one execution per trace; with three or more it can start an
-execution that turns out to be equivalent to one already run ("sleep-set blocked"; counted in
-:meth:`coverage` as ``redundant``). What it does not model (a failed non-blocking acquire, the steps
-of an iteration, hand-offs inside the standard library) is listed in ``docs/strategies.md``.
+in the same state; DPOR runs one execution per trace instead of one per interleaving. This is
+*optimal DPOR* (Algorithm 2 of the paper): sleep sets, and at each decision a *wakeup tree* of
+sequences still to run, instead of source-DPOR's set of threads. With exact dependences no
+execution is ever equivalent to one already run, whatever the number of threads; where the model
+is not exact (hand-offs inside the standard library, below) an execution can still turn out to be
+"sleep-set blocked": it runs to its end (an execution cannot be abandoned half-way) and is counted in
+:meth:`coverage` as ``redundant``, not as a class. What it does not model is listed in
+``docs/strategies.md``.
 
 After each execution, :meth:`end` rebuilds the trace as *transitions* (what one thread did from one
 scheduling point to its next), computes happens-before with vector clocks (program order, thread
-start and join, lock release -> next acquire, conflicting accesses) and, for every race (two
-conflicting transitions of different threads, the first not ordered before the second by anything
-else), makes sure the scheduling point before the first one also tries a thread that can start the
-reversed order. The next execution replays the decisions up to the deepest point with such an
-alternative left and takes it.
+start and join, lock release -> next acquire, conflicting accesses) and, for every race ``i -> j``
+(two conflicting transitions of different threads, the first not ordered before the second by
+anything else), takes ``v = notdep(i).j``: the transitions after ``i`` that do not happen after it,
+then ``j``. Unless a thread asleep at the decision before ``i`` could start ``v`` (one of its *weak
+initials*: its first transition in ``v`` has nothing of another thread before it, or it has none in
+``v`` and commutes with all of it), ``v`` is inserted in that decision's wakeup tree, below the
+longest path of the tree that ``v`` can start with. The next execution replays the decisions up to
+the deepest one with a sequence left and follows that sequence, step by step; the branches of the
+tree below it become the wakeup trees of the new decisions.
+
+Steps that show nothing in the trace (the scheduling point of a lock acquire, an internal lock of
+the standard library, a wake-up inside ``Condition.wait``, the start of a thread) are not
+transitions: a thread chosen there and chosen again at once runs one transition, reversible at the
+first of these decisions; sleep sets keep a thread asleep on its next *visible* step; and while a
+sequence's next thread waits for such a step of another thread (a thread start's handshake), that
+step runs without leaving the sequence. Before a lock acquire the runtime says which lock
+(``ThreadState.pending_lock``); lock identities (ids of lock objects) distinguish locks within an
+execution, and what is kept across executions names a lock by its label only.
 
 Dependence (:func:`dependent`): accesses of the same location conflict unless both are reads
 (``list[0]`` and ``list[1]`` are different locations; a whole-container operation conflicts with
 all its items, and the writes of two keys of a mapping conflict, since a new key resizes it under an
 iteration in progress); two acquires of the same lock conflict; a ``call`` into code interlace
-cannot see, a ``sleep`` and an operation whose kind is unknown (``None``, e.g. a lock acquire before it happens)
-conflict with everything. Locations are named by type and attribute (``Box.value``), so two objects of
-the same type are one location: a sound over-approximation.
+cannot see, a ``sleep`` and an operation whose kind is unknown (``None``, e.g. a wake-up inside
+``Condition.wait`` before it shows) conflict with everything. Locations are named by type and
+attribute (``Box.value``), so two objects of the same type are one location: a sound
+over-approximation.
 """
 
 from __future__ import annotations
@@ -36,6 +52,12 @@ from .dfs import useful
 ACCESS = frozenset({"read", "write", "delete"})
 #: operations ordered by happens-before edges, never by conflicts
 EDGE_ONLY = frozenset({"start", "join", "release", "loop", "finish"})
+#: pending operations whose step shows nothing in the trace: a thread not yet run (``start``), an
+#: internal lock of the standard library, a wake-up inside ``Condition.wait`` (``None``)
+INVISIBLE = frozenset({None, "start", "internal"})
+#: a thread about to do one of these is never put asleep: its step is not known, or it commutes with
+#: everything that is reported and is ordered only by a happens-before edge
+NO_SLEEP = INVISIBLE | {"join", "start"}
 
 
 def _split(what: str) -> tuple[str, str | None]:
@@ -96,18 +118,36 @@ def base_of(what: Any) -> str:
     return _split(str(what))[0]
 
 
+class _Branch:
+    """One step of a wakeup sequence: the ``idx``-th transition of thread ``tid``, which did ``ops``
+    in the execution that found it; ``children`` are the steps that follow it (a wakeup tree)."""
+
+    __slots__ = ("tid", "idx", "ops", "children")
+
+    def __init__(self, tid: int, idx: int, ops: tuple) -> None:
+        self.tid = tid
+        self.idx = idx
+        self.ops = ops
+        self.children: list[_Branch] = []
+
+
 class _Node:
-    """One decision of the current path."""
+    """One decision of the current path.
 
-    __slots__ = ("enabled", "chosen", "backtrack", "done", "sleep", "ops")
+    ``wut`` is the wakeup tree of the decision minus the branch being run: the sequences still to run
+    from here, in the order they were found. ``done`` are the threads already run from here (with
+    ``sleep``, what the paper calls the sleep set of the node once they are finished)."""
 
-    def __init__(self, enabled: list[int], chosen: int, sleep: set[int], ops: dict[int, tuple]) -> None:
+    __slots__ = ("enabled", "chosen", "done", "sleep", "ops", "wut")
+
+    def __init__(self, enabled: list[int], chosen: int, sleep: set[int], ops: dict[int, tuple],
+                 wut: list[_Branch]) -> None:
         self.enabled = enabled
         self.chosen = chosen
-        self.backtrack = {chosen}
         self.done = {chosen}
         self.sleep = sleep
         self.ops = ops
+        self.wut = wut
 
 
 class _Transition:
@@ -143,6 +183,13 @@ class DPOR(Strategy):
         self.redundant = 0
         self._blocked = False
         self.races = 0
+        # following a wakeup sequence: its step chosen at the last decision (its children come next)
+        self.follow: _Branch | None = None
+        # transitions so far of each thread in this execution (as :meth:`_transitions` cuts them)
+        self.tcount: dict[int, int] = {}
+        self.scanned = 0
+        self.last_tid: int | None = None
+        self.decided_at: dict[int, int] = {}  # trace position -> thread chosen by the last decision there
 
     # -- the interface ---------------------------------------------------------------------------
 
@@ -158,52 +205,114 @@ class DPOR(Strategy):
         self.trace_pos = []
         self.held_snaps = []
         self._blocked = False
+        self.tcount = {}
+        self.scanned = 0
+        self.last_tid = None
+        self.decided_at = {}
         return True
 
     def choose(self, enabled: list[int], current: int | None, execution: Any) -> int:
         d = self.position
         self.position += 1
-        self.trace_pos.append(len(execution.trace))
+        pos = len(execution.trace)
+        self._count(execution)
+        self.trace_pos.append(pos)
         self.held_snaps.append(_held(execution))
         if 0 < d <= len(self.nodes):
-            self._learn_internal(self.nodes[d - 1], enabled, execution)
             self._check_sleepers(self.nodes[d - 1], execution)
         if d < len(self.nodes):
             node = self.nodes[d]
             if node.chosen in enabled:
+                self.decided_at[pos] = node.chosen
                 return node.chosen
             del self.nodes[d:]  # not deterministic: continue as a new path
+            self.follow = None
         enabled = useful(enabled, execution)
         if current not in enabled:
             current = None
         threads = execution.threads
-        ops = {t: (threads[t].pending, threads[t].pending_what) for t in enabled}
+        pending = {t: _pending_op(threads[t]) for t in enabled}
+        ops = dict(pending)  # and for sleepers, the visible step they sleep on
         sleep: set[int] = set()
         if d > 0 and d - 1 < len(self.nodes):
             parent = self.nodes[d - 1]
-            executed = [(e.kind, e.what) for e in execution.trace[self.trace_pos[d - 1]:]]
-            for t in (parent.sleep | parent.done) - {parent.chosen}:
+            segment = execution.trace[self.trace_pos[d - 1]:]
+            executed = [(e.kind, e.what) for e in segment]
+            candidates = (parent.sleep | parent.done) - {parent.chosen}
+            if parent.chosen in parent.sleep and all(e.tid != parent.chosen for e in segment):
+                candidates.add(parent.chosen)  # a sleeper that took a step showing nothing sleeps on
+            for t in candidates:
                 op = parent.ops.get(t)
-                if t not in ops or op is None or op[0] in ("join", "start"):
+                if t not in ops or op is None or op[0] in NO_SLEEP:
                     continue
-                if op != ops[t] and not (ops[t] == (None, None) and op[0] in ("acquire", "internal")):
-                    continue
+                if op != ops[t] and ops[t][0] not in INVISIBLE:
+                    continue  # it is about to do something else: not the step that was explored
                 if not any(dependent(op, e) for e in executed):
                     sleep.add(t)
                     ops[t] = op  # what it will do, learnt in an earlier execution
         awake = [t for t in enabled if t not in sleep]
         if not awake:
+            # a sleeper may still take a step that shows nothing (its visible step stays asleep)
+            awake = [t for t in enabled if pending[t][0] in INVISIBLE]
+        if not awake:
             self._blocked = True
             awake = enabled
-        tid = current if current in awake else awake[0]
-        self.nodes.append(_Node(list(enabled), tid, sleep, ops))
+        tid, wut = self._plan(enabled, pending)
+        if tid is None:
+            tid = current if current in awake else awake[0]
+        self.nodes.append(_Node(list(enabled), tid, sleep, ops, wut))
+        self.decided_at[pos] = tid
         return tid
+
+    def _plan(self, enabled: list[int], pending: dict[int, tuple]) -> tuple[int | None, list[_Branch]]:
+        """Following a wakeup sequence: the thread to run now and the other branches of the sequence's
+        tree at this point, which stay in the new node's wakeup tree; ``(None, [])`` when no sequence
+        is being followed (or it cannot be: the program did not do what it did before)."""
+        follow = self.follow
+        if follow is None:
+            return None, []
+        if self.tcount.get(follow.tid, 0) < follow.idx:
+            # the step chosen last did not show in the trace yet (it took an internal lock of the
+            # standard library, or waits for a thread it started): the same thread goes on with it
+            level = [follow]
+        else:
+            level = follow.children
+            while level and self.tcount.get(level[0].tid, 0) >= level[0].idx:
+                level = level[0].children  # that step already ran, while it was the only one that could
+        if level and level[0].tid not in enabled:
+            # its thread waits for another one's invisible step (a thread start's handshake): run
+            # that, which shows nothing in the trace, and keep to the sequence
+            helper = next((t for t in enabled if pending[t][0] in INVISIBLE), None)
+            if helper is not None:
+                return helper, []
+        steps = [b for b in level if b.tid in enabled]
+        if not steps:
+            self.follow = None
+            return None, []
+        self.follow = steps[0]
+        return steps[0].tid, steps[1:]
+
+    def _count(self, execution: Any) -> None:
+        """Bring :attr:`tcount` up to date with the trace, cutting it into transitions exactly as
+        :meth:`_transitions` does at the end, so that a wakeup step ``(tid, idx)`` can be told done."""
+        trace = execution.trace
+        free = execution.model == "free-threaded"
+        decided = self.decided_at
+        for pos in range(self.scanned, len(trace)):
+            event = trace[pos]
+            tid = event.tid
+            if tid == self.last_tid and decided.get(pos) != tid and (
+                    event.kind == "release" or (not free and event.kind in ACCESS)):
+                continue
+            self.tcount[tid] = self.tcount.get(tid, 0) + 1
+            self.last_tid = tid
+        self.scanned = len(trace)
 
     def end(self, execution: Any) -> None:
         del self.nodes[self.position:]
         if self.nodes and len(self.trace_pos) >= len(self.nodes):
             self._check_sleepers(self.nodes[-1], execution, self.trace_pos[len(self.nodes) - 1])
-        self._learn_acquires(execution)
+        self._learn_next_ops(execution)
         if self._blocked:
             self.redundant += 1
         else:
@@ -211,57 +320,60 @@ class DPOR(Strategy):
         self._analyse(execution)
 
     def _check_sleepers(self, node: _Node, execution: Any, start: int | None = None) -> None:
-        """A thread asleep at the last decision ran anyway (it was the only one that could): this
-        execution is equivalent to one already run (sleep-set blocked)."""
+        """A thread asleep at the last decision ran while still asleep (it was the only one that
+        could): this execution is equivalent to one already run (sleep-set blocked). A sleeper wakes
+        up when something that does not commute with its next step runs before it."""
         if not node.sleep or self._blocked:
             return
         trace = execution.trace
+        asleep = {t: node.ops.get(t) or (None, None) for t in node.sleep}
         begin = self.trace_pos[-2] if start is None else start
         for pos in range(begin, len(trace)):
-            if trace[pos].tid in node.sleep:
+            event = trace[pos]
+            if event.tid in asleep:
                 self._blocked = True
                 return
-
-    def _learn_internal(self, parent: _Node, enabled: list[int], execution: Any) -> None:
-        """The thread chosen at the previous decision was pending ``(None, None)``, did nothing the
-        trace shows and can still run: it took one of the standard library's internal locks (an
-        Event's, a Queue's mutex), which the program can only reach through calls (that conflict with
-        everything)."""
-        chosen = parent.chosen
-        if parent.ops.get(chosen) != (None, None) or chosen not in enabled:
-            return
-        trace = execution.trace
-        for pos in range(self.trace_pos[-2], len(trace)):
-            if trace[pos].tid == chosen:
+            op = (event.kind, event.what)
+            for t in [t for t, pending in asleep.items() if dependent(pending, op)]:
+                del asleep[t]
+            if not asleep:
                 return
-        parent.ops[chosen] = ("internal", None)
 
-    def _learn_acquires(self, execution: Any) -> None:
-        """A thread about to acquire a lock is pending ``(None, None)`` (the runtime does not say
-        which lock): learn it from what the thread did next, so that sleep sets can keep it asleep."""
+    def _learn_next_ops(self, execution: Any) -> None:
+        """Where a thread's next step at a decision showed nothing (a lock acquire's scheduling point,
+        an internal lock of the standard library, a wake-up in ``Condition.wait``, a thread not yet
+        run), what counts is its next *visible* step, as in the wakeup sequences: learn it from what
+        the thread did next, so that sleep sets can keep the thread asleep until something that does
+        not commute with that step runs."""
         firsts: dict[int, list[int]] = {}
         trace = execution.trace
         for pos, event in enumerate(trace):
             firsts.setdefault(event.tid, []).append(pos)
         for d, node in enumerate(self.nodes):
-            start = self.trace_pos[d] if d < len(self.trace_pos) else len(execution.trace)
+            start = self.trace_pos[d] if d < len(self.trace_pos) else len(trace)
             for t, op in node.ops.items():
-                if op != (None, None):
+                if op[0] not in INVISIBLE:
                     continue
                 positions = firsts.get(t, ())
                 at = bisect_left(positions, start) if positions else 0
-                if at < len(positions) and trace[positions[at]].kind == "acquire":
-                    node.ops[t] = ("acquire", trace[positions[at]].what)
+                if at < len(positions):
+                    event = trace[positions[at]]
+                    node.ops[t] = (event.kind, event.what)
 
     # -- exploration -----------------------------------------------------------------------------
 
     def _advance(self) -> bool:
+        """Replay up to the deepest decision with a wakeup sequence left, and follow that sequence."""
+        self.follow = None
         while self.nodes:
             node = self.nodes[-1]
-            todo = sorted(node.backtrack - node.done - node.sleep)
-            if todo:
-                node.chosen = todo[0]
-                node.done.add(node.chosen)
+            while node.wut:
+                branch = node.wut.pop(0)
+                if branch.tid in node.done or branch.tid in node.sleep:
+                    continue  # cannot happen with exact dependences: a thread never runs twice from here
+                node.chosen = branch.tid
+                node.done.add(branch.tid)
+                self.follow = branch
                 return True
             self.nodes.pop()
         return False
@@ -269,9 +381,17 @@ class DPOR(Strategy):
     def _transitions(self, execution: Any) -> list[_Transition]:
         """The trace as transitions, each tagged with the decision that chose it (None: forced)."""
         decided: dict[int, int] = {}
-        for d, pos in enumerate(self.trace_pos):
-            if d < len(self.nodes):
+        nodes, trace_pos = self.nodes, self.trace_pos
+        for d, pos in enumerate(trace_pos):
+            if d < len(nodes):
                 decided[pos] = d  # the last decision at a position is the one whose thread ran
+        for pos, d in decided.items():
+            # a thread chosen again after a step that showed nothing (an internal lock, a wake-up in
+            # Condition.wait): its transition began at the first of these decisions, and that is
+            # where another thread can go first instead
+            while d > 0 and trace_pos[d - 1] == pos and nodes[d - 1].chosen == nodes[d].chosen:
+                d -= 1
+            decided[pos] = d
         free = execution.model == "free-threaded"
         idents = self._lock_identities(execution)
         out: list[_Transition] = []
@@ -447,36 +567,59 @@ class DPOR(Strategy):
             last_of[j.tid] = j
 
     def _race(self, i: _Transition, j: _Transition, trans: list[_Transition], jclock: dict[int, int]) -> None:
-        """``i`` and ``j`` race: let the decision before ``i`` also start the reversed order."""
+        """``i`` and ``j`` race: make the decision before ``i`` run ``notdep(i).j`` (the transitions
+        after ``i`` that do not depend on it, then ``j``), unless a thread asleep there or a sequence
+        already in its wakeup tree starts an equivalent execution (Algorithm 2 of the paper)."""
         self.races += 1
         if i.decision is None or i.decision >= len(self.nodes):
             return  # nothing else could run there
         node = self.nodes[i.decision]
-        # v = the transitions after i that do not depend on it, then j: its initials can go first
-        v = [k for k in trans[i.pos + 1: j.pos] if not _hb(i, k.clock)]
-        initials: list[int] = []
-        seen: set[int] = set()
-        for n, k in enumerate(v):
-            if k.tid not in seen:
-                seen.add(k.tid)
-                if not any(_hb(m, k.clock) for m in v[:n] if m.tid != k.tid):
-                    initials.append(k.tid)
-        if j.tid not in seen and not any(_hb(m, jclock) for m in v):
-            initials.append(j.tid)
-        if node.backtrack & set(initials):
-            return
-        runnable = [t for t in initials if t in node.enabled]
-        if j.tid in runnable:
-            node.backtrack.add(j.tid)
-        elif runnable:
-            node.backtrack.add(runnable[0])
-        else:
-            node.backtrack.update(node.enabled)
+        seq = [(k, k.clock) for k in trans[i.pos + 1: j.pos] if not _hb(i, k.clock)]
+        seq.append((j, jclock))
+        for t in (node.sleep | node.done) - {node.chosen}:
+            op = node.ops.get(t)
+            if op is None or op[0] in NO_SLEEP:
+                op = (None, None)  # not known: may not commute with anything
+            if _weak_initial(t, (op,), seq):
+                return  # a thread asleep here already covers it
+        if seq[0][0].tid not in node.enabled:
+            # start with an initial that can run here (any initial can go first)
+            first = next((n for n in _initials(seq) if seq[n][0].tid in node.enabled), None)
+            if first is None:
+                self._fallback(node)
+                return
+            seq.insert(0, seq.pop(first))
+        level = node.wut
+        while True:
+            for branch in level:
+                if _weak_initial(branch.tid, branch.ops, seq):
+                    at = next((n for n, (k, _) in enumerate(seq) if k.tid == branch.tid), None)
+                    if at is not None:
+                        del seq[at]
+                    if not branch.children or not seq:
+                        return  # an equivalent sequence is already there
+                    level = branch.children
+                    break
+            else:
+                for k, _ in seq:
+                    step = _Branch(k.tid, k.idx, _portable(k.ops))
+                    level.append(step)
+                    level = step.children
+                return
+
+    def _fallback(self, node: _Node) -> None:
+        """No thread that can start the reversal runs at this decision (the model does not explain
+        it): try every thread there, one step each."""
+        queued = {b.tid for b in node.wut}
+        for t in node.enabled:
+            if t not in node.done and t not in node.sleep and t not in queued:
+                step = _Branch(t, 0, ((None, None),))
+                node.wut.append(step)
 
     # -- reporting -------------------------------------------------------------------------------
 
     def coverage(self) -> dict[str, Any]:
-        left = sum(len(n.backtrack - n.done - n.sleep) for n in self.nodes)
+        left = sum(_leaves(n.wut) for n in self.nodes)
         return {
             "strategy": "DPOR",
             "classes": self.classes,
@@ -491,12 +634,61 @@ class DPOR(Strategy):
         return "dpor"
 
 
+def _pending_op(ts: Any) -> tuple:
+    """What thread ``ts`` does when it next runs, as ``(kind, what)``. Before a lock acquire the
+    runtime's ``pending`` is None and ``pending_lock`` is the lock: an acquire of its label (lock
+    identities are ids of objects, which differ from one execution to the next, and what is known
+    about a decision is kept across executions), or an internal lock of the standard library."""
+    kind = ts.pending
+    if kind is None:
+        lock = getattr(ts, "pending_lock", None)
+        if lock is not None:
+            if getattr(lock, "internal", False):
+                return ("internal", None)
+            return ("acquire", getattr(lock, "label", "?"))
+    return (kind, ts.pending_what)
+
+
 def _held(execution: Any) -> dict[int, list[tuple[int, str]]]:
     out = {}
     for ts in execution.threads:
         if ts.held:
             out[ts.tid] = [(id(lock), getattr(lock, "label", "?")) for lock in ts.held]
     return out
+
+
+def _initials(seq: list[tuple[_Transition, dict[int, int]]]) -> list[int]:
+    """Positions in ``seq`` of the transitions nothing earlier in ``seq`` happens before."""
+    out = []
+    seen: set[int] = set()
+    for n, (k, clock) in enumerate(seq):
+        if k.tid not in seen:
+            seen.add(k.tid)
+            if not any(_hb(m, clock) for m, _ in seq[:n] if m.tid != k.tid):
+                out.append(n)
+    return out
+
+
+def _weak_initial(tid: int, ops: tuple, seq: list[tuple[_Transition, dict[int, int]]]) -> bool:
+    """Whether thread ``tid`` (whose next step does ``ops``) can go first in an execution that
+    extends ``seq`` (the paper's weak initials): its first transition in ``seq`` has nothing of
+    another thread before it, or it has none and ``ops`` commute with all of ``seq``."""
+    for n, (k, clock) in enumerate(seq):
+        if k.tid == tid:
+            return not any(_hb(m, clock) for m, _ in seq[:n] if m.tid != tid)
+    return not any(dependent(a, b) for a in ops for k, _ in seq for b in k.ops)
+
+
+def _portable(ops: list[tuple]) -> tuple:
+    """``ops`` as a wakeup step keeps them for later executions: without the lock identities, which
+    are ids of this execution's lock objects (a lock is then any lock of its label: a conflict more
+    at worst)."""
+    return tuple((kind, what.rpartition("#")[0]) if kind in ("acquire", "release") and "#" in str(what)
+                 else (kind, what) for kind, what in ops)
+
+
+def _leaves(level: list[_Branch]) -> int:
+    return sum(_leaves(b.children) if b.children else 1 for b in level)
 
 
 def _join(into: dict[int, int], other: dict[int, int]) -> None:

@@ -301,3 +301,69 @@ def test_detect_only_state_stays_bounded_and_a_hot_loop_still_reports_its_race(m
     race = result.races[0]
     assert {source[a.site[1] - 1].strip() for a in (race.current, race.previous)} == {
         'box["n"] += 1  # RACE: the main thread reads it unsynchronised', 'seen = box["n"]'}
+
+
+class _Obj:
+    pass
+
+
+def _weakly_referenced_objects_die_and_ids_are_reused():
+    import gc
+    import threading
+    import weakref
+
+    item = _Obj()
+    item.value = 1
+    assert item.value == 1
+    ref = weakref.ref(item)
+    del item
+    gc.collect()
+    assert ref() is None, "the detector kept an object of the program alive"
+
+    def churn(n):
+        for i in range(n):
+            o = _Obj()  # dies at once; the next one often gets the same id
+            o.x = i
+            assert o.x == i
+
+    ts = [threading.Thread(target=churn, args=(300,)) for _ in range(2)]
+    for t in ts:
+        t.start()
+    for t in ts:
+        t.join()
+
+
+def test_detectors_keep_no_object_alive_and_a_reused_id_is_a_new_object():
+    result = interlace.explore(_weakly_referenced_objects_die_and_ids_are_reused, executions=3, seed=0,
+                               strategy="random")
+    assert result.ok, result.report()
+    native = interlace.detect(_weakly_referenced_objects_die_and_ids_are_reused)
+    assert native.ok, native.report()
+
+
+def test_an_object_that_died_is_forgotten_before_its_id_names_another():
+    import threading
+
+    from interlace.detect.races import RaceDetector
+    from interlace.runtime.execution import Execution, ThreadState
+
+    class Ex:
+        describe = Execution.describe
+        threads = [ThreadState(0, threading.current_thread()), ThreadState(1, threading.current_thread())]
+
+    ex = Ex()
+    detector = RaceDetector()
+    detector.begin(ex)
+    one, two = ex.threads
+    site = (__file__, 1, 0)
+    first = _Obj()
+    old_id = id(first)
+    detector.access(ex, one, "write", first, "x", site, False)
+    del first  # freed at once; the allocator hands the same address to the next object of its size
+    second = _Obj()
+    if id(second) != old_id:
+        pytest.skip("the allocator did not reuse the address")
+    detector.access(ex, two, "write", second, "x", site, False)
+    assert detector.races == []  # thread 'two' wrote a new object, not the dead one
+    detector.access(ex, one, "write", second, "x", site, False)
+    assert [r.what for r in detector.races] == ["_Obj.x"]  # and that new object's own race is found

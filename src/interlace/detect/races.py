@@ -19,7 +19,9 @@ import linecache
 import os
 import sys
 import types
+import weakref
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 from .stacks import Frame, capture, format_stack
@@ -110,6 +112,14 @@ class _Step:
         self.run = run
 
 
+#: at most this many objects that cannot be weakly referenced are kept alive by one detector
+MAX_KEPT = 100_000
+
+
+def _died(dead: list, oid: int, _ref: Any) -> None:
+    dead.append(oid)  # from whichever thread dropped the object: the detector purges it before its next lookup
+
+
 #: how the accesses to an object of a type name their location
 _OTHER, _SKIP, _MODULE, _WHOLE_ONLY, _INDEXED, _DICT = range(6)
 _TYPES: dict[type, tuple[int, bool]] = {}
@@ -165,9 +175,15 @@ class RaceDetector:
         self.lock_clocks: dict[int, tuple[Any, VectorClock]] = {}
         self.handoff_clocks: dict[tuple, VectorClock] = {}
         self.locations: dict[tuple, _Location] = {}
-        self.keyed: dict[int, set] = {}
-        self.keep: dict[int, Any] = {}
-        self.dict_owners: dict[int, Any] = {}
+        # Objects are known by id(). An object that can be weakly referenced is not kept alive (the
+        # program's weak references and finalizers work as usual): when it dies its locations go, so a
+        # new object with the same id starts fresh. The others (builtin containers, cell keys) are kept
+        # alive, at most MAX_KEPT of them, the oldest forgotten first.
+        self.objects: dict[int, list[tuple]] = {}  # id -> its locations
+        self.keep: dict[int, Any] = {}  # id -> the object, or a weak reference to it
+        self.kept: dict[int, None] = {}  # ids kept alive, oldest first
+        self.dead: list[int] = []  # ids whose object died since the last access
+        self.dict_owners: dict[int, Any] = {}  # id of an object's __dict__ -> (a weak reference to) the object
         self.last: dict[tuple, Access | _Step] = {}  # (tid, location) -> that thread's latest access to it
         self.ordinals: dict[int, int] = {}
         self.first_seen: dict[int, tuple] = {}
@@ -230,6 +246,8 @@ class RaceDetector:
     # -- accesses --------------------------------------------------------------------------------------
 
     def access(self, ex: Any, ts: Any, kind: str, obj: Any, key: Any, site: tuple, atomic: bool) -> None:
+        if self.dead:
+            self._forget_dead()
         # On the path of every shared access: one type lookup decides how the location is named.
         category, keyed = _TYPES.get(type(obj)) or _type_info(type(obj))
         if category == _OTHER:
@@ -248,8 +266,13 @@ class RaceDetector:
         else:  # a plain dict: maybe an object's __dict__, which is that object's attributes
             owner = self.dict_owners.get(id(obj))
             if owner is not None:
-                obj = owner
-                keyed = (_TYPES.get(type(obj)) or _type_info(type(obj)))[1]
+                if type(owner) is weakref.ref:
+                    owner = owner()
+                if owner is not None and getattr(owner, "__dict__", None) is obj:
+                    obj = owner
+                    keyed = (_TYPES.get(type(obj)) or _type_info(type(obj)))[1]
+                else:
+                    del self.dict_owners[id(obj)]  # the owner is gone; this dict is another one
         try:
             lk = (id(obj), key)
             location = self.locations.get(lk)
@@ -260,11 +283,13 @@ class RaceDetector:
         if location is None:
             location = self.locations[lk] = _Location(ex.describe(obj, key) if key != _WHOLE
                                                        else type(obj).__name__)
-            self.keep[id(obj)] = obj
-            if keyed:
-                self.keyed.setdefault(id(obj), set()).add(lk)
-            if id(obj) not in self.first_seen:
-                self.first_seen[id(obj)] = site
+            oid = id(obj)
+            known = self.objects.get(oid)
+            if known is None:
+                known = self.objects[oid] = []
+                self._keep(oid, obj)
+                self.first_seen[oid] = site
+            known.append(lk)
         t = ts.tid
         clocks = self.clocks
         c = clocks[t] if t < len(clocks) else self.clock(t)
@@ -301,7 +326,7 @@ class RaceDetector:
                     self._race(ex, location, lk, access, r)
         if keyed:
             if key == _WHOLE:
-                for k in self.keyed.get(id(obj), ()):
+                for k in self.objects.get(id(obj), ()):
                     if k != lk:
                         other = self.locations.get(k)
                         if other is not None:
@@ -329,8 +354,35 @@ class RaceDetector:
         """``obj.__dict__`` was read: accesses to that dict are accesses to ``obj``'s attributes."""
         d = getattr(obj, "__dict__", None)
         if isinstance(d, dict):
-            self.dict_owners[id(d)] = obj
-            self.keep[id(d)] = d
+            try:
+                self.dict_owners[id(d)] = weakref.ref(obj)
+            except TypeError:
+                self.dict_owners[id(d)] = obj
+
+    def _keep(self, oid: int, obj: Any) -> None:
+        try:
+            self.keep[oid] = weakref.ref(obj, partial(_died, self.dead, oid))
+        except TypeError:
+            self.keep[oid] = obj
+            self.kept[oid] = None
+            if len(self.kept) > MAX_KEPT:
+                self._forget(next(iter(self.kept)))
+
+    def _forget_dead(self) -> None:
+        dead = self.dead
+        while dead:
+            self._forget(dead.pop())  # one at a time: another thread may append meanwhile
+
+    def _forget(self, oid: int) -> None:
+        """Drop everything known about the object with id ``oid`` (it died, or is the oldest kept)."""
+        threads = range(len(self.clocks))
+        for lk in self.objects.pop(oid, ()):
+            self.locations.pop(lk, None)
+            for t in threads:
+                self.last.pop((t, lk), None)
+        self.keep.pop(oid, None)
+        self.kept.pop(oid, None)
+        self.first_seen.pop(oid, None)
 
     # -- reporting -------------------------------------------------------------------------------------
 
@@ -351,6 +403,8 @@ class RaceDetector:
 
     def _origin(self, lk: tuple) -> str:
         obj = self.keep.get(lk[0])
+        if type(obj) is weakref.ref:
+            obj = obj()
         if isinstance(obj, dict) and "__builtins__" in obj:
             name = obj.get("__name__", "?")
             return f"global of module {name}"

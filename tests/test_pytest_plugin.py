@@ -169,6 +169,15 @@ def test_correct_test_passes_and_the_summary_counts_executions_and_interleavings
     result.stdout.fnmatch_lines(["*= interlace =*", "interlace: 1 test, 100 executions in *s"])
 
 
+def test_dpor_proves_a_correct_test_and_the_summary_says_so(inner):
+    inner.makepyfile(test_racy=RACY)
+    result = run(inner, "--interlace", "--interlace-strategy", "dpor", "-k", "locked")
+    result.assert_outcomes(passed=1, deselected=1)
+    line = summary_lines(result)["test_racy.py::test_locked_counter"]
+    assert re.fullmatch(r"test_racy\.py::test_locked_counter: (\d+) executions, \1 distinct interleavings, "
+                        r"[\d.]+s \(seed \d+\); all \1 interleaving classes explored \(DPOR\) \[ok\]", line), line
+
+
 def test_a_test_that_never_runs_two_threads_at_once_runs_once(inner):
     inner.makepyfile(test_single="""
         import threading

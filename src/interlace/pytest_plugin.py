@@ -55,7 +55,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--interlace-executions", type=int, default=None, metavar="N",
                     help=f"executions explored per test (default {DEFAULT_EXECUTIONS})")
     group.addoption("--interlace-strategy", default=None, metavar="NAME",
-                    help="exploration strategy: pct (default) or random")
+                    help="exploration strategy: pct (default), random, pos, dfs, dpor or portfolio")
     group.addoption("--interlace-seed", type=int, default=None, metavar="N",
                     help="base seed; each test's seed is derived from it and the test id "
                          "(default: derived from the test id alone, so reruns and xdist workers agree)")
@@ -445,6 +445,7 @@ def _run(item: Any, plan: dict) -> None:
         "elapsed": round(elapsed, 4), "seed": result.seed, "strategy": result.strategy,
         "mode": "replay" if replaying else "explore", "failed": not result.ok and outcome is None,
         "exhausted": bool(result.exhausted),
+        "coverage": result.coverage_line() if result.coverage else None,
         "uninstrumented": [u for u in result.uninstrumented if not u.startswith("interlace.")],
         "races": sum(1 for r in result.races if not r.suppressed) + len(result.lock_inversions),
     }
@@ -578,8 +579,11 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
         if s["mode"] == "replay":
             tr.write_line(f"{s['nodeid']}: replayed 1 schedule in {s['elapsed']:.2f}s [{verdict}]")
             continue
-        note = " (no two threads could run at once: nothing to explore)" if s.get("exhausted") and \
-            s["executions"] == 1 else ""
+        note = ""
+        if s.get("exhausted") and s.get("coverage"):
+            note = "; " + s["coverage"].removesuffix(", no failure")  # a systematic strategy covered it all
+        elif s.get("exhausted") and s["executions"] == 1:
+            note = " (no two threads could run at once: nothing to explore)"
         tr.write_line(
             f"{s['nodeid']}: {_n(s['executions'], 'execution')}, "
             f"{_n(s['interleavings'], 'distinct interleaving')}, {s['elapsed']:.2f}s "

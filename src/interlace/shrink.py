@@ -387,6 +387,7 @@ def record(fn: Any, schedule: Any, *, include: Any = (), exclude: Any = ()) -> A
         strategy=schedule.strategy or "replay", model=schedule.model, elapsed=time.perf_counter() - started,
         failure=failure, trace=ex.trace, uninstrumented=session.uninstrumented,
         divergence=strategy.divergence, threads=[t.name for t in ex.threads], decisions=strategy.decisions,
+        handoffs=session.handoffs_of(ex),
     )
     if failure is not None:
         result.schedule = Schedule(

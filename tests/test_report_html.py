@@ -150,6 +150,9 @@ def test_cli_report_and_explore_html(tmp_path):
     assert "1 preemption," in rep.stdout
     page = (tmp_path / "out" / "report.html").read_text()
     assert "interlace replay s.json" in page and "1 preemption(s)" in page
+    replayed = run("replay", "s.json", "--html", "replay.html")
+    assert replayed.returncode == 1 and "interlace: HTML report: replay.html" in replayed.stderr
+    assert "interlace replay s.json" in (tmp_path / "replay.html").read_text()
     bad = run("report", "missing.json", "--html", "x.html")
     assert bad.returncode == 2 and "no schedule file at 'missing.json'" in bad.stderr
 

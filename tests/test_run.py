@@ -416,3 +416,34 @@ def test_popen_pipe_reads_and_writes_are_recorded_and_replayed(tmp_path) -> None
     assert not marker.exists()  # no process was started
     shown = cli("show", "--inputs", "pipes.ilr", cwd=str(tmp_path)).stdout.decode()
     assert "subprocess.stdout" in shown and "subprocess.stdin" in shown
+
+
+def test_replay_of_a_recording_writes_its_html_timeline(tmp_path) -> None:
+    prog = program(tmp_path, """
+        import queue, threading
+        q = queue.Queue()
+        box = {"v": 0}
+
+        def producer():
+            box["v"] = 1
+            q.put("item")
+
+        def consumer():
+            q.get()
+            box["v"] += 1
+
+        ts = [threading.Thread(target=producer), threading.Thread(target=consumer)]
+        for t in ts:
+            t.start()
+        for t in ts:
+            t.join()
+        print(box["v"])
+    """)
+    done = cli("run", "--keep", "all", "--record", "q.ilr", prog, cwd=str(tmp_path))
+    assert done.returncode == 0, done.stderr.decode()
+    again = cli("replay", "q.ilr", "--html", "out/q.html", cwd=str(tmp_path))
+    assert (again.returncode, again.stdout) == (0, done.stdout)
+    page = (tmp_path / "out" / "q.html").read_text()
+    assert f"interlace: HTML report: {tmp_path / 'out' / 'q.html'}" in again.stderr.decode()
+    assert '"handoff hb-queue"]' in page and "interlace replay q.ilr" in page
+    assert "Thread-1 (producer)" in page and "Thread-2 (consumer)" in page

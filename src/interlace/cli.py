@@ -215,6 +215,11 @@ def _replay(options: argparse.Namespace) -> int:
     sys.stdout.flush()
     if diverged(result):
         return EXIT_DIVERGED
+    if options.html:
+        from .report.command import write_html
+
+        where = write_html(result, options.html, f"interlace replay {shlex.quote(options.schedule)}")
+        print(f"interlace: HTML report: {where}", file=sys.stderr)
     if result.ok:
         print(NOT_REPRODUCED, file=sys.stderr)
         return EXIT_OK

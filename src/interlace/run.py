@@ -58,6 +58,7 @@ class RunOutcome:
     stderr_sha: str = ""
     path: str = ""
     notes: list[str] = field(default_factory=list)
+    result: Any = None  # an explore.Result of the run, for the HTML report (replay --html)
 
     def end_record(self) -> dict[str, Any]:
         return {"exit_code": self.exit_code, "outcome": self.outcome, "message": self.message,
@@ -68,8 +69,12 @@ class RunOutcome:
 
 
 def _execute(program: Program, strategy: Strategy, channel: Any, *, model: str, max_steps: int, epoch: float,
-             random_seed: int, races: str, stdout: Any = None, stderr: Any = None) -> tuple[Any, RunOutcome]:
-    """Run ``program`` once under ``strategy`` with the inputs of ``channel`` installed."""
+             random_seed: int, races: str, stdout: Any = None, stderr: Any = None,
+             for_report: bool = False) -> tuple[Any, RunOutcome]:
+    """Run ``program`` once under ``strategy`` with the inputs of ``channel`` installed.
+
+    ``for_report``: note the values read and the hand-offs, and put a Result in ``outcome.result``.
+    """
     import threading
 
     from .explore import Session
@@ -111,12 +116,13 @@ def _execute(program: Program, strategy: Strategy, channel: Any, *, model: str, 
         sys.stdout, sys.stderr = out, err
         try:
             strategy.begin(0)
-            ex = session.run(strategy, model, max_steps, epoch=epoch)
+            ex = session.run(strategy, model, max_steps, epoch=epoch, capture_values=for_report)
         finally:
             sys.stdout, sys.stderr = saved_streams
             threading.excepthook = runtime_hook
             channel.uninstall()
         found, inversions = session.new_findings()
+        handoffs = session.handoffs_of(ex)
     sys.unraisablehook = runtime_unraisable
     duration = _real_perf() - started
     races_found = [r.summary() for r in found if not r.suppressed] + [i.summary() for i in inversions]
@@ -136,6 +142,16 @@ def _execute(program: Program, strategy: Strategy, channel: Any, *, model: str, 
     elif program.exit_code != 0:
         outcome.outcome, outcome.message = "exit", f"exit status {program.exit_code}"
         outcome.failing = True
+    if for_report:
+        from .explore import Result
+        from .runtime.execution import Failure
+
+        shown = failure if failure is not None and failure.kind != "divergence" else (
+            Failure("exception", outcome.message) if outcome.failing else None)
+        outcome.result = Result(
+            ok=not outcome.failing, executions=1, seed=None, strategy="replay", model=model, elapsed=duration,
+            failure=shown, trace=ex.trace, threads=[t.name for t in ex.threads], races=found,
+            lock_inversions=inversions, handoffs=handoffs)
     return ex, outcome
 
 
@@ -251,8 +267,11 @@ def record(script: str | None, args: list[str], *, module: str | None = None, pa
 def replay(path: str, *, until: int | None = None, quiet: bool = False, stdout: Any = None,
            stderr: Any = None,
            fresh_modules: bool = False, recording: Recording | None = None,
-           hash_seed: int | None = None) -> RunOutcome:
-    """Replay a recording in the current interpreter. ``RecordingError`` if the file is unusable."""
+           hash_seed: int | None = None, html: str | None = None) -> RunOutcome:
+    """Replay a recording in the current interpreter. ``RecordingError`` if the file is unusable.
+
+    ``html``: also write the HTML timeline of the replayed run there.
+    """
     from .inputs import REPLAY, Channel
 
     rec = recording if recording is not None else load(path)
@@ -304,7 +323,7 @@ def replay(path: str, *, until: int | None = None, quiet: bool = False, stdout: 
         ex, outcome = _execute(program, strat, channel, model=h.get("model", "free-threaded"),
                                max_steps=int(h.get("max_steps", 1_000_000)), epoch=float(h["epoch"]),
                                random_seed=int(h["random_seed"]), races=h.get("races", "warn"),
-                               stdout=stdout, stderr=stderr)
+                               stdout=stdout, stderr=stderr, for_report=html is not None)
     finally:
         os.chdir(cwd)
         if modules is not None:
@@ -313,6 +332,12 @@ def replay(path: str, *, until: int | None = None, quiet: bool = False, stdout: 
     outcome.notes = notes
     outcome.decisions = strat.position
     outcome.path = path
+    if html is not None and outcome.result is not None:
+        from .report.command import write_html
+
+        where = write_html(outcome.result, html, f"interlace replay {_quote(path)}")
+        if not quiet:
+            report.write(f"interlace: HTML report: {where}\n")
     divergence = strat.divergence or channel.divergence
     if divergence is None and ex.failure is not None and ex.failure.kind == "divergence":
         divergence = ex.failure.message

@@ -59,6 +59,8 @@ def add_replay_options(parser: Any) -> None:
                         help="recordings: stop at scheduling step STEP and open pdb in the running thread")
     parser.add_argument("-q", "--quiet", action="store_true", help="recordings: print nothing of "
                                                                    "interlace's own")
+    parser.add_argument("--html", default=None, metavar="OUT.html",
+                        help="also write the HTML timeline of the replayed run here")
 
 
 def is_recording(path: str) -> bool:
@@ -130,7 +132,8 @@ def cli_replay(options: Any) -> int:
         print(f"interlace: {exc}", file=sys.stderr)
         return EXIT_USAGE
     hash_seed = rec.header.get("hash_seed")
-    request = {"path": path, "until": options.until, "quiet": options.quiet}
+    request = {"path": path, "until": options.until, "quiet": options.quiet,
+               "html": os.path.abspath(options.html) if options.html else None}
     if not isinstance(hash_seed, int):
         hash_seed = 0
     return run_command("replay", request, hash_seed)

@@ -16,6 +16,8 @@ import io
 import subprocess
 from typing import Any
 
+from .streams import RecordedReads
+
 _real_run = subprocess.run
 _real_call = subprocess.call
 
@@ -119,7 +121,7 @@ _popen_signature = inspect.signature(subprocess.Popen.__init__).replace(
     parameters=list(inspect.signature(subprocess.Popen.__init__).parameters.values())[1:])
 
 
-class _Pipe:
+class _Pipe(RecordedReads):
     """One end of a child's pipe, as the program sees it. Recording: the real file object, each call
     recorded. Replaying (``real`` None): the recorded results, and nothing to close."""
 
@@ -128,10 +130,6 @@ class _Pipe:
         self._real = real
         self._kind = kind
         self.closed = False
-
-    def _io(self, method: str, *args: Any) -> Any:
-        real = getattr(self._real, method) if self._real is not None else None
-        return self._ch.blocking(self._kind, f"{self._kind}.{method}", real, *args)
 
     def close(self) -> None:
         self.closed = True
@@ -156,18 +154,6 @@ class _Pipe:
 
 
 class PipeReader(_Pipe):
-    def read(self, size: int = -1) -> Any:
-        return self._io("read", size)
-
-    def read1(self, size: int = -1) -> Any:
-        return self._io("read1", size)
-
-    def readline(self, size: int = -1) -> Any:
-        return self._io("readline", size)
-
-    def readlines(self, hint: int = -1) -> list:
-        return self._io("readlines", hint)
-
     def readinto(self, buffer: Any) -> int:
         def real(size: int) -> bytes:
             chunk = bytearray(size)
@@ -179,20 +165,10 @@ class PipeReader(_Pipe):
         buffer[:len(data)] = data
         return len(data)
 
-    def readable(self) -> bool:
-        return True
-
-    def __iter__(self) -> Any:
-        return self
-
-    def __next__(self) -> Any:
-        line = self.readline()
-        if not line:
-            raise StopIteration
-        return line
-
 
 class PipeWriter(_Pipe):
+    """The child's stdin: writes are inputs too (how much was written, or the BrokenPipeError)."""
+
     def write(self, data: Any) -> Any:
         return self._io("write", data)
 

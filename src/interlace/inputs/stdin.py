@@ -13,44 +13,21 @@ import io
 import sys
 from typing import Any
 
+from .streams import RecordedReads
 
-class _Reader:
+
+class _Reader(RecordedReads):
     _kind = "stdin"
 
     def __init__(self, ch: Any, real: Any) -> None:
         self._ch = ch
         self._real = real
 
-    def _read(self, method: str, *args: Any) -> Any:
-        real = getattr(self._real, method) if self._real is not None else None
-        return self._ch.blocking(self._kind, f"{self._kind}.{method}", real, *args)
-
-    def read(self, size: int = -1) -> Any:
-        return self._read("read", size)
-
-    def readline(self, size: int = -1) -> Any:
-        return self._read("readline", size)
-
-    def readlines(self, hint: int = -1) -> list:
-        return self._read("readlines", hint)
-
-    def __iter__(self) -> Any:
-        return self
-
-    def __next__(self) -> Any:
-        line = self.readline()
-        if not line:
-            raise StopIteration
-        return line
-
     def fileno(self) -> int:
         raise io.UnsupportedOperation("interlace records standard input: it has no file descriptor")
 
     def isatty(self) -> bool:
         return False
-
-    def readable(self) -> bool:
-        return True
 
     def __enter__(self) -> Any:
         return self
@@ -64,9 +41,6 @@ class _Reader:
 
 class _BinaryStdin(_Reader):
     _kind = "stdin.buffer"
-
-    def read1(self, size: int = -1) -> bytes:
-        return self._read("read1", size)
 
 
 class RecordedStdin(_Reader):

@@ -81,6 +81,11 @@ def test_truncated_file(tmp_path) -> None:
     exc = error(path)
     assert exc.problem == "truncated"
     assert str(exc).startswith(f"{path!r} is truncated: it ends in the middle of a frame (byte ")
+    assert str(exc).endswith("`interlace replay --salvage` replays them, or record the run again.")
+    salvaged = load(path, salvage=True)
+    assert salvaged.truncated_at is not None and not salvaged.complete
+    assert f"(byte {salvaged.truncated_at} of {len(data) - 7})" in str(exc)
+    assert f"the {len(salvaged.decisions)} decision(s) before that point are intact" in str(exc)
     open(path, "wb").write(data[:5])
     assert error(path).problem == "truncated"
     open(path, "wb").write(data[:20])

@@ -447,3 +447,34 @@ def test_replay_of_a_recording_writes_its_html_timeline(tmp_path) -> None:
     assert f"interlace: HTML report: {tmp_path / 'out' / 'q.html'}" in again.stderr.decode()
     assert '"handoff hb-queue"]' in page and "interlace replay q.ilr" in page
     assert "Thread-1 (producer)" in page and "Thread-2 (consumer)" in page
+
+
+def test_a_recording_cut_short_replays_its_intact_part_with_salvage(tmp_path) -> None:
+    prog = program(tmp_path, """
+        import random, threading
+        lock = threading.Lock()
+        def work(name):
+            for i in range(6000):  # about 150 KB of records: the writer flushes a frame every 64 KB
+                with lock:
+                    x = random.random()
+                    if i % 100 == 0:
+                        print(name, i, x, flush=True)
+        ts = [threading.Thread(target=work, args=(n,)) for n in "ab"]
+        for t in ts:
+            t.start()
+        for t in ts:
+            t.join()
+    """)
+    done = cli("run", "-q", "--keep", "all", "--record", "whole.ilr", prog, cwd=str(tmp_path))
+    assert done.returncode == 0, done.stderr.decode()
+    data = (tmp_path / "whole.ilr").read_bytes()
+    (tmp_path / "cut.ilr").write_bytes(data[:-5])  # inside the last frame: the others are intact
+    refused = cli("replay", "cut.ilr", cwd=str(tmp_path))
+    assert refused.returncode == 2 and refused.stdout == b""
+    assert "`interlace replay --salvage` replays them" in refused.stderr.decode()
+    salvaged = cli("replay", "--salvage", "cut.ilr", cwd=str(tmp_path))
+    err = salvaged.stderr.decode()
+    assert "interlace: note: the recording is cut short at byte " in err
+    assert "(the recorded run was interrupted there); the replay stops at the same point." in err
+    assert 0 < len(salvaged.stdout) < len(done.stdout)
+    assert done.stdout.startswith(salvaged.stdout)  # exactly the run, as far as the file goes

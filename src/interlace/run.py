@@ -267,14 +267,15 @@ def record(script: str | None, args: list[str], *, module: str | None = None, pa
 def replay(path: str, *, until: int | None = None, quiet: bool = False, stdout: Any = None,
            stderr: Any = None,
            fresh_modules: bool = False, recording: Recording | None = None,
-           hash_seed: int | None = None, html: str | None = None) -> RunOutcome:
+           hash_seed: int | None = None, html: str | None = None, salvage: bool = False) -> RunOutcome:
     """Replay a recording in the current interpreter. ``RecordingError`` if the file is unusable.
 
-    ``html``: also write the HTML timeline of the replayed run there.
+    ``html``: also write the HTML timeline of the replayed run there. ``salvage``: a file whose last
+    frame is cut short replays up to its intact frames (see :func:`interlace.recording.load`).
     """
     from .inputs import REPLAY, Channel
 
-    rec = recording if recording is not None else load(path)
+    rec = recording if recording is not None else load(path, salvage=salvage)
     h = rec.header
     prog = h["program"]
     report = stderr or sys.stderr
@@ -290,6 +291,9 @@ def replay(path: str, *, until: int | None = None, quiet: bool = False, stdout: 
                            "program is at the same path, or at the same place relative to the directory.")
         notes.append(f"the program is at {moved} here (recorded at {program_path})")
         program_path, root = moved, os.path.dirname(moved)
+    if rec.truncated_at is not None:
+        notes.append(f"the recording is cut short at byte {rec.truncated_at} of {rec.size}: replaying the "
+                     f"{len(rec.decisions)} decision(s) before it")
     program = Program(program_path, list(prog["args"]), prog.get("package"))
     for rel, digest in (prog.get("sources") or {}).items():
         try:
@@ -313,7 +317,8 @@ def replay(path: str, *, until: int | None = None, quiet: bool = False, stdout: 
         for note in notes:
             report.write(f"interlace: note: {note}\n")
     strat = CheckingReplay(rec, root, until)
-    channel = Channel(REPLAY, recorded=rec.inputs, record_files=bool(h.get("record_files")))
+    channel = Channel(REPLAY, recorded=rec.inputs, record_files=bool(h.get("record_files")),
+                      complete=rec.complete)
     strat.channel = channel
     cwd = os.getcwd()
     modules = set(sys.modules) if fresh_modules else None
@@ -341,12 +346,12 @@ def replay(path: str, *, until: int | None = None, quiet: bool = False, stdout: 
     divergence = strat.divergence or channel.divergence
     if divergence is None and ex.failure is not None and ex.failure.kind == "divergence":
         divergence = ex.failure.message
-    if strat.ended:
+    if strat.ended or channel.ended:
         outcome.ended_early = True
         outcome.divergence = None
         outcome.outcome = "interrupted"
         if not quiet:
-            report.write(f"interlace: {strat.divergence}.\n")
+            report.write(f"interlace: {strat.divergence if strat.ended else channel.ended}.\n")
         return outcome
     if divergence is None and rec.complete:
         left = len(rec.decisions) - strat.position

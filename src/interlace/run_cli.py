@@ -61,6 +61,8 @@ def add_replay_options(parser: Any) -> None:
                                                                    "interlace's own")
     parser.add_argument("--html", default=None, metavar="OUT.html",
                         help="also write the HTML timeline of the replayed run here")
+    parser.add_argument("--salvage", action="store_true",
+                        help="recordings: replay the intact part of a file whose end was cut short")
 
 
 def is_recording(path: str) -> bool:
@@ -127,13 +129,13 @@ def _detect_only(program_path: str, args: list[str]) -> int:
 def cli_replay(options: Any) -> int:
     path = options.schedule
     try:
-        rec = load(path)
+        rec = load(path, salvage=options.salvage)
     except RecordingError as exc:
         print(f"interlace: {exc}", file=sys.stderr)
         return EXIT_USAGE
     hash_seed = rec.header.get("hash_seed")
     request = {"path": path, "until": options.until, "quiet": options.quiet,
-               "html": os.path.abspath(options.html) if options.html else None}
+               "html": os.path.abspath(options.html) if options.html else None, "salvage": options.salvage}
     if not isinstance(hash_seed, int):
         hash_seed = 0
     return run_command("replay", request, hash_seed)

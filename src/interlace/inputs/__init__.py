@@ -43,7 +43,7 @@ class Channel:
     """The link between the patched input functions and a recording (writing or reading it)."""
 
     def __init__(self, mode: str, writer: Any = None, recorded: list | None = None,
-                 record_files: bool = False) -> None:
+                 record_files: bool = False, complete: bool = True) -> None:
         self.mode = mode
         self.recording = mode == RECORD
         self.writer = writer
@@ -53,6 +53,8 @@ class Channel:
             self.queues[tid].append((kind, value))
         self.taken: dict[int, int] = defaultdict(int)
         self.divergence: str | None = None
+        self.complete = complete  # replaying a whole run (False: a killed run's recording, which just stops)
+        self.ended: str | None = None  # why the replay of an incomplete recording stopped here
         self.busy: set[int] = set()  # tids inside a patched function (its own inner calls pass through)
         self._saved: list[tuple[Any, str, Any]] = []
 
@@ -81,6 +83,11 @@ class Channel:
     def take(self, ex: Any, me: Any, kind: str) -> Any:
         queue = self.queues.get(me.tid)
         number = self.taken[me.tid] + 1
+        if not queue and not self.complete:
+            self.ended = (f"the recording ends before input #{number} of thread {me.name!r} ({kind}) at "
+                          f"{_where(me)} (the recorded run was interrupted there); the replay stops at the "
+                          "same point")
+            ex.stop(me, Failure("divergence", self.ended, thread=me.name, step=ex.step))
         if not queue:
             self.diverge(ex, me, f"at step {ex.step}: thread {me.name!r} asks for input #{number} "
                                  f"({kind}) at "

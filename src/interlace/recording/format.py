@@ -245,6 +245,8 @@ class Recording:
     source_lines: dict[tuple, str] = field(default_factory=dict)  # site -> its source line when recorded
     end: dict[str, Any] | None = None
     size: int = 0
+    #: loaded with ``salvage``: the byte where the intact frames end and a cut-short one begins
+    truncated_at: int | None = None
 
     @property
     def complete(self) -> bool:
@@ -260,8 +262,13 @@ def _describe_start(data: bytes) -> str:
     return "it starts with the bytes " + " ".join(f"{b:02x}" for b in head)
 
 
-def load(path: str) -> Recording:
-    """Read and validate a recording; :class:`RecordingError` says precisely what is wrong."""
+def load(path: str, salvage: bool = False) -> Recording:
+    """Read and validate a recording; :class:`RecordingError` says precisely what is wrong.
+
+    ``salvage``: a file whose last frame is cut short (the writer was killed mid-frame, a copy was
+    interrupted) loads as the recording of its intact frames, like a run that ended without an end
+    record, with ``truncated_at`` set; without it, such a file is an error.
+    """
     try:
         with open(path, "rb") as f:
             data = f.read()
@@ -321,6 +328,9 @@ def load(path: str) -> Recording:
     while pos < len(data):
         frame_no += 1
         if len(data) < pos + _FRAME_HEAD.size:
+            if salvage:
+                rec.truncated_at = pos
+                return rec
             raise _truncated(name, pos, len(data), rec)
         marker, length, crc = _FRAME_HEAD.unpack_from(data, pos)
         if marker != FRAME:
@@ -331,6 +341,9 @@ def load(path: str) -> Recording:
                                  "damaged after it was written.")
         start = pos + _FRAME_HEAD.size
         if len(data) < start + length:
+            if salvage:
+                rec.truncated_at = pos
+                return rec
             raise _truncated(name, pos, len(data), rec)
         payload = data[start:start + length]
         if zlib.crc32(payload) != crc:
@@ -346,6 +359,9 @@ def load(path: str) -> Recording:
         parser.feed(records, frame_no)
         pos = start + length
     if rec.end is None and parser.pending:
+        if salvage:
+            rec.truncated_at = pos
+            return rec
         raise _truncated(name, pos, len(data), rec)
     return rec
 
@@ -353,9 +369,9 @@ def load(path: str) -> Recording:
 def _truncated(name: str, pos: int, size: int, rec: Recording) -> RecordingError:
     return RecordingError("truncated", f"{name} is truncated: it ends in the middle of a frame "
                                        f"(byte {pos} of "
-                          f"{size}). The file was cut short after it was written (an interrupted copy?); the "
-                          f"{len(rec.decisions)} decision(s) before that point are intact, but interlace "
-                          "replays only whole recordings. Record the run again.")
+                          f"{size}). The file was cut short (the run was killed while writing it, or a copy was "
+                          f"interrupted); the {len(rec.decisions)} decision(s) before that point are intact: "
+                          "`interlace replay --salvage` replays them, or record the run again.")
 
 
 class _Parser:

@@ -478,3 +478,35 @@ def test_a_recording_cut_short_replays_its_intact_part_with_salvage(tmp_path) ->
     assert "(the recorded run was interrupted there); the replay stops at the same point." in err
     assert 0 < len(salvaged.stdout) < len(done.stdout)
     assert done.stdout.startswith(salvaged.stdout)  # exactly the run, as far as the file goes
+
+
+def test_replay_says_where_the_output_first_differs(tmp_path) -> None:
+    (tmp_path / "msg.py").write_text("TEXT = 'recorded'\n")
+    prog = program(tmp_path, """
+        import msg
+        print("same")
+        print(msg.TEXT)
+        print("tail")
+    """)
+    done = cli("run", "-q", "--keep", "all", "--record", "m.ilr", prog, cwd=str(tmp_path))
+    assert done.stdout == b"same\nrecorded\ntail\n", done.stderr.decode()
+    (tmp_path / "msg.py").write_text("TEXT = 'changed'\n")
+    again = cli("replay", "m.ilr", cwd=str(tmp_path))
+    err = again.stderr.decode().splitlines()
+    assert err[-2:] == [
+        "interlace: replayed m.ilr, but its stdout differs from the recorded run (recorded: ok, exit code 0; "
+        "now: ok, exit code 0).",
+        "interlace: stdout first differs at line 2: recorded 'recorded', now 'changed'",
+    ]
+
+
+def test_first_difference_wording() -> None:
+    from interlace.run import first_difference
+
+    assert first_difference("a\nb\n", "a\nc\n") == "first differs at line 2: recorded 'b', now 'c'"
+    assert first_difference("a\n", "a\nmore\n") == "first differs at line 2: the recorded run's ends before 'more'"
+    assert first_difference("a\nb\n", "a\n") == "first differs at line 2: it ends before 'b'"
+    assert first_difference("a\n", "a") == "differs only in its line endings"
+    assert first_difference(None, "x") == ""
+    assert first_difference("x" * 100, "y" * 100) == f"first differs at line 1: recorded {'x' * 80 + '...'!r}, " \
+                                                      f"now {'y' * 80 + '...'!r}"

@@ -27,7 +27,7 @@ from typing import Any
 
 from .recording import Recording, RecordingWriter, load
 from .recording.decisions import CheckingReplay, RecordingStrategy
-from .recording.program import Program, RunError, Tee, format_exception, resolve_program, source_hash
+from .recording.program import HEAD_CHARS, Program, RunError, Tee, format_exception, resolve_program, source_hash
 from .strategies.base import Strategy
 
 EXIT_OK, EXIT_FAILURE, EXIT_USAGE, EXIT_DIVERGED = 0, 1, 2, 3
@@ -56,6 +56,8 @@ class RunOutcome:
     duration: float = 0.0
     stdout_sha: str = ""
     stderr_sha: str = ""
+    stdout_head: str = ""  # the first HEAD_CHARS characters, to show where a replay differs
+    stderr_head: str = ""
     path: str = ""
     notes: list[str] = field(default_factory=list)
     result: Any = None  # an explore.Result of the run, for the HTML report (replay --html)
@@ -65,7 +67,8 @@ class RunOutcome:
                 "failing": self.failing, "thread_exceptions": list(self.thread_exceptions),
                 "races": list(self.races), "decisions": self.decisions, "inputs": self.inputs,
                 "duration": round(self.duration, 6), "stdout_sha256": self.stdout_sha,
-                "stderr_sha256": self.stderr_sha}
+                "stderr_sha256": self.stderr_sha, "stdout_head": self.stdout_head,
+                "stderr_head": self.stderr_head}
 
 
 def _execute(program: Program, strategy: Strategy, channel: Any, *, model: str, max_steps: int, epoch: float,
@@ -128,7 +131,7 @@ def _execute(program: Program, strategy: Strategy, channel: Any, *, model: str, 
     races_found = [r.summary() for r in found if not r.suppressed] + [i.summary() for i in inversions]
     outcome = RunOutcome(exit_code=program.exit_code, outcome="ok", thread_exceptions=thread_exceptions,
                          races=races_found, duration=duration, stdout_sha=out.digest(),
-                         stderr_sha=err.digest())
+                         stderr_sha=err.digest(), stdout_head=out.head(), stderr_head=err.head())
     failure = ex.failure
     if failure is not None and failure.kind != "divergence":
         outcome.outcome = failure.kind
@@ -400,7 +403,38 @@ def replay(path: str, *, until: int | None = None, quiet: bool = False, stdout: 
             report.write(f"interlace: replayed {path}, but its {listed} {verb} from the recorded "
                          f"run (recorded: {end.get('outcome')}, exit code {end.get('exit_code')}; now: "
                          f"{outcome.outcome}, exit code {outcome.exit_code}).\n")
+            for stream in ("stdout", "stderr"):
+                if stream in differs:
+                    where = first_difference(end.get(f"{stream}_head"), getattr(outcome, f"{stream}_head"))
+                    if where:
+                        report.write(f"interlace: {stream} {where}\n")
     return outcome
+
+
+def first_difference(recorded: str | None, now: str) -> str:
+    """Where two outputs part, for people: ``first differs at line 3: recorded '...', now '...'``.
+
+    Only the first :data:`HEAD_CHARS` characters of each are kept, so a later difference is only said
+    to lie beyond them. Empty when the recording predates the kept text.
+    """
+    if recorded is None:
+        return ""
+    old, new = recorded.splitlines(), now.splitlines()
+    for number, (a, b) in enumerate(zip(old, new, strict=False), 1):  # the shorter one ends first
+        if a != b:
+            return f"first differs at line {number}: recorded {_clip(a)}, now {_clip(b)}"
+    if len(old) != len(new):
+        number = min(len(old), len(new)) + 1
+        shorter = "the recorded run's ends" if len(old) < len(new) else "it ends"
+        extra = new[number - 1] if len(old) < len(new) else old[number - 1]
+        return f"first differs at line {number}: {shorter} before {_clip(extra)}"
+    if len(recorded) < HEAD_CHARS and len(now) < HEAD_CHARS:
+        return "differs only in its line endings"
+    return f"first differs after its first {HEAD_CHARS:,} characters (only those are kept)"
+
+
+def _clip(line: str, limit: int = 80) -> str:
+    return repr(line if len(line) <= limit else line[:limit] + "...")
 
 
 def _free_threaded() -> bool:

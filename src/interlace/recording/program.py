@@ -134,18 +134,29 @@ def format_exception(exc: BaseException) -> str:
     return "".join(te.format())
 
 
+#: how much of each output stream a recording keeps as text, to show where a replay differs
+HEAD_CHARS = 64 * 1024
+
+
 class Tee:
-    """Stands in for ``sys.stdout``/``sys.stderr``: writes through and hashes what the program wrote."""
+    """Stands in for ``sys.stdout``/``sys.stderr``: writes through, hashes what the program wrote and
+    keeps its first :data:`HEAD_CHARS` characters."""
 
     def __init__(self, real: Any) -> None:
         self._real = real
         self._hash = hashlib.sha256()
         self.size = 0
+        self._head: list[str] = []
 
     def write(self, text: str) -> int:
         self._hash.update(text.encode("utf-8", "surrogatepass"))
+        if self.size < HEAD_CHARS:
+            self._head.append(text[:HEAD_CHARS - self.size])
         self.size += len(text)
         return self._real.write(text)
+
+    def head(self) -> str:
+        return "".join(self._head)
 
     def writelines(self, lines: Any) -> None:
         for line in lines:

@@ -37,7 +37,16 @@ def _run(*targets):
 # -- the model ---------------------------------------------------------------------------------------
 # an operation: ("r", var, reg) reads var into the thread's register reg; ("w", var, f) writes f(regs);
 # ("acq", lock) / ("rel", lock) take and release a lock (a merge where a thread acquires a held lock
-# is not an execution)
+# is not an execution).
+# Hand-offs, as interlace runs them: every critical section of an Event's or a Queue's internal lock is
+# a write of the primitive; ("set", e) and ("clear", e) write the flag; ("wait", e) checks it and, when
+# it is clear, blocks: its ("waitend", e) (taking the lock again) can run only after a set of another
+# thread that came after the wait, and does not happen at all when the flag was set (then it is not an
+# operation of the execution, and orders nothing). ("put", q, v) appends v; ("get", q, reg) takes the
+# first item or blocks, and its ("getend", q, reg) runs after a put that came later. ("call",) is a call
+# into code interlace cannot see (``Event.clear`` is one, before its critical section): it conflicts
+# with everything.
+SYNC = frozenset({"set", "clear", "wait", "waitend", "put", "get", "getend"})
 
 
 def merges(threads):
@@ -59,13 +68,40 @@ def merges(threads):
     yield from rec([0] * len(threads), [])
 
 
-def simulate(threads, order, init):
+def simulate(threads, order, init, skipped=None):
+    """The final state of running ``order`` (None when it is not an execution); the operations that
+    did not happen (a ``waitend``/``getend`` whose wait did not block) go into ``skipped``."""
     state = dict(init)
     regs = [dict() for _ in threads]
     held: dict[str, int] = {}
+    blocked: dict[int, tuple[str, bool]] = {}  # thread -> (primitive, woken yet)
     for t, i in order:
         op = threads[t][i]
-        if op[0] == "r":
+        if op[0] in ("set", "put"):
+            if op[0] == "set":
+                state[op[1]] = 1
+            else:
+                state[op[1]] = state[op[1]] + (op[2],)
+            for u, (what, _) in list(blocked.items()):
+                if what == op[1] and u != t:
+                    blocked[u] = (what, True)
+        elif op[0] == "clear":
+            state[op[1]] = 0
+        elif op[0] in ("wait", "get"):
+            if state[op[1]]:
+                if op[0] == "get":
+                    regs[t][op[2]], state[op[1]] = state[op[1]][0], state[op[1]][1:]
+                if skipped is not None:
+                    skipped.add((t, i + 1))
+            else:
+                blocked[t] = (op[1], False)
+        elif op[0] in ("waitend", "getend"):
+            if t in blocked:
+                if not blocked.pop(t)[1]:
+                    return None  # not woken yet: not a possible execution
+                if op[0] == "getend":
+                    regs[t][op[2]], state[op[1]] = state[op[1]][0], state[op[1]][1:]
+        elif op[0] == "r":
             regs[t][op[2]] = state[op[1]]
         elif op[0] == "w":
             state[op[1]] = op[2](regs[t])
@@ -79,6 +115,10 @@ def simulate(threads, order, init):
 
 
 def conflict(a, b):
+    if a[0] == "call" or b[0] == "call":
+        return True
+    if a[0] in SYNC or b[0] in SYNC:
+        return a[0] in SYNC and b[0] in SYNC and a[1] == b[1]
     if a[0] in ("acq", "rel") or b[0] in ("acq", "rel"):
         return a[0] == "acq" and b[0] == "acq" and a[1] == b[1]
     return a[1] == b[1] and "w" in (a[0], b[0])
@@ -90,14 +130,16 @@ def brute_force(threads, init, observe):
     ops = [(t, i, op) for t, ops_t in enumerate(threads) for i, op in enumerate(ops_t)]
     pairs = [(a, b) for a in ops for b in ops if a[0] < b[0] and conflict(a[2], b[2])]
     for order in merges(threads):
-        state = simulate(threads, order, init)
+        skipped: set = set()
+        state = simulate(threads, order, init, skipped)
         if state is None:
             continue
         count += 1
         finals.add(observe(state))
         where = {ti: n for n, ti in enumerate(order)}
-        traces.add(frozenset((a[:2], b[:2]) if where[a[:2]] < where[b[:2]] else (b[:2], a[:2])
-                             for a, b in pairs))
+        traces.add(frozenset(skipped) | frozenset(
+            (a[:2], b[:2]) if where[a[:2]] < where[b[:2]] else (b[:2], a[:2])
+            for a, b in pairs if a[:2] not in skipped and b[:2] not in skipped))
     return finals, len(traces), count
 
 
@@ -483,6 +525,112 @@ TWELVE_ACCESSES = ([(inc("X") + inc("Y")) * 3, (inc("Z") + inc("Y")) * 3], {"X":
                    lambda s: (s["X"], s["Y"], s["Z"]))
 
 
+def _run_with(primitive, first, second, third=None):
+    """Each target gets the primitive as its argument. Locals only (no list of threads): the main
+    thread's accesses would conflict with the ``call`` of an ``Event.clear`` in a running thread."""
+    one = threading.Thread(target=first, args=(primitive,))
+    two = threading.Thread(target=second, args=(primitive,))
+    three = threading.Thread(target=third, args=(primitive,)) if third is not None else None
+    one.start()
+    two.start()
+    if three is not None:
+        three.start()
+    one.join()
+    two.join()
+    if three is not None:
+        three.join()
+
+
+def event_handoff():
+    """Publish X, then set the event; the waiter reads X after its wait."""
+    global X, A
+    X = A = 0
+
+    def publisher(ev):
+        global X
+        X = 1
+        ev.set()
+
+    def waiter(ev):
+        global A
+        ev.wait()
+        A = X
+
+    _run_with(threading.Event(), publisher, waiter)
+    FINALS.append(A)
+
+
+EVENT_HANDOFF = ([[("w", "X", lambda r: 1), ("set", "E")],
+                  [("wait", "E"), ("waitend", "E"), ("r", "X", "a"), ("w", "A", lambda r: r["a"])]],
+                 {"X": 0, "A": 0, "E": 0}, lambda s: s["A"])
+
+
+def event_set_clear_set():
+    """Three threads: set, clear, set; which one is last decides the flag."""
+    ev = threading.Event()
+
+    def setter(e):
+        e.set()
+
+    def clearer(e):
+        e.clear()
+
+    _run_with(ev, setter, clearer, setter)
+    FINALS.append(ev.is_set())
+
+
+EVENT_SET_CLEAR_SET = ([[("set", "E")], [("call",), ("clear", "E")], [("set", "E")]], {"E": 0},
+                       lambda s: bool(s["E"]))
+
+
+def event_wait_clear():
+    """A worker waits for a request and clears the event (event_clear_race's worker, one round); two
+    clients set it."""
+    ev = threading.Event()
+
+    def worker(e):
+        e.wait()
+        e.clear()
+
+    def client(e):
+        e.set()
+
+    _run_with(ev, worker, client, client)
+    FINALS.append(ev.is_set())
+
+
+EVENT_WAIT_CLEAR = ([[("wait", "E"), ("waitend", "E"), ("call",), ("clear", "E")], [("set", "E")], [("set", "E")]],
+                    {"E": 0}, lambda s: bool(s["E"]))
+
+
+def queue_two_puts():
+    """A consumer gets twice from a queue that two producers put one item each into."""
+    import queue
+
+    global A, B
+    A = B = 0
+
+    def consumer(q):
+        global A, B
+        A = q.get()
+        B = q.get()
+
+    def producer_1(q):
+        q.put(1)
+
+    def producer_2(q):
+        q.put(2)
+
+    _run_with(queue.Queue(), consumer, producer_1, producer_2)
+    FINALS.append((A, B))
+
+
+QUEUE_TWO_PUTS = ([[("get", "Q", "a"), ("getend", "Q", "a"), ("w", "A", lambda r: r["a"]),
+                    ("get", "Q", "b"), ("getend", "Q", "b"), ("w", "B", lambda r: r["b"])],
+                   [("put", "Q", 1)], [("put", "Q", 2)]],
+                  {"Q": (), "A": 0, "B": 0}, lambda s: (s["A"], s["B"]))
+
+
 def test_normal_forms_count_the_traces():
     for name in ("lost_update_2x2", "store_buffer", "eight_accesses", "two_locks_one_line"):
         _, (threads, init, observe) = CASES[name]
@@ -527,6 +675,10 @@ CASES = {
     "locked_three": (locked_three, LOCKED_THREE),
     "locked_then_shared": (locked_then_shared, LOCKED_THEN_SHARED),
     "four_threads": (four_threads, FOUR_THREADS),
+    "event_handoff": (event_handoff, EVENT_HANDOFF),
+    "event_set_clear_set": (event_set_clear_set, EVENT_SET_CLEAR_SET),
+    "event_wait_clear": (event_wait_clear, EVENT_WAIT_CLEAR),
+    "queue_two_puts": (queue_two_puts, QUEUE_TWO_PUTS),
 }
 
 #: the brute-force numbers, checked here so that a broken model cannot make the tests vacuous
@@ -554,6 +706,20 @@ EXPECTED = {
     # read in one of 2 gaps (2 x 2), the reader's read of X in one of the 3 gaps around the writes
     "four_threads": ({(1, 0, 0), (1, 0, 1), (1, 1, 0), (1, 1, 1), (2, 0, 0), (2, 0, 1), (2, 0, 2), (2, 1, 0),
                       (2, 1, 1), (2, 1, 2)}, 2 * 4 * 3),
+    # by hand: the wait checks the flag before the set (it blocks, the set wakes it) or after it; X is
+    # read after the set either way
+    "event_handoff": ({1}, 2),
+    # by hand: every order of the two sets, the clear's call and its critical section (call first) is
+    # a trace, since every two of them in different threads conflict: 4!/2
+    "event_set_clear_set": ({False, True}, 12),
+    # by hand: the wait before both sets blocks, the first set x wakes it, the second set goes in one
+    # of the 4 gaps after x around the worker's 3 remaining steps: 2 x 4; the wait after a set: the 5!/3!
+    # orders of the two sets and the worker's 3 steps minus the 4!/2! with both sets after the wait: 8
+    "event_wait_clear": ({False, True}, 16),
+    # by hand, for each order of the puts (x first, y second): the first get before x blocks, y comes
+    # before its end (1) or after it, before or after the second get (2); the first get after x does
+    # not block, y comes before it, between the gets, or after the second (which blocks): 3. 2 x 6
+    "queue_two_puts": ({(1, 2), (2, 1)}, 12),
 }
 
 
@@ -572,6 +738,34 @@ def test_dpor_matches_brute_force(name):
     # number of threads
     assert coverage["redundant"] == 0
     assert coverage["classes"] == result.executions == traces
+
+
+@pytest.mark.timeout(60)
+@pytest.mark.parametrize("bug", ["event_clear_race", "lost_wakeup"])
+def test_dpor_corpus_handoffs_run_no_redundant_execution(bug):
+    # An Event's and a Condition's hand-offs: exploration run to exhaustion, going on after each
+    # failure (a deadlock cannot be caught inside the program) with the same strategy object.
+    import os
+    import sys
+
+    sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "bench"))
+    try:
+        from corpus import load
+    finally:
+        sys.path.pop(0)
+    strategy = DPOR(0)
+    failures = executions = 0
+    while True:
+        result = interlace.explore(load(bug), strategy=strategy, executions=5000, races="off", shrink=False)
+        executions += result.executions
+        if result.ok:
+            break
+        failures += 1
+    assert result.exhausted is True
+    assert failures > 0
+    coverage = strategy.coverage()
+    assert coverage["redundant"] == 0
+    assert coverage["classes"] == executions
 
 
 def test_dpor_is_deterministic():

@@ -12,6 +12,12 @@ acquire only once it happened; systematic strategies need to know it before). A
 blocked acquire parks the thread in the scheduler, with its timeout on the virtual clock. Used
 from a thread that no execution manages (e.g. after the execution ended), they fall back to a
 simple non-blocking behaviour instead of hanging.
+
+What the trace leaves out is told to a strategy that asks for it (a ``hidden_sync(execution, kind, ts, lock)``
+method, which DPOR has): ``"acquire"`` of an internal lock (the critical sections of an Event, a
+Queue: where their state changes), ``"release"`` of an untracked lock (a ``Condition.wait`` waiter
+lock, released by ``notify``) and ``"woken"`` when an acquire of an untracked lock had to wait for
+that release (the waiter's wake-up). Only those locks pay for it.
 """
 
 from __future__ import annotations
@@ -59,6 +65,7 @@ class ControlledLock:
         if self.tracked:
             me.pending_lock = self  # what the scheduling point is for (systematic strategies use it)
             ex.point(me, None, None)
+        waited = False
         while self._locked:
             if not blocking or timeout == 0:
                 me.pending_lock = None
@@ -66,6 +73,7 @@ class ControlledLock:
             if not ex.block(me, self, None if timeout == -1 else timeout):
                 me.pending_lock = None
                 return False
+            waited = True
         me.pending_lock = None
         self._locked = True
         self._owner = me
@@ -73,6 +81,10 @@ class ControlledLock:
             me.held.append(self)
             if not self.internal:
                 ex.note(me, "acquire", self.label, None)
+            else:
+                _tell(ex, "acquire", me, self)
+        elif waited:
+            _tell(ex, "woken", me, self)
         if ex.observers and self.tracked and not self.internal:
             ex.synced("acquire", me, self)
         return True
@@ -86,6 +98,8 @@ class ControlledLock:
                 ex.note(me, "release", self.label, None)
             if ex.observers and self.tracked and not self.internal:
                 ex.synced("release", me, self)
+            if not self.tracked:
+                _tell(ex, "release", me, self)
         owner = self._owner
         self._locked = False
         self._owner = None
@@ -166,6 +180,8 @@ class ControlledRLock:
             ex.note(me, kind, self.label, None)
             if ex.observers:
                 ex.synced(kind, me, self)
+        elif kind == "acquire":
+            _tell(ex, "acquire", me, self)
 
     __enter__ = acquire
 
@@ -226,6 +242,13 @@ class ControlledRLock:
         state = "locked" if self._owner is not None else "unlocked"
         owner = self._owner.name if self._owner is not None else None
         return f"<{state} interlace.{self.label} object owner={owner!r} count={self._count}>"
+
+
+def _tell(ex: Any, kind: str, me: Any, lock: Any) -> None:
+    """A lock operation the trace does not show, for a strategy that models it (DPOR)."""
+    seen = getattr(ex.strategy, "hidden_sync", None)
+    if seen is not None:
+        seen(ex, kind, me, lock)
 
 
 def _label(kind: str) -> str:

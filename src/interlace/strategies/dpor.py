@@ -5,10 +5,18 @@ in the same state; DPOR runs one execution per trace instead of one per interlea
 *optimal DPOR* (Algorithm 2 of the paper): sleep sets, and at each decision a *wakeup tree* of
 sequences still to run, instead of source-DPOR's set of threads. With exact dependences no
 execution is ever equivalent to one already run, whatever the number of threads; where the model
-is not exact (hand-offs inside the standard library, below) an execution can still turn out to be
-"sleep-set blocked": it runs to its end (an execution cannot be abandoned half-way) and is counted in
-:meth:`coverage` as ``redundant``, not as a class. What it does not model is listed in
-``docs/strategies.md``.
+is not exact an execution can still turn out to be "sleep-set blocked": it runs to its end (an
+execution cannot be abandoned half-way) and is counted in :meth:`coverage` as ``redundant``, not as a
+class. What it does not model is listed in ``docs/strategies.md``.
+
+Hand-offs of the standard library (Event, Queue, Semaphore, Condition with its own lock) run on
+internal locks that the trace leaves out; the runtime tells :meth:`DPOR.hidden_sync` about them, and
+DPOR keeps its own copy of the trace with them in place (:attr:`DPOR.events`): each acquire of an
+internal lock is an event (a write of a location named after the lock: the primitive's state only
+changes under it), and a ``Condition.wait`` waiter released by ``notify`` happens after the notifier's
+transition (a wake-up edge: without it the waiter's next step looked like a race it could never win,
+and the reversal, impossible, ran as redundant executions). The start handshake's internal lock of a
+``Thread`` stays out (start and join edges order it).
 
 After each execution, :meth:`end` rebuilds the trace as *transitions* (what one thread did from one
 scheduling point to its next), computes happens-before with vector clocks (program order, thread
@@ -22,8 +30,8 @@ longest path of the tree that ``v`` can start with. The next execution replays t
 the deepest one with a sequence left and follows that sequence, step by step; the branches of the
 tree below it become the wakeup trees of the new decisions.
 
-Steps that show nothing in the trace (the scheduling point of a lock acquire, an internal lock of
-the standard library, a wake-up inside ``Condition.wait``, the start of a thread) are not
+Steps that show nothing in the trace (the scheduling point of a lock acquire, a wake-up inside
+``Condition.wait``, the start of a thread and its handshake) are not
 transitions: a thread chosen there and chosen again at once runs one transition, reversible at the
 first of these decisions; sleep sets keep a thread asleep on its next *visible* step; and while a
 sequence's next thread waits for such a step of another thread (a thread start's handshake), that
@@ -34,7 +42,10 @@ execution, and what is kept across executions names a lock by its label only.
 Dependence (:func:`dependent`): accesses of the same location conflict unless both are reads
 (``list[0]`` and ``list[1]`` are different locations; a whole-container operation conflicts with
 all its items, and the writes of two keys of a mapping conflict, since a new key resizes it under an
-iteration in progress); two acquires of the same lock conflict; a ``call`` into code interlace
+iteration in progress); two acquires of the same lock conflict, and so do two critical sections of
+one internal lock; a transition that is only happens-before edges (a join) conflicts with nothing,
+and an acquire never races with a step inside a critical section of its lock (the acquire that
+began it is reversed instead); a ``call`` into code interlace
 cannot see, a ``sleep`` and an operation whose kind is unknown (``None``, e.g. a wake-up inside
 ``Condition.wait`` before it shows) conflict with everything. Locations are named by type and
 attribute (``Box.value``), so two objects of the same type are one location: a sound
@@ -50,11 +61,14 @@ from .base import Strategy
 from .dfs import useful
 
 ACCESS = frozenset({"read", "write", "delete"})
+#: what conflicts by location: accesses, and the critical sections of the standard library's own locks
+#: (``("internal", "Event@file.py:9")``: one write of a location named after the primitive's lock)
+LOCATED = ACCESS | {"internal"}
 #: operations ordered by happens-before edges, never by conflicts
 EDGE_ONLY = frozenset({"start", "join", "release", "loop", "finish"})
-#: pending operations whose step shows nothing in the trace: a thread not yet run (``start``), an
-#: internal lock of the standard library, a wake-up inside ``Condition.wait`` (``None``)
-INVISIBLE = frozenset({None, "start", "internal"})
+#: pending operations whose step shows nothing in the trace: a thread not yet run (``start``), a
+#: wake-up inside ``Condition.wait`` (``None``), the internal lock of a thread start's handshake
+INVISIBLE = frozenset({None, "start", "handshake"})
 #: a thread about to do one of these is never put asleep: its step is not known, or it commutes with
 #: everything that is reported and is ordered only by a happens-before edge
 NO_SLEEP = INVISIBLE | {"join", "start"}
@@ -91,14 +105,16 @@ def dependent(a: tuple[Any, Any], b: tuple[Any, Any]) -> bool:
     kb, wb = b
     if ka in EDGE_ONLY or kb in EDGE_ONLY:
         return False
+    if ka == "internal":
+        ka = "write"  # the primitive's state, all of it behind its lock
+    if kb == "internal":
+        kb = "write"
     if ka in ACCESS and kb in ACCESS:
         if ka == "read" and kb == "read":
             return False
         return _same_location(str(wa), str(wb))
     if ka == "acquire" and kb == "acquire":
         return same_lock(wa, wb)
-    if ka == "internal" or kb == "internal":
-        return ka in ("call", "internal", None) and kb in ("call", "internal", None)
     if ka in ACCESS and kb == "acquire" or ka == "acquire" and kb in ACCESS:
         return False
     return True  # call, sleep, None, anything unknown
@@ -116,6 +132,18 @@ def same_lock(a: Any, b: Any) -> bool:
 
 def base_of(what: Any) -> str:
     return _split(str(what))[0]
+
+
+class _Hidden:
+    """An event the trace does not show (the runtime tells DPOR, see :meth:`DPOR.hidden_sync`): the
+    acquire of a standard library's internal lock, ``("internal", label)``."""
+
+    __slots__ = ("tid", "kind", "what")
+
+    def __init__(self, tid: int, kind: str, what: str) -> None:
+        self.tid = tid
+        self.kind = kind
+        self.what = what
 
 
 class _Branch:
@@ -151,7 +179,7 @@ class _Node:
 
 
 class _Transition:
-    __slots__ = ("tid", "ops", "decision", "idx", "clock", "pos", "held")
+    __slots__ = ("tid", "ops", "decision", "idx", "clock", "pos", "held", "after")
 
     def __init__(self, tid: int, decision: int | None, idx: int, pos: int) -> None:
         self.tid = tid
@@ -161,6 +189,7 @@ class _Transition:
         self.clock: dict[int, int] = {}
         self.pos = pos
         self.held: dict[str, list] | None = None  # locks its thread holds: label -> acquires
+        self.after: list[_Transition] = []  # transitions that woke its thread up (Condition.notify)
 
 
 def _hb(t: _Transition, clock: dict[int, int]) -> bool:
@@ -190,6 +219,12 @@ class DPOR(Strategy):
         self.scanned = 0
         self.last_tid: int | None = None
         self.decided_at: dict[int, int] = {}  # trace position -> thread chosen by the last decision there
+        # the execution's trace with the hidden events (:meth:`hidden_sync`) in place: every
+        # position below is a position in this list
+        self.events: list[Any] = []
+        self.seen = 0  # how much of the real trace is in ``events``
+        self.released: dict[int, tuple[int, int]] = {}  # untracked lock -> (tid, its last event) at release
+        self.wakes: list[tuple[int, int, int]] = []  # (waker's event, woken tid, woken from position)
 
     # -- the interface ---------------------------------------------------------------------------
 
@@ -209,12 +244,46 @@ class DPOR(Strategy):
         self.scanned = 0
         self.last_tid = None
         self.decided_at = {}
+        self.events = []
+        self.seen = 0
+        self.released = {}
+        self.wakes = []
         return True
+
+    def hidden_sync(self, execution: Any, kind: str, ts: Any, lock: Any) -> None:
+        """Called by the runtime for lock operations that the trace does not show (see locks.py).
+
+        ``acquire`` of an internal lock: the primitive's state changes there (an Event's flag, a
+        Queue's items), so it is an event of its own, a write of a location named after the lock (two
+        primitives made on one line share it: a conflict more at worst). ``release`` of an untracked
+        lock and ``woken``, its acquire that waited for that release: ``Condition.notify`` waking a
+        waiter, a happens-before edge (the waiter could not have run before it), not a race."""
+        events = self._sync_events(execution)
+        if kind == "acquire":
+            if not _handshake(lock):
+                events.append(_Hidden(ts.tid, "internal", lock.label))
+        elif kind == "release":
+            last = next((p for p in range(len(events) - 1, -1, -1) if events[p].tid == ts.tid), None)
+            if last is not None:
+                self.released[id(lock)] = (ts.tid, last)
+        elif kind == "woken":
+            by = self.released.get(id(lock))
+            if by is not None and by[0] != ts.tid:
+                self.wakes.append((by[1], ts.tid, len(events)))
+
+    def _sync_events(self, execution: Any) -> list[Any]:
+        """:attr:`events` brought up to date with the real trace (which only grows)."""
+        trace = execution.trace
+        if self.seen < len(trace):
+            self.events.extend(trace[self.seen:])
+            self.seen = len(trace)
+        return self.events
 
     def choose(self, enabled: list[int], current: int | None, execution: Any) -> int:
         d = self.position
         self.position += 1
-        pos = len(execution.trace)
+        events = self._sync_events(execution)
+        pos = len(events)
         self._count(execution)
         self.trace_pos.append(pos)
         self.held_snaps.append(_held(execution))
@@ -236,7 +305,7 @@ class DPOR(Strategy):
         sleep: set[int] = set()
         if d > 0 and d - 1 < len(self.nodes):
             parent = self.nodes[d - 1]
-            segment = execution.trace[self.trace_pos[d - 1]:]
+            segment = events[self.trace_pos[d - 1]:]
             executed = [(e.kind, e.what) for e in segment]
             candidates = (parent.sleep | parent.done) - {parent.chosen}
             if parent.chosen in parent.sleep and all(e.tid != parent.chosen for e in segment):
@@ -295,7 +364,7 @@ class DPOR(Strategy):
     def _count(self, execution: Any) -> None:
         """Bring :attr:`tcount` up to date with the trace, cutting it into transitions exactly as
         :meth:`_transitions` does at the end, so that a wakeup step ``(tid, idx)`` can be told done."""
-        trace = execution.trace
+        trace = self._sync_events(execution)
         free = execution.model == "free-threaded"
         decided = self.decided_at
         for pos in range(self.scanned, len(trace)):
@@ -325,7 +394,7 @@ class DPOR(Strategy):
         up when something that does not commute with its next step runs before it."""
         if not node.sleep or self._blocked:
             return
-        trace = execution.trace
+        trace = self._sync_events(execution)
         asleep = {t: node.ops.get(t) or (None, None) for t in node.sleep}
         begin = self.trace_pos[-2] if start is None else start
         for pos in range(begin, len(trace)):
@@ -346,7 +415,7 @@ class DPOR(Strategy):
         the thread did next, so that sleep sets can keep the thread asleep until something that does
         not commute with that step runs."""
         firsts: dict[int, list[int]] = {}
-        trace = execution.trace
+        trace = self._sync_events(execution)
         for pos, event in enumerate(trace):
             firsts.setdefault(event.tid, []).append(pos)
         for d, node in enumerate(self.nodes):
@@ -397,7 +466,9 @@ class DPOR(Strategy):
         out: list[_Transition] = []
         last: dict[int, _Transition] = {}
         counts: dict[int, int] = {}
-        for pos, event in enumerate(execution.trace):
+        at: dict[int, _Transition] = {}  # event position -> the transition it begins
+        events = self._sync_events(execution)
+        for pos, event in enumerate(events):
             tid = event.tid
             prev = last.get(tid)
             d = decided.get(pos)
@@ -414,6 +485,14 @@ class DPOR(Strategy):
             t.ops.append((event.kind, what))
             out.append(t)
             last[tid] = t
+            at[pos] = t
+        for waker, tid, since in self.wakes:
+            # the waiter's next step happens after the step of the notifier that released it
+            woken = next((at[p] for p in range(since, len(events)) if events[p].tid == tid and p in at), None)
+            source = at.get(waker) or next((at[p] for p in range(waker, -1, -1)
+                                            if events[p].tid == events[waker].tid and p in at), None)
+            if woken is not None and source is not None and source.pos < woken.pos:
+                woken.after.append(source)
         return out
 
     def _lock_identities(self, execution: Any) -> dict[int, str]:
@@ -421,7 +500,7 @@ class DPOR(Strategy):
 
         Events name a lock by its label (where it was made), which several locks share (made on one
         line, in a loop): from the locks each thread held at each decision, tell them apart."""
-        trace = execution.trace
+        trace = self._sync_events(execution)
         snaps = self.held_snaps + [_held(execution)]
         bounds = self.trace_pos + [len(trace)]
         out: dict[int, str] = {}
@@ -488,22 +567,26 @@ class DPOR(Strategy):
                 other = last_of.get(joined)
                 if other is not None:
                     _join(clock, other.clock)
+            for source in j.after:
+                _join(clock, source.clock)
             clock[j.tid] = j.idx
             held = {label: list(acqs) for (tid, label), acqs in holding.items() if tid == j.tid and acqs}
             if held:
                 j.held = held  # the locks its thread holds when j begins
             # the candidates for a direct conflict: the latest dependent transition of each thread
-            is_universal = any(k not in ACCESS and k not in EDGE_ONLY and k != "acquire" for k, _ in j.ops)
+            is_universal = any(k not in LOCATED and k not in EDGE_ONLY and k != "acquire" for k, _ in j.ops)
             candidates: list[tuple[int, _Transition, _Transition]] = []  # (position, edge from, race target)
+            # a transition of happens-before edges only (a join, a wake-up) commutes with everything
+            edges_only = all(k in EDGE_ONLY for k, _ in j.ops)
             for u in last_of:
-                if u == j.tid:
+                if u == j.tid or edges_only:
                     continue
                 if is_universal:
                     latest = data_last.get(u)
                 else:
                     latest = universal_last.get(u)
                     for kind, what in j.ops:
-                        if kind not in ACCESS:
+                        if kind not in LOCATED:
                             continue
                         lists = by_base.get(base_of(what), {}).get(u)
                         if not lists:
@@ -528,7 +611,10 @@ class DPOR(Strategy):
             for _, edge, target in candidates:
                 if _hb(edge, clock):
                     continue
-                if not _hb(target, clock):
+                inside = acquires and target.held and any(
+                    same_lock(lock, label) for label in acquires for lock in target.held)
+                if not _hb(target, clock) and not inside:
+                    # (j cannot go inside a critical section of the lock it acquires: see below)
                     self._race(target, j, trans, clock)
                 if acquires and target.held:
                     # j cannot run inside a critical section of the lock it acquires: the reversal
@@ -554,7 +640,7 @@ class DPOR(Strategy):
                     stack = holding.get((j.tid, what))
                     if stack:
                         lock_release.setdefault(what, {})[j.tid] = (j, stack.pop())
-                elif kind in ACCESS:
+                elif kind in LOCATED:
                     lists = by_base.setdefault(base_of(what), {}).setdefault(j.tid, ([], []))
                     if not lists[0] or lists[0][-1] is not j:
                         lists[0].append(j)
@@ -562,7 +648,7 @@ class DPOR(Strategy):
                         lists[1].append(j)
             if is_universal:
                 universal_last[j.tid] = j
-            if is_universal or any(kind in ACCESS for kind, _ in j.ops):
+            if is_universal or any(kind in LOCATED for kind, _ in j.ops):
                 data_last[j.tid] = j
             last_of[j.tid] = j
 
@@ -644,9 +730,17 @@ def _pending_op(ts: Any) -> tuple:
         lock = getattr(ts, "pending_lock", None)
         if lock is not None:
             if getattr(lock, "internal", False):
-                return ("internal", None)
+                return ("handshake", None) if _handshake(lock) else ("internal", lock.label)
             return ("acquire", getattr(lock, "label", "?"))
     return (kind, ts.pending_what)
+
+
+def _handshake(lock: Any) -> bool:
+    """Whether ``lock`` is the internal lock of a ``threading.Thread`` (its start handshake, made where
+    the thread was): the start and join edges already order what it orders, and it is touched by no
+    one else, so it stays out of the model (as a hidden event it would conflict with every call)."""
+    label = getattr(lock, "label", "")
+    return label == "Thread" or label.startswith("Thread@")
 
 
 def _held(execution: Any) -> dict[int, list[tuple[int, str]]]:

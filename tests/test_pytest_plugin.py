@@ -593,7 +593,7 @@ def test_bank_example_passes_plainly_fails_under_interlace_and_passes_when_fixed
 
 
 def test_schedule_names_are_sanitised():
-    from interlace.pytest_plugin import default_seed
+    from interlace.pytest_plugin.options import default_seed
 
     assert default_seed("a.py::t") == default_seed("a.py::t") != default_seed("a.py::u")
     assert default_seed("a.py::t", 1) != default_seed("a.py::t")
@@ -601,7 +601,7 @@ def test_schedule_names_are_sanitised():
     class Config:
         rootpath = Path("/r")
 
-    from interlace.pytest_plugin import schedule_path
+    from interlace.pytest_plugin.schedules import schedule_path
 
     path = schedule_path(Config(), "tests/test_x.py::TestA::test_b[1-'a b'/c]")
     assert path == "/r/.interlace/pytest/tests_test_x.py_TestA_test_b_1-_a_b_c.json"

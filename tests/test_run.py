@@ -510,3 +510,21 @@ def test_first_difference_wording() -> None:
     assert first_difference(None, "x") == ""
     assert first_difference("x" * 100, "y" * 100) == f"first differs at line 1: recorded {'x' * 80 + '...'!r}, " \
                                                       f"now {'y' * 80 + '...'!r}"
+
+
+def test_a_stand_in_is_scheduled_like_the_function_it_replaces() -> None:
+    import socket
+
+    from interlace.inputs import RECORD, Channel
+    from interlace.runtime.calls import CallClassifier
+
+    classifier = CallClassifier()
+    channel = Channel(RECORD)
+    channel.install(("sockets", "processes"))
+    try:
+        recv = socket.socket.recv  # interlace's recording stand-in while installed
+        assert recv.__module__.startswith("interlace")  # it is interlace's code...
+        assert classifier.classify(recv, (), None)[:2] == ("call", f"socket.{recv.__qualname__}")  # ...scheduled
+    finally:
+        channel.uninstall()
+    assert classifier.classify(CallClassifier.classify, (), None)[0] is None  # interlace's own code: no point

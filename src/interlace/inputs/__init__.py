@@ -23,12 +23,12 @@ import _thread
 import importlib
 import os
 import sys
-import types
 from collections import defaultdict, deque
 from collections.abc import Callable
 from typing import Any
 
 from ..runtime import hooks
+from ..runtime.calls import schedule_like
 from ..runtime.execution import OUTSIDE, RUNNABLE, Failure
 
 RECORD = "record"
@@ -211,8 +211,8 @@ class Channel:
         original = getattr(owner, name, None)
         self._saved.append((owner, name, owner.__dict__.get(name, _MISSING) if isinstance(owner, type)
                             else getattr(owner, name, _MISSING)))
-        _disguise(value, getattr(original, "__module__", None) or getattr(owner, "__module__", None)
-                  or getattr(owner, "__name__", "builtins"))
+        schedule_like(value, getattr(original, "__module__", None) or getattr(owner, "__module__", None)
+                      or getattr(owner, "__name__", "builtins"))
         setattr(owner, name, value)
 
     def install(self, kinds: tuple[str, ...] = KINDS) -> Channel:
@@ -236,32 +236,6 @@ class Channel:
 
 
 _MISSING: Any = object()
-
-
-def _disguise(value: Any, module: str) -> None:
-    """Give a stand-in the module of what it replaces: calls into interlace's own code are not
-    scheduling points, calls into the standard library are, and a stand-in must be scheduled like the
-    function it stands for (a ``recv`` is a point where another thread may run, recorded or not)."""
-    if not isinstance(module, str):
-        module = "builtins"
-    if module.startswith("interlace"):
-        return  # it replaces a runtime stand-in (the virtual clock): scheduled like that one
-    if isinstance(value, (staticmethod, classmethod)):
-        value = value.__func__
-    if isinstance(value, types.FunctionType):
-        if value.__module__.startswith("interlace"):
-            value.__module__ = module
-        return
-    classes = [value] if isinstance(value, type) else [type(value)]
-    for cls in classes:
-        for klass in cls.__mro__:
-            if not klass.__module__.startswith("interlace"):
-                continue
-            for attr in vars(klass).values():
-                inner = attr.__func__ if isinstance(attr, (staticmethod, classmethod)) else attr
-                inner = inner.fget if isinstance(inner, property) else inner
-                if isinstance(inner, types.FunctionType) and inner.__module__.startswith("interlace"):
-                    inner.__module__ = module
 
 
 _PACKAGE = os.path.dirname(os.path.dirname(os.path.abspath(__file__))) + os.sep

@@ -75,6 +75,43 @@ _PURE_TYPES = frozenset({int, float, bool, complex, str, bytes, object, slice, r
                          property, staticmethod, classmethod, enumerate, zip, reversed, map, filter})
 _PURE_MODULES = frozenset({"math", "cmath", "_operator", "operator"})
 
+#: code objects of interlace's stand-ins for library functions (the recorded inputs of ``interlace run``)
+#: -> the module of what each stands for; see :func:`schedule_like`
+_STAND_INS: dict[Any, str] = {}
+
+
+def schedule_like(value: Any, module: str) -> None:
+    """Make calls of ``value`` scheduling points, like calls of the library code it stands in for.
+
+    Calls into interlace's own code are not scheduling points (its runtime makes its own), calls into
+    the standard library are; a stand-in (a recorded ``socket.recv``, ``subprocess.Popen``) must be
+    scheduled like the function it replaces, recorded or not. ``value`` is a function, a class, or
+    an instance, whose class's methods (and properties) defined by interlace are the stand-ins.
+    A stand-in for another runtime stand-in (``module`` is interlace's: the virtual clock) keeps
+    being scheduled like that one.
+    """
+    if not isinstance(module, str):
+        module = "builtins"
+    if module.startswith("interlace"):
+        return
+    if isinstance(value, (staticmethod, classmethod)):
+        value = value.__func__
+    if isinstance(value, FunctionType):
+        if value.__module__.startswith("interlace"):
+            _STAND_INS[value.__code__] = module
+        return
+    classes = [value] if isinstance(value, type) else [type(value)]
+    for cls in classes:
+        for klass in cls.__mro__:
+            if not klass.__module__.startswith("interlace"):
+                continue
+            for attr in vars(klass).values():
+                inner = attr.__func__ if isinstance(attr, (staticmethod, classmethod)) else attr
+                inner = inner.fget if isinstance(inner, property) else inner
+                if isinstance(inner, FunctionType) and inner.__module__.startswith("interlace"):
+                    _STAND_INS[inner.__code__] = module
+
+
 _ATTRGETTER = type(operator.attrgetter("x"))
 _ITEMGETTER = type(operator.itemgetter(0))
 
@@ -174,7 +211,7 @@ class CallClassifier:
         code = fn.__code__
         cached = self._code_cache.get(code)
         if cached is None:
-            module = fn.__module__ or ""
+            module = _STAND_INS.get(code) or fn.__module__ or ""
             if self.is_instrumented_code(code) or module == "interlace" or module.startswith("interlace."):
                 cached = (None, fn.__qualname__, None, None)
             else:

@@ -345,7 +345,8 @@ def test_an_object_that_died_is_forgotten_before_its_id_names_another():
     import threading
 
     from interlace.detect.races import RaceDetector
-    from interlace.runtime.execution import Execution, ThreadState
+    from interlace.runtime.execution import Execution
+    from interlace.runtime.state import ThreadState
 
     class Ex:
         describe = Execution.describe

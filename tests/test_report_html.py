@@ -13,7 +13,7 @@ import pytest
 
 import interlace
 from interlace.report.html import hb_edges, lock_intervals, render_html
-from interlace.runtime.execution import Event
+from interlace.runtime.state import Event
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 COUNTER = os.path.join(ROOT, "examples", "counter.py")

@@ -9,7 +9,7 @@ import pytest
 from interlace.progress import Progress
 from interlace.report.analysis import analyze, preemption_points
 from interlace.report.text import interleaving_table, use_color
-from interlace.runtime.execution import Event, Failure
+from interlace.runtime.state import Event, Failure
 from interlace.shrink import Decision
 
 pytestmark = pytest.mark.timeout(60)

@@ -14,7 +14,7 @@ import pytest
 import interlace
 from interlace.explore import EPOCH, Session
 from interlace.report.text import interleaving_table
-from interlace.runtime.execution import Failure
+from interlace.runtime.state import Failure
 from interlace.schedule import Schedule
 from interlace.script import ScriptRunner
 from interlace.shrink import (

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from .detect.native import detect
 from .explore import InterlaceFailure, Result, explore, replay
-from .runtime.execution import Failure
+from .runtime.state import Failure
 from .schedule import Schedule, ScheduleError
 
 __version__ = "0.1.0"

@@ -16,9 +16,10 @@ from typing import Any
 from .detect import LockOrderDetector, RaceDetector
 from .runtime import hooks
 from .runtime.calls import CallClassifier
-from .runtime.execution import Execution, Failure
+from .runtime.execution import Execution
 from .runtime.handoffs import HandoffLog
 from .runtime.patching import RuntimePatches, shadow_of, substitutions
+from .runtime.state import Failure
 from .runtime.watchdog import STUCK_AFTER, Watchdog
 from .schedule import MODELS, Schedule
 from .strategies import ReplayStrategy, Strategy, make_strategy

@@ -83,7 +83,7 @@ def _execute(program: Program, strategy: Strategy, channel: Any, *, model: str, 
     from .explore import Session
     from .inputs import randomness
     from .runtime import hooks
-    from .runtime.execution import Abort as _Abort
+    from .runtime.state import Abort as _Abort
 
     out = Tee(stdout if stdout is not None else sys.stdout)
     err = Tee(stderr if stderr is not None else sys.stderr)
@@ -147,7 +147,7 @@ def _execute(program: Program, strategy: Strategy, channel: Any, *, model: str, 
         outcome.failing = True
     if for_report:
         from .explore import Result
-        from .runtime.execution import Failure
+        from .runtime.state import Failure
 
         shown = failure if failure is not None and failure.kind != "divergence" else (
             Failure("exception", outcome.message) if outcome.failing else None)

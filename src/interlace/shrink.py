@@ -10,7 +10,7 @@ Shrinking works on deviations keyed by where they happen in the deciding thread'
 so that removing one deviation does not shift the others onto unrelated steps. A candidate is a
 set of deviations; it is run *leniently* (a deviation whose thread cannot run, or that is never
 reached, falls back to the default), the decisions it really took are recorded, and it is kept
-when it fails with the same :meth:`~interlace.runtime.execution.Failure.signature` and is smaller
+when it fails with the same :meth:`~interlace.runtime.state.Failure.signature` and is smaller
 in the order (preemptions, context switches, decisions). Passes, repeated until nothing improves:
 
 1. drop one preemption (the preempted thread goes on instead);

@@ -20,8 +20,9 @@ from typing import Any
 
 from ..runtime import handoffs, hooks
 from ..runtime.calls import CallClassifier
-from ..runtime.execution import Execution, ThreadState, _call_with_arguments
+from ..runtime.execution import Execution, _call_with_arguments
 from ..runtime.patching import _internal_owner, _real_allocate_lock, _real_rlock_factory
+from ..runtime.state import ThreadState
 from .lockorder import LockOrderDetector
 from .races import RaceDetector
 
@@ -259,7 +260,7 @@ def detect(
     from .. import instrument as inst
     from ..config import load_config
     from ..explore import Result
-    from ..runtime.execution import Failure
+    from ..runtime.state import Failure
 
     if hooks._active is not None:
         raise RuntimeError("interlace cannot run detection inside a controlled execution")

@@ -29,7 +29,7 @@ from typing import Any
 
 from ..runtime import hooks
 from ..runtime.calls import schedule_like
-from ..runtime.execution import OUTSIDE, RUNNABLE, Failure
+from ..runtime.state import OUTSIDE, RUNNABLE, Failure
 
 RECORD = "record"
 REPLAY = "replay"

@@ -114,7 +114,7 @@ def _call_test(item: Any) -> None:
 
 def execution_body(item: Any) -> Callable[[], None]:
     """What one execution runs: fresh fixtures, the test, the teardown of those fixtures."""
-    from ..runtime.execution import Abort
+    from ..runtime.state import Abort
 
     def body() -> None:
         teardown_function_fixtures(item)  # leftovers of an execution that was cut short

@@ -16,7 +16,7 @@ import traceback
 import types
 from typing import Any
 
-from ..runtime.execution import Abort
+from ..runtime.state import Abort
 
 PACKAGE_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 """The ``interlace`` package directory: frames of files below it are interlace's own, not the program's."""

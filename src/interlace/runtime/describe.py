@@ -10,6 +10,8 @@ import threading
 import traceback
 from typing import Any
 
+from .state import SLEEP, ThreadState
+
 _PACKAGE_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
@@ -48,7 +50,6 @@ def stack_of(ex: Any, ts: Any) -> list[str]:
 
 def waiting_on(ex: Any, ts: Any) -> str:
     """What ``ts`` is blocked on, in words."""
-    from .execution import SLEEP, ThreadState
     from .locks import ControlledLock, ControlledRLock
 
     w = ts.waiting
@@ -99,8 +100,6 @@ def describe_deadlock(ex: Any, blocked: list) -> tuple[str, list[str]]:
 
 def _cycle(ex: Any, blocked: list) -> list:
     """Follow lock holders / joined threads from each blocked thread until one repeats."""
-    from .execution import ThreadState
-
     def next_of(t: Any) -> Any:
         w = t.waiting
         if isinstance(w, ThreadState):

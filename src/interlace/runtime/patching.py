@@ -19,8 +19,8 @@ from collections.abc import Callable
 from typing import Any
 
 from . import handoffs, hooks
-from .execution import FINISHED, SLEEP
 from .locks import ControlledLock, ControlledRLock
+from .state import FINISHED, SLEEP
 
 _real_sleep = time.sleep
 _real_time = time.time

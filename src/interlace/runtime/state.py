@@ -1,0 +1,121 @@
+"""What an execution is made of: its threads' states, its trace, its failure.
+
+These are the data types and constants that the scheduler core (:mod:`.execution`) produces and that
+the rest of interlace reads: the runtime (locks, thread patching, descriptions of deadlocks), the
+detectors, the strategies (which look at the threads' states and pending operations) and the
+reports (the trace and the failure). They live apart from :class:`~.execution.Execution` so that
+those readers depend on what an execution *is*, not on the machinery that runs one.
+"""
+
+from __future__ import annotations
+
+import threading
+from _thread import allocate_lock
+from dataclasses import dataclass, field
+from typing import Any, NamedTuple
+
+RUNNABLE = "runnable"
+BLOCKED = "blocked"
+FINISHED = "finished"
+OUTSIDE = "outside"  # running code the scheduler cannot see (blocked in a socket, a C call, ...)
+
+END_OF_MAIN = "end of main"  # what the main thread waits on once its function has returned
+SLEEP = "sleep"
+
+
+_SCALARS = (int, float, bool, str, bytes, type(None))
+
+
+def short_repr(value: Any, limit: int = 40) -> str:
+    """A repr short enough for a table cell; big or costly values are shown by type only."""
+    if isinstance(value, _SCALARS):
+        text = repr(value)
+    elif (type(value) in (list, tuple, set, frozenset) and len(value) <= 8
+          and all(isinstance(v, _SCALARS) for v in value)):
+        text = repr(value)
+    elif type(value) is dict and len(value) <= 8 and all(
+            isinstance(k, _SCALARS) and isinstance(v, _SCALARS) for k, v in value.items()):
+        text = repr(value)
+    elif isinstance(value, (list, tuple, dict, set, frozenset)):
+        text = f"<{type(value).__name__} of {len(value)}>"
+    else:
+        text = f"<{type(value).__name__}>"
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+class Abort(BaseException):
+    """Raised in managed threads to unwind them when their execution ends early."""
+
+
+class Event(NamedTuple):
+    """One entry of an execution's trace: an operation done by a thread."""
+
+    index: int  # position in the trace (1-based): the order in which operations happened
+    tid: int
+    kind: str  # read / write / delete / call / acquire / release / start / join / sleep / loop / ...
+    what: str  # the name or key accessed, the callee, the lock, ...
+    site: tuple | None  # (filename, lineno, col) in the code under test, when known
+    value: str | None = None  # repr of the value written (or read, with capture_values), if simple
+
+
+@dataclass
+class Failure:
+    """What went wrong in an execution, with everything a report needs."""
+
+    kind: str  # "exception" / "deadlock" / "livelock" / "stuck"
+    message: str
+    thread: str | None = None
+    exception: BaseException | None = None
+    traceback: str = ""
+    details: list[str] = field(default_factory=list)
+    step: int = 0
+
+    def signature(self) -> tuple:
+        """Identity of the failure used to tell whether two executions failed the same way."""
+        exc = self.exception
+        if exc is None:
+            return (self.kind,)
+        tb = exc.__traceback__
+        last = None
+        while tb is not None:
+            last = (tb.tb_frame.f_code.co_filename, tb.tb_lineno)
+            tb = tb.tb_next
+        return (self.kind, type(exc).__name__, last)
+
+
+class ThreadState:
+    """The scheduler's view of one managed thread."""
+
+    __slots__ = (
+        "tid", "thread", "name", "gate", "exited", "status", "waiting", "deadline", "timed_out",
+        "ident", "daemon", "held", "run_length", "site", "outside_since", "gil_points", "pending",
+        "pending_what", "pending_lock",
+    )
+
+    def __init__(self, tid: int, thread: threading.Thread) -> None:
+        self.tid = tid
+        self.thread = thread
+        self.name = thread.name
+        self.gate = allocate_lock()
+        self.gate.acquire()
+        self.exited = allocate_lock()
+        self.exited.acquire()
+        self.status = RUNNABLE
+        self.waiting: Any = None
+        self.deadline: float | None = None
+        self.timed_out = False
+        self.ident: int | None = None
+        self.daemon = thread.daemon
+        self.held: list = []
+        self.run_length = 0
+        self.site: tuple | None = None
+        self.outside_since = 0.0
+        self.gil_points = 0  # calls and loop back-edges so far: where the GIL could have switched
+        self.pending: str | None = "start"  # the operation the thread does when it next runs
+        self.pending_what: Any = None  # and what it does it on (a name, a lock label, a thread)
+        # the lock whose acquire the thread is in, from its scheduling point until it holds the lock
+        # (``pending`` is None there: the trace and reports name an acquire only once it happened)
+        self.pending_lock: Any = None
+
+    def __repr__(self) -> str:
+        return f"<ThreadState {self.tid} {self.name} {self.status}>"

@@ -16,7 +16,7 @@ import pytest
 
 import interlace
 from interlace.strategies import DFS, DPOR, POS, Portfolio, make_strategy
-from interlace.strategies.dpor import dependent
+from interlace.strategies.dependence import dependent
 
 pytestmark = pytest.mark.timeout(120)
 

@@ -4,9 +4,9 @@ A random walk picks a thread uniformly at every step, so a thread that does many
 window is almost always interleaved early: the walk is biased toward some partial orders. POS gives
 every *pending operation* a random priority and runs the enabled thread whose pending operation has
 the highest one. When an operation runs, the pending operations that conflict with it (see
-:func:`~interlace.strategies.dpor.dependent`) get fresh priorities: their order relative to what just
-happened is drawn again. Each partial order of a program gets a probability that does not shrink
-with the length of the threads as a random walk's does.
+:func:`~interlace.strategies.dependence.dependent`) get fresh priorities: their order relative to
+what just happened is drawn again. Each partial order of a program gets a probability that does not
+shrink with the length of the threads as a random walk's does.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from __future__ import annotations
 from typing import Any
 
 from .base import Strategy
-from .dpor import dependent
+from .dependence import dependent
 
 
 class POS(Strategy):

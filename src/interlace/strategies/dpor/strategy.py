@@ -1,0 +1,358 @@
+"""The DPOR strategy: which thread runs at each decision, sleep sets, and what to run next.
+
+At each decision of the current path a :class:`_Node` keeps the threads that could run, the one
+chosen, the threads already run from there and the sleep set (threads whose next step was explored
+from here and commutes with everything run since), and the decision's wakeup tree (:mod:`.wakeup`).
+After each execution, :meth:`DPOR.end` cuts the execution into transitions (:mod:`.transitions`) and
+for each race (:mod:`.races`) inserts the reversal in the wakeup tree of the decision before it. The
+next execution (:meth:`DPOR.begin`) replays the decisions up to the deepest one with a sequence left
+and follows that sequence, step by step.
+
+An execution that a sleep set blocks anyway (only sleeping threads can run) cannot be abandoned
+half-way: it runs to its end and is counted in :meth:`DPOR.coverage` as ``redundant``, not as a class.
+With exact dependences that never happens.
+
+Steps that show nothing in the trace (the scheduling point of a lock acquire, a wake-up inside
+``Condition.wait``, the start of a thread and its handshake) are not transitions: a thread chosen
+there and chosen again at once runs one transition, reversible at the first of these decisions; sleep
+sets keep a thread asleep on its next *visible* step (learnt from what it did next); and while a
+sequence's next thread waits for such a step of another thread (a thread start's handshake), that
+step runs without leaving the sequence. Before a lock acquire the runtime says which lock
+(``ThreadState.pending_lock``); lock identities (ids of lock objects) distinguish locks within an
+execution, and what is kept across executions names a lock by its label only.
+"""
+
+from __future__ import annotations
+
+from bisect import bisect_left
+from typing import Any
+
+from ..base import Strategy
+from ..dependence import dependent
+from ..dfs import useful
+from .races import races
+from .transitions import EventLog, Transition, continues, handshake, hb, held_locks, lock_identities, transitions
+from .wakeup import Branch, initials, insert, leaves, weak_initial
+
+#: pending operations whose step shows nothing in the trace: a thread not yet run (``start``), a
+#: wake-up inside ``Condition.wait`` (``None``), the internal lock of a thread start's handshake
+INVISIBLE = frozenset({None, "start", "handshake"})
+#: a thread about to do one of these is never put asleep: its step is not known, or it commutes with
+#: everything that is reported and is ordered only by a happens-before edge
+NO_SLEEP = INVISIBLE | {"join", "start"}
+
+
+class _Node:
+    """One decision of the current path.
+
+    ``wut`` is the wakeup tree of the decision minus the branch being run: the sequences still to run
+    from here, in the order they were found. ``done`` are the threads already run from here (with
+    ``sleep``, what the paper calls the sleep set of the node once they are finished)."""
+
+    __slots__ = ("enabled", "chosen", "done", "sleep", "ops", "wut")
+
+    def __init__(self, enabled: list[int], chosen: int, sleep: set[int], ops: dict[int, tuple],
+                 wut: list[Branch]) -> None:
+        self.enabled = enabled
+        self.chosen = chosen
+        self.done = {chosen}
+        self.sleep = sleep
+        self.ops = ops
+        self.wut = wut
+
+
+class DPOR(Strategy):
+    name = "dpor"
+
+    def __init__(self, seed: int = 0) -> None:
+        super().__init__(seed)
+        self.nodes: list[_Node] = []
+        self.position = 0
+        self.trace_pos: list[int] = []
+        self.held_snaps: list[dict[int, list[tuple[int, str]]]] = []  # locks each thread holds, per decision
+        self.started = False
+        self.done = False
+        self.classes = 0  # executions that were not sleep-set blocked: distinct traces
+        self.redundant = 0
+        self._blocked = False
+        self.races = 0
+        # following a wakeup sequence: its step chosen at the last decision (its children come next)
+        self.follow: Branch | None = None
+        # transitions so far of each thread in this execution (as :func:`.transitions.transitions` cuts them)
+        self.tcount: dict[int, int] = {}
+        self.scanned = 0
+        self.last_tid: int | None = None
+        self.decided_at: dict[int, int] = {}  # trace position -> thread chosen by the last decision there
+        # the execution's trace with the hidden events (:meth:`hidden_sync`) in place: every
+        # position above is a position in ``log.events``
+        self.log = EventLog()
+
+    # -- the interface ---------------------------------------------------------------------------
+
+    def begin(self, index: int) -> bool:
+        super().begin(index)
+        if self.done:
+            return False
+        if self.started and not self._advance():
+            self.done = True
+            return False
+        self.started = True
+        self.position = 0
+        self.trace_pos = []
+        self.held_snaps = []
+        self._blocked = False
+        self.tcount = {}
+        self.scanned = 0
+        self.last_tid = None
+        self.decided_at = {}
+        self.log = EventLog()
+        return True
+
+    def hidden_sync(self, execution: Any, kind: str, ts: Any, lock: Any) -> None:
+        """Called by the runtime for lock operations that the trace does not show (see locks.py and
+        :meth:`.transitions.EventLog.hidden`)."""
+        self.log.hidden(execution, kind, ts, lock)
+
+    def choose(self, enabled: list[int], current: int | None, execution: Any) -> int:
+        d = self.position
+        self.position += 1
+        events = self.log.sync(execution)
+        pos = len(events)
+        self._count(execution)
+        self.trace_pos.append(pos)
+        self.held_snaps.append(held_locks(execution))
+        if 0 < d <= len(self.nodes):
+            self._check_sleepers(self.nodes[d - 1], execution)
+        if d < len(self.nodes):
+            node = self.nodes[d]
+            if node.chosen in enabled:
+                self.decided_at[pos] = node.chosen
+                return node.chosen
+            del self.nodes[d:]  # not deterministic: continue as a new path
+            self.follow = None
+        enabled = useful(enabled, execution)
+        if current not in enabled:
+            current = None
+        threads = execution.threads
+        pending = {t: _pending_op(threads[t]) for t in enabled}
+        ops = dict(pending)  # and for sleepers, the visible step they sleep on
+        sleep: set[int] = set()
+        if d > 0 and d - 1 < len(self.nodes):
+            parent = self.nodes[d - 1]
+            segment = events[self.trace_pos[d - 1]:]
+            executed = [(e.kind, e.what) for e in segment]
+            candidates = (parent.sleep | parent.done) - {parent.chosen}
+            if parent.chosen in parent.sleep and all(e.tid != parent.chosen for e in segment):
+                candidates.add(parent.chosen)  # a sleeper that took a step showing nothing sleeps on
+            for t in candidates:
+                op = parent.ops.get(t)
+                if t not in ops or op is None or op[0] in NO_SLEEP:
+                    continue
+                if op != ops[t] and ops[t][0] not in INVISIBLE:
+                    continue  # it is about to do something else: not the step that was explored
+                if not any(dependent(op, e) for e in executed):
+                    sleep.add(t)
+                    ops[t] = op  # what it will do, learnt in an earlier execution
+        awake = [t for t in enabled if t not in sleep]
+        if not awake:
+            # a sleeper may still take a step that shows nothing (its visible step stays asleep)
+            awake = [t for t in enabled if pending[t][0] in INVISIBLE]
+        if not awake:
+            self._blocked = True
+            awake = enabled
+        tid, wut = self._plan(enabled, pending)
+        if tid is None:
+            tid = current if current in awake else awake[0]
+        self.nodes.append(_Node(list(enabled), tid, sleep, ops, wut))
+        self.decided_at[pos] = tid
+        return tid
+
+    def _plan(self, enabled: list[int], pending: dict[int, tuple]) -> tuple[int | None, list[Branch]]:
+        """Following a wakeup sequence: the thread to run now and the other branches of the sequence's
+        tree at this point, which stay in the new node's wakeup tree; ``(None, [])`` when no sequence
+        is being followed (or it cannot be: the program did not do what it did before)."""
+        follow = self.follow
+        if follow is None:
+            return None, []
+        if self.tcount.get(follow.tid, 0) < follow.idx:
+            # the step chosen last did not show in the trace yet (it took an internal lock of the
+            # standard library, or waits for a thread it started): the same thread goes on with it
+            level = [follow]
+        else:
+            level = follow.children
+            while level and self.tcount.get(level[0].tid, 0) >= level[0].idx:
+                level = level[0].children  # that step already ran, while it was the only one that could
+        if level and level[0].tid not in enabled:
+            # its thread waits for another one's invisible step (a thread start's handshake): run
+            # that, which shows nothing in the trace, and keep to the sequence
+            helper = next((t for t in enabled if pending[t][0] in INVISIBLE), None)
+            if helper is not None:
+                return helper, []
+        steps = [b for b in level if b.tid in enabled]
+        if not steps:
+            self.follow = None
+            return None, []
+        self.follow = steps[0]
+        return steps[0].tid, steps[1:]
+
+    def _count(self, execution: Any) -> None:
+        """Bring :attr:`tcount` up to date with the trace, cutting it into transitions exactly as
+        :func:`.transitions.transitions` does at the end, so that a wakeup step ``(tid, idx)`` can be
+        told done."""
+        trace = self.log.sync(execution)
+        free = execution.model == "free-threaded"
+        decided = self.decided_at
+        for pos in range(self.scanned, len(trace)):
+            event = trace[pos]
+            tid = event.tid
+            if tid == self.last_tid and decided.get(pos) != tid and continues(event, free):
+                continue
+            self.tcount[tid] = self.tcount.get(tid, 0) + 1
+            self.last_tid = tid
+        self.scanned = len(trace)
+
+    def end(self, execution: Any) -> None:
+        del self.nodes[self.position:]
+        if self.nodes and len(self.trace_pos) >= len(self.nodes):
+            self._check_sleepers(self.nodes[-1], execution, self.trace_pos[len(self.nodes) - 1])
+        self._learn_next_ops(execution)
+        if self._blocked:
+            self.redundant += 1
+        else:
+            self.classes += 1
+        self._analyse(execution)
+
+    def _check_sleepers(self, node: _Node, execution: Any, start: int | None = None) -> None:
+        """A thread asleep at the last decision ran while still asleep (it was the only one that
+        could): this execution is equivalent to one already run (sleep-set blocked). A sleeper wakes
+        up when something that does not commute with its next step runs before it."""
+        if not node.sleep or self._blocked:
+            return
+        trace = self.log.sync(execution)
+        asleep = {t: node.ops.get(t) or (None, None) for t in node.sleep}
+        begin = self.trace_pos[-2] if start is None else start
+        for pos in range(begin, len(trace)):
+            event = trace[pos]
+            if event.tid in asleep:
+                self._blocked = True
+                return
+            op = (event.kind, event.what)
+            for t in [t for t, pending in asleep.items() if dependent(pending, op)]:
+                del asleep[t]
+            if not asleep:
+                return
+
+    def _learn_next_ops(self, execution: Any) -> None:
+        """Where a thread's next step at a decision showed nothing (a lock acquire's scheduling point,
+        an internal lock of the standard library, a wake-up in ``Condition.wait``, a thread not yet
+        run), what counts is its next *visible* step, as in the wakeup sequences: learn it from what
+        the thread did next, so that sleep sets can keep the thread asleep until something that does
+        not commute with that step runs."""
+        firsts: dict[int, list[int]] = {}
+        trace = self.log.sync(execution)
+        for pos, event in enumerate(trace):
+            firsts.setdefault(event.tid, []).append(pos)
+        for d, node in enumerate(self.nodes):
+            start = self.trace_pos[d] if d < len(self.trace_pos) else len(trace)
+            for t, op in node.ops.items():
+                if op[0] not in INVISIBLE:
+                    continue
+                positions = firsts.get(t, ())
+                at = bisect_left(positions, start) if positions else 0
+                if at < len(positions):
+                    event = trace[positions[at]]
+                    node.ops[t] = (event.kind, event.what)
+
+    # -- exploration -----------------------------------------------------------------------------
+
+    def _advance(self) -> bool:
+        """Replay up to the deepest decision with a wakeup sequence left, and follow that sequence."""
+        self.follow = None
+        while self.nodes:
+            node = self.nodes[-1]
+            while node.wut:
+                branch = node.wut.pop(0)
+                if branch.tid in node.done or branch.tid in node.sleep:
+                    continue  # cannot happen with exact dependences: a thread never runs twice from here
+                node.chosen = branch.tid
+                node.done.add(branch.tid)
+                self.follow = branch
+                return True
+            self.nodes.pop()
+        return False
+
+    def _analyse(self, execution: Any) -> None:
+        """The execution as transitions, and for each of its races, the reversal to run."""
+        trace = self.log.sync(execution)
+        idents = lock_identities(trace, self.held_snaps + [held_locks(execution)], self.trace_pos + [len(trace)])
+        trans = transitions(self.log, [node.chosen for node in self.nodes], self.trace_pos, idents,
+                            execution.model == "free-threaded")
+        names = {ts.name: ts.tid for ts in execution.threads}
+        for i, j, clock in races(trans, names):
+            self._race(i, j, trans, clock)
+
+    def _race(self, i: Transition, j: Transition, trans: list[Transition], jclock: dict[int, int]) -> None:
+        """``i`` and ``j`` race: make the decision before ``i`` run ``notdep(i).j`` (the transitions
+        after ``i`` that do not depend on it, then ``j``), unless a thread asleep there or a sequence
+        already in its wakeup tree starts an equivalent execution (Algorithm 2 of the paper)."""
+        self.races += 1
+        if i.decision is None or i.decision >= len(self.nodes):
+            return  # nothing else could run there
+        node = self.nodes[i.decision]
+        seq = [(k, k.clock) for k in trans[i.pos + 1: j.pos] if not hb(i, k.clock)]
+        seq.append((j, jclock))
+        for t in (node.sleep | node.done) - {node.chosen}:
+            op = node.ops.get(t)
+            if op is None or op[0] in NO_SLEEP:
+                op = (None, None)  # not known: may not commute with anything
+            if weak_initial(t, (op,), seq):
+                return  # a thread asleep here already covers it
+        if seq[0][0].tid not in node.enabled:
+            # start with an initial that can run here (any initial can go first)
+            first = next((n for n in initials(seq) if seq[n][0].tid in node.enabled), None)
+            if first is None:
+                self._fallback(node)
+                return
+            seq.insert(0, seq.pop(first))
+        insert(node.wut, seq)
+
+    def _fallback(self, node: _Node) -> None:
+        """No thread that can start the reversal runs at this decision (the model does not explain
+        it): try every thread there, one step each."""
+        queued = {b.tid for b in node.wut}
+        for t in node.enabled:
+            if t not in node.done and t not in node.sleep and t not in queued:
+                step = Branch(t, 0, ((None, None),))
+                node.wut.append(step)
+
+    # -- reporting -------------------------------------------------------------------------------
+
+    def coverage(self) -> dict[str, Any]:
+        left = sum(leaves(n.wut) for n in self.nodes)
+        return {
+            "strategy": "DPOR",
+            "classes": self.classes,
+            "unit": "interleaving classes",
+            "redundant": self.redundant,
+            "bound": None,
+            "complete": self.done,
+            "estimate": float(self.classes + (0 if self.done else left)),
+        }
+
+    def describe(self) -> str:
+        return "dpor"
+
+
+def _pending_op(ts: Any) -> tuple:
+    """What thread ``ts`` does when it next runs, as ``(kind, what)``. Before a lock acquire the
+    runtime's ``pending`` is None and ``pending_lock`` is the lock: an acquire of its label (lock
+    identities are ids of objects, which differ from one execution to the next, and what is known
+    about a decision is kept across executions), or an internal lock of the standard library."""
+    kind = ts.pending
+    if kind is None:
+        lock = getattr(ts, "pending_lock", None)
+        if lock is not None:
+            if getattr(lock, "internal", False):
+                return ("handshake", None) if handshake(lock) else ("internal", lock.label)
+            return ("acquire", getattr(lock, "label", "?"))
+    return (kind, ts.pending_what)

@@ -1,0 +1,225 @@
+"""An execution as DPOR sees it: its events, hidden ones included, cut into transitions.
+
+The trace is what the runtime recorded; DPOR needs three things more before it can look for races.
+
+Hidden events. Hand-offs of the standard library (Event, Queue, Semaphore, Condition with its own
+lock) run on internal locks that the trace leaves out (so that detectors do not take them for
+synchronisation); the runtime tells the strategy about them (``DPOR.hidden_sync``, see
+``runtime/locks.py``) and :class:`EventLog` keeps DPOR's own copy of the trace with them in place:
+each acquire of an internal lock is an event (a write of a location named after the lock: the
+primitive's state only changes under it), and a ``Condition.wait`` waiter released by ``notify``
+happens after the notifier's transition (a wake-up edge: without it the waiter's next step looked like
+a race it could never win, and the reversal, impossible, ran as redundant executions). The start
+handshake's internal lock of a ``Thread`` stays out (start and join edges order it).
+
+Lock identities. Events name a lock by its label (where it was made), which several locks share
+(made on one line, in a loop); :func:`lock_identities` tells them apart by the locks each thread held
+at each decision, as ``label#id`` (``label#?``: one of the locks with that label).
+
+Transitions (:func:`transitions`): what one thread did from one scheduling point to its next, tagged
+with the decision that chose it (None: it was the only thread that could run, so it cannot be
+reversed). A lock release belongs to the transition before it, and so do the accesses of the ``gil``
+model between two switch points (:func:`continues`).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..dependence import ACCESS
+
+
+class Hidden:
+    """An event the trace does not show (the runtime tells DPOR, see :meth:`EventLog.hidden`): the
+    acquire of a standard library's internal lock, ``("internal", label)``."""
+
+    __slots__ = ("tid", "kind", "what")
+
+    def __init__(self, tid: int, kind: str, what: str) -> None:
+        self.tid = tid
+        self.kind = kind
+        self.what = what
+
+
+class EventLog:
+    """The events of one execution: the real trace with the hidden events in place. Every position
+    DPOR keeps (of a decision, of a transition) is a position in :attr:`events`."""
+
+    __slots__ = ("events", "seen", "released", "wakes")
+
+    def __init__(self) -> None:
+        self.events: list[Any] = []
+        self.seen = 0  # how much of the real trace is in ``events``
+        self.released: dict[int, tuple[int, int]] = {}  # untracked lock -> (tid, its last event) at release
+        self.wakes: list[tuple[int, int, int]] = []  # (waker's event, woken tid, woken from position)
+
+    def sync(self, execution: Any) -> list[Any]:
+        """:attr:`events` brought up to date with the real trace (which only grows)."""
+        trace = execution.trace
+        if self.seen < len(trace):
+            self.events.extend(trace[self.seen:])
+            self.seen = len(trace)
+        return self.events
+
+    def hidden(self, execution: Any, kind: str, ts: Any, lock: Any) -> None:
+        """A lock operation that the trace does not show (see ``runtime/locks.py``).
+
+        ``acquire`` of an internal lock: the primitive's state changes there (an Event's flag, a
+        Queue's items), so it is an event of its own, a write of a location named after the lock (two
+        primitives made on one line share it: a conflict more at worst). ``release`` of an untracked
+        lock and ``woken``, its acquire that waited for that release: ``Condition.notify`` waking a
+        waiter, a happens-before edge (the waiter could not have run before it), not a race."""
+        events = self.sync(execution)
+        if kind == "acquire":
+            if not handshake(lock):
+                events.append(Hidden(ts.tid, "internal", lock.label))
+        elif kind == "release":
+            last = next((p for p in range(len(events) - 1, -1, -1) if events[p].tid == ts.tid), None)
+            if last is not None:
+                self.released[id(lock)] = (ts.tid, last)
+        elif kind == "woken":
+            by = self.released.get(id(lock))
+            if by is not None and by[0] != ts.tid:
+                self.wakes.append((by[1], ts.tid, len(events)))
+
+
+def handshake(lock: Any) -> bool:
+    """Whether ``lock`` is the internal lock of a ``threading.Thread`` (its start handshake, made where
+    the thread was): the start and join edges already order what it orders, and it is touched by no
+    one else, so it stays out of the model (as a hidden event it would conflict with every call)."""
+    label = getattr(lock, "label", "")
+    return label == "Thread" or label.startswith("Thread@")
+
+
+def held_locks(execution: Any) -> dict[int, list[tuple[int, str]]]:
+    """The locks each thread holds now: tid -> ``(id, label)`` of each."""
+    out = {}
+    for ts in execution.threads:
+        if ts.held:
+            out[ts.tid] = [(id(lock), getattr(lock, "label", "?")) for lock in ts.held]
+    return out
+
+
+def lock_identities(trace: list[Any], snaps: list[dict[int, list[tuple[int, str]]]],
+                    bounds: list[int]) -> dict[int, str]:
+    """Trace position -> ``label#id`` for lock acquires and releases.
+
+    Events name a lock by its label (where it was made), which several locks share (made on one
+    line, in a loop): from the locks each thread held at each decision (``snaps[k]`` at trace position
+    ``bounds[k]``, :func:`held_locks`; the last one at the end of the trace), tell them apart."""
+    out: dict[int, str] = {}
+    stacks: dict[int, list[tuple[int, str]]] = {}
+    segment_start = 0
+    for k in range(-1, len(bounds) - 1):
+        before = snaps[k] if k >= 0 else {}
+        after = snaps[k + 1]
+        end = bounds[k + 1]
+        queues: dict[int, list[tuple[int, str]]] = {}
+        for pos in range(segment_start, end):
+            event = trace[pos]
+            if event.kind not in ("acquire", "release"):
+                continue
+            tid, label = event.tid, event.what
+            stack = stacks.setdefault(tid, [])
+            now = after.get(tid, [])
+            if event.kind == "acquire":
+                if tid not in queues:
+                    was = before.get(tid, [])
+                    queues[tid] = [x for x in now if x not in was]
+                queue = queues[tid]
+                ident = next((x for x in queue if x[1] == label), None)
+                if ident is not None:
+                    queue.remove(ident)
+                else:
+                    ident = next((x for x in reversed(stack) if x[1] == label and x in now), None)
+                    if ident is None:
+                        ident = ("?", label)
+                stack.append(ident)
+            else:
+                ident = next((x for x in reversed(stack) if x[1] == label), None)
+                if ident is None:
+                    ident = ("?", label)
+                else:
+                    stack.reverse()
+                    stack.remove(ident)
+                    stack.reverse()
+            out[pos] = f"{label}#{ident[0]}"
+        segment_start = max(segment_start, end)
+    return out
+
+
+class Transition:
+    """What thread ``tid`` did from one scheduling point to its next: its ``idx``-th transition (from
+    1), at ``pos`` in the list of transitions, chosen at decision ``decision`` (None: forced)."""
+
+    __slots__ = ("tid", "ops", "decision", "idx", "clock", "pos", "held", "after")
+
+    def __init__(self, tid: int, decision: int | None, idx: int, pos: int) -> None:
+        self.tid = tid
+        self.ops: list[tuple] = []
+        self.decision = decision
+        self.idx = idx
+        self.clock: dict[int, int] = {}
+        self.pos = pos
+        self.held: dict[str, list] | None = None  # locks its thread holds: label -> acquires
+        self.after: list[Transition] = []  # transitions that woke its thread up (Condition.notify)
+
+
+def hb(t: Transition, clock: dict[int, int]) -> bool:
+    """Whether transition ``t`` happens before (or is) the point with vector clock ``clock``."""
+    return clock.get(t.tid, 0) >= t.idx
+
+
+def continues(event: Any, free: bool) -> bool:
+    """Whether ``event``, of the thread that ran last and not chosen by a decision, belongs to that
+    thread's transition instead of beginning a new one: a lock release, or (``gil`` model) an access."""
+    return event.kind == "release" or (not free and event.kind in ACCESS)
+
+
+def transitions(log: EventLog, chosen: list[int], trace_pos: list[int], idents: dict[int, str],
+                free: bool) -> list[Transition]:
+    """The events of ``log`` as transitions, each tagged with the decision that chose it (None:
+    forced). ``chosen[d]`` is the thread chosen at decision ``d`` of the current path, made at trace
+    position ``trace_pos[d]``; ``idents`` are the lock identities (:func:`lock_identities`); ``free``:
+    the free-threaded model."""
+    decided: dict[int, int] = {}
+    for d, pos in enumerate(trace_pos):
+        if d < len(chosen):
+            decided[pos] = d  # the last decision at a position is the one whose thread ran
+    for pos, d in decided.items():
+        # a thread chosen again after a step that showed nothing (an internal lock, a wake-up in
+        # Condition.wait): its transition began at the first of these decisions, and that is
+        # where another thread can go first instead
+        while d > 0 and trace_pos[d - 1] == pos and chosen[d - 1] == chosen[d]:
+            d -= 1
+        decided[pos] = d
+    out: list[Transition] = []
+    last: dict[int, Transition] = {}
+    counts: dict[int, int] = {}
+    at: dict[int, Transition] = {}  # event position -> the transition it begins
+    events = log.events
+    for pos, event in enumerate(events):
+        tid = event.tid
+        prev = last.get(tid)
+        d = decided.get(pos)
+        if d is not None and chosen[d] != tid:
+            d = None
+        joins = prev is not None and prev is (out[-1] if out else None) and d is None and continues(event, free)
+        what = idents.get(pos, event.what)
+        if joins:
+            prev.ops.append((event.kind, what))
+            continue
+        counts[tid] = counts.get(tid, 0) + 1
+        t = Transition(tid, d, counts[tid], len(out))
+        t.ops.append((event.kind, what))
+        out.append(t)
+        last[tid] = t
+        at[pos] = t
+    for waker, tid, since in log.wakes:
+        # the waiter's next step happens after the step of the notifier that released it
+        woken = next((at[p] for p in range(since, len(events)) if events[p].tid == tid and p in at), None)
+        source = at.get(waker) or next((at[p] for p in range(waker, -1, -1)
+                                        if events[p].tid == events[waker].tid and p in at), None)
+        if woken is not None and source is not None and source.pos < woken.pos:
+            woken.after.append(source)
+    return out

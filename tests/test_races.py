@@ -368,3 +368,37 @@ def test_an_object_that_died_is_forgotten_before_its_id_names_another():
     assert detector.races == []  # thread 'two' wrote a new object, not the dead one
     detector.access(ex, one, "write", second, "x", site, False)
     assert [r.what for r in detector.races] == ["_Obj.x"]  # and that new object's own race is found
+
+
+def _nested_race():
+    import threading
+
+    box = {"n": 0}
+
+    def bump():
+        box["n"] += 1
+
+    def helper():
+        bump()
+
+    def work():
+        helper()
+
+    ts = [threading.Thread(target=work) for _ in range(2)]
+    for t in ts:
+        t.start()
+    for t in ts:
+        t.join()
+
+
+def test_stacks_of_a_race_found_while_exploring_come_from_a_replay_and_are_whole():
+    # explore does not capture a stack at every access: it replays an execution that found a race
+    # and captures the two racing accesses' stacks there; they must be the whole stacks
+    result = interlace.explore(_nested_race, executions=1, seed=0)
+    assert result.failure.kind == "race"
+    race = result.races[0]
+    for access in (race.current, race.previous):
+        assert [name for _file, _line, name in access.stack] == [
+            "run", "work", "helper", "bump"], access.stack
+    detected = interlace.detect(_nested_race)  # real threads: captured as they happen, the same frames
+    assert [f[2] for f in detected.races[0].current.stack] == ["run", "work", "helper", "bump"]

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .detect import LockOrderDetector, RaceDetector
+from .detect.races import StackProbe
 from .runtime import hooks
 from .runtime.calls import CallClassifier
 from .runtime.execution import Execution
@@ -135,9 +136,12 @@ class Session:
 
     def __init__(self, fn: Callable[[], Any], include: Sequence[str], exclude: Sequence[str],
                  instrument: bool = True, stuck_timeout: float = STUCK_AFTER, races: str = "off",
-                 ignore_races: Sequence[str] = ()) -> None:
+                 ignore_races: Sequence[str] = (), replayable: bool = False) -> None:
         self.fn = fn
-        self.race_detector = RaceDetector(tuple(ignore_races)) if races != "off" else None
+        # ``replayable``: ``fn`` is run many times anyway (explore, not replay or run, which promise one
+        # run), so a race's stacks are captured by one more run of its execution, not at every access
+        self.replayable = replayable
+        self.race_detector = RaceDetector(tuple(ignore_races), stacks=not replayable) if races != "off" else None
         self.lock_order = LockOrderDetector() if races != "off" else None
         self.observers = tuple(d for d in (self.race_detector, self.lock_order) if d is not None)
         self.watchdog = Watchdog(stuck_after=stuck_timeout)
@@ -185,7 +189,26 @@ class Session:
         strategy.end(ex)
         if log is not None:
             self.handoffs = (ex, log.edges(ex.trace))
+        if self.race_detector is not None and self.race_detector.stackless:
+            self._fill_stacks(ex, model, max_steps, epoch)
         return ex
+
+    def _fill_stacks(self, ex: Execution, model: str, max_steps: int, epoch: float) -> None:
+        """Replay ``ex`` to capture the stacks of the accesses its new races report."""
+        wanted = self.race_detector.take_stackless()  # type: ignore[union-attr]
+        probe = StackProbe(set(wanted))
+        strategy = ReplayStrategy(list(ex.choices))
+        strategy.begin(0)
+        observers, self.observers = self.observers, (probe,)
+        try:
+            self.run(strategy, model, max_steps, epoch)
+        finally:
+            self.observers = observers
+        for key, accesses in wanted.items():
+            stack = probe.found.get(key)
+            if stack:  # else (the program did not replay the same way) the report shows the site only
+                for access in accesses:
+                    access.stack = stack
 
     def handoffs_of(self, ex: Execution) -> list[tuple[int, int, str]]:
         """The hand-off edges of ``ex`` if it was a run for the report, else none."""
@@ -264,7 +287,7 @@ def explore(
     found_inversions: list = []
     first_finding: tuple | None = None
     with Session(fn, include, exclude, stuck_timeout=stuck_timeout, races=races,
-                 ignore_races=ignore_races) as session:
+                 ignore_races=ignore_races, replayable=True) as session:
         for index in range(executions):
             if time_limit is not None and time.perf_counter() - started > time_limit:
                 break
@@ -377,7 +400,7 @@ def replay(
         ignore_races = load_config().ignore_races
     strat = ReplayStrategy(schedule.choices)
     started = time.perf_counter()
-    with Session(fn, include, exclude, races=races, ignore_races=ignore_races) as session:
+    with Session(fn, include, exclude, races=races, ignore_races=ignore_races) as session:  # runs fn once
         strat.begin(0)
         ex = session.run(strat, schedule.model, schedule.max_steps, schedule.epoch, capture_values=True)
     failure = ex.failure if ex.failure is None or ex.failure.kind != "divergence" else None

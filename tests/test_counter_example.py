@@ -182,3 +182,45 @@ def test_python_api_replay_from_json_and_choice_list():
     with pytest.raises(interlace.InterlaceFailure) as info:
         result.raise_on_failure()
     assert "lost update" in str(info.value) and "Interleaving" in str(info.value)
+
+
+RACE_PACKAGE = {
+    "racepkg/__init__.py": "",
+    "racepkg/counter.py": "counter = 0\n\ndef bump():\n    global counter\n    counter = counter + 1\n",
+    "racepkg/__main__.py": (
+        "import sys, threading\nfrom . import counter\n"
+        "ts = [threading.Thread(target=counter.bump) for _ in range(2)]\n"
+        "for t in ts:\n    t.start()\nfor t in ts:\n    t.join()\n"
+        "print('args', sys.argv[1:], 'counter', counter.counter)\n"
+        "assert counter.counter == 2, 'lost update'\n"),
+}
+
+
+def test_cli_explore_a_module_like_python_dash_m_and_replay_it(tmp_path):
+    for name, text in RACE_PACKAGE.items():
+        (tmp_path / name).parent.mkdir(exist_ok=True)
+        (tmp_path / name).write_text(text)
+    out = cli("explore", "-m", "racepkg", "x", "--flag", "--seed", "1", "-n", "50", "--races", "off",
+              "-o", "s.json", cwd=tmp_path)
+    assert out.returncode == 1, out.stdout + out.stderr
+    # each execution imports the program's own modules anew: the counter starts at 0 every time
+    assert "Output of the failing execution:\n  | args ['x', '--flag'] counter 1\n" in out.stdout
+    doc = json.loads((tmp_path / "s.json").read_text())
+    assert (doc["target"]["module"], doc["target"]["package"], doc["target"]["argv"]) == (
+        "racepkg", "racepkg", ["x", "--flag"])
+    for _ in range(2):
+        rep = cli("replay", "s.json", cwd=tmp_path)
+        assert rep.returncode == 1 and rep.stdout == "args ['x', '--flag'] counter 1\n", rep.stderr
+    missing = cli("explore", "-m", "nope", cwd=tmp_path)
+    assert (missing.returncode, missing.stderr) == (2, "interlace: there is no module named 'nope' (on this "
+                                                       "sys.path).\n")
+    nothing = cli("explore", cwd=tmp_path)
+    assert (nothing.returncode, nothing.stderr) == (2, "interlace: explore needs a SCRIPT (or -m MODULE) to run.\n")
+
+
+def test_a_script_s_own_modules_start_fresh_in_every_execution(tmp_path):
+    (tmp_path / "state.py").write_text("seen = []\n")
+    script = tmp_path / "main.py"
+    script.write_text("import state\nstate.seen.append(1)\nassert state.seen == [1], state.seen\n")
+    result = interlace.explore(ScriptRunner(str(script), []), executions=20, seed=0)
+    assert result.ok and result.executions == 20, result.report()

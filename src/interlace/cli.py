@@ -53,7 +53,9 @@ def _parser() -> argparse.ArgumentParser:
                     help="keep the failing schedule as found (default: shrink it to fewer preemptions)")
     ex.add_argument("--html", default=None, metavar="OUT.html",
                     help="also write an HTML timeline of the failure")
-    ex.add_argument("script", help="the Python script to run")
+    ex.add_argument("-m", dest="module", default=None, metavar="MODULE",
+                    help="explore a module run as the main program, like python -m")
+    ex.add_argument("script", nargs="?", default=None, help="the Python script to run")
     ex.add_argument("args", nargs=argparse.REMAINDER, help="arguments for the script")
 
     rp = sub.add_parser("replay", help="re-run a saved schedule or a recording (.ilr) exactly")
@@ -141,7 +143,17 @@ def _explore(options: argparse.Namespace) -> int:
                              f"{options.strategy}. Add --strategy dfs, or leave --max-preemptions out.")
         if options.max_preemptions < 0:
             raise UsageError("--max-preemptions must be at least 0.")
-    runner = script_runner(options.script, options.args, capture=True)
+    args = list(options.args)
+    if args and args[0] == "--":
+        args = args[1:]
+    script = options.script
+    if options.module:
+        if script is not None:
+            args = [script, *args]  # after -m MODULE everything is the module's
+        script = None
+    elif script is None:
+        raise UsageError("explore needs a SCRIPT (or -m MODULE) to run.")
+    runner = script_runner(script, args, capture=True, module=options.module)
     from .progress import Progress
 
     progress = Progress(total=options.executions, enabled=None if not options.json else False)

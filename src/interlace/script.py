@@ -1,8 +1,10 @@
-"""Running a whole script as the function under test: ``interlace explore SCRIPT [ARGS...]``.
+"""Running a whole script as the function under test: ``interlace explore SCRIPT [ARGS...]`` (or
+``-m MODULE [ARGS...]``).
 
 Each execution runs the script's top level as ``__main__`` in a fresh module, with ``sys.argv`` and
-``sys.path[0]`` set as ``python SCRIPT ARGS`` would set them. ``sys.exit(0)`` is success; any other
-exit status is a failure.
+``sys.path[0]`` set as ``python SCRIPT ARGS`` (or ``python -m MODULE ARGS``: ``__package__`` set,
+the current directory first on the path) would set them. ``sys.exit(0)`` is success; any other exit
+status is a failure.
 """
 
 from __future__ import annotations
@@ -21,27 +23,36 @@ class ScriptExit(Exception):
 class ScriptRunner:
     """A callable for :func:`interlace.explore` that runs a compiled script once per call."""
 
-    def __init__(self, path: str, args: list[str], capture: bool = True) -> None:
+    def __init__(self, path: str, args: list[str], capture: bool = True, module: str | None = None,
+                 package: str | None = None) -> None:
         from .instrument import compile_script
 
         self.path = os.path.abspath(path)
         self.args = list(args)
         self.capture = capture
+        self.module = module  # run as ``python -m module``: then ``package`` is its __package__
+        self.package = package
         self.code = compile_script(self.path)
         self.output = ""
 
     def target(self) -> dict[str, Any]:
-        return {"script": self.path, "argv": self.args}
+        target: dict[str, Any] = {"script": self.path, "argv": self.args}
+        if self.module is not None:
+            target["module"], target["package"] = self.module, self.package
+        return target
 
     def __call__(self) -> None:
         module = types.ModuleType("__main__")
         module.__file__ = self.path
         module.__builtins__ = __builtins__  # type: ignore[attr-defined]
+        if self.module is not None:
+            module.__package__ = self.package
         saved = (sys.modules.get("__main__"), sys.argv, list(sys.path), sys.stdout, sys.stderr)
         buffer = io.StringIO() if self.capture else None
         sys.modules["__main__"] = module
         sys.argv = [self.path, *self.args]
-        sys.path.insert(0, os.path.dirname(self.path))
+        sys.path.insert(0, os.getcwd() if self.module is not None else os.path.dirname(self.path))
+        loaded = set(sys.modules)
         if buffer is not None:
             sys.stdout = sys.stderr = buffer
         try:
@@ -59,18 +70,46 @@ class ScriptRunner:
                 sys.modules["__main__"] = main
             if buffer is not None:
                 self.output = buffer.getvalue()
+            self._forget_modules(loaded)
+
+    @staticmethod
+    def _forget_modules(loaded: set[str]) -> None:
+        """Each execution starts like a fresh ``python SCRIPT``: the program's own modules (loaded
+        through interlace's import hook) that this execution imported are imported anew by the
+        next one, so their global state does not carry over. Standard-library and installed
+        modules stay loaded."""
+        from .instrument.importhook import is_hook_loaded
+
+        for name in [n for n in sys.modules if n not in loaded]:
+            module = sys.modules.get(name)
+            if module is not None and is_hook_loaded(module):
+                del sys.modules[name]
+                parent, _, child = name.rpartition(".")
+                owner = sys.modules.get(parent) if parent else None
+                if owner is not None and getattr(owner, child, None) is module:
+                    delattr(owner, child)
 
 
 class UsageError(Exception):
     """Bad input from the user: printed as one paragraph, exit code 2."""
 
 
-def script_runner(path: str, args: list[str], capture: bool):
-    """A :class:`ScriptRunner` for ``path``, or a :class:`UsageError` saying what is wrong with it."""
+def script_runner(path: str | None, args: list[str], capture: bool, module: str | None = None):
+    """A :class:`ScriptRunner` for ``path`` (or for ``module``, run like ``python -m``), or a
+    :class:`UsageError` saying what is wrong with it."""
+    package = None
+    if module is not None:
+        from .recording.program import RunError, resolve_program
+
+        try:
+            path, package = resolve_program(None, module)
+        except RunError as exc:
+            raise UsageError(str(exc)) from None
+    assert path is not None
     if not os.path.isfile(path):
         raise UsageError(f"there is no script at {path!r}. Check the path (it is relative to {os.getcwd()!r}).")
     try:
-        return ScriptRunner(path, args, capture=capture)
+        return ScriptRunner(path, args, capture=capture, module=module, package=package)
     except SyntaxError as exc:
         raise UsageError(
             f"{path} is not valid Python for this interpreter ({sys.version.split()[0]}): "
@@ -92,7 +131,9 @@ def load_script_schedule(path: str, capture: bool, in_python: str):
     script = schedule.target.get("script")
     if not script:
         raise UsageError(f"{path} was saved from a Python function, not a script; {in_python}")
-    return schedule, script_runner(script, list(schedule.target.get("argv", [])), capture=capture)
+    module = schedule.target.get("module")
+    return schedule, script_runner(None if module else script, list(schedule.target.get("argv", [])),
+                                   capture=capture, module=module)
 
 
 def diverged(result) -> bool:

@@ -142,6 +142,20 @@ def test_racy_test_fails_with_report_and_replay_command_that_reproduces_it_10_of
         assert "test_racy.py::test_lost_update: replayed 1 schedule" in again.stdout.str()
 
 
+def test_html_timeline_of_a_failing_test_next_to_its_schedule(inner):
+    inner.makepyfile(test_racy=RACY)
+    result = run(inner, "--interlace", "--interlace-html", "-k", "lost_update")
+    result.assert_outcomes(failed=1, deselected=1)
+    page = inner.path / ".interlace" / "pytest" / "test_racy.py_test_lost_update.html"
+    lines = result.outlines
+    at = lines.index("HTML report: .interlace/pytest/test_racy.py_test_lost_update.html")
+    assert lines[at + 2].startswith("Replay it: pytest 'test_racy.py::test_lost_update'")  # still the last
+    text = page.read_text()
+    assert "<html" in text and "test_racy.py::test_lost_update" in text and "--interlace-replay=" in text
+    plain = run(inner, "--interlace", "-k", "lost_update")
+    assert not any(line.startswith("HTML report:") for line in plain.outlines)
+
+
 @pytest.mark.parametrize("ci", ["", "1"], ids=["terminal", "ci"])
 def test_the_short_summary_gives_a_failed_exploration_one_line(inner, monkeypatch, ci):
     # On CI (and with -vv) pytest prints the whole failure message in the short summary: it must be the

@@ -56,6 +56,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                          "warn reports an InterlaceRaceWarning, off skips detection")
     group.addoption("--interlace-replay", default=None, metavar="FILE",
                     help="replay exactly the schedule in FILE (written by a failing explored test)")
+    group.addoption("--interlace-html", action="store_true", default=False,
+                    help="for a failing test, also write the HTML timeline next to its saved schedule")
 
 
 def pytest_configure(config: pytest.Config) -> None:

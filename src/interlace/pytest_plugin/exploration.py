@@ -131,7 +131,14 @@ def run(item: Any, plan: dict) -> None:
         with open(path, "w") as f:
             f.write(result.schedule.to_json())
         command = replay_command(item, path)
-        fail(f"{strip_frames(result.report())}\n\nReplay it: {command}", result)
+        html = ""
+        if config.getoption("interlace_html"):
+            from ..report.command import write_html
+
+            page = write_html(result, os.path.splitext(path)[0] + ".html", command)
+            shown = os.path.relpath(page)
+            html = f"\n\nHTML report: {page if shown.startswith('..') else shown}"
+        fail(f"{strip_frames(result.report())}{html}\n\nReplay it: {command}", result)
     warn_races(item, result)
 
 

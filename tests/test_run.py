@@ -498,6 +498,8 @@ def test_replay_says_where_the_output_first_differs(tmp_path) -> None:
         "now: ok, exit code 0).",
         "interlace: stdout first differs at line 2: recorded 'recorded', now 'changed'",
     ]
+    shown = cli("show", "--output", "m.ilr", cwd=str(tmp_path)).stdout.decode().splitlines()
+    assert shown[-5:] == ["stdout:", "  | same", "  | recorded", "  | tail", "stderr: (nothing)"]
 
 
 def test_first_difference_wording() -> None:

@@ -52,6 +52,8 @@ def add_parsers(sub: Any) -> None:
     sh.add_argument("recording", help="a .ilr file written by `interlace run`")
     sh.add_argument("--inputs", action="store_true", help="also list the recorded inputs")
     sh.add_argument("--decisions", action="store_true", help="also list the recorded decisions")
+    sh.add_argument("--output", action="store_true",
+                    help="also print what the run wrote to stdout and stderr (its first 64 Ki characters)")
 
 
 def add_replay_options(parser: Any) -> None:
@@ -147,11 +149,11 @@ def cli_show(options: Any) -> int:
     except RecordingError as exc:
         print(f"interlace: {exc}", file=sys.stderr)
         return EXIT_USAGE
-    print(summary(rec, inputs=options.inputs, decisions=options.decisions), end="")
+    print(summary(rec, inputs=options.inputs, decisions=options.decisions, output=options.output), end="")
     return EXIT_OK
 
 
-def summary(rec: Recording, inputs: bool = False, decisions: bool = False) -> str:
+def summary(rec: Recording, inputs: bool = False, decisions: bool = False, output: bool = False) -> str:
     from collections import Counter
 
     h = rec.header
@@ -206,4 +208,12 @@ def summary(rec: Recording, inputs: bool = False, decisions: bool = False) -> st
             where = f"{d.site[0]}:{d.site[1]}" if d.site else "?"
             name = rec.threads.get(d.tid, f"#{d.tid}")
             lines.append(f"  {i:>6} {name:<20} {where:<28} {d.op or ''}")
+    if output:
+        for stream in ("stdout", "stderr"):
+            head = (end or {}).get(f"{stream}_head")
+            if head is None:
+                lines.append(f"{stream}: not in this recording (made by an older interlace, or the run did not end)")
+                continue
+            lines.append(f"{stream}:" + ("" if head else " (nothing)"))
+            lines.extend(f"  | {line}" for line in head.splitlines())
     return "\n".join(lines) + "\n"

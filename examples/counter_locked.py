@@ -1,9 +1,12 @@
 """The article's program, fixed: the two threads increment the global counter under a lock.
 
 `counter = counter + 1` is a read, an add and a write; the lock keeps another thread from running
-in between, so no update is lost and no race is reported:
+in between, so no update is lost and no race is reported. DPOR proves it, running one execution
+per class of equivalent interleavings:
 
-    interlace explore examples/counter.py
+    interlace explore examples/counter_locked.py --strategy dpor -n 100000
+    ...
+    all 20 interleaving classes explored (DPOR), no failure
 """
 
 from threading import Lock, Thread

@@ -193,17 +193,24 @@ class Session:
             self._fill_stacks(ex, model, max_steps, epoch)
         return ex
 
+    def rerun(self, choices: Sequence[int], model: str, max_steps: int, epoch: float = EPOCH,
+              observers: Sequence[Any] = (), capture_values: bool = False) -> tuple[Execution, ReplayStrategy]:
+        """Run an execution again, by its ``choices``, with only ``observers`` watching (the detectors
+        saw it already): for what its first run did not note."""
+        strategy = ReplayStrategy(list(choices))
+        strategy.begin(0)
+        saved, self.observers = self.observers, tuple(observers)
+        try:
+            ex = self.run(strategy, model, max_steps, epoch, capture_values=capture_values)
+        finally:
+            self.observers = saved
+        return ex, strategy
+
     def _fill_stacks(self, ex: Execution, model: str, max_steps: int, epoch: float) -> None:
         """Replay ``ex`` to capture the stacks of the accesses its new races report."""
         wanted = self.race_detector.take_stackless()  # type: ignore[union-attr]
         probe = StackProbe(set(wanted))
-        strategy = ReplayStrategy(list(ex.choices))
-        strategy.begin(0)
-        observers, self.observers = self.observers, (probe,)
-        try:
-            self.run(strategy, model, max_steps, epoch)
-        finally:
-            self.observers = observers
+        self.rerun(ex.choices, model, max_steps, epoch, observers=(probe,))
         for key, accesses in wanted.items():
             stack = probe.found.get(key)
             if stack:  # else (the program did not replay the same way) the report shows the site only
@@ -330,8 +337,8 @@ def explore(
         if races == "error" and first_finding is not None:
             # once more for the report: the values read and the hand-offs, as a failure's run gives them
             index, choices, trace, threads = first_finding
-            again = _for_the_report(session, choices, model, max_steps)
-            if again is not None and len(again.trace) == len(trace):
+            again, replayed = session.rerun(choices, model, max_steps, capture_values=True)
+            if replayed.divergence is None and len(again.trace) == len(trace):
                 first_finding = (index, choices, again.trace, threads)
                 handoffs = session.handoffs_of(again)
     result = Result(
@@ -357,18 +364,6 @@ def explore(
         )
         result.trace, result.threads, result.handoffs = trace, threads, handoffs
     return result
-
-
-def _for_the_report(session: Session, choices: list[int], model: str, max_steps: int) -> Execution | None:
-    """Run ``choices`` again noting values and hand-offs (detectors off: they saw it already)."""
-    strategy = ReplayStrategy(choices)
-    strategy.begin(0)
-    observers, session.observers = session.observers, ()
-    try:
-        ex = session.run(strategy, model, max_steps, capture_values=True)
-    finally:
-        session.observers = observers
-    return ex if strategy.divergence is None else None
 
 
 def _suppressed(races: list) -> int:

@@ -45,8 +45,13 @@ def _run(*targets):
 # operation of the execution, and orders nothing). ("put", q, v) appends v; ("get", q, reg) takes the
 # first item or blocks, and its ("getend", q, reg) runs after a put that came later. ("call",) is a call
 # into code interlace cannot see (``Event.clear`` is one, before its critical section): it conflicts
-# with everything.
-SYNC = frozenset({"set", "clear", "wait", "waitend", "put", "get", "getend"})
+# with everything. ("isset", e, reg) reads the flag without the lock: it conflicts with every
+# operation of the Event but another isset (two reads). ("twait", e, reg) is ``reg = e.wait(timeout)``:
+# like a wait (reg = 1 when the flag is set), but its ("twaitend", e, reg) also runs when it was not
+# woken, as the timeout (reg = 0), which interlace's virtual clock lets happen only when no other thread
+# can run: every other thread has ended or is blocked (in a wait not woken yet, or before an "acq" of a
+# held lock).
+SYNC = frozenset({"set", "clear", "wait", "waitend", "put", "get", "getend", "isset", "twait", "twaitend"})
 
 
 def merges(threads):
@@ -75,8 +80,10 @@ def simulate(threads, order, init, skipped=None):
     regs = [dict() for _ in threads]
     held: dict[str, int] = {}
     blocked: dict[int, tuple[str, bool]] = {}  # thread -> (primitive, woken yet)
+    done = [0] * len(threads)  # operations run so far, per thread
     for t, i in order:
         op = threads[t][i]
+        done[t] = i + 1
         if op[0] in ("set", "put"):
             if op[0] == "set":
                 state[op[1]] = 1
@@ -87,6 +94,22 @@ def simulate(threads, order, init, skipped=None):
                     blocked[u] = (what, True)
         elif op[0] == "clear":
             state[op[1]] = 0
+        elif op[0] == "isset":
+            regs[t][op[2]] = state[op[1]]
+        elif op[0] == "twait":
+            if state[op[1]]:
+                regs[t][op[2]] = 1
+                if skipped is not None:
+                    skipped.add((t, i + 1))
+            else:
+                blocked[t] = (op[1], False)
+        elif op[0] == "twaitend":
+            if t in blocked:
+                woken = blocked.pop(t)[1]
+                if not woken and not all(_stuck(threads, u, done[u], blocked, held) for u in range(len(threads))
+                                         if u != t):
+                    return None  # the timeout cannot expire while another thread can run
+                regs[t][op[2]] = 1 if woken else 0
         elif op[0] in ("wait", "get"):
             if state[op[1]]:
                 if op[0] == "get":
@@ -114,9 +137,22 @@ def simulate(threads, order, init, skipped=None):
     return state
 
 
+def _stuck(threads, u, done, blocked, held):
+    """Whether thread ``u``, ``done`` operations in, cannot run: it has ended, waits without having been
+    woken, or its next operation acquires a lock that is held."""
+    if done == len(threads[u]):
+        return True
+    if u in blocked and not blocked[u][1]:
+        return True
+    op = threads[u][done]
+    return op[0] == "acq" and op[1] in held
+
+
 def conflict(a, b):
     if a[0] == "call" or b[0] == "call":
         return True
+    if a[0] == "isset" and b[0] == "isset":
+        return False  # two reads of the flag
     if a[0] in SYNC or b[0] in SYNC:
         return a[0] in SYNC and b[0] in SYNC and a[1] == b[1]
     if a[0] in ("acq", "rel") or b[0] in ("acq", "rel"):
@@ -631,6 +667,125 @@ QUEUE_TWO_PUTS = ([[("get", "Q", "a"), ("getend", "Q", "a"), ("w", "A", lambda r
                   {"Q": (), "A": 0, "B": 0}, lambda s: (s["A"], s["B"]))
 
 
+def event_is_set():
+    """One thread sets the event, two look at it with ``is_set()``, which reads the flag without the
+    lock: before that read was modelled, DPOR saw nothing it conflicts with and ran 1 execution of the
+    4 traces (both readers saw the flag set, never clear). Each reader first writes a variable of its
+    own: ``is_set`` is no scheduling point, so as a thread's very first step it would run with the
+    thread's start, before the starter could go on (the model lets it run any time)."""
+    global A, B, Y, Z
+    A = B = Y = Z = 0
+
+    def setter(e):
+        e.set()
+
+    def checker_a(e):
+        global A, Y
+        Y = 1
+        A = e.is_set()
+
+    def checker_b(e):
+        global B, Z
+        Z = 1
+        B = e.is_set()
+
+    _run_with(threading.Event(), setter, checker_a, checker_b)
+    FINALS.append((A, B))
+
+
+EVENT_IS_SET = ([[("set", "E")], [("w", "Y", lambda r: 1), ("isset", "E", "a"), ("w", "A", lambda r: r["a"])],
+                 [("w", "Z", lambda r: 1), ("isset", "E", "b"), ("w", "B", lambda r: r["b"])]],
+                {"E": 0, "A": 0, "B": 0, "Y": 0, "Z": 0}, lambda s: (bool(s["A"]), bool(s["B"])))
+
+
+def thread_is_alive():
+    """One thread asks whether another one is still running (``is_alive()``: a read of its end, which
+    DPOR ignored before: 1 execution, only True seen)."""
+    global A, Y, Z
+    A = Y = Z = 0
+
+    def work():
+        global Y
+        Y = 1
+
+    def checker(other):
+        global A, Z
+        Z = 1  # not its first step (see event_is_set)
+        A = other.is_alive()
+
+    one = threading.Thread(target=work)
+    two = threading.Thread(target=checker, args=(one,))
+    one.start()
+    two.start()
+    one.join()
+    two.join()
+    FINALS.append(A)
+
+
+# the end of a thread writes its liveness (ALIVE, 1 until then), is_alive() reads it
+THREAD_IS_ALIVE = ([[("w", "Y", lambda r: 1), ("w", "ALIVE", lambda r: 0)],
+                    [("w", "Z", lambda r: 1), ("r", "ALIVE", "a"), ("w", "A", lambda r: r["a"])]],
+                   {"Y": 0, "Z": 0, "ALIVE": 1, "A": 0}, lambda s: bool(s["A"]))
+
+
+def timed_wait_set():
+    """``wait(0.1)`` against a ``set()``: the setter can always run, so the virtual clock never lets the
+    wait expire (True either way)."""
+    global A
+    A = 0
+
+    def waiter(e):
+        global A
+        A = e.wait(0.1)
+
+    def setter(e):
+        e.set()
+
+    _run_with(threading.Event(), waiter, setter)
+    FINALS.append(A)
+
+
+TIMED_WAIT_SET = ([[("twait", "E", "a"), ("twaitend", "E", "a"), ("w", "A", lambda r: r["a"])], [("set", "E")]],
+                  {"E": 0, "A": 0}, lambda s: bool(s["A"]))
+
+
+def timed_wait_expires():
+    """The wait expires or not depending on which of two other threads takes a lock first: the
+    setter (then the event is set) or the holder, which keeps the lock until the waiter, after its
+    wait, sets a second event (then the setter is stuck behind the lock, and the wait expires)."""
+    global A
+    A = 0
+    ev = threading.Event()
+    done = threading.Event()
+    lock = threading.Lock()
+
+    def waiter(prims):
+        global A
+        e, d, _ = prims
+        A = e.wait(0.1)
+        d.set()
+
+    def setter(prims):
+        e, _, m = prims
+        with m:
+            e.set()
+
+    def holder(prims):
+        _, d, m = prims
+        with m:
+            d.wait()
+
+    _run_with((ev, done, lock), waiter, setter, holder)
+    FINALS.append(A)
+
+
+TIMED_WAIT_EXPIRES = (
+    [[("twait", "E", "a"), ("twaitend", "E", "a"), ("w", "A", lambda r: r["a"]), ("set", "D")],
+     [("acq", "L"), ("set", "E"), ("rel", "L")],
+     [("acq", "L"), ("wait", "D"), ("waitend", "D"), ("rel", "L")]],
+    {"E": 0, "D": 0, "A": 0}, lambda s: bool(s["A"]))
+
+
 def test_normal_forms_count_the_traces():
     for name in ("lost_update_2x2", "store_buffer", "eight_accesses", "two_locks_one_line"):
         _, (threads, init, observe) = CASES[name]
@@ -679,6 +834,10 @@ CASES = {
     "event_set_clear_set": (event_set_clear_set, EVENT_SET_CLEAR_SET),
     "event_wait_clear": (event_wait_clear, EVENT_WAIT_CLEAR),
     "queue_two_puts": (queue_two_puts, QUEUE_TWO_PUTS),
+    "event_is_set": (event_is_set, EVENT_IS_SET),
+    "thread_is_alive": (thread_is_alive, THREAD_IS_ALIVE),
+    "timed_wait_set": (timed_wait_set, TIMED_WAIT_SET),
+    "timed_wait_expires": (timed_wait_expires, TIMED_WAIT_EXPIRES),
 }
 
 #: the brute-force numbers, checked here so that a broken model cannot make the tests vacuous
@@ -720,6 +879,18 @@ EXPECTED = {
     # before its end (1) or after it, before or after the second get (2); the first get after x does
     # not block, y comes before it, between the gets, or after the second (which blocks): 3. 2 x 6
     "queue_two_puts": ({(1, 2), (2, 1)}, 12),
+    # by hand: each is_set before or after the set, independently (two reads commute): 2 x 2 (DPOR
+    # before is_set was modelled: 1 execution, (True, True) only)
+    "event_is_set": ({(False, False), (False, True), (True, False), (True, True)}, 4),
+    # by hand: is_alive before or after the end of the thread (before it was modelled: 1 execution)
+    "thread_is_alive": ({False, True}, 2),
+    # by hand: the wait checks the flag before the set (it blocks, the set wakes it) or after it; it
+    # never expires, since the setter can run until it has set the event
+    "timed_wait_set": ({True}, 2),
+    # by hand: the setter takes the lock first: the waiter's check before or after the set (2), the
+    # holder's wait before or after the waiter's set of D (2); the holder first: the setter waits for the
+    # lock, so nothing can run but the waiter, whose wait expires (1). 4 + 1
+    "timed_wait_expires": ({False, True}, 5),
 }
 
 

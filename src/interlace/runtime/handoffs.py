@@ -14,6 +14,12 @@ hand-offs themselves do, as the issue of each primitive defines them:
 - ``Future.set_result``/``set_exception`` -> ``result``/``exception`` that observes it.
 
 Each is a pair of ``signal(key)`` / ``wait(key)`` sync events sent to the execution's observers.
+
+Reads of a primitive's state that take no lock (``Event.is_set``, ``Barrier.n_waiting`` and
+``Barrier.broken``) leave nothing in the trace, yet their result depends on where they fall among the
+critical sections that change that state: they are told to a strategy that models those critical
+sections (``hidden_sync(execution, "read", ts, lock)``, see ``runtime/locks.py``) as a read of the
+state behind ``lock``. Only such a strategy (DPOR) pays for more than one attribute lookup.
 """
 
 from __future__ import annotations
@@ -72,6 +78,40 @@ def _wait_after(key: Callable[..., tuple | None], only_if_true: bool = False,
     return wrap
 
 
+def _peek(lock_of: Callable[[Any], Any]) -> Callable[[Callable], Callable]:
+    """A read of the primitive's state without its lock (``lock_of(obj)``, the primitive's internal
+    lock): told to a strategy that asks (DPOR), so that it orders the read against the critical
+    sections that write that state; nothing for any other strategy but the lookup of the method."""
+
+    def wrap(original: Callable) -> Callable:
+        def method(self: Any, *args: Any, **kwargs: Any) -> Any:
+            ex = hooks._active
+            if ex is not None:
+                # (an execution of real threads that only observes, detect/native.py, has no strategy)
+                seen = getattr(getattr(ex, "strategy", None), "hidden_sync", None)
+                if seen is not None:
+                    me = ex.me()
+                    lock = lock_of(self)
+                    if me is not None and getattr(lock, "internal", False):
+                        seen(ex, "read", me, lock)
+            return original(self, *args, **kwargs)
+
+        method.__wrapped__ = original  # type: ignore[attr-defined]
+        return method
+
+    return wrap
+
+
+def _cond_lock(obj: Any) -> Any:
+    """The internal lock of an Event's or a Barrier's condition (None if it has none)."""
+    return getattr(getattr(obj, "_cond", None), "_lock", None)
+
+
+def _peek_property(prop: property) -> property:
+    """A property of a primitive that reads its state without its lock, with :func:`_peek` around."""
+    return property(_peek(_cond_lock)(prop.fget), doc=prop.__doc__)
+
+
 def _item_key(q: Any, item: Any, *rest: Any, **kw: Any) -> tuple:
     return ("queue", id(q), id(item))
 
@@ -93,7 +133,10 @@ def _wrappers() -> list[tuple[Any, str, Callable[[Callable], Callable]]]:
         (queue.Queue, "join", _wait_after(lambda q, r: ("queue-join", id(q)))),
         (threading.Event, "set", _signal_before(_obj_key("event"))),
         (threading.Event, "wait", _wait_after(lambda e, r: ("event", id(e)), only_if_true=True)),
-        (threading.Event, "is_set", _wait_after(lambda e, r: ("event", id(e)), only_if_true=True)),
+        (threading.Event, "is_set", lambda original: _peek(_cond_lock)(
+            _wait_after(lambda e, r: ("event", id(e)), only_if_true=True)(original))),
+        (threading.Barrier, "n_waiting", _peek_property),
+        (threading.Barrier, "broken", _peek_property),
         (threading.Semaphore, "release", _signal_before(_obj_key("semaphore"))),
         (threading.BoundedSemaphore, "release", _signal_before(_obj_key("semaphore"))),
         (threading.Semaphore, "acquire", _wait_after(lambda s, r: ("semaphore", id(s)), only_if_true=True)),

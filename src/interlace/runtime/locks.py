@@ -17,7 +17,9 @@ What the trace leaves out is told to a strategy that asks for it (a ``hidden_syn
 method, which DPOR has): ``"acquire"`` of an internal lock (the critical sections of an Event, a
 Queue: where their state changes), ``"release"`` of an untracked lock (a ``Condition.wait`` waiter
 lock, released by ``notify``) and ``"woken"`` when an acquire of an untracked lock had to wait for
-that release (the waiter's wake-up). Only those locks pay for it.
+that release (the waiter's wake-up). Only those locks pay for it, and a timed acquire whose timeout
+expired (``"expired"``: the virtual clock moves only when no thread can run, so whatever every other
+thread did before comes before it).
 """
 
 from __future__ import annotations
@@ -72,6 +74,7 @@ class ControlledLock:
                 return False
             if not ex.block(me, self, None if timeout == -1 else timeout):
                 me.pending_lock = None
+                _tell(ex, "expired", me, self)
                 return False
             waited = True
         me.pending_lock = None
@@ -167,6 +170,7 @@ class ControlledRLock:
                 return False
             if not ex.block(me, self, None if timeout == -1 else timeout):
                 me.pending_lock = None
+                _tell(ex, "expired", me, self)
                 return False
         me.pending_lock = None
         self._owner = me

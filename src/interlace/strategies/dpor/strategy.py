@@ -20,6 +20,10 @@ sequence's next thread waits for such a step of another thread (a thread start's
 step runs without leaving the sequence. Before a lock acquire the runtime says which lock
 (``ThreadState.pending_lock``); lock identities (ids of lock objects) distinguish locks within an
 execution, and what is kept across executions names a lock by its label only.
+
+A transition can do more than its first step shows (a hidden read such as ``Event.is_set``, the end of
+its thread: :mod:`.transitions`): a thread sleeps on all of it (``_Node.extra``, learnt once it ran
+from that decision), or a step that conflicts only with the rest would leave it asleep.
 """
 
 from __future__ import annotations
@@ -28,11 +32,11 @@ from bisect import bisect_left
 from typing import Any
 
 from ..base import Strategy
-from ..dependence import dependent
+from ..dependence import EDGE_ONLY, dependent
 from ..dfs import useful
 from .races import races
 from .transitions import EventLog, Transition, continues, handshake, hb, held_locks, lock_identities, transitions
-from .wakeup import Branch, initials, insert, leaves, weak_initial
+from .wakeup import Branch, initials, insert, leaves, portable, weak_initial
 
 #: pending operations whose step shows nothing in the trace: a thread not yet run (``start``), a
 #: wake-up inside ``Condition.wait`` (``None``), the internal lock of a thread start's handshake
@@ -47,9 +51,13 @@ class _Node:
 
     ``wut`` is the wakeup tree of the decision minus the branch being run: the sequences still to run
     from here, in the order they were found. ``done`` are the threads already run from here (with
-    ``sleep``, what the paper calls the sleep set of the node once they are finished)."""
+    ``sleep``, what the paper calls the sleep set of the node once they are finished). ``ops`` is each
+    thread's next step; ``extra`` what a thread's transition from here did after that step, when it
+    did more (a hidden read such as ``Event.is_set``, the end of the thread; the accesses of the
+    ``gil`` model): a thread sleeps on its whole transition, not just on its first step, or a write
+    that only conflicts with the rest would leave it asleep."""
 
-    __slots__ = ("enabled", "chosen", "done", "sleep", "ops", "wut")
+    __slots__ = ("enabled", "chosen", "done", "sleep", "ops", "wut", "extra")
 
     def __init__(self, enabled: list[int], chosen: int, sleep: set[int], ops: dict[int, tuple],
                  wut: list[Branch]) -> None:
@@ -59,6 +67,7 @@ class _Node:
         self.sleep = sleep
         self.ops = ops
         self.wut = wut
+        self.extra: dict[int, tuple] = {}
 
 
 class DPOR(Strategy):
@@ -137,6 +146,7 @@ class DPOR(Strategy):
         pending = {t: _pending_op(threads[t]) for t in enabled}
         ops = dict(pending)  # and for sleepers, the visible step they sleep on
         sleep: set[int] = set()
+        extra: dict[int, tuple] = {}
         if d > 0 and d - 1 < len(self.nodes):
             parent = self.nodes[d - 1]
             segment = events[self.trace_pos[d - 1]:]
@@ -150,9 +160,12 @@ class DPOR(Strategy):
                     continue
                 if op != ops[t] and ops[t][0] not in INVISIBLE:
                     continue  # it is about to do something else: not the step that was explored
-                if not any(dependent(op, e) for e in executed):
+                more = parent.extra.get(t, ())
+                if not any(dependent(o, e) for o in (op, *more) for e in executed):
                     sleep.add(t)
                     ops[t] = op  # what it will do, learnt in an earlier execution
+                    if more:
+                        extra[t] = more
         awake = [t for t in enabled if t not in sleep]
         if not awake:
             # a sleeper may still take a step that shows nothing (its visible step stays asleep)
@@ -163,7 +176,9 @@ class DPOR(Strategy):
         tid, wut = self._plan(enabled, pending)
         if tid is None:
             tid = current if current in awake else awake[0]
-        self.nodes.append(_Node(list(enabled), tid, sleep, ops, wut))
+        node = _Node(list(enabled), tid, sleep, ops, wut)
+        node.extra = extra
+        self.nodes.append(node)
         self.decided_at[pos] = tid
         return tid
 
@@ -229,7 +244,7 @@ class DPOR(Strategy):
         if not node.sleep or self._blocked:
             return
         trace = self.log.sync(execution)
-        asleep = {t: node.ops.get(t) or (None, None) for t in node.sleep}
+        asleep = {t: (node.ops.get(t) or (None, None), *node.extra.get(t, ())) for t in node.sleep}
         begin = self.trace_pos[-2] if start is None else start
         for pos in range(begin, len(trace)):
             event = trace[pos]
@@ -237,7 +252,7 @@ class DPOR(Strategy):
                 self._blocked = True
                 return
             op = (event.kind, event.what)
-            for t in [t for t, pending in asleep.items() if dependent(pending, op)]:
+            for t in [t for t, steps in asleep.items() if any(dependent(s, op) for s in steps)]:
                 del asleep[t]
             if not asleep:
                 return
@@ -287,6 +302,14 @@ class DPOR(Strategy):
         idents = lock_identities(trace, self.held_snaps + [held_locks(execution)], self.trace_pos + [len(trace)])
         trans = transitions(self.log, [node.chosen for node in self.nodes], self.trace_pos, idents,
                             execution.model == "free-threaded")
+        for t in trans:
+            # what each chosen transition did after its first step (see :class:`_Node`)
+            if t.decision is not None and len(t.ops) > 1:
+                node = self.nodes[t.decision]
+                if node.chosen == t.tid:
+                    more = portable([op for op in t.ops[1:] if op[0] not in EDGE_ONLY])
+                    if more:
+                        node.extra[t.tid] = more
         names = {ts.name: ts.tid for ts in execution.threads}
         for i, j, clock in races(trans, names):
             self._race(i, j, trans, clock)
@@ -305,7 +328,7 @@ class DPOR(Strategy):
             op = node.ops.get(t)
             if op is None or op[0] in NO_SLEEP:
                 op = (None, None)  # not known: may not commute with anything
-            if weak_initial(t, (op,), seq):
+            if weak_initial(t, (op, *node.extra.get(t, ())), seq):
                 return  # a thread asleep here already covers it
         if seq[0][0].tid not in node.enabled:
             # start with an initial that can run here (any initial can go first)

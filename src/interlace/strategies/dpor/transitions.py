@@ -10,7 +10,12 @@ each acquire of an internal lock is an event (a write of a location named after 
 primitive's state only changes under it), and a ``Condition.wait`` waiter released by ``notify``
 happens after the notifier's transition (a wake-up edge: without it the waiter's next step looked like
 a race it could never win, and the reversal, impossible, ran as redundant executions). The start
-handshake's internal lock of a ``Thread`` stays out (start and join edges order it).
+handshake's internal lock of a ``Thread`` stays out (start and join edges order it). Reads of a
+primitive's state without its lock (``Event.is_set``, ``Barrier.broken``) are reads of the location its
+critical sections write, and ``Thread.is_alive`` a read of what the thread's end writes: neither is a
+scheduling point, so they belong to the reader's transition in progress (:func:`continues`). A thread
+woken by the virtual clock (a timeout, a sleep) happens after every other thread's last step before
+the clock moved, which it could only follow (the clock moves when no thread can run).
 
 Lock identities. Events name a lock by its label (where it was made), which several locks share
 (made on one line, in a loop); :func:`lock_identities` tells them apart by the locks each thread held
@@ -28,10 +33,16 @@ from typing import Any
 
 from ..dependence import ACCESS
 
+#: the location of a thread's liveness, by thread name (no brackets: two threads are two locations, not two
+#: keys of one mapping): written by its end, read by ``is_alive``
+ALIVE = "Thread.alive:%s"
+
 
 class Hidden:
     """An event the trace does not show (the runtime tells DPOR, see :meth:`EventLog.hidden`): the
-    acquire of a standard library's internal lock, ``("internal", label)``."""
+    acquire of a standard library's internal lock, ``("internal", label)``; a read of the state behind
+    it without the lock (``Event.is_set``), ``("read", label)``; the end of a thread, ``("write",
+    "Thread.alive:name")``, which ``Thread.is_alive`` reads (:data:`ALIVE`)."""
 
     __slots__ = ("tid", "kind", "what")
 
@@ -45,20 +56,27 @@ class EventLog:
     """The events of one execution: the real trace with the hidden events in place. Every position
     DPOR keeps (of a decision, of a transition) is a position in :attr:`events`."""
 
-    __slots__ = ("events", "seen", "released", "wakes")
+    __slots__ = ("events", "seen", "released", "wakes", "now", "jump_at")
 
     def __init__(self) -> None:
         self.events: list[Any] = []
         self.seen = 0  # how much of the real trace is in ``events``
         self.released: dict[int, tuple[int, int]] = {}  # untracked lock -> (tid, its last event) at release
         self.wakes: list[tuple[int, int, int]] = []  # (waker's event, woken tid, woken from position)
+        self.now = 0.0  # the virtual clock when last seen
+        self.jump_at = 0  # where in ``events`` the clock was last seen to move
 
     def sync(self, execution: Any) -> list[Any]:
-        """:attr:`events` brought up to date with the real trace (which only grows)."""
+        """:attr:`events` brought up to date with the real trace (which only grows). The clock moves
+        only when no thread can run, and the next thing that happens is a decision or a timed-out
+        thread's ``expired`` (both come here first): what the trace holds so far came before it."""
         trace = execution.trace
         if self.seen < len(trace):
             self.events.extend(trace[self.seen:])
             self.seen = len(trace)
+        if execution.now != self.now:
+            self.now = execution.now
+            self.jump_at = len(self.events)
         return self.events
 
     def hidden(self, execution: Any, kind: str, ts: Any, lock: Any) -> None:
@@ -68,11 +86,35 @@ class EventLog:
         Queue's items), so it is an event of its own, a write of a location named after the lock (two
         primitives made on one line share it: a conflict more at worst). ``release`` of an untracked
         lock and ``woken``, its acquire that waited for that release: ``Condition.notify`` waking a
-        waiter, a happens-before edge (the waiter could not have run before it), not a race."""
+        waiter, a happens-before edge (the waiter could not have run before it), not a race. ``read``
+        of the state behind an internal lock without taking it (``Event.is_set``, ``Barrier.broken``).
+        ``alive`` (``Thread.is_alive``) and ``finish`` (a thread's end): a read and a write of the
+        thread's liveness. ``expired``: a timed wait or sleep woken by the virtual clock, which jumps
+        only when no thread can run: what every other thread did up to then happens before the
+        sleeper's next step (like a wake-up edge; without it the reversal of a race with that step,
+        which could never run first, ran as a redundant execution)."""
         events = self.sync(execution)
         if kind == "acquire":
             if not handshake(lock):
                 events.append(Hidden(ts.tid, "internal", lock.label))
+        elif kind == "read":
+            # no scheduling point before it: it belongs to the thread's transition in progress
+            if not handshake(lock):
+                events.append(Hidden(ts.tid, "read", lock.label))
+        elif kind == "expired":
+            # woken by the virtual clock, which moved only because no other thread could run: every
+            # other thread's last step before that happens before the timed-out thread's next one
+            since = len(events)
+            last: dict[int, int] = {}
+            for p in range(self.jump_at - 1, -1, -1):
+                tid = events[p].tid
+                if tid != ts.tid and tid not in last:
+                    last[tid] = p
+            for p in last.values():
+                self.wakes.append((p, ts.tid, since))
+        elif kind in ("alive", "finish"):
+            # ``lock`` is the thread asked about (``is_alive``) or the one that ends
+            events.append(Hidden(ts.tid, "read" if kind == "alive" else "write", ALIVE % lock.name))
         elif kind == "release":
             last = next((p for p in range(len(events) - 1, -1, -1) if events[p].tid == ts.tid), None)
             if last is not None:
@@ -172,8 +214,11 @@ def hb(t: Transition, clock: dict[int, int]) -> bool:
 
 def continues(event: Any, free: bool) -> bool:
     """Whether ``event``, of the thread that ran last and not chosen by a decision, belongs to that
-    thread's transition instead of beginning a new one: a lock release, or (``gil`` model) an access."""
-    return event.kind == "release" or (not free and event.kind in ACCESS)
+    thread's transition instead of beginning a new one: a lock release, (``gil`` model) an access, or a
+    hidden read or end of thread (:class:`Hidden`: no scheduling point comes before them, so they are
+    part of the step in progress, not a forced step of their own that no decision could reverse)."""
+    kind = event.kind
+    return kind == "release" or kind in ACCESS and (not free or event.__class__ is Hidden)
 
 
 def transitions(log: EventLog, chosen: list[int], trace_pos: list[int], idents: dict[int, str],

@@ -13,7 +13,7 @@ import shlex
 import sys
 from collections.abc import Sequence
 
-from .script import NOT_REPRODUCED, UsageError, diverged, load_script_schedule, script_runner
+from .script import NOT_REPRODUCED, UsageError, diverged, load_script_schedule, program_and_args, script_runner
 
 EXIT_OK, EXIT_FAILURE, EXIT_USAGE, EXIT_DIVERGED = 0, 1, 2, 3
 
@@ -143,16 +143,7 @@ def _explore(options: argparse.Namespace) -> int:
                              f"{options.strategy}. Add --strategy dfs, or leave --max-preemptions out.")
         if options.max_preemptions < 0:
             raise UsageError("--max-preemptions must be at least 0.")
-    args = list(options.args)
-    if args and args[0] == "--":
-        args = args[1:]
-    script = options.script
-    if options.module:
-        if script is not None:
-            args = [script, *args]  # after -m MODULE everything is the module's
-        script = None
-    elif script is None:
-        raise UsageError("explore needs a SCRIPT (or -m MODULE) to run.")
+    script, args = program_and_args("explore", options.script, options.module, options.args)
     runner = script_runner(script, args, capture=True, module=options.module)
     from .progress import Progress
 

@@ -78,16 +78,12 @@ def is_recording(path: str) -> bool:
 
 
 def cli_run(options: Any) -> int:
-    args = list(options.args)
-    if args and args[0] == "--":
-        args = args[1:]
-    script = options.script
-    if options.module:
-        if script is not None:
-            args = [script, *args]
-        script = None
-    elif script is None:
-        print("interlace: run needs a SCRIPT (or -m MODULE) to run.", file=sys.stderr)
+    from .script import UsageError, program_and_args
+
+    try:
+        script, args = program_and_args("run", options.script, options.module, options.args)
+    except UsageError as exc:
+        print(f"interlace: {exc}", file=sys.stderr)
         return EXIT_USAGE
     try:
         program_path, _ = resolve_program(script, options.module)

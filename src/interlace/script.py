@@ -94,6 +94,20 @@ class UsageError(Exception):
     """Bad input from the user: printed as one paragraph, exit code 2."""
 
 
+def program_and_args(command: str, script: str | None, module: str | None,
+                     args: list[str]) -> tuple[str | None, list[str]]:
+    """``SCRIPT ARGS...`` or ``-m MODULE ARGS...`` as ``command``'s command line parsed them:
+    ``(script, args)``, script None for a module (after ``-m MODULE`` every word is the module's)."""
+    args = list(args)
+    if args and args[0] == "--":
+        args = args[1:]
+    if module:
+        return None, ([script] if script is not None else []) + args
+    if script is None:
+        raise UsageError(f"{command} needs a SCRIPT (or -m MODULE) to run.")
+    return script, args
+
+
 def script_runner(path: str | None, args: list[str], capture: bool, module: str | None = None):
     """A :class:`ScriptRunner` for ``path`` (or for ``module``, run like ``python -m``), or a
     :class:`UsageError` saying what is wrong with it."""

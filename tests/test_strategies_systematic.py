@@ -51,6 +51,9 @@ def _run(*targets):
 # woken, as the timeout (reg = 0), which interlace's virtual clock lets happen only when no other thread
 # can run: every other thread has ended or is blocked (in a wait not woken yet, or before an "acq" of a
 # held lock).
+# ("start", k) starts thread k (the main thread's operations between start() and join() are a thread of
+# the model, thread 0): no operation of thread k runs before it; it conflicts with nothing (it is ordered
+# with thread k's operations in every execution).
 SYNC = frozenset({"set", "clear", "wait", "waitend", "put", "get", "getend", "isset", "twait", "twaitend"})
 
 
@@ -81,10 +84,15 @@ def simulate(threads, order, init, skipped=None):
     held: dict[str, int] = {}
     blocked: dict[int, tuple[str, bool]] = {}  # thread -> (primitive, woken yet)
     done = [0] * len(threads)  # operations run so far, per thread
+    unstarted = {op[1] for ops in threads for op in ops if op[0] == "start"}
     for t, i in order:
         op = threads[t][i]
         done[t] = i + 1
-        if op[0] in ("set", "put"):
+        if t in unstarted:
+            return None  # before the thread was started: not an execution
+        if op[0] == "start":
+            unstarted.discard(op[1])
+        elif op[0] in ("set", "put"):
             if op[0] == "set":
                 state[op[1]] = 1
             else:
@@ -149,6 +157,8 @@ def _stuck(threads, u, done, blocked, held):
 
 
 def conflict(a, b):
+    if a[0] == "start" or b[0] == "start":
+        return False
     if a[0] == "call" or b[0] == "call":
         return True
     if a[0] == "isset" and b[0] == "isset":
@@ -786,6 +796,60 @@ TIMED_WAIT_EXPIRES = (
     {"E": 0, "D": 0, "A": 0}, lambda s: bool(s["A"]))
 
 
+def main_reads():
+    """The main thread reads X between start() and join() of a thread that writes it (its first step
+    after start() is the start's handshake, which shows nothing: DPOR ran 3 executions for 2 traces)."""
+    global X, A
+    X = A = 0
+
+    def work():
+        global X
+        X = 1
+
+    t = threading.Thread(target=work)
+    t.start()
+    A = X
+    t.join()
+    FINALS.append(A)
+
+
+MAIN_READS = ([[("start", 1), ("r", "X", "a"), ("w", "A", lambda r: r["a"])], [("w", "X", lambda r: 1)]],
+              {"X": 0, "A": 0}, lambda s: s["A"])
+
+
+def main_between_starts():
+    """The main thread reads X between the start of a writer of X and the start of a reader of X, then
+    writes X (DPOR ran 10 executions for 8 traces and missed 2 of the 8 final states: the main thread's
+    write before the first thread's)."""
+    global X, Y, A
+    X = Y = A = 0
+
+    def writer():
+        global X
+        X = 1
+
+    def reader():
+        global Y
+        Y = X
+
+    one = threading.Thread(target=writer)
+    two = threading.Thread(target=reader)
+    one.start()
+    A = X
+    two.start()
+    X = 2
+    one.join()
+    two.join()
+    FINALS.append((X, Y, A))
+
+
+MAIN_BETWEEN_STARTS = (
+    [[("start", 1), ("r", "X", "a"), ("w", "A", lambda r: r["a"]), ("start", 2), ("w", "X", lambda r: 2)],
+     [("w", "X", lambda r: 1)],
+     [("r", "X", "y"), ("w", "Y", lambda r: r["y"])]],
+    {"X": 0, "Y": 0, "A": 0}, lambda s: (s["X"], s["Y"], s["A"]))
+
+
 def test_normal_forms_count_the_traces():
     for name in ("lost_update_2x2", "store_buffer", "eight_accesses", "two_locks_one_line"):
         _, (threads, init, observe) = CASES[name]
@@ -838,6 +902,8 @@ CASES = {
     "thread_is_alive": (thread_is_alive, THREAD_IS_ALIVE),
     "timed_wait_set": (timed_wait_set, TIMED_WAIT_SET),
     "timed_wait_expires": (timed_wait_expires, TIMED_WAIT_EXPIRES),
+    "main_reads": (main_reads, MAIN_READS),
+    "main_between_starts": (main_between_starts, MAIN_BETWEEN_STARTS),
 }
 
 #: the brute-force numbers, checked here so that a broken model cannot make the tests vacuous
@@ -891,6 +957,13 @@ EXPECTED = {
     # holder's wait before or after the waiter's set of D (2); the holder first: the setter waits for the
     # lock, so nothing can run but the waiter, whose wait expires (1). 4 + 1
     "timed_wait_expires": ({False, True}, 5),
+    # by hand: the main thread's read of X before or after the thread's write
+    "main_reads": ({0, 1}, 2),
+    # by hand: main's read m of X, its write w after starting the reader r; the writer's x. x before m:
+    # then w and r in either order (2); x after m: the 3! orders of x, w, r (all pairs conflict), each
+    # a final state of its own. 2 + 6
+    "main_between_starts": ({(2, 2, 1), (2, 1, 1), (2, 2, 0), (2, 1, 0), (1, 1, 0), (1, 2, 0), (2, 0, 0),
+                             (1, 0, 0)}, 8),
 }
 
 

@@ -17,9 +17,13 @@ Steps that show nothing in the trace (the scheduling point of a lock acquire, a 
 there and chosen again at once runs one transition, reversible at the first of these decisions; sleep
 sets keep a thread asleep on its next *visible* step (learnt from what it did next); and while a
 sequence's next thread waits for such a step of another thread (a thread start's handshake), that
-step runs without leaving the sequence. Before a lock acquire the runtime says which lock
-(``ThreadState.pending_lock``); lock identities (ids of lock objects) distinguish locks within an
-execution, and what is kept across executions names a lock by its label only.
+step runs without leaving the sequence. A transition that began at a chain of such decisions can go
+after another thread at any of them: a thread asleep or already run at any of them covers a reversal
+(:meth:`DPOR._race`); and a reversal whose first thread waits in ``Thread.start()`` where it must go
+goes below a step that runs only the new thread's handshake (:func:`.wakeup.helper`). Before a lock
+acquire the runtime says which lock (``ThreadState.pending_lock``); lock identities (ids of lock
+objects) distinguish locks within an execution, and what is kept across executions names a lock by its
+label only.
 
 A transition can do more than its first step shows (a hidden read such as ``Event.is_set``, the end of
 its thread: :mod:`.transitions`): a thread sleeps on all of it (``_Node.extra``, learnt once it ran
@@ -36,7 +40,7 @@ from ..dependence import EDGE_ONLY, dependent
 from ..dfs import useful
 from .races import races
 from .transitions import EventLog, Transition, continues, handshake, hb, held_locks, lock_identities, transitions
-from .wakeup import Branch, initials, insert, leaves, portable, weak_initial
+from .wakeup import Branch, helper, initials, insert, leaves, portable, weak_initial
 
 #: pending operations whose step shows nothing in the trace: a thread not yet run (``start``), a
 #: wake-up inside ``Condition.wait`` (``None``), the internal lock of a thread start's handshake
@@ -57,7 +61,7 @@ class _Node:
     ``gil`` model): a thread sleeps on its whole transition, not just on its first step, or a write
     that only conflicts with the rest would leave it asleep."""
 
-    __slots__ = ("enabled", "chosen", "done", "sleep", "ops", "wut", "extra")
+    __slots__ = ("enabled", "chosen", "done", "sleep", "ops", "wut", "extra", "starting")
 
     def __init__(self, enabled: list[int], chosen: int, sleep: set[int], ops: dict[int, tuple],
                  wut: list[Branch]) -> None:
@@ -68,6 +72,9 @@ class _Node:
         self.ops = ops
         self.wut = wut
         self.extra: dict[int, tuple] = {}
+        # threads not run yet or in their start's handshake here: one of them may be what a thread
+        # blocked in ``Thread.start()`` waits for (see :meth:`DPOR._race`)
+        self.starting = [t for t in enabled if ops.get(t, (None,))[0] in ("start", "handshake")]
 
 
 class DPOR(Strategy):
@@ -287,8 +294,12 @@ class DPOR(Strategy):
             node = self.nodes[-1]
             while node.wut:
                 branch = node.wut.pop(0)
-                if branch.tid in node.done or branch.tid in node.sleep:
+                if branch.ops and (branch.tid in node.done or branch.tid in node.sleep):
                     continue  # cannot happen with exact dependences: a thread never runs twice from here
+                if not branch.ops and branch.tid in node.done:
+                    # a thread start's handshake only (:func:`.wakeup.helper`) of a thread that already
+                    # ran from here: it sleeps on the step it ran then, as before the handshake
+                    node.sleep.add(branch.tid)
                 node.chosen = branch.tid
                 node.done.add(branch.tid)
                 self.follow = branch
@@ -316,25 +327,40 @@ class DPOR(Strategy):
 
     def _race(self, i: Transition, j: Transition, trans: list[Transition], jclock: dict[int, int]) -> None:
         """``i`` and ``j`` race: make the decision before ``i`` run ``notdep(i).j`` (the transitions
-        after ``i`` that do not depend on it, then ``j``), unless a thread asleep there or a sequence
-        already in its wakeup tree starts an equivalent execution (Algorithm 2 of the paper)."""
+        after ``i`` that do not depend on it, then ``j``), unless a thread asleep there (or at a later
+        decision where ``i``'s thread went on with steps that showed nothing, ``i.later``) or a sequence
+        already in its wakeup tree starts an equivalent execution (Algorithm 2 of the paper). When no
+        initial of the sequence can run there because one waits in ``Thread.start()`` for the new
+        thread's handshake, the sequence goes below a step that runs that handshake only."""
         self.races += 1
         if i.decision is None or i.decision >= len(self.nodes):
             return  # nothing else could run there
         node = self.nodes[i.decision]
         seq = [(k, k.clock) for k in trans[i.pos + 1: j.pos] if not hb(i, k.clock)]
         seq.append((j, jclock))
-        for t in (node.sleep | node.done) - {node.chosen}:
-            op = node.ops.get(t)
-            if op is None or op[0] in NO_SLEEP:
-                op = (None, None)  # not known: may not commute with anything
-            if weak_initial(t, (op, *node.extra.get(t, ())), seq):
-                return  # a thread asleep here already covers it
+        # i began at its decision and went on at ``i.later`` (steps that showed nothing, such as a thread
+        # start's handshake): another thread run from any of these (they differ only by those steps)
+        # goes before i just the same
+        for at in (i.decision, *i.later):
+            if at >= len(self.nodes):
+                break
+            other = self.nodes[at]
+            for t in (other.sleep | other.done) - {other.chosen}:
+                op = other.ops.get(t)
+                if op is None or op[0] in NO_SLEEP:
+                    op = (None, None)  # not known: may not commute with anything
+                if weak_initial(t, (op, *other.extra.get(t, ())), seq):
+                    return  # a thread asleep here already covers it
         if seq[0][0].tid not in node.enabled:
             # start with an initial that can run here (any initial can go first)
             first = next((n for n in initials(seq) if seq[n][0].tid in node.enabled), None)
             if first is None:
                 self._fallback(node)
+                if node.starting:
+                    # an initial may wait in ``Thread.start()`` for the new thread's handshake, a step
+                    # that shows nothing: run that first (a step of no transition, :func:`.wakeup.helper`),
+                    # then the sequence (:meth:`_plan` runs the handshake of the thread it waits for)
+                    insert(helper(node.wut, node.starting[0]).children, seq)
                 return
             seq.insert(0, seq.pop(first))
         insert(node.wut, seq)

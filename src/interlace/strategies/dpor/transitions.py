@@ -192,9 +192,12 @@ def lock_identities(trace: list[Any], snaps: list[dict[int, list[tuple[int, str]
 
 class Transition:
     """What thread ``tid`` did from one scheduling point to its next: its ``idx``-th transition (from
-    1), at ``pos`` in the list of transitions, chosen at decision ``decision`` (None: forced)."""
+    1), at ``pos`` in the list of transitions, chosen at decision ``decision`` (None: forced).
+    ``later``: the decisions after ``decision`` that chose its thread again before it showed anything
+    (steps that show nothing, such as a thread start's handshake): the same transition, from states
+    that differ only by those steps."""
 
-    __slots__ = ("tid", "ops", "decision", "idx", "clock", "pos", "held", "after")
+    __slots__ = ("tid", "ops", "decision", "idx", "clock", "pos", "held", "after", "later")
 
     def __init__(self, tid: int, decision: int | None, idx: int, pos: int) -> None:
         self.tid = tid
@@ -205,6 +208,7 @@ class Transition:
         self.pos = pos
         self.held: dict[str, list] | None = None  # locks its thread holds: label -> acquires
         self.after: list[Transition] = []  # transitions that woke its thread up (Condition.notify)
+        self.later: tuple[int, ...] = ()
 
 
 def hb(t: Transition, clock: dict[int, int]) -> bool:
@@ -231,13 +235,16 @@ def transitions(log: EventLog, chosen: list[int], trace_pos: list[int], idents: 
     for d, pos in enumerate(trace_pos):
         if d < len(chosen):
             decided[pos] = d  # the last decision at a position is the one whose thread ran
+    chains: dict[int, tuple[int, ...]] = {}
     for pos, d in decided.items():
         # a thread chosen again after a step that showed nothing (an internal lock, a wake-up in
         # Condition.wait): its transition began at the first of these decisions, and that is
-        # where another thread can go first instead
+        # where another thread can go first instead (or at any of the others: ``later``)
+        last = d
         while d > 0 and trace_pos[d - 1] == pos and chosen[d - 1] == chosen[d]:
             d -= 1
         decided[pos] = d
+        chains[pos] = tuple(range(d + 1, last + 1))
     out: list[Transition] = []
     last: dict[int, Transition] = {}
     counts: dict[int, int] = {}
@@ -256,6 +263,8 @@ def transitions(log: EventLog, chosen: list[int], trace_pos: list[int], idents: 
             continue
         counts[tid] = counts.get(tid, 0) + 1
         t = Transition(tid, d, counts[tid], len(out))
+        if d is not None:
+            t.later = chains[pos]
         t.ops.append((event.kind, what))
         out.append(t)
         last[tid] = t

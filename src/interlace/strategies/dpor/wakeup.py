@@ -11,6 +11,9 @@ its first thread; the branches of the tree below a step become the wakeup trees 
 So with exact dependences no execution is equivalent to one already run, whatever the number of
 threads.
 
+A sequence whose first thread waits in ``Thread.start()`` where it has to go goes below a step that runs
+only the new thread's handshake (:func:`helper`), which shows nothing in the trace.
+
 A sequence here is a list of ``(transition, its vector clock)``; a step kept in a tree is a
 :class:`Branch`, which names a transition by thread and index and keeps its operations without this
 execution's lock identities (:func:`portable`), since trees outlive the execution that found them.
@@ -40,10 +43,11 @@ class Branch:
 def insert(level: list[Branch], seq: Sequence) -> None:
     """Insert ``seq`` in the wakeup tree ``level`` (consumes ``seq``): follow the branches whose step
     ``seq`` can start with (a weak initial) and add the rest of ``seq`` below the longest such path,
-    unless an equivalent sequence is already there."""
+    unless an equivalent sequence is already there. A step of no transition (:func:`helper`) is never
+    followed: no sequence starts with it."""
     while True:
         for branch in level:
-            if weak_initial(branch.tid, branch.ops, seq):
+            if branch.ops and weak_initial(branch.tid, branch.ops, seq):
                 at = next((n for n, (k, _) in enumerate(seq) if k.tid == branch.tid), None)
                 if at is not None:
                     del seq[at]
@@ -57,6 +61,20 @@ def insert(level: list[Branch], seq: Sequence) -> None:
                 level.append(step)
                 level = step.children
             return
+
+
+def helper(level: list[Branch], tid: int) -> Branch:
+    """The step of ``level`` that runs only what thread ``tid`` does before its first visible step (a
+    thread start's handshake, which a thread blocked in ``Thread.start()`` waits for), made if needed:
+    no operations (``ops`` empty), index 0 (done at once). It is no transition of its own, so no
+    sequence can start with it (:func:`insert` never follows it), and it can run where its thread
+    already ran."""
+    for branch in level:
+        if branch.tid == tid and not branch.ops:
+            return branch
+    branch = Branch(tid, 0, ())
+    level.append(branch)
+    return branch
 
 
 def initials(seq: Sequence) -> list[int]:

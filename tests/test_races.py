@@ -402,3 +402,26 @@ def test_stacks_of_a_race_found_while_exploring_come_from_a_replay_and_are_whole
             "run", "work", "helper", "bump"], access.stack
     detected = interlace.detect(_nested_race)  # real threads: captured as they happen, the same frames
     assert [f[2] for f in detected.races[0].current.stack] == ["run", "work", "helper", "bump"]
+
+
+def test_at_most_max_kept_objects_that_cannot_be_weakly_referenced_are_kept_alive(monkeypatch):
+    import threading
+
+    from interlace.detect import races as races_module
+    from interlace.runtime.execution import Execution
+    from interlace.runtime.state import ThreadState
+
+    monkeypatch.setattr(races_module, "MAX_KEPT", 3)
+
+    class Ex:
+        describe = Execution.describe
+        threads = [ThreadState(0, threading.current_thread())]
+
+    ex = Ex()
+    detector = races_module.RaceDetector()
+    detector.begin(ex)
+    lists = [[i] for i in range(5)]  # lists cannot be weakly referenced: the detector keeps them
+    for items in lists:
+        detector.access(ex, ex.threads[0], "write", items, 0, (__file__, 1, 0), False)
+    assert list(detector.kept) == [id(items) for items in lists[2:]]  # the two oldest forgotten
+    assert set(detector.objects) == set(detector.kept) and len(detector.locations) == 3

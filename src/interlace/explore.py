@@ -6,6 +6,7 @@ instrument (make the code under test report its accesses) -> runtime (one execut
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import random
 import time
@@ -140,7 +141,6 @@ class Session:
         self.fn = fn
         # ``replayable``: ``fn`` is run many times anyway (explore, not replay or run, which promise one
         # run), so a race's stacks are captured by one more run of its execution, not at every access
-        self.replayable = replayable
         self.race_detector = RaceDetector(tuple(ignore_races), stacks=not replayable) if races != "off" else None
         self.lock_order = LockOrderDetector() if races != "off" else None
         self.observers = tuple(d for d in (self.race_detector, self.lock_order) if d is not None)
@@ -415,9 +415,5 @@ def replay(
         failure = result.failure = Failure("race", summary)
         result.ok = False
     if failure is not None:
-        result.schedule = Schedule(
-            choices=list(ex.choices), model=schedule.model, max_steps=schedule.max_steps,
-            epoch=schedule.epoch, strategy=schedule.strategy, seed=schedule.seed,
-            execution=schedule.execution, target=schedule.target, failure=failure.message,
-        )
+        result.schedule = dataclasses.replace(schedule, choices=list(ex.choices), failure=failure.message)
     return result

@@ -27,6 +27,7 @@ that would otherwise take too long; when it is hit the result says so.
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
@@ -373,7 +374,6 @@ def record(fn: Any, schedule: Any, *, include: Any = (), exclude: Any = ()) -> A
     execution and sets ``result.divergence``, as in :func:`interlace.replay`.
     """
     from .explore import Result, Session, _check_options
-    from .schedule import Schedule
 
     _check_options(1, schedule.model, schedule.max_steps)
     strategy = RecordingStrategy(schedule.choices, strict=True)
@@ -390,9 +390,5 @@ def record(fn: Any, schedule: Any, *, include: Any = (), exclude: Any = ()) -> A
         handoffs=session.handoffs_of(ex),
     )
     if failure is not None:
-        result.schedule = Schedule(
-            choices=list(schedule.choices), model=schedule.model, max_steps=schedule.max_steps,
-            epoch=schedule.epoch, strategy=schedule.strategy, seed=schedule.seed,
-            execution=schedule.execution, target=schedule.target, failure=failure.message,
-        )
+        result.schedule = dataclasses.replace(schedule, choices=list(schedule.choices), failure=failure.message)
     return result

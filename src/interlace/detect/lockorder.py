@@ -61,7 +61,7 @@ def _site(site: tuple | None) -> str:
 class LockOrderDetector:
     """An execution observer; keeps the distinct inversions found across executions."""
 
-    observes_accesses = False  # locks only: the detect-only runner skips it for every shared access
+    observes_accesses = False  # locks only: executions do not call it for every shared access
 
     def __init__(self) -> None:
         self.inversions: list[LockInversion] = []

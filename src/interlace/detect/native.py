@@ -95,6 +95,7 @@ class NativeExecution:
     """Stands where an :class:`Execution` stands for the hooks, but only observes."""
 
     free_threaded = True
+    hidden_sync = None  # no strategy: nothing is told what the trace leaves out
     capture_values = False
     record_trace = False
     aborting = False
@@ -106,8 +107,8 @@ class NativeExecution:
         self.by_thread: dict[threading.Thread, ThreadState] = {}
         self._tls = _thread_local()
         self._mutex = allocate_lock()
-        # only the observers that look at accesses are called for each one (the lock-order detector does not)
-        self._access_observers = [o for o in self.observers if getattr(o, "observes_accesses", True)]
+        # the observers called at every shared access (the lock-order detector only watches locks)
+        self.access_observers = [o for o in self.observers if getattr(o, "observes_accesses", True)]
         self.describe = Execution.describe.__get__(self)
 
     def thread_state(self, thread: threading.Thread) -> ThreadState:
@@ -149,7 +150,7 @@ class NativeExecution:
             return
         me.site = site
         with self._mutex:
-            for observer in self._access_observers:
+            for observer in self.access_observers:
                 observer.access(self, me, kind, obj, key, site, False)
 
     def observe(self, value: Any) -> None:
@@ -164,7 +165,7 @@ class NativeExecution:
         kind, _what, _replacement, target = self.classifier.classify(fn, args, self)
         if target is not None:
             with self._mutex:
-                for observer in self._access_observers:
+                for observer in self.access_observers:
                     observer.access(self, me, kind, target[0], target[1], site, target[2])
         return fn
 

@@ -16,7 +16,7 @@ import io
 import subprocess
 from typing import Any
 
-from .streams import RecordedReads
+from .streams import RecordedCalls, RecordedReads
 
 _real_run = subprocess.run
 _real_call = subprocess.call
@@ -121,7 +121,7 @@ _popen_signature = inspect.signature(subprocess.Popen.__init__).replace(
     parameters=list(inspect.signature(subprocess.Popen.__init__).parameters.values())[1:])
 
 
-class _Pipe(RecordedReads):
+class _Pipe(RecordedCalls):
     """One end of a child's pipe, as the program sees it. Recording: the real file object, each call
     recorded. Replaying (``real`` None): the recorded results, and nothing to close."""
 
@@ -153,7 +153,7 @@ class _Pipe(RecordedReads):
         return getattr(self._real, name)
 
 
-class PipeReader(_Pipe):
+class PipeReader(RecordedReads, _Pipe):
     def readinto(self, buffer: Any) -> int:
         def real(size: int) -> bytes:
             chunk = bytearray(size)

@@ -9,8 +9,8 @@ from __future__ import annotations
 from typing import Any
 
 
-class RecordedReads:
-    """Mixin: ``read``/``read1``/``readline``/``readlines`` and line iteration as recorded inputs.
+class RecordedCalls:
+    """Mixin: :meth:`_io` makes one call of the stream a recorded input.
 
     The class using it sets ``_ch`` (the channel), ``_real`` (the real stream, or None when replaying)
     and ``_kind`` (the input kind, e.g. ``"stdin"``).
@@ -23,6 +23,10 @@ class RecordedReads:
     def _io(self, method: str, *args: Any) -> Any:
         real = getattr(self._real, method) if self._real is not None else None
         return self._ch.blocking(self._kind, f"{self._kind}.{method}", real, *args)
+
+
+class RecordedReads(RecordedCalls):
+    """Mixin: ``read``/``read1``/``readline``/``readlines`` and line iteration as recorded inputs."""
 
     def read(self, size: int = -1) -> Any:
         return self._io("read", size)

@@ -36,6 +36,9 @@ class Execution:
                  epoch: float = 1_700_000_000.0, observers: tuple = ()) -> None:
         self.epoch = epoch
         self.strategy = strategy
+        # what the trace does not show (internal locks, wake-ups, thread ends), told to a strategy
+        # that models it (DPOR) by the runtime: looked up once here, not at every lock operation
+        self.hidden_sync = getattr(strategy, "hidden_sync", None)
         self.model = model
         self.free_threaded = model == "free-threaded"
         self.max_steps = max_steps
@@ -43,6 +46,8 @@ class Execution:
         self.record_trace = record_trace
         self.capture_values = False
         self.observers: list = list(observers)
+        # the observers called at every shared access (the lock-order detector only watches locks)
+        self.access_observers = [o for o in self.observers if getattr(o, "observes_accesses", True)]
         self.threads: list[ThreadState] = []
         self.by_thread: dict[threading.Thread, ThreadState] = {}
         self.by_ident: dict[int, ThreadState] = {}
@@ -274,6 +279,8 @@ class Execution:
             aborting = self.aborting
         if aborting:
             return
+        if self.hidden_sync is not None:
+            self.hidden_sync(self, "finish", ts, ts)  # what another thread's is_alive() reads
         if self.observers:
             self.synced("finish", ts, None)
         self.wake_waiters(ts)
@@ -441,7 +448,7 @@ class Execution:
             self.point(me, kind, what, site, shown)
         else:
             self.note(me, kind, what, site, shown)
-        for observer in self.observers:
+        for observer in self.access_observers:
             observer.access(self, me, kind, obj, key, site, atomic)
 
     def synced(self, kind: str, me: ThreadState, obj: Any) -> None:

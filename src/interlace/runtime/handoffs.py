@@ -87,8 +87,7 @@ def _peek(lock_of: Callable[[Any], Any]) -> Callable[[Callable], Callable]:
         def method(self: Any, *args: Any, **kwargs: Any) -> Any:
             ex = hooks._active
             if ex is not None:
-                # (an execution of real threads that only observes, detect/native.py, has no strategy)
-                seen = getattr(getattr(ex, "strategy", None), "hidden_sync", None)
+                seen = ex.hidden_sync
                 if seen is not None:
                     me = ex.me()
                     lock = lock_of(self)
@@ -169,6 +168,8 @@ class HandoffLog:
     points), so the log keeps trace positions: a signal stands at the last step its thread took
     before it (the ``put`` call), a wait at the first step its thread takes after it.
     """
+
+    observes_accesses = False  # hand-offs only
 
     def __init__(self) -> None:
         self.signals: dict[tuple, list[tuple[int, int]]] = {}

@@ -250,7 +250,7 @@ class ControlledRLock:
 
 def _tell(ex: Any, kind: str, me: Any, lock: Any) -> None:
     """A lock operation the trace does not show, for a strategy that models it (DPOR)."""
-    seen = getattr(ex.strategy, "hidden_sync", None)
+    seen = ex.hidden_sync
     if seen is not None:
         seen(ex, kind, me, lock)
 

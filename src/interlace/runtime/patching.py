@@ -198,7 +198,6 @@ def _start_new_thread(function: Any, args: tuple = (), kwargs: dict | None = Non
     thread = getattr(function, "__self__", None)
     if me is None or not isinstance(thread, threading.Thread):
         return _real_start_new_thread(function, args, kwargs or {})
-    function = _telling_end(ex, function)
     ex.spawn(thread, lambda boot: _real_start_new_thread(boot, (function,)))
     return 0
 
@@ -208,29 +207,10 @@ def _start_joinable_thread(function: Any, handle: Any = None, daemon: bool = Tru
     thread = getattr(function, "__self__", None)
     if me is None or not isinstance(thread, threading.Thread):
         return _real_start_joinable(function, handle=handle, daemon=daemon)
-    function = _telling_end(ex, function)
     result: list = []
     ex.spawn(thread, lambda boot: result.append(
         _real_start_joinable(lambda: boot(function), handle=handle, daemon=daemon)))
     return result[0] if result else handle
-
-
-def _telling_end(ex: Any, function: Callable[[], Any]) -> Callable[[], Any]:
-    """The thread's bootstrap, telling a strategy that models it (DPOR, ``hidden_sync``) when the
-    thread is done: what ``is_alive()`` of another thread reads (:func:`_is_alive`), which the trace
-    does not show. No scheduling point comes after it. Unchanged for any other strategy."""
-    if getattr(getattr(ex, "strategy", None), "hidden_sync", None) is None:
-        return function
-
-    def bootstrap() -> None:
-        try:
-            function()
-        finally:
-            ex, me = _managed()
-            if me is not None:
-                _tell(ex, "finish", me, me)
-
-    return bootstrap
 
 
 def _join(self: threading.Thread, timeout: float | None = None) -> None:
@@ -261,7 +241,7 @@ def _is_alive(self: threading.Thread) -> bool:
     ts = ex.by_thread.get(self) if me is not None else None
     if ts is None or ts.tid == 0:
         return _real_is_alive(self)
-    _tell(ex, "alive", me, ts)  # a read of what the thread's end writes (see _telling_end)
+    _tell(ex, "alive", me, ts)  # a read of what the thread's end writes (Execution._thread_finished)
     return ts.status != FINISHED
 
 

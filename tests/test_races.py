@@ -352,6 +352,9 @@ def test_an_object_that_died_is_forgotten_before_its_id_names_another():
         describe = Execution.describe
         threads = [ThreadState(0, threading.current_thread()), ThreadState(1, threading.current_thread())]
 
+        def gil_clock(self, ts: ThreadState) -> int:
+            return 0
+
     ex = Ex()
     detector = RaceDetector()
     detector.begin(ex)
@@ -416,6 +419,9 @@ def test_at_most_max_kept_objects_that_cannot_be_weakly_referenced_are_kept_aliv
     class Ex:
         describe = Execution.describe
         threads = [ThreadState(0, threading.current_thread())]
+
+        def gil_clock(self, ts: ThreadState) -> int:
+            return 0
 
     ex = Ex()
     detector = races_module.RaceDetector()

@@ -465,7 +465,9 @@ def test_a_recording_cut_short_replays_its_intact_part_with_salvage(tmp_path) ->
         for t in ts:
             t.join()
     """)
-    done = cli("run", "-q", "--keep", "all", "--record", "whole.ilr", prog, cwd=str(tmp_path))
+    # a random walk records every decision (time slices would record few): several frames
+    done = cli("run", "-q", "--strategy", "random", "--keep", "all", "--record", "whole.ilr", prog,
+               cwd=str(tmp_path))
     assert done.returncode == 0, done.stderr.decode()
     data = (tmp_path / "whole.ilr").read_bytes()
     (tmp_path / "cut.ilr").write_bytes(data[:-5])  # inside the last frame: the others are intact

@@ -128,7 +128,7 @@ def test_show_summarises_the_recording(failing: dict) -> None:
     done = interlace("show", failing["path"], "--inputs", cwd=failing["dir"])
     assert done.returncode == 0, done.stderr.decode()
     text = done.stdout.decode()
-    assert f"scheduler  random seed {failing['seed']}, model free-threaded" in text
+    assert f"scheduler  timeslice(max_mean=1000) seed {failing['seed']}, model free-threaded" in text
     assert "outcome    exit: exit status 1 (exit code 1, failing)" in text
     assert "threads    MainThread, Thread-1 (client), Thread-2 (client)" in text
     for kind in ("stdin 1", "time.time 1", "os.urandom 1", "socket.recv 4", "socket.connect 2"):
@@ -146,7 +146,9 @@ def test_replay_after_moving_a_shared_access_reports_the_divergence(failing: dic
     serving = threading.Thread(target=server.serve_forever, daemon=True)
     serving.start()
     try:
-        done = interlace("run", "-q", "--seed", "3", "--record", "copy.ilr", "--keep", "all", str(copy),
+        # a random walk records (and its replay checks) every decision; time slices check only switches
+        done = interlace("run", "-q", "--strategy", "random", "--seed", "3", "--record", "copy.ilr", "--keep",
+                         "all", str(copy),
                          str(server.server_address[1]), cwd=str(tmp_path), stdin=b"bob\n")
     finally:
         server.shutdown()

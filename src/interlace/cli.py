@@ -39,7 +39,9 @@ def _parser() -> argparse.ArgumentParser:
                          "(default: no bound; bounds 0, 1, 2, ... in turn)")
     ex.add_argument("--model", choices=["free-threaded", "gil"], default="free-threaded",
                     help="where threads may switch (default: free-threaded, at every shared access)")
-    ex.add_argument("--max-steps", type=int, default=100_000, help="step bound per execution")
+    ex.add_argument("--max-steps", type=int, default=None,
+                    help="fail an execution after this many scheduling points (default: no bound; a livelock "
+                         "is judged by progress)")
     ex.add_argument("--time-limit", type=float, default=None, help="stop exploring after this many seconds")
     ex.add_argument("--include", action="append", default=[], metavar="PATTERN",
                     help="also instrument modules matching PATTERN (fnmatch on module names)")

@@ -26,7 +26,7 @@ from .runtime.watchdog import STUCK_AFTER, Watchdog
 from .schedule import MODELS, Schedule
 from .strategies import ReplayStrategy, Strategy, make_strategy
 
-DEFAULT_MAX_STEPS = 100_000
+DEFAULT_MAX_STEPS = None
 EPOCH = 1_700_000_000.0
 
 
@@ -119,14 +119,14 @@ class Result:
 RACE_MODES = ("error", "warn", "off")
 
 
-def _check_options(executions: int, model: str, max_steps: int, races: str = "off") -> None:
+def _check_options(executions: int, model: str, max_steps: int | None, races: str = "off") -> None:
     if races not in RACE_MODES:
         raise ValueError(f"unknown races mode {races!r}; choose one of: {', '.join(RACE_MODES)}")
     if model not in MODELS:
         raise ValueError(f"unknown model {model!r}; choose one of: {', '.join(MODELS)}")
     if executions < 1:
         raise ValueError("executions must be at least 1")
-    if max_steps < 1:
+    if max_steps is not None and max_steps < 1:
         raise ValueError("max_steps must be at least 1")
     if hooks._active is not None:
         raise RuntimeError("interlace cannot explore from inside a controlled execution")
@@ -172,7 +172,7 @@ class Session:
         if self._instrumenting is not None:
             self._instrumenting.__exit__(*exc)
 
-    def run(self, strategy: Strategy, model: str, max_steps: int, epoch: float = EPOCH,
+    def run(self, strategy: Strategy, model: str, max_steps: int | None, epoch: float = EPOCH,
             capture_values: bool = False) -> Execution:
         # a run for the report (capture_values) also notes its hand-offs, for the HTML's arrows
         log = HandoffLog() if capture_values else None
@@ -193,7 +193,7 @@ class Session:
             self._fill_stacks(ex, model, max_steps, epoch)
         return ex
 
-    def rerun(self, choices: Sequence[int], model: str, max_steps: int, epoch: float = EPOCH,
+    def rerun(self, choices: Sequence[int], model: str, max_steps: int | None, epoch: float = EPOCH,
               observers: Sequence[Any] = (), capture_values: bool = False) -> tuple[Execution, ReplayStrategy]:
         """Run an execution again, by its ``choices``, with only ``observers`` watching (the detectors
         saw it already): for what its first run did not note."""
@@ -206,7 +206,7 @@ class Session:
             self.observers = saved
         return ex, strategy
 
-    def _fill_stacks(self, ex: Execution, model: str, max_steps: int, epoch: float) -> None:
+    def _fill_stacks(self, ex: Execution, model: str, max_steps: int | None, epoch: float) -> None:
         """Replay ``ex`` to capture the stacks of the accesses its new races report."""
         wanted = self.race_detector.take_stackless()  # type: ignore[union-attr]
         probe = StackProbe(set(wanted))
@@ -238,7 +238,7 @@ def explore(
     model: str = "free-threaded",
     include: Sequence[str] = (),
     exclude: Sequence[str] = (),
-    max_steps: int = DEFAULT_MAX_STEPS,
+    max_steps: int | None = DEFAULT_MAX_STEPS,
     time_limit: float | None = None,
     depth: int = 3,
     max_preemptions: int | None = None,

@@ -71,7 +71,7 @@ class RunOutcome:
                 "stderr_head": self.stderr_head}
 
 
-def _execute(program: Program, strategy: Strategy, channel: Any, *, model: str, max_steps: int, epoch: float,
+def _execute(program: Program, strategy: Strategy, channel: Any, *, model: str, max_steps: int | None, epoch: float,
              random_seed: int, races: str, stdout: Any = None, stderr: Any = None,
              for_report: bool = False) -> tuple[Any, RunOutcome]:
     """Run ``program`` once under ``strategy`` with the inputs of ``channel`` installed.
@@ -180,8 +180,8 @@ def default_path(program_path: str, directory: str = os.path.join(".interlace", 
 
 
 def record(script: str | None, args: list[str], *, module: str | None = None, path: str | None = None,
-           force: bool = False, keep: str = "failing", seed: int | None = None, strategy: str = "random",
-           model: str = "free-threaded", max_steps: int = 1_000_000, races: str = "warn",
+           force: bool = False, keep: str = "failing", seed: int | None = None, strategy: str = "timeslice",
+           model: str = "free-threaded", max_steps: int | None = None, races: str = "warn",
            record_files: bool = False, hash_seed: int | None = None, quiet: bool = False,
            stdout: Any = None, stderr: Any = None) -> RunOutcome:
     """Run the program once, recording it; in the current interpreter (see :func:`spawn`)."""
@@ -329,7 +329,7 @@ def replay(path: str, *, until: int | None = None, quiet: bool = False, stdout: 
         if os.path.isdir(prog.get("cwd", "")):
             os.chdir(prog["cwd"])
         ex, outcome = _execute(program, strat, channel, model=h.get("model", "free-threaded"),
-                               max_steps=int(h.get("max_steps", 1_000_000)), epoch=float(h["epoch"]),
+                               max_steps=h.get("max_steps"), epoch=float(h["epoch"]),
                                random_seed=int(h["random_seed"]), races=h.get("races", "warn"),
                                stdout=stdout, stderr=stderr, for_report=html is not None)
     finally:
@@ -338,7 +338,7 @@ def replay(path: str, *, until: int | None = None, quiet: bool = False, stdout: 
             for name in set(sys.modules) - modules:
                 del sys.modules[name]
     outcome.notes = notes
-    outcome.decisions = strat.position
+    outcome.decisions = strat.taken
     outcome.path = path
     if html is not None and outcome.result is not None:
         from .report.command import write_html

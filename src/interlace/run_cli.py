@@ -33,9 +33,12 @@ def add_parsers(sub: Any) -> None:
                     help="which recordings to keep: failing runs (default), all, none")
     rn.add_argument("--force", action="store_true", help="overwrite an existing recording file")
     rn.add_argument("--seed", type=int, default=None, help="scheduler seed (default: a fresh random one)")
-    rn.add_argument("--strategy", choices=sorted(STRATEGIES), default="random", help="default: random")
+    rn.add_argument("--strategy", choices=sorted(STRATEGIES), default="timeslice",
+                    help="default: timeslice (random slices of growing length: fast on long runs)")
     rn.add_argument("--model", choices=["free-threaded", "gil"], default="free-threaded")
-    rn.add_argument("--max-steps", type=int, default=1_000_000, help="step bound (a possible livelock)")
+    rn.add_argument("--max-steps", type=int, default=None,
+                    help="fail the run after this many scheduling points (default: no bound; a livelock is "
+                         "judged by progress)")
     rn.add_argument("--races", choices=["warn", "off"], default="warn", help="report data races (default)")
     rn.add_argument("--record-files", action="store_true",
                     help="record the content of files the program reads (default: only their SHA-256)")

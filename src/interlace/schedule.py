@@ -25,7 +25,7 @@ class ScheduleError(Exception):
 class Schedule:
     choices: list[int]
     model: str = "free-threaded"
-    max_steps: int = 100_000
+    max_steps: int | None = None
     epoch: float = 1_700_000_000.0
     strategy: str = ""
     seed: int | None = None
@@ -67,7 +67,7 @@ class Schedule:
             return cls(
                 choices=choices,
                 model=model,
-                max_steps=int(doc.get("max_steps", 100_000)),
+                max_steps=_steps(doc.get("max_steps")),
                 epoch=float(doc.get("epoch", 1_700_000_000.0)),
                 strategy=str(doc.get("strategy", "")),
                 seed=doc.get("seed"),
@@ -90,3 +90,8 @@ class Schedule:
         except (OSError, UnicodeDecodeError) as exc:
             raise ScheduleError(f"cannot read schedule {path!r}: {exc}.") from None
         return cls.from_json(text, source=repr(path))
+
+
+def _steps(value: object) -> int | None:
+    """A schedule's ``max_steps``: ``None`` (no bound) or a positive int."""
+    return None if value is None else int(value)  # type: ignore[call-overload]

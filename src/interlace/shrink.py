@@ -207,7 +207,7 @@ class ShrinkResult:
         return text
 
 
-def run_candidate(session: Any, model: str, max_steps: int, epoch: float, *, choices: list[int] | None = None,
+def run_candidate(session: Any, model: str, max_steps: int | None, epoch: float, *, choices: list[int] | None = None,
                   deviations: dict[tuple, int] | None = None, capture_values: bool = False) -> Candidate:
     strategy = RecordingStrategy(choices, deviations)
     strategy.begin(0)
@@ -215,7 +215,7 @@ def run_candidate(session: Any, model: str, max_steps: int, epoch: float, *, cho
     return Candidate(ex, strategy.decisions, size_of(strategy.decisions, ex.trace))
 
 
-def shrink(session: Any, choices: list[int], failure: Any, model: str, max_steps: int, epoch: float, *,
+def shrink(session: Any, choices: list[int], failure: Any, model: str, max_steps: int | None, epoch: float, *,
            max_replays: int = MAX_REPLAYS, time_limit: float = TIME_LIMIT) -> ShrinkResult:
     """Shrink the failing schedule ``choices`` (whose execution failed with ``failure``).
 
@@ -335,7 +335,7 @@ def capture(session: Any, choices: list[int], failure: Any, model: str, max_step
     return c.execution, c.decisions
 
 
-def shrink_failure(session: Any, ex: Any, model: str, max_steps: int, epoch: float, enabled: bool = True,
+def shrink_failure(session: Any, ex: Any, model: str, max_steps: int | None, epoch: float, enabled: bool = True,
                    **budget: Any) -> tuple[Any, list[Decision], ShrinkResult]:
     """What :func:`interlace.explore` does with a failing execution ``ex``: shrink its schedule
     (unless ``enabled`` is false), then run the result once more noting values and decisions.

@@ -182,6 +182,10 @@ class NativeExecution:
         if me is not None:
             me.gil_points += 1
 
+    def gil_clock(self, ts: ThreadState) -> int:
+        """Points where a GIL could switch, counted per thread (threads here really run at once)."""
+        return ts.gil_points
+
     def synced(self, kind: str, me: ThreadState, obj: Any) -> None:
         with self._mutex:
             for observer in self.observers:

@@ -337,10 +337,11 @@ class RaceDetector:
         if (before is not None and before.number == ordinal - 1 and before.line == line
                 and not (before.kind != "read" and kind == "read")):
             run = before.run
-            run[1] = ts.gil_points
+            run[1] = ex.gil_clock(ts)
             run[2] += 1
         else:
-            run = [ts.gil_points, ts.gil_points, 1]
+            gil_clock = ex.gil_clock(ts)
+            run = [gil_clock, gil_clock, 1]
         write = kind != "read"
         # FastTrack's same-epoch rule: this thread made the same access at the same place since its
         # last synchronisation and the location has not changed hands since; nothing new can race.

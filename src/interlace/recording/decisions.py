@@ -55,6 +55,14 @@ class RecordingStrategy(Strategy):
             self.writer.decision(tid, ts.site, ts.pending, enabled)
         return tid
 
+    def quantum(self, enabled: list[int], chosen: int, execution: Any) -> int:
+        quantum = getattr(self.inner, "quantum", None)
+        return quantum(enabled, chosen, execution) if quantum is not None else 0
+
+    def stayed(self, n: int) -> None:
+        self.inner.stayed(n)  # type: ignore[attr-defined]
+        self.writer.stay(n)
+
     def end(self, execution: Any) -> None:
         self.inner.end(execution)
 
@@ -79,11 +87,31 @@ class CheckingReplay(Strategy):
         self.until = until
         self.paused = False
         self.channel: Any = None  # the inputs, suspended while pdb runs
+        self.owed = 0  # stays of the last decision that the program has not taken yet
+        self.taken = 0  # decisions replayed, stays included
+
+    def quantum(self, enabled: list[int], chosen: int, execution: Any) -> int:
+        self.owed = self.decisions[self.position - 1].stays if self.position else 0
+        return self.owed
+
+    def stayed(self, n: int) -> None:
+        self.owed -= n
+        self.taken += n
 
     def choose(self, enabled: list[int], current: int | None, execution: Any) -> int:
+        step = execution.step
+        if self.owed > 0:
+            ts = execution.threads[current] if current is not None else None
+            self.divergence = (f"at step {step} (decision {self.taken + 1}): the recording has thread "
+                               f"{execution.threads[self.decisions[self.position - 1].tid].name!r} keep running "
+                               f"for {self.owed} more decision(s) with the same threads able to run, but who can "
+                               "run changed" + (f" (thread {ts.name!r} is at "
+                                                f"{self._place(relative_site(ts.site, self.root), ts.pending, False)})"
+                                                if ts is not None else ""))
+            return STOP
         i = self.position
         self.position += 1
-        step = execution.step
+        self.taken += 1
         if self.until is not None and not self.paused and step >= self.until:
             self.paused = True
             _pause(execution, current, self.channel)

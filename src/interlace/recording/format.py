@@ -21,6 +21,8 @@ every complete frame decompresses to whole records). The records, tag byte first
     0x45       input kind definition (next kind id, from 0): string
     0x46       thread name: tid, string
     0x47       end: length, marshal'd dict (outcome, exit code, duration, ...)
+    0x48       stays: count (varint): that many more decisions for the thread of the last decision,
+               taken by the scheduler's fast path (nothing changed who could run); format 2
 
 Site id 0 and op id 0 stand for "unknown". Strings are a varint length and UTF-8 bytes.
 """
@@ -37,7 +39,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 MAGIC = b"\x89ILR\r\n\x1a\n"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 FORMAT_NAME = "interlace-recording"
 FRAME = 0xF7
 _FRAME_HEAD = struct.Struct("<BII")
@@ -45,7 +47,7 @@ _HEAD = struct.Struct("<HI")
 _CRC = struct.Struct("<I")
 MARSHAL_VERSION = 4
 
-T_DECISION_BIG, T_SITE, T_FILE, T_OP, T_INPUT, T_KIND, T_THREAD, T_END = range(0x40, 0x48)
+T_DECISION_BIG, T_SITE, T_FILE, T_OP, T_INPUT, T_KIND, T_THREAD, T_END, T_STAY = range(0x40, 0x49)
 
 #: flush a frame when this many bytes of records are buffered, or on the next record after
 #: FLUSH_SECONDS of wall-clock time (checked every few hundred records)
@@ -168,6 +170,12 @@ class RecordingWriter:
             self._countdown = 256
             self.maybe_flush()
 
+    def stay(self, n: int) -> None:
+        """``n`` more decisions for the thread of the last decision (the fast path's)."""
+        self._buf.append(T_STAY)
+        self._buf += _varint(n)
+        self.decisions += n
+
     def input(self, tid: int, kind: str, value: Any) -> None:
         data = marshal.dumps(value, MARSHAL_VERSION)
         prefix = self._prefixes.get((tid, kind))
@@ -231,6 +239,7 @@ class Decision:
     site: tuple | None  # (file as recorded, line, col)
     op: str | None
     enabled: tuple[int, ...]
+    stays: int = 0  # decisions after this one that kept the same thread, taken without a record each
 
 
 @dataclass
@@ -429,6 +438,8 @@ class _Parser:
                 sid, oid, mask = varint(), varint(), varint()
                 enabled = tuple(i for i in range(mask.bit_length()) if mask >> i & 1)
                 decisions.append(Decision(tid, sites[sid], ops[oid], enabled))
+            elif tag == T_STAY:
+                decisions[-1].stays += varint()
             elif tag == T_SITE:
                 fid, line, col = varint(), varint(), varint()
                 site = (self.files[fid], line, col)

@@ -117,17 +117,25 @@ def _cycle(ex: Any, blocked: list) -> list:
     return []
 
 
-def describe_livelock(ex: Any, ts: Any) -> tuple[str, list[str]]:
+def describe_livelock(ex: Any, ts: Any, no_progress: bool = False) -> tuple[str, list[str]]:
+    """Why an execution is a possible livelock: no progress for ``ex.livelock_window`` points while
+    several threads could run (``no_progress``), or more than the ``max_steps`` the user allowed."""
     recent = [e for e in ex.trace[-500:] if e.tid == ts.tid and e.site is not None]
     counts = collections.Counter((e.site[0], e.site[1]) for e in recent)
     details = []
+    if no_progress:
+        others = [t.name for t in ex.threads if t.status == "runnable" and t is not ts]
+        why = (f"possible livelock: {ex.livelock_window} scheduling points with no progress (no shared write, "
+               "no synchronisation, no thread starting, blocking or ending) while "
+               f"{', '.join(repr(n) for n in others) or 'other threads'} could run too")
+    else:
+        why = f"possible livelock: more than {ex.max_steps} steps (the max_steps limit)"
     if counts or ts.site:
         (filename, lineno), _n = counts.most_common(1)[0] if counts else ((ts.site[0], ts.site[1]), 0)
         source = linecache.getline(filename, lineno).strip()
         where = f"{os.path.basename(filename)}:{lineno}"
-        summary = (f"possible livelock: more than {ex.max_steps} steps; thread {ts.name!r} keeps "
-                   f"running the loop at {where}: {source}")
+        summary = f"{why}; thread {ts.name!r} keeps running the loop at {where}: {source}"
     else:
-        summary = f"possible livelock: more than {ex.max_steps} steps in thread {ts.name!r}"
+        summary = f"{why}; in thread {ts.name!r}"
     details.append(f"thread {ts.name!r}:\n" + "".join(stack_of(ex, ts) if ts.ident else []))
     return summary, details

@@ -13,15 +13,41 @@ from __future__ import annotations
 
 import threading
 from _thread import allocate_lock, get_ident
+from bisect import insort
 from functools import partial
 from typing import Any
 
 from . import hooks
 from .calls import CallClassifier
 from .describe import describe_deadlock, describe_livelock, stack_of
-from .state import BLOCKED, END_OF_MAIN, FINISHED, OUTSIDE, RUNNABLE, Abort, Event, Failure, ThreadState, short_repr
+from .fastpath import FastPath
+from .state import (
+    BLOCKED,
+    END_OF_MAIN,
+    FINISHED,
+    OUTSIDE,
+    RUNNABLE,
+    Abort,
+    Choices,
+    Event,
+    Failure,
+    ThreadState,
+    short_repr,
+)
 
 _NO_VALUE: Any = object()
+READ = hooks.READ
+
+#: the fast path takes at most this many scheduling points in a row without the slow path, so that the
+#: slow path still looks at the world regularly (a thread back from outside, the livelock window)
+BUDGET_CAP = 4096
+#: free-threaded model: a thread that passes this many loop back-edges with no scheduling point gets
+#: one, so that a loop computing on locals (or spinning on nothing shared) still lets others run
+LOOP_POINT_EVERY = 1024
+#: scheduling points without progress (a write, a synchronisation, a thread starting, blocking, waking
+#: or ending) while several threads can run, before the execution is a possible livelock; loop
+#: back-edges do not count, so the bound does not depend on how long the program computes
+LIVELOCK_WINDOW = 1_000_000
 
 
 class Execution:
@@ -31,9 +57,10 @@ class Execution:
     (switches only at calls, loop back-edges and blocking operations, as CPython 3.10+ can).
     """
 
-    def __init__(self, strategy: Any, *, model: str = "free-threaded", max_steps: int = 100_000,
+    def __init__(self, strategy: Any, *, model: str = "free-threaded", max_steps: int | None = None,
                  classifier: CallClassifier | None = None, record_trace: bool = True,
-                 epoch: float = 1_700_000_000.0, observers: tuple = ()) -> None:
+                 epoch: float = 1_700_000_000.0, observers: tuple = (),
+                 livelock_window: int = LIVELOCK_WINDOW) -> None:
         self.epoch = epoch
         self.strategy = strategy
         # what the trace does not show (internal locks, wake-ups, thread ends), told to a strategy
@@ -41,30 +68,58 @@ class Execution:
         self.hidden_sync = getattr(strategy, "hidden_sync", None)
         self.model = model
         self.free_threaded = model == "free-threaded"
+        # an explicit bound on the whole execution's scheduling points (None: unbounded); a livelock
+        # is judged by progress instead (see LIVELOCK_WINDOW)
         self.max_steps = max_steps
+        self.step_limit = max_steps if max_steps is not None else float("inf")
+        self.livelock_window = livelock_window
+        # optional strategy hooks of the fast path (see Strategy.quantum), looked up once
+        self._quantum = getattr(strategy, "quantum", None)
+        self._stayed = getattr(strategy, "stayed", None)
         self.classifier = classifier or CallClassifier()
         self.record_trace = record_trace
         self.capture_values = False
         self.observers: list = list(observers)
         # the observers called at every shared access (the lock-order detector only watches locks)
         self.access_observers = [o for o in self.observers if getattr(o, "observes_accesses", True)]
+        # the fast path's state (see runtime/fastpath.py). ``fast.told``: accesses already told to the
+        # observers by the baton holder since the last switch or synchronisation: telling them again
+        # cannot show anything new (FastTrack's same-epoch rule, applied before the observers are even
+        # called)
+        self.fast = FastPath(self.free_threaded, record_trace, bool(self.access_observers), self.step_limit)
         self.threads: list[ThreadState] = []
         self.by_thread: dict[threading.Thread, ThreadState] = {}
         self.by_ident: dict[int, ThreadState] = {}
         self.current: ThreadState | None = None
-        self.current_ident: int | None = None
-        self.step = 0
         self.now = 0.0
-        self.choices: list[int] = []
+        self.choices = Choices()
+        # the tids of the RUNNABLE threads, ascending, kept in step with every status change by
+        # _runnable()/_not_runnable(), which also end the fast path's budget
+        self.enabled: list[int] = []
         self.trace: list[Event] = []
         self.failure: Failure | None = None
         self.aborting = False
         self.shadows: dict[int, Any] = {}
         self._mutex = allocate_lock()
+        self._waiters: dict[int, dict[ThreadState, None]] = {}  # id(what) -> the threads blocked on it
         self._watch_step = -1
         self._watch_since = 0.0
 
     # -- identity ------------------------------------------------------------------------------------
+
+    @property
+    def step(self) -> int:
+        """Scheduling points (and loop back-edges) so far."""
+        return self.fast.step
+
+    @property
+    def current_ident(self) -> int | None:
+        return self.fast.ident
+
+    def _hold(self, ts: ThreadState | None) -> None:
+        """Give the baton to ``ts`` (None: nobody), keeping ``current`` and the fast path's ident in step."""
+        self.current = ts
+        self.fast.ident = ts.ident if ts is not None else None
 
     def me(self) -> ThreadState | None:
         """The calling thread's state if it is the managed thread holding the baton."""
@@ -119,12 +174,11 @@ class Execution:
         with self._mutex:
             if self.aborting or self.current is not ts or self.step != step:
                 return
-            self.current = None
-            self.current_ident = None
+            self._hold(None)
             if self.step != step:  # it came back while we were deciding
-                self.current, self.current_ident = ts, ts.ident
+                self._hold(ts)
                 return
-            ts.status = OUTSIDE
+            self._not_runnable(ts, OUTSIDE)
             ts.outside_since = now
             enabled = self._runnable_or_timeout()
             if not enabled:
@@ -135,23 +189,20 @@ class Execution:
             if len(enabled) > 1:
                 self.choices.append(tid)
             nxt = self.threads[tid]
-            self.current = nxt
-            self.current_ident = nxt.ident
+            self._hold(nxt)
             nxt.gate.release()
 
     def _runnable_or_timeout(self) -> list[int]:
-        enabled = [t.tid for t in self.threads if t.status == RUNNABLE]
-        if not enabled and self._advance_time():
-            enabled = [t.tid for t in self.threads if t.status == RUNNABLE]
-        return enabled
+        if not self.enabled:
+            self._advance_time()
+        return list(self.enabled)
 
     def _reenter(self, ts: ThreadState) -> ThreadState:
         """An outside thread came back to a scheduling point: wait until the strategy runs it."""
         with self._mutex:
-            ts.status = RUNNABLE
+            self._runnable(ts)
             if self.current is None:
-                self.current = ts
-                self.current_ident = ts.ident
+                self._hold(ts)
                 return ts
         ts.gate.acquire()
         if self.aborting:
@@ -176,8 +227,7 @@ class Execution:
                 step=self.step,
             )
             self.aborting = True
-            self.current = None
-            self.current_ident = None
+            self._hold(None)
             for ts in self.threads:
                 if ts.status not in (FINISHED, OUTSIDE):
                     _release(ts.gate)
@@ -197,8 +247,7 @@ class Execution:
         main = self._add_thread(threading.current_thread())
         main.ident = get_ident()
         self.by_ident[main.ident] = main
-        self.current = main
-        self.current_ident = main.ident
+        self._hold(main)
         hooks.set_active(self)
         try:
             try:
@@ -212,7 +261,8 @@ class Execution:
                 if not self.aborting:
                     self._wait_for_others(main)
             finally:
-                main.status = FINISHED
+                self._end_budget(self.current)
+                self._not_runnable(main, FINISHED)
                 self._abort_all()
                 self._join_os_threads()
         finally:
@@ -222,7 +272,7 @@ class Execution:
         """Like interpreter shutdown: wait until every non-daemon thread has finished."""
         try:
             if self._non_daemon_alive(main):
-                main.status = BLOCKED
+                self._not_runnable(main, BLOCKED)
                 main.waiting = END_OF_MAIN
                 self._schedule(main)
         except Abort:
@@ -235,6 +285,8 @@ class Execution:
         ts = ThreadState(len(self.threads), thread)
         self.threads.append(ts)
         self.by_thread[thread] = ts
+        self.enabled.append(ts.tid)  # the highest tid so far: the list stays ascending
+        self._changed()
         on_created = getattr(self.strategy, "thread_created", None)
         if on_created is not None:
             on_created(ts.tid)
@@ -256,7 +308,7 @@ class Execution:
             ts.ident = ident
             with self._mutex:
                 self.by_ident[ident] = ts
-            self.current_ident = ident
+            self.fast.ident = ident
             try:
                 if self.aborting:
                     return
@@ -275,7 +327,7 @@ class Execution:
 
     def _thread_finished(self, ts: ThreadState) -> None:
         with self._mutex:
-            ts.status = FINISHED
+            self._not_runnable(ts, FINISHED)
             aborting = self.aborting
         if aborting:
             return
@@ -295,7 +347,7 @@ class Execution:
     def _abort_all(self) -> None:
         with self._mutex:
             self.aborting = True
-            self.current_ident = None
+            self.fast.ident = None
             for ts in self.threads:
                 if ts.status != FINISHED and ts.ident != get_ident():
                     _release(ts.gate)
@@ -322,6 +374,9 @@ class Execution:
 
         Other threads may run first; the event is recorded when ``me`` proceeds, so the trace is in
         the order the operations really happened. ``kind`` None records nothing.
+
+        The fast path: while the budget lasts (nothing changed who can run, and the strategy said it
+        would keep ``me`` running), the point is a counter update.
         """
         if me is None:
             return
@@ -329,12 +384,15 @@ class Execution:
             site = me.site
         else:
             me.site = site
-        self.step += 1
+        fast = self.fast
+        fast.step += 1
+        fast.loops = 0
         me.pending = kind
         me.pending_what = what
-        if self.step > self.max_steps:
-            self._livelock(me)
-        self._schedule(me)
+        if fast.budget:
+            fast.budget -= 1
+        else:
+            self._schedule(me)
         if kind is not None and self.record_trace:
             self.trace.append(Event(len(self.trace) + 1, me.tid, kind, what if isinstance(what, str) else str(what),
                                     site, value))
@@ -348,34 +406,87 @@ class Execution:
                                     site or me.site, value))
 
     def _schedule(self, me: ThreadState, finishing: bool = False) -> None:
+        fast = self.fast
+        if fast.granted:
+            self._end_budget(me)
+        if fast.step > self.step_limit:
+            self._livelock(me)
         threads = self.threads
-        while True:
-            enabled = [t.tid for t in threads if t.status == RUNNABLE]
-            if enabled:
-                break
+        enabled = self.enabled
+        while not enabled:
             if self._unstick(me, finishing):
                 return
         if len(enabled) == 1:
             nxt = threads[enabled[0]]
+            if nxt is me:
+                me.run_length += 1
+                self._grant(BUDGET_CAP, False)
+                return
         else:
+            if fast.step - fast.progress_at > self.livelock_window:
+                self._livelock(me, no_progress=True)
             cur = me.tid if me.status == RUNNABLE else None
-            tid = self.strategy.choose(enabled, cur, self)
+            tid = self.strategy.choose(list(enabled), cur, self)
             if tid < 0:
                 self._stopped(me)
             nxt = threads[tid]
             self.choices.append(tid)
+            if self._quantum is not None:
+                quantum = self._quantum(enabled, tid, self)
+                if quantum > 0:
+                    self._grant(quantum, True)
         if nxt is me:
             me.run_length += 1
             return
+        fast.told.clear()
         nxt.run_length = 0
-        self.current = nxt
-        self.current_ident = nxt.ident
+        self._hold(nxt)
         nxt.gate.release()
         if finishing:
             return
         me.gate.acquire()
         if self.aborting:
             raise Abort
+
+    def _grant(self, points: int, decides: bool) -> None:
+        """Let the next ``points`` scheduling points pass without the slow path (see point())."""
+        fast = self.fast
+        left = self.step_limit - fast.step
+        fast.budget = fast.granted = int(min(points, BUDGET_CAP, max(left, 0)))
+        fast.decides = decides
+
+    def _end_budget(self, holder: ThreadState | None) -> None:
+        """Account for the points the fast path took: the holder's run length, and for decisions,
+        the choices and the strategy (stayed())."""
+        fast = self.fast
+        taken = fast.granted - fast.budget
+        fast.budget = fast.granted = 0
+        if taken:
+            if holder is not None:
+                holder.run_length += taken
+            if fast.decides:
+                self.choices.stay(taken)
+                if self._stayed is not None:
+                    self._stayed(taken)
+
+    def _runnable(self, ts: ThreadState) -> None:
+        if ts.status != RUNNABLE:
+            ts.status = RUNNABLE
+            insort(self.enabled, ts.tid)
+        self._changed()
+
+    def _not_runnable(self, ts: ThreadState, status: str) -> None:
+        if ts.status == RUNNABLE:
+            self.enabled.remove(ts.tid)
+        ts.status = status
+        self._changed()
+
+    def _changed(self) -> None:
+        """Who can run changed: that is progress, and it ends the fast path's budget."""
+        fast = self.fast
+        if fast.granted:
+            self._end_budget(self.current)
+        fast.progress_at = fast.step
 
     def _unstick(self, me: ThreadState, finishing: bool) -> bool:
         """No thread can run: let virtual time pass, end the main thread's wait, wait for a thread
@@ -384,8 +495,7 @@ class Execution:
             return False
         if any(t.status == OUTSIDE for t in self.threads):
             with self._mutex:
-                self.current = None
-                self.current_ident = None
+                self._hold(None)
             if finishing:
                 return True
             me.gate.acquire()
@@ -415,26 +525,46 @@ class Execution:
 
     def block(self, me: ThreadState, waiting: Any, timeout: float | None = None) -> bool:
         """Block ``me`` on ``waiting`` until woken (True) or until ``timeout`` virtual seconds pass."""
-        me.status = BLOCKED
+        self._not_runnable(me, BLOCKED)
         me.waiting = waiting
         me.deadline = None if timeout is None else self.now + timeout
         me.timed_out = False
+        waiters = self._waiters.get(id(waiting))
+        if waiters is None:
+            self._waiters[id(waiting)] = waiters = {}
+        waiters[me] = None
         self._schedule(me)
         return not me.timed_out
 
     def wake(self, ts: ThreadState) -> None:
-        ts.status = RUNNABLE
+        waiters = self._waiters.get(id(ts.waiting))
+        if waiters is not None:
+            waiters.pop(ts, None)
+        self._runnable(ts)
         ts.waiting = None
         ts.deadline = None
 
     def wake_waiters(self, waiting: Any) -> None:
-        for t in self.threads:
-            if t.status == BLOCKED and t.waiting is waiting:
-                self.wake(t)
+        waiters = self._waiters.get(id(waiting))
+        if waiters:
+            for t in list(waiters):
+                if t.status == BLOCKED and t.waiting is waiting:
+                    self.wake(t)
 
     # -- hooks called by instrumented code ----------------------------------------------------------
 
     def access(self, kind: str, obj: Any, key: Any, site: tuple, value: Any = _NO_VALUE) -> None:
+        fast = self.fast
+        if fast.budget and fast.ident == get_ident() and fast.free_threaded and not fast.trace:
+            # point()'s fast path for an access: nothing to decide, so nothing to describe
+            fast.step += 1
+            fast.budget -= 1
+            fast.loops = 0
+            if kind is not READ:
+                fast.progress_at = fast.step
+            if fast.observe:
+                self._tell(self.current, kind, obj, key, site, False)
+            return
         me = self.me()
         if me is None:
             return
@@ -442,17 +572,39 @@ class Execution:
 
     def _access(self, me: ThreadState, kind: str, obj: Any, key: Any, site: tuple, value: Any,
                 atomic: bool) -> None:
-        what = self.describe(obj, key)
-        shown = short_repr(value) if value is not _NO_VALUE and self.record_trace else None
+        fast = self.fast
+        if kind is not READ:
+            fast.progress_at = fast.step + 1
         if self.free_threaded or atomic:
-            self.point(me, kind, what, site, shown)
+            shown = short_repr(value) if value is not _NO_VALUE and self.record_trace else None
+            self.point(me, kind, self.describe(obj, key) if self.record_trace or not fast.budget else None,
+                       site, shown)
+        elif self.record_trace:
+            shown = short_repr(value) if value is not _NO_VALUE else None
+            self.note(me, kind, self.describe(obj, key), site, shown)
         else:
-            self.note(me, kind, what, site, shown)
+            me.site = site
+        if fast.observe:
+            self._tell(me, kind, obj, key, site, atomic)
+
+    def _tell(self, me: Any, kind: str, obj: Any, key: Any, site: tuple, atomic: bool) -> None:
+        """Tell the access observers about an access, unless the holder told them since the last
+        switch or synchronisation."""
+        try:
+            told = (id(obj), key, kind, site, atomic)
+            if told in self.fast.told:
+                return
+            self.fast.told[told] = None
+        except TypeError:
+            pass  # an unhashable key (a slice before 3.12): always told
         for observer in self.access_observers:
             observer.access(self, me, kind, obj, key, site, atomic)
 
     def synced(self, kind: str, me: ThreadState, obj: Any) -> None:
         """A synchronisation event for observers: acquire/release of a lock, start/join/finish."""
+        fast = self.fast
+        fast.told.clear()
+        fast.progress_at = fast.step
         for observer in self.observers:
             observer.sync(self, kind, me, obj)
 
@@ -478,7 +630,7 @@ class Execution:
         if me is None:
             return fn
         me.site = site
-        me.gil_points += 1
+        self.fast.gil_points += 1
         kind, what, replacement, target = self.classifier.classify(fn, args, self)
         if replacement is not None:
             fn = replacement
@@ -499,7 +651,7 @@ class Execution:
         if me is None:
             return fn
         me.site = site
-        me.gil_points += 1
+        self.fast.gil_points += 1
         kind, what, replacement, needs_args = self.classifier.classify_callee(fn)
         if needs_args:
             return partial(_call_with_arguments, self, fn, site)
@@ -521,20 +673,35 @@ class Execution:
         return manager if replacement is None else replacement
 
     def loop(self, site: tuple) -> None:
-        """A loop back-edge: a switch point in the GIL model; in the free-threaded model only a step
-        (so a loop that spins forever is caught by the step bound), since switching here shows nothing
-        that switching at the loop's next shared access would not."""
-        me = self.current if get_ident() == self.current_ident else self.me()
-        if me is None:
-            return
-        me.site = site
-        me.gil_points += 1
-        if self.free_threaded:
-            self.step += 1
-            if self.step > self.max_steps:
-                self._livelock(me)
+        """A loop back-edge: a switch point in the GIL model. In the free-threaded model only a step,
+        since switching here shows nothing that switching at the loop's next shared access would not;
+        but every LOOP_POINT_EVERY back-edges without a scheduling point it is one, so a loop that
+        touches nothing shared (computing, or spinning forever) still lets the others run."""
+        fast = self.fast
+        if fast.ident == get_ident():
+            me = self.current
+        else:
+            me = self.me()
+            if me is None:
+                return
+        fast.gil_points += 1
+        fast.progress_at += 1  # a back-edge is neither progress nor the lack of it
+        if fast.free_threaded:
+            fast.loops += 1
+            if fast.loops >= LOOP_POINT_EVERY:
+                self.point(me, "loop", "back-edge", site)
+            else:
+                fast.step += 1
+                if fast.step > fast.limit:
+                    me.site = site
+                    self._livelock(me)
         else:
             self.point(me, "loop", "back-edge", site)
+
+    def gil_clock(self, ts: ThreadState) -> int:
+        """A count that grows at every point where a GIL could switch threads (for the race
+        detector's verdict: did one lie between two accesses of ``ts``?)."""
+        return self.fast.gil_points
 
     # -- failures ------------------------------------------------------------------------------------
 
@@ -564,7 +731,7 @@ class Execution:
         """End the execution from the baton holder: every other thread unwinds with Abort."""
         with self._mutex:
             self.aborting = True
-            self.current_ident = None
+            self.fast.ident = None
             for ts in self.threads:
                 if ts is not me and ts.status != FINISHED:
                     _release(ts.gate)
@@ -582,8 +749,8 @@ class Execution:
         self._abort_from(me)
         raise Abort
 
-    def _livelock(self, me: ThreadState) -> None:
-        message, details = describe_livelock(self, me)
+    def _livelock(self, me: ThreadState, no_progress: bool = False) -> None:
+        message, details = describe_livelock(self, me, no_progress)
         self.failure = Failure("livelock", message, thread=me.name, details=details, step=self.step)
         self._abort_from(me)
         raise Abort

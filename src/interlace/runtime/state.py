@@ -43,6 +43,61 @@ def short_repr(value: Any, limit: int = 40) -> str:
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
+class Choices:
+    """The decisions of an execution (one tid per scheduling point where several threads could run),
+    stored as runs of the same tid.
+
+    A long execution decides mostly "the same thread again" (the fast path of :meth:`Execution.point`
+    takes those without asking the strategy): run-length storage keeps millions of decisions in a
+    few runs. It iterates, compares and measures like the flat list it stands for.
+    """
+
+    __slots__ = ("tids", "counts", "total")
+
+    def __init__(self, flat: Any = ()) -> None:
+        self.tids: list[int] = []
+        self.counts: list[int] = []
+        self.total = 0
+        for tid in flat:
+            self.append(tid)
+
+    def append(self, tid: int) -> None:
+        if self.tids and self.tids[-1] == tid:
+            self.counts[-1] += 1
+        else:
+            self.tids.append(tid)
+            self.counts.append(1)
+        self.total += 1
+
+    def stay(self, n: int) -> None:
+        """``n`` more decisions for the thread of the last one."""
+        self.counts[-1] += n
+        self.total += n
+
+    def runs(self) -> list[tuple[int, int]]:
+        return list(zip(self.tids, self.counts, strict=True))
+
+    def __len__(self) -> int:
+        return self.total
+
+    def __iter__(self) -> Any:
+        for tid, n in zip(self.tids, self.counts, strict=True):
+            for _ in range(n):
+                yield tid
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, Choices):
+            return self.tids == other.tids and self.counts == other.counts
+        if isinstance(other, (list, tuple)):
+            return len(other) == self.total and list(self) == list(other)
+        return NotImplemented
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        return f"Choices({self.runs()!r})"
+
+
 class Abort(BaseException):
     """Raised in managed threads to unwind them when their execution ends early."""
 
@@ -89,7 +144,7 @@ class ThreadState:
     __slots__ = (
         "tid", "thread", "name", "gate", "exited", "status", "waiting", "deadline", "timed_out",
         "ident", "daemon", "held", "run_length", "site", "outside_since", "gil_points", "pending",
-        "pending_what", "pending_lock",
+        "pending_what", "pending_lock", "loops",
     )
 
     def __init__(self, tid: int, thread: threading.Thread) -> None:
@@ -116,6 +171,7 @@ class ThreadState:
         # the lock whose acquire the thread is in, from its scheduling point until it holds the lock
         # (``pending`` is None there: the trace and reports name an acquire only once it happened)
         self.pending_lock: Any = None
+        self.loops = 0  # loop back-edges since the thread's last scheduling point (free-threaded model)
 
     def __repr__(self) -> str:
         return f"<ThreadState {self.tid} {self.name} {self.status}>"

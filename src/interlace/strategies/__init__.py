@@ -10,8 +10,10 @@ from .portfolio import Portfolio
 from .pos import POS
 from .random_walk import RandomWalk
 from .replay import ReplayStrategy
+from .timeslice import TimeSlice
 
-STRATEGIES = {"random": RandomWalk, "pct": PCT, "pos": POS, "dfs": DFS, "dpor": DPOR, "portfolio": Portfolio}
+STRATEGIES = {"random": RandomWalk, "pct": PCT, "pos": POS, "dfs": DFS, "dpor": DPOR, "portfolio": Portfolio,
+              "timeslice": TimeSlice}
 
 
 def make_strategy(name: str, seed: int, **options: object) -> Strategy:
@@ -28,4 +30,4 @@ def make_strategy(name: str, seed: int, **options: object) -> Strategy:
 
 
 __all__ = ["STRATEGIES", "DFS", "DPOR", "PCT", "POS", "Portfolio", "RandomWalk", "ReplayStrategy", "Strategy",
-           "make_strategy"]
+           "TimeSlice", "make_strategy"]

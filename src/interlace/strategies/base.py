@@ -35,6 +35,17 @@ class Strategy:
         """Return the tid (one of ``enabled``, ascending) that runs next; ``current`` may be None."""
         raise NotImplementedError
 
+    # Optional, for the scheduler's fast path (a strategy without them is asked at every decision):
+    #
+    # def quantum(self, enabled: list[int], chosen: int, execution: Any) -> int:
+    #     After choose() returned ``chosen``: for how many of the following decisions would choose()
+    #     return ``chosen`` again, as long as the enabled threads stay the same and ``chosen`` keeps
+    #     running? Those decisions are then taken without asking (a counter decrement each).
+    #
+    # def stayed(self, n: int) -> None:
+    #     ``n`` decisions were taken that way (at most the quantum: a change in who can run ends it
+    #     early), each returning the thread that was running; called before the next choose().
+
     def end(self, execution: Any) -> None:
         """The execution finished (with or without a failure)."""
 

@@ -60,6 +60,23 @@ class PCT(Strategy):
             prio[current] = self.low
         return max(enabled, key=lambda tid: prio.get(tid, 0.0))
 
+    def quantum(self, enabled: list[int], chosen: int, execution: Any) -> int:
+        # The k-th next decision keeps ``chosen`` unless it reaches a change point or the spin limit:
+        # priorities change nowhere else while the enabled threads stay the same. The scheduler counts
+        # run_length after this call: +1 if ``chosen`` was already running (the k-th decision sees
+        # run_length + k), reset to 0 on a switch (it sees k - 1).
+        running = execution.current
+        if running is not None and running.tid == chosen:
+            spin_left = self.spin_limit - execution.threads[chosen].run_length - 1
+        else:
+            spin_left = self.spin_limit
+        if self.change_points:
+            spin_left = min(spin_left, self.change_points[0] - self.preemptible - 1)
+        return max(spin_left, 0)
+
+    def stayed(self, n: int) -> None:
+        self.preemptible += n
+
     def end(self, execution: Any) -> None:
         self.steps_estimate = max(self.steps_estimate, self.preemptible)
 

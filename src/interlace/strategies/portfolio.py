@@ -60,6 +60,13 @@ class Portfolio(Strategy):
     def choose(self, enabled: list[int], current: int | None, execution: Any) -> int:
         return self.active.choose(enabled, current, execution)
 
+    def quantum(self, enabled: list[int], chosen: int, execution: Any) -> int:
+        quantum = getattr(self.active, "quantum", None)
+        return quantum(enabled, chosen, execution) if quantum is not None else 0
+
+    def stayed(self, n: int) -> None:
+        self.active.stayed(n)  # only called after a quantum, which only members that have one give
+
     def end(self, execution: Any) -> None:
         self.active.end(execution)
 

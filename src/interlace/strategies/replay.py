@@ -41,3 +41,16 @@ class ReplayStrategy(Strategy):
                 )
             return STOP
         return current if current is not None else enabled[0]
+
+    def quantum(self, enabled: list[int], chosen: int, execution: Any) -> int:
+        choices, i = self.choices, self.position
+        if i >= len(choices):
+            return 1 << 30  # past the end, the running thread keeps running
+        end = min(len(choices), i + 4096)
+        j = i
+        while j < end and choices[j] == chosen:
+            j += 1
+        return j - i
+
+    def stayed(self, n: int) -> None:
+        self.position += n

@@ -165,7 +165,7 @@ def test_an_interrupted_run_leaves_a_usable_recording(tmp_path) -> None:
         n = 0
         def work():
             global n
-            for _ in range(200000):
+            while True:  # until the run is killed
                 n += 1
         ts = [threading.Thread(target=work) for _ in range(2)]
         for t in ts:

@@ -174,11 +174,14 @@ class Session:
 
     def run(self, strategy: Strategy, model: str, max_steps: int | None, epoch: float = EPOCH,
             capture_values: bool = False) -> Execution:
-        # a run for the report (capture_values) also notes its hand-offs, for the HTML's arrows
+        """One execution. Only a run for the report (``capture_values``: the values read, the hand-offs
+        for the HTML's arrows) or for a strategy that reads it (``needs_trace``) keeps a trace: the
+        others keep nothing per step, so their memory does not grow with their length."""
         log = HandoffLog() if capture_values else None
         observers = self.observers + (log,) if log is not None else self.observers
+        record_trace = capture_values or getattr(strategy, "needs_trace", False)
         ex = Execution(strategy, model=model, max_steps=max_steps, classifier=self.classifier, epoch=epoch,
-                       observers=observers)
+                       observers=observers, record_trace=record_trace)
         ex.capture_values = capture_values
         self.patches.refresh()
         for observer in observers:
@@ -338,7 +341,7 @@ def explore(
             # once more for the report: the values read and the hand-offs, as a failure's run gives them
             index, choices, trace, threads = first_finding
             again, replayed = session.rerun(choices, model, max_steps, capture_values=True)
-            if replayed.divergence is None and len(again.trace) == len(trace):
+            if replayed.divergence is None and again.choices == choices:
                 first_finding = (index, choices, again.trace, threads)
                 handoffs = session.handoffs_of(again)
     result = Result(

@@ -68,6 +68,8 @@ class RecordingStrategy(Strategy):
     recorded schedule truncated after its last deviation replays the same execution.
     """
 
+    needs_trace = True  # decisions are keyed by each thread's position in the trace
+
     name = "shrink"
 
     def __init__(self, choices: list[int] | None = None, deviations: dict[tuple, Any] | None = None,

@@ -79,6 +79,7 @@ class _Node:
 
 class DPOR(Strategy):
     name = "dpor"
+    needs_trace = True  # its transitions are read off the trace
 
     def __init__(self, seed: int = 0) -> None:
         super().__init__(seed)

@@ -355,6 +355,10 @@ def test_an_object_that_died_is_forgotten_before_its_id_names_another():
         def gil_clock(self, ts: ThreadState) -> int:
             return 0
 
+        def access_number(self, ts: ThreadState) -> int:
+            ts.accesses += 1
+            return ts.accesses
+
     ex = Ex()
     detector = RaceDetector()
     detector.begin(ex)
@@ -422,6 +426,10 @@ def test_at_most_max_kept_objects_that_cannot_be_weakly_referenced_are_kept_aliv
 
         def gil_clock(self, ts: ThreadState) -> int:
             return 0
+
+        def access_number(self, ts: ThreadState) -> int:
+            ts.accesses += 1
+            return ts.accesses
 
     ex = Ex()
     detector = races_module.RaceDetector()

@@ -60,6 +60,7 @@ class RunOutcome:
     stderr_head: str = ""
     path: str = ""
     notes: list[str] = field(default_factory=list)
+    shown: set[str] = field(default_factory=set)  # races already printed while the program ran
     result: Any = None  # an explore.Result of the run, for the HTML report (replay --html)
 
     def end_record(self) -> dict[str, Any]:
@@ -111,7 +112,20 @@ def _execute(program: Program, strategy: Strategy, channel: Any, *, model: str, 
     runtime_unraisable = sys.unraisablehook
     sys.unraisablehook = unraisable
     started = _real_perf()
+    shown: set[str] = set()
+    report = stderr if stderr is not None else sys.stderr
+
+    def race_found(race: Any) -> None:
+        """Print a race when it is first seen (to interlace's stream, not the program's)."""
+        line = race.summary()
+        if line not in shown:
+            shown.add(line)
+            report.write(f"interlace: race: {line}\n")
+            report.flush()
+
     with Session(program, (), (), races=races) as session:
+        if session.race_detector is not None:
+            session.race_detector.on_race = race_found
         runtime_hook = threading.excepthook
         channel.install()
         threading.excepthook = excepthook
@@ -130,7 +144,7 @@ def _execute(program: Program, strategy: Strategy, channel: Any, *, model: str, 
     duration = _real_perf() - started
     races_found = [r.summary() for r in found if not r.suppressed] + [i.summary() for i in inversions]
     outcome = RunOutcome(exit_code=program.exit_code, outcome="ok", thread_exceptions=thread_exceptions,
-                         races=races_found, duration=duration, stdout_sha=out.digest(),
+                         races=races_found, shown=shown, duration=duration, stdout_sha=out.digest(),
                          stderr_sha=err.digest(), stdout_head=out.head(), stderr_head=err.head())
     failure = ex.failure
     if failure is not None and failure.kind != "divergence":
@@ -251,7 +265,8 @@ def record(script: str | None, args: list[str], *, module: str | None = None, pa
     outcome.path = path
     report = stderr or sys.stderr
     for line in outcome.races:
-        report.write(f"interlace: race: {line}\n")
+        if line not in outcome.shown:
+            report.write(f"interlace: race: {line}\n")
     kept = keep == "all" or (keep == "failing" and outcome.failing)
     if not kept:
         os.unlink(path)
@@ -380,7 +395,8 @@ def replay(path: str, *, until: int | None = None, quiet: bool = False, stdout: 
     if ex.failure is not None:
         report.write(_failure_report(ex))
     for line in outcome.races:
-        report.write(f"interlace: race: {line}\n")
+        if line not in outcome.shown:
+            report.write(f"interlace: race: {line}\n")
     end = rec.end or {}
     if not quiet and rec.complete:
         same = (end.get("exit_code") == outcome.exit_code and end.get("outcome") == outcome.outcome

@@ -149,6 +149,7 @@ class NativeExecution:
         if me is None:
             return
         me.site = site
+        me.accesses += 1
         with self._mutex:
             for observer in self.access_observers:
                 observer.access(self, me, kind, obj, key, site, False)
@@ -181,6 +182,9 @@ class NativeExecution:
         me = self.me()
         if me is not None:
             me.gil_points += 1
+
+    def access_number(self, ts: ThreadState) -> int:
+        return ts.accesses
 
     def gil_clock(self, ts: ThreadState) -> int:
         """Points where a GIL could switch, counted per thread (threads here really run at once)."""

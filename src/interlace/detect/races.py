@@ -165,7 +165,7 @@ class StackProbe:
         if (_TYPES.get(type(obj)) or _type_info(type(obj)))[0] == _SKIP:
             return  # not counted by the detector either
         t = ts.tid
-        number = self.ordinals[t] = self.ordinals.get(t, 0) + 1
+        number = ex.access_number(ts)
         if (t, number) in self.wanted:
             self.found[(t, number)] = capture()
 
@@ -203,6 +203,9 @@ class RaceDetector:
         self.seen: set[frozenset] = set()
         self.suppressed = 0
         self.stackless: dict[tuple[int, int], list[Access]] = {}  # (tid, number) -> accesses to complete
+        #: called with each new race that is not suppressed, as soon as it is found (``interlace run``
+        #: prints it then: a long run shows its races as they happen, not at its end)
+        self.on_race: Any = None
         self._reset()
 
     def _reset(self) -> None:
@@ -330,7 +333,7 @@ class RaceDetector:
         c = clocks[t] if t < len(clocks) else self.clock(t)
         cc = c.c
         epoch = cc[t] if t < len(cc) else 0
-        ordinal = self.ordinals[t] = self.ordinals.get(t, 0) + 1
+        ordinal = ex.access_number(ts)
         # the statement this access belongs to, for the GIL verdict (see _gil_verdict)
         line = (site[0], site[1])
         before = self.last.get((t, lk))
@@ -437,6 +440,8 @@ class RaceDetector:
             self.suppressed += 1
         self.races.append(race)
         self.pending.append((race, lk))
+        if self.on_race is not None and not race.suppressed:
+            self.on_race(race)
         if not self.stacks:
             for a in (current, previous):
                 self.stackless.setdefault((a.tid, a.number), []).append(a)

@@ -11,6 +11,7 @@ lock). For a deadlock, the acquires of the locks each thread still holds. Everyt
 from __future__ import annotations
 
 import os
+from bisect import bisect_left
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -57,6 +58,7 @@ class Analysis:
     important: set[int] = field(default_factory=set)  # event indexes (Event.index)
     switches: int = 0
     rows: list[Row] = field(default_factory=list)
+    skipped: int = 0  # steps before the analysed window (see WINDOW)
 
 
 def preemption_points(trace: list, decisions: list | None) -> list[tuple[int, int]]:
@@ -82,34 +84,67 @@ def preemption_points(trace: list, decisions: list | None) -> list[tuple[int, in
     return out
 
 
-def analyze(trace: list, decisions: list | None = None, failure: Any = None) -> Analysis:
+#: a report analyses at most this many trace events: the last ones, where the failure is; a long
+#: run's earlier steps are counted in the report, not shown (see Analysis.skipped)
+WINDOW = 5000
+
+
+def analyze(trace: list, decisions: list | None = None, failure: Any = None, window: int = WINDOW) -> Analysis:
+    """The rows of a report, in time linear in the trace (per preemption, only the steps of the
+    locations its thread touched are visited, through per-thread and per-location position lists)."""
     full = list(trace)
+    skipped = max(len(full) - window, 0)
+    if skipped:
+        skipped = sum(1 for e in full[:skipped] if e.kind not in QUIET)  # steps not shown
+        full = full[len(full) - window:]
+        cut = len(trace) - window
+        decisions = [d._replace(position=d.position - cut) for d in decisions or () if d.position > cut] or None
     preemptions = preemption_points(full, decisions)
     events = [e for e in full if e.kind not in QUIET]
-    result = Analysis(events, preemptions)
+    # quiet_before[p]: how many of the first p trace events are shown (not QUIET)
+    shown_before = [0] * (len(full) + 1)
+    n = 0
+    for i, e in enumerate(full):
+        shown_before[i] = n
+        if e.kind not in QUIET:
+            n += 1
+    shown_before[len(full)] = n
+    by_tid: dict[int, list[int]] = {}
+    by_location: dict[str, list[int]] = {}
+    for i, e in enumerate(events):
+        by_tid.setdefault(e.tid, []).append(i)
+        loc = location_of(e)
+        if loc is not None:
+            by_location.setdefault(loc, []).append(i)
+    result = Analysis(events, preemptions, skipped=skipped)
     important = result.important
     for position, tid in preemptions:
-        before_all = [e for e in full[:position] if e.kind not in QUIET]
-        after_all = [e for e in full[position:] if e.kind not in QUIET]
-        before = next((e for e in reversed(before_all) if e.tid == tid), None)
-        resume_at = next((i for i, e in enumerate(after_all) if e.tid == tid), None)
-        after = after_all[resume_at] if resume_at is not None else None
-        window = after_all[:resume_at] if resume_at is not None else after_all
+        q = shown_before[min(position, len(full))]  # events[:q] happened before the switch
+        mine_at = by_tid.get(tid, [])
+        k = bisect_left(mine_at, q)
+        before_i = mine_at[k - 1] if k else None
+        resume_i = mine_at[k] if k < len(mine_at) else None
+        before = events[before_i] if before_i is not None else None
+        after = events[resume_i] if resume_i is not None else None
+        end = resume_i if resume_i is not None else len(events)
         if before is not None:
             important.add(before.index)
         if after is not None:
             important.add(after.index)
-        own = _segment_back(before_all, tid) + (_segment_forward(after_all[resume_at:], tid)
-                                               if resume_at is not None else [])
-        for location in dict.fromkeys(loc for loc in map(location_of, own) if loc is not None):
-            mine = [e for e in own if location_of(e) == location]
+        own = (_segment_back(events, before_i) if before_i is not None else []) + (
+            _segment_forward(events, resume_i) if resume_i is not None else [])
+        for loc in dict.fromkeys(loc for loc in map(location_of, own) if loc is not None):
+            mine = [e for e in own if location_of(e) == loc]
             i_write = any(e.kind in WRITES for e in mine)
-            others: dict[int, list] = {}
-            for e in window:
-                conflict = i_write or e.kind in WRITES
-                if e.tid != tid and location_of(e) == location and conflict:
-                    others.setdefault(e.tid, []).append(e)
-            if not others:
+            at = by_location.get(loc, [])
+            first: dict[int, Any] = {}
+            last: dict[int, Any] = {}
+            for i in at[bisect_left(at, q):bisect_left(at, end)]:
+                e = events[i]
+                if e.tid != tid and (i_write or e.kind in WRITES):
+                    first.setdefault(e.tid, e)
+                    last[e.tid] = e
+            if not first:
                 continue
             last_before = [e for e in mine if e.index <= (before.index if before else 0)]
             first_after = [e for e in mine if after is not None and e.index >= after.index]
@@ -117,36 +152,33 @@ def analyze(trace: list, decisions: list | None = None, failure: Any = None) -> 
                 important.add(last_before[-1].index)
             if first_after:
                 important.add(first_after[0].index)
-            for accesses in others.values():
-                important.add(accesses[0].index)
-                important.add(accesses[-1].index)
+            for e in (*first.values(), *last.values()):
+                important.add(e.index)
     if failure is not None and failure.kind == "deadlock":
         for e in held_at_end(events):
             important.add(e.index)
     result.switches = sum(1 for a, b in zip(events, events[1:], strict=False) if a.tid != b.tid)
-    result.rows = _rows(events, important, {p for p, _ in preemptions}, full)
+    ends = (shown_before[min(p, len(full))] for p, _ in preemptions)
+    preempted_after = {events[q - 1].index for q in ends if q > 0}
+    result.rows = _rows(events, important, preempted_after)
     return result
 
 
-def _segment_back(events: list, tid: int) -> list:
-    """The last run of ``tid``'s steps at the end of ``events`` (its segment before a switch)."""
-    out = []
-    for e in reversed(events):
-        if e.tid != tid:
-            if out:
-                break
-            continue
-        out.append(e)
-    return out[::-1]
+def _segment_back(events: list, i: int) -> list:
+    """The run of steps of ``events[i]``'s thread that ends at ``i`` (its segment before a switch)."""
+    tid = events[i].tid
+    j = i
+    while j > 0 and events[j - 1].tid == tid:
+        j -= 1
+    return events[j:i + 1]
 
 
-def _segment_forward(events: list, tid: int) -> list:
-    out = []
-    for e in events:
-        if e.tid != tid:
-            break
-        out.append(e)
-    return out
+def _segment_forward(events: list, i: int) -> list:
+    tid = events[i].tid
+    j = i
+    while j + 1 < len(events) and events[j + 1].tid == tid:
+        j += 1
+    return events[i:j + 1]
 
 
 def held_at_end(events: list) -> list:
@@ -160,12 +192,7 @@ def held_at_end(events: list) -> list:
     return sorted((stack[0] for stack in held.values() if stack), key=lambda e: e.index)
 
 
-def _rows(events: list, important: set[int], preempt_positions: set[int], full: list) -> list[Row]:
-    preempted_after: set[int] = set()  # index of the event after which a thread was preempted
-    for position in preempt_positions:
-        before = [e for e in full[:position] if e.kind not in QUIET]
-        if before:
-            preempted_after.add(before[-1].index)
+def _rows(events: list, important: set[int], preempted_after: set[int]) -> list[Row]:
     rows: list[Row] = []
     run: list = []
 

@@ -194,7 +194,8 @@ def render_html(result: Any, replay_command: str | None = None, title: str | Non
             continue
     sources = _sources(a, failure, files)
     shrunk = getattr(result, "shrink", None)
-    facts = [f"{len(a.events)} steps", f"{len(a.preemptions)} preemption(s)",
+    steps = f"the last {len(a.events)} of {a.skipped + len(a.events)}" if a.skipped else f"{len(a.events)}"
+    facts = [f"{steps} steps", f"{len(a.preemptions)} preemption(s)",
              f"{a.switches} context switch(es)", f"threads: {len(tids)}", f"strategy {result.strategy}",
              f"seed {result.seed}", f"model {result.model}"]
     if shrunk is not None and not shrunk.skipped:

@@ -124,25 +124,11 @@ def interleaving_table(trace: list, names: dict[int, str] | None = None, *, deci
     if not a.events:
         return ""
     names = dict(names or {})
-    tids = sorted({e.tid for e in a.events} | set(failure_cells(failure, names)))
-    for tid in tids:
-        names.setdefault(tid, f"#{tid}")
-    width = width or WIDTH
-    step_w = max(6, len(str(a.events[-1].index)) * 2 + 3)
     files = {e.site[0] for e in a.events if e.site}
     where = (lambda site: f"L{site[1]}" if site and site[0] in files else location(site)) \
         if len(files) <= 1 else location
-    col_w = max(14, (width - step_w - 3 * len(tids)) // max(len(tids), 1))
-
-    def line(step: str, cells: dict[int, tuple[str, str | None]]) -> str:
-        parts = [f"{step:>{step_w}}"]
-        for tid in tids:
-            text, style = cells.get(tid, ("", None))
-            text = _fit(text, col_w)
-            parts.append(_paint(text, style, color) + " " * (col_w - len(text)))
-        return " | ".join(parts).rstrip()
-
-    out_rows: list[str] = []
+    # (step, tid, text, style) per printed row; the columns are the threads of the rows shown
+    items: list[tuple[str, int, str, str | None]] = []
     for row in a.rows:
         first, last = row.events[0], row.events[-1]
         step = str(first.index) if len(row.events) == 1 else f"{first.index}-{last.index}"
@@ -156,17 +142,35 @@ def interleaving_table(trace: list, names: dict[int, str] | None = None, *, deci
             text, style = f"... {n} step{'s' if n != 1 else ''} {where_run}", "fold"
         else:
             text, style = f"{where(first.site)} {operation(first)}", first.kind
-        out_rows.append(line(step, {row.tid: (text, style)}))
+        items.append((step, row.tid, text, style))
         if row.preempted:
-            out_rows.append(line("", {row.tid: ("~~ preempted ~~", "preempted")}))
+            items.append(("", row.tid, "~~ preempted ~~", "preempted"))
     cells = failure_cells(failure, names, where, files)
+    hidden = max(0, len(items) + (1 if cells else 0) - MAX_ROWS)
+    items = items[hidden:]
+    tids = sorted({tid for _, tid, _, _ in items} | set(cells))
+    for tid in tids:
+        names.setdefault(tid, f"#{tid}")
+    width = width or WIDTH
+    step_w = max(6, len(str(a.events[-1].index)) * 2 + 3)
+    col_w = max(14, (width - step_w - 3 * len(tids)) // max(len(tids), 1))
+
+    def line(step: str, cells: dict[int, tuple[str, str | None]]) -> str:
+        parts = [f"{step:>{step_w}}"]
+        for tid in tids:
+            text, style = cells.get(tid, ("", None))
+            text = _fit(text, col_w)
+            parts.append(_paint(text, style, color) + " " * (col_w - len(text)))
+        return " | ".join(parts).rstrip()
+
+    out_rows = [line(step, {tid: (text, style)}) for step, tid, text, style in items]
     if cells:
         out_rows.append(line("", {tid: (text, "failure") for tid, text in cells.items()}))
-    hidden = max(0, len(out_rows) - MAX_ROWS)
     if hidden:
-        out_rows = [f"{'':>{step_w}}   ... {hidden} earlier rows not shown"] + out_rows[hidden:]
+        out_rows = [f"{'':>{step_w}}   ... {hidden} earlier rows not shown"] + out_rows
     n_pre = len(a.preemptions)
-    header = (f"Interleaving ({len(a.events)} steps, {n_pre} preemption{'s' if n_pre != 1 else ''}, "
+    total = f"the last {len(a.events)} of {a.skipped + len(a.events)}" if a.skipped else len(a.events)
+    header = (f"Interleaving ({total} steps, {n_pre} preemption{'s' if n_pre != 1 else ''}, "
               f"{a.switches} context switch{'es' if a.switches != 1 else ''}):")
     head = line("step", {tid: (names[tid], "head") for tid in tids})
     rule = "-" * step_w + "".join("-+-" + "-" * col_w for _ in tids)

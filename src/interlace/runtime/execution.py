@@ -118,6 +118,12 @@ class Execution:
 
     def _hold(self, ts: ThreadState | None) -> None:
         """Give the baton to ``ts`` (None: nobody), keeping ``current`` and the fast path's ident in step."""
+        held = self.current
+        fast = self.fast
+        if held is not None:
+            held.gil_points += fast.gil_points
+            held.accesses += fast.accesses
+        fast.gil_points = fast.accesses = 0
         self.current = ts
         self.fast.ident = ts.ident if ts is not None else None
 
@@ -560,6 +566,7 @@ class Execution:
             fast.step += 1
             fast.budget -= 1
             fast.loops = 0
+            fast.accesses += 1
             if kind is not READ:
                 fast.progress_at = fast.step
             if fast.observe:
@@ -573,6 +580,7 @@ class Execution:
     def _access(self, me: ThreadState, kind: str, obj: Any, key: Any, site: tuple, value: Any,
                 atomic: bool) -> None:
         fast = self.fast
+        fast.accesses += 1
         if kind is not READ:
             fast.progress_at = fast.step + 1
         if self.free_threaded or atomic:
@@ -699,9 +707,14 @@ class Execution:
             self.point(me, "loop", "back-edge", site)
 
     def gil_clock(self, ts: ThreadState) -> int:
-        """A count that grows at every point where a GIL could switch threads (for the race
-        detector's verdict: did one lie between two accesses of ``ts``?)."""
-        return self.fast.gil_points
+        """How many points where a GIL could switch threads ``ts`` passed (for the race detector's
+        verdict: did one lie between two of its accesses?)."""
+        return ts.gil_points + (self.fast.gil_points if ts is self.current else 0)
+
+    def access_number(self, ts: ThreadState) -> int:
+        """How many shared accesses ``ts`` made so far, this one included: names an access in a
+        replay of the execution (the detectors number accesses by it, told or not)."""
+        return ts.accesses + (self.fast.accesses if ts is self.current else 0)
 
     # -- failures ------------------------------------------------------------------------------------
 

@@ -17,7 +17,8 @@ Invariants (the baton holder is the only writer, except ``ident``, set under the
 - ``loops`` counts the holder's loop back-edges since the last scheduling point of any thread.
 - ``step`` counts scheduling points and back-edges; ``progress_at`` is the step of the last progress
   (see ``LIVELOCK_WINDOW``); ``gil_points`` counts the points where a GIL could switch threads (calls,
-  back-edges), execution-wide and monotonic.
+  back-edges) that the holder passed since it got the baton, ``accesses`` its shared accesses (told to
+  the observers or not) since then: both are added to its ThreadState when it loses the baton.
 - ``told`` holds ``(id(obj), key, kind, site, atomic)`` of the accesses told to the access observers
   since the last switch or synchronisation; it never holds a program object (ids only; keys are names
   or keys the program also holds).
@@ -30,7 +31,7 @@ from typing import Any
 
 class FastPath:
     __slots__ = ("ident", "budget", "granted", "decides", "step", "progress_at", "loops", "gil_points",
-                 "limit", "free_threaded", "trace", "observe", "told")
+                 "accesses", "limit", "free_threaded", "trace", "observe", "told")
 
     def __init__(self, free_threaded: bool, trace: bool, observe: bool, limit: float) -> None:
         self.ident: int | None = None
@@ -41,6 +42,7 @@ class FastPath:
         self.progress_at = 0
         self.loops = 0
         self.gil_points = 0
+        self.accesses = 0
         self.limit = limit  # the step bound (inf: none)
         self.free_threaded = free_threaded
         self.trace = trace

@@ -144,7 +144,7 @@ class ThreadState:
     __slots__ = (
         "tid", "thread", "name", "gate", "exited", "status", "waiting", "deadline", "timed_out",
         "ident", "daemon", "held", "run_length", "site", "outside_since", "gil_points", "pending",
-        "pending_what", "pending_lock", "loops",
+        "pending_what", "pending_lock", "accesses",
     )
 
     def __init__(self, tid: int, thread: threading.Thread) -> None:
@@ -171,7 +171,7 @@ class ThreadState:
         # the lock whose acquire the thread is in, from its scheduling point until it holds the lock
         # (``pending`` is None there: the trace and reports name an acquire only once it happened)
         self.pending_lock: Any = None
-        self.loops = 0  # loop back-edges since the thread's last scheduling point (free-threaded model)
+        self.accesses = 0  # shared accesses so far (see Execution.access_number)
 
     def __repr__(self) -> str:
         return f"<ThreadState {self.tid} {self.name} {self.status}>"

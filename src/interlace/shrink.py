@@ -21,8 +21,10 @@ A livelock candidate must not have more decisions than the schedule as found: ot
 would turn it into starvation (a thread that could end the spin is simply never run).
 
 Everything is deterministic: the same failing schedule of the same program always shrinks to the
-same schedule, given the same replay budget (``max_replays``). The time bound only stops a shrink
-that would otherwise take too long; when it is hit the result says so.
+same schedule, given the same budgets: ``max_replays`` candidates and ``step_budget`` scheduling
+points over all of them (a long execution gets fewer candidates, so shrinking stays bounded on long
+traces, whatever the machine's load). The time bound only stops a shrink that would otherwise take
+too long (a program that sleeps in C); when it is hit the result says so.
 """
 
 from __future__ import annotations
@@ -35,7 +37,8 @@ from typing import Any, NamedTuple
 from .strategies.base import STOP, Strategy
 
 MAX_REPLAYS = 300
-TIME_LIMIT = 30.0
+STEP_BUDGET = 3_000_000
+TIME_LIMIT = 60.0
 
 
 class Decision(NamedTuple):
@@ -218,7 +221,8 @@ def run_candidate(session: Any, model: str, max_steps: int | None, epoch: float,
 
 
 def shrink(session: Any, choices: list[int], failure: Any, model: str, max_steps: int | None, epoch: float, *,
-           max_replays: int = MAX_REPLAYS, time_limit: float = TIME_LIMIT) -> ShrinkResult:
+           max_replays: int = MAX_REPLAYS, time_limit: float = TIME_LIMIT,
+           step_budget: int = STEP_BUDGET) -> ShrinkResult:
     """Shrink the failing schedule ``choices`` (whose execution failed with ``failure``).
 
     Every candidate is one execution in ``session`` (an open :class:`interlace.explore.Session`).
@@ -236,6 +240,7 @@ def shrink(session: Any, choices: list[int], failure: Any, model: str, max_steps
 
     best = run_candidate(session, model, max_steps, epoch, choices=list(choices))
     result.replays = 1
+    steps = best.execution.step
     if not fails_the_same(best):
         result.reproduced = False
         result.elapsed = time.perf_counter() - started
@@ -255,11 +260,15 @@ def shrink(session: Any, choices: list[int], failure: Any, model: str, max_steps
             if result.replays >= max_replays:
                 result.stopped = f"the budget of {max_replays} replays was spent"
                 break
+            if steps >= step_budget:
+                result.stopped = f"the budget of {step_budget} scheduling points replayed was spent"
+                break
             if time.perf_counter() - started > time_limit:
                 result.stopped = f"the time limit of {time_limit:g}s was reached"
                 break
             candidate = run_candidate(session, model, max_steps, epoch, deviations=deviations)
             result.replays += 1
+            steps += candidate.execution.step
             if (fails_the_same(candidate) and candidate.size < best.size
                     and (fair is None or candidate.size.decisions <= fair)):
                 result.steps.append(str(candidate.size))

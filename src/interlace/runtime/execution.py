@@ -60,7 +60,7 @@ class Execution:
     def __init__(self, strategy: Any, *, model: str = "free-threaded", max_steps: int | None = None,
                  classifier: CallClassifier | None = None, record_trace: bool = True,
                  epoch: float = 1_700_000_000.0, observers: tuple = (),
-                 livelock_window: int = LIVELOCK_WINDOW) -> None:
+                 livelock_window: int | None = None) -> None:
         self.epoch = epoch
         self.strategy = strategy
         # what the trace does not show (internal locks, wake-ups, thread ends), told to a strategy
@@ -72,7 +72,7 @@ class Execution:
         # is judged by progress instead (see LIVELOCK_WINDOW)
         self.max_steps = max_steps
         self.step_limit = max_steps if max_steps is not None else float("inf")
-        self.livelock_window = livelock_window
+        self.livelock_window = LIVELOCK_WINDOW if livelock_window is None else livelock_window
         # optional strategy hooks of the fast path (see Strategy.quantum), looked up once
         self._quantum = getattr(strategy, "quantum", None)
         self._stayed = getattr(strategy, "stayed", None)
@@ -93,6 +93,7 @@ class Execution:
         self.current: ThreadState | None = None
         self.now = 0.0
         self.choices = Choices()
+        self.asked = 0  # decisions the strategy was asked (the others were taken by the fast path)
         # the tids of the RUNNABLE threads, ascending, kept in step with every status change by
         # _runnable()/_not_runnable(), which also end the fast path's budget
         self.enabled: list[int] = []
@@ -432,6 +433,7 @@ class Execution:
             if fast.step - fast.progress_at > self.livelock_window:
                 self._livelock(me, no_progress=True)
             cur = me.tid if me.status == RUNNABLE else None
+            self.asked += 1
             tid = self.strategy.choose(list(enabled), cur, self)
             if tid < 0:
                 self._stopped(me)

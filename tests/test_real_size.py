@@ -136,10 +136,10 @@ def test_a_thread_count_does_not_change_the_cost_of_a_point():
     """The same total work with 2 and with 64 threads: the strategy is asked at switches only, not at
     each of the ~6,000 scheduling points, however many threads there are."""
     for threads in (2, 64):
-        asked = []
+        asked: list = []
         result = interlace.explore(counter_program(threads, 2048 // threads, locked=False), executions=1,
                                    strategy=TimeSlice(1), races="off",
-                                   on_execution=lambda i, ex: asked.append((ex.asked, len(ex.choices))))
+                                   on_execution=lambda i, ex, seen=asked: seen.append((ex.asked, len(ex.choices))))
         assert result.ok, result.report()
         (n_asked, n_decisions), = asked
         assert n_decisions > 5000 and n_asked < 600, (threads, n_asked, n_decisions)

@@ -156,15 +156,15 @@ def test_progress_line_on_a_terminal_only():
 
     now = [100.0]
     tty = Tty()
-    p = Progress(stream=tty, interval=0.0, total=1000, clock=lambda: now[0])
+    p = Progress(stream=tty, interval=0.0, total=1000, clock=lambda: now[0], tick=False)
     for i in range(10):
         now[0] += 0.1
         p(i, Ex())
-    assert tty.getvalue().endswith("\rinterlace: 10/1,000 executions (10/s), 0 failures, 1.0s")
+    assert tty.getvalue().endswith("\rinterlace: 10/1,000 executions (10/s), 0 failures, 1.0s, ETA 99s")
     failing = Ex()
     failing.failure = object()
     p(10, failing)
-    assert "1 failure, 1.0s; shrinking the failing schedule..." in tty.getvalue()
+    assert "1 failure, 1.0s, ETA 90s; shrinking the failing schedule..." in tty.getvalue()
     p.close()
     assert tty.getvalue().endswith("\r")
 
@@ -178,9 +178,9 @@ def test_progress_line_on_a_terminal_only():
     searching = Ex()
     searching.strategy = Systematic(340, 1201.0)
     wide = Tty()
-    s = Progress(stream=wide, interval=0.0, total=10_000, clock=lambda: now[0])
+    s = Progress(stream=wide, interval=0.0, total=10_000, clock=lambda: now[0], tick=False)
     s(339, searching)
-    assert wide.getvalue().endswith("0 failures, 0.0s; 340 of about 1.2k schedules (28.3%)")
+    assert wide.getvalue().endswith("0 failures, 0.0s, ETA 0s; 340 of about 1.2k schedules (28.3%)")
     searching.strategy = Systematic(5, 2.5e7)
     s(4, searching)
     assert wide.getvalue().rstrip().endswith("; 5 of about 25M schedules (0.0%)")  # padded over the longer line

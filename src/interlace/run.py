@@ -25,6 +25,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
+from .progress import RunProgress
 from .recording import Recording, RecordingWriter, load
 from .recording.decisions import CheckingReplay, RecordingStrategy
 from .recording.program import HEAD_CHARS, Program, RunError, Tee, format_exception, resolve_program, source_hash
@@ -74,10 +75,11 @@ class RunOutcome:
 
 def _execute(program: Program, strategy: Strategy, channel: Any, *, model: str, max_steps: int | None, epoch: float,
              random_seed: int, races: str, stdout: Any = None, stderr: Any = None,
-             for_report: bool = False) -> tuple[Any, RunOutcome]:
+             for_report: bool = False, progress: bool = False) -> tuple[Any, RunOutcome]:
     """Run ``program`` once under ``strategy`` with the inputs of ``channel`` installed.
 
     ``for_report``: note the values read and the hand-offs, and put a Result in ``outcome.result``.
+    ``progress``: show the steps and their rate on interlace's stream while it runs (a terminal only).
     """
     import threading
 
@@ -115,11 +117,15 @@ def _execute(program: Program, strategy: Strategy, channel: Any, *, model: str, 
     shown: set[str] = set()
     report = stderr if stderr is not None else sys.stderr
 
+    live = RunProgress(report) if progress else None
+
     def race_found(race: Any) -> None:
         """Print a race when it is first seen (to interlace's stream, not the program's)."""
         line = race.summary()
         if line not in shown:
             shown.add(line)
+            if live is not None:
+                live.clear()
             report.write(f"interlace: race: {line}\n")
             report.flush()
 
@@ -135,6 +141,8 @@ def _execute(program: Program, strategy: Strategy, channel: Any, *, model: str, 
             strategy.begin(0)
             ex = session.run(strategy, model, max_steps, epoch=epoch, capture_values=for_report)
         finally:
+            if live is not None:
+                live.close()
             sys.stdout, sys.stderr = saved_streams
             threading.excepthook = runtime_hook
             channel.uninstall()
@@ -254,7 +262,8 @@ def record(script: str | None, args: list[str], *, module: str | None = None, pa
     os._exit = hard_exit
     try:
         ex, outcome = _execute(program, recorder, channel, model=model, max_steps=max_steps, epoch=epoch,
-                               random_seed=random_seed, races=races, stdout=stdout, stderr=stderr)
+                               random_seed=random_seed, races=races, stdout=stdout, stderr=stderr,
+                               progress=not quiet)
         outcome.decisions, outcome.inputs = writer.decisions, writer.inputs
         if ex.failure is not None:
             (stderr or sys.stderr).write(_failure_report(ex))
@@ -346,7 +355,8 @@ def replay(path: str, *, until: int | None = None, quiet: bool = False, stdout: 
         ex, outcome = _execute(program, strat, channel, model=h.get("model", "free-threaded"),
                                max_steps=h.get("max_steps"), epoch=float(h["epoch"]),
                                random_seed=int(h["random_seed"]), races=h.get("races", "warn"),
-                               stdout=stdout, stderr=stderr, for_report=html is not None)
+                               stdout=stdout, stderr=stderr, for_report=html is not None,
+                               progress=not quiet)
     finally:
         os.chdir(cwd)
         if modules is not None:

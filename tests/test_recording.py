@@ -44,6 +44,22 @@ def test_round_trip(tmp_path) -> None:
     assert rec.complete
 
 
+def test_many_threads_and_stays_round_trip(tmp_path) -> None:
+    """A decision among hundreds of threads, and the fast path's stays after it."""
+    path = str(tmp_path / "many.ilr")
+    w = RecordingWriter(path, {"seed": 1})
+    everyone = (1 << 400) - 1
+    w.decision(399, ("/p/prog.py", 3, 0), "write", everyone & ~(1 << 7))
+    w.stay(5000)
+    w.decision(2, ("/p/prog.py", 3, 0), "read", (2, 5))
+    w.end({"exit_code": 0})
+    w.close()
+    assert w.decisions == 5002
+    first, second = load(path).decisions
+    assert first.tid == 399 and first.stays == 5000 and len(first.enabled) == 399 and 7 not in first.enabled
+    assert second.enabled == (2, 5) and second.stays == 0
+
+
 def test_a_decision_costs_under_ten_bytes(tmp_path) -> None:
     path = str(tmp_path / "a.ilr")
     write_sample(path, decisions=100_000)

@@ -52,7 +52,7 @@ class RecordingStrategy(Strategy):
             self.named = len(threads)
         if tid >= 0:
             ts = threads[tid]
-            self.writer.decision(tid, ts.site, ts.pending, enabled)
+            self.writer.decision(tid, ts.site, ts.pending, execution.enabled_mask)
         return tid
 
     def quantum(self, enabled: list[int], chosen: int, execution: Any) -> int:
@@ -144,7 +144,7 @@ class CheckingReplay(Strategy):
                                f"{self._place(d.site, d.op)}, but the program has it at "
                                f"{self._place(site, ts.pending, False)}")
             return STOP
-        if tuple(enabled) != d.enabled:
+        if execution.enabled_mask != d.mask:
             names = lambda tids: ", ".join(
                 repr(threads[t].name) if t < len(threads) else f"#{t}" for t in tids)
             self.divergence = (f"at step {step} (decision {i + 1}), with thread {ts.name!r} at "

@@ -12,7 +12,8 @@ Layout (all integers little-endian; see ``docs/recording-format.md``)::
 The payloads of all frames, concatenated, are one zlib stream (each frame ends with a sync flush, so
 every complete frame decompresses to whole records). The records, tag byte first:
 
-    0x00-0x3f  decision by thread <tag>: site id, op id, enabled-set bitmask (varints)
+    0x00-0x3f  decision by thread <tag>: site id, op id (varints), enabled-set bitmask (format 1: a
+               varint; format 2: a varint byte count and that many bytes, little-endian)
     0x40       decision by a thread >= 64: tid, site id, op id, bitmask
     0x41       site definition (next site id, from 1): file id, line, column, source line (string)
     0x42       file definition (next file id, from 0): string
@@ -143,27 +144,33 @@ class RecordingWriter:
     # -- records -----------------------------------------------------------------------------------
 
     def decision(self, tid: int, site: Any, op: Any, enabled: Any) -> None:
+        """One decision: ``enabled`` is the set of threads that could run, as tids or as a bit mask."""
         sid = self._sites.get(site)
         if sid is None:
             sid = self._site(site)
         oid = self._ops.get(op)
         if oid is None:
             oid = self._op(op)
-        mask = 0
-        for t in enabled:
-            mask |= 1 << t
+        if type(enabled) is int:
+            mask = enabled
+        else:
+            mask = 0
+            for t in enabled:
+                mask |= 1 << t
         buf = self._buf
         if tid < 0x40:
             buf.append(tid)
         else:
             buf.append(T_DECISION_BIG)
             buf += _varint(tid)
-        if sid < 0x80 and oid < 0x80 and mask < 0x80:
+        width = (mask.bit_length() + 7) // 8
+        if sid < 0x80 and oid < 0x80 and width < 0x80:
             buf.append(sid)
             buf.append(oid)
-            buf.append(mask)
+            buf.append(width)
         else:
-            buf += _varint(sid) + _varint(oid) + _varint(mask)
+            buf += _varint(sid) + _varint(oid) + _varint(width)
+        buf += mask.to_bytes(width, "little")
         self.decisions += 1
         self._countdown -= 1
         if self._countdown <= 0:
@@ -238,8 +245,14 @@ class Decision:
     tid: int
     site: tuple | None  # (file as recorded, line, col)
     op: str | None
-    enabled: tuple[int, ...]
+    mask: int  # the threads that could run, bit t for thread t
     stays: int = 0  # decisions after this one that kept the same thread, taken without a record each
+
+    @property
+    def enabled(self) -> tuple[int, ...]:
+        """The threads that could run, ascending (decoded when asked: a run may have hundreds)."""
+        mask = self.mask
+        return tuple(i for i in range(mask.bit_length()) if mask >> i & 1)
 
 
 @dataclass
@@ -331,7 +344,7 @@ def load(path: str, salvage: bool = False) -> Recording:
         raise RecordingError("corrupt", f"{name} is corrupt: its header is not a recording header.") from None
     pos += hlen + _CRC.size
     rec = Recording(path=path, header=header, size=len(data))
-    parser = _Parser(rec, name)
+    parser = _Parser(rec, name, version)
     unzip = zlib.decompressobj()
     frame_no = 0
     while pos < len(data):
@@ -384,8 +397,9 @@ def _truncated(name: str, pos: int, size: int, rec: Recording) -> RecordingError
 
 
 class _Parser:
-    def __init__(self, rec: Recording, name: str) -> None:
+    def __init__(self, rec: Recording, name: str, version: int = FORMAT_VERSION) -> None:
         self.rec = rec
+        self.version = version
         self.name = name
         self.files: list[str] = []
         self.sites: list[Any] = [None]
@@ -435,9 +449,16 @@ class _Parser:
             pos += 1
             if tag < 0x40 or tag == T_DECISION_BIG:
                 tid = tag if tag < 0x40 else varint()
-                sid, oid, mask = varint(), varint(), varint()
-                enabled = tuple(i for i in range(mask.bit_length()) if mask >> i & 1)
-                decisions.append(Decision(tid, sites[sid], ops[oid], enabled))
+                sid, oid = varint(), varint()
+                if self.version >= 2:
+                    width = varint()
+                    if pos + width > n:
+                        raise IndexError("decision past the end")
+                    mask = int.from_bytes(data[pos:pos + width], "little")
+                    pos += width
+                else:
+                    mask = varint()
+                decisions.append(Decision(tid, sites[sid], ops[oid], mask))
             elif tag == T_STAY:
                 decisions[-1].stays += varint()
             elif tag == T_SITE:

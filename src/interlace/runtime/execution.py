@@ -97,6 +97,7 @@ class Execution:
         # the tids of the RUNNABLE threads, ascending, kept in step with every status change by
         # _runnable()/_not_runnable(), which also end the fast path's budget
         self.enabled: list[int] = []
+        self.enabled_mask = 0  # the same set, bit t for thread t (recordings store it so)
         self.trace: list[Event] = []
         self.failure: Failure | None = None
         self.aborting = False
@@ -293,6 +294,7 @@ class Execution:
         self.threads.append(ts)
         self.by_thread[thread] = ts
         self.enabled.append(ts.tid)  # the highest tid so far: the list stays ascending
+        self.enabled_mask |= 1 << ts.tid
         self._changed()
         on_created = getattr(self.strategy, "thread_created", None)
         if on_created is not None:
@@ -481,11 +483,13 @@ class Execution:
         if ts.status != RUNNABLE:
             ts.status = RUNNABLE
             insort(self.enabled, ts.tid)
+            self.enabled_mask |= 1 << ts.tid
         self._changed()
 
     def _not_runnable(self, ts: ThreadState, status: str) -> None:
         if ts.status == RUNNABLE:
             self.enabled.remove(ts.tid)
+            self.enabled_mask &= ~(1 << ts.tid)
         ts.status = status
         self._changed()
 

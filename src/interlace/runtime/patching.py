@@ -198,6 +198,7 @@ def _start_new_thread(function: Any, args: tuple = (), kwargs: dict | None = Non
     thread = getattr(function, "__self__", None)
     if me is None or not isinstance(thread, threading.Thread):
         return _real_start_new_thread(function, args, kwargs or {})
+    ex.classifier.adopt_thread(thread)
     ex.spawn(thread, lambda boot: _real_start_new_thread(boot, (function,)))
     return 0
 
@@ -207,6 +208,7 @@ def _start_joinable_thread(function: Any, handle: Any = None, daemon: bool = Tru
     thread = getattr(function, "__self__", None)
     if me is None or not isinstance(thread, threading.Thread):
         return _real_start_joinable(function, handle=handle, daemon=daemon)
+    ex.classifier.adopt_thread(thread)
     result: list = []
     ex.spawn(thread, lambda boot: result.append(
         _real_start_joinable(lambda: boot(function), handle=handle, daemon=daemon)))

@@ -11,6 +11,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from .subtests import SubtestFailures, fixture_subtests, unittest_subtests
+
 
 def _scope_of(item: Any, name: str) -> str:
     if name == "request":
@@ -93,15 +95,20 @@ def _is_unittest(item: Any) -> bool:
 
 
 def _call_test(item: Any) -> None:
+    failures = SubtestFailures()  # a failing subtest lets the test go on, and fails it at the end
     if not _is_unittest(item):
+        fixture_subtests(item, failures)
         type(item).runtest(item)
+        failures.raise_if_any()
         return
     # unittest.TestCase: setUp, the test, tearDown and cleanups, with exceptions propagating (the
     # TestCase.run machinery would swallow them, and interlace's internal unwinding with them).
     testcase = item.instance
     testcase.setUp()
     try:
-        getattr(testcase, item.name)()
+        with unittest_subtests(testcase, failures):
+            getattr(testcase, item.name)()
+        failures.raise_if_any()
     finally:
         try:
             testcase.tearDown()

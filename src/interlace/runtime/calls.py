@@ -310,9 +310,17 @@ def _container_key(owner: Any, method: str, args: tuple) -> Any:
     return "*"
 
 
+#: builtin types whose instances have no attributes of their own: ``getattr(a_list, "x", None)`` reads
+#: the class (a method, or nothing), never the object's contents
+_NO_INSTANCE_ATTRIBUTES = frozenset({list, dict, set, frozenset, tuple, bytearray, collections.deque, str,
+                                     bytes, int, float, complex, bool, type(None), range, slice})
+
+
 def _attr_access(kind: str, name: str) -> Callable[[tuple, Any], tuple]:
     def classify(args: tuple, ex: Any) -> tuple:
         if len(args) >= 2 and isinstance(args[1], str):
+            if kind == READ and type(args[0]) in _NO_INSTANCE_ATTRIBUTES:
+                return None, _describe_attr(args[0], args[1]), None, None
             return kind, _describe_attr(args[0], args[1]), None, (args[0], args[1], False)
         return "call", name, None, None
 

@@ -1,5 +1,6 @@
 """Instrumentation preserves behaviour: user subclasses of every controlled primitive, and a freshly
-imported copy of ``queue``, keep the semantics and the happens-before edges of the originals.
+imported copy of ``queue``, keep the semantics and the happens-before edges of the originals; an
+attribute lookup on a builtin container is not a read of its contents.
 
 Each program is correct: data handed from one thread to another through the primitive. With
 ``races="error"``, a lost edge shows as a (false) race and fails the exploration.
@@ -233,3 +234,27 @@ def test_fresh_copy_of_queue_keeps_edges_and_virtual_clock():
     assert result.ok, result.report()
     assert result.races == [] and result.elapsed < 20
     assert getattr(fresh.Queue.put, "__wrapped__", None) is None  # the copy is restored afterwards
+
+
+@pytest.mark.timeout(60)
+def test_getattr_on_a_builtin_container_does_not_read_its_contents():
+    """``getattr(a_list, "name", None)`` reads the list's class (lists have no attributes of their
+    own): it does not race with an append. A user object's attribute still does."""
+
+    class Box:
+        pass
+
+    def program(target):
+        def writer():
+            target.append(1) if isinstance(target, list) else setattr(target, "name", 1)
+
+        def reader():
+            getattr(target, "name", None)
+            hasattr(target, "name")
+
+        _run(writer, reader)
+
+    result = interlace.explore(lambda: program([]), strategy="random", executions=20, seed=1, races="error")
+    assert result.ok and result.races == []
+    result = interlace.explore(lambda: program(Box()), strategy="random", executions=20, seed=1, races="error")
+    assert not result.ok and {r.what for r in result.races} == {"Box.name"}

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import queue
 import threading
+import time
 
 import pytest
 
@@ -258,3 +259,42 @@ def test_getattr_on_a_builtin_container_does_not_read_its_contents():
     assert result.ok and result.races == []
     result = interlace.explore(lambda: program(Box()), strategy="random", executions=20, seed=1, races="error")
     assert not result.ok and {r.what for r in result.races} == {"Box.name"}
+
+
+def _long_alone():
+    total = 0
+    for i in range(250_000):  # 250k loop steps: more than the step bound of 100k
+        total += i
+    assert total == sum(range(250_000))
+
+
+def _busy_wait_alone():
+    end = time.monotonic() + 1
+    while time.monotonic() < end:
+        pass
+
+
+def _spin_while_the_other_waits():
+    flag, lock = [], threading.Lock()
+
+    def other():
+        with lock:
+            flag.append(1)
+
+    lock.acquire()
+    t = threading.Thread(target=other)
+    t.start()
+    while not flag:  # the other thread needs the lock this one holds: a real livelock
+        pass
+
+
+@pytest.mark.timeout(60)
+def test_a_long_computation_alone_is_not_a_livelock():
+    """A thread alone waits for no other thread: a long computation (most tests of a library never
+    start a thread) runs to its end, and a busy-wait on the clock ends as the clock moves on; a spin
+    while another thread is alive is still a livelock."""
+    assert interlace.explore(_long_alone, executions=1).ok
+    assert interlace.explore(_busy_wait_alone, executions=1).ok
+    result = interlace.explore(_spin_while_the_other_waits, executions=1)
+    assert result.failure.kind == "livelock"
+    assert result.failure.message.startswith("possible livelock: more than 100000 steps; thread 'MainThread'")

@@ -11,6 +11,7 @@ import os
 import re
 import shlex
 import shutil
+import time
 from pathlib import Path
 
 import pytest
@@ -672,3 +673,25 @@ def test_subtests_go_on_after_a_failure_and_fail_the_test(inner):
     assert lines["test_sub.py::TestSub::test_sub"].endswith("[FAILED]")
     assert lines["test_sub.py::test_fixture"].endswith("[FAILED]")
     assert lines["test_sub.py::TestSub::test_sub_pass"].endswith("[ok]")
+
+
+def test_pytest_timeout_ends_the_exploration_at_once(inner):
+    """pytest-timeout fails the test from the main thread wherever it is (here: blocked in C, out of
+    interlace's sight): the exploration ends then, its shrinking's replays do not block again."""
+    inner.makepyfile(test_slow="""
+        import select
+        import threading
+        import pytest
+
+        @pytest.mark.timeout(2)
+        def test_blocks():
+            t = threading.Thread(target=lambda: None)
+            t.start()
+            t.join()
+            select.select([], [], [], 30)
+    """)
+    started = time.monotonic()
+    result = run(inner, "--interlace", "--interlace-executions", "3")
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(["*Failed in the main function: Timeout (>2.0s) from pytest-timeout.*"])
+    assert time.monotonic() - started < 8

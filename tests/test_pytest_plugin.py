@@ -11,6 +11,7 @@ import os
 import re
 import shlex
 import shutil
+import time
 from pathlib import Path
 
 import pytest
@@ -622,3 +623,75 @@ def test_schedule_names_are_sanitised():
     long = schedule_path(Config(), "t.py::test_" + "x" * 300)
     assert len(os.path.basename(long)) < 130
 
+
+
+def test_subtests_go_on_after_a_failure_and_fail_the_test(inner):
+    """unittest's subTest and the subtests fixture keep their semantics under interlace: a failing
+    subtest does not end the test (the later ones run), the test fails naming each failed subtest, and
+    the interlace summary never says [ok] for it."""
+    inner.makepyfile(test_sub="""
+        import threading
+        import unittest
+
+        RAN = []
+
+        def count():
+            out = []
+            t = threading.Thread(target=out.append, args=(1,))
+            t.start()
+            t.join()
+            return len(out)
+
+        class TestSub(unittest.TestCase):
+            def test_sub(self):
+                for i in range(3):
+                    with self.subTest(i=i):
+                        RAN.append(i)
+                        self.assertNotEqual(i, 1)
+                        self.assertEqual(count(), 1)
+
+            def test_sub_pass(self):
+                for i in range(2):
+                    with self.subTest(i=i):
+                        self.assertEqual(count(), 1)
+
+        def test_fixture(subtests):
+            for i in range(3):
+                with subtests.test(msg="case", i=i):
+                    assert i != 2 and count() == 1
+
+        def test_zz_all_subtests_ran():
+            assert RAN[:3] == [0, 1, 2]
+    """)
+    result = run(inner, "--interlace", "--interlace-executions", "3", "-p", "no:randomly")
+    result.assert_outcomes(failed=2, passed=2)
+    result.stdout.fnmatch_lines(["AssertionError in the main function: 1 subtest(s) failed:",
+                                 "  (i=1): AssertionError: 1 == 1"])
+    result.stdout.fnmatch_lines(["AssertionError in the main function: 1 subtest(s) failed:",
+                                 "  [[]case[]] (i=2): AssertionError: assert (2 != 2*"])
+    lines = summary_lines(result)
+    assert lines["test_sub.py::TestSub::test_sub"].endswith("[FAILED]")
+    assert lines["test_sub.py::test_fixture"].endswith("[FAILED]")
+    assert lines["test_sub.py::TestSub::test_sub_pass"].endswith("[ok]")
+
+
+def test_pytest_timeout_ends_the_exploration_at_once(inner):
+    """pytest-timeout fails the test from the main thread wherever it is (here: blocked in C, out of
+    interlace's sight): the exploration ends then, its shrinking's replays do not block again."""
+    inner.makepyfile(test_slow="""
+        import select
+        import threading
+        import pytest
+
+        @pytest.mark.timeout(2)
+        def test_blocks():
+            t = threading.Thread(target=lambda: None)
+            t.start()
+            t.join()
+            select.select([], [], [], 30)
+    """)
+    started = time.monotonic()
+    result = run(inner, "--interlace", "--interlace-executions", "3")
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(["*Failed in the main function: Timeout (>2.0s) from pytest-timeout.*"])
+    assert time.monotonic() - started < 8

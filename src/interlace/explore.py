@@ -73,6 +73,9 @@ class Result:
                 one = c["unit"][:-2] if c["unit"].endswith("sses") else c["unit"][:-1]
                 return f"the only {one}{bound} explored ({c['strategy']}){tail}"
             return f"all {c['classes']} {c['unit']}{bound} explored ({c['strategy']}){tail}"
+        if c.get("complete") and self.uninstrumented:
+            return (f"{c['classes']} {c['unit']}{bound} explored ({c['strategy']}), not all of them: "
+                    f"some code ran without scheduling points (not instrumented)")
         estimate = max(c.get("estimate") or 0.0, 1.0)
         share = min(c["classes"] / estimate, 1.0)
         return (f"{c['classes']} {c['unit']}{bound} explored ({c['strategy']}) of about {estimate:.3g} "
@@ -155,9 +158,22 @@ class Session:
             self.uninstrumented = list(inst.reinstrument_loaded(selection, extra=[fn]))
             self._instrumenting = inst.instrumenting(selection)
             is_instrumented_code = inst.is_instrumented_code
-        self.classifier = CallClassifier(is_instrumented_code, substitutions(), shadow_of)
+            self._selection = selection
+        self.classifier = CallClassifier(is_instrumented_code, substitutions(), shadow_of,
+                                         self._adopt if instrument else None)
         self.patches = RuntimePatches()
         self.handoffs: tuple[Execution, list] | None = None
+
+    def _adopt(self, fn: Any, thread: bool) -> bool:
+        """A function of the code under test met during an execution with its code not rewritten:
+        instrument it now, or add it to ``uninstrumented`` (which then denies any coverage claim)."""
+        from . import instrument as inst
+
+        done, failures = inst.adopt(fn, self._selection, thread)
+        for failure in failures:
+            if failure not in self.uninstrumented:
+                self.uninstrumented.append(failure)
+        return done
 
     def __enter__(self) -> Session:
         if self._instrumenting is not None:
@@ -346,7 +362,9 @@ def explore(
                 handoffs = session.handoffs_of(again)
     result = Result(
         ok=True, executions=done, seed=seed, strategy=strat.describe(), model=model,
-        elapsed=time.perf_counter() - started, uninstrumented=session.uninstrumented, exhausted=exhausted,
+        elapsed=time.perf_counter() - started, uninstrumented=session.uninstrumented,
+        # no coverage claim over code that ran without scheduling points
+        exhausted=exhausted and not session.uninstrumented,
         races=found_races, lock_inversions=found_inversions, suppressed_races=_suppressed(found_races),
         coverage=strat.coverage() if hasattr(strat, "coverage") else None,
     )

@@ -8,14 +8,14 @@ from __future__ import annotations
 
 from ..runtime import hooks as _hooks
 from .importhook import compile_script, install, instrumenting, uninstall
-from .inplace import reinstrument_loaded
+from .inplace import adopt, reinstrument_loaded
 from .registry import is_instrumented_code, is_instrumented_function
 from .rewriter import compile_source, rewrite
 from .selection import Selection
 
 __all__ = [
     "rewrite", "compile_source", "compile_script", "Selection", "install", "uninstall", "instrumenting",
-    "reinstrument_loaded", "is_instrumented_code", "is_instrumented_function",
+    "adopt", "reinstrument_loaded", "is_instrumented_code", "is_instrumented_function",
 ]
 
 _hooks.install_builtins()

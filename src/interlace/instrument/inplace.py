@@ -9,6 +9,7 @@ silently skipped.
 from __future__ import annotations
 
 import ast
+import gc
 import importlib.machinery
 import os
 import sys
@@ -126,6 +127,7 @@ class _Run:
         self.seen: dict[int, Any] = {}  # id -> object (kept alive so ids are not reused)
         self._by_file: dict[str, Any] | None = None
         self._modules_alive: list[Any] = []
+        self.compiled: set[str] = set()  # co_filename of the modules compiled by this run
 
     # -- modules ----------------------------------------------------------------------------------
     def module_for_file(self, filename: str) -> Any:
@@ -151,6 +153,7 @@ class _Run:
         self.failures.extend(failures)
         self._modules_alive.append(mod)
         if info is not None:
+            self.compiled.add(info.filename)
             self.walk_namespace(vars(mod), info)
         return info
 
@@ -225,6 +228,25 @@ class _Run:
         elif hasattr(obj, "func") and type(obj).__name__ in ("cached_property", "partial"):
             self.visit(obj.func, info, explicit)
 
+    def stragglers(self) -> None:
+        """Every live function made from the old code of a module compiled by this run.
+
+        Walking namespaces finds what a module names; a function made before its module was
+        instrumented and kept anywhere else (``WORKERS = [make_worker(c) for c in chunks]``, a
+        ``functools.partial``, a bound method in a registry, a decorator's wrapper, a method of a class
+        defined in a function) would run its old code in a managed thread, silently uncontrolled. The
+        garbage collector knows every function: one pass over its objects per run that compiled a
+        module (a few milliseconds for a test session's 100k objects).
+        """
+        if not self.compiled:
+            return
+        files = self.compiled
+        for obj in gc.get_objects():
+            if type(obj) is types.FunctionType and obj.__code__.co_filename in files \
+                    and id(obj) not in self.seen and not is_instrumented_code(obj.__code__):
+                self.seen[id(obj)] = obj
+                self.function(obj, explicit=False)
+
     def captured(self, fn: types.FunctionType) -> None:
         """What ``fn`` holds in its closure and defaults: a test's local helpers and classes, made
         before ``explore`` was called (functions made during an execution come from instrumented code)."""
@@ -259,7 +281,8 @@ class _Run:
         else:
             mod = self.module_for_file(code.co_filename)
             if mod is None or not self.selection.is_under_test(mod.__name__, getattr(mod, "__file__", None)):
-                if explicit:
+                if explicit and not (mod is not None and mod.__name__.split(".")[0] == "interlace"):
+                    # (interlace's own functions, the pytest plugin's execution body: not code under test)
                     reason = "no source" if mod is None else f"module {mod.__name__} not under test"
                     self.failures.append(f"{_fn_name(fn)}: {reason}")
                 return
@@ -306,5 +329,36 @@ def reinstrument_loaded(selection: Selection | None = None, extra: Iterable[obje
             run.info_for(obj)
             continue
         run.visit(obj, None, explicit=True)
+    run.stragglers()
     seen: set[str] = set()
     return [f for f in run.failures if not (f in seen or seen.add(f))]  # type: ignore[func-returns-value]
+
+
+def adopt(fn: types.FunctionType, selection: Selection | None = None,
+          thread: bool = False) -> tuple[bool, list[str]]:
+    """Instrument ``fn`` now, if its module is under test: a function reached during an execution
+    whose code was not rewritten (``(instrumented, failures)``; ``failures`` name what could not be).
+
+    Functions of modules not under test (the standard library, installed packages) are left alone:
+    running them as one opaque call is the intended treatment, not a blind spot. Code generated from
+    a string before the exploration (``exec``) has no source to rewrite: it is reported when it is a
+    ``thread``'s target (a dataclass's generated ``__init__`` called from code under test is not).
+    """
+    code = fn.__code__
+    if is_instrumented_code(code):
+        return True, []
+    sel = selection if selection is not None else DEFAULT
+    if not sel.include and not sel.may_hold_code_under_test(code.co_filename):
+        return False, []  # the standard library, site-packages: no need to look for its module
+    run = _Run(sel)
+    mod = run.module_for_file(code.co_filename)
+    if mod is None:
+        home = sys.modules.get(getattr(fn, "__module__", None) or "")
+        if not thread or home is None or not sel.is_under_test(home.__name__, getattr(home, "__file__", None)):
+            return False, []
+        return False, [f"{_fn_name(fn)}: generated code (exec/compile) made before the exploration"]
+    if not run.selection.is_under_test(mod.__name__, getattr(mod, "__file__", None)):
+        return False, []
+    run.visit(fn, None, explicit=True)
+    run.stragglers()
+    return is_instrumented_code(fn.__code__), run.failures

@@ -110,6 +110,10 @@ class Selection:
         return module_name == "interlace" or module_name.startswith("interlace.") or \
             _matches(module_name, self.exclude)
 
+    def may_hold_code_under_test(self, filename: str) -> bool:
+        """Cheap and cached: could code compiled from ``filename`` be under test by default?"""
+        return not _in_interlace_dir(filename) and _default_location_ok(filename)
+
     def is_under_test(self, module_name: str, filename: str | None) -> bool:
         if filename is None or not filename.endswith(".py"):
             return False

@@ -11,6 +11,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from .subtests import SubtestFailures, fixture_subtests, unittest_subtests
+
 
 def _scope_of(item: Any, name: str) -> str:
     if name == "request":
@@ -93,15 +95,20 @@ def _is_unittest(item: Any) -> bool:
 
 
 def _call_test(item: Any) -> None:
+    failures = SubtestFailures()  # a failing subtest lets the test go on, and fails it at the end
     if not _is_unittest(item):
+        fixture_subtests(item, failures)
         type(item).runtest(item)
+        failures.raise_if_any()
         return
     # unittest.TestCase: setUp, the test, tearDown and cleanups, with exceptions propagating (the
     # TestCase.run machinery would swallow them, and interlace's internal unwinding with them).
     testcase = item.instance
     testcase.setUp()
     try:
-        getattr(testcase, item.name)()
+        with unittest_subtests(testcase, failures):
+            getattr(testcase, item.name)()
+        failures.raise_if_any()
     finally:
         try:
             testcase.tearDown()
@@ -112,18 +119,29 @@ def _call_test(item: Any) -> None:
                 function(*args, **kwargs)
 
 
+def _is_timeout(exc: BaseException) -> bool:
+    """pytest-timeout's signal: it fails the test from the main thread, wherever that thread is."""
+    return type(exc).__name__ == "Failed" and "from pytest-timeout" in str(exc)
+
+
 def execution_body(item: Any) -> Callable[[], None]:
     """What one execution runs: fresh fixtures, the test, the teardown of those fixtures."""
     from ..runtime.state import Abort
 
+    timed_out: list[BaseException] = []
+
     def body() -> None:
+        if timed_out:  # the test's time is up: every later run (shrinking's replays) ends at once
+            raise timed_out[0]
         teardown_function_fixtures(item)  # leftovers of an execution that was cut short
         _fresh_setup(item)
         try:
             _call_test(item)
         except Abort:
             raise
-        except BaseException:
+        except BaseException as exc:
+            if _is_timeout(exc):
+                timed_out.append(exc)
             try:
                 teardown_function_fixtures(item)
             except Exception:  # noqa: BLE001 - the test's own failure is the one to report

@@ -17,16 +17,28 @@ class Summary:
 
     def __init__(self) -> None:
         self.stats: list[dict] = []
+        self._reports: list[tuple[dict, pytest.TestReport]] = []
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
-        if report.when != "call":
-            return
+        if report.when != "call" or "subtest" in type(report).__name__.lower():
+            return  # a subtest's report (pytest 9, pytest-subtests): only the test's own counts
         for name, value in report.user_properties:
             if name == "interlace" and isinstance(value, dict):
-                self.stats.append(dict(value))
+                stats = dict(value)
+                self.stats.append(stats)
+                self._reports.append((stats, report))
+
+    def _settle(self) -> None:
+        """A test pytest reports as failed is never ``[ok]``: its report may be failed after the call
+        (pytest's subtests turn a passed test with failed subtests into a failure when reporting)."""
+        for stats, report in self._reports:
+            if report.failed and not stats["failed"]:
+                stats["failed"] = True
+        self._reports = []
 
     def write(self, tr: Any) -> None:
         """The section, written by the package's ``pytest_terminal_summary``; nothing when nothing was explored."""
+        self._settle()
         stats = self.stats
         if not stats:
             return

@@ -20,9 +20,10 @@ from __future__ import annotations
 
 import builtins
 import collections
+import functools
 import operator
 from collections.abc import Callable
-from types import BuiltinFunctionType, FunctionType, MethodType
+from types import BuiltinFunctionType, FunctionType, MethodType, MethodWrapperType
 from typing import Any
 
 READ, WRITE, DELETE = "read", "write", "delete"
@@ -121,8 +122,12 @@ class CallClassifier:
 
     def __init__(self, is_instrumented_code: Callable[[Any], bool] = lambda code: False,
                  substitutions: dict[int, Any] | None = None,
-                 shadow_factory: Callable[[Any], Any] | None = None) -> None:
+                 shadow_factory: Callable[[Any], Any] | None = None,
+                 adopt: Callable[[FunctionType, bool], bool] | None = None) -> None:
         self.is_instrumented_code = is_instrumented_code
+        #: instruments a function of the code under test that was not (made before its module was
+        #: instrumented and kept where no walk found it); False when it cannot be, which it reports
+        self.adopt = adopt
         self.substitutions = substitutions or {}
         self.shadow_factory = shadow_factory
         self._code_cache: dict[Any, tuple] = {}
@@ -148,7 +153,7 @@ class CallClassifier:
                 return self._function(fn.__func__)
         if t is FunctionType:
             return self._function(fn)
-        if t is BuiltinFunctionType:
+        if t is BuiltinFunctionType or t is MethodWrapperType:  # d.get, d.__setitem__
             owner = fn.__self__
             table = CONTAINER_METHODS.get(type(owner))
             if table is not None:
@@ -195,7 +200,7 @@ class CallClassifier:
                 return (*self._function(fn.__func__)[:3], False)
         elif t is FunctionType:
             return (*self._function(fn)[:3], False)
-        elif t is BuiltinFunctionType:
+        elif t is BuiltinFunctionType or t is MethodWrapperType:
             owner = fn.__self__
             table = CONTAINER_METHODS.get(type(owner))
             if table is not None:
@@ -214,6 +219,10 @@ class CallClassifier:
             module = _STAND_INS.get(code) or fn.__module__ or ""
             if self.is_instrumented_code(code) or module == "interlace" or module.startswith("interlace."):
                 cached = (None, fn.__qualname__, None, None)
+            elif self.adopt is not None and self.adopt(fn, False):
+                # instrumented now: ``fn.__code__`` is new, the call runs it; other functions that
+                # still share the old code are adopted at their own first call (nothing cached)
+                return (None, fn.__qualname__, None, None)
             else:
                 cached = ("call", f"{module}.{fn.__qualname__}", None, None)
             self._code_cache[code] = cached
@@ -232,10 +241,39 @@ class CallClassifier:
             self._class_cache[cls] = cached
         return cached
 
+    def adopt_thread(self, thread: Any) -> None:
+        """Before a managed thread starts: the Python functions it will enter first (its target,
+        whatever made it: a closure, a ``functools.partial``, a bound method, a callable object; or
+        its class's ``run``) are instrumented, or reported as not (see ``adopt``). Calls they make
+        are adopted at the call (:meth:`_function`)."""
+        if self.adopt is None:
+            return
+        for fn in _entry_functions(getattr(thread, "_target", None)):
+            self.adopt(fn, True)
+        run = getattr(type(thread), "run", None)
+        if isinstance(run, FunctionType) and run.__module__ != "threading":
+            self.adopt(run, True)
+
     def substitute_manager(self, manager: Any, ex: Any) -> Any:
         if self.shadow_factory is None:
             return None
         return self.shadow_factory(manager)
+
+
+def _entry_functions(target: Any, depth: int = 0) -> list[FunctionType]:
+    """The Python functions that calling ``target`` enters first."""
+    if target is None or depth > 8:
+        return []
+    if isinstance(target, FunctionType):
+        return [target]
+    if isinstance(target, MethodType):
+        return _entry_functions(target.__func__, depth + 1)
+    if isinstance(target, functools.partial):
+        return _entry_functions(target.func, depth + 1)
+    if isinstance(target, type):
+        return []  # a class called as a target: its __init__ is called from the target's frame
+    call = next((vars(k)["__call__"] for k in type(target).__mro__ if "__call__" in vars(k)), None)
+    return [call] if isinstance(call, FunctionType) else []
 
 
 def _hashable(fn: Any) -> bool:
@@ -272,9 +310,17 @@ def _container_key(owner: Any, method: str, args: tuple) -> Any:
     return "*"
 
 
+#: builtin types whose instances have no attributes of their own: ``getattr(a_list, "x", None)`` reads
+#: the class (a method, or nothing), never the object's contents
+_NO_INSTANCE_ATTRIBUTES = frozenset({list, dict, set, frozenset, tuple, bytearray, collections.deque, str,
+                                     bytes, int, float, complex, bool, type(None), range, slice})
+
+
 def _attr_access(kind: str, name: str) -> Callable[[tuple, Any], tuple]:
     def classify(args: tuple, ex: Any) -> tuple:
         if len(args) >= 2 and isinstance(args[1], str):
+            if kind == READ and type(args[0]) in _NO_INSTANCE_ATTRIBUTES:
+                return None, _describe_attr(args[0], args[1]), None, None
             return kind, _describe_attr(args[0], args[1]), None, (args[0], args[1], False)
         return "call", name, None, None
 

@@ -125,9 +125,11 @@ def describe_livelock(ex: Any, ts: Any, no_progress: bool = False) -> tuple[str,
     details = []
     if no_progress:
         others = [t.name for t in ex.threads if t.status == "runnable" and t is not ts]
+        waiting = [t.name for t in ex.threads if t.status not in ("runnable", "finished") and t is not ts]
         why = (f"possible livelock: {ex.livelock_window} scheduling points with no progress (no shared write, "
                "no synchronisation, no thread starting, blocking or ending) while "
-               f"{', '.join(repr(n) for n in others) or 'other threads'} could run too")
+               + (f"{', '.join(repr(n) for n in others)} could run too" if others else
+                  f"{', '.join(repr(n) for n in waiting)} wait for what only it can do"))
     else:
         why = f"possible livelock: more than {ex.max_steps} steps (the max_steps limit)"
     if counts or ts.site:

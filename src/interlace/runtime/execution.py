@@ -48,6 +48,12 @@ LOOP_POINT_EVERY = 1024
 #: or ending) while several threads can run, before the execution is a possible livelock; loop
 #: back-edges do not count, so the bound does not depend on how long the program computes
 LIVELOCK_WINDOW = 1_000_000
+#: a thread running alone (every other one has ended) is computing, or busy-waiting on the clock: the
+#: virtual clock moves ALONE_CLOCK_STEP seconds every ALONE_WINDOW of its steps, as real time would.
+#: (A thread that alone can run while others wait, blocked, for what only it can do is a possible
+#: livelock once it makes no progress for LIVELOCK_WINDOW points.)
+ALONE_WINDOW = 100_000
+ALONE_CLOCK_STEP = 0.5
 
 
 class Execution:
@@ -94,6 +100,7 @@ class Execution:
         self.now = 0.0
         self.choices = Choices()
         self.asked = 0  # decisions the strategy was asked (the others were taken by the fast path)
+        self._alone_since = 0  # the step at which the virtual clock last moved for a thread alone
         # the tids of the RUNNABLE threads, ascending, kept in step with every status change by
         # _runnable()/_not_runnable(), which also end the fast path's budget
         self.enabled: list[int] = []
@@ -428,6 +435,12 @@ class Execution:
         if len(enabled) == 1:
             nxt = threads[enabled[0]]
             if nxt is me:
+                if fast.step - self._alone_since > ALONE_WINDOW:
+                    if all(t is me or t.status == FINISHED for t in threads):
+                        self.now += ALONE_CLOCK_STEP
+                        self._alone_since = fast.step
+                    elif fast.step - fast.progress_at > self.livelock_window:
+                        self._livelock(me, no_progress=True)
                 me.run_length += 1
                 self._grant(BUDGET_CAP, False)
                 return
@@ -773,6 +786,7 @@ class Execution:
         self.failure = Failure("livelock", message, thread=me.name, details=details, step=self.step)
         self._abort_from(me)
         raise Abort
+
 
 
 def _release(gate: Any) -> None:

@@ -152,6 +152,18 @@ def _wrappers() -> list[tuple[Any, str, Callable[[Callable], Callable]]]:
     return pairs
 
 
+def copy_wrappers(klass: type) -> list[tuple[str, Callable[[Callable], Callable]]]:
+    """The wrappers for ``klass`` when it is a *copy* of a class they wrap: the same class of a
+    module imported afresh (``import_fresh_module("queue")`` makes a second ``queue.Queue``), whose
+    hand-offs are the original's. Empty for any other class (the originals included)."""
+    found = []
+    for owner, name, wrap in _wrappers():
+        if owner is not klass and owner.__qualname__ == klass.__qualname__ \
+                and owner.__module__ == klass.__module__ and name in vars(klass):
+            found.append((name, wrap))
+    return found
+
+
 def install(set_attr: Callable[[Any, str, Any], None]) -> None:
     """Install the wrappers with ``set_attr(owner, name, value)`` (which remembers the original)."""
     for owner, name, wrap in _wrappers():

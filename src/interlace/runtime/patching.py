@@ -83,12 +83,33 @@ def _internal_owner(frame: Any) -> tuple[str | None, bool]:
     itself, with ``with cond:``), ``("Event", True)`` for a lock the stdlib keeps to itself (an
     Event's, a Queue's, a Future's condition): those are *internal*, kept out of traces, and give no
     happens-before edges (their objects' own hand-offs do, see handoffs.py)."""
-    owner = None
+    owner, outer = None, None
     while frame is not None and frame.f_code.co_filename in _STDLIB_SYNC_FILES:
-        obj = frame.f_locals.get("self")
-        owner = type(obj).__name__ if obj is not None else frame.f_code.co_name
+        outer = frame.f_locals.get("self")
+        owner = type(outer).__name__ if outer is not None else frame.f_code.co_name
         frame = frame.f_back
-    return owner, owner is not None and owner != "Condition"
+    return owner, owner is not None and not _users_lock(outer)
+
+
+#: what the standard library's queues call while they hold their mutex: overridden by a subclass,
+#: code under test runs inside those critical sections
+_QUEUE_HOOKS = ("_init", "_qsize", "_put", "_get")
+
+
+def _users_lock(obj: Any) -> bool:
+    """Whether the lock a stdlib primitive makes for ``obj`` is one the code under test takes itself:
+    a Condition's or a Python RLock's (of any subclass), or the mutex of a Queue subclass whose own
+    ``_put``/``_get``/... run under it. Such a lock gives happens-before edges. Classes are recognised by their place in
+    the MRO (module and name), so that subclasses and freshly imported copies of ``threading`` and
+    ``queue`` (``import_fresh_module``) are too."""
+    if obj is None:
+        return False
+    mro = type(obj).__mro__
+    if any(k.__name__ in ("Condition", "_RLock") and k.__module__ == "threading" for k in mro):
+        return True
+    if any(k.__name__ == "Queue" and k.__module__ == "queue" for k in mro):
+        return any(name in vars(klass) for klass in mro if klass.__module__ != "queue" for name in _QUEUE_HOOKS)
+    return False
 
 
 def Lock() -> Any:  # noqa: N802 - stands in for threading.Lock
@@ -96,9 +117,24 @@ def Lock() -> Any:  # noqa: N802 - stands in for threading.Lock
     if me is None:
         return _real_allocate_lock()
     owner, internal = _internal_owner(sys._getframe(1))
+    if owner is not None:
+        _adopt_copies(sys._getframe(1))
     if owner is None:
         return ControlledLock()
     return ControlledLock(_lock_label(owner, me), internal=internal)
+
+
+def _adopt_copies(frame: Any) -> None:
+    """A stdlib primitive is being made: if its class is a copy of one the patches wrap (a module
+    imported afresh), give the copy the same wrappers, once per class."""
+    patches = _installed
+    if patches is None:
+        return
+    while frame is not None and frame.f_code.co_filename in _STDLIB_SYNC_FILES:
+        obj = frame.f_locals.get("self")
+        if obj is not None:
+            patches.adopt_copies(type(obj))
+        frame = frame.f_back
 
 
 def _lock_label(owner: str, me: Any) -> str:
@@ -107,9 +143,16 @@ def _lock_label(owner: str, me: Any) -> str:
 
 
 def _allocate_lock() -> Any:
-    """``threading._allocate_lock``: only ``Condition.wait`` uses it, for its waiter locks."""
+    """``threading._allocate_lock``: ``Condition.wait`` uses it for its waiter locks, and the Python
+    ``RLock`` (``threading._RLock``, or a subclass of it) for the lock it is made of."""
     ex, me = _managed()
-    return ControlledLock("Condition waiter", tracked=False) if me is not None else _real_allocate_lock()
+    if me is None:
+        return _real_allocate_lock()
+    frame = sys._getframe(1)
+    if frame.f_code.co_name != "__init__":
+        return ControlledLock("Condition waiter", tracked=False)
+    owner, internal = _internal_owner(frame)
+    return ControlledLock(_lock_label(owner or "_RLock", me), internal=internal)
 
 
 def RLock(*args: Any, **kwargs: Any) -> Any:  # noqa: N802 - stands in for threading.RLock
@@ -117,6 +160,8 @@ def RLock(*args: Any, **kwargs: Any) -> Any:  # noqa: N802 - stands in for threa
     if me is None:
         return _real_rlock_factory(*args, **kwargs)
     owner, internal = _internal_owner(sys._getframe(1))
+    if owner is not None:
+        _adopt_copies(sys._getframe(1))
     if owner is None:
         return ControlledRLock()
     return ControlledRLock(_lock_label(owner, me), internal=internal)
@@ -198,6 +243,7 @@ def _start_new_thread(function: Any, args: tuple = (), kwargs: dict | None = Non
     thread = getattr(function, "__self__", None)
     if me is None or not isinstance(thread, threading.Thread):
         return _real_start_new_thread(function, args, kwargs or {})
+    ex.classifier.adopt_thread(thread)
     ex.spawn(thread, lambda boot: _real_start_new_thread(boot, (function,)))
     return 0
 
@@ -207,6 +253,7 @@ def _start_joinable_thread(function: Any, handle: Any = None, daemon: bool = Tru
     thread = getattr(function, "__self__", None)
     if me is None or not isinstance(thread, threading.Thread):
         return _real_start_joinable(function, handle=handle, daemon=daemon)
+    ex.classifier.adopt_thread(thread)
     result: list = []
     ex.spawn(thread, lambda boot: result.append(
         _real_start_joinable(lambda: boot(function), handle=handle, daemon=daemon)))
@@ -339,19 +386,51 @@ def _ordered_pool_init(original: Callable[..., None]) -> Callable[..., None]:
 # -- installation ----------------------------------------------------------------------------------------
 
 
+_installed: RuntimePatches | None = None
+"""The patches in place, if any: a copy of a patched class met during an execution joins them."""
+
+
 class RuntimePatches:
     """Replaces the names above for an exploration; :meth:`refresh` resets per-execution state."""
 
     def __init__(self) -> None:
         self._saved: list[tuple[Any, str, Any]] = []
+        self._adopted: set[type] = set()
 
     def _set(self, owner: Any, name: str, value: Any) -> None:
+        if isinstance(owner, dict):  # a module's globals
+            if name in owner:
+                self._saved.append((owner, name, owner[name]))
+                owner[name] = value
+            return
         if not hasattr(owner, name):
             return
         self._saved.append((owner, name, getattr(owner, name)))
         setattr(owner, name, value)
 
+    def adopt_copies(self, cls: type) -> None:
+        """The wrappers of :mod:`handoffs` on the classes of ``cls``'s MRO that are copies of the
+        wrapped ones (a ``queue`` module imported afresh keeps its own ``Queue``), and that module's
+        clock on the virtual one (``queue`` binds ``time`` when it is imported)."""
+        if cls in self._adopted:
+            return
+        self._adopted.add(cls)
+        for klass in cls.__mro__:
+            wrappers = handoffs.copy_wrappers(klass)
+            for name, wrap in wrappers:
+                original = vars(klass)[name]
+                if getattr(original, "__wrapped__", None) is None:
+                    self._set(klass, name, wrap(original))
+            if wrappers and klass.__module__ == "queue":
+                method = vars(klass).get("__init__")
+                module_globals = getattr(method, "__globals__", None)
+                if module_globals is not None and module_globals is not vars(queue) \
+                        and module_globals.get("time") is not monotonic:
+                    self._set(module_globals, "time", monotonic)
+
     def install(self) -> RuntimePatches:
+        global _installed
+        _installed = self
         for name, value in (("Lock", Lock), ("_allocate_lock", _allocate_lock), ("RLock", RLock),
                             ("_time", monotonic), ("excepthook", _excepthook)):
             self._set(threading, name, value)
@@ -393,9 +472,16 @@ class RuntimePatches:
         cf_thread._global_shutdown_lock = ControlledLock("concurrent.futures global shutdown lock")
 
     def uninstall(self) -> None:
+        global _installed
+        if _installed is self:
+            _installed = None
+        self._adopted.clear()
         while self._saved:
             owner, name, value = self._saved.pop()
-            setattr(owner, name, value)
+            if isinstance(owner, dict):
+                owner[name] = value
+            else:
+                setattr(owner, name, value)
 
     def __enter__(self) -> RuntimePatches:
         return self.install()

@@ -20,7 +20,7 @@ from typing import Any
 from . import hooks
 from .calls import CallClassifier
 from .describe import describe_deadlock, describe_livelock, stack_of
-from .fastpath import FastPath
+from .fastpath import FastPath, native
 from .state import (
     BLOCKED,
     END_OF_MAIN,
@@ -48,6 +48,10 @@ LOOP_POINT_EVERY = 1024
 #: or ending) while several threads can run, before the execution is a possible livelock; loop
 #: back-edges do not count, so the bound does not depend on how long the program computes
 LIVELOCK_WINDOW = 1_000_000
+
+_native = native()
+#: the fast path's state: the native accelerator's C type when it is built, else the reference class
+_FastPath = FastPath if _native is None else _native.FastPath
 
 
 class Execution:
@@ -86,7 +90,7 @@ class Execution:
         # observers by the baton holder since the last switch or synchronisation: telling them again
         # cannot show anything new (FastTrack's same-epoch rule, applied before the observers are even
         # called)
-        self.fast = FastPath(self.free_threaded, record_trace, bool(self.access_observers), self.step_limit)
+        self.fast = _FastPath(self.free_threaded, record_trace, bool(self.access_observers), self.step_limit)
         self.threads: list[ThreadState] = []
         self.by_thread: dict[threading.Thread, ThreadState] = {}
         self.by_ident: dict[int, ThreadState] = {}

@@ -265,11 +265,148 @@ static PyTypeObject FastPathType = {
 };
 
 /* ---------------------------------------------------------------------------------------------- */
+/* Told: detector-only mode's filter (see interlace.detect.native.Told, the reference)              */
+
+typedef struct {
+    PyObject_HEAD
+    unsigned long ident;
+    int has_ident;
+    PyObject *ts;    /* the ThreadState whose accesses were told last, or None */
+    PyObject *told;  /* (id(obj), key, kind, site) -> weakref to obj, or obj */
+} ToldObject;
+
+static int
+Told_init(ToldObject *self, PyObject *args, PyObject *kwds)
+{
+    static char *kwlist[] = {NULL};
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, ":Told", kwlist))
+        return -1;
+    PyObject *told = PyDict_New();
+    if (told == NULL)
+        return -1;
+    self->has_ident = 0;
+    Py_XSETREF(self->told, told);
+    Py_INCREF(Py_None);
+    Py_XSETREF(self->ts, Py_None);
+    return 0;
+}
+
+static int
+Told_traverse(ToldObject *self, visitproc visit, void *arg)
+{
+    Py_VISIT(self->ts);
+    Py_VISIT(self->told);
+    return 0;
+}
+
+static int
+Told_clear(ToldObject *self)
+{
+    Py_CLEAR(self->ts);
+    Py_CLEAR(self->told);
+    return 0;
+}
+
+static void
+Told_dealloc(ToldObject *self)
+{
+    PyObject_GC_UnTrack(self);
+    Told_clear(self);
+    Py_TYPE(self)->tp_free((PyObject *)self);
+}
+
+static PyObject *
+Told_get_ident(ToldObject *self, void *closure)
+{
+    if (!self->has_ident)
+        Py_RETURN_NONE;
+    return PyLong_FromUnsignedLong(self->ident);
+}
+
+static int
+Told_set_ident(ToldObject *self, PyObject *value, void *closure)
+{
+    if (value == NULL) {
+        PyErr_SetString(PyExc_AttributeError, "ident cannot be deleted");
+        return -1;
+    }
+    if (value == Py_None) {
+        self->has_ident = 0;
+        self->ident = 0;
+        return 0;
+    }
+    unsigned long v = PyLong_AsUnsignedLong(value);
+    if (v == (unsigned long)-1 && PyErr_Occurred())
+        return -1;
+    self->ident = v;
+    self->has_ident = 1;
+    return 0;
+}
+
+static PyObject *
+Told_get_ts(ToldObject *self, void *closure)
+{
+    return Py_NewRef(self->ts ? self->ts : Py_None);
+}
+
+static int
+Told_set_ts(ToldObject *self, PyObject *value, void *closure)
+{
+    if (value == NULL) {
+        PyErr_SetString(PyExc_AttributeError, "ts cannot be deleted");
+        return -1;
+    }
+    Py_INCREF(value);
+    Py_XSETREF(self->ts, value);
+    return 0;
+}
+
+static PyObject *
+Told_get_told(ToldObject *self, void *closure)
+{
+    return Py_NewRef(self->told);
+}
+
+static int
+Told_set_told(ToldObject *self, PyObject *value, void *closure)
+{
+    if (value == NULL || !PyDict_Check(value)) {
+        PyErr_SetString(PyExc_TypeError, "told must be a dict");
+        return -1;
+    }
+    Py_INCREF(value);
+    Py_XSETREF(self->told, value);
+    return 0;
+}
+
+static PyGetSetDef Told_getset[] = {
+    {"ident", (getter)Told_get_ident, (setter)Told_set_ident, "OS thread ident of ts, or None", NULL},
+    {"ts", (getter)Told_get_ts, (setter)Told_set_ts, "the thread whose accesses were told last", NULL},
+    {"told", (getter)Told_get_told, (setter)Told_set_told, "the accesses it told since then", NULL},
+    {NULL}
+};
+
+static PyTypeObject ToldType = {
+    PyVarObject_HEAD_INIT(NULL, 0)
+    .tp_name = "interlace._speedups.Told",
+    .tp_basicsize = sizeof(ToldObject),
+    .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC,
+    .tp_doc = "Detector-only mode's filter of repeated accesses (see interlace.detect.native.Told), in C.",
+    .tp_new = PyType_GenericNew,
+    .tp_init = (initproc)Told_init,
+    .tp_dealloc = (destructor)Told_dealloc,
+    .tp_traverse = (traverseproc)Told_traverse,
+    .tp_clear = (inquiry)Told_clear,
+    .tp_getset = Told_getset,
+};
+
+/* ---------------------------------------------------------------------------------------------- */
 /* the active execution and the pure-Python hooks                                                  */
 
 static PyObject *active_ex = NULL;            /* hooks._active, or NULL */
 static FastPathObject *active_fast = NULL;    /* its native FastPath, or NULL (the slow path always) */
 static long long loop_every = 1024;           /* execution.LOOP_POINT_EVERY */
+static ToldObject *active_told = NULL;        /* detector-only mode: its filter, or NULL */
 static long long fast_hits = 0;               /* hooks that took the fast path in C (for tests) */
 
 enum { H_RG, H_WG, H_RC, H_WC, H_RA, H_WA, H_RS, H_WS, H_LOOP, H_COUNT };
@@ -279,31 +416,44 @@ static const char *hook_names[H_COUNT] = {
 static PyObject *pure[H_COUNT];  /* the pure-Python hooks, called on every slow path */
 
 static PyObject *s_read, *s_write;  /* hooks.READ / hooks.WRITE (the very objects) */
-static PyObject *s_tell, *s_current;
+static PyObject *s_tell, *s_current, *s_site, *s_gil_points, *one;
+
+static inline PyObject *
+one_obj(void)
+{
+    return one;
+}
 
 /* activate(ex, fast, loop_every): what hooks.set_active tells the C hooks. */
 static PyObject *
 sp_activate(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
 {
-    if (nargs != 3) {
-        PyErr_SetString(PyExc_TypeError, "activate(execution, fast, loop_every)");
+    if (nargs != 4) {
+        PyErr_SetString(PyExc_TypeError, "activate(execution, fast, told, loop_every)");
         return NULL;
     }
-    PyObject *ex = args[0], *fast = args[1];
-    long long every = PyLong_AsLongLong(args[2]);
+    PyObject *ex = args[0], *fast = args[1], *told = args[2];
+    long long every = PyLong_AsLongLong(args[3]);
     if (every == -1 && PyErr_Occurred())
         return NULL;
     if (fast != Py_None && !PyObject_TypeCheck(fast, &FastPathType)) {
         PyErr_SetString(PyExc_TypeError, "fast must be a native FastPath or None");
         return NULL;
     }
+    if (told != Py_None && !PyObject_TypeCheck(told, &ToldType)) {
+        PyErr_SetString(PyExc_TypeError, "told must be a native Told or None");
+        return NULL;
+    }
     PyObject *old_ex = active_ex;
     FastPathObject *old_fast = active_fast;
+    ToldObject *old_told = active_told;
     active_ex = ex == Py_None ? NULL : Py_NewRef(ex);
     active_fast = (ex == Py_None || fast == Py_None) ? NULL : (FastPathObject *)Py_NewRef(fast);
+    active_told = (ex == Py_None || told == Py_None) ? NULL : (ToldObject *)Py_NewRef(told);
     loop_every = every;
     Py_XDECREF(old_ex);
     Py_XDECREF(old_fast);
+    Py_XDECREF(old_told);
     Py_RETURN_NONE;
 }
 
@@ -424,6 +574,54 @@ fast_access(int write, PyObject *obj, PyObject *key, PyObject *site)
     return tell(f, write ? s_write : s_read, obj, key, site);
 }
 
+/* Detector-only mode (NativeExecution.access): is this access one the calling thread told since no
+ * other thread's access or any synchronisation reached the detectors? Then it is only noted as the
+ * thread's site, as the Python path does, and the detectors are not called. Returns 1 (skip it),
+ * 0 (the Python hook must see it) or -1 (error). */
+static int
+detect_known(PyObject *kind, PyObject *obj, PyObject *key, PyObject *site)
+{
+    ToldObject *d = active_told;
+    if (d == NULL || !d->has_ident || d->ident != PyThread_get_thread_ident() || !plain_key(key)
+        || !PyDict_CheckExact(d->told) || PyDict_GET_SIZE(d->told) == 0)
+        return 0;
+    PyObject *oid = PyLong_FromVoidPtr(obj);
+    if (oid == NULL)
+        return -1;
+    PyObject *told = PyTuple_Pack(4, oid, key, kind, site);
+    Py_DECREF(oid);
+    if (told == NULL)
+        return -1;
+    PyObject *entry = PyDict_GetItemWithError(d->told, told);  /* borrowed */
+    Py_DECREF(told);
+    if (entry == NULL) {
+        PyErr_Clear();
+        return 0;
+    }
+    /* the entry names this very object: itself, or a live weak reference to it (an entry whose
+     * object died must not stand for a new object with the same id) */
+    if (entry != obj) {
+        if (!PyWeakref_CheckRefExact(entry))
+            return 0;
+#if PY_VERSION_HEX >= 0x030D0000
+        PyObject *referent;
+        if (PyWeakref_GetRef(entry, &referent) < 0) {
+            PyErr_Clear();
+            return 0;
+        }
+        Py_XDECREF(referent);  /* only compared, never used */
+#else
+        PyObject *referent = PyWeakref_GetObject(entry);
+#endif
+        if (referent != obj)
+            return 0;
+    }
+    if (PyObject_SetAttr(d->ts, s_site, site) < 0)
+        return -1;
+    fast_hits++;
+    return 1;
+}
+
 /* ---------------------------------------------------------------------------------------------- */
 /* the hooks                                                                                       */
 
@@ -451,6 +649,21 @@ sp_rg(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
             Py_RETURN_NONE;
         }
     }
+    else if (nargs == 2 && active_told != NULL) {
+        PyObject *ns = PyEval_GetGlobals();
+        if (ns != NULL && PyDict_CheckExact(ns)) {
+            PyObject *value = PyDict_GetItemWithError(ns, args[0]);
+            if (value == NULL && PyErr_Occurred())
+                return NULL;
+            if (value != NULL && is_code(value))
+                Py_RETURN_NONE;
+            int known = detect_known(s_read, ns, args[0], args[1]);
+            if (known < 0)
+                return NULL;
+            if (known)
+                Py_RETURN_NONE;
+        }
+    }
     return slow(H_RG, args, nargs);
 }
 
@@ -466,6 +679,16 @@ sp_wg(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
             return Py_NewRef(args[1]);
         }
     }
+    else if (nargs == 3 && active_told != NULL) {
+        PyObject *ns = PyEval_GetGlobals();
+        if (ns != NULL) {
+            int known = detect_known(s_write, ns, args[0], args[2]);
+            if (known < 0)
+                return NULL;
+            if (known)
+                return Py_NewRef(args[1]);
+        }
+    }
     return slow(H_WG, args, nargs);
 }
 
@@ -477,6 +700,13 @@ sp_rc(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
         if (fast_access(0, args[0], PyTuple_GET_ITEM(args[0], 3), args[1]) < 0)
             return NULL;
         Py_RETURN_NONE;
+    }
+    if (nargs == 2 && active_told != NULL && PyTuple_CheckExact(args[0]) && PyTuple_GET_SIZE(args[0]) >= 4) {
+        int known = detect_known(s_read, args[0], PyTuple_GET_ITEM(args[0], 3), args[1]);
+        if (known < 0)
+            return NULL;
+        if (known)
+            Py_RETURN_NONE;
     }
     return slow(H_RC, args, nargs);
 }
@@ -490,6 +720,13 @@ sp_wc(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
             return NULL;
         return Py_NewRef(args[1]);
     }
+    if (nargs == 3 && active_told != NULL && PyTuple_CheckExact(args[0]) && PyTuple_GET_SIZE(args[0]) >= 4) {
+        int known = detect_known(s_write, args[0], PyTuple_GET_ITEM(args[0], 3), args[2]);
+        if (known < 0)
+            return NULL;
+        if (known)
+            return Py_NewRef(args[1]);
+    }
     return slow(H_WC, args, nargs);
 }
 
@@ -501,6 +738,13 @@ sp_ra(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
         if (fast_access(0, args[0], args[1], args[2]) < 0)
             return NULL;
         return PyObject_GetAttr(args[0], args[1]);
+    }
+    if (nargs == 3 && active_told != NULL) {
+        int known = detect_known(s_read, args[0], args[1], args[2]);
+        if (known < 0)
+            return NULL;
+        if (known)
+            return PyObject_GetAttr(args[0], args[1]);
     }
     return slow(H_RA, args, nargs);
 }
@@ -516,6 +760,16 @@ sp_wa(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
             return NULL;
         Py_RETURN_NONE;
     }
+    if (nargs == 4 && active_told != NULL) {
+        int known = detect_known(s_write, args[1], args[2], args[3]);
+        if (known < 0)
+            return NULL;
+        if (known) {
+            if (PyObject_SetAttr(args[1], args[2], args[0]) < 0)
+                return NULL;
+            Py_RETURN_NONE;
+        }
+    }
     return slow(H_WA, args, nargs);
 }
 
@@ -527,6 +781,13 @@ sp_rs(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
         if (fast_access(0, args[0], args[1], args[2]) < 0)
             return NULL;
         return PyObject_GetItem(args[0], args[1]);
+    }
+    if (nargs == 3 && active_told != NULL) {
+        int known = detect_known(s_read, args[0], args[1], args[2]);
+        if (known < 0)
+            return NULL;
+        if (known)
+            return PyObject_GetItem(args[0], args[1]);
     }
     return slow(H_RS, args, nargs);
 }
@@ -541,6 +802,16 @@ sp_ws(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
         if (PyObject_SetItem(args[1], args[2], args[0]) < 0)
             return NULL;
         Py_RETURN_NONE;
+    }
+    if (nargs == 4 && active_told != NULL) {
+        int known = detect_known(s_write, args[1], args[2], args[3]);
+        if (known < 0)
+            return NULL;
+        if (known) {
+            if (PyObject_SetItem(args[1], args[2], args[0]) < 0)
+                return NULL;
+            Py_RETURN_NONE;
+        }
     }
     return slow(H_WS, args, nargs);
 }
@@ -560,6 +831,21 @@ sp_loop(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
         f->step++;
         Py_RETURN_NONE;
     }
+    ToldObject *d = active_told;
+    if (nargs == 1 && d != NULL && d->has_ident && d->ident == PyThread_get_thread_ident()) {
+        /* detector-only mode, the thread that told last (NativeExecution.loop): ts.gil_points += 1 */
+        PyObject *ts = Py_NewRef(d->ts);
+        PyObject *n = PyObject_GetAttr(ts, s_gil_points);
+        PyObject *m = n == NULL ? NULL : PyNumber_Add(n, one_obj());
+        Py_XDECREF(n);
+        int r = m == NULL ? -1 : PyObject_SetAttr(ts, s_gil_points, m);
+        Py_XDECREF(m);
+        Py_DECREF(ts);
+        if (r < 0)
+            return NULL;
+        fast_hits++;
+        Py_RETURN_NONE;
+    }
     return slow(H_LOOP, args, nargs);
 }
 
@@ -572,7 +858,7 @@ sp_hits(PyObject *module, PyObject *Py_UNUSED(ignored))
 static PyMethodDef module_methods[] = {
     {"hits", (PyCFunction)sp_hits, METH_NOARGS, "How many hook calls took the fast path in C so far (for tests)."},
     {"activate", (PyCFunction)(void (*)(void))sp_activate, METH_FASTCALL,
-     "activate(execution, fast, loop_every): the active execution (None: none) and its native FastPath."},
+     "activate(execution, fast, told, loop_every): the active execution (None: none), its native FastPath or detector-only Told."},
     {"bind", (PyCFunction)(void (*)(void))sp_bind, METH_FASTCALL,
      "bind(hooks, READ, WRITE): the pure-Python hooks the C ones fall back to."},
     {"_il_rg", (PyCFunction)(void (*)(void))sp_rg, METH_FASTCALL, "a global read"},
@@ -598,11 +884,14 @@ static struct PyModuleDef speedups_module = {
 PyMODINIT_FUNC
 PyInit__speedups(void)
 {
-    if (PyType_Ready(&FastPathType) < 0)
+    if (PyType_Ready(&FastPathType) < 0 || PyType_Ready(&ToldType) < 0)
         return NULL;
     s_tell = PyUnicode_InternFromString("_tell");
     s_current = PyUnicode_InternFromString("current");
-    if (s_tell == NULL || s_current == NULL)
+    s_site = PyUnicode_InternFromString("site");
+    s_gil_points = PyUnicode_InternFromString("gil_points");
+    one = PyLong_FromLong(1);
+    if (s_tell == NULL || s_current == NULL || s_site == NULL || s_gil_points == NULL || one == NULL)
         return NULL;
     PyObject *m = PyModule_Create(&speedups_module);
     if (m == NULL)
@@ -610,6 +899,12 @@ PyInit__speedups(void)
     Py_INCREF(&FastPathType);
     if (PyModule_AddObject(m, "FastPath", (PyObject *)&FastPathType) < 0) {
         Py_DECREF(&FastPathType);
+        Py_DECREF(m);
+        return NULL;
+    }
+    Py_INCREF(&ToldType);
+    if (PyModule_AddObject(m, "Told", (PyObject *)&ToldType) < 0) {
+        Py_DECREF(&ToldType);
         Py_DECREF(m);
         return NULL;
     }

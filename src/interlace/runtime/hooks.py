@@ -47,9 +47,12 @@ def set_active(execution: Any) -> None:
     global _active
     _active = execution
     if _native is not None:
-        # the C hooks take the fast path on an execution's native FastPath (see runtime/fastpath.py)
+        # the C hooks take the fast path on an execution's native FastPath (see runtime/fastpath.py),
+        # or skip the accesses detector-only mode already told (see detect/native.py)
         fast = getattr(execution, "fast", None)
-        _native.activate(execution, fast if type(fast) is _native.FastPath else None, _loop_point_every())
+        told = getattr(execution, "told", None)
+        _native.activate(execution, fast if type(fast) is _native.FastPath else None,
+                         told if type(told) is _native.Told else None, _loop_point_every())
 
 
 def set_source_compiler(compiler: Any) -> None:

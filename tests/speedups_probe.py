@@ -26,7 +26,20 @@ def _hits() -> int:
     return native.hits() if native is not None else 0
 
 
+def detect() -> None:
+    """Detector-only mode on programs whose real threads run one after another."""
+    out: dict = {}
+    for name, fn in speedups_programs.DETECT.items():
+        hits = _hits()
+        result = interlace.detect(fn)
+        out[name] = {"ok": result.ok, "races": sorted((r.summary(), r.gil_reason) for r in result.races),
+                     "native hits": _hits() - hits}
+    json.dump(out, sys.stdout, indent=1, sort_keys=True)
+
+
 def main() -> None:
+    if sys.argv[1:] == ["--detect"]:
+        return detect()
     names = sys.argv[1:] or list(speedups_programs.PROGRAMS)
     out: dict = {"native": execution._FastPath.__module__ == "interlace._speedups",
                  "native hits": dict.fromkeys(names, 0)}

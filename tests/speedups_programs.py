@@ -10,6 +10,7 @@ from __future__ import annotations
 import collections
 import math
 import threading
+import time
 
 counter = 0
 lock = threading.Lock()
@@ -124,4 +125,43 @@ def main_bank() -> None:
     bank.close()
 
 
+def _one_after_another(target, args_list) -> None:
+    """Real threads that in practice run one after another (a pause between starts) with nothing
+    ordering them for the detectors: detector-only mode then finds the same races every time."""
+    threads = []
+    for args in args_list:
+        t = threading.Thread(target=target, args=args)
+        threads.append(t)
+        t.start()
+        time.sleep(0.05)
+    for t in threads:
+        t.join()
+
+
+def detect_article() -> None:
+    _one_after_another(_increase, [(300,), (300,), (300,)])
+
+
+def detect_globals() -> None:
+    _one_after_another(_reader, [(50,), (50,)])
+
+
+def detect_loops() -> None:
+    box = Box()
+    cell = [0]
+
+    def work(k: int) -> None:
+        acc = 0
+        for i in range(1500):
+            acc += i % 7
+        for i in range(40):
+            box.value = box.value + k
+            box.items[i % 4] = box.items[i % 4] + 1
+            cell[0] = cell[0] + acc % 3
+
+    _one_after_another(work, [(1,), (2,)])
+
+
 PROGRAMS = {name[5:]: fn for name, fn in globals().items() if name.startswith("main_")}
+#: for detector-only mode (real threads)
+DETECT = {name[7:]: fn for name, fn in globals().items() if name.startswith("detect_")}

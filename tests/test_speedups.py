@@ -52,6 +52,23 @@ def test_same_decisions_steps_and_races(programs) -> None:
         assert case["runs"], name
 
 
+@needs_native
+@pytest.mark.timeout(120)
+def test_detector_only_mode_finds_the_same_races() -> None:
+    fast, pure = _probe(False, "--detect"), _probe(True, "--detect")
+    for name in fast:
+        assert fast[name].pop("native hits") > 100, name
+        assert pure[name].pop("native hits") == 0
+    assert fast == pure
+    assert fast["article"]["races"] == [[
+        "DATA RACE on counter: read at speedups_programs.py:24 (Thread-2 (_increase)) vs write at "
+        "speedups_programs.py:24 (Thread-1 (_increase))",
+        "Under the GIL of Python {}.{} it cannot manifest: each thread's accesses to counter within one statement "
+        "run with no switch point between them. It can on free-threaded builds (3.13t and later) and on Python "
+        "3.9 and earlier.".format(*sys.version_info[:2])]]
+    assert all(case["races"] for case in fast.values())
+
+
 def _run(pure: bool, *args: str, cwd: str) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", "interlace", *args], env=_env(pure), cwd=cwd,
                           capture_output=True, text=True, timeout=120)

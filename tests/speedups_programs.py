@@ -7,10 +7,10 @@ read and written, loop back-edges (loops longer than LOOP_POINT_EVERY), and glob
 
 from __future__ import annotations
 
+import _thread
 import collections
 import math
 import threading
-import time
 
 counter = 0
 lock = threading.Lock()
@@ -126,14 +126,21 @@ def main_bank() -> None:
 
 
 def _one_after_another(target, args_list) -> None:
-    """Real threads that in practice run one after another (a pause between starts) with nothing
-    ordering them for the detectors: detector-only mode then finds the same races every time."""
+    """Real threads that run one after another, ordered by a raw ``_thread`` lock the detectors do
+    not see: detector-only mode then finds the same races every time."""
     threads = []
     for args in args_list:
-        t = threading.Thread(target=target, args=args)
+        done = _thread.allocate_lock()
+        done.acquire()
+
+        def run(args=args, done=done) -> None:
+            target(*args)
+            done.release()
+
+        t = threading.Thread(target=run)
         threads.append(t)
         t.start()
-        time.sleep(0.05)
+        done.acquire()  # the thread has finished its work; nothing orders it before the next one
     for t in threads:
         t.join()
 

@@ -61,8 +61,8 @@ def test_detector_only_mode_finds_the_same_races() -> None:
         assert pure[name].pop("native hits") == 0
     assert fast == pure
     assert fast["article"]["races"] == [[
-        "DATA RACE on counter: read at speedups_programs.py:24 (Thread-2 (_increase)) vs write at "
-        "speedups_programs.py:24 (Thread-1 (_increase))",
+        "DATA RACE on counter: read at speedups_programs.py:24 (Thread-2 (run)) vs write at "
+        "speedups_programs.py:24 (Thread-1 (run))",
         "Under the GIL of Python {}.{} it cannot manifest: each thread's accesses to counter within one statement "
         "run with no switch point between them. It can on free-threaded builds (3.13t and later) and on Python "
         "3.9 and earlier.".format(*sys.version_info[:2])]]

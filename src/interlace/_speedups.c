@@ -902,6 +902,11 @@ PyInit__speedups(void)
         Py_DECREF(m);
         return NULL;
     }
+    /* what runtime/fastpath.native() checks: a build of another version of this file is not used */
+    if (PyModule_AddIntConstant(m, "API", 2) < 0) {
+        Py_DECREF(m);
+        return NULL;
+    }
     Py_INCREF(&ToldType);
     if (PyModule_AddObject(m, "Told", (PyObject *)&ToldType) < 0) {
         Py_DECREF(&ToldType);

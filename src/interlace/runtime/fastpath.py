@@ -52,8 +52,13 @@ class FastPath:
         return self.granted - self.budget
 
 
+#: the interface version of interlace._speedups this code expects (its ``API`` constant)
+NATIVE_API = 2
+
+
 def native() -> Any:
-    """The native accelerator's module, or None (not built, or ``INTERLACE_PURE=1``)."""
+    """The native accelerator's module, or None (not built, built from another version of the
+    source -- a stale in-place build --, or ``INTERLACE_PURE=1``)."""
     import os
 
     if os.environ.get("INTERLACE_PURE"):
@@ -61,5 +66,7 @@ def native() -> Any:
     try:
         from .. import _speedups  # type: ignore[attr-defined]
     except ImportError:
+        return None
+    if getattr(_speedups, "API", None) != NATIVE_API:
         return None
     return _speedups

@@ -125,6 +125,39 @@ def main_bank() -> None:
     bank.close()
 
 
+class Node:
+    pass
+
+
+shared = None
+
+
+def _producer() -> None:
+    global shared
+    for i in range(50):
+        node = Node()
+        node.val = i  # each node dies at the next iteration, and the next one often gets its id
+        if i == 49:
+            shared = node
+
+
+def _consumer() -> None:
+    node = shared
+    if node is not None:
+        assert node.val == 49  # races with the write of the last node's val
+
+
+def main_reuse() -> None:
+    """Objects that die and leave their id to a new one: its accesses are new (not already told)."""
+    global shared
+    shared = None
+    threads = [threading.Thread(target=_producer), threading.Thread(target=_consumer)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+
+
 def _one_after_another(target, args_list) -> None:
     """Real threads that run one after another, ordered by a raw ``_thread`` lock the detectors do
     not see: detector-only mode then finds the same races every time."""

@@ -496,6 +496,28 @@ fast_ok(void)
            && f->ident == PyThread_get_thread_ident();
 }
 
+/* Does a `told` entry name this very object: the object itself, or a live weak reference to it? An
+ * entry whose object died must not stand for a new object that got the same id. */
+static int
+names(PyObject *entry, PyObject *obj)
+{
+    if (entry == obj)
+        return 1;
+    if (!PyWeakref_CheckRefExact(entry))
+        return 0;
+#if PY_VERSION_HEX >= 0x030D0000
+    PyObject *referent;
+    if (PyWeakref_GetRef(entry, &referent) < 0) {
+        PyErr_Clear();
+        return 0;
+    }
+    Py_XDECREF(referent);  /* only compared, never used */
+#else
+    PyObject *referent = PyWeakref_GetObject(entry);
+#endif
+    return referent == obj;
+}
+
 /* A key whose hash and equality are the builtins' own: looking it up runs no Python code. A key of
  * another type (a user class whose __hash__ is instrumented code: it would make scheduling points)
  * goes straight to _tell, which hashes it exactly as the pure-Python fast path does. */
@@ -532,11 +554,11 @@ tell(FastPathObject *f, PyObject *kind, PyObject *obj, PyObject *key, PyObject *
     Py_DECREF(oid);
     if (told == NULL)
         return -1;
-    int known = PyDict_Contains(f->told, told);
+    PyObject *entry = PyDict_GetItemWithError(f->told, told);  /* borrowed */
     Py_DECREF(told);
-    if (known > 0)
+    if (entry != NULL && names(entry, obj))
         return 0;
-    if (known < 0) {
+    if (entry == NULL && PyErr_Occurred()) {
         if (!PyErr_ExceptionMatches(PyExc_TypeError))
             return -1;
         PyErr_Clear();  /* unhashable: _tell tells it, as always */
@@ -598,24 +620,8 @@ detect_known(PyObject *kind, PyObject *obj, PyObject *key, PyObject *site)
         PyErr_Clear();
         return 0;
     }
-    /* the entry names this very object: itself, or a live weak reference to it (an entry whose
-     * object died must not stand for a new object with the same id) */
-    if (entry != obj) {
-        if (!PyWeakref_CheckRefExact(entry))
-            return 0;
-#if PY_VERSION_HEX >= 0x030D0000
-        PyObject *referent;
-        if (PyWeakref_GetRef(entry, &referent) < 0) {
-            PyErr_Clear();
-            return 0;
-        }
-        Py_XDECREF(referent);  /* only compared, never used */
-#else
-        PyObject *referent = PyWeakref_GetObject(entry);
-#endif
-        if (referent != obj)
-            return 0;
-    }
+    if (!names(entry, obj))
+        return 0;
     if (PyObject_SetAttr(d->ts, s_site, site) < 0)
         return -1;
     fast_hits++;
@@ -903,7 +909,7 @@ PyInit__speedups(void)
         return NULL;
     }
     /* what runtime/fastpath.native() checks: a build of another version of this file is not used */
-    if (PyModule_AddIntConstant(m, "API", 2) < 0) {
+    if (PyModule_AddIntConstant(m, "API", 3) < 0) {
         Py_DECREF(m);
         return NULL;
     }

@@ -16,6 +16,7 @@ from _thread import allocate_lock, get_ident
 from bisect import insort
 from functools import partial
 from typing import Any
+from weakref import ref as _weakref
 
 from . import hooks
 from .calls import CallClassifier
@@ -596,9 +597,14 @@ class Execution:
         switch or synchronisation."""
         try:
             told = (id(obj), key, kind, site, atomic)
-            if told in self.fast.told:
+            entry = self.fast.told.get(told)
+            # only if the entry names this very object: one that died left its id to a new one
+            if entry is not None and (entry is obj or (type(entry) is _weakref and entry() is obj)):
                 return
-            self.fast.told[told] = None
+            try:
+                self.fast.told[told] = _weakref(obj)
+            except TypeError:
+                self.fast.told[told] = obj  # a builtin container (the race detector keeps those alive too)
         except TypeError:
             pass  # an unhashable key (a slice before 3.12): always told
         for observer in self.access_observers:

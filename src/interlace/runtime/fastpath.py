@@ -18,9 +18,11 @@ Invariants (the baton holder is the only writer, except ``ident``, set under the
 - ``step`` counts scheduling points and back-edges; ``progress_at`` is the step of the last progress
   (see ``LIVELOCK_WINDOW``); ``gil_points`` counts the points where a GIL could switch threads (calls,
   back-edges), execution-wide and monotonic.
-- ``told`` holds ``(id(obj), key, kind, site, atomic)`` of the accesses told to the access observers
-  since the last switch or synchronisation; it never holds a program object (ids only; keys are names
-  or keys the program also holds).
+- ``told`` maps ``(id(obj), key, kind, site, atomic)`` of the accesses told to the access observers
+  since the last switch or synchronisation to a weak reference to ``obj`` (or ``obj`` itself when it
+  cannot be weakly referenced: builtin containers, which the race detector keeps alive too; keys are
+  names or keys the program also holds): an entry counts only while it names that very object, since
+  an object that died leaves its id to a new one, whose accesses are new.
 """
 
 from __future__ import annotations
@@ -45,7 +47,7 @@ class FastPath:
         self.free_threaded = free_threaded
         self.trace = trace
         self.observe = observe
-        self.told: dict[tuple, None] = {}
+        self.told: dict[tuple, Any] = {}
 
     def taken(self) -> int:
         """Points taken by the fast path since the budget was granted."""
@@ -53,7 +55,7 @@ class FastPath:
 
 
 #: the interface version of interlace._speedups this code expects (its ``API`` constant)
-NATIVE_API = 2
+NATIVE_API = 3
 
 
 def native() -> Any:

@@ -91,6 +91,38 @@ def _sync(kind: str, obj: Any) -> None:
             ex.synced(kind, me, obj)
 
 
+#: at most this many accesses in a Told's set
+TOLD_CAP = 4096
+
+
+class Told:
+    """The accesses told to the detectors since another thread's access or any synchronisation
+    reached them: telling one again cannot show anything new (FastTrack's same-epoch rule, applied
+    before the detectors are called, as a controlled execution does between two switches).
+
+    ``ts``/``ident``: the thread whose accesses were told last (None: nobody since the last
+    synchronisation); ``told``: ``(id(obj), key, kind, site) -> a weak reference to obj`` (or obj
+    itself when it has none: builtin containers, which the race detector keeps alive too), so that an
+    entry whose object died does not stand for a new object with the same id. The native accelerator
+    (:mod:`interlace._speedups`) has the same fields in C and skips a told access without calling
+    into Python.
+    """
+
+    __slots__ = ("ident", "ts", "told")
+
+    def __init__(self) -> None:
+        self.ident: int | None = None
+        self.ts: ThreadState | None = None
+        self.told: dict[tuple, Any] = {}
+
+
+def _new_told() -> Any:
+    from ..runtime.fastpath import native
+
+    speedups = native()
+    return Told() if speedups is None else speedups.Told()
+
+
 class NativeExecution:
     """Stands where an :class:`Execution` stands for the hooks, but only observes."""
 
@@ -110,6 +142,7 @@ class NativeExecution:
         # the observers called at every shared access (the lock-order detector only watches locks)
         self.access_observers = [o for o in self.observers if getattr(o, "observes_accesses", True)]
         self.describe = Execution.describe.__get__(self)
+        self.told = _new_told()
 
     def thread_state(self, thread: threading.Thread) -> ThreadState:
         ts = self.by_thread.get(thread)
@@ -144,6 +177,15 @@ class NativeExecution:
 
     # -- the hooks' interface ------------------------------------------------------------------------
 
+    def _teller(self, me: ThreadState) -> None:
+        """``me``'s access reaches the detectors (under the mutex): another thread's told ones may
+        show something new again."""
+        told = self.told
+        if told.ts is not me:
+            told.told.clear()
+            told.ts = me
+            told.ident = get_ident()
+
     def access(self, kind: str, obj: Any, key: Any, site: tuple, value: Any = None) -> None:
         me = self.me()
         if me is None:
@@ -151,6 +193,17 @@ class NativeExecution:
         me.site = site
         me.accesses += 1
         with self._mutex:
+            self._teller(me)
+            told = self.told.told
+            try:
+                k = (id(obj), key, kind, site)
+                if told.get(k) is type(obj):  # by id and type: no reference to the object
+                    return
+                if len(told) >= TOLD_CAP:
+                    told.clear()
+                told[k] = type(obj)
+            except TypeError:
+                pass  # an unhashable key (a slice before 3.12): always told
             for observer in self.access_observers:
                 observer.access(self, me, kind, obj, key, site, False)
 
@@ -166,6 +219,7 @@ class NativeExecution:
         kind, _what, _replacement, target = self.classifier.classify(fn, args, self)
         if target is not None:
             with self._mutex:
+                self._teller(me)
                 for observer in self.access_observers:
                     observer.access(self, me, kind, target[0], target[1], site, target[2])
         return fn
@@ -192,6 +246,9 @@ class NativeExecution:
 
     def synced(self, kind: str, me: ThreadState, obj: Any) -> None:
         with self._mutex:
+            told = self.told
+            told.told.clear()
+            told.ts = told.ident = None
             for observer in self.observers:
                 observer.sync(self, kind, me, obj)
 

@@ -20,7 +20,7 @@ from typing import Any
 from . import hooks
 from .calls import CallClassifier
 from .describe import describe_deadlock, describe_livelock, stack_of
-from .fastpath import FastPath
+from .fastpath import FastPath, native
 from .state import (
     BLOCKED,
     END_OF_MAIN,
@@ -54,6 +54,10 @@ LIVELOCK_WINDOW = 1_000_000
 #: livelock once it makes no progress for LIVELOCK_WINDOW points.)
 ALONE_WINDOW = 100_000
 ALONE_CLOCK_STEP = 0.5
+
+_native = native()
+#: the fast path's state: the native accelerator's C type when it is built, else the reference class
+_FastPath = FastPath if _native is None else _native.FastPath
 
 
 class Execution:
@@ -92,7 +96,7 @@ class Execution:
         # observers by the baton holder since the last switch or synchronisation: telling them again
         # cannot show anything new (FastTrack's same-epoch rule, applied before the observers are even
         # called)
-        self.fast = FastPath(self.free_threaded, record_trace, bool(self.access_observers), self.step_limit)
+        self.fast = _FastPath(self.free_threaded, record_trace, bool(self.access_observers), self.step_limit)
         self.threads: list[ThreadState] = []
         self.by_thread: dict[threading.Thread, ThreadState] = {}
         self.by_ident: dict[int, ThreadState] = {}
@@ -619,9 +623,11 @@ class Execution:
         switch or synchronisation."""
         try:
             told = (id(obj), key, kind, site, atomic)
-            if told in self.fast.told:
+            # an entry names the object by id and type (no reference to the object, strong or weak,
+            # which a program could see): a new object of another type at a dead one's address is new
+            if self.fast.told.get(told) is type(obj):
                 return
-            self.fast.told[told] = None
+            self.fast.told[told] = type(obj)
         except TypeError:
             pass  # an unhashable key (a slice before 3.12): always told
         for observer in self.access_observers:

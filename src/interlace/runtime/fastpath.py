@@ -19,9 +19,10 @@ Invariants (the baton holder is the only writer, except ``ident``, set under the
   (see ``LIVELOCK_WINDOW``); ``gil_points`` counts the points where a GIL could switch threads (calls,
   back-edges) that the holder passed since it got the baton, ``accesses`` its shared accesses (told to
   the observers or not) since then: both are added to its ThreadState when it loses the baton.
-- ``told`` holds ``(id(obj), key, kind, site, atomic)`` of the accesses told to the access observers
-  since the last switch or synchronisation; it never holds a program object (ids only; keys are names
-  or keys the program also holds).
+- ``told`` maps ``(id(obj), key, kind, site, atomic)`` of the accesses told to the access observers
+  since the last switch or synchronisation to ``type(obj)``: an entry counts only for an object of that
+  type at that address. It holds no reference, strong or weak, to a program object (a program could
+  see a weak one: ``__weakref__``, ``getweakrefcount``); keys are names or keys the program also holds.
 """
 
 from __future__ import annotations
@@ -47,15 +48,20 @@ class FastPath:
         self.free_threaded = free_threaded
         self.trace = trace
         self.observe = observe
-        self.told: dict[tuple, None] = {}
+        self.told: dict[tuple, Any] = {}
 
     def taken(self) -> int:
         """Points taken by the fast path since the budget was granted."""
         return self.granted - self.budget
 
 
+#: the interface version of interlace._speedups this code expects (its ``API`` constant)
+NATIVE_API = 4
+
+
 def native() -> Any:
-    """The native accelerator's module, or None (not built, or ``INTERLACE_PURE=1``)."""
+    """The native accelerator's module, or None (not built, built from another version of the
+    source -- a stale in-place build --, or ``INTERLACE_PURE=1``)."""
     import os
 
     if os.environ.get("INTERLACE_PURE"):
@@ -63,5 +69,7 @@ def native() -> Any:
     try:
         from .. import _speedups  # type: ignore[attr-defined]
     except ImportError:
+        return None
+    if getattr(_speedups, "API", None) != NATIVE_API:
         return None
     return _speedups

@@ -23,6 +23,8 @@ import sys
 import types
 from typing import Any
 
+from .fastpath import native
+
 READ = "read"
 WRITE = "write"
 DELETE = "delete"
@@ -44,6 +46,13 @@ _CODE_TYPES = frozenset({types.FunctionType, type, types.ModuleType, types.Built
 def set_active(execution: Any) -> None:
     global _active
     _active = execution
+    if _native is not None:
+        # the C hooks take the fast path on an execution's native FastPath (see runtime/fastpath.py),
+        # or skip the accesses detector-only mode already told (see detect/native.py)
+        fast = getattr(execution, "fast", None)
+        told = getattr(execution, "told", None)
+        _native.activate(execution, fast if type(fast) is _native.FastPath else None,
+                         told if type(told) is _native.Told else None, _loop_point_every())
 
 
 def set_source_compiler(compiler: Any) -> None:
@@ -298,6 +307,21 @@ HOOKS["_il_slice"] = slice
 for _name in ("iadd", "isub", "imul", "imatmul", "itruediv", "ifloordiv", "imod", "ipow",
               "ilshift", "irshift", "iand", "ixor", "ior"):
     HOOKS["_il_" + _name] = getattr(operator, _name)
+
+
+def _loop_point_every() -> int:
+    from .execution import LOOP_POINT_EVERY
+
+    return LOOP_POINT_EVERY
+
+
+_native = native()
+"""The native accelerator (None: not built, or ``INTERLACE_PURE=1``): its C hooks replace the hot ones
+of :data:`HOOKS`, falling back to the Python ones above whenever the fast path does not apply."""
+if _native is not None:
+    _native.bind(HOOKS, READ, WRITE)
+    HOOKS.update({name: getattr(_native, name) for name in ("_il_rg", "_il_wg", "_il_rc", "_il_wc", "_il_ra",
+                                                             "_il_wa", "_il_rs", "_il_ws", "_il_loop")})
 
 
 def install_builtins() -> None:

@@ -1,0 +1,914 @@
+/* interlace._speedups: the native accelerator of the scheduler's hot path.
+ *
+ * Optional: interlace works without it (runtime/fastpath.py holds the pure-Python reference, and
+ * INTERLACE_PURE=1 forces it). Two things live here:
+ *
+ * - FastPath, a C type with exactly the fields of runtime.fastpath.FastPath (same names, same
+ *   meaning), which an Execution uses when this module is available;
+ * - C versions of the hottest access hooks of runtime/hooks.py (_il_rg, _il_wg, _il_rc, _il_wc,
+ *   _il_ra, _il_wa, _il_rs, _il_ws, _il_loop). Each takes the scheduler's fast path entirely in C
+ *   when its conditions hold (an active execution with a native FastPath, the calling OS thread holds
+ *   the baton, budget left, free-threaded model, no trace), doing exactly the counter updates of
+ *   Execution.access / Execution.loop and the same `told` check (the same key tuple in the same
+ *   dict), and calls back into Python (ex._tell) only for an access not told yet. Otherwise it calls
+ *   the pure-Python hook unchanged, so every decision is made by the same Python code.
+ *
+ * The module keeps process-wide state (the active execution), like hooks._active, and relies on the
+ * GIL: setup.py does not build it for free-threaded interpreters.
+ */
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+#include <pythread.h>
+
+#if PY_VERSION_HEX < 0x030A0000
+#error "interlace._speedups needs Python 3.10 or later"
+#endif
+
+/* ---------------------------------------------------------------------------------------------- */
+/* FastPath                                                                                        */
+
+typedef struct {
+    PyObject_HEAD
+    unsigned long ident;
+    int has_ident;
+    long long budget;
+    long long granted;
+    long long step;
+    long long progress_at;
+    long long loops;
+    long long gil_points;
+    long long accesses;
+    PyObject *limit;  /* as given (int or float) */
+    double limit_d;   /* the same, for comparisons */
+    char decides;
+    char free_threaded;
+    char trace;
+    char observe;
+    PyObject *told;
+} FastPathObject;
+
+static PyTypeObject FastPathType;
+
+static int
+set_limit(FastPathObject *self, PyObject *value)
+{
+    double d = PyFloat_AsDouble(value);
+    if (d == -1.0 && PyErr_Occurred())
+        return -1;
+    Py_INCREF(value);
+    Py_XSETREF(self->limit, value);
+    self->limit_d = d;
+    return 0;
+}
+
+static int
+FastPath_init(FastPathObject *self, PyObject *args, PyObject *kwds)
+{
+    static char *kwlist[] = {"free_threaded", "trace", "observe", "limit", NULL};
+    PyObject *ft, *tr, *ob, *limit;
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, "OOOO:FastPath", kwlist, &ft, &tr, &ob, &limit))
+        return -1;
+    int a = PyObject_IsTrue(ft), b = PyObject_IsTrue(tr), c = PyObject_IsTrue(ob);
+    if (a < 0 || b < 0 || c < 0)
+        return -1;
+    if (set_limit(self, limit) < 0)
+        return -1;
+    self->has_ident = 0;
+    self->ident = 0;
+    self->budget = self->granted = self->step = self->progress_at = self->loops = self->gil_points = self->accesses = 0;
+    self->decides = 0;
+    self->free_threaded = (char)a;
+    self->trace = (char)b;
+    self->observe = (char)c;
+    PyObject *told = PyDict_New();
+    if (told == NULL)
+        return -1;
+    Py_XSETREF(self->told, told);
+    return 0;
+}
+
+static int
+FastPath_traverse(FastPathObject *self, visitproc visit, void *arg)
+{
+    Py_VISIT(self->limit);
+    Py_VISIT(self->told);
+    return 0;
+}
+
+static int
+FastPath_clear(FastPathObject *self)
+{
+    Py_CLEAR(self->limit);
+    Py_CLEAR(self->told);
+    return 0;
+}
+
+static void
+FastPath_dealloc(FastPathObject *self)
+{
+    PyObject_GC_UnTrack(self);
+    FastPath_clear(self);
+    Py_TYPE(self)->tp_free((PyObject *)self);
+}
+
+static PyObject *
+FastPath_taken(FastPathObject *self, PyObject *Py_UNUSED(ignored))
+{
+    return PyLong_FromLongLong(self->granted - self->budget);
+}
+
+static PyObject *
+get_ident_field(FastPathObject *self, void *closure)
+{
+    if (!self->has_ident)
+        Py_RETURN_NONE;
+    return PyLong_FromUnsignedLong(self->ident);
+}
+
+static int
+set_ident_field(FastPathObject *self, PyObject *value, void *closure)
+{
+    if (value == NULL) {
+        PyErr_SetString(PyExc_AttributeError, "ident cannot be deleted");
+        return -1;
+    }
+    if (value == Py_None) {
+        self->has_ident = 0;
+        self->ident = 0;
+        return 0;
+    }
+    unsigned long v = PyLong_AsUnsignedLong(value);
+    if (v == (unsigned long)-1 && PyErr_Occurred())
+        return -1;
+    self->ident = v;
+    self->has_ident = 1;
+    return 0;
+}
+
+static PyObject *
+get_limit(FastPathObject *self, void *closure)
+{
+    return Py_NewRef(self->limit);
+}
+
+static int
+set_limit_field(FastPathObject *self, PyObject *value, void *closure)
+{
+    if (value == NULL) {
+        PyErr_SetString(PyExc_AttributeError, "limit cannot be deleted");
+        return -1;
+    }
+    return set_limit(self, value);
+}
+
+static PyObject *
+get_told(FastPathObject *self, void *closure)
+{
+    return Py_NewRef(self->told);
+}
+
+static int
+set_told(FastPathObject *self, PyObject *value, void *closure)
+{
+    if (value == NULL || !PyDict_Check(value)) {
+        PyErr_SetString(PyExc_TypeError, "told must be a dict");
+        return -1;
+    }
+    Py_INCREF(value);
+    Py_XSETREF(self->told, value);
+    return 0;
+}
+
+#define LL_FIELD(name)                                                              \
+    static PyObject *get_##name(FastPathObject *self, void *c)                      \
+    {                                                                               \
+        return PyLong_FromLongLong(self->name);                                     \
+    }                                                                               \
+    static int set_##name(FastPathObject *self, PyObject *value, void *c)           \
+    {                                                                               \
+        if (value == NULL) {                                                        \
+            PyErr_SetString(PyExc_AttributeError, #name " cannot be deleted");      \
+            return -1;                                                              \
+        }                                                                           \
+        long long v = PyLong_AsLongLong(value);                                     \
+        if (v == -1 && PyErr_Occurred())                                            \
+            return -1;                                                              \
+        self->name = v;                                                             \
+        return 0;                                                                   \
+    }
+
+#define BOOL_FIELD(name)                                                            \
+    static PyObject *get_##name(FastPathObject *self, void *c)                      \
+    {                                                                               \
+        return PyBool_FromLong(self->name);                                         \
+    }                                                                               \
+    static int set_##name(FastPathObject *self, PyObject *value, void *c)           \
+    {                                                                               \
+        if (value == NULL) {                                                        \
+            PyErr_SetString(PyExc_AttributeError, #name " cannot be deleted");      \
+            return -1;                                                              \
+        }                                                                           \
+        int v = PyObject_IsTrue(value);                                             \
+        if (v < 0)                                                                  \
+            return -1;                                                              \
+        self->name = (char)v;                                                       \
+        return 0;                                                                   \
+    }
+
+LL_FIELD(budget)
+LL_FIELD(granted)
+LL_FIELD(step)
+LL_FIELD(progress_at)
+LL_FIELD(loops)
+LL_FIELD(gil_points)
+LL_FIELD(accesses)
+BOOL_FIELD(decides)
+BOOL_FIELD(free_threaded)
+BOOL_FIELD(trace)
+BOOL_FIELD(observe)
+
+#define GETSET(name) {#name, (getter)get_##name, (setter)set_##name, NULL, NULL}
+
+static PyGetSetDef FastPath_getset[] = {
+    {"ident", (getter)get_ident_field, (setter)set_ident_field, "OS thread ident of the baton holder, or None", NULL},
+    GETSET(budget),
+    GETSET(granted),
+    GETSET(decides),
+    GETSET(step),
+    GETSET(progress_at),
+    GETSET(loops),
+    GETSET(gil_points),
+    GETSET(accesses),
+    {"limit", (getter)get_limit, (setter)set_limit_field, "the step bound (inf: none)", NULL},
+    GETSET(free_threaded),
+    GETSET(trace),
+    GETSET(observe),
+    {"told", (getter)get_told, (setter)set_told, "accesses told since the last switch or synchronisation", NULL},
+    {NULL}
+};
+
+static PyMethodDef FastPath_methods[] = {
+    {"taken", (PyCFunction)FastPath_taken, METH_NOARGS, "Points taken by the fast path since the budget was granted."},
+    {NULL}
+};
+
+static PyTypeObject FastPathType = {
+    PyVarObject_HEAD_INIT(NULL, 0)
+    .tp_name = "interlace._speedups.FastPath",
+    .tp_basicsize = sizeof(FastPathObject),
+    .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC,
+    .tp_doc = "The scheduler's fast-path state (see interlace.runtime.fastpath.FastPath), in C.",
+    .tp_new = PyType_GenericNew,
+    .tp_init = (initproc)FastPath_init,
+    .tp_dealloc = (destructor)FastPath_dealloc,
+    .tp_traverse = (traverseproc)FastPath_traverse,
+    .tp_clear = (inquiry)FastPath_clear,
+    .tp_getset = FastPath_getset,
+    .tp_methods = FastPath_methods,
+};
+
+/* ---------------------------------------------------------------------------------------------- */
+/* Told: detector-only mode's filter (see interlace.detect.native.Told, the reference)              */
+
+typedef struct {
+    PyObject_HEAD
+    unsigned long ident;
+    int has_ident;
+    PyObject *ts;    /* the ThreadState whose accesses were told last, or None */
+    PyObject *told;  /* (id(obj), key, kind, site) -> weakref to obj, or obj */
+} ToldObject;
+
+static int
+Told_init(ToldObject *self, PyObject *args, PyObject *kwds)
+{
+    static char *kwlist[] = {NULL};
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, ":Told", kwlist))
+        return -1;
+    PyObject *told = PyDict_New();
+    if (told == NULL)
+        return -1;
+    self->has_ident = 0;
+    Py_XSETREF(self->told, told);
+    Py_INCREF(Py_None);
+    Py_XSETREF(self->ts, Py_None);
+    return 0;
+}
+
+static int
+Told_traverse(ToldObject *self, visitproc visit, void *arg)
+{
+    Py_VISIT(self->ts);
+    Py_VISIT(self->told);
+    return 0;
+}
+
+static int
+Told_clear(ToldObject *self)
+{
+    Py_CLEAR(self->ts);
+    Py_CLEAR(self->told);
+    return 0;
+}
+
+static void
+Told_dealloc(ToldObject *self)
+{
+    PyObject_GC_UnTrack(self);
+    Told_clear(self);
+    Py_TYPE(self)->tp_free((PyObject *)self);
+}
+
+static PyObject *
+Told_get_ident(ToldObject *self, void *closure)
+{
+    if (!self->has_ident)
+        Py_RETURN_NONE;
+    return PyLong_FromUnsignedLong(self->ident);
+}
+
+static int
+Told_set_ident(ToldObject *self, PyObject *value, void *closure)
+{
+    if (value == NULL) {
+        PyErr_SetString(PyExc_AttributeError, "ident cannot be deleted");
+        return -1;
+    }
+    if (value == Py_None) {
+        self->has_ident = 0;
+        self->ident = 0;
+        return 0;
+    }
+    unsigned long v = PyLong_AsUnsignedLong(value);
+    if (v == (unsigned long)-1 && PyErr_Occurred())
+        return -1;
+    self->ident = v;
+    self->has_ident = 1;
+    return 0;
+}
+
+static PyObject *
+Told_get_ts(ToldObject *self, void *closure)
+{
+    return Py_NewRef(self->ts ? self->ts : Py_None);
+}
+
+static int
+Told_set_ts(ToldObject *self, PyObject *value, void *closure)
+{
+    if (value == NULL) {
+        PyErr_SetString(PyExc_AttributeError, "ts cannot be deleted");
+        return -1;
+    }
+    Py_INCREF(value);
+    Py_XSETREF(self->ts, value);
+    return 0;
+}
+
+static PyObject *
+Told_get_told(ToldObject *self, void *closure)
+{
+    return Py_NewRef(self->told);
+}
+
+static int
+Told_set_told(ToldObject *self, PyObject *value, void *closure)
+{
+    if (value == NULL || !PyDict_Check(value)) {
+        PyErr_SetString(PyExc_TypeError, "told must be a dict");
+        return -1;
+    }
+    Py_INCREF(value);
+    Py_XSETREF(self->told, value);
+    return 0;
+}
+
+static PyGetSetDef Told_getset[] = {
+    {"ident", (getter)Told_get_ident, (setter)Told_set_ident, "OS thread ident of ts, or None", NULL},
+    {"ts", (getter)Told_get_ts, (setter)Told_set_ts, "the thread whose accesses were told last", NULL},
+    {"told", (getter)Told_get_told, (setter)Told_set_told, "the accesses it told since then", NULL},
+    {NULL}
+};
+
+static PyTypeObject ToldType = {
+    PyVarObject_HEAD_INIT(NULL, 0)
+    .tp_name = "interlace._speedups.Told",
+    .tp_basicsize = sizeof(ToldObject),
+    .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC,
+    .tp_doc = "Detector-only mode's filter of repeated accesses (see interlace.detect.native.Told), in C.",
+    .tp_new = PyType_GenericNew,
+    .tp_init = (initproc)Told_init,
+    .tp_dealloc = (destructor)Told_dealloc,
+    .tp_traverse = (traverseproc)Told_traverse,
+    .tp_clear = (inquiry)Told_clear,
+    .tp_getset = Told_getset,
+};
+
+/* ---------------------------------------------------------------------------------------------- */
+/* the active execution and the pure-Python hooks                                                  */
+
+static PyObject *active_ex = NULL;            /* hooks._active, or NULL */
+static FastPathObject *active_fast = NULL;    /* its native FastPath, or NULL (the slow path always) */
+static long long loop_every = 1024;           /* execution.LOOP_POINT_EVERY */
+static ToldObject *active_told = NULL;        /* detector-only mode: its filter, or NULL */
+static long long fast_hits = 0;               /* hooks that took the fast path in C (for tests) */
+
+enum { H_RG, H_WG, H_RC, H_WC, H_RA, H_WA, H_RS, H_WS, H_LOOP, H_COUNT };
+static const char *hook_names[H_COUNT] = {
+    "_il_rg", "_il_wg", "_il_rc", "_il_wc", "_il_ra", "_il_wa", "_il_rs", "_il_ws", "_il_loop",
+};
+static PyObject *pure[H_COUNT];  /* the pure-Python hooks, called on every slow path */
+
+static PyObject *s_read, *s_write;  /* hooks.READ / hooks.WRITE (the very objects) */
+static PyObject *s_tell, *s_current, *s_site, *s_gil_points, *one;
+
+static inline PyObject *
+one_obj(void)
+{
+    return one;
+}
+
+/* activate(ex, fast, loop_every): what hooks.set_active tells the C hooks. */
+static PyObject *
+sp_activate(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
+{
+    if (nargs != 4) {
+        PyErr_SetString(PyExc_TypeError, "activate(execution, fast, told, loop_every)");
+        return NULL;
+    }
+    PyObject *ex = args[0], *fast = args[1], *told = args[2];
+    long long every = PyLong_AsLongLong(args[3]);
+    if (every == -1 && PyErr_Occurred())
+        return NULL;
+    if (fast != Py_None && !PyObject_TypeCheck(fast, &FastPathType)) {
+        PyErr_SetString(PyExc_TypeError, "fast must be a native FastPath or None");
+        return NULL;
+    }
+    if (told != Py_None && !PyObject_TypeCheck(told, &ToldType)) {
+        PyErr_SetString(PyExc_TypeError, "told must be a native Told or None");
+        return NULL;
+    }
+    PyObject *old_ex = active_ex;
+    FastPathObject *old_fast = active_fast;
+    ToldObject *old_told = active_told;
+    active_ex = ex == Py_None ? NULL : Py_NewRef(ex);
+    active_fast = (ex == Py_None || fast == Py_None) ? NULL : (FastPathObject *)Py_NewRef(fast);
+    active_told = (ex == Py_None || told == Py_None) ? NULL : (ToldObject *)Py_NewRef(told);
+    loop_every = every;
+    Py_XDECREF(old_ex);
+    Py_XDECREF(old_fast);
+    Py_XDECREF(old_told);
+    Py_RETURN_NONE;
+}
+
+/* bind(hooks_dict, read, write): the pure-Python hooks and kind strings, once at import. */
+static PyObject *
+sp_bind(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
+{
+    if (nargs != 3 || !PyDict_Check(args[0])) {
+        PyErr_SetString(PyExc_TypeError, "bind(hooks, READ, WRITE)");
+        return NULL;
+    }
+    for (int i = 0; i < H_COUNT; i++) {
+        PyObject *fn = PyDict_GetItemString(args[0], hook_names[i]);
+        if (fn == NULL) {
+            PyErr_Format(PyExc_KeyError, "no hook %s", hook_names[i]);
+            return NULL;
+        }
+        Py_INCREF(fn);
+        Py_XSETREF(pure[i], fn);
+    }
+    Py_INCREF(args[1]);
+    Py_XSETREF(s_read, args[1]);
+    Py_INCREF(args[2]);
+    Py_XSETREF(s_write, args[2]);
+    Py_RETURN_NONE;
+}
+
+static inline PyObject *
+slow(int hook, PyObject *const *args, Py_ssize_t nargs)
+{
+    return PyObject_Vectorcall(pure[hook], args, nargs, NULL);
+}
+
+/* The fast path's conditions (Execution.access): the baton holder, budget left, free-threaded, no trace. */
+static inline int
+fast_ok(void)
+{
+    FastPathObject *f = active_fast;
+    return f != NULL && f->budget > 0 && f->has_ident && f->free_threaded && !f->trace
+           && f->ident == PyThread_get_thread_ident();
+}
+
+/* Does a `told` entry name this object? Entries hold the object's type (never a reference to the
+ * object, strong or weak, which a program could see): a new object of another type at a dead one's
+ * address is new. */
+static inline int
+names(PyObject *entry, PyObject *obj)
+{
+    return entry == (PyObject *)Py_TYPE(obj);
+}
+
+/* A key whose hash and equality are the builtins' own: looking it up runs no Python code. A key of
+ * another type (a user class whose __hash__ is instrumented code: it would make scheduling points)
+ * goes straight to _tell, which hashes it exactly as the pure-Python fast path does. */
+static int
+plain_key(PyObject *key)
+{
+    PyTypeObject *t = Py_TYPE(key);
+    if (t == &PyUnicode_Type || t == &PyLong_Type || key == Py_None || t == &PyBool_Type || t == &PyFloat_Type
+        || t == &PyBytes_Type)
+        return 1;
+    if (t == &PyTuple_Type) {
+        for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(key); i++) {
+            PyTypeObject *u = Py_TYPE(PyTuple_GET_ITEM(key, i));
+            if (!(u == &PyUnicode_Type || u == &PyLong_Type || u == &PyBool_Type || u == &PyFloat_Type
+                  || u == &PyBytes_Type || PyTuple_GET_ITEM(key, i) == Py_None))
+                return 0;
+        }
+        return 1;
+    }
+    return 0;
+}
+
+/* Execution._tell for the fast path: the same key tuple in the same dict; Python only when new. */
+static int
+tell(FastPathObject *f, PyObject *kind, PyObject *obj, PyObject *key, PyObject *site)
+{
+    PyObject *ex = active_ex;
+    if (!plain_key(key) || !PyDict_CheckExact(f->told))
+        goto call;
+    PyObject *oid = PyLong_FromVoidPtr(obj);
+    if (oid == NULL)
+        return -1;
+    PyObject *told = PyTuple_Pack(5, oid, key, kind, site, Py_False);
+    Py_DECREF(oid);
+    if (told == NULL)
+        return -1;
+    PyObject *entry = PyDict_GetItemWithError(f->told, told);  /* borrowed */
+    Py_DECREF(told);
+    if (entry != NULL && names(entry, obj))
+        return 0;
+    if (entry == NULL && PyErr_Occurred()) {
+        if (!PyErr_ExceptionMatches(PyExc_TypeError))
+            return -1;
+        PyErr_Clear();  /* unhashable: _tell tells it, as always */
+    }
+call:
+    Py_INCREF(ex);
+    PyObject *me = PyObject_GetAttr(ex, s_current);
+    if (me == NULL) {
+        Py_DECREF(ex);
+        return -1;
+    }
+    PyObject *call[7] = {ex, me, kind, obj, key, site, Py_False};
+    PyObject *r = PyObject_VectorcallMethod(s_tell, call, 7 | PY_VECTORCALL_ARGUMENTS_OFFSET, NULL);
+    Py_DECREF(me);
+    Py_DECREF(ex);
+    if (r == NULL)
+        return -1;
+    Py_DECREF(r);
+    return 0;
+}
+
+/* Execution.access's fast path; the caller checked fast_ok(). */
+static inline int
+fast_access(int write, PyObject *obj, PyObject *key, PyObject *site)
+{
+    FastPathObject *f = active_fast;
+    fast_hits++;
+    f->step++;
+    f->budget--;
+    f->loops = 0;
+    f->accesses++;
+    if (write)
+        f->progress_at = f->step;
+    if (!f->observe)
+        return 0;
+    return tell(f, write ? s_write : s_read, obj, key, site);
+}
+
+/* Detector-only mode (NativeExecution.access): is this access one the calling thread told since no
+ * other thread's access or any synchronisation reached the detectors? Then it is only noted as the
+ * thread's site, as the Python path does, and the detectors are not called. Returns 1 (skip it),
+ * 0 (the Python hook must see it) or -1 (error). */
+static int
+detect_known(PyObject *kind, PyObject *obj, PyObject *key, PyObject *site)
+{
+    ToldObject *d = active_told;
+    if (d == NULL || !d->has_ident || d->ident != PyThread_get_thread_ident() || !plain_key(key)
+        || !PyDict_CheckExact(d->told) || PyDict_GET_SIZE(d->told) == 0)
+        return 0;
+    PyObject *oid = PyLong_FromVoidPtr(obj);
+    if (oid == NULL)
+        return -1;
+    PyObject *told = PyTuple_Pack(4, oid, key, kind, site);
+    Py_DECREF(oid);
+    if (told == NULL)
+        return -1;
+    PyObject *entry = PyDict_GetItemWithError(d->told, told);  /* borrowed */
+    Py_DECREF(told);
+    if (entry == NULL) {
+        PyErr_Clear();
+        return 0;
+    }
+    if (!names(entry, obj))
+        return 0;
+    if (PyObject_SetAttr(d->ts, s_site, site) < 0)
+        return -1;
+    fast_hits++;
+    return 1;
+}
+
+/* ---------------------------------------------------------------------------------------------- */
+/* the hooks                                                                                       */
+
+static inline int
+is_code(PyObject *value)
+{
+    PyTypeObject *t = Py_TYPE(value);
+    return t == &PyFunction_Type || t == &PyType_Type || t == &PyModule_Type || t == &PyCFunction_Type;
+}
+
+/* _il_rg(name, site): a global read (the caller then reads it natively). */
+static PyObject *
+sp_rg(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
+{
+    if (nargs == 2 && fast_ok()) {
+        PyObject *ns = PyEval_GetGlobals();
+        if (ns != NULL && PyDict_CheckExact(ns)) {
+            PyObject *value = PyDict_GetItemWithError(ns, args[0]);
+            if (value == NULL && PyErr_Occurred())
+                return NULL;
+            if (value != NULL && is_code(value))
+                Py_RETURN_NONE;  /* reading code, not data */
+            if (fast_access(0, ns, args[0], args[1]) < 0)
+                return NULL;
+            Py_RETURN_NONE;
+        }
+    }
+    else if (nargs == 2 && active_told != NULL) {
+        PyObject *ns = PyEval_GetGlobals();
+        if (ns != NULL && PyDict_CheckExact(ns)) {
+            PyObject *value = PyDict_GetItemWithError(ns, args[0]);
+            if (value == NULL && PyErr_Occurred())
+                return NULL;
+            if (value != NULL && is_code(value))
+                Py_RETURN_NONE;
+            int known = detect_known(s_read, ns, args[0], args[1]);
+            if (known < 0)
+                return NULL;
+            if (known)
+                Py_RETURN_NONE;
+        }
+    }
+    return slow(H_RG, args, nargs);
+}
+
+/* _il_wg(name, value, site) -> value */
+static PyObject *
+sp_wg(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
+{
+    if (nargs == 3 && fast_ok()) {
+        PyObject *ns = PyEval_GetGlobals();
+        if (ns != NULL) {
+            if (fast_access(1, ns, args[0], args[2]) < 0)
+                return NULL;
+            return Py_NewRef(args[1]);
+        }
+    }
+    else if (nargs == 3 && active_told != NULL) {
+        PyObject *ns = PyEval_GetGlobals();
+        if (ns != NULL) {
+            int known = detect_known(s_write, ns, args[0], args[2]);
+            if (known < 0)
+                return NULL;
+            if (known)
+                return Py_NewRef(args[1]);
+        }
+    }
+    return slow(H_WG, args, nargs);
+}
+
+/* _il_rc(key, site): a closure cell read, key = (filename, lineno, owner, name). */
+static PyObject *
+sp_rc(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
+{
+    if (nargs == 2 && PyTuple_CheckExact(args[0]) && PyTuple_GET_SIZE(args[0]) >= 4 && fast_ok()) {
+        if (fast_access(0, args[0], PyTuple_GET_ITEM(args[0], 3), args[1]) < 0)
+            return NULL;
+        Py_RETURN_NONE;
+    }
+    if (nargs == 2 && active_told != NULL && PyTuple_CheckExact(args[0]) && PyTuple_GET_SIZE(args[0]) >= 4) {
+        int known = detect_known(s_read, args[0], PyTuple_GET_ITEM(args[0], 3), args[1]);
+        if (known < 0)
+            return NULL;
+        if (known)
+            Py_RETURN_NONE;
+    }
+    return slow(H_RC, args, nargs);
+}
+
+/* _il_wc(key, value, site) -> value */
+static PyObject *
+sp_wc(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
+{
+    if (nargs == 3 && PyTuple_CheckExact(args[0]) && PyTuple_GET_SIZE(args[0]) >= 4 && fast_ok()) {
+        if (fast_access(1, args[0], PyTuple_GET_ITEM(args[0], 3), args[2]) < 0)
+            return NULL;
+        return Py_NewRef(args[1]);
+    }
+    if (nargs == 3 && active_told != NULL && PyTuple_CheckExact(args[0]) && PyTuple_GET_SIZE(args[0]) >= 4) {
+        int known = detect_known(s_write, args[0], PyTuple_GET_ITEM(args[0], 3), args[2]);
+        if (known < 0)
+            return NULL;
+        if (known)
+            return Py_NewRef(args[1]);
+    }
+    return slow(H_WC, args, nargs);
+}
+
+/* _il_ra(obj, name, site) -> getattr(obj, name) */
+static PyObject *
+sp_ra(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
+{
+    if (nargs == 3 && fast_ok()) {
+        if (fast_access(0, args[0], args[1], args[2]) < 0)
+            return NULL;
+        return PyObject_GetAttr(args[0], args[1]);
+    }
+    if (nargs == 3 && active_told != NULL) {
+        int known = detect_known(s_read, args[0], args[1], args[2]);
+        if (known < 0)
+            return NULL;
+        if (known)
+            return PyObject_GetAttr(args[0], args[1]);
+    }
+    return slow(H_RA, args, nargs);
+}
+
+/* _il_wa(value, obj, name, site): setattr(obj, name, value) */
+static PyObject *
+sp_wa(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
+{
+    if (nargs == 4 && fast_ok()) {
+        if (fast_access(1, args[1], args[2], args[3]) < 0)
+            return NULL;
+        if (PyObject_SetAttr(args[1], args[2], args[0]) < 0)
+            return NULL;
+        Py_RETURN_NONE;
+    }
+    if (nargs == 4 && active_told != NULL) {
+        int known = detect_known(s_write, args[1], args[2], args[3]);
+        if (known < 0)
+            return NULL;
+        if (known) {
+            if (PyObject_SetAttr(args[1], args[2], args[0]) < 0)
+                return NULL;
+            Py_RETURN_NONE;
+        }
+    }
+    return slow(H_WA, args, nargs);
+}
+
+/* _il_rs(obj, key, site) -> obj[key] */
+static PyObject *
+sp_rs(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
+{
+    if (nargs == 3 && fast_ok()) {
+        if (fast_access(0, args[0], args[1], args[2]) < 0)
+            return NULL;
+        return PyObject_GetItem(args[0], args[1]);
+    }
+    if (nargs == 3 && active_told != NULL) {
+        int known = detect_known(s_read, args[0], args[1], args[2]);
+        if (known < 0)
+            return NULL;
+        if (known)
+            return PyObject_GetItem(args[0], args[1]);
+    }
+    return slow(H_RS, args, nargs);
+}
+
+/* _il_ws(value, obj, key, site): obj[key] = value */
+static PyObject *
+sp_ws(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
+{
+    if (nargs == 4 && fast_ok()) {
+        if (fast_access(1, args[1], args[2], args[3]) < 0)
+            return NULL;
+        if (PyObject_SetItem(args[1], args[2], args[0]) < 0)
+            return NULL;
+        Py_RETURN_NONE;
+    }
+    if (nargs == 4 && active_told != NULL) {
+        int known = detect_known(s_write, args[1], args[2], args[3]);
+        if (known < 0)
+            return NULL;
+        if (known) {
+            if (PyObject_SetItem(args[1], args[2], args[0]) < 0)
+                return NULL;
+            Py_RETURN_NONE;
+        }
+    }
+    return slow(H_WS, args, nargs);
+}
+
+/* _il_loop(site): Execution.loop when it is only a step (free-threaded model, the baton holder, no
+ * LOOP_POINT_EVERY point due, within the step bound); anything else is the Python hook's. */
+static PyObject *
+sp_loop(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
+{
+    FastPathObject *f = active_fast;
+    if (nargs == 1 && f != NULL && f->has_ident && f->free_threaded && f->loops + 1 < loop_every
+        && (double)(f->step + 1) <= f->limit_d && f->ident == PyThread_get_thread_ident()) {
+        fast_hits++;
+        f->gil_points++;
+        f->progress_at++;
+        f->loops++;
+        f->step++;
+        Py_RETURN_NONE;
+    }
+    ToldObject *d = active_told;
+    if (nargs == 1 && d != NULL && d->has_ident && d->ident == PyThread_get_thread_ident()) {
+        /* detector-only mode, the thread that told last (NativeExecution.loop): ts.gil_points += 1 */
+        PyObject *ts = Py_NewRef(d->ts);
+        PyObject *n = PyObject_GetAttr(ts, s_gil_points);
+        PyObject *m = n == NULL ? NULL : PyNumber_Add(n, one_obj());
+        Py_XDECREF(n);
+        int r = m == NULL ? -1 : PyObject_SetAttr(ts, s_gil_points, m);
+        Py_XDECREF(m);
+        Py_DECREF(ts);
+        if (r < 0)
+            return NULL;
+        fast_hits++;
+        Py_RETURN_NONE;
+    }
+    return slow(H_LOOP, args, nargs);
+}
+
+static PyObject *
+sp_hits(PyObject *module, PyObject *Py_UNUSED(ignored))
+{
+    return PyLong_FromLongLong(fast_hits);
+}
+
+static PyMethodDef module_methods[] = {
+    {"hits", (PyCFunction)sp_hits, METH_NOARGS, "How many hook calls took the fast path in C so far (for tests)."},
+    {"activate", (PyCFunction)(void (*)(void))sp_activate, METH_FASTCALL,
+     "activate(execution, fast, told, loop_every): the active execution (None: none), its native FastPath or detector-only Told."},
+    {"bind", (PyCFunction)(void (*)(void))sp_bind, METH_FASTCALL,
+     "bind(hooks, READ, WRITE): the pure-Python hooks the C ones fall back to."},
+    {"_il_rg", (PyCFunction)(void (*)(void))sp_rg, METH_FASTCALL, "a global read"},
+    {"_il_wg", (PyCFunction)(void (*)(void))sp_wg, METH_FASTCALL, "a global write"},
+    {"_il_rc", (PyCFunction)(void (*)(void))sp_rc, METH_FASTCALL, "a closure cell read"},
+    {"_il_wc", (PyCFunction)(void (*)(void))sp_wc, METH_FASTCALL, "a closure cell write"},
+    {"_il_ra", (PyCFunction)(void (*)(void))sp_ra, METH_FASTCALL, "an attribute read"},
+    {"_il_wa", (PyCFunction)(void (*)(void))sp_wa, METH_FASTCALL, "an attribute write"},
+    {"_il_rs", (PyCFunction)(void (*)(void))sp_rs, METH_FASTCALL, "a subscript read"},
+    {"_il_ws", (PyCFunction)(void (*)(void))sp_ws, METH_FASTCALL, "a subscript write"},
+    {"_il_loop", (PyCFunction)(void (*)(void))sp_loop, METH_FASTCALL, "a loop back-edge"},
+    {NULL}
+};
+
+static struct PyModuleDef speedups_module = {
+    PyModuleDef_HEAD_INIT,
+    .m_name = "interlace._speedups",
+    .m_doc = "The native accelerator of interlace's scheduler hot path (optional; see runtime/fastpath.py).",
+    .m_size = -1,
+    .m_methods = module_methods,
+};
+
+PyMODINIT_FUNC
+PyInit__speedups(void)
+{
+    if (PyType_Ready(&FastPathType) < 0 || PyType_Ready(&ToldType) < 0)
+        return NULL;
+    s_tell = PyUnicode_InternFromString("_tell");
+    s_current = PyUnicode_InternFromString("current");
+    s_site = PyUnicode_InternFromString("site");
+    s_gil_points = PyUnicode_InternFromString("gil_points");
+    one = PyLong_FromLong(1);
+    if (s_tell == NULL || s_current == NULL || s_site == NULL || s_gil_points == NULL || one == NULL)
+        return NULL;
+    PyObject *m = PyModule_Create(&speedups_module);
+    if (m == NULL)
+        return NULL;
+    Py_INCREF(&FastPathType);
+    if (PyModule_AddObject(m, "FastPath", (PyObject *)&FastPathType) < 0) {
+        Py_DECREF(&FastPathType);
+        Py_DECREF(m);
+        return NULL;
+    }
+    /* what runtime/fastpath.native() checks: a build of another version of this file is not used */
+    if (PyModule_AddIntConstant(m, "API", 4) < 0) {
+        Py_DECREF(m);
+        return NULL;
+    }
+    Py_INCREF(&ToldType);
+    if (PyModule_AddObject(m, "Told", (PyObject *)&ToldType) < 0) {
+        Py_DECREF(&ToldType);
+        Py_DECREF(m);
+        return NULL;
+    }
+    return m;
+}

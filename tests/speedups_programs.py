@@ -1,0 +1,174 @@
+"""Programs run under both the native accelerator and the pure-Python hooks (tests/test_speedups.py).
+
+Each ``main_*`` builds its state, starts threads and joins them, like a threading test. Between them
+they use every hook the accelerator implements: globals, closure cells, attributes and subscripts
+read and written, loop back-edges (loops longer than LOOP_POINT_EVERY), and globals that name code.
+"""
+
+from __future__ import annotations
+
+import _thread
+import collections
+import math
+import threading
+
+counter = 0
+lock = threading.Lock()
+G0 = G1 = G2 = G3 = G4 = G5 = G6 = G7 = 0
+TABLE = {"a": 0, 1: 0, (2, "b"): 0, 3.5: 0, None: 0}
+
+
+def _increase(m: int) -> None:
+    global counter
+    for _ in range(m):
+        counter = counter + 1
+
+
+def main_article() -> None:
+    """The seed article's program at a small size: 3 threads x 300 unsynchronised increments."""
+    global counter
+    counter = 0
+    threads = [threading.Thread(target=_increase, args=(300,)) for _ in range(3)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+
+
+def _locked(m: int) -> None:
+    global counter
+    for _ in range(m):
+        with lock:
+            counter = counter + 1
+
+
+def main_locked() -> None:
+    """A correct locked counter: 2 threads x 60."""
+    global counter
+    counter = 0
+    threads = [threading.Thread(target=_locked, args=(60,)) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert counter == 120
+
+
+class Box:
+    def __init__(self) -> None:
+        self.value = 0
+        self.items = [0] * 4
+
+
+def main_loops() -> None:
+    """Loops of more than 1024 iterations on locals between shared accesses, a closure cell,
+    attributes and subscripts."""
+    box = Box()
+    total = 0
+
+    def work(k: int) -> None:
+        nonlocal total
+        acc = 0
+        for i in range(1500):  # a back-edge point every LOOP_POINT_EVERY iterations
+            acc += i % 7
+        for i in range(40):
+            box.value = box.value + k
+            box.items[i % 4] = box.items[i % 4] + 1
+            total = total + acc % 3
+        while acc > 0:
+            acc -= 1000
+
+    threads = [threading.Thread(target=work, args=(k,)) for k in (1, 2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+
+
+def _reader(n: int) -> None:
+    global G0, G1, G2, G3
+    seen = 0
+    for i in range(n):
+        # globals naming a module, a class, a function and a builtin function are code, not data
+        seen += math.floor(G0 + G1 + G2 + G3 + G4 + G5 + G6 + G7)
+        seen += len(collections.Counter.__name__) + (Box is not None) + (_increase is not None)
+        if i % 3 == 0:
+            G0 = G0 + 1
+        TABLE["a"] = TABLE["a"] + 1
+        TABLE[1] = TABLE[1] + TABLE[(2, "b")] + TABLE[3.5] + TABLE[None]
+        G1 = seen % 5
+
+
+def main_globals() -> None:
+    """Many globals read, some written; a dict with keys of several types."""
+    threads = [threading.Thread(target=_reader, args=(50,)) for _ in range(3)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+
+
+def main_bank() -> None:
+    """The bank example (examples/bank): two transfers that may both pass the balance check."""
+    from bank import InsufficientFunds, make_bank
+
+    bank = make_bank(workers=2)
+    bank.open("alice", 100)
+    bank.open("bob", 0)
+    payments = [bank.submit_transfer("alice", "bob", 60) for _ in range(2)]
+    for payment in payments:
+        try:
+            payment.result()
+        except InsufficientFunds:
+            pass
+    bank.balance("alice")
+    bank.close()
+
+
+def _one_after_another(target, args_list) -> None:
+    """Real threads that run one after another, ordered by a raw ``_thread`` lock the detectors do
+    not see: detector-only mode then finds the same races every time."""
+    threads = []
+    for args in args_list:
+        done = _thread.allocate_lock()
+        done.acquire()
+
+        def run(args=args, done=done) -> None:
+            target(*args)
+            done.release()
+
+        t = threading.Thread(target=run)
+        threads.append(t)
+        t.start()
+        done.acquire()  # the thread has finished its work; nothing orders it before the next one
+    for t in threads:
+        t.join()
+
+
+def detect_article() -> None:
+    _one_after_another(_increase, [(300,), (300,), (300,)])
+
+
+def detect_globals() -> None:
+    _one_after_another(_reader, [(50,), (50,)])
+
+
+def detect_loops() -> None:
+    box = Box()
+    cell = [0]
+
+    def work(k: int) -> None:
+        acc = 0
+        for i in range(1500):
+            acc += i % 7
+        for i in range(40):
+            box.value = box.value + k
+            box.items[i % 4] = box.items[i % 4] + 1
+            cell[0] = cell[0] + acc % 3
+
+    _one_after_another(work, [(1,), (2,)])
+
+
+PROGRAMS = {name[5:]: fn for name, fn in globals().items() if name.startswith("main_")}
+#: for detector-only mode (real threads)
+DETECT = {name[7:]: fn for name, fn in globals().items() if name.startswith("detect_")}

@@ -1,0 +1,170 @@
+"""The native accelerator (interlace._speedups) against the pure-Python hooks and fast path.
+
+The hard requirement: the same scheduling points, decisions and race reports either way, so that a
+recording made with one replays with the other. Each check runs the same programs in two child
+interpreters, one with ``INTERLACE_PURE=1``, and compares what they print.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+from interlace.runtime import fastpath
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(HERE)
+ARTICLE = os.path.join(HERE, "speedups_article.py")
+native = fastpath.native()
+needs_native = pytest.mark.skipif(native is None, reason="interlace._speedups is not built (or INTERLACE_PURE=1)")
+
+
+def _env(pure: bool) -> dict:
+    env = {k: v for k, v in os.environ.items() if k != "INTERLACE_PURE"}
+    if pure:
+        env["INTERLACE_PURE"] = "1"
+    return env
+
+
+def _probe(pure: bool, *programs: str) -> dict:
+    proc = subprocess.run([sys.executable, os.path.join(HERE, "speedups_probe.py"), *programs],
+                          env=_env(pure), capture_output=True, text=True, timeout=240)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return json.loads(proc.stdout)
+
+
+@needs_native
+@pytest.mark.timeout(300)
+@pytest.mark.parametrize("programs", [("article", "locked", "reuse"), ("loops", "globals", "bank")])
+def test_same_decisions_steps_and_races(programs) -> None:
+    fast, pure = _probe(False, *programs), _probe(True, *programs)
+    assert fast.pop("native") is True and pure.pop("native") is False
+    hits = fast.pop("native hits")
+    assert pure.pop("native hits") == dict.fromkeys(programs, 0)
+    assert all(hits[p] > 100 for p in programs), hits  # the C fast path really ran
+    assert fast == pure
+    assert "article/pct/free-threaded" in fast or "loops/pct/free-threaded" in fast
+    for name, case in fast.items():
+        assert case["runs"], name
+
+
+@needs_native
+@pytest.mark.timeout(120)
+def test_detector_only_mode_finds_the_same_races() -> None:
+    fast, pure = _probe(False, "--detect"), _probe(True, "--detect")
+    for name in fast:
+        assert fast[name].pop("native hits") > 100, name
+        assert pure[name].pop("native hits") == 0
+    assert fast == pure
+    assert fast["article"]["races"] == [[
+        "DATA RACE on counter: read at speedups_programs.py:24 (Thread-2 (run)) vs write at "
+        "speedups_programs.py:24 (Thread-1 (run))",
+        "Under the GIL of Python {}.{} it cannot manifest: each thread's accesses to counter within one statement "
+        "run with no switch point between them. It can on free-threaded builds (3.13t and later) and on Python "
+        "3.9 and earlier.".format(*sys.version_info[:2])]]
+    assert all(case["races"] for case in fast.values())
+
+
+def _run(pure: bool, *args: str, cwd: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "interlace", *args], env=_env(pure), cwd=cwd,
+                          capture_output=True, text=True, timeout=120)
+
+
+@needs_native
+@pytest.mark.timeout(300)
+@pytest.mark.parametrize("recorder", ["native", "pure"])
+def test_a_recording_replays_with_the_other_path(tmp_path, recorder) -> None:
+    """A recording made with one path replays with the other: same output, status and decisions."""
+    path = str(tmp_path / "run.ilr")
+    recorded = _run(recorder == "pure", "run", "--record", path, "--keep", "all", "--seed", "3",
+                    "--hash-seed", "0", ARTICLE, "4", "3000", cwd=str(tmp_path))
+    assert recorded.returncode == 0, recorded.stderr
+    assert "DATA RACE on counter" in recorded.stderr
+    replayed = _run(recorder != "pure", "replay", path, cwd=str(tmp_path))
+    assert replayed.returncode == 0, replayed.stderr
+    assert replayed.stdout == recorded.stdout
+    assert "diverged" not in replayed.stderr
+    assert "reproduced" in replayed.stderr or "replayed" in replayed.stderr, replayed.stderr
+
+
+def test_pure_path_when_the_module_is_missing() -> None:
+    """Without the extension (not built, or no compiler), interlace runs on the Python classes and hooks."""
+    code = (
+        "import sys; sys.modules['interlace._speedups'] = None\n"
+        "import builtins, interlace, interlace.instrument\n"
+        "from interlace.runtime import execution, fastpath, hooks\n"
+        "assert fastpath.native() is None\n"
+        "assert execution._FastPath is fastpath.FastPath\n"
+        "assert builtins._il_rg is hooks._il_rg and builtins._il_loop is hooks._il_loop\n"
+        "def f():\n"
+        "    import threading\n"
+        "    box = []\n"
+        "    t = threading.Thread(target=box.append, args=(1,)); t.start(); t.join()\n"
+        "r = interlace.explore(f, executions=3, seed=1)\n"
+        "print(r.ok, r.executions)\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], env=_env(False), capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout == "True 3\n"
+
+
+def test_pure_switch_forces_the_python_hooks() -> None:
+    code = ("import builtins, interlace, interlace.instrument\n"
+            "from interlace.runtime import execution, fastpath, hooks\n"
+            "print(fastpath.native(), execution._FastPath is fastpath.FastPath, builtins._il_wg is hooks._il_wg)")
+    proc = subprocess.run([sys.executable, "-c", code], env=_env(True), capture_output=True, text=True, timeout=60)
+    assert proc.stdout == "None True True\n", proc.stderr
+
+
+@needs_native
+def test_native_fastpath_has_exactly_the_fields_of_the_reference() -> None:
+    ref = fastpath.FastPath(True, False, True, float("inf"))
+    fast = native.FastPath(True, False, True, float("inf"))
+    fields = set(fastpath.FastPath.__slots__)
+    assert fields == {name for name in dir(fast) if not name.startswith("_") and name != "taken"}
+    for name in fields:
+        assert getattr(fast, name) == getattr(ref, name), name
+    assert fast.ident is None
+    fast.ident = 2**40 + 3
+    assert fast.ident == 2**40 + 3
+    fast.ident = None
+    assert fast.ident is None
+    fast.budget = fast.granted = 10
+    fast.budget -= 3
+    assert fast.taken() == 3
+    fast.limit = 25
+    assert fast.limit == 25 and type(fast.limit) is int
+    fast.decides = True
+    assert fast.decides is True
+    fast.told[(1, "x", "read", ("f", 1, 0), False)] = None
+    fast.told.clear()
+    assert fast.told == {}
+    with pytest.raises(TypeError):
+        fast.told = []
+
+
+@needs_native
+def test_native_hooks_are_installed_and_pass_through_outside_an_execution() -> None:
+    import builtins
+
+    import interlace.instrument  # noqa: F401 - installs the hooks
+    from interlace.runtime import hooks
+
+    assert builtins._il_rg is native._il_rg and hooks.HOOKS["_il_loop"] is native._il_loop
+    box = {"k": 1}
+    assert native._il_rs(box, "k", ("f", 1, 0)) == 1
+    native._il_ws(5, box, "k", ("f", 1, 0))
+    assert box == {"k": 5}
+    assert native._il_wg("x", 7, ("f", 1, 0)) == 7
+    assert native._il_rg("x", ("f", 1, 0)) is None
+    assert native._il_rc(("f", 1, "g", "v"), ("f", 1, 0)) is None
+    assert native._il_wc(("f", 1, "g", "v"), 3, ("f", 1, 0)) == 3
+    assert native._il_loop(("f", 1, 0)) is None
+    with pytest.raises(KeyError):
+        native._il_rs(box, "missing", ("f", 1, 0))
+    with pytest.raises(AttributeError):
+        native._il_ra(box, "nope", ("f", 1, 0))

@@ -67,7 +67,7 @@ _KEYED = frozenset({"get", "setdefault", "pop", "__getitem__", "__setitem__", "_
 _PURE_BUILTINS = frozenset(
     getattr(builtins, name)
     for name in (
-        "len", "isinstance", "issubclass", "id", "callable", "abs", "chr", "ord", "hex", "oct", "bin",
+        "isinstance", "issubclass", "id", "callable", "abs", "chr", "ord", "hex", "oct", "bin",
         "divmod", "pow", "round", "hash", "iter", "next", "format", "ascii",
     )
 )
@@ -129,6 +129,7 @@ class CallClassifier:
         self._class_cache: dict[type, tuple] = {}
         self._indirect: dict[Any, Callable] = {
             getattr: _getattr, setattr: _setattr, delattr: _delattr, hasattr: _getattr, vars: _vars,
+            len: _len,
             operator.getitem: _getitem, operator.setitem: _setitem, operator.delitem: _delitem,
         }
 
@@ -299,6 +300,15 @@ def _item_access(kind: str, name: str) -> Callable[[tuple, Any], tuple]:
         return "call", name, None, None
 
     return classify
+
+
+def _len(args: tuple, ex: Any) -> tuple:
+    """``len(c)``: of a mutable builtin container, one atomic read of all of it (its size
+    changes with every insertion); of anything else, nothing (``__len__`` written in Python is
+    instrumented code, whose accesses show)."""
+    if len(args) == 1 and type(args[0]) in CONTAINER_METHODS:
+        return READ, f"{type(args[0]).__name__}.__len__()", None, (args[0], "*", True)
+    return None, "len", None, None
 
 
 _getitem = _item_access(READ, "getitem")

@@ -80,7 +80,7 @@ def test_run_records_a_failing_run(failing: dict) -> None:
     assert counted < 4
     err = failing["stderr"].decode()
     assert err.startswith(f"corrupted output: {4 - counted} message(s) lost by the unlocked counter\n")
-    assert "interlace: race: DATA RACE on sent" in err
+    assert "interlace: race: DATA RACE (lost update) on sent" in err
     assert os.path.getsize(failing["path"]) > 0
 
 

@@ -529,6 +529,7 @@ class Execution:
             return
         me.site = site
         me.gil_points += 1
+        me.back_edges += 1
         if self.free_threaded:
             self.step += 1
             if self.step > self.max_steps:

@@ -45,6 +45,8 @@ from .wakeup import Branch, helper, initials, insert, leaves, portable, weak_ini
 #: pending operations whose step shows nothing in the trace: a thread not yet run (``start``), a
 #: wake-up inside ``Condition.wait`` (``None``), the internal lock of a thread start's handshake
 INVISIBLE = frozenset({None, "start", "handshake"})
+#: points a thread runs in a row, while others could, before the default choice goes to another
+SPIN_LIMIT = 64
 #: a thread about to do one of these is never put asleep: its step is not known, or it commutes with
 #: everything that is reported and is ordered only by a happens-before edge
 NO_SLEEP = INVISIBLE | {"join", "start"}
@@ -182,7 +184,13 @@ class DPOR(Strategy):
             awake = enabled
         tid, wut = self._plan(enabled, pending)
         if tid is None:
-            tid = current if current in awake else awake[0]
+            # any awake thread will do (the wakeup trees hold the other orders), but not a thread that
+            # has run SPIN_LIMIT points in a row while others could: a spin loop (Peterson's wait) only
+            # lasts while the thread it waits for is not scheduled, as in any fair scheduler
+            if current in awake and (threads[current].run_length < SPIN_LIMIT or len(awake) == 1):
+                tid = current
+            else:
+                tid = next((t for t in awake if t != current), awake[0])
         node = _Node(list(enabled), tid, sleep, ops, wut)
         node.extra = extra
         self.nodes.append(node)

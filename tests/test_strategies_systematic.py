@@ -51,6 +51,8 @@ def _run(*targets):
 # woken, as the timeout (reg = 0), which interlace's virtual clock lets happen only when no other thread
 # can run: every other thread has ended or is blocked (in a wait not woken yet, or before an "acq" of a
 # held lock).
+# ("rmw", var, f) sets var to f(var) in one atomic step (``lst.append(x)``); ("regs", var, names) stores
+# the thread's registers ``names`` in var (how a generated program shows what its threads read).
 # ("start", k) starts thread k (the main thread's operations between start() and join() are a thread of
 # the model, thread 0): no operation of thread k runs before it; it conflicts with nothing (it is ordered
 # with thread k's operations in every execution).
@@ -134,6 +136,10 @@ def simulate(threads, order, init, skipped=None):
                     regs[t][op[2]], state[op[1]] = state[op[1]][0], state[op[1]][1:]
         elif op[0] == "r":
             regs[t][op[2]] = state[op[1]]
+        elif op[0] == "rmw":  # one atomic read-modify-write (``lst.append(x)``)
+            state[op[1]] = op[2](state[op[1]])
+        elif op[0] == "regs":  # the thread's registers, kept in the state (a location of its own)
+            state[op[1]] = tuple(regs[t].get(name) for name in op[2])
         elif op[0] == "w":
             state[op[1]] = op[2](regs[t])
         elif op[0] == "acq":
@@ -167,7 +173,7 @@ def conflict(a, b):
         return a[0] in SYNC and b[0] in SYNC and a[1] == b[1]
     if a[0] in ("acq", "rel") or b[0] in ("acq", "rel"):
         return a[0] == "acq" and b[0] == "acq" and a[1] == b[1]
-    return a[1] == b[1] and "w" in (a[0], b[0])
+    return a[1] == b[1] and bool({"w", "rmw", "regs"} & {a[0], b[0]})
 
 
 def brute_force(threads, init, observe):

@@ -3,7 +3,7 @@ random program can produce, DPOR must produce too (else it would report every in
 explored while a failing one exists).
 
 Each program is generated twice from one seed: as Python source (2-3 threads; shared globals, a lock,
-a list, a dict, a queue, an event) run by interlace, and as a model for the brute-force enumerator of
+a list, a dict, a queue, an event, sleeps) run by interlace, and as a model for the brute-force enumerator of
 ``test_strategies_systematic`` (``merges``/``simulate``), which runs every merge of the threads'
 operations. ``bench/bench_dpor_crosscheck.py`` runs the same check on many more seeds.
 """
@@ -62,7 +62,9 @@ class _Program:
             regs: list[str] = []
             role = "producer" if t == 0 else "consumer" if t == 1 else "plain"
             for _ in range(rng.randint(2, 4) if n == 2 else rng.randint(1, 3)):
-                self._statement(rng, lines, ops, regs)
+                # one thread sleeps: timed waits end in the order of their deadlines, which the model
+                # (where a sleep is nothing) does not know
+                self._statement(rng, lines, ops, regs, sleeps=t == 0)
             if self.queue and role == "producer":
                 value = rng.randint(1, 3)
                 lines.append(f"Q.put({value})")
@@ -84,12 +86,18 @@ class _Program:
             self.ops.append(ops)
 
     @staticmethod
-    def _statement(rng: random.Random, lines: list[str], ops: list[tuple], regs: list[str]) -> None:
+    def _statement(rng: random.Random, lines: list[str], ops: list[tuple], regs: list[str], sleeps: bool) -> None:
         kind = rng.choice(("read", "write", "incr", "locked", "append", "len", "truth", "dstore", "dget",
-                           "dincr"))
+                           "dincr", "sleep"))
         var = rng.choice(VARS[:1] if rng.random() < 0.6 else VARS)  # mostly one variable: more conflicts
         reg = f"r{len(regs)}"
-        if kind == "read":
+        if kind == "sleep" and not sleeps:
+            kind = "read"
+        if kind == "sleep":
+            # orders nothing (a sleeper may wake before or after any step of the others): no operation
+            # of the model, and every outcome of the program without it is still reachable
+            lines.append(f"time.sleep(0.0{rng.randint(1, 5)})")
+        elif kind == "read":
             regs.append(reg)
             lines.append(f"{reg} = {var}")
             ops.append(("r", var, reg))
@@ -134,7 +142,8 @@ class _Program:
             ops += [("r", "D" + var, reg), ("w", "D" + var, lambda r, reg=reg: r[reg] + 1)]
 
     def source(self) -> str:
-        out = ["import queue", "import threading", "", "FINALS = []", "", "class Res:", "    pass", "", ""]
+        out = ["import queue", "import threading", "import time", "", "FINALS = []", "", "class Res:", "    pass",
+               "", ""]
         for t, lines in enumerate(self.lines):
             out.append(f"def t{t}():")
             out.append("    global X, Y")

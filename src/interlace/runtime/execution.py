@@ -55,6 +55,7 @@ class Execution:
         self.current_ident: int | None = None
         self.step = 0
         self.now = 0.0
+        self.timed = 0  # threads blocked with a deadline (a sleep, a timeout): each may wake early
         self.choices: list[int] = []
         self.trace: list[Event] = []
         self.failure: Failure | None = None
@@ -355,6 +356,11 @@ class Execution:
                 break
             if self._unstick(me, finishing):
                 return
+        if self.timed:
+            # the sleeper (or timed wait) with the soonest deadline may wake before the others progress
+            # further: the strategy decides (timed waits still end in the order of their deadlines)
+            soonest = min(t.deadline for t in threads if t.deadline is not None)
+            enabled = [t.tid for t in threads if t.status == RUNNABLE or t.deadline == soonest]
         if len(enabled) == 1:
             nxt = threads[enabled[0]]
         else:
@@ -364,6 +370,8 @@ class Execution:
                 self._stopped(me)
             nxt = threads[tid]
             self.choices.append(tid)
+            if nxt.deadline is not None:
+                self._advance_time(nxt)
         if nxt is me:
             me.run_length += 1
             return
@@ -399,12 +407,16 @@ class Execution:
         self._deadlock(me)
         return False
 
-    def _advance_time(self) -> bool:
-        """Jump the virtual clock to the next deadline and wake whoever waits for it."""
+    def _advance_time(self, early: ThreadState | None = None) -> bool:
+        """Jump the virtual clock to the next deadline and wake whoever waits for it; or, when the
+        strategy chose the blocked thread ``early`` (one with the soonest deadline), to its deadline: no
+        real scheduler promises that a sleeper wakes only once every other thread that can run has run,
+        so the strategy decides when a sleep or a timeout ends (in virtual seconds it always lasts what
+        it asked)."""
         pending = [t for t in self.threads if t.status == BLOCKED and t.deadline is not None]
         if not pending:
             return False
-        when = min(t.deadline for t in pending)
+        when = min(t.deadline for t in pending) if early is None else early.deadline
         if when > self.now:
             self.now = when
         for t in pending:
@@ -418,6 +430,8 @@ class Execution:
         me.status = BLOCKED
         me.waiting = waiting
         me.deadline = None if timeout is None else self.now + timeout
+        if timeout is not None:
+            self.timed += 1
         me.timed_out = False
         self._schedule(me)
         return not me.timed_out
@@ -425,7 +439,9 @@ class Execution:
     def wake(self, ts: ThreadState) -> None:
         ts.status = RUNNABLE
         ts.waiting = None
-        ts.deadline = None
+        if ts.deadline is not None:
+            self.timed -= 1
+            ts.deadline = None
 
     def wake_waiters(self, waiting: Any) -> None:
         for t in self.threads:

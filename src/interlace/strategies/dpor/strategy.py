@@ -187,10 +187,12 @@ class DPOR(Strategy):
             # any awake thread will do (the wakeup trees hold the other orders), but not a thread that
             # has run SPIN_LIMIT points in a row while others could: a spin loop (Peterson's wait) only
             # lasts while the thread it waits for is not scheduled, as in any fair scheduler
-            if current in awake and (threads[current].run_length < SPIN_LIMIT or len(awake) == 1):
+            # ... and by default a sleeper sleeps on (a reversal wakes it early where that matters)
+            running = [t for t in awake if threads[t].deadline is None] or awake
+            if current in running and (threads[current].run_length < SPIN_LIMIT or len(running) == 1):
                 tid = current
             else:
-                tid = next((t for t in awake if t != current), awake[0])
+                tid = next((t for t in running if t != current), running[0])
         node = _Node(list(enabled), tid, sleep, ops, wut)
         node.extra = extra
         self.nodes.append(node)
@@ -405,6 +407,8 @@ def _pending_op(ts: Any) -> tuple:
     runtime's ``pending`` is None and ``pending_lock`` is the lock: an acquire of its label (lock
     identities are ids of objects, which differ from one execution to the next, and what is known
     about a decision is kept across executions), or an internal lock of the standard library."""
+    if ts.deadline is not None:
+        return (None, None)  # asleep or in a timed wait: what it does when it wakes is not known yet
     kind = ts.pending
     if kind is None:
         lock = getattr(ts, "pending_lock", None)

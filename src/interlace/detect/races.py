@@ -266,7 +266,7 @@ class _Location:
         self.reads: dict[int, Access] = {}
         self.what = what
         #: the clock of its last writer at that write: what a thread that accesses it next obtains
-        self.pub: VectorClock | None = None
+        self.pub: list[int] = []
         self.writes: dict[int, Access] = {}  # each thread's last write of it (lost updates)
 
 
@@ -308,6 +308,15 @@ class _Known:
         self.tp = tp
         self.locations: list[tuple] = []
         self.origin = origin
+
+
+def _obtain(into: list[int], pub: list[int]) -> None:
+    """``into`` (a thread's clock entries) becomes the pointwise maximum of itself and ``pub``."""
+    if len(pub) > len(into):
+        into.extend([0] * (len(pub) - len(into)))
+    for i, v in enumerate(pub):
+        if v > into[i]:
+            into[i] = v
 
 
 def _conflict(a: Any, b: Any) -> bool:
@@ -504,16 +513,19 @@ class RaceDetector:
         group = (oid,) if category != _OTHER and category != _MODULE else lk
         self._atomicity(ex, group, location, related, lk, access, cc, write, ts.back_edges)
         # what this access obtains: the clocks the last writers left (every access is atomic)
-        for loc in (location, *related):
-            pub = loc.pub
-            if pub is not None and loc.write is not None and loc.write.tid != t:
-                c.join(pub)
+        w = location.write
+        if w is not None and w.tid != t:
+            _obtain(cc, location.pub)
+        for loc in related:
+            w = loc.write
+            if w is not None and w.tid != t:
+                _obtain(cc, loc.pub)
         if write:
             location.write = access
             location.reads = {}
             location.writes[t] = access
-            location.pub = c.copy()
-            c.tick(t)  # what this thread does next is not published by this write
+            location.pub = cc[:]
+            cc[t] = epoch + 1  # what this thread does next is not published by this write
         else:
             location.reads[t] = access
 

@@ -431,3 +431,20 @@ def test_the_detector_keeps_no_object_alive_and_adds_no_weak_reference():
     assert result.ok, result.report()
     native = interlace.detect(lifetimes)
     assert native.ok, native.report()
+
+
+def test_a_lost_update_under_a_tuple_key_holding_an_object_is_found():
+    # dict keys that are not plain values are named by identity (the detector keeps no key alive):
+    # a tuple key item by item, so two threads that build ``(owner, "hits")`` apart name one location
+    def program():
+        owner, counts = Thing(), {}
+
+        def bump():
+            key = (owner, "hits")
+            counts[key] = counts.get(key, 0) + 1
+
+        _run(bump, bump)
+
+    result = interlace.explore(program, executions=1, seed=0, strategy="dfs")
+    assert result.failure.kind == "race"
+    assert [(r.violation, r.what) for r in result.races if r.fails] == [("lost update", "dict[...]")]

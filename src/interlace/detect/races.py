@@ -173,11 +173,14 @@ class _Ident:
 
 
 def _key_of(key: Any) -> Any:
+    """A dict key as the detector keeps it: plain values as they are, a tuple item by item (two
+    ``(self, name)`` keys built apart are one location), anything else by identity (a user object's
+    default equality)."""
     tp = type(key)
     if tp in _VALUE_KEYS:
         return key
-    if tp is tuple and all(type(k) in _VALUE_KEYS for k in key):
-        return key
+    if tp is tuple:
+        return tuple(_key_of(k) for k in key)
     return _Ident(id(key))
 
 

@@ -448,3 +448,21 @@ def test_a_lost_update_under_a_tuple_key_holding_an_object_is_found():
     result = interlace.explore(program, executions=1, seed=0, strategy="dfs")
     assert result.failure.kind == "race"
     assert [(r.violation, r.what) for r in result.races if r.fails] == [("lost update", "dict[...]")]
+
+
+def _fill(keys):
+    table = {}
+
+    def put(key):
+        if key not in table:  # reads that key of the dict only
+            table[key] = key
+
+    _run(*(lambda k=k: put(k) for k in keys))
+
+
+def test_a_check_then_act_on_a_dict_key_fails_only_when_two_threads_share_the_key():
+    other = interlace.explore(lambda: _fill(["a", "b"]), executions=1, seed=0, strategy="dfs")
+    assert other.ok and not [r for r in other.races if r.fails]
+    same = interlace.explore(lambda: _fill(["a", "a"]), executions=1, seed=0, strategy="dfs")
+    assert same.failure.kind == "race"
+    assert [(r.violation, r.what) for r in same.races if r.fails] == [("check-then-act", "dict['a']")]

@@ -189,7 +189,11 @@ class _Rewriter:
 
     def x_Compare(self, node: ast.Compare) -> ast.expr:
         if len(node.ops) == 1 and isinstance(node.ops[0], (ast.In, ast.NotIn)):
-            return _copy(node, left=self.expr(node.left), comparators=[self.iterated(node.comparators[0])])
+            # ``_il_in(x, c, S)``: a read of key ``x`` of a dict (of all of any other container)
+            test = self.call("_il_in", [self.expr(node.left), self.expr(node.comparators[0]), self.site(node)],
+                             node)
+            return ast.UnaryOp(op=ast.Not(), operand=test, **_loc(node)) if isinstance(node.ops[0], ast.NotIn) \
+                else test
         return _copy(node, left=self.expr(node.left), comparators=[self.expr(c) for c in node.comparators])
 
     def x_NamedExpr(self, node: ast.NamedExpr) -> ast.expr:

@@ -246,6 +246,23 @@ def _il_iter(container: Any, site: tuple) -> Any:
     return container
 
 
+def _il_in(item: Any, container: Any, site: tuple) -> bool:
+    """``item in container``: of a dict, a read of that key only (another key's store does not change
+    the answer); of another mutable builtin container, a read of all of it."""
+    ex = _active
+    if ex is not None and type(container) in _MUTABLE_CONTAINERS:
+        if isinstance(container, dict):
+            try:
+                hash(item)
+            except TypeError:
+                pass  # ``in`` raises it below
+            else:
+                ex.access(READ, container, item, site)
+        else:
+            ex.access(READ, container, "*", site)
+    return item in container
+
+
 def _il_with(site: tuple, manager: Any) -> Any:
     ex = _active
     if ex is not None:

@@ -859,3 +859,21 @@ def test_thread_identities_are_virtual_inside_and_real_outside():
     # outside an execution: the real values, and the original property
     assert threading.get_ident() == threading.current_thread().ident != VIRTUAL_IDENT_BASE
     assert threading.Thread.ident.fget.__module__ == "threading"
+
+
+def _join_timeout_as_synchronisation():
+    done = []
+
+    def worker():
+        done.append(1)
+
+    t = threading.Thread(target=worker)
+    t.start()
+    t.join(0.5)  # the wait may end before the worker ran
+    assert done, "the join timed out first"
+
+
+@pytest.mark.parametrize("strategy", ["dpor", "pct", "random"])
+def test_a_join_with_a_timeout_may_time_out_before_the_thread_ends(strategy):
+    result = finds(_join_timeout_as_synchronisation, executions=50, strategy=strategy)
+    assert "the join timed out first" in result.failure.message

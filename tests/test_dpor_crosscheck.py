@@ -3,9 +3,9 @@ random program can produce, DPOR must produce too (else it would report every in
 explored while a failing one exists).
 
 Each program is generated twice from one seed: as Python source (2-3 threads; shared globals, a lock,
-a list, a dict, a queue, an event, sleeps) run by interlace, and as a model for the brute-force enumerator of
-``test_strategies_systematic`` (``merges``/``simulate``), which runs every merge of the threads'
-operations. ``bench/bench_dpor_crosscheck.py`` runs the same check on many more seeds.
+a list, a dict, a queue, an event, a condition, sleeps) run by interlace, and as a model for the
+brute-force enumerator of ``test_strategies_systematic`` (``merges``/``simulate``), which runs every
+merge of the threads' operations. ``bench/bench_dpor_crosscheck.py`` runs the same check on many more seeds.
 """
 
 from __future__ import annotations
@@ -88,7 +88,7 @@ class _Program:
     @staticmethod
     def _statement(rng: random.Random, lines: list[str], ops: list[tuple], regs: list[str], sleeps: bool) -> None:
         kind = rng.choice(("read", "write", "incr", "locked", "append", "len", "truth", "dstore", "dget",
-                           "dincr", "sleep"))
+                           "dincr", "sleep", "cond"))
         var = rng.choice(VARS[:1] if rng.random() < 0.6 else VARS)  # mostly one variable: more conflicts
         reg = f"r{len(regs)}"
         if kind == "sleep" and not sleeps:
@@ -105,6 +105,11 @@ class _Program:
             value = rng.randint(1, 3)
             lines.append(f"{var} = {value}")
             ops.append(("w", var, lambda r, v=value: v))
+        elif kind == "cond":
+            # a Condition's own lock (an RLock), and a notify that finds no waiter
+            regs.append(reg)
+            lines += ["with COND:", f"    {reg} = {var}", f"    {var} = {reg} + 1", "    COND.notify_all()"]
+            ops += [("acq", "C"), ("r", var, reg), ("w", var, lambda r, reg=reg: r[reg] + 1), ("rel", "C")]
         elif kind in ("incr", "locked"):
             regs.append(reg)
             body = [f"{reg} = {var}", f"{var} = {reg} + 1"]
@@ -151,10 +156,10 @@ class _Program:
             out += ["", ""]
         out += [
             "def main():",
-            "    global X, Y, LST, DCT, LOCK, Q, EV, RES",
+            "    global X, Y, LST, DCT, LOCK, Q, EV, RES, COND",
             "    X = Y = 0",
             "    LST, DCT, RES = [], {'X': 0, 'Y': 0}, Res()",
-            "    LOCK, Q, EV = threading.Lock(), queue.Queue(), threading.Event()",
+            "    LOCK, Q, EV, COND = threading.Lock(), queue.Queue(), threading.Event(), threading.Condition()",
             "    threads = [threading.Thread(target=f) for f in "
             f"({''.join(f't{t}, ' for t in range(len(self.lines)))})]",
             "    for t in threads:",

@@ -81,7 +81,7 @@ def test_run_records_a_failing_run(failing: dict) -> None:
     assert counted < 4
     err = failing["stderr"].decode()
     # interlace's race lines come as the races are found, before the program's own last line
-    assert err.startswith("interlace: race: DATA RACE on sent")
+    assert err.startswith("interlace: race: DATA RACE (") and " on sent: " in err.splitlines()[0]
     assert err.endswith(f"\ncorrupted output: {4 - counted} message(s) lost by the unlocked counter\n")
     assert os.path.getsize(failing["path"]) > 0
 

@@ -48,9 +48,10 @@ def _run(*targets):
 # with everything. ("isset", e, reg) reads the flag without the lock: it conflicts with every
 # operation of the Event but another isset (two reads). ("twait", e, reg) is ``reg = e.wait(timeout)``:
 # like a wait (reg = 1 when the flag is set), but its ("twaitend", e, reg) also runs when it was not
-# woken, as the timeout (reg = 0), which interlace's virtual clock lets happen only when no other thread
-# can run: every other thread has ended or is blocked (in a wait not woken yet, or before an "acq" of a
-# held lock).
+# woken, as the timeout (reg = 0), at any point: no real scheduler promises that a timeout expires only
+# once every other thread that can run has run.
+# ("rmw", var, f) sets var to f(var) in one atomic step (``lst.append(x)``); ("regs", var, names) stores
+# the thread's registers ``names`` in var (how a generated program shows what its threads read).
 # ("start", k) starts thread k (the main thread's operations between start() and join() are a thread of
 # the model, thread 0): no operation of thread k runs before it; it conflicts with nothing (it is ordered
 # with thread k's operations in every execution).
@@ -114,10 +115,7 @@ def simulate(threads, order, init, skipped=None):
         elif op[0] == "twaitend":
             if t in blocked:
                 woken = blocked.pop(t)[1]
-                if not woken and not all(_stuck(threads, u, done[u], blocked, held) for u in range(len(threads))
-                                         if u != t):
-                    return None  # the timeout cannot expire while another thread can run
-                regs[t][op[2]] = 1 if woken else 0
+                regs[t][op[2]] = 1 if woken else 0  # a timeout may expire while others can run
         elif op[0] in ("wait", "get"):
             if state[op[1]]:
                 if op[0] == "get":
@@ -134,6 +132,10 @@ def simulate(threads, order, init, skipped=None):
                     regs[t][op[2]], state[op[1]] = state[op[1]][0], state[op[1]][1:]
         elif op[0] == "r":
             regs[t][op[2]] = state[op[1]]
+        elif op[0] == "rmw":  # one atomic read-modify-write (``lst.append(x)``)
+            state[op[1]] = op[2](state[op[1]])
+        elif op[0] == "regs":  # the thread's registers, kept in the state (a location of its own)
+            state[op[1]] = tuple(regs[t].get(name) for name in op[2])
         elif op[0] == "w":
             state[op[1]] = op[2](regs[t])
         elif op[0] == "acq":
@@ -143,17 +145,6 @@ def simulate(threads, order, init, skipped=None):
         elif op[0] == "rel":
             del held[op[1]]
     return state
-
-
-def _stuck(threads, u, done, blocked, held):
-    """Whether thread ``u``, ``done`` operations in, cannot run: it has ended, waits without having been
-    woken, or its next operation acquires a lock that is held."""
-    if done == len(threads[u]):
-        return True
-    if u in blocked and not blocked[u][1]:
-        return True
-    op = threads[u][done]
-    return op[0] == "acq" and op[1] in held
 
 
 def conflict(a, b):
@@ -167,7 +158,7 @@ def conflict(a, b):
         return a[0] in SYNC and b[0] in SYNC and a[1] == b[1]
     if a[0] in ("acq", "rel") or b[0] in ("acq", "rel"):
         return a[0] == "acq" and b[0] == "acq" and a[1] == b[1]
-    return a[1] == b[1] and "w" in (a[0], b[0])
+    return a[1] == b[1] and bool({"w", "rmw", "regs"} & {a[0], b[0]})
 
 
 def brute_force(threads, init, observe):
@@ -739,8 +730,7 @@ THREAD_IS_ALIVE = ([[("w", "Y", lambda r: 1), ("w", "ALIVE", lambda r: 0)],
 
 
 def timed_wait_set():
-    """``wait(0.1)`` against a ``set()``: the setter can always run, so the virtual clock never lets the
-    wait expire (True either way)."""
+    """``wait(0.1)`` against a ``set()``: the wait may expire before the set (False), or not (True)."""
     global A
     A = 0
 
@@ -950,13 +940,12 @@ EXPECTED = {
     "event_is_set": ({(False, False), (False, True), (True, False), (True, True)}, 4),
     # by hand: is_alive before or after the end of the thread (before it was modelled: 1 execution)
     "thread_is_alive": ({False, True}, 2),
-    # by hand: the wait checks the flag before the set (it blocks, the set wakes it) or after it; it
-    # never expires, since the setter can run until it has set the event
-    "timed_wait_set": ({True}, 2),
-    # by hand: the setter takes the lock first: the waiter's check before or after the set (2), the
-    # holder's wait before or after the waiter's set of D (2); the holder first: the setter waits for the
-    # lock, so nothing can run but the waiter, whose wait expires (1). 4 + 1
-    "timed_wait_expires": ({False, True}, 5),
+    # by hand: the wait checks the flag after the set (True), or before it and blocks: then its timeout
+    # expires before the set (False: a timeout may end while others can still run) or the set wakes it
+    "timed_wait_set": ({False, True}, 3),
+    # brute force (the timeout may expire at any point while the wait lasts): the setter first, 6; the
+    # holder first, 2 (the wait expires before or after the holder's wait for D)
+    "timed_wait_expires": ({False, True}, 8),
     # by hand: the main thread's read of X before or after the thread's write
     "main_reads": ({0, 1}, 2),
     # by hand: main's read m of X, its write w after starting the reader r; the writer's x. x before m:
@@ -979,9 +968,17 @@ def test_dpor_matches_brute_force(name):
     assert seen == finals
     coverage = strategy.coverage()
     # optimal DPOR: every trace exactly once, and no execution that a sleep set blocks, whatever the
-    # number of threads
-    assert coverage["redundant"] == 0
-    assert coverage["classes"] == result.executions == traces
+    # number of threads (but where a timeout ends early: see REDUNDANT)
+    redundant = REDUNDANT.get(name, 0)
+    assert coverage["redundant"] == redundant
+    assert coverage["classes"] + redundant == result.executions
+    assert coverage["classes"] <= traces <= result.executions
+
+
+#: sound but not optimal: a timeout that ends early moves the virtual clock (a write that calls into the
+#: standard library conflict with), so DPOR tells apart executions the model counts as one trace, and
+#: its sleep sets block two of them
+REDUNDANT = {"timed_wait_expires": 2}
 
 
 @pytest.mark.timeout(60)

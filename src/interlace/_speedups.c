@@ -38,6 +38,7 @@ typedef struct {
     long long loops;
     long long gil_points;
     long long accesses;
+    long long back_edges;
     PyObject *limit;  /* as given (int or float) */
     double limit_d;   /* the same, for comparisons */
     char decides;
@@ -75,7 +76,7 @@ FastPath_init(FastPathObject *self, PyObject *args, PyObject *kwds)
         return -1;
     self->has_ident = 0;
     self->ident = 0;
-    self->budget = self->granted = self->step = self->progress_at = self->loops = self->gil_points = self->accesses = 0;
+    self->budget = self->granted = self->step = self->progress_at = self->loops = self->gil_points = self->accesses = self->back_edges = 0;
     self->decides = 0;
     self->free_threaded = (char)a;
     self->trace = (char)b;
@@ -222,6 +223,7 @@ LL_FIELD(progress_at)
 LL_FIELD(loops)
 LL_FIELD(gil_points)
 LL_FIELD(accesses)
+LL_FIELD(back_edges)
 BOOL_FIELD(decides)
 BOOL_FIELD(free_threaded)
 BOOL_FIELD(trace)
@@ -239,6 +241,7 @@ static PyGetSetDef FastPath_getset[] = {
     GETSET(loops),
     GETSET(gil_points),
     GETSET(accesses),
+    GETSET(back_edges),
     {"limit", (getter)get_limit, (setter)set_limit_field, "the step bound (inf: none)", NULL},
     GETSET(free_threaded),
     GETSET(trace),
@@ -419,7 +422,7 @@ static const char *hook_names[H_COUNT] = {
 static PyObject *pure[H_COUNT];  /* the pure-Python hooks, called on every slow path */
 
 static PyObject *s_read, *s_write;  /* hooks.READ / hooks.WRITE (the very objects) */
-static PyObject *s_tell, *s_current, *s_site, *s_gil_points, *one;
+static PyObject *s_tell, *s_current, *s_site, *s_gil_points, *s_back_edges, *s_accesses, *one;
 
 static inline PyObject *
 one_obj(void)
@@ -614,6 +617,14 @@ detect_known(PyObject *kind, PyObject *obj, PyObject *key, PyObject *site)
     if (!names(entry, obj))
         return 0;
     if (PyObject_SetAttr(d->ts, s_site, site) < 0)
+        return -1;
+    /* ts.accesses += 1, as the Python path counts every access, told or not */
+    PyObject *n = PyObject_GetAttr(d->ts, s_accesses);
+    PyObject *m = n == NULL ? NULL : PyNumber_Add(n, one_obj());
+    Py_XDECREF(n);
+    int r = m == NULL ? -1 : PyObject_SetAttr(d->ts, s_accesses, m);
+    Py_XDECREF(m);
+    if (r < 0)
         return -1;
     fast_hits++;
     return 1;
@@ -823,6 +834,7 @@ sp_loop(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
         && (double)(f->step + 1) <= f->limit_d && f->ident == PyThread_get_thread_ident()) {
         fast_hits++;
         f->gil_points++;
+        f->back_edges++;
         f->progress_at++;
         f->loops++;
         f->step++;
@@ -830,13 +842,18 @@ sp_loop(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
     }
     ToldObject *d = active_told;
     if (nargs == 1 && d != NULL && d->has_ident && d->ident == PyThread_get_thread_ident()) {
-        /* detector-only mode, the thread that told last (NativeExecution.loop): ts.gil_points += 1 */
+        /* detector-only mode, the thread that told last (NativeExecution.loop): ts.gil_points += 1 and
+         * ts.back_edges += 1 */
         PyObject *ts = Py_NewRef(d->ts);
-        PyObject *n = PyObject_GetAttr(ts, s_gil_points);
-        PyObject *m = n == NULL ? NULL : PyNumber_Add(n, one_obj());
-        Py_XDECREF(n);
-        int r = m == NULL ? -1 : PyObject_SetAttr(ts, s_gil_points, m);
-        Py_XDECREF(m);
+        int r = 0;
+        PyObject *fields[2] = {s_gil_points, s_back_edges};
+        for (int k = 0; k < 2 && r == 0; k++) {
+            PyObject *n = PyObject_GetAttr(ts, fields[k]);
+            PyObject *m = n == NULL ? NULL : PyNumber_Add(n, one_obj());
+            Py_XDECREF(n);
+            r = m == NULL ? -1 : PyObject_SetAttr(ts, fields[k], m);
+            Py_XDECREF(m);
+        }
         Py_DECREF(ts);
         if (r < 0)
             return NULL;
@@ -887,8 +904,10 @@ PyInit__speedups(void)
     s_current = PyUnicode_InternFromString("current");
     s_site = PyUnicode_InternFromString("site");
     s_gil_points = PyUnicode_InternFromString("gil_points");
+    s_back_edges = PyUnicode_InternFromString("back_edges");
+    s_accesses = PyUnicode_InternFromString("accesses");
     one = PyLong_FromLong(1);
-    if (s_tell == NULL || s_current == NULL || s_site == NULL || s_gil_points == NULL || one == NULL)
+    if (s_tell == NULL || s_current == NULL || s_site == NULL || s_gil_points == NULL || s_back_edges == NULL || s_accesses == NULL || one == NULL)
         return NULL;
     PyObject *m = PyModule_Create(&speedups_module);
     if (m == NULL)
@@ -900,7 +919,7 @@ PyInit__speedups(void)
         return NULL;
     }
     /* what runtime/fastpath.native() checks: a build of another version of this file is not used */
-    if (PyModule_AddIntConstant(m, "API", 4) < 0) {
+    if (PyModule_AddIntConstant(m, "API", 5) < 0) {
         Py_DECREF(m);
         return NULL;
     }

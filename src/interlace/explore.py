@@ -85,7 +85,9 @@ class Result:
         from .report.text import format_result
 
         text = format_result(self)
-        found = [r for r in self.races if not r.suppressed] + list(self.lock_inversions)
+        # what fails first, then the notes (benign races: reported, not failures)
+        races = [r for r in self.races if not r.suppressed]
+        found = [r for r in races if not r.note] + list(self.lock_inversions) + [r for r in races if r.note]
         if found:
             text += "\n\n" + "\n\n".join(item.format() for item in found)
         if self.suppressed_races:
@@ -329,7 +331,7 @@ def explore(
                 item.execution = index
             found_races += new_races
             found_inversions += new_inversions
-            if first_finding is None and (any(not r.suppressed for r in new_races) or new_inversions):
+            if first_finding is None and (any(r.fails for r in new_races) or new_inversions):
                 first_finding = (index, list(ex.choices), ex.trace, [t.name for t in ex.threads])
             if ex.failure is not None:
                 from .shrink import shrink_failure
@@ -370,7 +372,7 @@ def explore(
     )
     if races == "error" and first_finding is not None:
         index, choices, trace, threads = first_finding
-        reported = [r for r in found_races if not r.suppressed]
+        reported = [r for r in found_races if r.fails]
         parts = []
         if reported:
             parts.append(f"{len(reported)} data race(s)")
@@ -430,8 +432,8 @@ def replay(
     result.races, result.lock_inversions = session.new_findings()
     result.suppressed_races = _suppressed(result.races)
     if races == "error" and failure is None and result.divergence is None and (
-            any(not r.suppressed for r in result.races) or result.lock_inversions):
-        first = next((r for r in result.races if not r.suppressed), None)
+            any(r.fails for r in result.races) or result.lock_inversions):
+        first = next((r for r in result.races if r.fails), None)
         summary = first.summary() if first is not None else result.lock_inversions[0].summary()
         failure = result.failure = Failure("race", summary)
         result.ok = False

@@ -150,7 +150,7 @@ def _execute(program: Program, strategy: Strategy, channel: Any, *, model: str, 
         handoffs = session.handoffs_of(ex)
     sys.unraisablehook = runtime_unraisable
     duration = _real_perf() - started
-    races_found = [r.summary() for r in found if not r.suppressed] + [i.summary() for i in inversions]
+    races_found = [r.summary() for r in found if r.fails] + [i.summary() for i in inversions]
     outcome = RunOutcome(exit_code=program.exit_code, outcome="ok", thread_exceptions=thread_exceptions,
                          races=races_found, shown=shown, duration=duration, stdout_sha=out.digest(),
                          stderr_sha=err.digest(), stdout_head=out.head(), stderr_head=err.head())

@@ -114,11 +114,13 @@ def _detect_only(program_path: str, args: list[str]) -> int:
     from .script import ScriptRunner
 
     result = detect(ScriptRunner(program_path, args, capture=False))
-    found = [r for r in result.races if not r.suppressed] + list(result.lock_inversions)
+    races = [r for r in result.races if not r.suppressed]
+    notes = [r for r in races if r.note]
+    found = [r for r in races if not r.note] + list(result.lock_inversions)
     failure = result.failure
     if failure is not None and failure.kind == "exception":
         print(failure.traceback.rstrip(), file=sys.stderr)
-    for item in found:
+    for item in found + notes:
         print("\n" + item.format(), file=sys.stderr)
     if result.suppressed_races:
         print(f"\n({result.suppressed_races} race report(s) suppressed)", file=sys.stderr)

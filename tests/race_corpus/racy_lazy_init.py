@@ -10,8 +10,8 @@ class Service:
 def get_service():
     global _instance
     if _instance is None:  # RACE
-        _instance = Service()  # RACE # RACE:return
-    return _instance  # RACE:return
+        _instance = Service()  # RACE
+    return _instance
 
 
 threads = [threading.Thread(target=get_service) for _ in range(2)]

@@ -21,6 +21,7 @@ from typing import Any
 from ..runtime import handoffs, hooks
 from ..runtime.calls import CallClassifier
 from ..runtime.execution import Execution, _call_with_arguments
+from ..runtime.fastpath import plain_key
 from ..runtime.patching import _internal_owner, _real_allocate_lock, _real_rlock_factory
 from ..runtime.state import ThreadState
 from .lockorder import LockOrderDetector
@@ -195,15 +196,13 @@ class NativeExecution:
         with self._mutex:
             self._teller(me)
             told = self.told.told
-            try:
+            if plain_key(key):  # (another key is told every time: holding it could keep it alive)
                 k = (id(obj), key, kind, site)
                 if told.get(k) is type(obj):  # by id and type: no reference to the object
                     return
                 if len(told) >= TOLD_CAP:
                     told.clear()
                 told[k] = type(obj)
-            except TypeError:
-                pass  # an unhashable key (a slice before 3.12): always told
             for observer in self.access_observers:
                 observer.access(self, me, kind, obj, key, site, False)
 
@@ -236,9 +235,13 @@ class NativeExecution:
         me = self.me()
         if me is not None:
             me.gil_points += 1
+            me.back_edges += 1
 
     def access_number(self, ts: ThreadState) -> int:
         return ts.accesses
+
+    def back_edge_count(self, ts: ThreadState) -> int:
+        return ts.back_edges
 
     def gil_clock(self, ts: ThreadState) -> int:
         """Points where a GIL could switch, counted per thread (threads here really run at once)."""
@@ -357,7 +360,7 @@ def detect(
             hooks.set_active(None)
             patches.uninstall()
     races.end(ex)
-    found = [r for r in races.races if not r.suppressed]
+    found = [r for r in races.races if r.fails]  # notes (benign races) are listed, not failures
     if failure is None and (found or locks.inversions):
         first = found[0].summary() if found else locks.inversions[0].summary()
         failure = Failure("race", f"{len(found)} data race(s) and {len(locks.inversions)} lock-order "

@@ -10,6 +10,22 @@ reads since then, one epoch per reading thread. Two conflicting accesses (at lea
 ordered by happens-before are a data race, reported from a single execution even when the program
 does not fail. Two method calls of a builtin container (``append`` and ``append``) are each atomic
 and do not race with each other.
+
+Every access of a location is one atomic operation of the interpreter (free-threaded CPython takes a
+per-object lock for it): a write *publishes* (the writer's clock is left on the location, then the
+writer ticks) and every later access of the location *obtains* what was published (its clock joins
+it). An object built and then handed over through one store (``items.append(obj)``, ``d[k] = obj``,
+``self.obj = obj``) is therefore seen whole by the thread that gets the reference.
+
+What fails a run is an *atomicity violation* (see :meth:`RaceDetector._atomicity`): a thread read a
+location and later, with no synchronisation of its own in between, wrote it (``n = n + 1``, ``if k
+not in d: d[k] = v``, ``if q: q.popleft()``), and another thread's write could fall between the two
+(a lost update; a check invalidated before its act), or another thread makes the same check and could
+make it before that act. The happens-before used for that ignores what the read itself obtained from
+the location (else a serial run of two increments would look ordered), so these are predicted from
+executions in which they did not happen. Every other race (a flag written once and polled, the
+unlocked first read of double-checked locking, a lock-free peek) is a *note*: reported with both
+stacks, it does not fail the run.
 """
 
 from __future__ import annotations
@@ -19,9 +35,7 @@ import linecache
 import os
 import sys
 import types
-import weakref
 from dataclasses import dataclass, field
-from functools import partial
 from typing import Any
 
 from .stacks import Frame, capture, format_stack
@@ -48,6 +62,7 @@ class Access:
     atomic: bool
     stack: tuple[Frame, ...]
     line: tuple  # (filename, lineno) of site
+    key: Any  # the location's key ("*": the whole container), to tell which locations conflict
     #: [switch points before the first access of its statement, before the last, accesses]: the
     #: accesses of one thread to one location within one statement (see RaceDetector._gil_verdict)
     run: list
@@ -69,18 +84,38 @@ class Race:
     gil_reason: str = ""
     suppressed: bool = False
     execution: int | None = None
+    #: "lost update" or "check-then-act" (an atomicity violation: fails the run), or "" (a note)
+    violation: str = ""
+    why: str = ""
+
+    @property
+    def note(self) -> bool:
+        """A race that cannot break an atomic step of the program: reported, never a failure."""
+        return not self.violation
+
+    @property
+    def fails(self) -> bool:
+        """Whether this race makes a run fail (with ``races="error"``)."""
+        return not self.suppressed and not self.note
 
     def key(self) -> frozenset:
-        """Races are deduplicated by the pair of code locations."""
+        """Races are deduplicated by the pair of code locations (a violation replaces a note)."""
         return frozenset({_site_key(self.current.site), _site_key(self.previous.site)})
 
+    def title(self) -> str:
+        if self.violation:
+            return f"DATA RACE ({self.violation})"
+        return "NOTE: benign data race"
+
     def summary(self) -> str:
-        return (f"DATA RACE on {self.what}: {self.current.kind} at {_loc(self.current.site)} "
+        return (f"{self.title()} on {self.what}: {self.current.kind} at {_loc(self.current.site)} "
                 f"({self.current.thread}) vs {self.previous.kind} at {_loc(self.previous.site)} "
                 f"({self.previous.thread})")
 
     def format(self) -> str:
-        lines = [f"DATA RACE on {self.what}" + (f" ({self.origin})" if self.origin else "")]
+        lines = [f"{self.title()} on {self.what}" + (f" ({self.origin})" if self.origin else "")]
+        if self.why:
+            lines.append(f"  {self.why}")
         for label, a in (("", self.current), ("previous ", self.previous)):
             lines.append(f"  {label}{a.describe()}:")
             lines.append(format_stack(a.stack, "    ") or f"    {_loc(a.site)}")
@@ -97,7 +132,8 @@ class Race:
 
         return {"what": self.what, "origin": self.origin, "current": access(self.current),
                 "previous": access(self.previous), "threads_started_at": self.started,
-                "manifests_under_gil": self.gil, "gil": self.gil_reason, "suppressed": self.suppressed}
+                "manifests_under_gil": self.gil, "gil": self.gil_reason, "suppressed": self.suppressed,
+                "severity": "note" if self.note else "error", "violation": self.violation, "why": self.why}
 
 
 class _Step:
@@ -112,12 +148,52 @@ class _Step:
         self.run = run
 
 
-#: at most this many objects that cannot be weakly referenced are kept alive by one detector
+#: at most this many objects are known to one detector at a time, the oldest forgotten first (nothing
+#: tells the detector that an object died: see RaceDetector._reset)
 MAX_KEPT = 100_000
 
+#: dict keys of these types are kept as they are in the detector's location names (keeping them alive
+#: changes nothing the program can see); any other key is named by its id
+_VALUE_KEYS = frozenset({str, int, float, bool, bytes, complex, type(None)})
 
-def _died(dead: list, oid: int, _ref: Any) -> None:
-    dead.append(oid)  # from whichever thread dropped the object: the detector purges it before its next lookup
+
+class _Ident:
+    """A dict key named by identity, so that the detector keeps no program object alive through it."""
+
+    __slots__ = ("ident",)
+
+    def __init__(self, ident: int) -> None:
+        self.ident = ident
+
+    def __eq__(self, other: object) -> bool:
+        return type(other) is _Ident and other.ident == self.ident
+
+    def __hash__(self) -> int:
+        return hash(("_Ident", self.ident))
+
+
+def _key_of(key: Any) -> Any:
+    """A dict key as the detector keeps it: plain values as they are, a tuple item by item (two
+    ``(self, name)`` keys built apart are one location), anything else by identity (a user object's
+    default equality)."""
+    tp = type(key)
+    if tp in _VALUE_KEYS:
+        return key
+    if tp is tuple:
+        return tuple(_key_of(k) for k in key)
+    return _Ident(id(key))
+
+
+def _instance_dict(obj: Any) -> Any:
+    """``obj``'s own attribute mapping without running any of the program's code (None: it has none)."""
+    try:
+        return object.__getattribute__(obj, "__dict__")
+    except (AttributeError, TypeError):
+        return None
+
+
+def _type_defines(tp: type, name: str) -> bool:
+    return any(name in vars(klass) for klass in tp.__mro__)
 
 
 #: how the accesses to an object of a type name their location
@@ -170,6 +246,13 @@ class StackProbe:
             self.found[(t, number)] = capture()
 
 
+def _kind_of(check: Access, act: Access) -> str:
+    """Two threads that can both read before either writes: in one statement (``n = n + 1``), a lost
+    update; in two, a check then an act. (Another thread's write between a read and a write is a lost
+    update either way: it is overwritten.)"""
+    return "lost update" if check.line == act.line else "check-then-act"
+
+
 def _site_key(site: tuple) -> tuple:
     return (site[0], site[1])
 
@@ -179,12 +262,69 @@ def _loc(site: tuple | None) -> str:
 
 
 class _Location:
-    __slots__ = ("write", "reads", "what")
+    __slots__ = ("write", "reads", "what", "pub", "writes")
 
     def __init__(self, what: str) -> None:
         self.write: Access | None = None
         self.reads: dict[int, Access] = {}
         self.what = what
+        #: the clock of its last writer at that write: what a thread that accesses it next obtains
+        self.pub: list[int] = []
+        self.writes: dict[int, Access] = {}  # each thread's last write of it (lost updates)
+
+
+class _Check:
+    """A thread's first read of a group of locations since its last synchronisation or loop back-edge:
+    the read that a later write of the group in the same stretch may depend on. ``pre``: the thread's clock before
+    that read obtained anything from the location (see :meth:`RaceDetector._atomicity`)."""
+
+    __slots__ = ("seg", "access", "pre")
+
+    def __init__(self, seg: tuple, access: Access, pre: list[int]) -> None:
+        self.seg = seg
+        self.access = access
+        self.pre = pre
+
+
+class _Group:
+    """The locations an atomic step can read then write: one location, or a whole container with its
+    items. ``checks``: each thread's :class:`_Check` of each key; ``rmws``: each thread's last read-then-write,
+    ``(check, write)``; ``uses``: of a container, each thread's last check then later read of it
+    (``if k in d: return d[k]``), ``(check, read)``."""
+
+    __slots__ = ("checks", "rmws", "uses")
+
+    def __init__(self) -> None:
+        self.checks: dict[tuple[int, Any], _Check] = {}  # (tid, key) -> that thread's check of that key
+        self.rmws: dict[int, tuple[_Check, Access]] = {}
+        self.uses: dict[int, tuple[_Check, Access]] = {}  # containers: a check then a read that relies on it
+
+
+class _Known:
+    """What the detector knows about one object, by id: no reference to it (its lifetime is the
+    program's); its type's id, to tell a new object at a reused address; its locations; where it was
+    first used (for reports)."""
+
+    __slots__ = ("tp", "locations", "origin")
+
+    def __init__(self, tp: int, origin: str) -> None:
+        self.tp = tp
+        self.locations: list[tuple] = []
+        self.origin = origin
+
+
+def _obtain(into: list[int], pub: list[int]) -> None:
+    """``into`` (a thread's clock entries) becomes the pointwise maximum of itself and ``pub``."""
+    if len(pub) > len(into):
+        into.extend([0] * (len(pub) - len(into)))
+    for i, v in enumerate(pub):
+        if v > into[i]:
+            into[i] = v
+
+
+def _conflict(a: Any, b: Any) -> bool:
+    """Whether two keys of one object name overlapping locations (the whole container overlaps all)."""
+    return a == b or a == _WHOLE or b == _WHOLE
 
 
 class RaceDetector:
@@ -200,31 +340,30 @@ class RaceDetector:
         self.ignore = tuple(ignore)
         self.stacks = stacks
         self.races: list[Race] = []  # new, distinct races found by the last execution
-        self.seen: set[frozenset] = set()
+        self.seen: dict[frozenset, Race] = {}  # by the pair of code locations
         self.suppressed = 0
         self.stackless: dict[tuple[int, int], list[Access]] = {}  # (tid, number) -> accesses to complete
-        #: called with each new race that is not suppressed, as soon as it is found (``interlace run``
+        #: called with each new race that fails a run, as soon as it is found (``interlace run``
         #: prints it then: a long run shows its races as they happen, not at its end)
         self.on_race: Any = None
         self._reset()
 
     def _reset(self) -> None:
         self.clocks: list[VectorClock] = []
-        self.lock_clocks: dict[int, tuple[Any, VectorClock]] = {}
+        self.lock_clocks: dict[int, VectorClock] = {}  # id of a lock -> the clock of its last release
         self.handoff_clocks: dict[tuple, VectorClock] = {}
         self.locations: dict[tuple, _Location] = {}
-        # Objects are known by id(). An object that can be weakly referenced is not kept alive (the
-        # program's weak references and finalizers work as usual): when it dies its locations go, so a
-        # new object with the same id starts fresh. The others (builtin containers, cell keys) are kept
-        # alive, at most MAX_KEPT of them, the oldest forgotten first.
-        self.objects: dict[int, list[tuple]] = {}  # id -> its locations
-        self.keep: dict[int, Any] = {}  # id -> the object, or a weak reference to it
-        self.kept: dict[int, None] = {}  # ids kept alive, oldest first
-        self.dead: list[int] = []  # ids whose object died since the last access
-        self.dict_owners: dict[int, Any] = {}  # id of an object's __dict__ -> (a weak reference to) the object
+        # Objects are known by id() only: the detector holds no reference, strong or weak, to any object
+        # of the program (its lifetime, its weak references, ``__weakref__`` and ``getweakrefcount`` are
+        # the program's own). Nothing then says when an object dies; a new object at the same address is
+        # told at its first access (see _stale): by its type, or by a store of an attribute the old
+        # object had and it does not (a constructor). At most MAX_KEPT objects are known, oldest first.
+        self.objects: dict[int, _Known] = {}
+        self.groups: dict[Any, _Group] = {}
+        self.dict_owners: dict[int, tuple[int, type]] = {}  # id of an object's __dict__ -> (id, type) of it
         self.last: dict[tuple, Access | _Step] = {}  # (tid, location) -> that thread's latest access to it
         self.ordinals: dict[int, int] = {}
-        self.first_seen: dict[int, tuple] = {}
+        self.segs: dict[int, int] = {}  # tid -> number of its synchronisation events so far
         self.started: dict[int, str] = {}
         self.pending: list[tuple[Race, tuple]] = []
 
@@ -251,13 +390,14 @@ class RaceDetector:
 
     def sync(self, ex: Any, kind: str, ts: Any, obj: Any) -> None:
         t = ts.tid
+        self.segs[t] = self.segs.get(t, 0) + 1  # a read before this and a write after are two steps
         if kind == "acquire":
             held = self.lock_clocks.get(id(obj))
             if held is not None:
-                self.clock(t).join(held[1])
+                self.clock(t).join(held)
         elif kind == "release":
             c = self.clock(t)
-            self.lock_clocks[id(obj)] = (obj, c.copy())
+            self.lock_clocks[id(obj)] = c.copy()
             c.tick(t)
         elif kind == "start":
             parent = self.clock(t)
@@ -284,10 +424,10 @@ class RaceDetector:
     # -- accesses --------------------------------------------------------------------------------------
 
     def access(self, ex: Any, ts: Any, kind: str, obj: Any, key: Any, site: tuple, atomic: bool) -> None:
-        if self.dead:
-            self._forget_dead()
         # On the path of every shared access: one type lookup decides how the location is named.
         category, keyed = _TYPES.get(type(obj)) or _type_info(type(obj))
+        oid = id(obj)
+        tp = type(obj)
         if category == _OTHER:
             if key == "__dict__" and kind == "read":
                 self._note_dict(obj)
@@ -295,6 +435,7 @@ class RaceDetector:
             return  # a threading.local: each thread sees its own attributes
         elif category == _MODULE:
             obj = obj.__dict__
+            oid, tp = id(obj), dict
             keyed = True
         elif category == _WHOLE_ONLY:
             key = _WHOLE
@@ -302,32 +443,29 @@ class RaceDetector:
             if not (type(key) is int and key >= 0):
                 key = _WHOLE  # slices and negative indices: the whole list
         else:  # a plain dict: maybe an object's __dict__, which is that object's attributes
-            owner = self.dict_owners.get(id(obj))
+            owner = self.dict_owners.get(oid)
             if owner is not None:
-                if type(owner) is weakref.ref:
-                    owner = owner()
-                if owner is not None and getattr(owner, "__dict__", None) is obj:
-                    obj = owner
-                    keyed = (_TYPES.get(type(obj)) or _type_info(type(obj)))[1]
-                else:
-                    del self.dict_owners[id(obj)]  # the owner is gone; this dict is another one
+                oid, tp = owner
+                keyed = (_TYPES.get(tp) or _type_info(tp))[1]
         try:
-            lk = (id(obj), key)
+            lk = (oid, key if type(key) in _VALUE_KEYS else _key_of(key))
             location = self.locations.get(lk)
         except TypeError:
             key = _WHOLE
-            lk = (id(obj), key)
+            lk = (oid, key)
             location = self.locations.get(lk)
+        known = self.objects.get(oid)
+        if known is not None and (known.tp != id(tp) or location is not None and kind == "write"
+                                  and category == _OTHER and self._stale(location, obj, key)):
+            self._forget(oid)  # a new object at the address of one that died
+            known = location = None
         if location is None:
-            location = self.locations[lk] = _Location(ex.describe(obj, key) if key != _WHOLE
-                                                       else type(obj).__name__)
-            oid = id(obj)
-            known = self.objects.get(oid)
+            location = self.locations[lk] = _Location(ex.describe(obj, key) if key != _WHOLE else tp.__name__)
             if known is None:
-                known = self.objects[oid] = []
-                self._keep(oid, obj)
-                self.first_seen[oid] = site
-            known.append(lk)
+                known = self.objects[oid] = _Known(id(tp), self._origin_of(obj, site))
+                if len(self.objects) > MAX_KEPT:
+                    self._forget(next(iter(self.objects)))
+            known.locations.append(lk)
         t = ts.tid
         clocks = self.clocks
         c = clocks[t] if t < len(clocks) else self.clock(t)
@@ -348,13 +486,14 @@ class RaceDetector:
         write = kind != "read"
         # FastTrack's same-epoch rule: this thread made the same access at the same place since its
         # last synchronisation and the location has not changed hands since; nothing new can race.
-        same = location.write if write else location.reads.get(t)
+        # (A write always ticks the writer's clock, so the rule only ever skips reads.)
+        same = location.reads.get(t) if not write else None
         if (same is not None and same.tid == t and same.clock == epoch and same.line == line
-                and same.kind == kind and same.atomic == atomic and not (write and location.reads)):
+                and same.kind == kind and same.atomic == atomic):
             self.last[(t, lk)] = _Step(ordinal, line, kind, run)
             return
         access = Access(t, ts.name, kind, location.what, site, epoch, ordinal, atomic,
-                        capture() if self.stacks else (), line, run)
+                        capture() if self.stacks else (), line, lk[1], run)
         self.last[(t, lk)] = access
         w = location.write
         if w is not None and w.tid != t and w.clock > (cc[w.tid] if w.tid < len(cc) else 0) \
@@ -364,20 +503,36 @@ class RaceDetector:
             for r in location.reads.values():
                 if r.tid != t and r.clock > (cc[r.tid] if r.tid < len(cc) else 0) and not (r.atomic and atomic):
                     self._race(ex, location, lk, access, r)
+        related: list[_Location] = []
         if keyed:
             if key == _WHOLE:
-                for k in self.objects.get(id(obj), ()):
+                for k in known.locations:
                     if k != lk:
                         other = self.locations.get(k)
                         if other is not None:
+                            related.append(other)
                             self._check(ex, other, lk, access, c, write)
             else:
-                whole = self.locations.get((id(obj), _WHOLE))
+                whole = self.locations.get((oid, _WHOLE))
                 if whole is not None:
+                    related.append(whole)
                     self._check(ex, whole, lk, access, c, write)
+        group = (oid,) if category != _OTHER and category != _MODULE else lk
+        self._atomicity(ex, group, location, related, lk, access, cc, write, ex.back_edge_count(ts))
+        # what this access obtains: the clocks the last writers left (every access is atomic)
+        w = location.write
+        if w is not None and w.tid != t:
+            _obtain(cc, location.pub)
+        for loc in related:
+            w = loc.write
+            if w is not None and w.tid != t:
+                _obtain(cc, loc.pub)
         if write:
             location.write = access
             location.reads = {}
+            location.writes[t] = access
+            location.pub = cc[:]
+            cc[t] = epoch + 1  # what this thread does next is not published by this write
         else:
             location.reads[t] = access
 
@@ -390,48 +545,167 @@ class RaceDetector:
                 if r.tid != access.tid and r.clock > c.get(r.tid) and not (r.atomic and access.atomic):
                     self._race(ex, loc, lk, access, r)
 
+    def _atomicity(self, ex: Any, key: Any, location: _Location, related: list[_Location], lk: tuple,
+                   access: Access, cc: list[int], write: bool, back_edges: int) -> None:
+        """Atomicity violations around ``access`` (a write: ``write``), made before it obtains anything.
+
+        A thread's first read of a location since its last synchronisation or loop back-edge is its
+        *check*; a write of the location (or of a container the location is an item of, or an item of
+        the container it is) in the same stretch is the *act* that may depend on it (``n = n + 1``; ``if
+        q: q.popleft()``). It is violated, whatever this execution did, when a write of another thread
+        that overlaps both could fall between them: one not ordered before the check (a lost update),
+        or, for a write made after the act, the act not ordered before it; or when another thread makes
+        the same check (same line) not ordered before the act: it can see what this thread saw and act
+        too. "Ordered" ignores what the check obtained from the location itself (``pre``): the order of
+        two unsynchronised read-then-writes is not a synchronisation. Of a container, a later read that
+        relies on the check (``if k in d: return d[k]``) is violated by a removal (:meth:`_use`).
+        """
+        t = access.tid
+        group = self.groups.get(key)
+        if group is None:
+            group = self.groups[key] = _Group()
+            if type(key) is tuple and len(key) == 1:
+                self.objects[key[0]].locations.append(key)  # forgotten with its object
+        seg = (self.segs.get(t, 0), back_edges)
+        container = len(key) == 1
+        k = access.key
+        checks = group.checks
+        if not write:
+            check = checks.get((t, k))
+            if check is None or check.seg != seg:
+                checks[(t, k)] = _Check(seg, access, list(cc))
+                if container and k != _WHOLE:
+                    whole = checks.get((t, _WHOLE))
+                    if whole is not None and whole.seg == seg:
+                        self._use(ex, group, location, related, lk, access, whole)  # if k in d: d[k]
+            elif container:
+                self._use(ex, group, location, related, lk, access, check)
+            for u, (ucheck, uwrite) in group.rmws.items():
+                # another thread read this here, then wrote it; this read can come between the two
+                if (u != t and ucheck.access.line == access.line and _conflict(k, uwrite.key)
+                        and uwrite.clock > (cc[u] if u < len(cc) else 0)):
+                    self._violation(ex, location, lk, access, uwrite, _kind_of(ucheck.access, uwrite),
+                                    f"thread {uwrite.thread!r} read this at {_loc(ucheck.access.site)} and then "
+                                    f"wrote it at {_loc(uwrite.site)}; the same read by thread {access.thread!r} "
+                                    "can come between the two")
+            return
+        for u, (ucheck, uwrite) in group.rmws.items():
+            # a write of another thread's read-then-write not ordered before this write: this one can fall
+            # between its check and its act
+            if (u != t and uwrite.clock > (cc[u] if u < len(cc) else 0)
+                    and _conflict(k, ucheck.access.key) and _conflict(k, uwrite.key)):
+                self._violation(ex, location, lk, access, uwrite, "lost update",
+                                f"this write can come between thread {uwrite.thread!r}'s read at "
+                                f"{_loc(ucheck.access.site)} and its write at {_loc(uwrite.site)}, which then "
+                                "overwrites it")
+        if container and access.kind == "delete":
+            for u, (ucheck, use) in group.uses.items():
+                # this removal can come between another thread's check of the container and its use
+                if (u != t and use.clock > (cc[u] if u < len(cc) else 0)
+                        and _conflict(k, ucheck.access.key) and _conflict(k, use.key)):
+                    self._violation(ex, location, lk, access, use, "check-then-act",
+                                    f"this write can come between thread {use.thread!r}'s check at "
+                                    f"{_loc(ucheck.access.site)} and its use at {_loc(use.site)}")
+        # this thread's check that this write may act on: its earliest read of the item or of the whole
+        check = None
+        for candidate in (checks.get((t, k)), checks.get((t, _WHOLE)) if k != _WHOLE else None):
+            if (candidate is not None and candidate.seg == seg
+                    and (check is None or candidate.access.number < check.access.number)):
+                check = candidate
+        if check is None:
+            return
+        pre = check.pre
+        group.rmws[t] = (check, access)
+        for loc in (location, *related):
+            for u, other in loc.writes.items():
+                if (u != t and other.clock > (pre[u] if u < len(pre) else 0)
+                        and _conflict(other.key, check.access.key) and _conflict(other.key, k)):
+                    self._violation(ex, loc, lk, access, other, "lost update",
+                                    f"thread {other.thread!r}'s write at {_loc(other.site)} can come between "
+                                    f"thread {access.thread!r}'s read at {_loc(check.access.site)} and this "
+                                    "write, which then overwrites it")
+        for (u, ukey), ucheck in checks.items():
+            if (u != t and ucheck.access.line == check.access.line and _conflict(ukey, k)
+                    and ucheck.access.clock > (cc[u] if u < len(cc) else 0)):
+                self._violation(ex, location, lk, access, ucheck.access, _kind_of(check.access, access),
+                                f"thread {access.thread!r} read this at {_loc(check.access.site)} and then wrote it "
+                                f"here; the same read by thread {ucheck.access.thread!r} can come between the two")
+
+    def _use(self, ex: Any, group: _Group, location: _Location, related: list[_Location], lk: tuple,
+             access: Access, check: _Check) -> None:
+        """A read of a container after a check of it in the same stretch (``if k in d: return d[k]``,
+        ``if q: q[0]``): another thread's removal (``del``, ``pop``, ``clear``, ...: a delete; what adds
+        or replaces items keeps what the check saw) not ordered before the check can come between them."""
+        t = access.tid
+        group.uses[t] = (check, access)
+        pre = check.pre
+        for loc in (location, *related):
+            for u, other in loc.writes.items():
+                if (u != t and other.kind == "delete"
+                        and other.clock > (pre[u] if u < len(pre) else 0)
+                        and _conflict(other.key, check.access.key) and _conflict(other.key, access.key)):
+                    self._violation(ex, loc, lk, access, other, "check-then-act",
+                                    f"thread {other.thread!r}'s write at {_loc(other.site)} can come between "
+                                    f"thread {access.thread!r}'s check at {_loc(check.access.site)} and this use")
+
+    def _stale(self, location: _Location, obj: Any, key: Any) -> bool:
+        """A store of attribute ``key`` that the object known at this address had (its last access of
+        it was a write) but ``obj`` does not: ``obj`` is a new object at a reused address (its
+        constructor is storing its attributes)."""
+        w = location.write
+        if w is None or w.kind != "write" or type(key) is not str:
+            return False
+        own = _instance_dict(obj)
+        if own is None or key in own:
+            return False
+        return not _type_defines(type(obj), key)  # a property or a slot is never in the dict
+
     def _note_dict(self, obj: Any) -> None:
         """``obj.__dict__`` was read: accesses to that dict are accesses to ``obj``'s attributes."""
-        d = getattr(obj, "__dict__", None)
+        d = _instance_dict(obj)
         if isinstance(d, dict):
-            try:
-                self.dict_owners[id(d)] = weakref.ref(obj)
-            except TypeError:
-                self.dict_owners[id(d)] = obj
-
-    def _keep(self, oid: int, obj: Any) -> None:
-        try:
-            self.keep[oid] = weakref.ref(obj, partial(_died, self.dead, oid))
-        except TypeError:
-            self.keep[oid] = obj
-            self.kept[oid] = None
-            if len(self.kept) > MAX_KEPT:
-                self._forget(next(iter(self.kept)))
-
-    def _forget_dead(self) -> None:
-        dead = self.dead
-        while dead:
-            self._forget(dead.pop())  # one at a time: another thread may append meanwhile
+            self.dict_owners[id(d)] = (id(obj), type(obj))
 
     def _forget(self, oid: int) -> None:
-        """Drop everything known about the object with id ``oid`` (it died, or is the oldest kept)."""
+        """Drop everything known about the object with id ``oid`` (a new object has its address, or
+        it is the oldest known)."""
+        known = self.objects.pop(oid, None)
+        if known is None:
+            return
         threads = range(len(self.clocks))
-        for lk in self.objects.pop(oid, ()):
+        for lk in known.locations:
             self.locations.pop(lk, None)
+            self.groups.pop(lk, None)
             for t in threads:
                 self.last.pop((t, lk), None)
-        self.keep.pop(oid, None)
-        self.kept.pop(oid, None)
-        self.first_seen.pop(oid, None)
+        for d, (owner, _tp) in list(self.dict_owners.items()) if self.dict_owners else ():
+            if owner == oid or d == oid:
+                del self.dict_owners[d]
 
     # -- reporting -------------------------------------------------------------------------------------
 
-    def _race(self, ex: Any, loc: _Location, lk: tuple, current: Access, previous: Access) -> None:
-        race = Race(loc.what, self._origin(lk), current, previous)
+    def _violation(self, ex: Any, loc: _Location, lk: tuple, current: Access, previous: Access,
+                   violation: str, why: str) -> None:
+        self._race(ex, loc, lk, current, previous, violation, why)
+
+    def _race(self, ex: Any, loc: _Location, lk: tuple, current: Access, previous: Access,
+              violation: str = "", why: str = "") -> None:
+        race = Race(loc.what, self._origin(lk), current, previous, violation=violation, why=why)
         key = race.key()
-        if key in self.seen:
-            return
-        self.seen.add(key)
+        known = self.seen.get(key)
+        if known is not None:
+            if known.note and violation:
+                if any(r is known for r in self.races):  # found as a note in this execution: it is more
+                    known.violation, known.why, known.current, known.previous = violation, why, current, previous
+                    if not self.stacks:
+                        for a in (current, previous):
+                            self.stackless.setdefault((a.tid, a.number), []).append(a)
+                    if self.on_race is not None and known.fails:
+                        self.on_race(known)
+                    return
+            else:
+                return
+        self.seen[key] = race
         for tid in (current.tid, previous.tid):
             if tid in self.started:
                 race.started[ex.threads[tid].name] = self.started[tid]
@@ -440,7 +714,7 @@ class RaceDetector:
             self.suppressed += 1
         self.races.append(race)
         self.pending.append((race, lk))
-        if self.on_race is not None and not race.suppressed:
+        if self.on_race is not None and race.fails:
             self.on_race(race)
         if not self.stacks:
             for a in (current, previous):
@@ -452,17 +726,17 @@ class RaceDetector:
         taken, self.stackless = self.stackless, {}
         return taken
 
-    def _origin(self, lk: tuple) -> str:
-        obj = self.keep.get(lk[0])
-        if type(obj) is weakref.ref:
-            obj = obj()
+    @staticmethod
+    def _origin_of(obj: Any, site: tuple) -> str:
         if isinstance(obj, dict) and "__builtins__" in obj:
-            name = obj.get("__name__", "?")
-            return f"global of module {name}"
+            return f"global of module {obj.get('__name__', '?')}"
         if isinstance(obj, tuple) and len(obj) == 4:
             return f"closure variable of {obj[2]}() at {os.path.basename(obj[0])}:{obj[1]}"
-        site = self.first_seen.get(lk[0])
         return f"object first used at {_loc(site)}" if site else ""
+
+    def _origin(self, lk: tuple) -> str:
+        known = self.objects.get(lk[0])
+        return known.origin if known is not None else ""
 
     def _suppressed(self, race: Race) -> bool:
         for a in (race.current, race.previous):

@@ -189,7 +189,11 @@ class _Rewriter:
 
     def x_Compare(self, node: ast.Compare) -> ast.expr:
         if len(node.ops) == 1 and isinstance(node.ops[0], (ast.In, ast.NotIn)):
-            return _copy(node, left=self.expr(node.left), comparators=[self.iterated(node.comparators[0])])
+            # ``_il_in(x, c, S)``: a read of key ``x`` of a dict (of all of any other container)
+            test = self.call("_il_in", [self.expr(node.left), self.expr(node.comparators[0]), self.site(node)],
+                             node)
+            return ast.UnaryOp(op=ast.Not(), operand=test, **_loc(node)) if isinstance(node.ops[0], ast.NotIn) \
+                else test
         return _copy(node, left=self.expr(node.left), comparators=[self.expr(c) for c in node.comparators])
 
     def x_NamedExpr(self, node: ast.NamedExpr) -> ast.expr:
@@ -386,8 +390,34 @@ class _Rewriter:
         return [self.loop_hook(self.loop_site), node]
 
     def iterated(self, node: ast.expr) -> ast.expr:
-        """``_il_iter(c, S)``: iterating (or ``in``-testing) a container reads all of it."""
+        """``_il_iter(c, S)``: iterating (or ``in``-testing, or matching) a container reads all of it."""
         return self.call("_il_iter", [self.expr(node), self.site(node)], node)
+
+    def tested(self, node: ast.expr) -> ast.expr:
+        """A truth test (``if q:``, ``while q:``, ``not q``, ``q and r``): of a container, a read of its
+        length, so one of the whole container (``_il_iter``). Only plain names, attributes and
+        subscripts are wrapped: other expressions (comparisons, calls) are not containers."""
+        if isinstance(node, (ast.Name, ast.Attribute, ast.Subscript)):
+            return self.iterated(node)
+        return self.expr(node)
+
+    def s_If(self, node: ast.If) -> list[ast.stmt]:
+        return [_copy(node, test=self.tested(node.test), body=self.stmts(node.body),
+                      orelse=self.stmts(node.orelse))]
+
+    def s_Assert(self, node: ast.Assert) -> list[ast.stmt]:
+        return [_copy(node, test=self.tested(node.test), msg=self.expr(node.msg))]
+
+    def x_IfExp(self, node: ast.IfExp) -> ast.expr:
+        return _copy(node, test=self.tested(node.test), body=self.expr(node.body), orelse=self.expr(node.orelse))
+
+    def x_BoolOp(self, node: ast.BoolOp) -> ast.expr:
+        return _copy(node, values=[self.tested(v) for v in node.values])
+
+    def x_UnaryOp(self, node: ast.UnaryOp) -> ast.expr:
+        if isinstance(node.op, ast.Not):
+            return _copy(node, operand=self.tested(node.operand))
+        return _copy(node, operand=self.expr(node.operand))
 
     def s_For(self, node: Any) -> list[ast.stmt]:
         it = self.iterated(node.iter) if isinstance(node, ast.For) else self.expr(node.iter)
@@ -399,7 +429,7 @@ class _Rewriter:
     s_AsyncFor = s_For
 
     def s_While(self, node: ast.While) -> list[ast.stmt]:
-        test = self.expr(node.test)
+        test = self.tested(node.test)
         body = self.loop_body(node, [], node.body)
         return [_copy(node, test=test, body=body, orelse=self.stmts(node.orelse))]
 
@@ -464,9 +494,10 @@ class _Rewriter:
         loc = _loc(node)
         if isinstance(target, ast.Name):
             current = self.x_Name(self.name(target.id, target))
-            if current.__class__ is ast.Name:  # local: native
-                return [_copy(node, value=value)]
-            result = self.call(op, [current, value], node)
+            if current.__class__ is ast.Name and isinstance(node.value, ast.Constant):
+                return [_copy(node, value=value)]  # a local number or string: native
+            # ``_il_inplace`` tells a write of the container when ``x`` is one (``l += [1]`` mutates it)
+            result = self.call("_il_inplace", [current, value, self.name(op, node), self.site(target)], node)
             return [ast.Assign(targets=[self.name(target.id, target, _STORE)],
                                value=self.name_write(target.id, result, target), **loc)]
         if isinstance(target, ast.Attribute):
@@ -537,7 +568,8 @@ class _Rewriter:
     s_TryStar = s_Try
 
     def s_Match(self, node: Any) -> list[ast.stmt]:
-        subject = self.expr(node.subject)
+        # mapping and sequence patterns read the subject's contents (keys, length, items) in C
+        subject = self.iterated(node.subject)
         cases = [_copy(c, guard=self.expr(c.guard), body=self.stmts(c.body)) for c in node.cases]
         return [_copy(node, subject=subject, cases=cases)]
 

@@ -116,7 +116,8 @@ def run(item: Any, plan: dict) -> None:
         "exhausted": bool(result.exhausted),
         "coverage": result.coverage_line() if result.coverage else None,
         "uninstrumented": [u for u in result.uninstrumented if not u.startswith("interlace.")],
-        "races": sum(1 for r in result.races if not r.suppressed) + len(result.lock_inversions),
+        "races": sum(1 for r in result.races if r.fails) + len(result.lock_inversions),
+        "notes": sum(1 for r in result.races if not r.suppressed and r.note),
     }
     item.user_properties.append(("interlace", stats))
     if outcome is not None:

@@ -189,7 +189,8 @@ def render_html(result: Any, replay_command: str | None = None, title: str | Non
     races = [r for r in getattr(result, "races", []) if not getattr(r, "suppressed", False)]
     for item in races + list(getattr(result, "lock_inversions", [])):
         try:
-            sections.append(f"<h3>Race report</h3><pre class=race>{_e(item.format())}</pre>")
+            title = "Note: benign race" if getattr(item, "note", False) else "Race report"
+            sections.append(f"<h3>{title}</h3><pre class=race>{_e(item.format())}</pre>")
         except Exception:  # noqa: BLE001 - a report must render even if a finding cannot format itself
             continue
     sources = _sources(a, failure, files)

@@ -28,32 +28,34 @@ from typing import Any
 
 READ, WRITE, DELETE = "read", "write", "delete"
 
+# Methods that take items out are deletes (a write that a check of the container may rely on not
+# happening: ``if k in d: d[k]``), the others that change it writes.
 _LIST = {
-    "append": WRITE, "extend": WRITE, "insert": WRITE, "pop": WRITE, "remove": WRITE, "clear": WRITE,
-    "sort": WRITE, "reverse": WRITE, "__setitem__": WRITE, "__delitem__": WRITE, "__iadd__": WRITE,
+    "append": WRITE, "extend": WRITE, "insert": WRITE, "pop": DELETE, "remove": DELETE, "clear": DELETE,
+    "sort": WRITE, "reverse": WRITE, "__setitem__": WRITE, "__delitem__": DELETE, "__iadd__": WRITE,
     "index": READ, "count": READ, "copy": READ, "__getitem__": READ, "__len__": READ,
     "__contains__": READ, "__iter__": READ,
 }
 _DICT = {
-    "setdefault": WRITE, "pop": WRITE, "popitem": WRITE, "update": WRITE, "clear": WRITE,
-    "__setitem__": WRITE, "__delitem__": WRITE, "__ior__": WRITE,
+    "setdefault": WRITE, "pop": DELETE, "popitem": DELETE, "update": WRITE, "clear": DELETE,
+    "__setitem__": WRITE, "__delitem__": DELETE, "__ior__": WRITE,
     "get": READ, "keys": READ, "values": READ, "items": READ, "copy": READ, "__getitem__": READ,
     "__contains__": READ, "__len__": READ, "__iter__": READ,
 }
 _SET = {
-    "add": WRITE, "discard": WRITE, "remove": WRITE, "pop": WRITE, "clear": WRITE, "update": WRITE,
-    "difference_update": WRITE, "intersection_update": WRITE, "symmetric_difference_update": WRITE,
+    "add": WRITE, "discard": DELETE, "remove": DELETE, "pop": DELETE, "clear": DELETE, "update": WRITE,
+    "difference_update": DELETE, "intersection_update": DELETE, "symmetric_difference_update": DELETE,
     "copy": READ, "issubset": READ, "issuperset": READ, "isdisjoint": READ, "union": READ,
     "intersection": READ, "difference": READ, "symmetric_difference": READ, "__contains__": READ,
     "__len__": READ, "__iter__": READ,
 }
 _DEQUE = {
-    "append": WRITE, "appendleft": WRITE, "pop": WRITE, "popleft": WRITE, "extend": WRITE,
-    "extendleft": WRITE, "insert": WRITE, "remove": WRITE, "clear": WRITE, "rotate": WRITE,
+    "append": WRITE, "appendleft": WRITE, "pop": DELETE, "popleft": DELETE, "extend": WRITE,
+    "extendleft": WRITE, "insert": WRITE, "remove": DELETE, "clear": DELETE, "rotate": WRITE,
     "reverse": WRITE, "count": READ, "index": READ, "copy": READ, "__len__": READ,
 }
-_BYTEARRAY = {"append": WRITE, "extend": WRITE, "insert": WRITE, "pop": WRITE, "remove": WRITE,
-              "clear": WRITE, "reverse": WRITE}
+_BYTEARRAY = {"append": WRITE, "extend": WRITE, "insert": WRITE, "pop": DELETE, "remove": DELETE,
+              "clear": DELETE, "reverse": WRITE}
 
 CONTAINER_METHODS: dict[type, dict[str, str]] = {
     list: _LIST, dict: _DICT, set: _SET, collections.deque: _DEQUE, bytearray: _BYTEARRAY,
@@ -68,7 +70,7 @@ _KEYED = frozenset({"get", "setdefault", "pop", "__getitem__", "__setitem__", "_
 _PURE_BUILTINS = frozenset(
     getattr(builtins, name)
     for name in (
-        "len", "isinstance", "issubclass", "id", "callable", "abs", "chr", "ord", "hex", "oct", "bin",
+        "isinstance", "issubclass", "id", "callable", "abs", "chr", "ord", "hex", "oct", "bin",
         "divmod", "pow", "round", "hash", "iter", "next", "format", "ascii",
     )
 )
@@ -134,6 +136,7 @@ class CallClassifier:
         self._class_cache: dict[type, tuple] = {}
         self._indirect: dict[Any, Callable] = {
             getattr: _getattr, setattr: _setattr, delattr: _delattr, hasattr: _getattr, vars: _vars,
+            len: _len,
             operator.getitem: _getitem, operator.setitem: _setitem, operator.delitem: _delitem,
         }
 
@@ -348,6 +351,15 @@ def _item_access(kind: str, name: str) -> Callable[[tuple, Any], tuple]:
         return "call", name, None, None
 
     return classify
+
+
+def _len(args: tuple, ex: Any) -> tuple:
+    """``len(c)``: of a mutable builtin container, one atomic read of all of it (its size
+    changes with every insertion); of anything else, nothing (``__len__`` written in Python is
+    instrumented code, whose accesses show)."""
+    if len(args) == 1 and type(args[0]) in CONTAINER_METHODS:
+        return READ, f"{type(args[0]).__name__}.__len__()", None, (args[0], "*", True)
+    return None, "len", None, None
 
 
 _getitem = _item_access(READ, "getitem")

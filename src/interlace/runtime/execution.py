@@ -20,7 +20,7 @@ from typing import Any
 from . import hooks
 from .calls import CallClassifier
 from .describe import describe_deadlock, describe_livelock, stack_of
-from .fastpath import FastPath, native
+from .fastpath import FastPath, native, plain_key
 from .state import (
     BLOCKED,
     END_OF_MAIN,
@@ -109,6 +109,7 @@ class Execution:
         # _runnable()/_not_runnable(), which also end the fast path's budget
         self.enabled: list[int] = []
         self.enabled_mask = 0  # the same set, bit t for thread t (recordings store it so)
+        self.timed = 0  # threads blocked with a deadline (a sleep, a timeout): each may wake early
         self.trace: list[Event] = []
         self.failure: Failure | None = None
         self.aborting = False
@@ -136,7 +137,8 @@ class Execution:
         if held is not None:
             held.gil_points += fast.gil_points
             held.accesses += fast.accesses
-        fast.gil_points = fast.accesses = 0
+            held.back_edges += fast.back_edges
+        fast.gil_points = fast.accesses = fast.back_edges = 0
         self.current = ts
         self.fast.ident = ts.ident if ts is not None else None
 
@@ -436,6 +438,11 @@ class Execution:
         while not enabled:
             if self._unstick(me, finishing):
                 return
+        if self.timed:
+            # the sleeper (or timed wait) with the soonest deadline may wake before the others progress
+            # further: the strategy decides (timed waits still end in the order of their deadlines)
+            soonest = min(t.deadline for t in threads if t.deadline is not None)
+            enabled = [t.tid for t in threads if t.status == RUNNABLE or t.deadline == soonest]
         if len(enabled) == 1:
             nxt = threads[enabled[0]]
             if nxt is me:
@@ -458,7 +465,9 @@ class Execution:
                 self._stopped(me)
             nxt = threads[tid]
             self.choices.append(tid)
-            if self._quantum is not None:
+            if nxt.deadline is not None:
+                self._advance_time(nxt)  # the strategy ends its sleep (or timeout) now
+            elif self._quantum is not None:
                 quantum = self._quantum(enabled, tid, self)
                 if quantum > 0:
                     self._grant(quantum, True)
@@ -538,12 +547,16 @@ class Execution:
         self._deadlock(me)
         return False
 
-    def _advance_time(self) -> bool:
-        """Jump the virtual clock to the next deadline and wake whoever waits for it."""
+    def _advance_time(self, early: ThreadState | None = None) -> bool:
+        """Jump the virtual clock to the next deadline and wake whoever waits for it; or, when the
+        strategy chose the blocked thread ``early`` (one with the soonest deadline), to its deadline: no
+        real scheduler promises that a sleeper wakes only once every other thread that can run has run,
+        so the strategy decides when a sleep or a timeout ends (in virtual seconds it always lasts what
+        it asked)."""
         pending = [t for t in self.threads if t.status == BLOCKED and t.deadline is not None]
         if not pending:
             return False
-        when = min(t.deadline for t in pending)
+        when = min(t.deadline for t in pending) if early is None else early.deadline
         if when > self.now:
             self.now = when
         for t in pending:
@@ -557,6 +570,8 @@ class Execution:
         self._not_runnable(me, BLOCKED)
         me.waiting = waiting
         me.deadline = None if timeout is None else self.now + timeout
+        if timeout is not None:
+            self.timed += 1
         me.timed_out = False
         waiters = self._waiters.get(id(waiting))
         if waiters is None:
@@ -571,7 +586,9 @@ class Execution:
             waiters.pop(ts, None)
         self._runnable(ts)
         ts.waiting = None
-        ts.deadline = None
+        if ts.deadline is not None:
+            self.timed -= 1
+            ts.deadline = None
 
     def wake_waiters(self, waiting: Any) -> None:
         waiters = self._waiters.get(id(waiting))
@@ -621,15 +638,15 @@ class Execution:
     def _tell(self, me: Any, kind: str, obj: Any, key: Any, site: tuple, atomic: bool) -> None:
         """Tell the access observers about an access, unless the holder told them since the last
         switch or synchronisation."""
-        try:
-            told = (id(obj), key, kind, site, atomic)
+        if plain_key(key):
             # an entry names the object by id and type (no reference to the object, strong or weak,
-            # which a program could see): a new object of another type at a dead one's address is new
+            # which a program could see): a new object of another type at a dead one's address is new.
+            # Only keys that are plain values are kept (another key, say a dict key that is a program
+            # object, is told every time: keeping it would keep it alive)
+            told = (id(obj), key, kind, site, atomic)
             if self.fast.told.get(told) is type(obj):
                 return
             self.fast.told[told] = type(obj)
-        except TypeError:
-            pass  # an unhashable key (a slice before 3.12): always told
         for observer in self.access_observers:
             observer.access(self, me, kind, obj, key, site, atomic)
 
@@ -718,6 +735,7 @@ class Execution:
             if me is None:
                 return
         fast.gil_points += 1
+        fast.back_edges += 1
         fast.progress_at += 1  # a back-edge is neither progress nor the lack of it
         if fast.free_threaded:
             fast.loops += 1
@@ -735,6 +753,11 @@ class Execution:
         """How many points where a GIL could switch threads ``ts`` passed (for the race detector's
         verdict: did one lie between two of its accesses?)."""
         return ts.gil_points + (self.fast.gil_points if ts is self.current else 0)
+
+    def back_edge_count(self, ts: ThreadState) -> int:
+        """How many loop back-edges ``ts`` passed so far (the race detector: a read before one is no
+        check of a write after it)."""
+        return ts.back_edges + (self.fast.back_edges if ts is self.current else 0)
 
     def access_number(self, ts: ThreadState) -> int:
         """How many shared accesses ``ts`` made so far, this one included: names an access in a

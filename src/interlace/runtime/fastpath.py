@@ -17,8 +17,9 @@ Invariants (the baton holder is the only writer, except ``ident``, set under the
 - ``loops`` counts the holder's loop back-edges since the last scheduling point of any thread.
 - ``step`` counts scheduling points and back-edges; ``progress_at`` is the step of the last progress
   (see ``LIVELOCK_WINDOW``); ``gil_points`` counts the points where a GIL could switch threads (calls,
-  back-edges) that the holder passed since it got the baton, ``accesses`` its shared accesses (told to
-  the observers or not) since then: both are added to its ThreadState when it loses the baton.
+  back-edges) that the holder passed since it got the baton, ``back_edges`` its loop back-edges and
+  ``accesses`` its shared accesses (told to the observers or not) since then: all three are added to
+  its ThreadState when it loses the baton.
 - ``told`` maps ``(id(obj), key, kind, site, atomic)`` of the accesses told to the access observers
   since the last switch or synchronisation to ``type(obj)``: an entry counts only for an object of that
   type at that address. It holds no reference, strong or weak, to a program object (a program could
@@ -32,7 +33,7 @@ from typing import Any
 
 class FastPath:
     __slots__ = ("ident", "budget", "granted", "decides", "step", "progress_at", "loops", "gil_points",
-                 "accesses", "limit", "free_threaded", "trace", "observe", "told")
+                 "accesses", "back_edges", "limit", "free_threaded", "trace", "observe", "told")
 
     def __init__(self, free_threaded: bool, trace: bool, observe: bool, limit: float) -> None:
         self.ident: int | None = None
@@ -44,6 +45,7 @@ class FastPath:
         self.loops = 0
         self.gil_points = 0
         self.accesses = 0
+        self.back_edges = 0
         self.limit = limit  # the step bound (inf: none)
         self.free_threaded = free_threaded
         self.trace = trace
@@ -56,7 +58,17 @@ class FastPath:
 
 
 #: the interface version of interlace._speedups this code expects (its ``API`` constant)
-NATIVE_API = 4
+NATIVE_API = 5
+
+
+#: the keys a told entry may hold: their hash and equality run no program code, and holding them keeps
+#: no program object alive (a dict key that is a program object is told every time instead)
+PLAIN_KEYS = frozenset({str, int, float, bool, bytes, type(None)})
+
+
+def plain_key(key: Any) -> bool:
+    tk = type(key)
+    return tk in PLAIN_KEYS or tk is tuple and all(type(k) in PLAIN_KEYS for k in key)
 
 
 def native() -> Any:

@@ -148,8 +148,10 @@ def _il_ra2(obj: Any, name: str, site: tuple) -> tuple:
 
 def _il_aug_wa(pair: tuple, rhs: Any, op: Any, name: str, site: tuple) -> None:
     obj, value = pair
-    result = op(value, rhs)
     ex = _active
+    if ex is not None and type(value) in _MUTABLE_CONTAINERS:
+        ex.access(WRITE, value, "*", site)  # ``o.items += [x]`` extends the list in place
+    result = op(value, rhs)
     if ex is not None:
         ex.access(WRITE, obj, name, site, result)
     setattr(obj, name, result)
@@ -158,10 +160,22 @@ def _il_aug_wa(pair: tuple, rhs: Any, op: Any, name: str, site: tuple) -> None:
 # -- subscripts --------------------------------------------------------------------------------------
 
 
+def _exposed(obj: Any, key: Any) -> tuple:
+    """An item of a ``memoryview`` is memory of the object it exposes (a ``bytearray``, an
+    ``array``): named as the whole of that object, since a view may be a slice or a cast of it."""
+    try:
+        return obj.obj, "*"
+    except ValueError:  # released
+        return obj, key
+
+
 def _il_rs(obj: Any, key: Any, site: tuple) -> Any:
     ex = _active
     if ex is not None:
-        ex.access(READ, obj, key, site)
+        if type(obj) is memoryview:
+            ex.access(READ, *_exposed(obj, key), site)
+        else:
+            ex.access(READ, obj, key, site)
         value = obj[key]
         if ex.capture_values:
             ex.observe(value)
@@ -172,7 +186,10 @@ def _il_rs(obj: Any, key: Any, site: tuple) -> Any:
 def _il_ws(value: Any, obj: Any, key: Any, site: tuple) -> None:
     ex = _active
     if ex is not None:
-        ex.access(WRITE, obj, key, site, value)
+        if type(obj) is memoryview:
+            ex.access(WRITE, *_exposed(obj, key), site, value)
+        else:
+            ex.access(WRITE, obj, key, site, value)
     obj[key] = value
 
 
@@ -190,11 +207,26 @@ def _il_rs2(obj: Any, key: Any, site: tuple) -> tuple:
 
 def _il_aug_ws(triple: tuple, rhs: Any, op: Any, site: tuple) -> None:
     obj, key, value = triple
-    result = op(value, rhs)
     ex = _active
+    if ex is not None and type(value) in _MUTABLE_CONTAINERS and type(key) is not slice:
+        ex.access(WRITE, value, "*", site)  # ``d[k] += [x]`` extends the list in place (a slice is a copy)
+    result = op(value, rhs)
     if ex is not None:
-        ex.access(WRITE, obj, key, site, result)
+        if type(obj) is memoryview:
+            ex.access(WRITE, *_exposed(obj, key), site, result)
+        else:
+            ex.access(WRITE, obj, key, site, result)
     obj[key] = result
+
+
+def _il_inplace(value: Any, rhs: Any, op: Any, site: tuple) -> Any:
+    """``x op= rhs`` for a name ``x`` (local, global or cell; the store is the rewriter's): when ``x`` is
+    a mutable builtin container, the operation changes it in place (``l += [1]``, ``s |= {2}``), a
+    write of the whole container that the name's own accesses do not show."""
+    ex = _active
+    if ex is not None and type(value) in _MUTABLE_CONTAINERS:
+        ex.access(WRITE, value, "*", site)
+    return op(value, rhs)
 
 
 # -- calls, with-statements, loops -----------------------------------------------------------------
@@ -221,6 +253,23 @@ def _il_iter(container: Any, site: tuple) -> Any:
     if ex is not None and type(container) in _MUTABLE_CONTAINERS:
         ex.access(READ, container, "*", site)
     return container
+
+
+def _il_in(item: Any, container: Any, site: tuple) -> bool:
+    """``item in container``: of a dict, a read of that key only (another key's store does not change
+    the answer); of another mutable builtin container, a read of all of it."""
+    ex = _active
+    if ex is not None and type(container) in _MUTABLE_CONTAINERS:
+        if isinstance(container, dict):
+            try:
+                hash(item)
+            except TypeError:
+                pass  # ``in`` raises it below
+            else:
+                ex.access(READ, container, item, site)
+        else:
+            ex.access(READ, container, "*", site)
+    return item in container
 
 
 def _il_with(site: tuple, manager: Any) -> Any:

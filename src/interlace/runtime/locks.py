@@ -87,7 +87,8 @@ class ControlledLock:
             else:
                 _tell(ex, "acquire", me, self)
         elif waited:
-            _tell(ex, "woken", me, self)
+            # a timed wait woken by a release could have timed out before it: no edge then
+            _tell(ex, "woken" if timeout == -1 else "woken-timed", me, self)
         if ex.observers and self.tracked and not self.internal:
             ex.synced("acquire", me, self)
         return True

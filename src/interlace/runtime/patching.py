@@ -271,7 +271,9 @@ def _join(self: threading.Thread, timeout: float | None = None) -> None:
         raise RuntimeError("cannot join thread before it is started")
     if ts is me:
         raise RuntimeError("cannot join current thread")
-    ex.point(me, "join", ts.name)
+    # a join that may time out orders nothing for the systematic strategies (its wait may end before
+    # the thread does: ``Execution._advance_time``), so it does not name the thread as a join does
+    ex.point(me, "join", ts.name if timeout is None else f"{ts.name} (timeout {timeout})")
     if ts.status != FINISHED:
         if timeout is not None:
             timeout = max(float(timeout), 0.0)

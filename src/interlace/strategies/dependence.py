@@ -11,8 +11,10 @@ keys of a mapping conflict, since a new key resizes it under an iteration in pro
 of the same lock conflict, and so do two critical sections of one internal lock of the standard
 library (``("internal", label)``, a write of the primitive's state); operations ordered by
 happens-before edges only (:data:`EDGE_ONLY`: a start, a join, a release) conflict with nothing; a
-``call`` into code interlace cannot see, a ``sleep`` and an operation whose kind is unknown (``None``,
-e.g. a wake-up inside ``Condition.wait`` before it shows) conflict with everything. Locations are
+``sleep`` orders nothing (a sleeper may wake before or after any step of the others, see
+``Execution._advance_time``): it is a read of the virtual clock (:data:`CLOCK`), which only the end of a
+sleep or a timeout writes; a ``call`` into code interlace cannot see and an operation whose kind is
+unknown (``None``, e.g. a wake-up inside ``Condition.wait`` before it shows) conflict with everything. Locations are
 named by type and attribute (``Box.value``), so two objects of the same type are one location: a
 sound over-approximation (more executions, never fewer).
 
@@ -30,6 +32,9 @@ ACCESS = frozenset({"read", "write", "delete"})
 LOCATED = ACCESS | {"internal"}
 #: operations ordered by happens-before edges, never by conflicts
 EDGE_ONLY = frozenset({"start", "join", "release", "loop", "finish"})
+#: the virtual clock as a location: a sleep reads it (its deadline is now + its length), a sleep or a
+#: timeout that ends moves it (a write, see ``transitions.EventLog.hidden``)
+CLOCK = "<virtual clock>"
 
 
 def _split(what: str) -> tuple[str, str | None]:
@@ -61,6 +66,10 @@ def dependent(a: tuple[Any, Any], b: tuple[Any, Any]) -> bool:
     """Whether two operations ``(kind, what)`` may not commute."""
     ka, wa = a
     kb, wb = b
+    if ka == "sleep":
+        ka, wa = "read", CLOCK
+    if kb == "sleep":
+        kb, wb = "read", CLOCK
     if ka in EDGE_ONLY or kb in EDGE_ONLY:
         return False
     if ka == "internal":

@@ -3,9 +3,8 @@
 Vector clocks order the transitions (:mod:`.transitions`) of an execution: program order, thread
 start (all of the starter's transition before the started thread's first) and join (all of the
 joined thread before what follows the join), lock release -> next acquire of the lock, a
-``Condition.notify`` -> the waiter it woke, every other thread's last step before the virtual clock
-moved -> the next step of a thread whose timeout it expired (:meth:`.transitions.EventLog.hidden`), and
-conflicts (:func:`~interlace.strategies.dependence.dependent`).
+``Condition.notify`` -> the waiter it woke (a sleep or a timeout that ends orders nothing: it may end
+at any decision), and conflicts (:func:`~interlace.strategies.dependence.dependent`).
 
 A race ``i -> j`` is two conflicting transitions of different threads, the first not ordered before
 the second by anything else: the other order is a different trace, which DPOR must run (see

@@ -45,6 +45,8 @@ from .wakeup import Branch, helper, initials, insert, leaves, portable, weak_ini
 #: pending operations whose step shows nothing in the trace: a thread not yet run (``start``), a
 #: wake-up inside ``Condition.wait`` (``None``), the internal lock of a thread start's handshake
 INVISIBLE = frozenset({None, "start", "handshake"})
+#: points a thread runs in a row, while others could, before the default choice goes to another
+SPIN_LIMIT = 64
 #: a thread about to do one of these is never put asleep: its step is not known, or it commutes with
 #: everything that is reported and is ordered only by a happens-before edge
 NO_SLEEP = INVISIBLE | {"join", "start"}
@@ -183,7 +185,15 @@ class DPOR(Strategy):
             awake = enabled
         tid, wut = self._plan(enabled, pending)
         if tid is None:
-            tid = current if current in awake else awake[0]
+            # any awake thread will do (the wakeup trees hold the other orders), but not a thread that
+            # has run SPIN_LIMIT points in a row while others could: a spin loop (Peterson's wait) only
+            # lasts while the thread it waits for is not scheduled, as in any fair scheduler
+            # ... and by default a sleeper sleeps on (a reversal wakes it early where that matters)
+            running = [t for t in awake if threads[t].deadline is None] or awake
+            if current in running and (threads[current].run_length < SPIN_LIMIT or len(running) == 1):
+                tid = current
+            else:
+                tid = next((t for t in running if t != current), running[0])
         node = _Node(list(enabled), tid, sleep, ops, wut)
         node.extra = extra
         self.nodes.append(node)
@@ -398,6 +408,8 @@ def _pending_op(ts: Any) -> tuple:
     runtime's ``pending`` is None and ``pending_lock`` is the lock: an acquire of its label (lock
     identities are ids of objects, which differ from one execution to the next, and what is known
     about a decision is kept across executions), or an internal lock of the standard library."""
+    if ts.deadline is not None:
+        return (None, None)  # asleep or in a timed wait: what it does when it wakes is not known yet
     kind = ts.pending
     if kind is None:
         lock = getattr(ts, "pending_lock", None)

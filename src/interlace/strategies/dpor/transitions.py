@@ -14,8 +14,9 @@ handshake's internal lock of a ``Thread`` stays out (start and join edges order 
 primitive's state without its lock (``Event.is_set``, ``Barrier.broken``) are reads of the location its
 critical sections write, and ``Thread.is_alive`` a read of what the thread's end writes: neither is a
 scheduling point, so they belong to the reader's transition in progress (:func:`continues`). A thread
-woken by the virtual clock (a timeout, a sleep) happens after every other thread's last step before
-the clock moved, which it could only follow (the clock moves when no thread can run).
+woken by the virtual clock (a timeout, a sleep) is ordered by nothing: a sleeping thread is one the
+strategies can choose (``Execution._advance_time``), so it may wake before or after any of the
+others' steps.
 
 Lock identities. Events name a lock by its label (where it was made), which several locks share
 (made on one line, in a loop); :func:`lock_identities` tells them apart by the locks each thread held
@@ -31,7 +32,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..dependence import ACCESS
+from ..dependence import ACCESS, CLOCK
 
 #: the location of a thread's liveness, by thread name (no brackets: two threads are two locations, not two
 #: keys of one mapping): written by its end, read by ``is_alive``
@@ -56,27 +57,20 @@ class EventLog:
     """The events of one execution: the real trace with the hidden events in place. Every position
     DPOR keeps (of a decision, of a transition) is a position in :attr:`events`."""
 
-    __slots__ = ("events", "seen", "released", "wakes", "now", "jump_at")
+    __slots__ = ("events", "seen", "released", "wakes")
 
     def __init__(self) -> None:
         self.events: list[Any] = []
         self.seen = 0  # how much of the real trace is in ``events``
         self.released: dict[int, tuple[int, int]] = {}  # untracked lock -> (tid, its last event) at release
         self.wakes: list[tuple[int, int, int]] = []  # (waker's event, woken tid, woken from position)
-        self.now = 0.0  # the virtual clock when last seen
-        self.jump_at = 0  # where in ``events`` the clock was last seen to move
 
     def sync(self, execution: Any) -> list[Any]:
-        """:attr:`events` brought up to date with the real trace (which only grows). The clock moves
-        only when no thread can run, and the next thing that happens is a decision or a timed-out
-        thread's ``expired`` (both come here first): what the trace holds so far came before it."""
+        """:attr:`events` brought up to date with the real trace (which only grows)."""
         trace = execution.trace
         if self.seen < len(trace):
             self.events.extend(trace[self.seen:])
             self.seen = len(trace)
-        if execution.now != self.now:
-            self.now = execution.now
-            self.jump_at = len(self.events)
         return self.events
 
     def hidden(self, execution: Any, kind: str, ts: Any, lock: Any) -> None:
@@ -89,10 +83,8 @@ class EventLog:
         waiter, a happens-before edge (the waiter could not have run before it), not a race. ``read``
         of the state behind an internal lock without taking it (``Event.is_set``, ``Barrier.broken``).
         ``alive`` (``Thread.is_alive``) and ``finish`` (a thread's end): a read and a write of the
-        thread's liveness. ``expired``: a timed wait or sleep woken by the virtual clock, which jumps
-        only when no thread can run: what every other thread did up to then happens before the
-        sleeper's next step (like a wake-up edge; without it the reversal of a race with that step,
-        which could never run first, ran as a redundant execution)."""
+        thread's liveness. ``expired``: a timed wait or sleep that ended: no edge (it could have ended
+        at any decision while it lasted, see ``Execution._advance_time``)."""
         events = self.sync(execution)
         if kind == "acquire":
             if not handshake(lock):
@@ -102,16 +94,11 @@ class EventLog:
             if not handshake(lock):
                 events.append(Hidden(ts.tid, "read", lock.label))
         elif kind == "expired":
-            # woken by the virtual clock, which moved only because no other thread could run: every
-            # other thread's last step before that happens before the timed-out thread's next one
-            since = len(events)
-            last: dict[int, int] = {}
-            for p in range(self.jump_at - 1, -1, -1):
-                tid = events[p].tid
-                if tid != ts.tid and tid not in last:
-                    last[tid] = p
-            for p in last.values():
-                self.wakes.append((p, ts.tid, since))
+            # a sleep or a timeout that ended: no edge (the strategies may end it at any decision while
+            # it lasts, ``Execution._advance_time``, so the sleeper's next step can go before what the
+            # others did meanwhile, a reversal DPOR makes like any other); the clock moved to its
+            # deadline, which every sleep that begins after it (and every clock read) sees
+            events.append(Hidden(ts.tid, "write", CLOCK))
         elif kind in ("alive", "finish"):
             # ``lock`` is the thread asked about (``is_alive``) or the one that ends
             events.append(Hidden(ts.tid, "read" if kind == "alive" else "write", ALIVE % lock.name))
@@ -258,14 +245,18 @@ def transitions(log: EventLog, chosen: list[int], trace_pos: list[int], idents: 
             d = None
         joins = prev is not None and prev is (out[-1] if out else None) and d is None and continues(event, free)
         what = idents.get(pos, event.what)
+        if event.kind == "sleep":
+            event_op = ("read", CLOCK)  # see dependence.dependent
+        else:
+            event_op = (event.kind, what)
         if joins:
-            prev.ops.append((event.kind, what))
+            prev.ops.append(event_op)
             continue
         counts[tid] = counts.get(tid, 0) + 1
         t = Transition(tid, d, counts[tid], len(out))
         if d is not None:
             t.later = chains[pos]
-        t.ops.append((event.kind, what))
+        t.ops.append(event_op)
         out.append(t)
         last[tid] = t
         at[pos] = t

@@ -108,5 +108,13 @@ def portable(ops: list[tuple]) -> tuple:
 
 
 def leaves(level: list[Branch]) -> int:
-    """The number of sequences in a wakeup tree."""
-    return sum(leaves(b.children) if b.children else 1 for b in level)
+    """The number of sequences in a wakeup tree (without recursion: a sequence that reverses a race
+    behind a long spin loop is thousands of steps deep)."""
+    count, todo = 0, [level]
+    while todo:
+        for branch in todo.pop():
+            if branch.children:
+                todo.append(branch.children)
+            else:
+                count += 1
+    return count

@@ -11,13 +11,13 @@ box = Box()
 
 
 def publish():
-    box.payload = [1, 2, 3]  # RACE:payload
+    box.payload = [1, 2, 3]  # ordered before the read of payload by the store of ready that publishes it
     box.ready = True  # RACE
 
 
 def consume():
     if box.ready:  # RACE
-        return box.payload  # RACE:payload
+        return box.payload
     return None
 
 

@@ -17,6 +17,7 @@ from typing import Any
 from .detect import LockOrderDetector, RaceDetector
 from .detect.races import StackProbe
 from .runtime import hooks
+from .runtime.blocking import BlockingCalls
 from .runtime.calls import CallClassifier
 from .runtime.execution import Execution
 from .runtime.handoffs import HandoffLog
@@ -157,17 +158,20 @@ class Session:
             is_instrumented_code = inst.is_instrumented_code
         self.classifier = CallClassifier(is_instrumented_code, substitutions(), shadow_of)
         self.patches = RuntimePatches()
+        self.blocking = BlockingCalls()
         self.handoffs: tuple[Execution, list] | None = None
 
     def __enter__(self) -> Session:
         if self._instrumenting is not None:
             self._instrumenting.__enter__()
         self.patches.install()
+        self.blocking.install()
         self.watchdog.start()
         return self
 
     def __exit__(self, *exc: Any) -> None:
         self.watchdog.stop()
+        self.blocking.uninstall()
         self.patches.uninstall()
         if self._instrumenting is not None:
             self._instrumenting.__exit__(*exc)

@@ -1,9 +1,18 @@
-"""A background thread that notices when the baton holder stops reaching scheduling points.
+"""A background thread that only *reports*: it never changes what the threads of an execution do.
 
-That happens when a managed thread blocks in something interlace does not control (a socket, a
-subprocess, a C extension, a lock created by uninstrumented code). The watchdog marks it *outside*
-so that the other threads keep running, and ends the execution with a report of where it is stuck
-if it never comes back (see :meth:`Execution.watch`).
+Two things need a clock that the virtual one cannot give:
+
+- a thread that has not reached a scheduling point for ``stuck_after`` wall-clock seconds is blocked
+  (or computing) in code interlace cannot see -- a socket, a pipe, a subprocess, a C extension, a
+  lock created by uninstrumented code -- and the others cannot run until it returns: the execution
+  ends with a "stuck" report that shows where it is (:meth:`Execution.watch`), and the thread, if it
+  never returns, is abandoned (:func:`abandoned`) so that the process can still end;
+- Ctrl-C during an exploration (:func:`request_interrupt`): the running execution ends as
+  "interrupted" instead of the program seeing a ``KeyboardInterrupt`` wherever the signal fell.
+
+Scheduling decisions never depend on the clock: a thread that is merely slow keeps the baton, and a
+blocking call interlace knows (``recv``, ``accept``, ``os.read``, ``select``, ``Popen.wait``) hands it
+over at a program point (:mod:`.blocking`), not after a timeout.
 """
 
 from __future__ import annotations
@@ -13,16 +22,42 @@ import time
 
 from . import hooks
 
-#: seconds without a scheduling point before the holder is considered blocked outside
-OUTSIDE_AFTER = 0.5
-#: seconds with nothing happening while a thread is outside before the execution is "stuck"
+#: seconds without a scheduling point before the execution is "stuck"
 STUCK_AFTER = 10.0
 _TICK = 0.05
 
+_interrupt = {"requested": False}
+_abandoned: list[int] = []  # OS thread idents left blocked in C by a "stuck" execution
+
+
+def request_interrupt() -> None:
+    """Ctrl-C: end the running execution (if any) as "interrupted". Safe in a signal handler."""
+    _interrupt["requested"] = True
+
+
+def interrupt_requested() -> bool:
+    return _interrupt["requested"]
+
+
+def clear_interrupt() -> None:
+    _interrupt["requested"] = False
+
+
+def abandon(ident: int) -> None:
+    """``ident`` stays blocked in C after its execution ended: the process must not wait for it."""
+    _abandoned.append(ident)
+
+
+def abandoned() -> int:
+    """How many OS threads a stuck execution left behind (still blocked, if they never returned).
+
+    The command line ends the process with ``os._exit`` when there are any, since interpreter
+    shutdown would wait for them forever."""
+    return len(_abandoned)
+
 
 class Watchdog:
-    def __init__(self, outside_after: float = OUTSIDE_AFTER, stuck_after: float = STUCK_AFTER) -> None:
-        self.outside_after = outside_after
+    def __init__(self, stuck_after: float = STUCK_AFTER) -> None:
         self.stuck_after = stuck_after
         self._stop = _thread.allocate_lock()
         self._stop.acquire()
@@ -41,7 +76,11 @@ class Watchdog:
         try:
             while not self._stop.acquire(True, _TICK):
                 ex = hooks._active
-                if ex is not None:
-                    ex.watch(time.monotonic(), self.outside_after, self.stuck_after)
+                if ex is None:
+                    continue
+                if _interrupt["requested"]:
+                    ex.interrupt()
+                elif self.stuck_after > 0:
+                    ex.watch(time.monotonic(), self.stuck_after)
         finally:
             self._done.release()

@@ -28,6 +28,8 @@ from typing import Any
 from .recording import Recording, RecordingWriter, load
 from .recording.decisions import CheckingReplay, RecordingStrategy
 from .recording.program import HEAD_CHARS, Program, RunError, Tee, format_exception, resolve_program, source_hash
+from .runtime.calls import schedule_like
+from .runtime.watchdog import STUCK_AFTER
 from .strategies.base import Strategy
 
 EXIT_OK, EXIT_FAILURE, EXIT_USAGE, EXIT_DIVERGED = 0, 1, 2, 3
@@ -73,7 +75,7 @@ class RunOutcome:
 
 def _execute(program: Program, strategy: Strategy, channel: Any, *, model: str, max_steps: int, epoch: float,
              random_seed: int, races: str, stdout: Any = None, stderr: Any = None,
-             for_report: bool = False) -> tuple[Any, RunOutcome]:
+             for_report: bool = False, stuck_timeout: float = STUCK_AFTER) -> tuple[Any, RunOutcome]:
     """Run ``program`` once under ``strategy`` with the inputs of ``channel`` installed.
 
     ``for_report``: note the values read and the hand-offs, and put a Result in ``outcome.result``.
@@ -111,7 +113,7 @@ def _execute(program: Program, strategy: Strategy, channel: Any, *, model: str, 
     runtime_unraisable = sys.unraisablehook
     sys.unraisablehook = unraisable
     started = _real_perf()
-    with Session(program, (), (), races=races) as session:
+    with Session(program, (), (), races=races, exit_fails=False, stuck_timeout=stuck_timeout) as session:
         runtime_hook = threading.excepthook
         channel.install()
         threading.excepthook = excepthook
@@ -158,6 +160,19 @@ def _execute(program: Program, strategy: Strategy, channel: Any, *, model: str, 
     return ex, outcome
 
 
+def _exit_place() -> str:
+    """`` in thread 'T' at file.py:LINE`` for the managed thread calling ``os._exit``, if it is one."""
+    from .runtime import hooks
+
+    ex = hooks._active
+    me = ex.me() if ex is not None else None
+    if me is None:
+        return ""
+    thread = "the main thread" if me.tid == 0 else f"thread {me.name!r}"
+    site = me.site
+    return f" in {thread}" + (f" at {os.path.basename(site[0])}:{site[1]}" if site else "")
+
+
 def _failure_report(ex: Any) -> str:
     f = ex.failure
     message = f.message if f.message.startswith(f"{f.kind}:") else f"{f.kind}: {f.message}"
@@ -183,7 +198,7 @@ def record(script: str | None, args: list[str], *, module: str | None = None, pa
            force: bool = False, keep: str = "failing", seed: int | None = None, strategy: str = "random",
            model: str = "free-threaded", max_steps: int = 1_000_000, races: str = "warn",
            record_files: bool = False, hash_seed: int | None = None, quiet: bool = False,
-           stdout: Any = None, stderr: Any = None) -> RunOutcome:
+           stdout: Any = None, stderr: Any = None, stuck_timeout: float = STUCK_AFTER) -> RunOutcome:
     """Run the program once, recording it; in the current interpreter (see :func:`spawn`)."""
     from . import __version__
     from .inputs import RECORD, Channel
@@ -230,17 +245,26 @@ def record(script: str | None, args: list[str], *, module: str | None = None, pa
         """``os._exit`` in the program: end the recording first (the process ends without cleanup)."""
         try:
             if not writer.closed:
-                writer.end(RunOutcome(exit_code=code, outcome="os._exit", message=f"os._exit({code})",
+                message = f"os._exit({code})" + _exit_place()
+                writer.end(RunOutcome(exit_code=code, outcome="os._exit", message=message,
                                       failing=code != 0, decisions=writer.decisions,
                                       inputs=writer.inputs).end_record())
                 writer.close()
+                if not quiet:
+                    out = stderr or sys.stderr
+                    out.write(f"interlace: the run ended with {message}; recorded {writer.decisions} decisions "
+                              f"and {writer.inputs} inputs to {path}.\n"
+                              f"interlace: replay it: interlace replay {_quote(path)}\n")
+                    out.flush()
         finally:
             real_exit(code)
 
+    schedule_like(hard_exit, "os")  # a scheduling point like the real one, which the replay calls
     os._exit = hard_exit
     try:
         ex, outcome = _execute(program, recorder, channel, model=model, max_steps=max_steps, epoch=epoch,
-                               random_seed=random_seed, races=races, stdout=stdout, stderr=stderr)
+                               random_seed=random_seed, races=races, stdout=stdout, stderr=stderr,
+                               stuck_timeout=stuck_timeout)
         outcome.decisions, outcome.inputs = writer.decisions, writer.inputs
         if ex.failure is not None:
             (stderr or sys.stderr).write(_failure_report(ex))
@@ -325,6 +349,20 @@ def replay(path: str, *, until: int | None = None, quiet: bool = False, stdout: 
     strat.channel = channel
     cwd = os.getcwd()
     modules = set(sys.modules) if fresh_modules else None
+    real_exit = os._exit
+    end = rec.end or {}
+
+    def replayed_exit(code: int) -> None:
+        """``os._exit`` in the replayed program: say so (the process ends without cleanup)."""
+        if not quiet:
+            same = end.get("outcome") == "os._exit" and end.get("exit_code") == code
+            report.write(f"interlace: the replay reached os._exit({code}){_exit_place()}"
+                         f"{', as the recorded run did' if same else ''}.\n")
+            report.flush()
+        real_exit(code)
+
+    schedule_like(replayed_exit, "os")
+    os._exit = replayed_exit
     try:
         if os.path.isdir(prog.get("cwd", "")):
             os.chdir(prog["cwd"])
@@ -333,6 +371,7 @@ def replay(path: str, *, until: int | None = None, quiet: bool = False, stdout: 
                                random_seed=int(h["random_seed"]), races=h.get("races", "warn"),
                                stdout=stdout, stderr=stderr, for_report=html is not None)
     finally:
+        os._exit = real_exit
         os.chdir(cwd)
         if modules is not None:
             for name in set(sys.modules) - modules:

@@ -39,6 +39,9 @@ def add_parsers(sub: Any) -> None:
     rn.add_argument("--races", choices=["warn", "off"], default="warn", help="report data races (default)")
     rn.add_argument("--record-files", action="store_true",
                     help="record the content of files the program reads (default: only their SHA-256)")
+    rn.add_argument("--stuck-timeout", type=float, default=10.0, metavar="SECONDS",
+                    help="report a thread that reaches no scheduling point for this long as stuck, 0 for "
+                         "never (default 10; a terminal read or a subprocess may always take its time)")
     rn.add_argument("--hash-seed", type=int, default=None,
                     help="PYTHONHASHSEED for the run (default: a fresh random one)")
     rn.add_argument("-q", "--quiet", action="store_true", help="print nothing of interlace's own")
@@ -101,7 +104,8 @@ def cli_run(options: Any) -> int:
                "force": options.force, "keep": options.keep, "seed": options.seed,
                "strategy": options.strategy,
                "model": options.model, "max_steps": options.max_steps, "races": options.races,
-               "record_files": options.record_files, "quiet": options.quiet}
+               "record_files": options.record_files, "quiet": options.quiet,
+               "stuck_timeout": options.stuck_timeout}
     return run_command("record", request, hash_seed)
 
 

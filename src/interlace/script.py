@@ -120,6 +120,10 @@ def script_runner(path: str | None, args: list[str], capture: bool, module: str 
         except RunError as exc:
             raise UsageError(str(exc)) from None
     assert path is not None
+    if os.path.isdir(path):
+        from .recording.program import directory_message
+
+        raise UsageError(directory_message(path))
     if not os.path.isfile(path):
         raise UsageError(f"there is no script at {path!r}. Check the path (it is relative to {os.getcwd()!r}).")
     try:

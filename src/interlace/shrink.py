@@ -32,6 +32,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
+from .runtime.watchdog import interrupt_requested
 from .strategies.base import STOP, Strategy
 
 MAX_REPLAYS = 300
@@ -256,6 +257,9 @@ def shrink(session: Any, choices: list[int], failure: Any, model: str, max_steps
             if time.perf_counter() - started > time_limit:
                 result.stopped = f"the time limit of {time_limit:g}s was reached"
                 break
+            if interrupt_requested():
+                result.stopped = "interrupted (Ctrl-C)"
+                break
             candidate = run_candidate(session, model, max_steps, epoch, deviations=deviations)
             result.replays += 1
             if (fails_the_same(candidate) and candidate.size < best.size
@@ -347,10 +351,16 @@ def shrink_failure(session: Any, ex: Any, model: str, max_steps: int, epoch: flo
     observers = session.observers
     session.observers = ()  # detectors already saw this failure; candidates need not feed them
     try:
+        if ex.failure.kind == "stuck":  # each run waits for the stuck timeout: report this one
+            return ex, [], ShrinkResult(choices=list(ex.choices), original=list(ex.choices), skipped=(
+                "a stuck thread is reported after a wall-clock timeout; its schedule is not run again"))
         if enabled:
             result = shrink(session, list(ex.choices), ex.failure, model, max_steps, epoch, **budget)
         else:
             result = ShrinkResult(choices=list(ex.choices), original=list(ex.choices), skipped="disabled")
+        if interrupt_requested():  # Ctrl-C: report the failing run as found, run nothing more
+            result.choices = list(ex.choices)
+            return ex, [], result
         again = capture(session, result.choices, ex.failure, model, max_steps, epoch)
         if again is None and result.choices != list(ex.choices):
             result.choices = list(ex.choices)  # should not happen: the shrunk run failed the same way

@@ -18,7 +18,12 @@ over at a program point (:mod:`.blocking`), not after a timeout.
 from __future__ import annotations
 
 import _thread
+import signal
+import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
 
 from . import hooks
 
@@ -41,6 +46,34 @@ def interrupt_requested() -> bool:
 
 def clear_interrupt() -> None:
     _interrupt["requested"] = False
+
+
+def _on_sigint(signum: int, frame: Any) -> None:
+    ex = hooks._active
+    if ex is not None and ex.aborting and ex.failure is not None and ex.failure.kind == "stuck":
+        from .state import Abort
+
+        raise Abort  # the watchdog interrupting a main thread stuck in C (see Execution._stuck)
+    if _interrupt["requested"]:
+        raise KeyboardInterrupt  # a second Ctrl-C: the hard way
+    request_interrupt()
+
+
+@contextmanager
+def interrupts() -> Iterator[None]:
+    """While exploring: Ctrl-C ends the running execution cleanly (see :func:`request_interrupt`)
+    instead of raising ``KeyboardInterrupt`` wherever the program happens to be. Only where Python's
+    own handler is in place (the main thread; not under a handler the caller installed)."""
+    clear_interrupt()
+    installed = (threading.current_thread() is threading.main_thread()
+                 and signal.getsignal(signal.SIGINT) is signal.default_int_handler)
+    if installed:
+        signal.signal(signal.SIGINT, _on_sigint)
+    try:
+        yield
+    finally:
+        if installed:
+            signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 def abandon(ident: int) -> None:

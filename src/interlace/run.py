@@ -29,10 +29,10 @@ from .recording import Recording, RecordingWriter, load
 from .recording.decisions import CheckingReplay, RecordingStrategy
 from .recording.program import HEAD_CHARS, Program, RunError, Tee, format_exception, resolve_program, source_hash
 from .runtime.calls import schedule_like
-from .runtime.watchdog import STUCK_AFTER
+from .runtime.watchdog import STUCK_AFTER, interrupts
 from .strategies.base import Strategy
 
-EXIT_OK, EXIT_FAILURE, EXIT_USAGE, EXIT_DIVERGED = 0, 1, 2, 3
+EXIT_OK, EXIT_FAILURE, EXIT_USAGE, EXIT_DIVERGED, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
 KEEP = ("failing", "all", "none")
 _real_time = time.time
 _real_perf = time.perf_counter
@@ -135,7 +135,9 @@ def _execute(program: Program, strategy: Strategy, channel: Any, *, model: str, 
                          races=races_found, duration=duration, stdout_sha=out.digest(),
                          stderr_sha=err.digest(), stdout_head=out.head(), stderr_head=err.head())
     failure = ex.failure
-    if failure is not None and failure.kind != "divergence":
+    if failure is not None and failure.kind == "interrupted":
+        outcome.outcome, outcome.message, outcome.exit_code = "interrupted", failure.message, EXIT_INTERRUPTED
+    elif failure is not None and failure.kind != "divergence":
         outcome.outcome = failure.kind
         outcome.message = failure.message
         outcome.exit_code = EXIT_FAILURE
@@ -262,11 +264,12 @@ def record(script: str | None, args: list[str], *, module: str | None = None, pa
     schedule_like(hard_exit, "os")  # a scheduling point like the real one, which the replay calls
     os._exit = hard_exit
     try:
-        ex, outcome = _execute(program, recorder, channel, model=model, max_steps=max_steps, epoch=epoch,
-                               random_seed=random_seed, races=races, stdout=stdout, stderr=stderr,
-                               stuck_timeout=stuck_timeout)
+        with interrupts():  # Ctrl-C ends the run cleanly; the recording replays up to that point
+            ex, outcome = _execute(program, recorder, channel, model=model, max_steps=max_steps, epoch=epoch,
+                                   random_seed=random_seed, races=races, stdout=stdout, stderr=stderr,
+                                   stuck_timeout=stuck_timeout)
         outcome.decisions, outcome.inputs = writer.decisions, writer.inputs
-        if ex.failure is not None:
+        if ex.failure is not None and ex.failure.kind != "interrupted":
             (stderr or sys.stderr).write(_failure_report(ex))
         writer.end(outcome.end_record())
     finally:
@@ -276,11 +279,16 @@ def record(script: str | None, args: list[str], *, module: str | None = None, pa
     report = stderr or sys.stderr
     for line in outcome.races:
         report.write(f"interlace: race: {line}\n")
-    kept = keep == "all" or (keep == "failing" and outcome.failing)
+    interrupted = outcome.outcome == "interrupted"
+    kept = keep == "all" or (keep == "failing" and (outcome.failing or interrupted))
     if not kept:
         os.unlink(path)
         outcome.path = ""
-    if not quiet:
+    if not quiet and interrupted:
+        report.write(f"interlace: the run was interrupted (Ctrl-C) after {outcome.decisions} decisions"
+                     + (f"; recorded to {path}; it replays up to that point: interlace replay {_quote(path)}\n"
+                        if kept else ".\n"))
+    elif not quiet:
         what = f"failed ({outcome.outcome}: {outcome.message})" if outcome.failing else "ran without failure"
         if kept:
             report.write(f"interlace: the run {what}; recorded {outcome.decisions} decisions and "

@@ -250,7 +250,9 @@ class Recording:
 
     @property
     def complete(self) -> bool:
-        return self.end is not None
+        """Whether the run ended on its own (not killed, not interrupted by Ctrl-C): only then must a
+        replay make every recorded decision and read every input."""
+        return self.end is not None and self.end.get("outcome") != "interrupted"
 
 
 def _describe_start(data: bytes) -> str:

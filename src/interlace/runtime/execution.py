@@ -147,9 +147,9 @@ class Execution:
                 if ts.status not in (FINISHED, OUTSIDE):
                     _release(ts.gate)
         if t.ident == threading.main_thread().ident:
-            import signal
+            from .watchdog import interrupt_main_thread
 
-            signal.pthread_kill(t.ident, signal.SIGINT)  # interrupts the blocking call (EINTR)
+            interrupt_main_thread(t.ident)  # interrupts the blocking call (EINTR)
 
     def name_of(self, tid: int) -> str:
         return self.threads[tid].name

@@ -18,6 +18,7 @@ over at a program point (:mod:`.blocking`), not after a timeout.
 from __future__ import annotations
 
 import _thread
+import os
 import signal
 import threading
 import time
@@ -31,7 +32,7 @@ from . import hooks
 STUCK_AFTER = 10.0
 _TICK = 0.05
 
-_interrupt = {"requested": False}
+_interrupt: dict[str, Any] = {"requested": False, "pipe": None, "ours": 0}
 _abandoned: list[int] = []  # OS thread idents left blocked in C by a "stuck" execution
 
 
@@ -46,34 +47,85 @@ def interrupt_requested() -> bool:
 
 def clear_interrupt() -> None:
     _interrupt["requested"] = False
+    _interrupt["ours"] = 0
+
+
+def interrupt_main_thread(ident: int) -> None:
+    """Interrupt the main thread's blocking call (EINTR) with a SIGINT that is not the user's."""
+    _interrupt["ours"] += 1
+    signal.pthread_kill(ident, signal.SIGINT)
 
 
 def _on_sigint(signum: int, frame: Any) -> None:
+    """Python's part of SIGINT, run by the main thread when it next runs Python code (which may be
+    much later: it may be parked while another thread runs). Ctrl-C is counted by the watchdog
+    thread through the wake-up pipe (:func:`_count_signals`) as soon as the signal arrives."""
     ex = hooks._active
     if ex is not None and ex.aborting and ex.failure is not None and ex.failure.kind == "stuck":
         from .state import Abort
 
         raise Abort  # the watchdog interrupting a main thread stuck in C (see Execution._stuck)
-    if _interrupt["requested"]:
-        raise KeyboardInterrupt  # a second Ctrl-C: the hard way
-    request_interrupt()
+    if _interrupt["pipe"] is None:  # no wake-up pipe: count here
+        if _interrupt["requested"]:
+            raise KeyboardInterrupt  # a second Ctrl-C: the hard way
+        request_interrupt()
+
+
+def _count_signals() -> None:
+    """The watchdog's look at the wake-up pipe: a first Ctrl-C ends the running execution cleanly; a
+    second one, if that has not happened yet, ends the process."""
+    fd = _interrupt["pipe"]
+    if fd is None:
+        return
+    try:
+        data = os.read(fd, 64)
+    except OSError:
+        return
+    for number in data:
+        if number != signal.SIGINT:
+            continue
+        if _interrupt["ours"] > 0:
+            _interrupt["ours"] -= 1
+        elif _interrupt["requested"]:
+            os.write(2, b"\ninterlace: interrupted again: exiting now.\n")
+            os._exit(130)
+        else:
+            request_interrupt()
 
 
 @contextmanager
 def interrupts() -> Iterator[None]:
-    """While exploring: Ctrl-C ends the running execution cleanly (see :func:`request_interrupt`)
-    instead of raising ``KeyboardInterrupt`` wherever the program happens to be. Only where Python's
-    own handler is in place (the main thread; not under a handler the caller installed)."""
+    """While exploring or recording: Ctrl-C ends the running execution cleanly (see
+    :func:`request_interrupt`) instead of raising ``KeyboardInterrupt`` wherever the program happens
+    to be. Only where Python's own handler is in place (the main thread; not under a handler the
+    caller installed). The signal is noticed through a wake-up pipe that the watchdog thread reads,
+    since the main thread may be parked while another managed thread runs."""
     clear_interrupt()
     installed = (threading.current_thread() is threading.main_thread()
                  and signal.getsignal(signal.SIGINT) is signal.default_int_handler)
+    pipe: tuple[int, int] | None = None
     if installed:
+        pipe = os.pipe()
+        for fd in pipe:
+            os.set_blocking(fd, False)
+        previous = signal.set_wakeup_fd(pipe[1], warn_on_full_buffer=False)
+        if previous != -1:  # someone else's (an event loop): leave it in place
+            signal.set_wakeup_fd(previous)
+            os.close(pipe[0])
+            os.close(pipe[1])
+            pipe = None
+        _interrupt["pipe"] = pipe[0] if pipe is not None else None
         signal.signal(signal.SIGINT, _on_sigint)
     try:
         yield
     finally:
         if installed:
             signal.signal(signal.SIGINT, signal.default_int_handler)
+            if pipe is not None:
+                signal.set_wakeup_fd(-1)
+                _interrupt["pipe"] = None
+                os.close(pipe[0])
+                os.close(pipe[1])
 
 
 def abandon(ident: int) -> None:
@@ -109,6 +161,7 @@ class Watchdog:
         try:
             while not self._stop.acquire(True, _TICK):
                 ex = hooks._active
+                _count_signals()
                 if ex is None:
                     continue
                 if _interrupt["requested"]:

@@ -14,7 +14,15 @@ import shlex
 import sys
 from collections.abc import Sequence
 
-from .script import NOT_REPRODUCED, UsageError, diverged, load_script_schedule, program_and_args, script_runner
+from .script import (
+    NOT_REPRODUCED,
+    UsageError,
+    diverged,
+    load_script_schedule,
+    program_and_args,
+    races_mode,
+    script_runner,
+)
 
 EXIT_OK, EXIT_FAILURE, EXIT_USAGE, EXIT_DIVERGED, EXIT_INTERNAL, EXIT_INTERRUPTED = 0, 1, 2, 3, 4, 130
 EXIT_CODES = ("exit codes: 0 no failure, 1 a failure found (or reproduced by replay), 2 usage or input error, "
@@ -279,7 +287,7 @@ def _replay(options: argparse.Namespace) -> int:
     schedule, runner = load_script_schedule(
         options.schedule, False, "replay it with interlace.replay(fn, Schedule.load(path)) in Python.")
     sys.stdout.flush()
-    result = replay(runner, schedule)
+    result = replay(runner, schedule, races=races_mode(schedule))
     sys.stdout.flush()
     if diverged(result):
         return EXIT_DIVERGED

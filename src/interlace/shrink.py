@@ -376,19 +376,22 @@ def shrink_failure(session: Any, ex: Any, model: str, max_steps: int, epoch: flo
     return again[0], again[1], result
 
 
-def record(fn: Any, schedule: Any, *, include: Any = (), exclude: Any = ()) -> Any:
+def record(fn: Any, schedule: Any, *, include: Any = (), exclude: Any = (), races: str = "warn") -> Any:
     """Replay ``schedule`` (a :class:`~interlace.schedule.Schedule`) once, like
     :func:`interlace.replay`, and also record its decisions so reports can mark preemptions exactly.
 
     Returns a :class:`~interlace.explore.Result`; a choice naming a thread that cannot run stops the
-    execution and sets ``result.divergence``, as in :func:`interlace.replay`.
+    execution and sets ``result.divergence``, as in :func:`interlace.replay`. Races are detected as
+    there (``races``), so that the report has the same sections as the replay.
     """
+    from .config import load_config
     from .explore import Result, Session, _check_options
+    from .runtime.state import Failure
 
-    _check_options(1, schedule.model, schedule.max_steps)
+    _check_options(1, schedule.model, schedule.max_steps, races)
     strategy = RecordingStrategy(schedule.choices, strict=True)
     started = time.perf_counter()
-    with Session(fn, include, exclude) as session:
+    with Session(fn, include, exclude, races=races, ignore_races=load_config().ignore_races) as session:
         strategy.begin(0)
         ex = session.run(strategy, schedule.model, schedule.max_steps, schedule.epoch, capture_values=True)
     failure = ex.failure if ex.failure is None or ex.failure.kind != "divergence" else None
@@ -399,6 +402,13 @@ def record(fn: Any, schedule: Any, *, include: Any = (), exclude: Any = ()) -> A
         divergence=strategy.divergence, threads=[t.name for t in ex.threads], decisions=strategy.decisions,
         handoffs=session.handoffs_of(ex),
     )
+    result.races, result.lock_inversions = session.new_findings()
+    result.suppressed_races = sum(1 for r in result.races if r.suppressed)
+    reported = [r for r in result.races if not r.suppressed]
+    if races == "error" and failure is None and result.divergence is None and (reported or result.lock_inversions):
+        summary = reported[0].summary() if reported else result.lock_inversions[0].summary()
+        failure = result.failure = Failure("race", summary)
+        result.ok = False
     if failure is not None:
         result.schedule = dataclasses.replace(schedule, choices=list(schedule.choices), failure=failure.message)
     return result

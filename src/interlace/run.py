@@ -200,7 +200,8 @@ def record(script: str | None, args: list[str], *, module: str | None = None, pa
            force: bool = False, keep: str = "failing", seed: int | None = None, strategy: str = "random",
            model: str = "free-threaded", max_steps: int = 1_000_000, races: str = "warn",
            record_files: bool = False, hash_seed: int | None = None, quiet: bool = False,
-           stdout: Any = None, stderr: Any = None, stuck_timeout: float = STUCK_AFTER) -> RunOutcome:
+           stdout: Any = None, stderr: Any = None, stuck_timeout: float = STUCK_AFTER,
+           record_secrets: bool = False) -> RunOutcome:
     """Run the program once, recording it; in the current interpreter (see :func:`spawn`)."""
     from . import __version__
     from .inputs import RECORD, Channel
@@ -237,9 +238,11 @@ def record(script: str | None, args: list[str], *, module: str | None = None, pa
         "strategy": strat.describe(), "strategy_name": strategy, "seed": seed, "model": model,
         "max_steps": max_steps, "hash_seed": hash_seed, "random_seed": random_seed, "epoch": epoch,
         "races": races, "record_files": record_files, "created": _real_time(),
+        "record_secrets": record_secrets, "secret_salt": os.urandom(16).hex(),
     }
     writer = RecordingWriter(path, header, force=force, root=root)
     channel = Channel(RECORD, writer=writer, record_files=record_files)
+    channel.record_secrets, channel.salt = record_secrets, header["secret_salt"]
     recorder = RecordingStrategy(strat, writer)
     real_exit = os._exit
 
@@ -354,6 +357,7 @@ def replay(path: str, *, until: int | None = None, quiet: bool = False, stdout: 
     strat = CheckingReplay(rec, root, until)
     channel = Channel(REPLAY, recorded=rec.inputs, record_files=bool(h.get("record_files")),
                       complete=rec.complete)
+    channel.salt = str(h.get("secret_salt", ""))
     strat.channel = channel
     cwd = os.getcwd()
     modules = set(sys.modules) if fresh_modules else None

@@ -48,6 +48,8 @@ class Channel:
         self.recording = mode == RECORD
         self.writer = writer
         self.record_files = record_files
+        self.record_secrets = False  # True: secret-looking environment variables are recorded in clear
+        self.salt = ""  # the recording's salt for the digests of secret values (inputs/environment.py)
         self.queues: dict[int, deque] = defaultdict(deque)
         for tid, kind, value in recorded or ():
             self.queues[tid].append((kind, value))

@@ -286,6 +286,10 @@ def _replay(options: argparse.Namespace) -> int:
 
     schedule, runner = load_script_schedule(
         options.schedule, False, "replay it with interlace.replay(fn, Schedule.load(path)) in Python.")
+    if options.html:
+        from .outputs import check_output
+
+        check_output(options.html, "--html", "html")
     sys.stdout.flush()
     result = replay(runner, schedule, races=races_mode(schedule))
     sys.stdout.flush()

@@ -84,6 +84,7 @@ def is_recording(path: str) -> bool:
 
 
 def cli_run(options: Any) -> int:
+    from .outputs import check_output
     from .script import UsageError, program_and_args
 
     try:
@@ -97,7 +98,9 @@ def cli_run(options: Any) -> int:
         if options.path is not None and os.path.exists(options.path) and not options.force:
             raise RunError(f"{options.path!r} already exists; interlace never overwrites a recording. Pass "
                            "--force to replace it, or choose another --record path.")
-    except RunError as exc:
+        if options.path is not None:
+            check_output(options.path, "--record", "recording")
+    except (RunError, UsageError) as exc:
         print(f"interlace: {exc}", file=sys.stderr)
         return EXIT_USAGE
     if options.detect_only:
@@ -138,6 +141,10 @@ def cli_replay(options: Any) -> int:
     except RecordingError as exc:
         print(f"interlace: {exc}", file=sys.stderr)
         return EXIT_USAGE
+    if options.html:
+        from .outputs import check_output
+
+        check_output(options.html, "--html", "html")
     hash_seed = rec.header.get("hash_seed")
     request = {"path": path, "until": options.until, "quiet": options.quiet,
                "html": os.path.abspath(options.html) if options.html else None, "salvage": options.salvage}

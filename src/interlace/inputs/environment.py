@@ -73,9 +73,10 @@ class RecordedEnviron(MutableMapping):
             return recorded
         now = self._real.get(key)
         if now is None or digest(ch.salt, key, now) != recorded[2]:
-            ch.diverge(ex, me, f"at step {ex.step}: environment variable {key!r} looks secret, so the recording keeps only a salted "
-                               f"hash of its value, and its value here {'is not set' if now is None else 'differs'}"
-                               f": set it as it was when recording (or record with --record-secrets)")
+            ch.diverge(ex, me, f"at step {ex.step}: environment variable {key!r} looks secret, so the recording "
+                               "keeps only a salted hash of its value, and its value here "
+                               f"{'is not set' if now is None else 'differs'}: set it as it was when recording "
+                               "(or record with --record-secrets)")
         return now
 
     def __setitem__(self, key: Any, value: Any) -> None:

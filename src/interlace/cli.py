@@ -276,6 +276,8 @@ def _save(schedule, output: str | None, script: str, result) -> str:
             path = f"{base}-{n}.json"
     else:
         path = output  # checked before exploring (outputs.check_output)
+        if os.path.dirname(path):
+            os.makedirs(os.path.dirname(path), exist_ok=True)
     with open(path, "w", encoding="utf-8") as f:
         f.write(schedule.to_json())
     return os.path.relpath(path) if not os.path.isabs(output or "") else path

@@ -2,9 +2,8 @@
 anything runs: an exploration that takes minutes must not end in a traceback about a path.
 
 Two rules: interlace never overwrites a file it did not write (the script itself, a user's
-``notes.json``), and it creates no directory for a path the user gave (a typo such as
-``/no/such/dir/x.json`` is an error, not a ``mkdir -p`` at ``/``). Only its own default places
-(``.interlace/...``) are created.
+``notes.json``), and it creates missing directories only under the current one (``out/x.html``): a
+typo such as ``/no/such/dir/x.json`` is an error, not a ``mkdir -p`` at ``/``.
 """
 
 from __future__ import annotations
@@ -55,8 +54,18 @@ def check_output(path: str, option: str, kind: str) -> None:
         return
     parent = os.path.dirname(os.path.abspath(path))
     if not os.path.isdir(parent):
-        raise UsageError(f"{option} {shown}: the directory {parent!r} does not exist; interlace does not create "
-                         "directories for a path you give. Create it first, or choose another path.")
+        here = os.getcwd()
+        if os.path.commonpath([here, parent]) != here:
+            raise UsageError(f"{option} {shown}: the directory {parent!r} does not exist; interlace creates "
+                             "missing directories only under the current one. Create it first, or choose another "
+                             "path.")
+        existing = parent
+        while not os.path.isdir(existing):
+            existing = os.path.dirname(existing)
+        if not os.access(existing, os.W_OK):
+            raise UsageError(f"{option} {shown}: the directory {parent!r} cannot be created (permission denied). "
+                             "Choose another path.")
+        return  # created when the file is written
     try:  # the only sure test on every file system (/proc, read-only mounts, root's permissions)
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     except OSError as exc:

@@ -357,3 +357,42 @@ def test_exit_codes_are_documented_in_help_and_readme(tmp_path):
     sentence = " ".join(readme[readme.index("Exit codes:"):].split("\n\n")[0].split())
     for code in ("`0`", "`1`", "`2`", "`3`", "`4`", "`130`"):
         assert code in sentence
+
+
+def test_json_result_is_versioned_and_its_traceback_clean(tmp_path):
+    write(tmp_path, "fails.py", """
+        import threading
+
+        def work():
+            raise ValueError("boom")
+
+        t = threading.Thread(target=work)
+        t.start()
+        t.join()
+    """)
+    done = interlace(tmp_path, "explore", "fails.py", "--json", "-n", "3", "-o", "f.json")
+    assert done.returncode == 1, done.stderr
+    doc = json.loads(done.stdout)
+    assert (doc["format"], doc["version"], doc["failure"]["kind"]) == ("interlace-result", 1, "exception")
+    assert 'fails.py", line 5, in work' in doc["failure"]["traceback"]
+    assert f"{os.sep}interlace{os.sep}" not in doc["failure"]["traceback"]
+    assert doc["schedule_file"] == "f.json"
+
+
+def test_the_readme_sample_output_is_what_interlace_prints(tmp_path):
+    """The README's first example, line for line (``...`` skips lines), from a copy of the example."""
+    root = os.path.dirname(_SRC)
+    (tmp_path / "examples").mkdir()
+    (tmp_path / "examples" / "counter.py").write_text(open(os.path.join(root, "examples", "counter.py")).read())
+    readme = open(os.path.join(root, "README.md"), encoding="utf-8").read()
+    block = readme.split("```text\n", 1)[1].split("```", 1)[0].splitlines()
+    assert block[0] == "$ interlace explore examples/counter.py --seed 1"
+    done = interlace(tmp_path, "explore", "examples/counter.py", "--seed", "1", env=dict(_ENV, NO_COLOR="1"))
+    assert done.returncode == 1
+    printed = (done.stdout + done.stderr).replace(str(tmp_path) + os.sep, "").splitlines()
+    at = 0
+    for line in block[1:]:
+        if line == "...":
+            continue
+        assert line in printed[at:], f"README line not printed (in this order): {line!r}"
+        at = printed.index(line, at) + 1

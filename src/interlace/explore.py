@@ -29,6 +29,7 @@ from .schedule import MODELS, Schedule
 from .strategies import ReplayStrategy, Strategy, make_strategy
 
 DEFAULT_MAX_STEPS = 100_000
+RESULT_VERSION = 1  # of the ``--json`` document (Result.to_dict)
 EPOCH = 1_700_000_000.0
 
 
@@ -104,12 +105,16 @@ class Result:
         return text
 
     def to_dict(self) -> dict[str, Any]:
-        """The result as plain data (for ``--json``)."""
+        """The result as plain data (for ``--json``; the schema is in docs/reports.md)."""
+        from .report.text import clean_traceback
+
         f = self.failure
         return {
+            "format": "interlace-result", "version": RESULT_VERSION,
             "ok": self.ok, "executions": self.executions, "seed": self.seed, "strategy": self.strategy,
             "model": self.model, "elapsed": round(self.elapsed, 6),
-            "failure": None if f is None else {"kind": f.kind, "message": f.message, "traceback": f.traceback,
+            "failure": None if f is None else {"kind": f.kind, "message": f.message,
+                                                "traceback": clean_traceback(f.traceback) if f.traceback else None,
                                                 "details": f.details},
             "races": [r.to_dict() for r in self.races if not r.suppressed],
             "suppressed_races": self.suppressed_races,
@@ -149,7 +154,8 @@ class Session:
 
     def __init__(self, fn: Callable[[], Any], include: Sequence[str], exclude: Sequence[str],
                  instrument: bool = True, stuck_timeout: float = STUCK_AFTER, races: str = "off",
-                 ignore_races: Sequence[str] = (), replayable: bool = False, exit_fails: bool = True) -> None:
+                 ignore_races: Sequence[str] = (), replayable: bool = False, exit_fails: bool = True,
+                 blocking: bool = True) -> None:
         self.fn = fn
         # ``replayable``: ``fn`` is run many times anyway (explore, not replay or run, which promise one
         # run), so a race's stacks are captured by one more run of its execution, not at every access
@@ -169,7 +175,8 @@ class Session:
             is_instrumented_code = inst.is_instrumented_code
         self.classifier = CallClassifier(is_instrumented_code, substitutions(), shadow_of)
         self.patches = RuntimePatches()
-        self.blocking = BlockingCalls()
+        # known blocking calls wait deterministically (not for `interlace run`: its inputs record them)
+        self.blocking = BlockingCalls() if blocking else None
         # os._exit in a thread: a failure of the execution (not for `interlace run`, which really exits)
         self.exits = ExitPatch() if exit_fails else None
         self.handoffs: tuple[Execution, list] | None = None
@@ -178,7 +185,8 @@ class Session:
         if self._instrumenting is not None:
             self._instrumenting.__enter__()
         self.patches.install()
-        self.blocking.install()
+        if self.blocking is not None:
+            self.blocking.install()
         if self.exits is not None:
             self.exits.install()
         self.watchdog.start()
@@ -188,7 +196,8 @@ class Session:
         self.watchdog.stop()
         if self.exits is not None:
             self.exits.uninstall()
-        self.blocking.uninstall()
+        if self.blocking is not None:
+            self.blocking.uninstall()
         self.patches.uninstall()
         if self._instrumenting is not None:
             self._instrumenting.__exit__(*exc)

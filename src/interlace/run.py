@@ -113,7 +113,8 @@ def _execute(program: Program, strategy: Strategy, channel: Any, *, model: str, 
     runtime_unraisable = sys.unraisablehook
     sys.unraisablehook = unraisable
     started = _real_perf()
-    with Session(program, (), (), races=races, exit_fails=False, stuck_timeout=stuck_timeout) as session:
+    with Session(program, (), (), races=races, exit_fails=False, blocking=False,
+                 stuck_timeout=stuck_timeout) as session:
         runtime_hook = threading.excepthook
         channel.install()
         threading.excepthook = excepthook

@@ -2,14 +2,14 @@
 at that program point, not after a timer noticed it.
 
 ``recv``/``recv_into``/``recvfrom``/``recvfrom_into``/``accept`` of a socket, ``os.read``,
-``select.select`` and ``subprocess.Popen.wait`` first ask, without blocking, whether the call would
-return at once (``select`` with a zero timeout, ``Popen.poll``). If it would, it runs (holding the
-baton, so it returns at once). If not, the thread waits for readiness *as a timed wait on the
-virtual clock* (:meth:`Execution.block`): the others run, and it looks again when no other thread
-can run (the clock then moves to its deadline), at deadlines that double from 1 ms to 1 s of virtual
-time. The data a peer thread sent is in the kernel when its ``send`` returns, so what the waiting
-thread sees, and when, depends only on the schedule: the same seed gives the same execution on an
-idle and on a loaded machine.
+``select.select``, the ``select`` of ``selectors``' selectors and ``subprocess.Popen.wait`` first
+ask, without blocking, whether the call would return at once (``select`` with a zero timeout,
+``Popen.poll``). If it would, it runs (holding the baton, so it returns at once). If not, the thread
+waits for readiness *as a timed wait on the virtual clock* (:meth:`Execution.block`): the others
+run, and it looks again when no other thread can run (the clock then moves to its deadline), at
+deadlines that double from 1 ms to 1 s of virtual time. The data a peer thread sent is in the
+kernel when its ``send`` returns, so what the waiting thread sees, and when, depends only on the
+schedule: the same seed gives the same execution on an idle and on a loaded machine.
 
 When no other thread can ever run before this call returns (its peer is another process, or nobody),
 the thread waits on the wall clock; the watchdog reports it "stuck" after the stuck timeout. A call
@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import os
 import select
+import selectors
 import socket
 import subprocess
 from collections.abc import Callable
@@ -158,6 +159,29 @@ def _select(rlist: Any, wlist: Any, xlist: Any, timeout: float | None = None) ->
     return _real_select(*lists, 0)
 
 
+def _selector_select(original: Callable) -> Callable:
+    """``select`` of a ``selectors`` selector (``socketserver.serve_forever`` polls with one): a probe
+    with a zero timeout returns the ready events, so waiting is the same as for the calls above."""
+    def select_(self: Any, timeout: float | None = None) -> Any:
+        ex, me = _caller()
+        if me is None:
+            return original(self, timeout)
+        found: list = [[]]
+
+        def ready(wait: float) -> bool:
+            found[0] = original(self, wait)
+            return bool(found[0])
+
+        seconds = None if timeout is None else max(float(timeout), 0.0)
+        if wait_until_ready(ex, me, ready, f"{type(self).__name__}.select", seconds):
+            return found[0]
+        return []
+    select_.__name__ = original.__name__
+    select_.__qualname__ = original.__qualname__
+    select_.__doc__ = original.__doc__
+    return select_
+
+
 _real_popen_wait = subprocess.Popen.wait
 
 
@@ -195,6 +219,10 @@ class BlockingCalls:
         self._set(os, "read", _read, "os")
         self._set(select, "select", _select, "select")
         self._set(subprocess.Popen, "wait", _popen_wait, "subprocess")
+        for name in ("SelectSelector", "PollSelector", "EpollSelector", "DevpollSelector", "KqueueSelector"):
+            cls = getattr(selectors, name, None)
+            if cls is not None:
+                self._set(cls, "select", _selector_select(cls.select), "selectors")
         return self
 
     def uninstall(self) -> None:

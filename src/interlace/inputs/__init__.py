@@ -157,6 +157,7 @@ class Channel:
                 ex.point(me, "io-wait", label)
             return
         points = 0
+        keepalive(ex)  # a new wait is progress: the stuck timeout counts from here
         while not ready(0.0):
             if any(t.status == RUNNABLE and t is not me for t in ex.threads):
                 ex.point(me, "io-wait", label)

@@ -16,7 +16,9 @@ the thread waits on the wall clock; the watchdog reports it "stuck" after the st
 interlace does not know blocks with the baton held: the others wait for it, which is slow but changes
 nothing they do, and the watchdog reports it if it never returns.
 
-Socket timeouts are virtual seconds while other threads can run, wall-clock seconds after.
+Socket timeouts are virtual seconds while other threads can run; when none can, the call waits for
+its peer (another process) on the wall clock up to the timeout, and the virtual clock then moves to
+the deadline too.
 """
 
 from __future__ import annotations
@@ -42,6 +44,7 @@ _S = socket.socket
 _POLL_FIRST = 0.001  # virtual seconds between two looks at a call that is not ready
 _POLL_MAX = 1.0
 _TICK = 0.05  # wall-clock seconds between two looks when nothing else can run
+_EPSILON = 1e-9  # virtual seconds: a timeout this close to its deadline has expired (float sums)
 
 
 class IOWait:
@@ -85,11 +88,11 @@ def wait_until_ready(ex: Any, me: Any, ready: Callable[[float], bool], label: st
     poll = _POLL_FIRST
     while True:
         if _others_can_run(ex, me):
-            ex.block(me, waiting, poll if deadline is None else max(min(poll, deadline - ex.now), 0.0))
+            ex.block(me, waiting, poll if deadline is None else min(poll, deadline - ex.now))
             poll = min(poll * 2, _POLL_MAX)
             if ready(0.0):
                 return True
-            if deadline is not None and ex.now >= deadline:
+            if deadline is not None and deadline - ex.now < _EPSILON:
                 return False
             continue
         # nothing else can run before this call returns: wait for it on the wall clock
@@ -100,6 +103,7 @@ def wait_until_ready(ex: Any, me: Any, ready: Callable[[float], bool], label: st
             if ex.aborting:  # the watchdog reported it stuck, or Ctrl-C
                 raise Abort
             if wall_deadline is not None and _real_monotonic() >= wall_deadline:
+                ex.now = max(ex.now, deadline)  # the time the call waited, on the virtual clock too
                 return False
             if _others_can_run(ex, me):  # another waiting thread's call became ready
                 break

@@ -73,7 +73,7 @@ def test_a_thread_blocked_forever_in_c_is_reported_and_the_process_ends(tmp_path
     assert done.returncode == 1
     report = done.stdout + done.stderr
     assert ("thread 'poller' is stuck outside interlace's control: it has not reached a scheduling point for "
-            "1.0s") in report
+            "1s, blocked") in report
     assert "select.poll().poll()" in report
     assert time.monotonic() - started < 30
 

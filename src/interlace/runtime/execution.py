@@ -96,7 +96,7 @@ class Execution:
             self._watch_since = now
             return
         if now - self._watch_since >= stuck_after:
-            self._stuck(now - self._watch_since)
+            self._stuck(stuck_after)
 
     def keepalive(self) -> None:
         """The baton holder is waiting on purpose (a terminal read of ``interlace run``): the
@@ -125,6 +125,8 @@ class Execution:
                     _release(ts.gate)
 
     def _stuck(self, idle: float) -> None:
+        """End the execution: the baton holder reached no scheduling point for ``idle`` seconds (the
+        stuck timeout, not the time measured, so that the message is the same on every machine)."""
         with self._mutex:
             t = self.current
             if self.aborting or t is None:
@@ -132,7 +134,7 @@ class Execution:
             self.failure = Failure(
                 "stuck",
                 f"thread {t.name!r} is stuck outside interlace's control: it has not reached a scheduling "
-                f"point for {idle:.1f}s, blocked (or computing) in code the scheduler cannot see (a socket, "
+                f"point for {idle:g}s, blocked (or computing) in code the scheduler cannot see (a socket, "
                 "a pipe, a subprocess, a C extension, a lock created by uninstrumented code); the other "
                 "threads wait for it (raise the stuck timeout if it is only slow)",
                 thread=t.name,

@@ -32,10 +32,10 @@ def write(tmp_path, name, source):
     return path
 
 
-def interrupted_when(tmp_path, marker, *args):
+def interrupted_when(tmp_path, marker, *args, command=("-m", "interlace")):
     """Start ``interlace ARGS``, wait until the program created ``marker``, send Ctrl-C (SIGINT to the
     process group, as a terminal does) and return the finished process and its outputs."""
-    child = subprocess.Popen([sys.executable, "-m", "interlace", *args], cwd=tmp_path, stdout=subprocess.PIPE,
+    child = subprocess.Popen([sys.executable, *command, *args], cwd=tmp_path, stdout=subprocess.PIPE,
                              stderr=subprocess.PIPE, text=True, env=_ENV, start_new_session=True,
                              preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     try:
@@ -137,6 +137,32 @@ def test_ctrl_c_during_run_keeps_a_recording_that_replays_to_that_point(tmp_path
     replayed = interlace(tmp_path, "replay", "long.ilr")
     assert replayed.returncode == 0, replayed.stderr
     assert "(the recorded run was interrupted there); the replay stops at the same point" in replayed.stderr
+
+
+@pytest.mark.timeout(120)
+def test_ctrl_c_during_the_api_raises_exploration_interrupted(tmp_path):
+    write(tmp_path, "api.py", """
+        import threading
+
+        import interlace
+
+        def program():
+            open("started", "w").close()
+            box = []
+            threads = [threading.Thread(target=box.append, args=(i,)) for i in range(2)]
+            for t in threads:
+                t.start()
+            for t in threads:
+                t.join()
+
+        try:
+            interlace.explore(program, executions=10**7, seed=1)
+        except interlace.ExplorationInterrupted as exc:
+            result = exc.result
+            print("interrupted", result.interrupted, result.failure is None, result.executions > 0)
+    """)
+    code, out, err = interrupted_when(tmp_path, "started", command=("api.py",))
+    assert (code, out) == (0, "interrupted True True True\n"), err
 
 
 # -- os._exit in a thread -------------------------------------------------------------------------------

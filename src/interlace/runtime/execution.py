@@ -63,6 +63,8 @@ class Execution:
         self._mutex = allocate_lock()
         self._watch_step = -1
         self._watch_since = 0.0
+        self._aborted_at: float | None = None  # wall clock, seen by the watchdog
+        self.unblock_main = False  # the watchdog sent SIGINT to a main thread blocked in C: raise Abort
 
     # -- identity ------------------------------------------------------------------------------------
 
@@ -90,6 +92,7 @@ class Execution:
         on an idle machine.
         """
         if self.aborting:
+            self._watch_unwinding(now, stuck_after)
             return
         if self.step != self._watch_step:
             self._watch_step = self.step
@@ -97,6 +100,22 @@ class Execution:
             return
         if now - self._watch_since >= stuck_after:
             self._stuck(stuck_after)
+
+    def _watch_unwinding(self, now: float, stuck_after: float) -> None:
+        """The execution ended but its main thread has not come back for ``stuck_after`` seconds: it is
+        blocked in C while unwinding (a ``finally`` or ``__exit__`` waiting for a lock an abandoned
+        thread holds). Interrupt its blocking call, again every ``stuck_after`` seconds."""
+        main = self.threads[0] if self.threads else None
+        if main is None or main.status == FINISHED or main.ident != threading.main_thread().ident:
+            return
+        if self._aborted_at is None:
+            self._aborted_at = now
+        elif now - self._aborted_at >= stuck_after:
+            from .watchdog import interrupt_main_thread
+
+            self._aborted_at = now
+            self.unblock_main = True
+            interrupt_main_thread(main.ident)
 
     def keepalive(self) -> None:
         """The baton holder is waiting on purpose (a terminal read of ``interlace run``): the
@@ -151,6 +170,7 @@ class Execution:
         if t.ident == threading.main_thread().ident:
             from .watchdog import interrupt_main_thread
 
+            self.unblock_main = True
             interrupt_main_thread(t.ident)  # interrupts the blocking call (EINTR)
 
     def name_of(self, tid: int) -> str:

@@ -61,10 +61,10 @@ def _on_sigint(signum: int, frame: Any) -> None:
     much later: it may be parked while another thread runs). Ctrl-C is counted by the watchdog
     thread through the wake-up pipe (:func:`_count_signals`) as soon as the signal arrives."""
     ex = hooks._active
-    if ex is not None and ex.aborting and ex.failure is not None and ex.failure.kind == "stuck":
+    if ex is not None and ex.aborting and ex.unblock_main:
         from .state import Abort
 
-        raise Abort  # the watchdog interrupting a main thread stuck in C (see Execution._stuck)
+        raise Abort  # the watchdog interrupting a main thread blocked in C (see Execution._stuck)
     if _interrupt["pipe"] is None:  # no wake-up pipe: count here
         if _interrupt["requested"]:
             raise KeyboardInterrupt  # a second Ctrl-C: the hard way
@@ -166,7 +166,7 @@ class Watchdog:
                     continue
                 if _interrupt["requested"]:
                     ex.interrupt()
-                elif self.stuck_after > 0:
+                if self.stuck_after > 0:
                     ex.watch(time.monotonic(), self.stuck_after)
         finally:
             self._done.release()

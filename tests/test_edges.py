@@ -140,6 +140,44 @@ def test_ctrl_c_during_run_keeps_a_recording_that_replays_to_that_point(tmp_path
 
 
 @pytest.mark.timeout(120)
+def test_ctrl_c_during_run_raises_keyboard_interrupt_in_the_busy_main_thread(tmp_path):
+    write(tmp_path, "busy.py", """
+        import threading
+
+        box = {"n": 0}
+        lock = threading.Lock()
+        stop = []
+
+        def work():
+            while not stop:
+                with lock:
+                    box["n"] += 1
+
+        t = threading.Thread(target=work)
+        t.start()
+        open("started", "w").close()
+        try:
+            while True:
+                with lock:
+                    box["n"] += 1
+        except KeyboardInterrupt:
+            stop.append(1)
+            t.join()
+            print("main got KeyboardInterrupt")
+            raise
+    """)
+    code, out, err = interrupted_when(tmp_path, "started", "run", "busy.py", "--record", "busy.ilr",
+                                      "--max-steps", "100000000")
+    assert code == 130, err
+    assert out == "main got KeyboardInterrupt\n"
+    assert err.startswith("Traceback (most recent call last):\n") and "\nKeyboardInterrupt\n" in err
+    assert "interlace: the run was interrupted (Ctrl-C) after " in err
+    replayed = interlace(tmp_path, "replay", "busy.ilr")
+    assert replayed.returncode == 0, replayed.stderr
+    assert "(the recorded run was interrupted there); the replay stops at the same point" in replayed.stderr
+
+
+@pytest.mark.timeout(120)
 def test_ctrl_c_during_the_api_raises_exploration_interrupted(tmp_path):
     write(tmp_path, "api.py", """
         import threading

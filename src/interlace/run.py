@@ -245,6 +245,7 @@ def record(script: str | None, args: list[str], *, module: str | None = None, pa
     channel = Channel(RECORD, writer=writer, record_files=record_files)
     channel.record_secrets, channel.salt = record_secrets, header["secret_salt"]
     recorder = RecordingStrategy(strat, writer)
+    recorder.on_freeze = lambda: setattr(channel, "frozen", True)
     real_exit = os._exit
 
     def hard_exit(code: int) -> None:
@@ -273,6 +274,8 @@ def record(script: str | None, args: list[str], *, module: str | None = None, pa
                                    random_seed=random_seed, races=races, stdout=stdout, stderr=stderr,
                                    stuck_timeout=stuck_timeout)
         outcome.decisions, outcome.inputs = writer.decisions, writer.inputs
+        if recorder.frozen:  # the program got KeyboardInterrupt (Ctrl-C) and ended as it would
+            outcome.outcome, outcome.failing = "interrupted", False
         if ex.failure is not None and ex.failure.kind != "interrupted":
             (stderr or sys.stderr).write(_failure_report(ex))
         writer.end(outcome.end_record())

@@ -48,6 +48,7 @@ class Channel:
         self.recording = mode == RECORD
         self.writer = writer
         self.record_files = record_files
+        self.frozen = False
         self.record_secrets = False  # True: secret-looking environment variables are recorded in clear
         self.salt = ""  # the recording's salt for the digests of secret values (inputs/environment.py)
         self.queues: dict[int, deque] = defaultdict(deque)
@@ -75,6 +76,8 @@ class Channel:
     # -- record / replay one value --------------------------------------------------------------------
 
     def put(self, me: Any, kind: str, value: Any) -> None:
+        if self.frozen:  # Ctrl-C was handed to the program: the recording ends where it was
+            return
         try:
             self.writer.input(me.tid, kind, value)
         except ValueError:  # int/str subclasses (enums), objects: keep their plain value

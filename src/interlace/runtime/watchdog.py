@@ -165,7 +165,10 @@ class Watchdog:
                 if ex is None:
                     continue
                 if _interrupt["requested"]:
-                    ex.interrupt()
+                    # a recorded run hands KeyboardInterrupt to the program (RecordingStrategy)
+                    take = getattr(ex.strategy, "take_interrupt", None)
+                    if take is None or not take(time.monotonic()):
+                        ex.interrupt()
                 if self.stuck_after > 0:
                     ex.watch(time.monotonic(), self.stuck_after)
         finally:

@@ -12,11 +12,11 @@ and replay it exactly::
 from __future__ import annotations
 
 from .detect.native import detect
-from .explore import InterlaceFailure, Result, explore, replay
+from .explore import ExplorationInterrupted, InterlaceFailure, Result, explore, replay
 from .runtime.state import Failure
 from .schedule import Schedule, ScheduleError
 
 __version__ = "0.1.0"
 
-__all__ = ["Failure", "InterlaceFailure", "Result", "Schedule", "ScheduleError", "detect", "explore",
-           "replay", "__version__"]
+__all__ = ["ExplorationInterrupted", "Failure", "InterlaceFailure", "Result", "Schedule", "ScheduleError", "detect",
+           "explore", "replay", "__version__"]

@@ -1,7 +1,8 @@
 """Command line: ``interlace explore SCRIPT`` and ``interlace replay FILE``.
 
-Exit codes: 0 no failure, 1 failure found (or reproduced), 2 usage or input error, 3 the program
-diverged from the schedule being replayed.
+Exit codes (:data:`EXIT_CODES`): 0 no failure, 1 failure found (or reproduced), 2 usage or input
+error, 3 the program diverged from the schedule being replayed, 4 an internal error of interlace,
+130 interrupted (Ctrl-C).
 """
 
 from __future__ import annotations
@@ -13,9 +14,20 @@ import shlex
 import sys
 from collections.abc import Sequence
 
-from .script import NOT_REPRODUCED, UsageError, diverged, load_script_schedule, program_and_args, script_runner
+from .script import (
+    NOT_REPRODUCED,
+    UsageError,
+    diverged,
+    load_script_schedule,
+    program_and_args,
+    races_mode,
+    script_runner,
+)
 
-EXIT_OK, EXIT_FAILURE, EXIT_USAGE, EXIT_DIVERGED = 0, 1, 2, 3
+EXIT_OK, EXIT_FAILURE, EXIT_USAGE, EXIT_DIVERGED, EXIT_INTERNAL, EXIT_INTERRUPTED = 0, 1, 2, 3, 4, 130
+EXIT_CODES = ("exit codes: 0 no failure, 1 a failure found (or reproduced by replay), 2 usage or input error, "
+              "3 the program diverged from the schedule or recording being replayed, 4 an internal error of "
+              "interlace (please report it), 130 interrupted (Ctrl-C)")
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -25,11 +37,13 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="interlace",
         description="Run threaded Python under a controlled scheduler to find and replay race conditions.",
+        epilog=EXIT_CODES[0].upper() + EXIT_CODES[1:] + ".",
     )
     parser.add_argument("--version", action="version", version=f"interlace {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
-    ex = sub.add_parser("explore", help="run a script under many interleavings until one fails")
+    ex = sub.add_parser("explore", help="run a script under many interleavings until one fails",
+                        epilog=EXIT_CODES[0].upper() + EXIT_CODES[1:] + ".")
     ex.add_argument("-n", "--executions", type=int, default=1000, help="how many executions (default 1000)")
     ex.add_argument("--strategy", choices=sorted(STRATEGIES), default="pct", help="default: pct")
     ex.add_argument("--seed", type=int, default=None, help="seed for the strategy (default: random)")
@@ -43,6 +57,8 @@ def _parser() -> argparse.ArgumentParser:
                     help="fail an execution after this many scheduling points (default: no bound; a livelock "
                          "is judged by progress)")
     ex.add_argument("--time-limit", type=float, default=None, help="stop exploring after this many seconds")
+    ex.add_argument("--stuck-timeout", type=float, default=10.0, metavar="SECONDS",
+                    help="report a thread that reaches no scheduling point for this long as stuck (default 10)")
     ex.add_argument("--include", action="append", default=[], metavar="PATTERN",
                     help="also instrument modules matching PATTERN (fnmatch on module names)")
     ex.add_argument("--exclude", action="append", default=[], metavar="PATTERN",
@@ -107,6 +123,24 @@ def _split_script_args(parser: argparse.ArgumentParser, argv: list[str]) -> list
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    code = _main(argv)
+    if argv is None:  # the command itself (not a call from Python): end now if a thread is stuck in C
+        _exit_if_threads_abandoned(code)
+    return code
+
+
+def _exit_if_threads_abandoned(code: int) -> None:
+    """A thread stuck in C cannot be stopped, and interpreter shutdown would wait for it forever: the
+    report is out, so end the process here (as ``os._exit`` does: no other cleanup can run)."""
+    from .runtime.watchdog import abandoned
+
+    if abandoned():
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
+
+
+def _main(argv: Sequence[str] | None) -> int:
     parser = _parser()
     argv = list(sys.argv[1:] if argv is None else argv)
     options = parser.parse_args(_split_script_args(parser, argv))
@@ -132,10 +166,21 @@ def main(argv: Sequence[str] | None = None) -> int:
     except UsageError as exc:
         print(f"interlace: {exc}", file=sys.stderr)
         return EXIT_USAGE
+    except KeyboardInterrupt:
+        print("\ninterlace: interrupted.", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except Exception:  # noqa: BLE001 - interlace's own bug: say so, distinctly from a failure found
+        import traceback
+
+        traceback.print_exc()
+        print(f"interlace: internal error (exit code {EXIT_INTERNAL}): this is a bug in interlace, not in your "
+              "program. Please report it with the traceback above and the command that gave it.",
+              file=sys.stderr)
+        return EXIT_INTERNAL
 
 
 def _explore(options: argparse.Namespace) -> int:
-    from .explore import explore
+    from .explore import ExplorationInterrupted, explore
 
     if options.executions < 1:
         raise UsageError("--executions must be at least 1.")
@@ -147,10 +192,36 @@ def _explore(options: argparse.Namespace) -> int:
             raise UsageError("--max-preemptions must be at least 0.")
     script, args = program_and_args("explore", options.script, options.module, options.args)
     runner = script_runner(script, args, capture=True, module=options.module)
+    from .outputs import check_output
+
+    if options.output is not None:
+        check_output(options.output, "-o", "schedule")
+    if options.html is not None:
+        check_output(options.html, "--html", "html")
     from .progress import Progress
 
     progress = Progress(total=options.executions, enabled=None if not options.json else False)
-    result = explore(
+    try:
+        result = _run_explore(explore, options, runner, progress)
+    except ExplorationInterrupted as exc:
+        result = exc.result
+    progress.close()
+    if result.interrupted and result.failure is None:
+        if options.json:
+            print(json.dumps(result.to_dict(), indent=1))
+        print(f"interlace: interrupted after {result.executions} execution(s), no failure so far "
+              f"(strategy {result.strategy}, seed {result.seed}).", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    code = _report(options, runner, result)
+    if result.interrupted:
+        print(f"interlace: interrupted after {result.executions} execution(s); the failure above was found "
+              "before (its schedule is saved, not shrunk further).", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    return code
+
+
+def _run_explore(explore, options: argparse.Namespace, runner, progress):
+    return explore(
         runner,
         executions=options.executions,
         strategy=options.strategy,
@@ -162,12 +233,16 @@ def _explore(options: argparse.Namespace) -> int:
         exclude=options.exclude,
         max_steps=options.max_steps,
         time_limit=options.time_limit,
+        stuck_timeout=options.stuck_timeout,
         target=runner.target(),
         races=options.races,
         shrink=options.shrink,
         on_execution=progress,
     )
-    progress.close()
+
+
+def _report(options: argparse.Namespace, runner, result) -> int:
+    """Print the result of an exploration, save a failing schedule (and HTML); the exit code."""
     if result.ok:
         print(json.dumps(result.to_dict(), indent=1) if options.json else result.report())
         if not options.json and result.coverage_line():
@@ -202,7 +277,7 @@ def _save(schedule, output: str | None, script: str, result) -> str:
             n += 1
             path = f"{base}-{n}.json"
     else:
-        path = output
+        path = output  # checked before exploring (outputs.check_output)
         if os.path.dirname(path):
             os.makedirs(os.path.dirname(path), exist_ok=True)
     with open(path, "w", encoding="utf-8") as f:
@@ -215,8 +290,12 @@ def _replay(options: argparse.Namespace) -> int:
 
     schedule, runner = load_script_schedule(
         options.schedule, False, "replay it with interlace.replay(fn, Schedule.load(path)) in Python.")
+    if options.html:
+        from .outputs import check_output
+
+        check_output(options.html, "--html", "html")
     sys.stdout.flush()
-    result = replay(runner, schedule)
+    result = replay(runner, schedule, races=races_mode(schedule))
     sys.stdout.flush()
     if diverged(result):
         return EXIT_DIVERGED

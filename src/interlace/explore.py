@@ -17,21 +17,33 @@ from typing import Any
 from .detect import LockOrderDetector, RaceDetector
 from .detect.races import StackProbe
 from .runtime import hooks
+from .runtime.blocking import BlockingCalls
 from .runtime.calls import CallClassifier
 from .runtime.execution import Execution
+from .runtime.exits import ExitPatch
 from .runtime.handoffs import HandoffLog
 from .runtime.patching import RuntimePatches, shadow_of, substitutions
 from .runtime.state import Failure
-from .runtime.watchdog import STUCK_AFTER, Watchdog
+from .runtime.watchdog import STUCK_AFTER, Watchdog, interrupt_requested, interrupts
 from .schedule import MODELS, Schedule
 from .strategies import ReplayStrategy, Strategy, make_strategy
 
 DEFAULT_MAX_STEPS = None
+RESULT_VERSION = 1  # of the ``--json`` document (Result.to_dict)
 EPOCH = 1_700_000_000.0
 
 
 class InterlaceFailure(AssertionError):
     """Raised by :meth:`Result.raise_on_failure`; its message is the full report."""
+
+
+class ExplorationInterrupted(KeyboardInterrupt):
+    """Ctrl-C during :func:`explore`: the execution running then was ended cleanly (it is not a
+    failure of the program) and ``result`` says what was found before (``result.interrupted``)."""
+
+    def __init__(self, result: Result) -> None:
+        super().__init__("interrupted")
+        self.result = result
 
 
 @dataclass
@@ -60,6 +72,7 @@ class Result:
     shrink: Any = None  # shrink.ShrinkResult: what shrinking did
     #: systematic strategies: {"strategy", "classes", "unit", "bound", "complete", "estimate"} (else None)
     coverage: dict | None = None
+    interrupted: bool = False  # Ctrl-C ended the exploration (see ExplorationInterrupted)
 
     def coverage_line(self) -> str | None:
         """E.g. 'all 14 interleaving classes explored (DPOR), no failure', or how much was covered."""
@@ -97,19 +110,23 @@ class Result:
         return text
 
     def to_dict(self) -> dict[str, Any]:
-        """The result as plain data (for ``--json``)."""
+        """The result as plain data (for ``--json``; the schema is in docs/reports.md)."""
+        from .report.text import clean_traceback
+
         f = self.failure
         return {
+            "format": "interlace-result", "version": RESULT_VERSION,
             "ok": self.ok, "executions": self.executions, "seed": self.seed, "strategy": self.strategy,
             "model": self.model, "elapsed": round(self.elapsed, 6),
-            "failure": None if f is None else {"kind": f.kind, "message": f.message, "traceback": f.traceback,
+            "failure": None if f is None else {"kind": f.kind, "message": f.message,
+                                                "traceback": clean_traceback(f.traceback) if f.traceback else None,
                                                 "details": f.details},
             "races": [r.to_dict() for r in self.races if not r.suppressed],
             "suppressed_races": self.suppressed_races,
             "lock_inversions": [i.to_dict() for i in self.lock_inversions],
             "uninstrumented": self.uninstrumented,
             "schedule": None if self.schedule is None else json.loads(self.schedule.to_json()),
-            "exhausted": self.exhausted, "coverage": self.coverage,
+            "exhausted": self.exhausted, "coverage": self.coverage, "interrupted": self.interrupted,
         }
 
     def raise_on_failure(self) -> None:
@@ -142,7 +159,8 @@ class Session:
 
     def __init__(self, fn: Callable[[], Any], include: Sequence[str], exclude: Sequence[str],
                  instrument: bool = True, stuck_timeout: float = STUCK_AFTER, races: str = "off",
-                 ignore_races: Sequence[str] = (), replayable: bool = False) -> None:
+                 ignore_races: Sequence[str] = (), replayable: bool = False, exit_fails: bool = True,
+                 blocking: bool = True) -> None:
         self.fn = fn
         # ``replayable``: ``fn`` is run many times anyway (explore, not replay or run, which promise one
         # run), so a race's stacks are captured by one more run of its execution, not at every access
@@ -164,6 +182,10 @@ class Session:
         self.classifier = CallClassifier(is_instrumented_code, substitutions(), shadow_of,
                                          self._adopt if instrument else None)
         self.patches = RuntimePatches()
+        # known blocking calls wait deterministically (not for `interlace run`: its inputs record them)
+        self.blocking = BlockingCalls() if blocking else None
+        # os._exit in a thread: a failure of the execution (not for `interlace run`, which really exits)
+        self.exits = ExitPatch() if exit_fails else None
         self.handoffs: tuple[Execution, list] | None = None
 
     def _adopt(self, fn: Any, thread: bool) -> bool:
@@ -181,11 +203,19 @@ class Session:
         if self._instrumenting is not None:
             self._instrumenting.__enter__()
         self.patches.install()
+        if self.blocking is not None:
+            self.blocking.install()
+        if self.exits is not None:
+            self.exits.install()
         self.watchdog.start()
         return self
 
     def __exit__(self, *exc: Any) -> None:
         self.watchdog.stop()
+        if self.exits is not None:
+            self.exits.uninstall()
+        if self.blocking is not None:
+            self.blocking.uninstall()
         self.patches.uninstall()
         if self._instrumenting is not None:
             self._instrumenting.__exit__(*exc)
@@ -310,12 +340,12 @@ def explore(
         strat = strategy
     started = time.perf_counter()
     done = 0
-    exhausted = False
+    exhausted = interrupted = False
     found_races: list = []
     found_inversions: list = []
     first_finding: tuple | None = None
     with Session(fn, include, exclude, stuck_timeout=stuck_timeout, races=races,
-                 ignore_races=ignore_races, replayable=True) as session:
+                 ignore_races=ignore_races, replayable=True) as session, interrupts():
         for index in range(executions):
             if time_limit is not None and time.perf_counter() - started > time_limit:
                 break
@@ -323,6 +353,9 @@ def explore(
                 exhausted = True
                 break
             ex = session.run(strat, model, max_steps)
+            if interrupt_requested() and (ex.failure is None or ex.failure.kind == "interrupted"):
+                interrupted = True
+                break
             done += 1
             if on_execution is not None:
                 on_execution(index, ex)
@@ -345,17 +378,20 @@ def explore(
                     strategy=strat.describe(), seed=seed, execution=index, target=dict(target or {}),
                     failure=ex.failure.message,
                 )
-                return Result(
+                found = Result(
                     ok=False, executions=done, seed=seed, strategy=strat.describe(), model=model,
                     elapsed=time.perf_counter() - started, failure=ex.failure, schedule=schedule,
                     trace=ex.trace, uninstrumented=session.uninstrumented,
                     threads=[t.name for t in ex.threads], races=found_races,
                     lock_inversions=found_inversions, suppressed_races=_suppressed(found_races),
                     original_schedule=original, decisions=decisions, shrink=shrunk,
-                    handoffs=session.handoffs_of(ex),
+                    handoffs=session.handoffs_of(ex), interrupted=interrupt_requested(),
                 )
+                if found.interrupted:  # while shrinking: the failure found stands, not shrunk further
+                    raise ExplorationInterrupted(found)
+                return found
         handoffs: list = []
-        if races == "error" and first_finding is not None:
+        if races == "error" and first_finding is not None and not interrupted:
             # once more for the report: the values read and the hand-offs, as a failure's run gives them
             index, choices, trace, threads = first_finding
             again, replayed = session.rerun(choices, model, max_steps, capture_values=True)
@@ -368,7 +404,7 @@ def explore(
         # no coverage claim over code that ran without scheduling points
         exhausted=exhausted and not session.uninstrumented,
         races=found_races, lock_inversions=found_inversions, suppressed_races=_suppressed(found_races),
-        coverage=strat.coverage() if hasattr(strat, "coverage") else None,
+        coverage=strat.coverage() if hasattr(strat, "coverage") else None, interrupted=interrupted,
     )
     if races == "error" and first_finding is not None:
         index, choices, trace, threads = first_finding
@@ -386,6 +422,8 @@ def explore(
             seed=seed, execution=index, target=dict(target or {}), failure=result.failure.message,
         )
         result.trace, result.threads, result.handoffs = trace, threads, handoffs
+    if interrupted:
+        raise ExplorationInterrupted(result)
     return result
 
 

@@ -29,9 +29,11 @@ from .progress import RunProgress
 from .recording import Recording, RecordingWriter, load
 from .recording.decisions import CheckingReplay, RecordingStrategy
 from .recording.program import HEAD_CHARS, Program, RunError, Tee, format_exception, resolve_program, source_hash
+from .runtime.calls import schedule_like
+from .runtime.watchdog import STUCK_AFTER, interrupts
 from .strategies.base import Strategy
 
-EXIT_OK, EXIT_FAILURE, EXIT_USAGE, EXIT_DIVERGED = 0, 1, 2, 3
+EXIT_OK, EXIT_FAILURE, EXIT_USAGE, EXIT_DIVERGED, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
 KEEP = ("failing", "all", "none")
 _real_time = time.time
 _real_perf = time.perf_counter
@@ -75,7 +77,8 @@ class RunOutcome:
 
 def _execute(program: Program, strategy: Strategy, channel: Any, *, model: str, max_steps: int | None, epoch: float,
              random_seed: int, races: str, stdout: Any = None, stderr: Any = None,
-             for_report: bool = False, progress: bool = False) -> tuple[Any, RunOutcome]:
+             for_report: bool = False, progress: bool = False,
+             stuck_timeout: float = STUCK_AFTER) -> tuple[Any, RunOutcome]:
     """Run ``program`` once under ``strategy`` with the inputs of ``channel`` installed.
 
     ``for_report``: note the values read and the hand-offs, and put a Result in ``outcome.result``.
@@ -129,7 +132,8 @@ def _execute(program: Program, strategy: Strategy, channel: Any, *, model: str, 
             report.write(f"interlace: race: {line}\n")
             report.flush()
 
-    with Session(program, (), (), races=races) as session:
+    with Session(program, (), (), races=races, exit_fails=False, blocking=False,
+                 stuck_timeout=stuck_timeout) as session:
         if session.race_detector is not None:
             session.race_detector.on_race = race_found
         runtime_hook = threading.excepthook
@@ -155,7 +159,9 @@ def _execute(program: Program, strategy: Strategy, channel: Any, *, model: str, 
                          races=races_found, shown=shown, duration=duration, stdout_sha=out.digest(),
                          stderr_sha=err.digest(), stdout_head=out.head(), stderr_head=err.head())
     failure = ex.failure
-    if failure is not None and failure.kind != "divergence":
+    if failure is not None and failure.kind == "interrupted":
+        outcome.outcome, outcome.message, outcome.exit_code = "interrupted", failure.message, EXIT_INTERRUPTED
+    elif failure is not None and failure.kind != "divergence":
         outcome.outcome = failure.kind
         outcome.message = failure.message
         outcome.exit_code = EXIT_FAILURE
@@ -178,6 +184,19 @@ def _execute(program: Program, strategy: Strategy, channel: Any, *, model: str, 
             failure=shown, trace=ex.trace, threads=[t.name for t in ex.threads], races=found,
             lock_inversions=inversions, handoffs=handoffs)
     return ex, outcome
+
+
+def _exit_place() -> str:
+    """`` in thread 'T' at file.py:LINE`` for the managed thread calling ``os._exit``, if it is one."""
+    from .runtime import hooks
+
+    ex = hooks._active
+    me = ex.me() if ex is not None else None
+    if me is None:
+        return ""
+    thread = "the main thread" if me.tid == 0 else f"thread {me.name!r}"
+    site = me.site
+    return f" in {thread}" + (f" at {os.path.basename(site[0])}:{site[1]}" if site else "")
 
 
 def _failure_report(ex: Any) -> str:
@@ -205,7 +224,8 @@ def record(script: str | None, args: list[str], *, module: str | None = None, pa
            force: bool = False, keep: str = "failing", seed: int | None = None, strategy: str = "timeslice",
            model: str = "free-threaded", max_steps: int | None = None, races: str = "warn",
            record_files: bool = False, hash_seed: int | None = None, quiet: bool = False,
-           stdout: Any = None, stderr: Any = None) -> RunOutcome:
+           stdout: Any = None, stderr: Any = None, stuck_timeout: float = STUCK_AFTER,
+           record_secrets: bool = False) -> RunOutcome:
     """Run the program once, recording it; in the current interpreter (see :func:`spawn`)."""
     from . import __version__
     from .inputs import RECORD, Channel
@@ -242,30 +262,44 @@ def record(script: str | None, args: list[str], *, module: str | None = None, pa
         "strategy": strat.describe(), "strategy_name": strategy, "seed": seed, "model": model,
         "max_steps": max_steps, "hash_seed": hash_seed, "random_seed": random_seed, "epoch": epoch,
         "races": races, "record_files": record_files, "created": _real_time(),
+        "record_secrets": record_secrets, "secret_salt": os.urandom(16).hex(),
     }
     writer = RecordingWriter(path, header, force=force, root=root)
     channel = Channel(RECORD, writer=writer, record_files=record_files)
+    channel.record_secrets, channel.salt = record_secrets, header["secret_salt"]
     recorder = RecordingStrategy(strat, writer)
+    recorder.on_freeze = lambda: setattr(channel, "frozen", True)
     real_exit = os._exit
 
     def hard_exit(code: int) -> None:
         """``os._exit`` in the program: end the recording first (the process ends without cleanup)."""
         try:
             if not writer.closed:
-                writer.end(RunOutcome(exit_code=code, outcome="os._exit", message=f"os._exit({code})",
+                message = f"os._exit({code})" + _exit_place()
+                writer.end(RunOutcome(exit_code=code, outcome="os._exit", message=message,
                                       failing=code != 0, decisions=writer.decisions,
                                       inputs=writer.inputs).end_record())
                 writer.close()
+                if not quiet:
+                    out = stderr or sys.stderr
+                    out.write(f"interlace: the run ended with {message}; recorded {writer.decisions} decisions "
+                              f"and {writer.inputs} inputs to {path}.\n"
+                              f"interlace: replay it: interlace replay {_quote(path)}\n")
+                    out.flush()
         finally:
             real_exit(code)
 
+    schedule_like(hard_exit, "os")  # a scheduling point like the real one, which the replay calls
     os._exit = hard_exit
     try:
-        ex, outcome = _execute(program, recorder, channel, model=model, max_steps=max_steps, epoch=epoch,
-                               random_seed=random_seed, races=races, stdout=stdout, stderr=stderr,
-                               progress=not quiet)
+        with interrupts():  # Ctrl-C ends the run cleanly; the recording replays up to that point
+            ex, outcome = _execute(program, recorder, channel, model=model, max_steps=max_steps, epoch=epoch,
+                                   random_seed=random_seed, races=races, stdout=stdout, stderr=stderr,
+                                   stuck_timeout=stuck_timeout, progress=not quiet)
         outcome.decisions, outcome.inputs = writer.decisions, writer.inputs
-        if ex.failure is not None:
+        if recorder.frozen:  # the program got KeyboardInterrupt (Ctrl-C) and ended as it would
+            outcome.outcome, outcome.failing = "interrupted", False
+        if ex.failure is not None and ex.failure.kind != "interrupted":
             (stderr or sys.stderr).write(_failure_report(ex))
         writer.end(outcome.end_record())
     finally:
@@ -276,11 +310,16 @@ def record(script: str | None, args: list[str], *, module: str | None = None, pa
     for line in outcome.races:
         if line not in outcome.shown:
             report.write(f"interlace: race: {line}\n")
-    kept = keep == "all" or (keep == "failing" and outcome.failing)
+    interrupted = outcome.outcome == "interrupted"
+    kept = keep == "all" or (keep == "failing" and (outcome.failing or interrupted))
     if not kept:
         os.unlink(path)
         outcome.path = ""
-    if not quiet:
+    if not quiet and interrupted:
+        report.write(f"interlace: the run was interrupted (Ctrl-C) after {outcome.decisions} decisions"
+                     + (f"; recorded to {path}; it replays up to that point: interlace replay {_quote(path)}\n"
+                        if kept else ".\n"))
+    elif not quiet:
         what = f"failed ({outcome.outcome}: {outcome.message})" if outcome.failing else "ran without failure"
         if kept:
             report.write(f"interlace: the run {what}; recorded {outcome.decisions} decisions and "
@@ -346,9 +385,24 @@ def replay(path: str, *, until: int | None = None, quiet: bool = False, stdout: 
     strat = CheckingReplay(rec, root, until)
     channel = Channel(REPLAY, recorded=rec.inputs, record_files=bool(h.get("record_files")),
                       complete=rec.complete)
+    channel.salt = str(h.get("secret_salt", ""))
     strat.channel = channel
     cwd = os.getcwd()
     modules = set(sys.modules) if fresh_modules else None
+    real_exit = os._exit
+    end = rec.end or {}
+
+    def replayed_exit(code: int) -> None:
+        """``os._exit`` in the replayed program: say so (the process ends without cleanup)."""
+        if not quiet:
+            same = end.get("outcome") == "os._exit" and end.get("exit_code") == code
+            report.write(f"interlace: the replay reached os._exit({code}){_exit_place()}"
+                         f"{', as the recorded run did' if same else ''}.\n")
+            report.flush()
+        real_exit(code)
+
+    schedule_like(replayed_exit, "os")
+    os._exit = replayed_exit
     try:
         if os.path.isdir(prog.get("cwd", "")):
             os.chdir(prog["cwd"])
@@ -358,6 +412,7 @@ def replay(path: str, *, until: int | None = None, quiet: bool = False, stdout: 
                                stdout=stdout, stderr=stderr, for_report=html is not None,
                                progress=not quiet)
     finally:
+        os._exit = real_exit
         os.chdir(cwd)
         if modules is not None:
             for name in set(sys.modules) - modules:

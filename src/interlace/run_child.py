@@ -51,7 +51,11 @@ def child_main(request_json: str) -> int:
         os.environ["PYTHONHASHSEED"] = restore
     hash_seed = int(request.pop("hash_seed_expected"))
     action = request.pop("action")
-    return run_request(action, request, hash_seed)
+    code = run_request(action, request, hash_seed)
+    from .cli import _exit_if_threads_abandoned
+
+    _exit_if_threads_abandoned(code)
+    return code
 
 
 def run_request(action: str, request: dict[str, Any], hash_seed: int | None = None) -> int:

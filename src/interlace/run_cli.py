@@ -42,6 +42,12 @@ def add_parsers(sub: Any) -> None:
     rn.add_argument("--races", choices=["warn", "off"], default="warn", help="report data races (default)")
     rn.add_argument("--record-files", action="store_true",
                     help="record the content of files the program reads (default: only their SHA-256)")
+    rn.add_argument("--record-secrets", action="store_true",
+                    help="record the values of secret-looking environment variables (KEY, SECRET, TOKEN, "
+                         "PASSWORD, ...) in clear (default: a salted hash that only checks them on replay)")
+    rn.add_argument("--stuck-timeout", type=float, default=10.0, metavar="SECONDS",
+                    help="report a thread that reaches no scheduling point for this long as stuck, 0 for "
+                         "never (default 10; a terminal read or a subprocess may always take its time)")
     rn.add_argument("--hash-seed", type=int, default=None,
                     help="PYTHONHASHSEED for the run (default: a fresh random one)")
     rn.add_argument("-q", "--quiet", action="store_true", help="print nothing of interlace's own")
@@ -81,6 +87,7 @@ def is_recording(path: str) -> bool:
 
 
 def cli_run(options: Any) -> int:
+    from .outputs import check_output
     from .script import UsageError, program_and_args
 
     try:
@@ -94,7 +101,9 @@ def cli_run(options: Any) -> int:
         if options.path is not None and os.path.exists(options.path) and not options.force:
             raise RunError(f"{options.path!r} already exists; interlace never overwrites a recording. Pass "
                            "--force to replace it, or choose another --record path.")
-    except RunError as exc:
+        if options.path is not None:
+            check_output(options.path, "--record", "recording")
+    except (RunError, UsageError) as exc:
         print(f"interlace: {exc}", file=sys.stderr)
         return EXIT_USAGE
     if options.detect_only:
@@ -104,7 +113,8 @@ def cli_run(options: Any) -> int:
                "force": options.force, "keep": options.keep, "seed": options.seed,
                "strategy": options.strategy,
                "model": options.model, "max_steps": options.max_steps, "races": options.races,
-               "record_files": options.record_files, "quiet": options.quiet}
+               "record_files": options.record_files, "quiet": options.quiet,
+               "stuck_timeout": options.stuck_timeout, "record_secrets": options.record_secrets}
     return run_command("record", request, hash_seed)
 
 
@@ -136,6 +146,10 @@ def cli_replay(options: Any) -> int:
     except RecordingError as exc:
         print(f"interlace: {exc}", file=sys.stderr)
         return EXIT_USAGE
+    if options.html:
+        from .outputs import check_output
+
+        check_output(options.html, "--html", "html")
     hash_seed = rec.header.get("hash_seed")
     request = {"path": path, "until": options.until, "quiet": options.quiet,
                "html": os.path.abspath(options.html) if options.html else None, "salvage": options.salvage}
@@ -181,6 +195,14 @@ def summary(rec: Recording, inputs: bool = False, decisions: bool = False, outpu
     by_kind = ", ".join(f"{k} {n}" for k, n in sorted(kinds.items()))
     lines.append(f"inputs     {sum(kinds.values())}" + (f" ({by_kind})" if kinds else ""))
     lines.append(f"threads    {', '.join(rec.threads[t] for t in sorted(rec.threads)) or 'main only'}")
+    from .inputs.environment import redacted
+
+    hidden = sorted({value[1] for _, kind, value in rec.inputs if kind == "environ" and redacted(value)})
+    if hidden:
+        lines.append(f"redacted   {len(hidden)} secret-looking environment variable(s), kept as salted hashes "
+                     f"(interlace run --record-secrets keeps them): {', '.join(hidden)}")
+    elif h.get("record_secrets"):
+        lines.append("secrets    recorded in clear (--record-secrets)")
     if end is None:
         lines.append("outcome    unknown: the recording has no end (the run was killed or interrupted); "
                      "it replays up to where it stops")

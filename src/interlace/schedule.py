@@ -87,8 +87,16 @@ class Schedule:
             raise ScheduleError(
                 f"no schedule file at {path!r}. Check the path printed by `interlace explore`."
             ) from None
-        except (OSError, UnicodeDecodeError) as exc:
-            raise ScheduleError(f"cannot read schedule {path!r}: {exc}.") from None
+        except UnicodeDecodeError:
+            with open(path, "rb") as f:
+                head = f.read(8)
+            raise ScheduleError(
+                f"{path!r} is not an interlace schedule: it is binary data (it starts with the bytes "
+                f"{head.hex(' ')}), not JSON text. Pass a .json schedule written by `interlace explore`, "
+                "or a .ilr recording written by `interlace run`."
+            ) from None
+        except OSError as exc:
+            raise ScheduleError(f"cannot read schedule {path!r}: {exc.strerror or exc}.") from None
         return cls.from_json(text, source=repr(path))
 
 

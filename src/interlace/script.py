@@ -36,7 +36,10 @@ class ScriptRunner:
         self.output = ""
 
     def target(self) -> dict[str, Any]:
-        target: dict[str, Any] = {"script": self.path, "argv": self.args}
+        from .recording.program import source_hash
+
+        # the source's hash, as recordings keep it: a replay says when the script changed since
+        target: dict[str, Any] = {"script": self.path, "argv": self.args, "sha256": source_hash(self.path)}
         if self.module is not None:
             target["module"], target["package"] = self.module, self.package
         return target
@@ -120,6 +123,10 @@ def script_runner(path: str | None, args: list[str], capture: bool, module: str 
         except RunError as exc:
             raise UsageError(str(exc)) from None
     assert path is not None
+    if os.path.isdir(path):
+        from .recording.program import directory_message
+
+        raise UsageError(directory_message(path))
     if not os.path.isfile(path):
         raise UsageError(f"there is no script at {path!r}. Check the path (it is relative to {os.getcwd()!r}).")
     try:
@@ -146,8 +153,22 @@ def load_script_schedule(path: str, capture: bool, in_python: str):
     if not script:
         raise UsageError(f"{path} was saved from a Python function, not a script; {in_python}")
     module = schedule.target.get("module")
-    return schedule, script_runner(None if module else script, list(schedule.target.get("argv", [])),
-                                   capture=capture, module=module)
+    runner = script_runner(None if module else script, list(schedule.target.get("argv", [])),
+                           capture=capture, module=module)
+    saved = schedule.target.get("sha256")
+    if saved:
+        from .recording.program import source_hash
+
+        if source_hash(runner.path) != saved:
+            print(f"interlace: note: {runner.path} changed since the schedule was saved (its SHA-256 differs): "
+                  "the replay may diverge, or not reproduce the failure.", file=sys.stderr)
+    return schedule, runner
+
+
+def races_mode(schedule) -> str:
+    """How a replay of ``schedule`` treats races: as failures if the schedule was saved for one."""
+    text = schedule.failure or ""
+    return "error" if "data race" in text or "lock-order inversion" in text else "warn"
 
 
 def diverged(result) -> bool:

@@ -34,6 +34,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
+from .runtime.watchdog import interrupt_requested
 from .strategies.base import STOP, Strategy
 
 MAX_REPLAYS = 300
@@ -266,6 +267,9 @@ def shrink(session: Any, choices: list[int], failure: Any, model: str, max_steps
             if time.perf_counter() - started > time_limit:
                 result.stopped = f"the time limit of {time_limit:g}s was reached"
                 break
+            if interrupt_requested():
+                result.stopped = "interrupted (Ctrl-C)"
+                break
             candidate = run_candidate(session, model, max_steps, epoch, deviations=deviations)
             result.replays += 1
             steps += candidate.execution.step
@@ -358,10 +362,16 @@ def shrink_failure(session: Any, ex: Any, model: str, max_steps: int | None, epo
     observers = session.observers
     session.observers = ()  # detectors already saw this failure; candidates need not feed them
     try:
+        if ex.failure.kind == "stuck":  # each run waits for the stuck timeout: report this one
+            return ex, [], ShrinkResult(choices=list(ex.choices), original=list(ex.choices), skipped=(
+                "a stuck thread is reported after a wall-clock timeout; its schedule is not run again"))
         if enabled:
             result = shrink(session, list(ex.choices), ex.failure, model, max_steps, epoch, **budget)
         else:
             result = ShrinkResult(choices=list(ex.choices), original=list(ex.choices), skipped="disabled")
+        if interrupt_requested():  # Ctrl-C: report the failing run as found, run nothing more
+            result.choices = list(ex.choices)
+            return ex, [], result
         again = capture(session, result.choices, ex.failure, model, max_steps, epoch)
         if again is None and result.choices != list(ex.choices):
             result.choices = list(ex.choices)  # should not happen: the shrunk run failed the same way
@@ -377,19 +387,22 @@ def shrink_failure(session: Any, ex: Any, model: str, max_steps: int | None, epo
     return again[0], again[1], result
 
 
-def record(fn: Any, schedule: Any, *, include: Any = (), exclude: Any = ()) -> Any:
+def record(fn: Any, schedule: Any, *, include: Any = (), exclude: Any = (), races: str = "warn") -> Any:
     """Replay ``schedule`` (a :class:`~interlace.schedule.Schedule`) once, like
     :func:`interlace.replay`, and also record its decisions so reports can mark preemptions exactly.
 
     Returns a :class:`~interlace.explore.Result`; a choice naming a thread that cannot run stops the
-    execution and sets ``result.divergence``, as in :func:`interlace.replay`.
+    execution and sets ``result.divergence``, as in :func:`interlace.replay`. Races are detected as
+    there (``races``), so that the report has the same sections as the replay.
     """
+    from .config import load_config
     from .explore import Result, Session, _check_options
+    from .runtime.state import Failure
 
-    _check_options(1, schedule.model, schedule.max_steps)
+    _check_options(1, schedule.model, schedule.max_steps, races)
     strategy = RecordingStrategy(schedule.choices, strict=True)
     started = time.perf_counter()
-    with Session(fn, include, exclude) as session:
+    with Session(fn, include, exclude, races=races, ignore_races=load_config().ignore_races) as session:
         strategy.begin(0)
         ex = session.run(strategy, schedule.model, schedule.max_steps, schedule.epoch, capture_values=True)
     failure = ex.failure if ex.failure is None or ex.failure.kind != "divergence" else None
@@ -400,6 +413,13 @@ def record(fn: Any, schedule: Any, *, include: Any = (), exclude: Any = ()) -> A
         divergence=strategy.divergence, threads=[t.name for t in ex.threads], decisions=strategy.decisions,
         handoffs=session.handoffs_of(ex),
     )
+    result.races, result.lock_inversions = session.new_findings()
+    result.suppressed_races = sum(1 for r in result.races if r.suppressed)
+    reported = [r for r in result.races if not r.suppressed]
+    if races == "error" and failure is None and result.divergence is None and (reported or result.lock_inversions):
+        summary = reported[0].summary() if reported else result.lock_inversions[0].summary()
+        failure = result.failure = Failure("race", summary)
+        result.ok = False
     if failure is not None:
         result.schedule = dataclasses.replace(schedule, choices=list(schedule.choices), failure=failure.message)
     return result

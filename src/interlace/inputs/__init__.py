@@ -29,7 +29,7 @@ from typing import Any
 
 from ..runtime import hooks
 from ..runtime.calls import schedule_like
-from ..runtime.state import OUTSIDE, RUNNABLE, Failure
+from ..runtime.state import RUNNABLE, Abort, Failure
 
 RECORD = "record"
 REPLAY = "replay"
@@ -48,6 +48,9 @@ class Channel:
         self.recording = mode == RECORD
         self.writer = writer
         self.record_files = record_files
+        self.frozen = False
+        self.record_secrets = False  # True: secret-looking environment variables are recorded in clear
+        self.salt = ""  # the recording's salt for the digests of secret values (inputs/environment.py)
         self.queues: dict[int, deque] = defaultdict(deque)
         for tid, kind, value in recorded or ():
             self.queues[tid].append((kind, value))
@@ -73,8 +76,8 @@ class Channel:
     # -- record / replay one value --------------------------------------------------------------------
 
     def put(self, me: Any, kind: str, value: Any) -> None:
-        if me.status == OUTSIDE:  # the real call blocked long enough for the watchdog: take the baton back
-            hooks._active.me()
+        if self.frozen:  # Ctrl-C was handed to the program: the recording ends where it was
+            return
         try:
             self.writer.input(me.tid, kind, value)
         except ValueError:  # int/str subclasses (enums), objects: keep their plain value
@@ -142,12 +145,14 @@ class Channel:
 
     # -- blocking operations -------------------------------------------------------------------------
 
-    def wait(self, ex: Any, me: Any, ready: Callable[[float], bool], label: str, kind: str) -> None:
+    def wait(self, ex: Any, me: Any, ready: Callable[[float], bool], label: str, kind: str,
+             patient: bool = False) -> None:
         """Let the other threads run until ``ready(timeout)`` (a real readiness test) says yes.
 
         Recording: while the operation is not ready and another thread can run, make a scheduling
-        point (``io-wait``); when no other thread can run, wait on the wall clock. The number of
-        points is recorded (kind ``<kind>.wait``) and a replay makes exactly as many.
+        point (``io-wait``); when no other thread can run, wait on the wall clock -- for as long as
+        it takes if ``patient`` (a terminal read), else until the watchdog reports the thread stuck.
+        The number of points is recorded (kind ``<kind>.wait``) and a replay makes exactly as many.
         """
         if not self.recording:
             n = self.take(ex, me, kind + ".wait")
@@ -155,18 +160,22 @@ class Channel:
                 ex.point(me, "io-wait", label)
             return
         points = 0
+        keepalive(ex)  # a new wait is progress: the stuck timeout counts from here
         while not ready(0.0):
             if any(t.status == RUNNABLE and t is not me for t in ex.threads):
                 ex.point(me, "io-wait", label)
                 points += 1
             else:
-                keepalive(ex)
+                if patient:
+                    keepalive(ex)
                 if ready(0.05):
                     break
-        keepalive(ex)
+                if ex.aborting:  # stuck, or interrupted
+                    raise Abort
         self.put(me, kind + ".wait", points)
 
-    def blocking(self, kind: str, label: str, real: Callable, *args: Any, **kwargs: Any) -> Any:
+    def blocking(self, kind: str, label: str, real: Callable, *args: Any, patient: bool = True,
+                 **kwargs: Any) -> Any:
         """A blocking call (terminal read, subprocess): run it in a helper OS thread while the others
         run, then record its result like :meth:`call`."""
         ex, me = self.caller()
@@ -188,7 +197,7 @@ class Channel:
                 done.release()
 
         _thread.start_new_thread(helper, ())
-        self.wait(ex, me, lambda t: done.acquire(t > 0, t if t > 0 else -1), label, kind)
+        self.wait(ex, me, lambda t: done.acquire(t > 0, t if t > 0 else -1), label, kind, patient)
         ok, value = box[0]
         if not ok:
             if isinstance(value, Exception):
@@ -261,8 +270,8 @@ def interlace_calling(depth: int = 1) -> bool:
 
 
 def keepalive(ex: Any) -> None:
-    """Tell the watchdog that the baton holder is waiting on purpose (in a recorded wait), so that it
-    is not marked *outside* (that would make a scheduling decision depend on wall-clock time)."""
+    """Tell the watchdog that the baton holder is waiting on purpose (a terminal read), so that it
+    is not reported stuck."""
     ex.keepalive()
 
 

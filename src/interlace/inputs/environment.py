@@ -3,15 +3,40 @@ process ids ``os.getpid()`` and ``os.getppid()``.
 
 ``os.environ`` is replaced by a mapping that reads the real environment when recording and the
 recorded values when replaying; writes go to the real environment in both cases.
+
+Values of secret-looking variables (:func:`is_secret`: ``AWS_SECRET_ACCESS_KEY``, ``GITHUB_TOKEN``,
+``DB_PASSWORD``, ...) are not written to the recording: it keeps ``("!secret", name, digest)``, a
+SHA-256 of the value salted with the recording's own random salt. A replay serves the value the
+environment has *now* if its digest matches (same secret), and stops with a divergence that says
+which variable differs otherwise. ``interlace run --record-secrets`` records every value in clear.
 """
 
 from __future__ import annotations
 
+import hashlib
 import os
+import re
 from collections.abc import Iterator, MutableMapping
 from typing import Any
 
-from . import interlace_calling
+from . import interlace_calling, unwrap
+
+SECRET_TAG = "!secret"
+_SECRET = re.compile(r"KEY|SECRET|TOKEN|PASS(WORD|WD|PHRASE)?|CREDENTIAL|AUTH|PRIVATE|SESSION|COOKIE|SIGNATURE|"
+                     r"DSN|CONN(ECTION)?_?STR", re.IGNORECASE)
+
+
+def is_secret(name: str) -> bool:
+    """Whether an environment variable's name looks like it holds a secret (its value is redacted)."""
+    return bool(_SECRET.search(name))
+
+
+def digest(salt: str, name: str, value: str) -> str:
+    return hashlib.sha256(f"{salt}\0{name}\0{value}".encode("utf-8", "surrogateescape")).hexdigest()[:32]
+
+
+def redacted(value: Any) -> bool:
+    return type(value) is tuple and len(value) == 3 and value[0] == SECRET_TAG
 
 
 class RecordedEnviron(MutableMapping):
@@ -25,10 +50,34 @@ class RecordedEnviron(MutableMapping):
     def __getitem__(self, key: Any) -> str:
         if interlace_calling(1):
             return self._real[key]
-        value = self._ch.call("environ", self._lookup, key)
+        ch = self._ch
+        if ch.record_secrets or not isinstance(key, str) or not is_secret(key):
+            value = ch.call("environ", self._lookup, key)
+        else:
+            value = self._secret(key)
         if value is None:
             raise KeyError(key)
         return value
+
+    def _secret(self, key: str) -> str | None:
+        ch = self._ch
+        ex, me = ch.caller()
+        if me is None:
+            return self._real.get(key)
+        if ch.recording:
+            value = self._real.get(key)
+            ch.put(me, "environ", None if value is None else (SECRET_TAG, key, digest(ch.salt, key, value)))
+            return value
+        recorded = unwrap(ch.take(ex, me, "environ"))
+        if not redacted(recorded):
+            return recorded
+        now = self._real.get(key)
+        if now is None or digest(ch.salt, key, now) != recorded[2]:
+            ch.diverge(ex, me, f"at step {ex.step}: environment variable {key!r} looks secret, so the recording "
+                               "keeps only a salted hash of its value, and its value here "
+                               f"{'is not set' if now is None else 'differs'}: set it as it was when recording "
+                               "(or record with --record-secrets)")
+        return now
 
     def __setitem__(self, key: Any, value: Any) -> None:
         self._real[key] = value

@@ -161,3 +161,30 @@ def install_select(ch: Any) -> None:
     ch.set(select, "select", select_)
     ch.set(selectors.SelectSelector, "_select", staticmethod(select_))
     ch.set(selectors, "DefaultSelector", selectors.SelectSelector)
+
+    def selector_select(self: Any, timeout: float | None = None) -> Any:
+        """``select`` of the poll/epoll selectors that code chose itself (``socketserver`` uses
+        ``PollSelector``), recorded as the ``select.select`` it amounts to."""
+        keys = list(self.get_map().values())
+        readers = [k.fd for k in keys if k.events & selectors.EVENT_READ]
+        writers = [k.fd for k in keys if k.events & selectors.EVENT_WRITE]
+        got = select_(readers, writers, [], timeout)
+        readable, writable = set(got[0]), set(got[1])
+        ready = []
+        for key in keys:
+            events = ((selectors.EVENT_READ if key.fd in readable else 0)
+                      | (selectors.EVENT_WRITE if key.fd in writable else 0)) & key.events
+            if events:
+                ready.append((key, events))
+        return ready
+
+    for name in ("PollSelector", "EpollSelector", "DevpollSelector", "KqueueSelector"):
+        cls = getattr(selectors, name, None)
+        if cls is not None:
+            original = cls.select
+
+            def patched(self: Any, timeout: float | None = None, _original: Any = original) -> Any:
+                if ch.caller()[1] is None:
+                    return _original(self, timeout)
+                return selector_select(self, timeout)
+            ch.set(cls, "select", patched)

@@ -30,12 +30,36 @@ def relative_site(site: Any, root: str) -> tuple | None:
 class RecordingStrategy(Strategy):
     """Delegates every choice to ``inner`` and writes it, with its site and operation, to ``writer``."""
 
+    #: seconds a Ctrl-C waits for the main thread to make a decision (and get KeyboardInterrupt)
+    #: before the run is ended without it (the main thread is blocked, e.g. in a join)
+    INTERRUPT_GRACE = 0.5
+
     def __init__(self, inner: Strategy, writer: RecordingWriter) -> None:
         super().__init__(inner.seed)
         self.inner = inner
         self.name = inner.describe()
         self.writer = writer
         self.named = 0
+        # Ctrl-C: the main thread gets KeyboardInterrupt at its next decision, as under plain Python;
+        # nothing more is recorded from then on, so the recording replays up to that point
+        self.interrupt_pending = False
+        self.frozen = False
+        self.on_freeze: Any = None
+        self._interrupted_at: float | None = None
+
+    def take_interrupt(self, now: float) -> bool:
+        """The watchdog saw Ctrl-C (``now``: wall clock). True while this strategy delivers it (or did);
+        False when the main thread made no decision within the grace period: end the run instead."""
+        if self.frozen:
+            return True
+        if self._interrupted_at is None:
+            self._interrupted_at = now
+            self.interrupt_pending = True
+            return True
+        if now - self._interrupted_at < self.INTERRUPT_GRACE:
+            return True
+        self.interrupt_pending = False
+        return self.frozen
 
     def begin(self, index: int) -> bool:
         return self.inner.begin(index)
@@ -44,7 +68,15 @@ class RecordingStrategy(Strategy):
         self.inner.thread_created(tid)
 
     def choose(self, enabled: list[int], current: int | None, execution: Any) -> int:
+        if self.interrupt_pending and current == 0:
+            self.interrupt_pending = False
+            self.frozen = True
+            if self.on_freeze is not None:
+                self.on_freeze()
+            raise KeyboardInterrupt
         tid = self.inner.choose(enabled, current, execution)
+        if self.frozen:
+            return tid
         threads = execution.threads
         if self.named < len(threads):
             for ts in threads[self.named:]:

@@ -90,7 +90,12 @@ class RecordingWriter:
         self.root = root
         directory = os.path.dirname(os.path.abspath(path))
         os.makedirs(directory, exist_ok=True)
-        self._file = open(path, "wb" if force else "xb")  # noqa: SIM115 - closed in close()
+        # private (0600): a recording holds what the program read (environment, files, network)
+        flags = os.O_WRONLY | os.O_CREAT | (os.O_TRUNC if force else os.O_EXCL) | getattr(os, "O_BINARY", 0)
+        fd = os.open(path, flags, 0o600)
+        if hasattr(os, "fchmod"):
+            os.fchmod(fd, 0o600)  # an existing file replaced with --force keeps its mode otherwise
+        self._file = os.fdopen(fd, "wb")
         doc = {"format": FORMAT_NAME, **header}
         body = json.dumps(doc, sort_keys=True).encode("utf-8")
         self._file.write(MAGIC + _HEAD.pack(FORMAT_VERSION, len(body)) + body + _CRC.pack(zlib.crc32(body)))
@@ -272,7 +277,9 @@ class Recording:
 
     @property
     def complete(self) -> bool:
-        return self.end is not None
+        """Whether the run ended on its own (not killed, not interrupted by Ctrl-C): only then must a
+        replay make every recorded decision and read every input."""
+        return self.end is not None and self.end.get("outcome") != "interrupted"
 
 
 def _describe_start(data: bytes) -> str:

@@ -34,6 +34,9 @@ def resolve_program(script: str | None, module: str | None) -> tuple[str, str | 
     if module:
         import importlib.util
 
+        cwd = os.getcwd()
+        if cwd not in sys.path and "" not in sys.path:
+            sys.path.insert(0, cwd)  # as ``python -m`` does (the console script's sys.path[0] is its bin/)
         try:
             spec = importlib.util.find_spec(module)
         except (ImportError, ValueError) as exc:
@@ -47,10 +50,17 @@ def resolve_program(script: str | None, module: str | None) -> tuple[str, str | 
             return os.path.abspath(main.origin), module
         return os.path.abspath(spec.origin), module.rpartition(".")[0]
     assert script is not None
+    if os.path.isdir(script):
+        raise RunError(directory_message(script))
     if not os.path.isfile(script):
         raise RunError(f"there is no script at {script!r}. Check the path (it is relative to "
                        f"{os.getcwd()!r}).")
     return os.path.abspath(script), None
+
+
+def directory_message(path: str) -> str:
+    return (f"{path!r} is a directory, not a script. Pass the script to run, or -m PACKAGE to run a "
+            "package's __main__.py (from the directory that contains the package).")
 
 
 def source_hash(path: str) -> str:

@@ -44,13 +44,27 @@ def report_command(options: Any) -> int:
 
     Exit codes: 0 report written, 2 usage error, 3 the program diverged from the schedule.
     """
-    from ..script import NOT_REPRODUCED, diverged, load_script_schedule
+    from ..run_cli import is_recording
+    from ..script import NOT_REPRODUCED, UsageError, diverged, load_script_schedule, races_mode
     from ..shrink import record
 
+    if is_recording(options.schedule):
+        from ..recording import RecordingError, load
+
+        try:
+            load(options.schedule)
+        except RecordingError as exc:
+            raise UsageError(str(exc)) from None
+        raise UsageError(f"{options.schedule} is a recording of `interlace run`, not a schedule; its report "
+                         f"comes from its replay: interlace replay --html OUT.html {shlex.quote(options.schedule)}")
+    if options.html:
+        from ..outputs import check_output
+
+        check_output(options.html, "--html", "html")
     schedule, runner = load_script_schedule(
         options.schedule, True, "render it in Python with "
         "interlace.report.html.render_html(interlace.replay(fn, Schedule.load(path))).")
-    result = record(runner, schedule)
+    result = record(runner, schedule, races=races_mode(schedule))
     if diverged(result):
         return 3
     replay_command = f"interlace replay {shlex.quote(options.schedule)}"

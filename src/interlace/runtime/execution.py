@@ -118,6 +118,8 @@ class Execution:
         self._waiters: dict[int, dict[ThreadState, None]] = {}  # id(what) -> the threads blocked on it
         self._watch_step = -1
         self._watch_since = 0.0
+        self._aborted_at: float | None = None  # wall clock, seen by the watchdog
+        self.unblock_main = False  # the watchdog sent SIGINT to a main thread blocked in C: raise Abort
 
     # -- identity ------------------------------------------------------------------------------------
 
@@ -152,36 +154,48 @@ class Execution:
             return None
         if self.aborting:
             raise Abort
-        if ts.status == OUTSIDE:
-            return self._reenter(ts)
         return None
 
-    # -- threads that block outside the scheduler's control ------------------------------------------
+    # -- the watchdog: reports only, never a scheduling decision ---------------------------------------
 
-    def watch(self, now: float, outside_after: float, stuck_after: float) -> None:
+    def watch(self, now: float, stuck_after: float) -> None:
         """Called periodically by the watchdog thread with the wall-clock time.
 
-        If the baton holder has not reached a scheduling point for ``outside_after`` seconds, it is
-        blocked (or computing) in code interlace cannot see: mark it *outside* and let the others run.
-        If nothing has happened for ``stuck_after`` seconds while a thread is outside, end the
-        execution with a "stuck" failure that shows where that thread is.
+        If no scheduling point has been reached for ``stuck_after`` seconds, the baton holder is
+        blocked (or computing) in code interlace cannot see and every other thread waits for it: end
+        the execution with a "stuck" failure that shows where it is. Nothing else depends on the
+        clock: a thread that is merely slow keeps the baton, and the others do what they would do
+        on an idle machine.
         """
         if self.aborting:
+            self._watch_unwinding(now, stuck_after)
             return
         if self.step != self._watch_step:
             self._watch_step = self.step
             self._watch_since = now
             return
-        idle = now - self._watch_since
-        current = self.current
-        if current is not None and current.status != OUTSIDE and idle >= outside_after:
-            self._put_outside(current, self._watch_step, now)
-        elif idle >= stuck_after and any(t.status == OUTSIDE for t in self.threads):
-            self._stuck(now)
+        if now - self._watch_since >= stuck_after:
+            self._stuck(stuck_after)
+
+    def _watch_unwinding(self, now: float, stuck_after: float) -> None:
+        """The execution ended but its main thread has not come back for ``stuck_after`` seconds: it is
+        blocked in C while unwinding (a ``finally`` or ``__exit__`` waiting for a lock an abandoned
+        thread holds). Interrupt its blocking call, again every ``stuck_after`` seconds."""
+        main = self.threads[0] if self.threads else None
+        if main is None or main.status == FINISHED or main.ident != threading.main_thread().ident:
+            return
+        if self._aborted_at is None:
+            self._aborted_at = now
+        elif now - self._aborted_at >= stuck_after:
+            from .watchdog import interrupt_main_thread
+
+            self._aborted_at = now
+            self.unblock_main = True
+            interrupt_main_thread(main.ident)
 
     def keepalive(self) -> None:
-        """The baton holder is waiting on purpose (e.g. a recorded wait being replayed): the watchdog
-        must not mark it *outside*, which would make a decision depend on wall-clock time."""
+        """The baton holder is waiting on purpose (a terminal read of ``interlace run``): the
+        watchdog must not report it stuck."""
         self._watch_step = -1
 
     def stop(self, me: ThreadState, failure: Failure) -> None:
@@ -191,72 +205,47 @@ class Execution:
         self._abort_from(me)
         raise Abort
 
-    def _put_outside(self, ts: ThreadState, step: int, now: float) -> None:
-        with self._mutex:
-            if self.aborting or self.current is not ts or self.step != step:
-                return
-            self._hold(None)
-            if self.step != step:  # it came back while we were deciding
-                self._hold(ts)
-                return
-            self._not_runnable(ts, OUTSIDE)
-            ts.outside_since = now
-            enabled = self._runnable_or_timeout()
-            if not enabled:
-                return
-            tid = enabled[0] if len(enabled) == 1 else self.strategy.choose(enabled, None, self)
-            if tid < 0:
-                tid = enabled[0]
-            if len(enabled) > 1:
-                self.choices.append(tid)
-            nxt = self.threads[tid]
-            self._hold(nxt)
-            nxt.gate.release()
-
-    def _runnable_or_timeout(self) -> list[int]:
-        if not self.enabled:
-            self._advance_time()
-        return list(self.enabled)
-
-    def _reenter(self, ts: ThreadState) -> ThreadState:
-        """An outside thread came back to a scheduling point: wait until the strategy runs it."""
-        with self._mutex:
-            self._runnable(ts)
-            if self.current is None:
-                self._hold(ts)
-                return ts
-        ts.gate.acquire()
-        if self.aborting:
-            raise Abort
-        return ts
-
-    def _stuck(self, now: float) -> None:
-        from .describe import stack_of
-
+    def interrupt(self) -> None:
+        """Ctrl-C (from the watchdog thread): end the execution as "interrupted"; every managed thread
+        unwinds with Abort at its next scheduling point."""
         with self._mutex:
             if self.aborting:
                 return
-            outside = [t for t in self.threads if t.status == OUTSIDE]
-            t = outside[0]
+            self.failure = Failure("interrupted", "interrupted by the user (Ctrl-C)", step=self.step)
+            self.aborting = True
+            self._hold(None)
+            for ts in self.threads:
+                if ts.status != FINISHED:
+                    _release(ts.gate)
+
+    def _stuck(self, idle: float) -> None:
+        """End the execution: the baton holder reached no scheduling point for ``idle`` seconds (the
+        stuck timeout, not the time measured, so that the message is the same on every machine)."""
+        with self._mutex:
+            t = self.current
+            if self.aborting or t is None:
+                return
             self.failure = Failure(
                 "stuck",
-                f"thread {t.name!r} is stuck outside interlace's control: it has been blocked for "
-                f"{now - t.outside_since:.1f}s in code the scheduler cannot see (a socket, a subprocess, "
-                "a C extension, a lock created by uninstrumented code) and nothing else can run",
+                f"thread {t.name!r} is stuck outside interlace's control: it has not reached a scheduling "
+                f"point for {idle:g}s, blocked (or computing) in code the scheduler cannot see (a socket, "
+                "a pipe, a subprocess, a C extension, a lock created by uninstrumented code); the other "
+                "threads wait for it (raise the stuck timeout if it is only slow)",
                 thread=t.name,
                 details=[f"thread {t.name!r} is here:\n" + "".join(stack_of(self, t))],
                 step=self.step,
             )
             self.aborting = True
+            t.status = OUTSIDE  # abandoned if it never returns (see _join_os_threads)
             self._hold(None)
             for ts in self.threads:
                 if ts.status not in (FINISHED, OUTSIDE):
                     _release(ts.gate)
-        main = self.threads[0]
-        if main.status == OUTSIDE and main.ident == threading.main_thread().ident:
-            import signal
+        if t.ident == threading.main_thread().ident:
+            from .watchdog import interrupt_main_thread
 
-            signal.pthread_kill(main.ident, signal.SIGINT)
+            self.unblock_main = True
+            interrupt_main_thread(t.ident)  # interrupts the blocking call (EINTR)
 
     def name_of(self, tid: int) -> str:
         return self.threads[tid].name
@@ -375,9 +364,13 @@ class Execution:
                     _release(ts.gate)
 
     def _join_os_threads(self, timeout: float = 10.0) -> None:
+        from .watchdog import abandon
+
         for ts in self.threads[1:]:
-            if ts.status == OUTSIDE:
-                continue  # blocked in C: it cannot be interrupted; it unwinds if it ever returns
+            if ts.status == OUTSIDE:  # stuck in C: it unwinds if it ever returns; never waited for
+                if not ts.exited.acquire(True, 0.2):
+                    abandon(ts.ident)
+                continue
             if not ts.exited.acquire(True, timeout):
                 if self.failure is None:
                     self.failure = Failure(
@@ -386,6 +379,7 @@ class Execution:
                         thread=ts.name,
                         details=[f"thread {ts.name!r}:\n" + "".join(stack_of(self, ts))],
                     )
+                abandon(ts.ident)
                 timeout = 0.1
 
     # -- scheduling ----------------------------------------------------------------------------------

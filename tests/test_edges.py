@@ -383,8 +383,8 @@ def test_report_has_the_race_sections_of_replay(tmp_path):
     reported = interlace(tmp_path, "report", "s.json")
     assert replayed.returncode == 1
     assert reported.returncode == 0
-    assert "DATA RACE on Counter.value" in replayed.stderr
-    assert "DATA RACE on Counter.value" in reported.stdout
+    assert "DATA RACE (lost update) on Counter.value" in replayed.stderr
+    assert "DATA RACE (lost update) on Counter.value" in reported.stdout
     assert "did not reproduce" not in replayed.stderr + reported.stderr
 
 

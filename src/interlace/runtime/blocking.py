@@ -85,10 +85,19 @@ def wait_until_ready(ex: Any, me: Any, ready: Callable[[float], bool], label: st
         return False
     waiting = IOWait(label, ready)
     deadline = None if timeout is None else ex.now + timeout
+    # while it waits, no sleeper is woken early (see Execution._schedule): time moves in deadline order
+    me.io_deadline = deadline if deadline is not None else float("inf")
+    try:
+        return _wait(ex, me, ready, waiting, deadline)
+    finally:
+        me.io_deadline = None
+
+
+def _wait(ex: Any, me: Any, ready: Callable[[float], bool], waiting: IOWait, deadline: float | None) -> bool:
     poll = _POLL_FIRST
     while True:
         if _others_can_run(ex, me):
-            ex.block(me, waiting, poll if deadline is None else min(poll, deadline - ex.now))
+            ex.block(me, waiting, poll if deadline is None else min(poll, deadline - ex.now), early=False)
             poll = min(poll * 2, _POLL_MAX)
             if ready(0.0):
                 return True

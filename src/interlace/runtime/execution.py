@@ -432,11 +432,13 @@ class Execution:
         while not enabled:
             if self._unstick(me, finishing):
                 return
-        if self.timed:
+        if self.timed and not any(t.io_deadline is not None for t in threads):
             # the sleeper (or timed wait) with the soonest deadline may wake before the others progress
             # further: the strategy decides (timed waits still end in the order of their deadlines)
-            soonest = min(t.deadline for t in threads if t.deadline is not None)
-            enabled = [t.tid for t in threads if t.status == RUNNABLE or t.deadline == soonest]
+            # (not while a thread waits in a blocking call: its timeout is kept by runtime/blocking.py, and
+            # time moves for it only when no other thread can run)
+            soonest = min(t.deadline for t in threads if t.deadline is not None and t.status == BLOCKED)
+            enabled = [t.tid for t in threads if t.status == RUNNABLE or t.early and t.deadline == soonest]
         if len(enabled) == 1:
             nxt = threads[enabled[0]]
             if nxt is me:
@@ -559,12 +561,17 @@ class Execution:
                 self.wake(t)
         return True
 
-    def block(self, me: ThreadState, waiting: Any, timeout: float | None = None) -> bool:
-        """Block ``me`` on ``waiting`` until woken (True) or until ``timeout`` virtual seconds pass."""
+    def block(self, me: ThreadState, waiting: Any, timeout: float | None = None, early: bool = True) -> bool:
+        """Block ``me`` on ``waiting`` until woken (True) or until ``timeout`` virtual seconds pass.
+
+        ``early``: the strategy may end the timeout before the others progress further (a sleep, a
+        program's timed wait); False for a timeout that is interlace's own (a blocking call's poll),
+        which ends only when no other thread can run."""
         self._not_runnable(me, BLOCKED)
         me.waiting = waiting
         me.deadline = None if timeout is None else self.now + timeout
-        if timeout is not None:
+        me.early = timeout is not None and early
+        if me.early:
             self.timed += 1
         me.timed_out = False
         waiters = self._waiters.get(id(waiting))
@@ -580,9 +587,10 @@ class Execution:
             waiters.pop(ts, None)
         self._runnable(ts)
         ts.waiting = None
-        if ts.deadline is not None:
+        if ts.early:
             self.timed -= 1
-            ts.deadline = None
+            ts.early = False
+        ts.deadline = None
 
     def wake_waiters(self, waiting: Any) -> None:
         waiters = self._waiters.get(id(waiting))

@@ -144,7 +144,7 @@ class ThreadState:
     __slots__ = (
         "tid", "thread", "name", "gate", "exited", "status", "waiting", "deadline", "timed_out",
         "ident", "daemon", "held", "run_length", "site", "outside_since", "gil_points", "pending",
-        "pending_what", "pending_lock", "accesses", "back_edges",
+        "pending_what", "pending_lock", "accesses", "back_edges", "early", "io_deadline",
     )
 
     def __init__(self, tid: int, thread: threading.Thread) -> None:
@@ -159,6 +159,8 @@ class ThreadState:
         self.waiting: Any = None
         self.deadline: float | None = None
         self.timed_out = False
+        self.early = False  # blocked with a deadline the strategy may end early (see Execution.block)
+        self.io_deadline: float | None = None  # the virtual deadline of the blocking call it is in, if any
         self.ident: int | None = None
         self.daemon = thread.daemon
         self.held: list = []

@@ -94,7 +94,7 @@ def test_race_page_in_chromium(tmp_path):
     assert accesses[-1] == "read Box.value -> 3"
     assert "interlace replay 'race schedule.json'" in html.unescape(dom)
     assert "AssertionError" in dom and "assert box.value == 6" in dom
-    assert "<h3>Race report</h3>" in dom and "DATA RACE on Box.value" in dom
+    assert "<h3>Race report</h3>" in dom and "DATA RACE (lost update) on Box.value" in dom
     assert int(re.search(r'<body data-arrows="(\d+)"', dom).group(1)) >= 2
     assert dom.count("~~") == 0 and ("&#9889; preempted" in dom or "\u26a1 preempted" in dom)
 

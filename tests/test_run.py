@@ -470,7 +470,7 @@ def test_a_recording_cut_short_replays_its_intact_part_with_salvage(tmp_path) ->
                cwd=str(tmp_path))
     assert done.returncode == 0, done.stderr.decode()
     data = (tmp_path / "whole.ilr").read_bytes()
-    (tmp_path / "cut.ilr").write_bytes(data[:-5])  # inside the last frame: the others are intact
+    (tmp_path / "cut.ilr").write_bytes(data[:len(data) // 2])  # inside a frame mid-file: those before are intact
     refused = cli("replay", "cut.ilr", cwd=str(tmp_path))
     assert refused.returncode == 2 and refused.stdout == b""
     assert "`interlace replay --salvage` replays them" in refused.stderr.decode()

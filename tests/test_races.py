@@ -371,22 +371,10 @@ def test_an_object_that_died_is_forgotten_before_its_id_names_another():
     import threading
 
     from interlace.detect.races import RaceDetector
-    from interlace.runtime.execution import Execution
     from interlace.runtime.state import ThreadState
 
-    class Ex:
-        describe = Execution.describe
+    class Ex(_DetectorHost):
         threads = [ThreadState(0, threading.current_thread()), ThreadState(1, threading.current_thread())]
-
-        def gil_clock(self, ts: ThreadState) -> int:
-            return 0
-
-        def access_number(self, ts: ThreadState) -> int:
-            ts.accesses += 1
-            return ts.accesses
-
-        def back_edge_count(self, ts: ThreadState) -> int:
-            return ts.back_edges
 
     ex = Ex()
     detector = RaceDetector()
@@ -450,24 +438,12 @@ def test_at_most_max_kept_objects_are_known_and_none_is_kept_alive(monkeypatch):
     import threading
 
     from interlace.detect import races as races_module
-    from interlace.runtime.execution import Execution
     from interlace.runtime.state import ThreadState
 
     monkeypatch.setattr(races_module, "MAX_KEPT", 3)
 
-    class Ex:
-        describe = Execution.describe
+    class Ex(_DetectorHost):
         threads = [ThreadState(0, threading.current_thread())]
-
-        def gil_clock(self, ts: ThreadState) -> int:
-            return 0
-
-        def access_number(self, ts: ThreadState) -> int:
-            ts.accesses += 1
-            return ts.accesses
-
-        def back_edge_count(self, ts: ThreadState) -> int:
-            return ts.back_edges
 
     ex = Ex()
     detector = races_module.RaceDetector()
@@ -479,3 +455,22 @@ def test_at_most_max_kept_objects_are_known_and_none_is_kept_alive(monkeypatch):
     assert list(detector.objects) == [id(items) for items in lists[2:]]  # the two oldest forgotten
     assert len(detector.locations) == 3
     assert all(sys.getrefcount(lists[i]) == 2 for i in range(5))  # from `lists` and getrefcount's argument
+
+
+class _DetectorHost:
+    """What a RaceDetector asks of the execution it observes, for tests that feed it accesses by hand:
+    every access is numbered, and no GIL switch point or back-edge lies between them."""
+
+    from interlace.runtime.execution import Execution as _Execution
+
+    describe = _Execution.describe
+
+    def gil_clock(self, ts) -> int:
+        return 0
+
+    def access_number(self, ts) -> int:
+        ts.accesses += 1
+        return ts.accesses
+
+    def back_edge_count(self, ts) -> int:
+        return ts.back_edges

@@ -10,7 +10,7 @@ import pytest
 import interlace
 from interlace.runtime import execution
 from interlace.runtime.state import Choices
-from interlace.strategies import PCT, RandomWalk, TimeSlice
+from interlace.strategies import PCT, TimeSlice
 
 
 def counter_program(threads: int, increments: int, locked: bool):
@@ -117,10 +117,6 @@ def test_the_fast_path_makes_the_same_decisions_as_asking_the_strategy(make, mon
         slow = _choices(make(), m, fast=False)
     assert fast == slow
     assert all(len(run) > 100 for run in fast)
-
-
-def test_a_random_walk_has_no_quantum():
-    assert not hasattr(RandomWalk, "quantum")
 
 
 def test_choices_are_stored_as_runs():

@@ -226,10 +226,9 @@ class StackProbe:
     def __init__(self, wanted: set[tuple[int, int]]) -> None:
         self.wanted = wanted
         self.found: dict[tuple[int, int], tuple[Frame, ...]] = {}
-        self.ordinals: dict[int, int] = {}
 
     def begin(self, ex: Any) -> None:
-        self.found, self.ordinals = {}, {}
+        self.found = {}
 
     def end(self, ex: Any) -> None:
         pass
@@ -362,7 +361,6 @@ class RaceDetector:
         self.groups: dict[Any, _Group] = {}
         self.dict_owners: dict[int, tuple[int, type]] = {}  # id of an object's __dict__ -> (id, type) of it
         self.last: dict[tuple, Access | _Step] = {}  # (tid, location) -> that thread's latest access to it
-        self.ordinals: dict[int, int] = {}
         self.segs: dict[int, int] = {}  # tid -> number of its synchronisation events so far
         self.started: dict[int, str] = {}
         self.pending: list[tuple[Race, tuple]] = []

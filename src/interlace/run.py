@@ -275,6 +275,10 @@ def record(script: str | None, args: list[str], *, module: str | None = None, pa
         """``os._exit`` in the program: end the recording first (the process ends without cleanup)."""
         try:
             if not writer.closed:
+                from .runtime import hooks
+
+                if hooks._active is not None:
+                    hooks._active.settle()
                 message = f"os._exit({code})" + _exit_place()
                 writer.end(RunOutcome(exit_code=code, outcome="os._exit", message=message,
                                       failing=code != 0, decisions=writer.decisions,

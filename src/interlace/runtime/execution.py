@@ -271,7 +271,7 @@ class Execution:
                 if not self.aborting:
                     self._wait_for_others(main)
             finally:
-                self._end_budget(self.current)
+                self.settle()
                 self._not_runnable(main, FINISHED)
                 self._abort_all()
                 self._join_os_threads()
@@ -486,6 +486,12 @@ class Execution:
         left = self.step_limit - fast.step
         fast.budget = fast.granted = int(min(points, BUDGET_CAP, max(left, 0)))
         fast.decides = decides
+
+    def settle(self) -> None:
+        """Account now for the points the fast path took: the process may end before the next slow point
+        (``os._exit`` in a recorded run writes its recording's end first, stays included). Called by the
+        thread that holds the baton."""
+        self._end_budget(self.current)
 
     def _end_budget(self, holder: ThreadState | None) -> None:
         """Account for the points the fast path took: the holder's run length, and for decisions,

@@ -95,7 +95,7 @@ class _Nothing:
 
 
 def hooks_only() -> None:
-    from interlace.detect import native
+    from interlace.drivers import detect_only as native
 
     saved = native.RaceDetector, native.LockOrderDetector
     native.RaceDetector = native.LockOrderDetector = _Nothing  # type: ignore[assignment,misc]

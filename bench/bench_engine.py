@@ -145,7 +145,7 @@ def main() -> None:
 
 def _racy_rate(strategy: str, executions: int) -> float:
     """Executions/s on the racy counter, exploring past failures (as a long campaign would)."""
-    from interlace.explore import Session
+    from interlace.drivers.session import Session
     from interlace.strategies import make_strategy
 
     strat = make_strategy(strategy, 1)

@@ -19,8 +19,8 @@ import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "src"))
 
+from interlace.drivers.run import _execute, record  # noqa: E402
 from interlace.recording.program import Program  # noqa: E402
-from interlace.run import _execute, record  # noqa: E402
 from interlace.strategies import RandomWalk  # noqa: E402
 
 WORKLOAD = """

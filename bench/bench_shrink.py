@@ -30,9 +30,9 @@ sys.path.insert(0, os.path.join(ROOT, "tests"))
 import programs_shrink  # noqa: E402
 
 import interlace  # noqa: E402
-from interlace.explore import EPOCH, Session  # noqa: E402
-from interlace.script import ScriptRunner  # noqa: E402
-from interlace.shrink import run_candidate  # noqa: E402
+from interlace.drivers.script import ScriptRunner  # noqa: E402
+from interlace.drivers.session import EPOCH, Session  # noqa: E402
+from interlace.drivers.shrink import run_candidate  # noqa: E402
 
 
 def measure(fn, choices):

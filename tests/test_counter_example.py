@@ -10,8 +10,8 @@ import sys
 import pytest
 
 import interlace
+from interlace.drivers.script import ScriptRunner
 from interlace.schedule import Schedule
-from interlace.script import ScriptRunner
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 COUNTER = os.path.join(ROOT, "examples", "counter.py")

@@ -18,7 +18,7 @@ import weakref
 import pytest
 
 import interlace
-from interlace.script import ScriptRunner
+from interlace.drivers.script import ScriptRunner
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 CORPUS = os.path.join(HERE, "race_corpus")
@@ -294,7 +294,7 @@ def test_detect_only_state_stays_bounded_and_a_hot_loop_still_reports_its_race(m
     # number of locations), and the same-epoch shortcut must not lose the race of a hot loop.
     import threading
 
-    from interlace.detect import native
+    from interlace.drivers import detect_only as native
 
     made = []
 

@@ -200,6 +200,6 @@ def test_queue_hand_off_is_an_arrow_from_the_put_to_the_step_after_the_get():
     assert f'[{src}, {dst}, "handoff hb-queue"]' in page
     again = interlace.replay(body, result.schedule)
     assert again.handoffs == result.handoffs
-    from interlace.shrink import record  # what `interlace report FILE --html` runs
+    from interlace.drivers.shrink import record  # what `interlace report FILE --html` runs
 
     assert record(body, result.schedule).handoffs == result.handoffs

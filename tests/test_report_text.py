@@ -6,11 +6,11 @@ import io
 
 import pytest
 
-from interlace.progress import Progress
+from interlace.drivers.progress import Progress
+from interlace.drivers.shrink import Decision
 from interlace.report.analysis import analyze, preemption_points
 from interlace.report.text import interleaving_table, use_color
 from interlace.runtime.state import Event, Failure
-from interlace.shrink import Decision
 
 pytestmark = pytest.mark.timeout(60)
 

@@ -505,7 +505,7 @@ def test_replay_says_where_the_output_first_differs(tmp_path) -> None:
 
 
 def test_first_difference_wording() -> None:
-    from interlace.run import first_difference
+    from interlace.drivers.run import first_difference
 
     assert first_difference("a\nb\n", "a\nc\n") == "first differs at line 2: recorded 'b', now 'c'"
     assert first_difference("a\n", "a\nmore\n") == "first differs at line 2: the recorded run's ends before 'more'"

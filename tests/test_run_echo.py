@@ -106,7 +106,7 @@ def test_replay_is_byte_identical_100_times_in_process(failing: dict) -> None:
         f.write(failing["stderr"])
     script = f"""
 import io
-from interlace.run import replay
+from interlace.drivers.run import replay
 from interlace.recording import load
 rec = load({failing["path"]!r})
 out_expected = open({expected_out!r}, encoding="utf-8").read()

@@ -12,12 +12,9 @@ import programs_shrink as programs
 import pytest
 
 import interlace
-from interlace.explore import EPOCH, Session
-from interlace.report.text import interleaving_table
-from interlace.runtime.state import Failure
-from interlace.schedule import Schedule
-from interlace.script import ScriptRunner
-from interlace.shrink import (
+from interlace.drivers.script import ScriptRunner
+from interlace.drivers.session import EPOCH, Session
+from interlace.drivers.shrink import (
     Decision,
     RecordingStrategy,
     deviations_of,
@@ -25,6 +22,9 @@ from interlace.shrink import (
     schedule_of,
     shrink,
 )
+from interlace.report.text import interleaving_table
+from interlace.runtime.state import Failure
+from interlace.schedule import Schedule
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 COUNTER = os.path.join(ROOT, "examples", "counter.py")

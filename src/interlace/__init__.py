@@ -11,8 +11,8 @@ and replay it exactly::
 
 from __future__ import annotations
 
-from .detect.native import detect
-from .explore import ExplorationInterrupted, InterlaceFailure, Result, explore, replay
+from .drivers.detect_only import detect
+from .drivers.explore import ExplorationInterrupted, InterlaceFailure, Result, explore, replay
 from .runtime.state import Failure
 from .schedule import Schedule, ScheduleError
 

@@ -271,7 +271,7 @@ static PyTypeObject FastPathType = {
 };
 
 /* ---------------------------------------------------------------------------------------------- */
-/* Told: detector-only mode's filter (see interlace.detect.native.Told, the reference)              */
+/* Told: detector-only mode's filter (see interlace.drivers.detect_only.Told, the reference)              */
 
 typedef struct {
     PyObject_HEAD
@@ -397,7 +397,7 @@ static PyTypeObject ToldType = {
     .tp_name = "interlace._speedups.Told",
     .tp_basicsize = sizeof(ToldObject),
     .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC,
-    .tp_doc = "Detector-only mode's filter of repeated accesses (see interlace.detect.native.Told), in C.",
+    .tp_doc = "Detector-only mode's filter of repeated accesses (see interlace.drivers.detect_only.Told), in C.",
     .tp_new = PyType_GenericNew,
     .tp_init = (initproc)Told_init,
     .tp_dealloc = (destructor)Told_dealloc,

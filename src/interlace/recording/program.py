@@ -3,7 +3,7 @@
 Recording and replaying need the same thing: find the script or module, compile it instrumented, run
 its top level as ``__main__`` in a managed thread, and end it the way the interpreter would (exit
 status, traceback without interlace's frames); :class:`Tee` hashes what it writes so that a replay can
-tell whether its output is the recorded one. Kept apart from :mod:`interlace.run`, which drives one
+tell whether its output is the recorded one. Kept apart from :mod:`interlace.drivers.run`, which drives one
 run, so the driver reads as the steps of a run and not as the details of ``__main__``.
 """
 

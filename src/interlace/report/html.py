@@ -92,7 +92,7 @@ def handoff_edges(events: list, trace: list, handoffs: Any) -> list[tuple[int, i
 
 
 def render_html(result: Any, replay_command: str | None = None, title: str | None = None) -> str:
-    """The whole report page for ``result`` (a :class:`interlace.explore.Result`)."""
+    """The whole report page for ``result`` (a :class:`interlace.drivers.result.Result`)."""
     failure = result.failure
     names = dict(enumerate(result.threads))
     a = analyze(result.trace, getattr(result, "decisions", None), failure)

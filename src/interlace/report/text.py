@@ -117,7 +117,7 @@ def interleaving_table(trace: list, names: dict[int, str] | None = None, *, deci
     value read or written; the other steps of a thread are folded into one row per run (``... 4
     steps counter.py:19-20``). ``>`` in the step column marks a switch to another thread, a
     ``~~ preempted ~~`` row a switch away from a thread that could have gone on. The failure is the
-    last row. ``decisions`` (from :mod:`interlace.shrink`) make preemptions exact; without them
+    last row. ``decisions`` (from :mod:`interlace.drivers.shrink`) make preemptions exact; without them
     they are guessed from the trace.
     """
     a = analyze(trace, decisions, failure)

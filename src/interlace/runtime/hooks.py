@@ -48,7 +48,7 @@ def set_active(execution: Any) -> None:
     _active = execution
     if _native is not None:
         # the C hooks take the fast path on an execution's native FastPath (see runtime/fastpath.py),
-        # or skip the accesses detector-only mode already told (see detect/native.py)
+        # or skip the accesses detector-only mode already told (see drivers/detect_only.py)
         fast = getattr(execution, "fast", None)
         told = getattr(execution, "told", None)
         _native.activate(execution, fast if type(fast) is _native.FastPath else None,

@@ -20,6 +20,7 @@ from __future__ import annotations
 import _thread
 import os
 import signal
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -173,3 +174,12 @@ class Watchdog:
                     ex.watch(time.monotonic(), self.stuck_after)
         finally:
             self._done.release()
+
+
+def exit_if_threads_abandoned(code: int) -> None:
+    """A thread stuck in C cannot be stopped, and interpreter shutdown would wait for it forever: the
+    report is out, so end the process here (as ``os._exit`` does: no other cleanup can run)."""
+    if abandoned():
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)

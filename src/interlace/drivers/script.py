@@ -25,7 +25,7 @@ class ScriptRunner:
 
     def __init__(self, path: str, args: list[str], capture: bool = True, module: str | None = None,
                  package: str | None = None) -> None:
-        from .instrument import compile_script
+        from ..instrument import compile_script
 
         self.path = os.path.abspath(path)
         self.args = list(args)
@@ -36,7 +36,7 @@ class ScriptRunner:
         self.output = ""
 
     def target(self) -> dict[str, Any]:
-        from .recording.program import source_hash
+        from ..recording.program import source_hash
 
         # the source's hash, as recordings keep it: a replay says when the script changed since
         target: dict[str, Any] = {"script": self.path, "argv": self.args, "sha256": source_hash(self.path)}
@@ -81,7 +81,7 @@ class ScriptRunner:
         through interlace's import hook) that this execution imported are imported anew by the
         next one, so their global state does not carry over. Standard-library and installed
         modules stay loaded."""
-        from .instrument.importhook import is_hook_loaded
+        from ..instrument.importhook import is_hook_loaded
 
         for name in [n for n in sys.modules if n not in loaded]:
             module = sys.modules.get(name)
@@ -116,7 +116,7 @@ def script_runner(path: str | None, args: list[str], capture: bool, module: str 
     :class:`UsageError` saying what is wrong with it."""
     package = None
     if module is not None:
-        from .recording.program import RunError, resolve_program
+        from ..recording.program import RunError, resolve_program
 
         try:
             path, package = resolve_program(None, module)
@@ -124,7 +124,7 @@ def script_runner(path: str | None, args: list[str], capture: bool, module: str 
             raise UsageError(str(exc)) from None
     assert path is not None
     if os.path.isdir(path):
-        from .recording.program import directory_message
+        from ..recording.program import directory_message
 
         raise UsageError(directory_message(path))
     if not os.path.isfile(path):
@@ -143,7 +143,7 @@ def load_script_schedule(path: str, capture: bool, in_python: str):
 
     ``in_python`` completes the message for a schedule saved from a function: what to do instead.
     """
-    from .schedule import Schedule, ScheduleError
+    from ..schedule import Schedule, ScheduleError
 
     try:
         schedule = Schedule.load(path)
@@ -157,7 +157,7 @@ def load_script_schedule(path: str, capture: bool, in_python: str):
                            capture=capture, module=module)
     saved = schedule.target.get("sha256")
     if saved:
-        from .recording.program import source_hash
+        from ..recording.program import source_hash
 
         if source_hash(runner.path) != saved:
             print(f"interlace: note: {runner.path} changed since the schedule was saved (its SHA-256 differs): "

@@ -2,8 +2,8 @@
 
 ``PYTHONHASHSEED`` is fixed when an interpreter starts, and a replay must hash strings as the recorded
 run did; so ``interlace run`` and ``interlace replay`` start a child interpreter with the recorded
-seed (unless this one already has it), which runs :func:`interlace.run.record` or
-:func:`interlace.run.replay` and exits with its exit code. Kept out of :mod:`interlace.run` so the
+seed (unless this one already has it), which runs :func:`interlace.drivers.run.record` or
+:func:`interlace.drivers.run.replay` and exits with its exit code. Kept out of :mod:`interlace.drivers.run` so the
 driver stays usable in-process (tests, benchmarks) without any subprocess machinery.
 """
 
@@ -15,14 +15,14 @@ import subprocess
 import sys
 from typing import Any
 
-from .recording import RecordingError
-from .recording.program import RunError
+from ..recording import RecordingError
+from ..recording.program import RunError
 from .run import EXIT_USAGE, hash_seed_now, record, replay
 
-_PACKAGE_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+_PACKAGE_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 _CHILD_CODE = ("import sys; sys.path.insert(0, sys.argv.pop(1)); "
-               "from interlace.run_child import child_main; sys.exit(child_main(sys.argv.pop(1)))")
+               "from interlace.drivers.child import child_main; sys.exit(child_main(sys.argv.pop(1)))")
 
 
 def spawn(request: dict[str, Any], hash_seed: int) -> int:
@@ -52,9 +52,9 @@ def child_main(request_json: str) -> int:
     hash_seed = int(request.pop("hash_seed_expected"))
     action = request.pop("action")
     code = run_request(action, request, hash_seed)
-    from .cli import _exit_if_threads_abandoned
+    from ..runtime.watchdog import exit_if_threads_abandoned
 
-    _exit_if_threads_abandoned(code)
+    exit_if_threads_abandoned(code)
     return code
 
 

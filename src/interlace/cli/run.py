@@ -1,7 +1,7 @@
 """The command line of whole-program runs: ``interlace run``, ``interlace replay FILE.ilr``, ``interlace show``.
 
 Argument parsers, the handlers :mod:`interlace.cli` dispatches to, ``run --detect-only`` and the
-text of ``show``. Options become a request for :mod:`interlace.run_child`; nothing here takes part
+text of ``show``. Options become a request for :mod:`interlace.drivers.child`; nothing here takes part
 in a run, so the driver and the runtime never import it.
 """
 
@@ -14,16 +14,16 @@ import sys
 import time
 from typing import Any
 
-from .recording import MAGIC, Recording, RecordingError, load
-from .recording.program import Program, RunError, resolve_program
-from .run import EXIT_FAILURE, EXIT_OK, EXIT_USAGE, KEEP
-from .run_child import run_command
+from ..drivers.child import run_command
+from ..drivers.run import EXIT_FAILURE, EXIT_OK, EXIT_USAGE, KEEP
+from ..recording import MAGIC, Recording, RecordingError, load
+from ..recording.program import Program, RunError, resolve_program
 
 
 def add_parsers(sub: Any) -> None:
     """``interlace run`` and ``interlace show`` (``replay`` options are added by "
       ":func:`add_replay_options`)."""
-    from .strategies import STRATEGIES
+    from ..strategies import STRATEGIES
 
     rn = sub.add_parser("run", help="run a program once under the controlled scheduler and record the run")
     rn.add_argument("-m", dest="module", default=None, metavar="MODULE", help="run a module, like python -m")
@@ -87,8 +87,8 @@ def is_recording(path: str) -> bool:
 
 
 def cli_run(options: Any) -> int:
+    from ..drivers.script import UsageError, program_and_args
     from .outputs import check_output
-    from .script import UsageError, program_and_args
 
     try:
         script, args = program_and_args("run", options.script, options.module, options.args)
@@ -120,8 +120,8 @@ def cli_run(options: Any) -> int:
 
 def _detect_only(program_path: str, args: list[str]) -> int:
     """``interlace run --detect-only``: the program runs as usual; races are reported at the end."""
-    from .detect.native import detect
-    from .script import ScriptRunner
+    from ..drivers.detect_only import detect
+    from ..drivers.script import ScriptRunner
 
     result = detect(ScriptRunner(program_path, args, capture=False))
     races = [r for r in result.races if not r.suppressed]
@@ -195,7 +195,7 @@ def summary(rec: Recording, inputs: bool = False, decisions: bool = False, outpu
     by_kind = ", ".join(f"{k} {n}" for k, n in sorted(kinds.items()))
     lines.append(f"inputs     {sum(kinds.values())}" + (f" ({by_kind})" if kinds else ""))
     lines.append(f"threads    {', '.join(rec.threads[t] for t in sorted(rec.threads)) or 'main only'}")
-    from .inputs.environment import redacted
+    from ..inputs.environment import redacted
 
     hidden = sorted({value[1] for _, kind, value in rec.inputs if kind == "environ" and redacted(value)})
     if hidden:

@@ -14,7 +14,7 @@ import shlex
 import sys
 from collections.abc import Sequence
 
-from .script import (
+from ..drivers.script import (
     NOT_REPRODUCED,
     UsageError,
     diverged,
@@ -31,8 +31,8 @@ EXIT_CODES = ("exit codes: 0 no failure, 1 a failure found (or reproduced by rep
 
 
 def _parser() -> argparse.ArgumentParser:
-    from . import __version__
-    from .strategies import STRATEGIES
+    from .. import __version__
+    from ..strategies import STRATEGIES
 
     parser = argparse.ArgumentParser(
         prog="interlace",
@@ -78,7 +78,7 @@ def _parser() -> argparse.ArgumentParser:
 
     rp = sub.add_parser("replay", help="re-run a saved schedule or a recording (.ilr) exactly")
     rp.add_argument("schedule", help="a schedule file written by `interlace explore`, or a .ilr recording")
-    from .run_cli import add_parsers, add_replay_options
+    from .run import add_parsers, add_replay_options
 
     add_replay_options(rp)
     add_parsers(sub)
@@ -125,19 +125,10 @@ def _split_script_args(parser: argparse.ArgumentParser, argv: list[str]) -> list
 def main(argv: Sequence[str] | None = None) -> int:
     code = _main(argv)
     if argv is None:  # the command itself (not a call from Python): end now if a thread is stuck in C
-        _exit_if_threads_abandoned(code)
+        from ..runtime.watchdog import exit_if_threads_abandoned
+
+        exit_if_threads_abandoned(code)
     return code
-
-
-def _exit_if_threads_abandoned(code: int) -> None:
-    """A thread stuck in C cannot be stopped, and interpreter shutdown would wait for it forever: the
-    report is out, so end the process here (as ``os._exit`` does: no other cleanup can run)."""
-    from .runtime.watchdog import abandoned
-
-    if abandoned():
-        sys.stdout.flush()
-        sys.stderr.flush()
-        os._exit(code)
 
 
 def _main(argv: Sequence[str] | None) -> int:
@@ -151,14 +142,14 @@ def _main(argv: Sequence[str] | None) -> int:
         if options.command == "explore":
             return _explore(options)
         if options.command == "report":
-            from .report.command import report_command
+            from .report import report_command
 
             return report_command(options)
         if options.command in ("run", "show"):
-            from .run_cli import cli_run, cli_show
+            from .run import cli_run, cli_show
 
             return cli_run(options) if options.command == "run" else cli_show(options)
-        from .run_cli import cli_replay, is_recording
+        from .run import cli_replay, is_recording
 
         if is_recording(options.schedule):
             return cli_replay(options)
@@ -180,7 +171,7 @@ def _main(argv: Sequence[str] | None) -> int:
 
 
 def _explore(options: argparse.Namespace) -> int:
-    from .explore import ExplorationInterrupted, explore
+    from ..drivers.explore import ExplorationInterrupted, explore
 
     if options.executions < 1:
         raise UsageError("--executions must be at least 1.")
@@ -198,7 +189,7 @@ def _explore(options: argparse.Namespace) -> int:
         check_output(options.output, "-o", "schedule")
     if options.html is not None:
         check_output(options.html, "--html", "html")
-    from .progress import Progress
+    from ..drivers.progress import Progress
 
     progress = Progress(total=options.executions, enabled=None if not options.json else False)
     try:
@@ -249,7 +240,7 @@ def _report(options: argparse.Namespace, runner, result) -> int:
             print(result.coverage_line())
         return EXIT_OK
     path = _save(result.schedule, options.output, runner.path, result)
-    from .report.command import save_extras
+    from ..report.command import save_extras
 
     extras = save_extras(result, path, options.html, f"interlace replay {shlex.quote(path)}")
     if options.json:
@@ -286,7 +277,7 @@ def _save(schedule, output: str | None, script: str, result) -> str:
 
 
 def _replay(options: argparse.Namespace) -> int:
-    from .explore import replay
+    from ..drivers.explore import replay
 
     schedule, runner = load_script_schedule(
         options.schedule, False, "replay it with interlace.replay(fn, Schedule.load(path)) in Python.")
@@ -300,7 +291,7 @@ def _replay(options: argparse.Namespace) -> int:
     if diverged(result):
         return EXIT_DIVERGED
     if options.html:
-        from .report.command import write_html
+        from ..report.command import write_html
 
         where = write_html(result, options.html, f"interlace replay {shlex.quote(options.schedule)}")
         print(f"interlace: HTML report: {where}", file=sys.stderr)

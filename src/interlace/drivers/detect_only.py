@@ -18,14 +18,14 @@ from collections.abc import Callable, Sequence
 from functools import partial
 from typing import Any
 
+from ..detect.lockorder import LockOrderDetector
+from ..detect.races import RaceDetector
 from ..runtime import handoffs, hooks
 from ..runtime.calls import CallClassifier
 from ..runtime.execution import Execution, _call_with_arguments
 from ..runtime.fastpath import plain_key
 from ..runtime.patching import _internal_owner, _real_allocate_lock, _real_rlock_factory
 from ..runtime.state import ThreadState
-from .lockorder import LockOrderDetector
-from .races import RaceDetector
 
 _real_start = threading.Thread.start
 _real_join = threading.Thread.join
@@ -328,8 +328,8 @@ def detect(
     """
     from .. import instrument as inst
     from ..config import load_config
-    from ..explore import Result
     from ..runtime.state import Failure
+    from .result import Result
 
     if hooks._active is not None:
         raise RuntimeError("interlace cannot run detection inside a controlled execution")

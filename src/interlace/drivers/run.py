@@ -10,9 +10,9 @@ needed. Each decision is checked against the program (thread, location, operatio
 each input against what the program asks for; the first mismatch stops the replay with a divergence.
 
 ``PYTHONHASHSEED`` is fixed when an interpreter starts, so the command line runs the program in a
-child interpreter started with the recorded hash seed (:mod:`interlace.run_child`). The parts of a run
+child interpreter started with the recorded hash seed (:mod:`interlace.drivers.child`). The parts of a run
 live next to this driver: the program (:mod:`interlace.recording.program`), the strategies that write
-and check decisions (:mod:`interlace.recording.decisions`), the command line (:mod:`interlace.run_cli`).
+and check decisions (:mod:`interlace.recording.decisions`), the command line (:mod:`interlace.cli.run`).
 """
 
 from __future__ import annotations
@@ -25,13 +25,13 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..recording import Recording, RecordingWriter, load
+from ..recording.decisions import CheckingReplay, RecordingStrategy
+from ..recording.program import HEAD_CHARS, Program, RunError, Tee, format_exception, resolve_program, source_hash
+from ..runtime.calls import schedule_like
+from ..runtime.watchdog import STUCK_AFTER, interrupts
+from ..strategies.base import Strategy
 from .progress import RunProgress
-from .recording import Recording, RecordingWriter, load
-from .recording.decisions import CheckingReplay, RecordingStrategy
-from .recording.program import HEAD_CHARS, Program, RunError, Tee, format_exception, resolve_program, source_hash
-from .runtime.calls import schedule_like
-from .runtime.watchdog import STUCK_AFTER, interrupts
-from .strategies.base import Strategy
 
 EXIT_OK, EXIT_FAILURE, EXIT_USAGE, EXIT_DIVERGED, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
 KEEP = ("failing", "all", "none")
@@ -86,10 +86,10 @@ def _execute(program: Program, strategy: Strategy, channel: Any, *, model: str, 
     """
     import threading
 
-    from .explore import Session
-    from .inputs import randomness
-    from .runtime import hooks
-    from .runtime.state import Abort as _Abort
+    from ..inputs import randomness
+    from ..runtime import hooks
+    from ..runtime.state import Abort as _Abort
+    from .session import Session
 
     out = Tee(stdout if stdout is not None else sys.stdout)
     err = Tee(stderr if stderr is not None else sys.stderr)
@@ -174,8 +174,8 @@ def _execute(program: Program, strategy: Strategy, channel: Any, *, model: str, 
         outcome.outcome, outcome.message = "exit", f"exit status {program.exit_code}"
         outcome.failing = True
     if for_report:
-        from .explore import Result
-        from .runtime.state import Failure
+        from ..runtime.state import Failure
+        from .result import Result
 
         shown = failure if failure is not None and failure.kind != "divergence" else (
             Failure("exception", outcome.message) if outcome.failing else None)
@@ -188,7 +188,7 @@ def _execute(program: Program, strategy: Strategy, channel: Any, *, model: str, 
 
 def _exit_place() -> str:
     """`` in thread 'T' at file.py:LINE`` for the managed thread calling ``os._exit``, if it is one."""
-    from .runtime import hooks
+    from ..runtime import hooks
 
     ex = hooks._active
     me = ex.me() if ex is not None else None
@@ -227,9 +227,9 @@ def record(script: str | None, args: list[str], *, module: str | None = None, pa
            stdout: Any = None, stderr: Any = None, stuck_timeout: float = STUCK_AFTER,
            record_secrets: bool = False) -> RunOutcome:
     """Run the program once, recording it; in the current interpreter (see :func:`spawn`)."""
-    from . import __version__
-    from .inputs import RECORD, Channel
-    from .strategies import make_strategy
+    from .. import __version__
+    from ..inputs import RECORD, Channel
+    from ..strategies import make_strategy
 
     if keep not in KEEP:
         raise RunError(f"--keep must be one of {', '.join(KEEP)}, not {keep!r}.")
@@ -275,7 +275,7 @@ def record(script: str | None, args: list[str], *, module: str | None = None, pa
         """``os._exit`` in the program: end the recording first (the process ends without cleanup)."""
         try:
             if not writer.closed:
-                from .runtime import hooks
+                from ..runtime import hooks
 
                 if hooks._active is not None:
                     hooks._active.settle()
@@ -343,7 +343,7 @@ def replay(path: str, *, until: int | None = None, quiet: bool = False, stdout: 
     ``html``: also write the HTML timeline of the replayed run there. ``salvage``: a file whose last
     frame is cut short replays up to its intact frames (see :func:`interlace.recording.load`).
     """
-    from .inputs import REPLAY, Channel
+    from ..inputs import REPLAY, Channel
 
     rec = recording if recording is not None else load(path, salvage=salvage)
     h = rec.header
@@ -425,7 +425,7 @@ def replay(path: str, *, until: int | None = None, quiet: bool = False, stdout: 
     outcome.decisions = strat.taken
     outcome.path = path
     if html is not None and outcome.result is not None:
-        from .report.command import write_html
+        from ..report.command import write_html
 
         where = write_html(outcome.result, html, f"interlace replay {_quote(path)}")
         if not quiet:

@@ -34,8 +34,10 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
-from .runtime.watchdog import interrupt_requested
-from .strategies.base import STOP, Strategy
+from ..runtime.watchdog import interrupt_requested
+from ..strategies.base import STOP, Strategy
+from .result import Result
+from .session import Session, check_options
 
 MAX_REPLAYS = 300
 STEP_BUDGET = 3_000_000
@@ -226,7 +228,7 @@ def shrink(session: Any, choices: list[int], failure: Any, model: str, max_steps
            step_budget: int = STEP_BUDGET) -> ShrinkResult:
     """Shrink the failing schedule ``choices`` (whose execution failed with ``failure``).
 
-    Every candidate is one execution in ``session`` (an open :class:`interlace.explore.Session`).
+    Every candidate is one execution in ``session`` (an open :class:`interlace.drivers.session.Session`).
     """
     started = time.perf_counter()
     result = ShrinkResult(choices=list(choices), original=list(choices))
@@ -391,15 +393,13 @@ def record(fn: Any, schedule: Any, *, include: Any = (), exclude: Any = (), race
     """Replay ``schedule`` (a :class:`~interlace.schedule.Schedule`) once, like
     :func:`interlace.replay`, and also record its decisions so reports can mark preemptions exactly.
 
-    Returns a :class:`~interlace.explore.Result`; a choice naming a thread that cannot run stops the
+    Returns a :class:`~interlace.drivers.result.Result`; a choice naming a thread that cannot run stops the
     execution and sets ``result.divergence``, as in :func:`interlace.replay`. Races are detected as
     there (``races``), so that the report has the same sections as the replay.
     """
-    from .config import load_config
-    from .explore import Result, Session, _check_options
-    from .runtime.state import Failure
+    from ..config import load_config
 
-    _check_options(1, schedule.model, schedule.max_steps, races)
+    check_options(1, schedule.model, schedule.max_steps, races)
     strategy = RecordingStrategy(schedule.choices, strict=True)
     started = time.perf_counter()
     with Session(fn, include, exclude, races=races, ignore_races=load_config().ignore_races) as session:
@@ -415,11 +415,9 @@ def record(fn: Any, schedule: Any, *, include: Any = (), exclude: Any = (), race
     )
     result.races, result.lock_inversions = session.new_findings()
     result.suppressed_races = sum(1 for r in result.races if r.suppressed)
-    reported = [r for r in result.races if not r.suppressed]
-    if races == "error" and failure is None and result.divergence is None and (reported or result.lock_inversions):
-        summary = reported[0].summary() if reported else result.lock_inversions[0].summary()
-        failure = result.failure = Failure("race", summary)
-        result.ok = False
-    if failure is not None:
-        result.schedule = dataclasses.replace(schedule, choices=list(schedule.choices), failure=failure.message)
+    if races == "error":
+        result.fail_on_races()
+    if result.failure is not None:
+        result.schedule = dataclasses.replace(schedule, choices=list(schedule.choices),
+                                              failure=result.failure.message)
     return result

@@ -25,7 +25,7 @@ import threading
 import time
 from typing import Any, TextIO
 
-from .runtime import hooks
+from ..runtime import hooks
 
 
 def _steps_now() -> int | None:

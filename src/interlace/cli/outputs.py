@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import os
 
-from .script import UsageError
+from ..drivers.script import UsageError
 
 _HTML_MARK = "<title>interlace: "
 
@@ -31,7 +31,7 @@ def written_by_interlace(path: str, kind: str) -> bool:
             return False
         return isinstance(doc, dict) and doc.get("format") == "interlace-schedule"
     if kind == "recording":
-        from .recording import MAGIC
+        from ..recording import MAGIC
 
         return head[:4] == MAGIC[:4]
     return kind == "html" and _HTML_MARK.encode() in head

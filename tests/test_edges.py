@@ -14,6 +14,7 @@ import textwrap
 import time
 
 import pytest
+from run_seeds import pinned
 
 from interlace.cli import EXIT_CODES
 
@@ -22,8 +23,8 @@ _ENV = dict(os.environ, PYTHONPATH=_SRC + os.pathsep + os.environ.get("PYTHONPAT
 
 
 def interlace(tmp_path, *args, timeout=60, env=None):
-    return subprocess.run([sys.executable, "-m", "interlace", *args], cwd=tmp_path, capture_output=True, text=True,
-                          timeout=timeout, env=env or _ENV)
+    return subprocess.run([sys.executable, "-m", "interlace", *pinned(args)], cwd=tmp_path, capture_output=True,
+                          text=True, timeout=timeout, env=env or _ENV)
 
 
 def write(tmp_path, name, source):
@@ -35,7 +36,7 @@ def write(tmp_path, name, source):
 def interrupted_when(tmp_path, marker, *args, command=("-m", "interlace")):
     """Start ``interlace ARGS``, wait until the program created ``marker``, send Ctrl-C (SIGINT to the
     process group, as a terminal does) and return the finished process and its outputs."""
-    child = subprocess.Popen([sys.executable, *command, *args], cwd=tmp_path, stdout=subprocess.PIPE,
+    child = subprocess.Popen([sys.executable, *command, *pinned(args)], cwd=tmp_path, stdout=subprocess.PIPE,
                              stderr=subprocess.PIPE, text=True, env=_ENV, start_new_session=True,
                              preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     try:

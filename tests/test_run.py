@@ -12,6 +12,7 @@ import textwrap
 import time
 
 import pytest
+from run_seeds import pinned
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SRC = os.path.join(ROOT, "src")
@@ -23,7 +24,7 @@ def cli(*args: str, cwd: str, stdin: bytes | None = None, python: str = sys.exec
         extra_env: dict | None = None) -> subprocess.CompletedProcess:
     env = dict(os.environ, PYTHONPATH=SRC, **(extra_env or {}))
     env.pop("PYTHONHASHSEED", None)
-    return subprocess.run([python, "-m", "interlace", *args], cwd=cwd, env=env, input=stdin,
+    return subprocess.run([python, "-m", "interlace", *pinned(args)], cwd=cwd, env=env, input=stdin,
                           stdin=subprocess.DEVNULL if stdin is None else None, capture_output=True,
                           timeout=120)
 

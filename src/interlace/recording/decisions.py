@@ -93,7 +93,8 @@ class RecordingStrategy(Strategy):
 
     def stayed(self, n: int) -> None:
         self.inner.stayed(n)  # type: ignore[attr-defined]
-        self.writer.stay(n)
+        if not self.frozen:  # after Ctrl-C nothing more is recorded, stays included
+            self.writer.stay(n)
 
     def end(self, execution: Any) -> None:
         self.inner.end(execution)

@@ -640,11 +640,23 @@ is_code(PyObject *value)
     return t == &PyFunction_Type || t == &PyType_Type || t == &PyModule_Type || t == &PyCFunction_Type;
 }
 
+/* An access the C hooks take themselves: 1 when the fast path counted it or detect-only mode already
+ * told it (nothing more to do than the access itself), 0 when the Python hook must take it, -1 on error. */
+static int
+quick_access(int write, PyObject *obj, PyObject *key, PyObject *site)
+{
+    if (fast_ok())
+        return fast_access(write, obj, key, site) < 0 ? -1 : 1;
+    if (active_told != NULL)
+        return detect_known(write ? s_write : s_read, obj, key, site);
+    return 0;
+}
+
 /* _il_rg(name, site): a global read (the caller then reads it natively). */
 static PyObject *
 sp_rg(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
 {
-    if (nargs == 2 && fast_ok()) {
+    if (nargs == 2 && (active_fast != NULL || active_told != NULL)) {
         PyObject *ns = PyEval_GetGlobals();
         if (ns != NULL && PyDict_CheckExact(ns)) {
             PyObject *value = PyDict_GetItemWithError(ns, args[0]);
@@ -652,23 +664,10 @@ sp_rg(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
                 return NULL;
             if (value != NULL && is_code(value))
                 Py_RETURN_NONE;  /* reading code, not data */
-            if (fast_access(0, ns, args[0], args[1]) < 0)
+            int quick = quick_access(0, ns, args[0], args[1]);
+            if (quick < 0)
                 return NULL;
-            Py_RETURN_NONE;
-        }
-    }
-    else if (nargs == 2 && active_told != NULL) {
-        PyObject *ns = PyEval_GetGlobals();
-        if (ns != NULL && PyDict_CheckExact(ns)) {
-            PyObject *value = PyDict_GetItemWithError(ns, args[0]);
-            if (value == NULL && PyErr_Occurred())
-                return NULL;
-            if (value != NULL && is_code(value))
-                Py_RETURN_NONE;
-            int known = detect_known(s_read, ns, args[0], args[1]);
-            if (known < 0)
-                return NULL;
-            if (known)
+            if (quick)
                 Py_RETURN_NONE;
         }
     }
@@ -679,41 +678,35 @@ sp_rg(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
 static PyObject *
 sp_wg(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
 {
-    if (nargs == 3 && fast_ok()) {
+    if (nargs == 3 && (active_fast != NULL || active_told != NULL)) {
         PyObject *ns = PyEval_GetGlobals();
         if (ns != NULL) {
-            if (fast_access(1, ns, args[0], args[2]) < 0)
+            int quick = quick_access(1, ns, args[0], args[2]);
+            if (quick < 0)
                 return NULL;
-            return Py_NewRef(args[1]);
-        }
-    }
-    else if (nargs == 3 && active_told != NULL) {
-        PyObject *ns = PyEval_GetGlobals();
-        if (ns != NULL) {
-            int known = detect_known(s_write, ns, args[0], args[2]);
-            if (known < 0)
-                return NULL;
-            if (known)
+            if (quick)
                 return Py_NewRef(args[1]);
         }
     }
     return slow(H_WG, args, nargs);
 }
 
-/* _il_rc(key, site): a closure cell read, key = (filename, lineno, owner, name). */
+/* A closure cell's key: (filename, lineno, owner, name); its name is the key of the access. */
+static int
+is_cell_key(PyObject *key)
+{
+    return PyTuple_CheckExact(key) && PyTuple_GET_SIZE(key) >= 4;
+}
+
+/* _il_rc(key, site): a closure cell read. */
 static PyObject *
 sp_rc(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
 {
-    if (nargs == 2 && PyTuple_CheckExact(args[0]) && PyTuple_GET_SIZE(args[0]) >= 4 && fast_ok()) {
-        if (fast_access(0, args[0], PyTuple_GET_ITEM(args[0], 3), args[1]) < 0)
+    if (nargs == 2 && is_cell_key(args[0])) {
+        int quick = quick_access(0, args[0], PyTuple_GET_ITEM(args[0], 3), args[1]);
+        if (quick < 0)
             return NULL;
-        Py_RETURN_NONE;
-    }
-    if (nargs == 2 && active_told != NULL && PyTuple_CheckExact(args[0]) && PyTuple_GET_SIZE(args[0]) >= 4) {
-        int known = detect_known(s_read, args[0], PyTuple_GET_ITEM(args[0], 3), args[1]);
-        if (known < 0)
-            return NULL;
-        if (known)
+        if (quick)
             Py_RETURN_NONE;
     }
     return slow(H_RC, args, nargs);
@@ -723,16 +716,11 @@ sp_rc(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
 static PyObject *
 sp_wc(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
 {
-    if (nargs == 3 && PyTuple_CheckExact(args[0]) && PyTuple_GET_SIZE(args[0]) >= 4 && fast_ok()) {
-        if (fast_access(1, args[0], PyTuple_GET_ITEM(args[0], 3), args[2]) < 0)
+    if (nargs == 3 && is_cell_key(args[0])) {
+        int quick = quick_access(1, args[0], PyTuple_GET_ITEM(args[0], 3), args[2]);
+        if (quick < 0)
             return NULL;
-        return Py_NewRef(args[1]);
-    }
-    if (nargs == 3 && active_told != NULL && PyTuple_CheckExact(args[0]) && PyTuple_GET_SIZE(args[0]) >= 4) {
-        int known = detect_known(s_write, args[0], PyTuple_GET_ITEM(args[0], 3), args[2]);
-        if (known < 0)
-            return NULL;
-        if (known)
+        if (quick)
             return Py_NewRef(args[1]);
     }
     return slow(H_WC, args, nargs);
@@ -742,16 +730,11 @@ sp_wc(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
 static PyObject *
 sp_ra(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
 {
-    if (nargs == 3 && fast_ok()) {
-        if (fast_access(0, args[0], args[1], args[2]) < 0)
+    if (nargs == 3) {
+        int quick = quick_access(0, args[0], args[1], args[2]);
+        if (quick < 0)
             return NULL;
-        return PyObject_GetAttr(args[0], args[1]);
-    }
-    if (nargs == 3 && active_told != NULL) {
-        int known = detect_known(s_read, args[0], args[1], args[2]);
-        if (known < 0)
-            return NULL;
-        if (known)
+        if (quick)
             return PyObject_GetAttr(args[0], args[1]);
     }
     return slow(H_RA, args, nargs);
@@ -761,18 +744,11 @@ sp_ra(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
 static PyObject *
 sp_wa(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
 {
-    if (nargs == 4 && fast_ok()) {
-        if (fast_access(1, args[1], args[2], args[3]) < 0)
+    if (nargs == 4) {
+        int quick = quick_access(1, args[1], args[2], args[3]);
+        if (quick < 0)
             return NULL;
-        if (PyObject_SetAttr(args[1], args[2], args[0]) < 0)
-            return NULL;
-        Py_RETURN_NONE;
-    }
-    if (nargs == 4 && active_told != NULL) {
-        int known = detect_known(s_write, args[1], args[2], args[3]);
-        if (known < 0)
-            return NULL;
-        if (known) {
+        if (quick) {
             if (PyObject_SetAttr(args[1], args[2], args[0]) < 0)
                 return NULL;
             Py_RETURN_NONE;
@@ -785,16 +761,11 @@ sp_wa(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
 static PyObject *
 sp_rs(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
 {
-    if (nargs == 3 && fast_ok()) {
-        if (fast_access(0, args[0], args[1], args[2]) < 0)
+    if (nargs == 3) {
+        int quick = quick_access(0, args[0], args[1], args[2]);
+        if (quick < 0)
             return NULL;
-        return PyObject_GetItem(args[0], args[1]);
-    }
-    if (nargs == 3 && active_told != NULL) {
-        int known = detect_known(s_read, args[0], args[1], args[2]);
-        if (known < 0)
-            return NULL;
-        if (known)
+        if (quick)
             return PyObject_GetItem(args[0], args[1]);
     }
     return slow(H_RS, args, nargs);
@@ -804,18 +775,11 @@ sp_rs(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
 static PyObject *
 sp_ws(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
 {
-    if (nargs == 4 && fast_ok()) {
-        if (fast_access(1, args[1], args[2], args[3]) < 0)
+    if (nargs == 4) {
+        int quick = quick_access(1, args[1], args[2], args[3]);
+        if (quick < 0)
             return NULL;
-        if (PyObject_SetItem(args[1], args[2], args[0]) < 0)
-            return NULL;
-        Py_RETURN_NONE;
-    }
-    if (nargs == 4 && active_told != NULL) {
-        int known = detect_known(s_write, args[1], args[2], args[3]);
-        if (known < 0)
-            return NULL;
-        if (known) {
+        if (quick) {
             if (PyObject_SetItem(args[1], args[2], args[0]) < 0)
                 return NULL;
             Py_RETURN_NONE;

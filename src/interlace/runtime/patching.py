@@ -18,7 +18,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from . import handoffs, hooks
+from . import eventloop, handoffs, hooks
 from .locks import ControlledLock, ControlledRLock, _tell
 from .state import FINISHED, SLEEP
 
@@ -463,6 +463,7 @@ class RuntimePatches:
 
         self._set(cf_thread, "_global_shutdown_lock", cf_thread._global_shutdown_lock)
         handoffs.install(self._set)
+        eventloop.install(self._set)
         pool = cf_thread.ThreadPoolExecutor
         self._set(pool, "__init__", _ordered_pool_init(pool.__init__))
         return self

@@ -20,6 +20,7 @@ def is_internal(filename: str) -> bool:
     return os.path.abspath(filename).startswith(_PACKAGE_DIR + os.sep)
 
 
+_ASYNCIO_DIR = os.path.join(os.path.dirname(threading.__file__), "asyncio") + os.sep
 _BOOTSTRAP = frozenset({"_bootstrap", "_bootstrap_inner", "run"})
 
 
@@ -58,7 +59,7 @@ def task_stack(task: Any) -> list[str]:
         frame = getattr(coro, "cr_frame", None) or getattr(coro, "gi_frame", None)
         if frame is None:
             break
-        if not is_internal(frame.f_code.co_filename):
+        if not is_internal(frame.f_code.co_filename) and not frame.f_code.co_filename.startswith(_ASYNCIO_DIR):
             entries.append(traceback.FrameSummary(frame.f_code.co_filename, frame.f_lineno, frame.f_code.co_name))
         coro = getattr(coro, "cr_await", None) or getattr(coro, "gi_yieldfrom", None)
     return traceback.format_list(entries) if entries else ["  (stack not available)\n"]
@@ -106,11 +107,13 @@ def describe_deadlock(ex: Any, blocked: list) -> tuple[str, list[str]]:
     if cycle:
         summary = "deadlock: " + " -> ".join(f"{t.name!r} waits for {waiting_on(ex, t)}" for t in cycle)
     else:
-        summary = f"deadlock: every live thread is blocked ({names})"
+        every = "thread and task" if any(t.task is not None for t in blocked) else "thread"
+        summary = f"deadlock: every live {every} is blocked ({names})"
     details = []
     for t in blocked:
         held = ", ".join(lock.label for lock in t.held) or "nothing"
-        lines = [f"thread {t.name!r} waits for {waiting_on(ex, t)}; holds {held}\n"]
+        lines = [f"{'task' if t.task is not None else 'thread'} {t.name!r} waits for {waiting_on(ex, t)}; "
+                 f"holds {held}\n"]
         lines += stack_of(ex, t)
         details.append("".join(lines))
     return summary, details

@@ -99,18 +99,26 @@ def controlled_loop_class() -> type:
 
         def __init__(self, *args: Any, **kwargs: Any) -> None:
             super().__init__(*args, **kwargs)
-            self._il_ex = hooks._active
+            self._il_idle = LoopIdle(self)
+            self._il_adopt(hooks._active)
+
+        def _il_adopt(self, ex: Any) -> None:
+            """Serve execution ``ex`` (a loop can outlive the execution that made it: a fixture's)."""
+            self._il_ex = ex
             self._il_units: dict[Any, Any] = {}  # task -> its ThreadState
             self._il_sent: dict[int, tuple[Any, tuple]] = {}  # id(handle) -> (handle, happens-before key)
-            self._il_idle = LoopIdle(self)
             self._il_busy_turns = 0
             self._il_last: Any = None  # the unit that ran the previous step
 
         def _il_me(self) -> Any:
-            ex = self._il_ex
-            if ex is None or hooks._active is not ex:
+            """The caller's state, if it is the baton holder of the active execution."""
+            ex = hooks._active
+            if ex is None:
                 return None
-            return ex.me()
+            me = ex.me()
+            if me is not None and ex is not self._il_ex:
+                self._il_adopt(ex)
+            return me
 
         # -- tasks -----------------------------------------------------------------------------------
 
@@ -173,7 +181,7 @@ def controlled_loop_class() -> type:
             return handle
 
         def call_exception_handler(self, context: dict) -> None:
-            ex = self._il_ex
+            ex = hooks._active
             if isinstance(context.get("exception"), Abort) or ex is not None and ex.aborting:
                 return  # the execution is unwinding, not the program failing
             super().call_exception_handler(context)
@@ -285,7 +293,7 @@ def _awaited(loop: Any, task: Any) -> Any:
         return ts
     if waiter is None:
         return "its event loop"
-    return f"a {type(waiter).__name__} nobody resolves"
+    return f"a pending {type(waiter).__name__}"
 
 
 def _factory(*args: Any, **kwargs: Any) -> Any:

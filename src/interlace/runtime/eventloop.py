@@ -145,7 +145,7 @@ def controlled_loop_class() -> type:
 
         def _il_unit_of(self, handle: Any, me: Any) -> Any:
             owner = getattr(handle._callback, "__self__", None)
-            ts = self._il_units.get(owner) if owner is not None else None
+            ts = self._il_units.get(owner) if isinstance(owner, py_task) else None
             return me if ts is None else ts
 
         # -- happens-before: scheduling a callback -> running it -------------------------------------
@@ -181,9 +181,9 @@ def controlled_loop_class() -> type:
             return handle
 
         def call_exception_handler(self, context: dict) -> None:
-            ex = hooks._active
+            ex = self._il_ex
             if isinstance(context.get("exception"), Abort) or ex is not None and ex.aborting:
-                return  # the execution is unwinding, not the program failing
+                return  # the execution ended early (its tasks are left pending), not the program failing
             super().call_exception_handler(context)
 
         # -- one turn ----------------------------------------------------------------------------------

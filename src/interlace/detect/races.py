@@ -600,7 +600,8 @@ class RaceDetector:
             for u, (ucheck, uwrite) in group.rmws.items():
                 # another thread read this here, then wrote it; this read can come between the two
                 if (u != t and ucheck.access.line == access.line and _conflict(k, uwrite.key)
-                        and uwrite.clock > (cc[u] if u < len(cc) else 0)):
+                        and uwrite.clock > (cc[u] if u < len(cc) else 0)
+                        and not _same_loop(ex, t, u)):
                     self._violation(ex, location, lk, access, uwrite, _kind_of(ucheck.access, uwrite),
                                     f"{uwrite.who} read this at {_loc(ucheck.access.site)} and then "
                                     f"wrote it at {_loc(uwrite.site)}; the same read by {access.who} "
@@ -610,7 +611,8 @@ class RaceDetector:
             # a write of another thread's read-then-write not ordered before this write: this one can fall
             # between its check and its act
             if (u != t and uwrite.clock > (cc[u] if u < len(cc) else 0)
-                    and _conflict(k, ucheck.access.key) and _conflict(k, uwrite.key)):
+                    and _conflict(k, ucheck.access.key) and _conflict(k, uwrite.key)
+                    and not _same_loop(ex, t, u)):
                 self._violation(ex, location, lk, access, uwrite, "lost update",
                                 f"this write can come between {uwrite.who}'s read at "
                                 f"{_loc(ucheck.access.site)} and its write at {_loc(uwrite.site)}, which then "
@@ -619,7 +621,8 @@ class RaceDetector:
             for u, (ucheck, use) in group.uses.items():
                 # this removal can come between another thread's check of the container and its use
                 if (u != t and use.clock > (cc[u] if u < len(cc) else 0)
-                        and _conflict(k, ucheck.access.key) and _conflict(k, use.key)):
+                        and _conflict(k, ucheck.access.key) and _conflict(k, use.key)
+                        and not _same_loop(ex, t, u)):
                     self._violation(ex, location, lk, access, use, "check-then-act",
                                     f"this write can come between {use.who}'s check at "
                                     f"{_loc(ucheck.access.site)} and its use at {_loc(use.site)}")
@@ -636,14 +639,16 @@ class RaceDetector:
         for loc in (location, *related):
             for u, other in loc.writes.items():
                 if (u != t and other.clock > (pre[u] if u < len(pre) else 0)
-                        and _conflict(other.key, check.access.key) and _conflict(other.key, k)):
+                        and _conflict(other.key, check.access.key) and _conflict(other.key, k)
+                        and not _same_loop(ex, t, u)):
                     self._violation(ex, loc, lk, access, other, "lost update",
                                     f"{other.who}'s write at {_loc(other.site)} can come between "
                                     f"{access.who}'s read at {_loc(check.access.site)} and this "
                                     "write, which then overwrites it")
         for (u, ukey), ucheck in checks.items():
             if (u != t and ucheck.access.line == check.access.line and _conflict(ukey, k)
-                    and ucheck.access.clock > (cc[u] if u < len(cc) else 0)):
+                    and ucheck.access.clock > (cc[u] if u < len(cc) else 0)
+                    and not _same_loop(ex, t, u)):
                 self._violation(ex, location, lk, access, ucheck.access, _kind_of(check.access, access),
                                 f"{access.who} read this at {_loc(check.access.site)} and then wrote it "
                                 f"here; the same read by {ucheck.access.who} can come between the two")
@@ -660,7 +665,8 @@ class RaceDetector:
             for u, other in loc.writes.items():
                 if (u != t and other.kind == "delete"
                         and other.clock > (pre[u] if u < len(pre) else 0)
-                        and _conflict(other.key, check.access.key) and _conflict(other.key, access.key)):
+                        and _conflict(other.key, check.access.key) and _conflict(other.key, access.key)
+                        and not _same_loop(ex, t, u)):
                     self._violation(ex, loc, lk, access, other, "check-then-act",
                                     f"{other.who}'s write at {_loc(other.site)} can come between "
                                     f"{access.who}'s check at {_loc(check.access.site)} and this use")
@@ -703,8 +709,7 @@ class RaceDetector:
 
     def _violation(self, ex: Any, loc: _Location, lk: tuple, current: Access, previous: Access,
                    violation: str, why: str) -> None:
-        if _same_loop(ex, current.tid, previous.tid):
-            return  # a read and a write with no synchronisation between them are one step of the loop
+        # (never between two units of one event loop: callers check _same_loop first, before the words)
         self._race(ex, loc, lk, current, previous, violation, why)
 
     def _race(self, ex: Any, loc: _Location, lk: tuple, current: Access, previous: Access,

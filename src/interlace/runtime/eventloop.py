@@ -155,11 +155,11 @@ def controlled_loop_class() -> type:
             if me is None:
                 return
             ex = self._il_ex
-            if not ex.observers and ex.hidden_sync is None:
-                return
+            if not ex.access_observers and ex.hidden_sync is None:
+                return  # happens-before matters to the detectors of races (and to DPOR) only
             key = ("asyncio callback", next(_handle_numbers))
             self._il_sent[id(handle)] = (handle, key)
-            if ex.observers:
+            if ex.access_observers:
                 _sync(ex, "signal", me, key)
             if ex.hidden_sync is not None:
                 ex.hidden_sync(ex, "release", me, handle)
@@ -208,6 +208,8 @@ def controlled_loop_class() -> type:
         def _il_due(self) -> None:
             """Move the timers that are due (on the virtual clock) to the ready queue."""
             scheduled = self._scheduled
+            if not scheduled:
+                return
             end = self.time() + self._clock_resolution
             while scheduled and (scheduled[0]._cancelled or scheduled[0]._when <= end):
                 timer = heapq.heappop(scheduled)
@@ -260,7 +262,7 @@ def controlled_loop_class() -> type:
             ready.remove(handle)
             sent = self._il_sent.pop(id(handle), None)
             if sent is not None and sent[0] is handle:
-                if ex.observers:
+                if ex.access_observers:
                     _sync(ex, "wait", chosen, sent[1])
                 if ex.hidden_sync is not None:
                     ex.hidden_sync(ex, "woken", chosen, handle)

@@ -366,6 +366,21 @@ class Execution:
         unit that ran the loop's previous step, the one that choosing another preempts."""
         fast = self.fast
         progress = fast.progress_at  # offering the ready units is no progress (a sleep(0) spin is not)
+        if (len(units) == 1 and not me_too and self.enabled == [me.tid] and not self.timed
+                and fast.step < self.step_limit):
+            # one task ready and nothing else can run: no decision, the baton passes on this OS thread
+            u = units[0]
+            u.gate, u.ident, u.waiting, u.pending, u.pending_what = me.gate, me.ident, None, None, u.name
+            self._runnable(u)
+            self._not_runnable(me, BLOCKED)
+            me.waiting = busy
+            fast.progress_at = progress
+            fast.step += 1
+            fast.loops = 0
+            fast.told.clear()
+            u.run_length = 0
+            self._hold(u)
+            return u
         for u in units:
             u.gate = me.gate  # the loop's thread parks on its own gate whichever of its units is chosen
             u.ident = me.ident

@@ -214,6 +214,29 @@ def task_and_thread():
     asyncio.run(main())
 
 
+def threadsafe_callback_and_task():
+    """A thread's call_soon_threadsafe callback and a task write one key: either may run last."""
+    state = {}
+
+    async def main():
+        loop = asyncio.get_running_loop()
+        done = loop.create_future()
+
+        def from_thread():
+            loop.call_soon_threadsafe(state.__setitem__, "owner", "callback")
+            loop.call_soon_threadsafe(done.set_result, None)
+
+        async def task():
+            await asyncio.sleep(0)
+            state["owner"] = "task"
+
+        threading.Thread(target=from_thread).start()
+        await asyncio.gather(task(), done)
+        assert state["owner"] == "task", "the callback ran last"
+
+    asyncio.run(main())
+
+
 def spin_until_timer():
     """A task polls with sleep(0) for what a timer does: the clock still reaches the timer."""
     async def main():
@@ -336,6 +359,18 @@ def test_a_task_and_a_worker_thread_racing_on_one_dict_are_found():
     assert result.failure.message.startswith("AssertionError in the main function: a request was lost")
     lost = [r for r in result.races if r.violation == "lost update"]
     assert lost and {r.current.task for r in lost} | {r.previous.task for r in lost} == {True, False}
+
+
+def test_a_threadsafe_callback_and_a_task_are_ordered_by_the_strategy():
+    outcomes = set()
+    for seed in range(20):  # one execution each: some run the callback first, some last
+        result = interlace.explore(threadsafe_callback_and_task, executions=1, strategy="random", seed=seed)
+        outcomes.add(result.ok)
+        if not result.ok:
+            assert result.failure.message.startswith("AssertionError in the main function: the callback ran last")
+            again = interlace.replay(threadsafe_callback_and_task, result.schedule)
+            assert again.failure.message == result.failure.message
+    assert outcomes == {True, False}
 
 
 # -- the examples from the command line -----------------------------------------------------------------

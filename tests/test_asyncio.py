@@ -170,6 +170,21 @@ def primitives():
     asyncio.run(main())
 
 
+identities: list = []
+
+
+def thread_identity_in_tasks():
+    async def who():
+        await asyncio.sleep(0)
+        identities.append((threading.get_ident(), threading.get_native_id(), threading.current_thread().name))
+
+    async def main():
+        await asyncio.gather(who(), who())
+        await who()
+
+    asyncio.run(main())
+
+
 def tasks_await_each_other():
     async def main():
         tasks = {}
@@ -321,6 +336,13 @@ def test_asyncio_primitives_behave_as_under_the_real_loop(strategy):
     # (the event) + 3 x 0.01 (the semaphore)
     assert {run[-1][1] for run in runs} == {1.83 if sys.version_info >= (3, 11) else 1.13}
     assert not [r.summary() for r in result.races if not r.suppressed]
+
+
+def test_tasks_see_the_identity_of_their_loop_s_thread():
+    identities.clear()
+    result = interlace.explore(thread_identity_in_tasks, executions=1, seed=0)
+    assert result.ok, result.report()
+    assert identities == [(0x7F0000000000, 100_000, "MainThread")] * 3
 
 
 # -- deadlocks and races -------------------------------------------------------------------------------

@@ -491,3 +491,36 @@ def test_pytest_plugin_explores_pytest_asyncio_tests(tmp_path):
                          capture_output=True, text=True, cwd=tmp_path, env=env, timeout=120)
     assert "1 failed" in out.stdout, out.stdout + out.stderr
     assert "FAILED test_b.py::test_counter - interlace: AssertionError in the main" in out.stdout
+
+
+def test_pytest_plugin_explores_anyio_tests(tmp_path):
+    pytest.importorskip("anyio")
+    (tmp_path / "test_c.py").write_text(
+        "import anyio\nimport pytest\n\n"
+        "@pytest.fixture\n"
+        "def anyio_backend():\n"
+        "    return 'asyncio'\n\n"
+        "@pytest.mark.anyio\n"
+        "async def test_cache():\n"
+        "    cache, loads = {}, []\n"
+        "    async def get(key):\n"
+        "        if key not in cache:\n"
+        "            loads.append(key)\n"
+        "            await anyio.sleep(0)\n"
+        "            cache[key] = 1\n"
+        "    async def late(key):\n"
+        "        await anyio.sleep(0)\n"
+        "        await get(key)\n"
+        "    async with anyio.create_task_group() as group:\n"
+        "        group.start_soon(get, 'a')\n"
+        "        group.start_soon(late, 'a')\n"
+        "    assert len(loads) == 1\n")
+    env = dict(os.environ, PYTHONPATH=os.path.join(ROOT, "src"), NO_COLOR="1")
+    plain = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "test_c.py"],
+                           capture_output=True, text=True, cwd=tmp_path, env=env, timeout=120)
+    assert "1 passed" in plain.stdout, plain.stdout + plain.stderr
+    out = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "--interlace",
+                          "--interlace-seed", "1", "test_c.py"],
+                         capture_output=True, text=True, cwd=tmp_path, env=env, timeout=120)
+    assert "1 failed" in out.stdout, out.stdout + out.stderr
+    assert "FAILED test_c.py::test_cache - interlace: AssertionError in the main" in out.stdout

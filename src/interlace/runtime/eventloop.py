@@ -157,6 +157,8 @@ def controlled_loop_class() -> type:
             ex = self._il_ex
             if not ex.access_observers and ex.hidden_sync is None:
                 return  # happens-before matters to the detectors of races (and to DPOR) only
+            if self._il_unit_of(handle, None) is me:
+                return  # a task scheduling its own next step (``sleep(0)``): program order already
             key = ("asyncio callback", next(_handle_numbers))
             self._il_sent[id(handle)] = (handle, key)
             if ex.access_observers:

@@ -49,7 +49,6 @@ TIMER_PATIENCE = 1000
 
 _handle_numbers = itertools.count(1)
 _real_factory: Any = None
-_policy_class: Any = None
 _loop_class: Any = None
 
 
@@ -310,11 +309,10 @@ def _factory(*args: Any, **kwargs: Any) -> Any:
 def install(set_attr: Any) -> None:
     """Make the default policy's loop factory give a :class:`ControlledLoop` to managed threads
     (``set_attr(owner, name, value)`` records the original for the uninstall)."""
-    global _real_factory, _policy_class
+    global _real_factory
     import asyncio
 
     policy = asyncio.DefaultEventLoopPolicy
-    _policy_class = policy
     if _real_factory is None:
         _real_factory = policy._loop_factory
     set_attr(policy, "_loop_factory", staticmethod(_factory))

@@ -66,9 +66,14 @@ class Access:
     #: [switch points before the first access of its statement, before the last, accesses]: the
     #: accesses of one thread to one location within one statement (see RaceDetector._gil_verdict)
     run: list
+    task: bool = False  # made by an asyncio task (see runtime/eventloop.py)
+
+    @property
+    def who(self) -> str:
+        return f"{'task' if self.task else 'thread'} {self.thread!r}"
 
     def describe(self) -> str:
-        return f"{self.kind} of {self.what} by thread {self.thread!r} at {_loc(self.site)}"
+        return f"{self.kind} of {self.what} by {self.who} at {_loc(self.site)}"
 
 
 @dataclass
@@ -245,6 +250,15 @@ class StackProbe:
             self.found[(t, number)] = capture()
 
 
+def _same_loop(ex: Any, t: int, u: int) -> bool:
+    """Whether ``t`` and ``u`` are units of one asyncio event loop (its tasks, and the thread running it
+    for its own callbacks): the steps of such units never overlap, and each begins with a
+    synchronisation (the callback's scheduling), so what one unit does between two synchronisations
+    is atomic for the others."""
+    a, b = ex.threads[t], ex.threads[u]
+    return (a.task is not None or b.task is not None) and a.ident is not None and a.ident == b.ident
+
+
 def _kind_of(check: Access, act: Access) -> str:
     """Two threads that can both read before either writes: in one statement (``n = n + 1``), a lost
     update; in two, a check then an act. (Another thread's write between a read and a write is a lost
@@ -373,7 +387,12 @@ class RaceDetector:
 
     def end(self, ex: Any) -> None:
         for race, lk in self.pending:
-            race.gil, race.gil_reason = self._gil_verdict(race, lk)
+            if _same_loop(ex, race.current.tid, race.previous.tid):
+                race.gil, race.gil_reason = True, (
+                    "Between steps of one event loop: the order depends on the order in which the loop runs "
+                    "ready tasks and callbacks, whatever the interpreter.")
+            else:
+                race.gil, race.gil_reason = self._gil_verdict(race, lk)
         self.pending = []
 
     def clock(self, tid: int) -> VectorClock:
@@ -491,7 +510,7 @@ class RaceDetector:
             self.last[(t, lk)] = _Step(ordinal, line, kind, run)
             return
         access = Access(t, ts.name, kind, location.what, site, epoch, ordinal, atomic,
-                        capture() if self.stacks else (), line, lk[1], run)
+                        capture() if self.stacks else (), line, lk[1], run, ts.task is not None)
         self.last[(t, lk)] = access
         w = location.write
         if w is not None and w.tid != t and w.clock > (cc[w.tid] if w.tid < len(cc) else 0) \
@@ -581,28 +600,31 @@ class RaceDetector:
             for u, (ucheck, uwrite) in group.rmws.items():
                 # another thread read this here, then wrote it; this read can come between the two
                 if (u != t and ucheck.access.line == access.line and _conflict(k, uwrite.key)
-                        and uwrite.clock > (cc[u] if u < len(cc) else 0)):
+                        and uwrite.clock > (cc[u] if u < len(cc) else 0)
+                        and not _same_loop(ex, t, u)):
                     self._violation(ex, location, lk, access, uwrite, _kind_of(ucheck.access, uwrite),
-                                    f"thread {uwrite.thread!r} read this at {_loc(ucheck.access.site)} and then "
-                                    f"wrote it at {_loc(uwrite.site)}; the same read by thread {access.thread!r} "
+                                    f"{uwrite.who} read this at {_loc(ucheck.access.site)} and then "
+                                    f"wrote it at {_loc(uwrite.site)}; the same read by {access.who} "
                                     "can come between the two")
             return
         for u, (ucheck, uwrite) in group.rmws.items():
             # a write of another thread's read-then-write not ordered before this write: this one can fall
             # between its check and its act
             if (u != t and uwrite.clock > (cc[u] if u < len(cc) else 0)
-                    and _conflict(k, ucheck.access.key) and _conflict(k, uwrite.key)):
+                    and _conflict(k, ucheck.access.key) and _conflict(k, uwrite.key)
+                    and not _same_loop(ex, t, u)):
                 self._violation(ex, location, lk, access, uwrite, "lost update",
-                                f"this write can come between thread {uwrite.thread!r}'s read at "
+                                f"this write can come between {uwrite.who}'s read at "
                                 f"{_loc(ucheck.access.site)} and its write at {_loc(uwrite.site)}, which then "
                                 "overwrites it")
         if container and access.kind == "delete":
             for u, (ucheck, use) in group.uses.items():
                 # this removal can come between another thread's check of the container and its use
                 if (u != t and use.clock > (cc[u] if u < len(cc) else 0)
-                        and _conflict(k, ucheck.access.key) and _conflict(k, use.key)):
+                        and _conflict(k, ucheck.access.key) and _conflict(k, use.key)
+                        and not _same_loop(ex, t, u)):
                     self._violation(ex, location, lk, access, use, "check-then-act",
-                                    f"this write can come between thread {use.thread!r}'s check at "
+                                    f"this write can come between {use.who}'s check at "
                                     f"{_loc(ucheck.access.site)} and its use at {_loc(use.site)}")
         # this thread's check that this write may act on: its earliest read of the item or of the whole
         check = None
@@ -617,17 +639,19 @@ class RaceDetector:
         for loc in (location, *related):
             for u, other in loc.writes.items():
                 if (u != t and other.clock > (pre[u] if u < len(pre) else 0)
-                        and _conflict(other.key, check.access.key) and _conflict(other.key, k)):
+                        and _conflict(other.key, check.access.key) and _conflict(other.key, k)
+                        and not _same_loop(ex, t, u)):
                     self._violation(ex, loc, lk, access, other, "lost update",
-                                    f"thread {other.thread!r}'s write at {_loc(other.site)} can come between "
-                                    f"thread {access.thread!r}'s read at {_loc(check.access.site)} and this "
+                                    f"{other.who}'s write at {_loc(other.site)} can come between "
+                                    f"{access.who}'s read at {_loc(check.access.site)} and this "
                                     "write, which then overwrites it")
         for (u, ukey), ucheck in checks.items():
             if (u != t and ucheck.access.line == check.access.line and _conflict(ukey, k)
-                    and ucheck.access.clock > (cc[u] if u < len(cc) else 0)):
+                    and ucheck.access.clock > (cc[u] if u < len(cc) else 0)
+                    and not _same_loop(ex, t, u)):
                 self._violation(ex, location, lk, access, ucheck.access, _kind_of(check.access, access),
-                                f"thread {access.thread!r} read this at {_loc(check.access.site)} and then wrote it "
-                                f"here; the same read by thread {ucheck.access.thread!r} can come between the two")
+                                f"{access.who} read this at {_loc(check.access.site)} and then wrote it "
+                                f"here; the same read by {ucheck.access.who} can come between the two")
 
     def _use(self, ex: Any, group: _Group, location: _Location, related: list[_Location], lk: tuple,
              access: Access, check: _Check) -> None:
@@ -641,10 +665,11 @@ class RaceDetector:
             for u, other in loc.writes.items():
                 if (u != t and other.kind == "delete"
                         and other.clock > (pre[u] if u < len(pre) else 0)
-                        and _conflict(other.key, check.access.key) and _conflict(other.key, access.key)):
+                        and _conflict(other.key, check.access.key) and _conflict(other.key, access.key)
+                        and not _same_loop(ex, t, u)):
                     self._violation(ex, loc, lk, access, other, "check-then-act",
-                                    f"thread {other.thread!r}'s write at {_loc(other.site)} can come between "
-                                    f"thread {access.thread!r}'s check at {_loc(check.access.site)} and this use")
+                                    f"{other.who}'s write at {_loc(other.site)} can come between "
+                                    f"{access.who}'s check at {_loc(check.access.site)} and this use")
 
     def _stale(self, location: _Location, obj: Any, key: Any) -> bool:
         """A store of attribute ``key`` that the object known at this address had (its last access of
@@ -684,6 +709,7 @@ class RaceDetector:
 
     def _violation(self, ex: Any, loc: _Location, lk: tuple, current: Access, previous: Access,
                    violation: str, why: str) -> None:
+        # (never between two units of one event loop: callers check _same_loop first, before the words)
         self._race(ex, loc, lk, current, previous, violation, why)
 
     def _race(self, ex: Any, loc: _Location, lk: tuple, current: Access, previous: Access,
@@ -765,7 +791,7 @@ class RaceDetector:
                 sequences.append((a, last - first))
         if any(switches > 0 for _a, switches in sequences):
             a = next(a for a, s in sequences if s > 0)
-            return True, (f"Under the GIL of Python {version} the race can manifest: thread {a.thread!r} can be "
+            return True, (f"Under the GIL of Python {version} the race can manifest: {a.who} can be "
                           f"switched out between its accesses to {race.what} at {_loc(a.site)} (a call or a "
                           "loop back-edge lies between them).")
         if len(sequences) == 2:

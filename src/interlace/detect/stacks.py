@@ -11,6 +11,9 @@ from typing import Any
 _PACKAGE_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__))) + os.sep
 _THREADING = threading.__file__
 _STOP = frozenset({"_bootstrap_inner", "_bootstrap"})
+_ASYNCIO_DIR = os.path.join(os.path.dirname(threading.__file__), "asyncio") + os.sep
+#: where a step of an asyncio task or callback begins (a task's stack starts at its coroutine)
+_ASYNCIO_STOP = frozenset({"_run", "__step", "__step_run_and_handle_result", "__wakeup"})
 
 #: one frame: (filename, lineno, function name)
 Frame = tuple
@@ -28,7 +31,8 @@ def _info(code: Any) -> tuple[int, str, str, Any]:
     filename = code.co_filename
     if filename.startswith(_PACKAGE_DIR):
         kind = _SKIP
-    elif filename == _THREADING and code.co_name in _STOP:
+    elif (filename == _THREADING and code.co_name in _STOP
+          or filename.startswith(_ASYNCIO_DIR) and code.co_name in _ASYNCIO_STOP):
         kind = _STOP_HERE
     else:
         kind = _USER

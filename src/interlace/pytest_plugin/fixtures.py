@@ -8,8 +8,11 @@ fixtures are set up once, outside any execution, and shared.
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Callable
 from typing import Any
+
+import pytest
 
 from .subtests import SubtestFailures, fixture_subtests, unittest_subtests
 
@@ -94,11 +97,26 @@ def _is_unittest(item: Any) -> bool:
     return isinstance(item, TestCaseFunction)
 
 
+def _is_bare_coroutine_test(item: Any) -> bool:
+    """An ``async def`` test that no async plugin took over (pytest-asyncio and anyio make items of
+    their own, or mark them): interlace runs it with ``asyncio.run`` in each execution, where the
+    loop is the controlled one (see runtime/eventloop.py); pytest alone would skip it."""
+    if type(item) is not pytest.Function or item.get_closest_marker("anyio") is not None:
+        return False
+    return inspect.iscoroutinefunction(getattr(item, "obj", None))
+
+
 def _call_test(item: Any) -> None:
     failures = SubtestFailures()  # a failing subtest lets the test go on, and fails it at the end
     if not _is_unittest(item):
         fixture_subtests(item, failures)
-        type(item).runtest(item)
+        if _is_bare_coroutine_test(item):
+            import asyncio
+
+            arguments = {name: item.funcargs[name] for name in item._fixtureinfo.argnames}
+            asyncio.run(item.obj(**arguments))
+        else:
+            type(item).runtest(item)
         failures.raise_if_any()
         return
     # unittest.TestCase: setUp, the test, tearDown and cleanups, with exceptions propagating (the

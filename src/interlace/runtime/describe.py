@@ -20,6 +20,7 @@ def is_internal(filename: str) -> bool:
     return os.path.abspath(filename).startswith(_PACKAGE_DIR + os.sep)
 
 
+_ASYNCIO_DIR = os.path.join(os.path.dirname(threading.__file__), "asyncio") + os.sep
 _BOOTSTRAP = frozenset({"_bootstrap", "_bootstrap_inner", "run"})
 
 
@@ -42,10 +43,26 @@ def user_stack(frame: Any) -> list[str]:
 
 
 def stack_of(ex: Any, ts: Any) -> list[str]:
+    if ts.task is not None:
+        return task_stack(ts.task)
     frame = sys._current_frames().get(ts.ident) if ts.ident is not None else None
     if frame is None:
         return ["  (stack not available)\n"]
     return user_stack(frame)
+
+
+def task_stack(task: Any) -> list[str]:
+    """Formatted stack of an asyncio task that is not running: its coroutine and those it awaits."""
+    entries = []
+    coro = task.get_coro()
+    while coro is not None:
+        frame = getattr(coro, "cr_frame", None) or getattr(coro, "gi_frame", None)
+        if frame is None:
+            break
+        if not is_internal(frame.f_code.co_filename) and not frame.f_code.co_filename.startswith(_ASYNCIO_DIR):
+            entries.append(traceback.FrameSummary(frame.f_code.co_filename, frame.f_lineno, frame.f_code.co_name))
+        coro = getattr(coro, "cr_await", None) or getattr(coro, "gi_yieldfrom", None)
+    return traceback.format_list(entries) if entries else ["  (stack not available)\n"]
 
 
 def waiting_on(ex: Any, ts: Any) -> str:
@@ -54,7 +71,9 @@ def waiting_on(ex: Any, ts: Any) -> str:
 
     w = ts.waiting
     if isinstance(w, ThreadState):
-        return f"join of thread {w.name!r}"
+        return f"task {w.name!r}" if w.task is not None else f"join of thread {w.name!r}"
+    if ts.task is not None and w is ts.task:
+        return "its event loop"
     if w is SLEEP:
         return "sleep"
     if isinstance(w, (ControlledLock, ControlledRLock)):
@@ -88,11 +107,13 @@ def describe_deadlock(ex: Any, blocked: list) -> tuple[str, list[str]]:
     if cycle:
         summary = "deadlock: " + " -> ".join(f"{t.name!r} waits for {waiting_on(ex, t)}" for t in cycle)
     else:
-        summary = f"deadlock: every live thread is blocked ({names})"
+        every = "thread and task" if any(t.task is not None for t in blocked) else "thread"
+        summary = f"deadlock: every live {every} is blocked ({names})"
     details = []
     for t in blocked:
         held = ", ".join(lock.label for lock in t.held) or "nothing"
-        lines = [f"thread {t.name!r} waits for {waiting_on(ex, t)}; holds {held}\n"]
+        lines = [f"{'task' if t.task is not None else 'thread'} {t.name!r} waits for {waiting_on(ex, t)}; "
+                 f"holds {held}\n"]
         lines += stack_of(ex, t)
         details.append("".join(lines))
     return summary, details

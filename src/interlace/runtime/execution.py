@@ -103,6 +103,10 @@ class Execution:
         self.current: ThreadState | None = None
         self.now = 0.0
         self.choices = Choices()
+        self.tasks_made = 0  # asyncio tasks made so far (they are named Task-<n> in that order)
+        # at an event loop's choice of the next step: the unit that ran the step before, which the
+        # strategies see as the running thread (choosing another one preempts it)
+        self.unit_hint: ThreadState | None = None
         self.asked = 0  # decisions the strategy was asked (the others were taken by the fast path)
         self._alone_since = 0  # the step at which the virtual clock last moved for a thread alone
         # the tids of the RUNNABLE threads, ascending, kept in step with every status change by
@@ -336,6 +340,99 @@ class Execution:
 
         start_os_thread(boot)
 
+    # -- asyncio tasks: units with no OS thread of their own (see runtime/eventloop.py) -----------------
+
+    def add_task(self, task: Any, name: str) -> ThreadState:
+        """A state for an asyncio task: a unit the strategy chooses like a thread (its own tid, lane and
+        vector clock), whose steps run on its event loop's thread. It can run only when that loop
+        offers it (:meth:`choose_unit`); in between it is BLOCKED on what its task awaits."""
+        ts = ThreadState(len(self.threads), _TaskIdentity(name))
+        ts.task = task
+        ts.status = BLOCKED
+        ts.waiting = task
+        self.threads.append(ts)
+        self._changed()
+        on_created = getattr(self.strategy, "thread_created", None)
+        if on_created is not None:
+            on_created(ts.tid)
+        return ts
+
+    def choose_unit(self, me: ThreadState, units: list[ThreadState], me_too: bool, busy: Any,
+                    last: ThreadState | None = None) -> ThreadState:
+        """The event loop that ``me`` (the baton holder) runs has a step of each of ``units`` ready (and
+        one of its own bare callbacks if ``me_too``): a scheduling point where those units and every
+        runnable thread are the choices. Returns the unit chosen to run its step, which then holds the
+        baton on ``me``'s OS thread; the others wait for the loop (BLOCKED on ``busy``). ``last``: the
+        unit that ran the loop's previous step, the one that choosing another preempts."""
+        fast = self.fast
+        progress = fast.progress_at  # offering the ready units is no progress (a sleep(0) spin is not)
+        if (len(units) == 1 and not me_too and self.enabled == [me.tid] and not self.timed
+                and fast.step < self.step_limit):
+            # one task ready and nothing else can run: no decision, the baton passes on this OS thread
+            u = units[0]
+            u.gate, u.ident, u.waiting, u.pending, u.pending_what = me.gate, me.ident, None, None, u.name
+            self._runnable(u)
+            self._not_runnable(me, BLOCKED)
+            me.waiting = busy
+            fast.progress_at = progress
+            fast.step += 1
+            fast.loops = 0
+            fast.told.clear()
+            u.run_length = 0
+            self._hold(u)
+            return u
+        for u in units:
+            u.gate = me.gate  # the loop's thread parks on its own gate whichever of its units is chosen
+            u.ident = me.ident
+            u.waiting = None
+            u.pending = None  # what its step does is known only once it ran
+            u.pending_what = u.name
+            self._runnable(u)
+        if not me_too:
+            self._not_runnable(me, BLOCKED)
+            me.waiting = busy
+        fast.progress_at = progress
+        fast.step += 1
+        fast.loops = 0
+        me.pending = None
+        self.unit_hint = last
+        try:
+            self._schedule(me)
+        finally:
+            self.unit_hint = None
+        chosen = self.current
+        for u in units:
+            if u is not chosen:
+                self._not_runnable(u, BLOCKED)
+                u.waiting = busy
+        if chosen is not me and me.status == RUNNABLE:
+            self._not_runnable(me, BLOCKED)
+            me.waiting = busy
+        return chosen
+
+    def end_unit(self, unit: ThreadState, me: ThreadState, finished: bool) -> None:
+        """The step of ``unit`` on the event loop of ``me`` returned: ``me`` holds the baton again (the
+        same OS thread: no hand-off), ``unit`` waits for its next step or has ended."""
+        progress = self.fast.progress_at
+        self._not_runnable(unit, FINISHED if finished else BLOCKED)
+        unit.waiting = unit.task
+        me.waiting = None
+        self._runnable(me)
+        self.fast.told.clear()
+        self._hold(me)
+        if not finished:
+            self.fast.progress_at = progress
+
+    def advance_clock(self, when: float) -> None:
+        """Virtual time passes up to ``when`` (an event loop that stayed busy long enough for its
+        soonest timer to be due), ending the timed waits it passes."""
+        if when > self.now:
+            self.now = when
+        for t in self.threads:
+            if t.status == BLOCKED and t.deadline is not None and t.deadline <= self.now:
+                t.timed_out = True
+                self.wake(t)
+
     def _thread_finished(self, ts: ThreadState) -> None:
         with self._mutex:
             self._not_runnable(ts, FINISHED)
@@ -367,6 +464,8 @@ class Execution:
         from .watchdog import abandon
 
         for ts in self.threads[1:]:
+            if ts.task is not None:
+                continue  # an asyncio task: no OS thread of its own
             if ts.status == OUTSIDE:  # stuck in C: it unwinds if it ever returns; never waited for
                 if not ts.exited.acquire(True, 0.2):
                     abandon(ts.ident)
@@ -455,6 +554,8 @@ class Execution:
             if fast.step - fast.progress_at > self.livelock_window:
                 self._livelock(me, no_progress=True)
             cur = me.tid if me.status == RUNNABLE else None
+            if cur is None and self.unit_hint is not None and self.unit_hint.status == RUNNABLE:
+                cur = self.unit_hint.tid
             self.asked += 1
             tid = self.strategy.choose(list(enabled), cur, self)
             if tid < 0:
@@ -824,6 +925,15 @@ class Execution:
         self._abort_from(me)
         raise Abort
 
+
+
+class _TaskIdentity:
+    """What a ThreadState reads from a thread, for an asyncio task: its name; never waited for at exit."""
+
+    daemon = True
+
+    def __init__(self, name: str) -> None:
+        self.name = name
 
 
 def _release(gate: Any) -> None:

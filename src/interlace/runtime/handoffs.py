@@ -54,6 +54,20 @@ def _signal_before(key: Callable[..., tuple]) -> Callable[[Callable], Callable]:
     return wrap
 
 
+def _wait_after_await(key: Callable[..., tuple]) -> Callable[[Callable], Callable]:
+    """``_wait_after`` for a coroutine method (``asyncio.Lock.acquire``): the wait is where it returns."""
+    def wrap(original: Callable) -> Callable:
+        async def method(self: Any, *args: Any, **kwargs: Any) -> Any:
+            result = await original(self, *args, **kwargs)
+            _emit("wait", key(self))
+            return result
+
+        method.__wrapped__ = original  # type: ignore[attr-defined]
+        return method
+
+    return wrap
+
+
 def _wait_after(key: Callable[..., tuple | None], only_if_true: bool = False,
                 always: bool = False) -> Callable[[Callable], Callable]:
     def wrap(original: Callable) -> Callable:
@@ -152,6 +166,41 @@ def _wrappers() -> list[tuple[Any, str, Callable[[Callable], Callable]]]:
     return pairs
 
 
+def asyncio_wrappers() -> list[tuple[Any, str, Callable[[Callable], Callable]]]:
+    """The same hand-offs for asyncio's primitives (an uncontended ``Lock.acquire`` or a ``get`` of a
+    queue with items wakes no future, so the event loop's callback edges alone miss them), and a
+    task's end -> ``result``/``exception``/``done`` of it (``gather`` of tasks already done)."""
+    import asyncio
+    from asyncio import futures
+
+    def key(name: str) -> Callable[..., tuple]:
+        return lambda obj, *rest, **kw: (name, id(obj))
+
+    return [
+        (asyncio.Lock, "release", _signal_before(key("lock"))),
+        (asyncio.Lock, "acquire", _wait_after_await(key("lock"))),
+        (asyncio.Semaphore, "release", _signal_before(key("semaphore"))),
+        (asyncio.BoundedSemaphore, "release", _signal_before(key("semaphore"))),
+        (asyncio.Semaphore, "acquire", _wait_after_await(key("semaphore"))),
+        (asyncio.Event, "set", _signal_before(key("event"))),
+        (asyncio.Event, "wait", _wait_after_await(key("event"))),
+        (asyncio.Event, "is_set", _wait_after(lambda e, r: ("event", id(e)), only_if_true=True)),
+        (asyncio.Queue, "put_nowait", _signal_before(_item_key)),
+        (asyncio.Queue, "get_nowait", _wait_after(_got_key)),
+        (asyncio.Queue, "task_done", _signal_before(key("queue-join"))),
+        (asyncio.Queue, "join", _wait_after_await(key("queue-join"))),
+        # the base of the pure-Python tasks that the controlled loop makes (see eventloop.py)
+        (futures._PyFuture, "result", _wait_after(lambda t, r: ("task", id(t)), always=True)),
+        (futures._PyFuture, "exception", _wait_after(lambda t, r: ("task", id(t)), always=True)),
+        (futures._PyFuture, "done", _wait_after(lambda t, r: ("task", id(t)), only_if_true=True)),
+    ]
+
+
+def task_ended(task: Any) -> None:
+    """The signal that :func:`asyncio_wrappers`' waits on a task match (its last step just ran)."""
+    _emit("signal", ("task", id(task)))
+
+
 def copy_wrappers(klass: type) -> list[tuple[str, Callable[[Callable], Callable]]]:
     """The wrappers for ``klass`` when it is a *copy* of a class they wrap: the same class of a
     module imported afresh (``import_fresh_module("queue")`` makes a second ``queue.Queue``), whose
@@ -166,7 +215,7 @@ def copy_wrappers(klass: type) -> list[tuple[str, Callable[[Callable], Callable]
 
 def install(set_attr: Callable[[Any, str, Any], None]) -> None:
     """Install the wrappers with ``set_attr(owner, name, value)`` (which remembers the original)."""
-    for owner, name, wrap in _wrappers():
+    for owner, name, wrap in _wrappers() + asyncio_wrappers():
         original = owner.__dict__.get(name)
         if original is not None:
             set_attr(owner, name, wrap(original))
@@ -211,6 +260,8 @@ class HandoffLog:
         out: dict[tuple[int, int], str] = {}
         taken: dict[tuple, int] = {}
         for key, tid, pos in self.waits:
+            if key[0] == "asyncio callback":
+                continue  # every step of an asyncio task has one: an arrow would say nothing
             signals = [(stid, spos) for stid, spos in self.signals.get(key, ()) if spos <= pos]
             if key[0] == "queue":
                 n = taken.get(key, 0)

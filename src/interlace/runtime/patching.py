@@ -18,7 +18,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from . import handoffs, hooks
+from . import eventloop, handoffs, hooks
 from .locks import ControlledLock, ControlledRLock, _tell
 from .state import FINISHED, SLEEP
 
@@ -297,16 +297,23 @@ def _is_alive(self: threading.Thread) -> bool:
 # -- thread identity -------------------------------------------------------------------------------
 
 
+def _os_tid(ex: Any, me: Any) -> int:
+    """The tid of the OS thread ``me`` runs on: its own, or for an asyncio task its loop's thread's."""
+    if me.task is None:
+        return me.tid
+    return ex.by_ident[me.ident].tid
+
+
 def get_ident() -> int:
     ex, me = _managed()
-    return _real_get_ident() if me is None else VIRTUAL_IDENT_BASE + me.tid * 0x1000
+    return _real_get_ident() if me is None else VIRTUAL_IDENT_BASE + _os_tid(ex, me) * 0x1000
 
 
 def get_native_id() -> int:
     ex, me = _managed()
     if me is None:
         return _real_get_native_id()  # type: ignore[misc]
-    return VIRTUAL_NATIVE_ID_BASE + me.tid
+    return VIRTUAL_NATIVE_ID_BASE + _os_tid(ex, me)
 
 
 def _state_of(thread: threading.Thread) -> Any:
@@ -344,7 +351,7 @@ def _log_record_init(original: Callable[..., None]) -> Callable[..., None]:
         original(self, *args, **kwargs)
         ex, me = _managed()
         if me is not None and self.thread is not None:
-            self.thread = VIRTUAL_IDENT_BASE + me.tid * 0x1000
+            self.thread = VIRTUAL_IDENT_BASE + _os_tid(ex, me) * 0x1000
 
     __init__.__wrapped__ = original  # type: ignore[attr-defined]
     return __init__
@@ -463,6 +470,7 @@ class RuntimePatches:
 
         self._set(cf_thread, "_global_shutdown_lock", cf_thread._global_shutdown_lock)
         handoffs.install(self._set)
+        eventloop.install(self._set)
         pool = cf_thread.ThreadPoolExecutor
         self._set(pool, "__init__", _ordered_pool_init(pool.__init__))
         return self

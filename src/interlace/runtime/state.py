@@ -144,7 +144,7 @@ class ThreadState:
     __slots__ = (
         "tid", "thread", "name", "gate", "exited", "status", "waiting", "deadline", "timed_out",
         "ident", "daemon", "held", "run_length", "site", "outside_since", "gil_points", "pending",
-        "pending_what", "pending_lock", "accesses", "back_edges", "early", "io_deadline",
+        "pending_what", "pending_lock", "accesses", "back_edges", "early", "io_deadline", "task",
     )
 
     def __init__(self, tid: int, thread: threading.Thread) -> None:
@@ -175,6 +175,9 @@ class ThreadState:
         # (``pending`` is None there: the trace and reports name an acquire only once it happened)
         self.pending_lock: Any = None
         self.accesses = 0  # shared accesses so far (see Execution.access_number)
+        # the asyncio task this state stands for (see runtime/eventloop.py): a unit of the scheduler with
+        # no OS thread of its own, whose steps run on its event loop's thread; None for a thread
+        self.task: Any = None
 
     def __repr__(self) -> str:
         return f"<ThreadState {self.tid} {self.name} {self.status}>"

@@ -322,8 +322,9 @@ class DPOR(Strategy):
         """The execution as transitions, and for each of its races, the reversal to run."""
         trace = self.log.sync(execution)
         idents = lock_identities(trace, self.held_snaps + [held_locks(execution)], self.trace_pos + [len(trace)])
+        tasks = frozenset(ts.tid for ts in execution.threads if ts.task is not None)
         trans = transitions(self.log, [node.chosen for node in self.nodes], self.trace_pos, idents,
-                            execution.model == "free-threaded")
+                            execution.model == "free-threaded", tasks)
         for t in trans:
             # what each chosen transition did after its first step (see :class:`_Node`)
             if t.decision is not None and len(t.ops) > 1:

@@ -213,11 +213,13 @@ def continues(event: Any, free: bool) -> bool:
 
 
 def transitions(log: EventLog, chosen: list[int], trace_pos: list[int], idents: dict[int, str],
-                free: bool) -> list[Transition]:
+                free: bool, tasks: frozenset[int] = frozenset()) -> list[Transition]:
     """The events of ``log`` as transitions, each tagged with the decision that chose it (None:
     forced). ``chosen[d]`` is the thread chosen at decision ``d`` of the current path, made at trace
     position ``trace_pos[d]``; ``idents`` are the lock identities (:func:`lock_identities`); ``free``:
-    the free-threaded model."""
+    the free-threaded model. ``tasks``: the tids of asyncio tasks, whose events with no decision
+    between them are one step of their loop (no other task can run inside it): one transition, which
+    the decision that chose the task can reverse."""
     decided: dict[int, int] = {}
     for d, pos in enumerate(trace_pos):
         if d < len(chosen):
@@ -243,7 +245,8 @@ def transitions(log: EventLog, chosen: list[int], trace_pos: list[int], idents: 
         d = decided.get(pos)
         if d is not None and chosen[d] != tid:
             d = None
-        joins = prev is not None and prev is (out[-1] if out else None) and d is None and continues(event, free)
+        joins = prev is not None and prev is (out[-1] if out else None) and d is None and (
+            tid in tasks or continues(event, free))
         what = idents.get(pos, event.what)
         if event.kind == "sleep":
             event_op = ("read", CLOCK)  # see dependence.dependent

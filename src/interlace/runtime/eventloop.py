@@ -1,0 +1,318 @@
+"""A controlled asyncio event loop: every task is a unit of the execution's scheduler.
+
+An ``await`` is a switch point just like a thread switch, and the real loop runs ready callbacks in a
+fixed (FIFO) order, so a bad task order may never happen in tests. Under an execution, the loop a
+program creates (``asyncio.run``, ``new_event_loop``, ``get_event_loop``: the policy's loop factory is
+patched) is :class:`ControlledLoop`:
+
+- each task made by ``loop.create_task`` (``asyncio.create_task``, ``gather``, ``TaskGroup``,
+  ``wait_for``, ``to_thread`` ...) gets a state of its own in the execution (:meth:`Execution.add_task`):
+  its own tid, lane in the reports, vector clock and PCT priority; its steps run on the loop's OS
+  thread. Ready callbacks that belong to no task (a future's done callback, a timer, a
+  ``call_soon_threadsafe`` callback) are steps of the loop's thread itself;
+- each turn of the loop runs *one* ready step, chosen by the strategy among the units with one ready
+  and every runnable thread (:meth:`Execution.choose_unit`): tasks and threads share one scheduler.
+  The steps of one unit stay in the order they were scheduled (one task has one step ready at a
+  time; the loop's own callbacks stay FIFO); the order across units is the strategy's;
+- ``loop.time()`` is the virtual clock (``time.monotonic`` is). A timer is due when the loop has
+  nothing else to run: the loop then blocks *as a timed wait of the execution* (which the strategy
+  may end early with respect to the threads, like a ``time.sleep``), and the clock jumps to the
+  timer when nothing else can run. A loop that stays busy for ``TIMER_PATIENCE`` turns while a
+  timer is pending lets the clock reach it, so a task polling with ``sleep(0)`` for a timer's
+  effect still ends;
+- with no ready step and no timer the loop blocks on the execution until a managed thread calls
+  ``call_soon_threadsafe`` (``run_in_executor``, ``to_thread`` end so): no real selector, no wall
+  clock. When nothing can ever wake it, the execution reports a deadlock naming what each task
+  awaits. A loop with real file descriptors registered (sockets, pipes) polls its selector, which
+  ``runtime/blocking.py`` makes a virtual-time wait;
+- happens-before: scheduling a callback (``call_soon``, ``call_at``, ``call_soon_threadsafe``,
+  which every future completion, task creation and wake-up goes through) -> running it, told to the
+  detectors as a signal/wait pair and to DPOR as a wake-up edge. ``asyncio.Lock``, ``Event``,
+  ``Condition``, ``Semaphore`` and ``Queue`` are built on futures, so their edges are these.
+
+Tasks are the pure-Python ``asyncio.tasks._PyTask`` (its callbacks name the task they belong to;
+the C task's do not on every version), named ``Task-<n>`` with ``n`` counted per execution, so that
+names do not depend on what ran before in the process.
+"""
+
+from __future__ import annotations
+
+import heapq
+import itertools
+from typing import Any
+
+from . import handoffs, hooks
+from .state import Abort
+
+#: turns of a busy loop after which its soonest pending timer is due (see the module docstring)
+TIMER_PATIENCE = 1000
+
+_handle_numbers = itertools.count(1)
+_real_factory: Any = None
+_loop_class: Any = None
+
+
+class LoopIdle:
+    """What a loop's thread waits on when its loop has no ready step (reports show it)."""
+
+    __slots__ = ("loop",)
+
+    def __init__(self, loop: Any) -> None:
+        self.loop = loop
+
+    def __str__(self) -> str:
+        tasks = sum(1 for ts in self.loop._il_units.values() if ts.status != "finished")
+        return (f"the event loop ({tasks} task(s) pending, none ready, no timer): a call_soon_threadsafe "
+                "from another thread")
+
+
+class LoopBusy:
+    """What a unit waits on while its loop runs another unit's step."""
+
+    __slots__ = ()
+
+    def __str__(self) -> str:
+        return "its event loop (running another task's step)"
+
+
+_BUSY = LoopBusy()
+
+
+def _loop_base() -> Any:
+    import asyncio
+
+    return asyncio.SelectorEventLoop
+
+
+def controlled_loop_class() -> type:
+    """The class, made once (asyncio is imported only when a program uses it)."""
+    global _loop_class
+    if _loop_class is not None:
+        return _loop_class
+    from asyncio import tasks
+
+    py_task = tasks._PyTask
+
+    class ControlledLoop(_loop_base()):  # type: ignore[misc]
+        """The event loop of an execution (see the module docstring)."""
+
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            super().__init__(*args, **kwargs)
+            self._il_idle = LoopIdle(self)
+            self._il_adopt(hooks._active)
+
+        def _il_adopt(self, ex: Any) -> None:
+            """Serve execution ``ex`` (a loop can outlive the execution that made it: a fixture's)."""
+            self._il_ex = ex
+            self._il_units: dict[Any, Any] = {}  # task -> its ThreadState
+            self._il_sent: dict[int, tuple[Any, tuple]] = {}  # id(handle) -> (handle, happens-before key)
+            self._il_busy_turns = 0
+            self._il_last: Any = None  # the unit that ran the previous step
+
+        def _il_me(self) -> Any:
+            """The caller's state, if it is the baton holder of the active execution."""
+            ex = hooks._active
+            if ex is None:
+                return None
+            me = ex.me()
+            if me is not None and ex is not self._il_ex:
+                self._il_adopt(ex)
+            return me
+
+        # -- tasks -----------------------------------------------------------------------------------
+
+        def create_task(self, coro: Any, *, name: Any = None, context: Any = None, **kwargs: Any) -> Any:
+            me = self._il_me()
+            if me is None or self._task_factory is not None or kwargs:
+                if context is not None:
+                    kwargs["context"] = context
+                return super().create_task(coro, name=name, **kwargs)
+            self._check_closed()
+            ex = self._il_ex
+            ex.tasks_made += 1
+            if name is None:
+                name = f"Task-{ex.tasks_made}"
+            if context is not None:
+                kwargs["context"] = context
+            if ex.record_trace:
+                ex.note(me, "start", name, None)  # DPOR and the reports: the new unit's start
+            task = py_task(coro, loop=self, name=name, **kwargs)
+            if task._source_traceback:
+                del task._source_traceback[-1]
+            self._il_units[task] = ex.add_task(task, str(name))
+            return task
+
+        def _il_unit_of(self, handle: Any, me: Any) -> Any:
+            owner = getattr(handle._callback, "__self__", None)
+            ts = self._il_units.get(owner) if isinstance(owner, py_task) else None
+            return me if ts is None else ts
+
+        # -- happens-before: scheduling a callback -> running it -------------------------------------
+
+        def _il_scheduled(self, handle: Any) -> None:
+            me = self._il_me()
+            if me is None:
+                return
+            ex = self._il_ex
+            if not ex.access_observers and ex.hidden_sync is None:
+                return  # happens-before matters to the detectors of races (and to DPOR) only
+            if self._il_unit_of(handle, None) is me:
+                return  # a task scheduling its own next step (``sleep(0)``): program order already
+            key = ("asyncio callback", next(_handle_numbers))
+            self._il_sent[id(handle)] = (handle, key)
+            if ex.access_observers:
+                _sync(ex, "signal", me, key)
+            if ex.hidden_sync is not None:
+                ex.hidden_sync(ex, "release", me, handle)
+
+        def _call_soon(self, callback: Any, args: Any, context: Any) -> Any:
+            handle = super()._call_soon(callback, args, context)
+            self._il_scheduled(handle)
+            return handle
+
+        def call_at(self, when: Any, callback: Any, *args: Any, context: Any = None) -> Any:
+            timer = super().call_at(when, callback, *args, context=context)
+            self._il_scheduled(timer)
+            return timer
+
+        def call_soon_threadsafe(self, callback: Any, *args: Any, context: Any = None) -> Any:
+            handle = super().call_soon_threadsafe(callback, *args, context=context)
+            if self._il_me() is not None:
+                self._il_ex.wake_waiters(self._il_idle)  # the loop's thread, if it waits for this
+            return handle
+
+        def call_exception_handler(self, context: dict) -> None:
+            ex = self._il_ex
+            if isinstance(context.get("exception"), Abort) or ex is not None and ex.aborting:
+                return  # the execution ended early (its tasks are left pending), not the program failing
+            super().call_exception_handler(context)
+
+        # -- one turn ----------------------------------------------------------------------------------
+
+        def _run_once(self) -> None:
+            me = self._il_me()
+            if me is None:
+                return super()._run_once()
+            ex = self._il_ex
+            self._il_due()
+            real_io = len(self._selector.get_map()) > 1  # more than the loop's own self-pipe
+            if real_io and self._ready:
+                self._process_events(self._selector.select(0))
+            if not self._ready:
+                if not self._stopping:
+                    self._il_wait(ex, me, real_io)
+                return
+            self._il_run_one(ex, me)
+            if ex.aborting:
+                raise Abort
+
+        def _il_due(self) -> None:
+            """Move the timers that are due (on the virtual clock) to the ready queue."""
+            scheduled = self._scheduled
+            if not scheduled:
+                return
+            end = self.time() + self._clock_resolution
+            while scheduled and (scheduled[0]._cancelled or scheduled[0]._when <= end):
+                timer = heapq.heappop(scheduled)
+                timer._scheduled = False
+                if timer._cancelled:
+                    self._timer_cancelled_count -= 1
+                else:
+                    self._ready.append(timer)
+                    self._il_busy_turns = 0
+
+        def _il_wait(self, ex: Any, me: Any, real_io: bool) -> None:
+            """Nothing is ready: wait for the soonest timer, or for another thread's callback."""
+            timeout = None
+            if self._scheduled:
+                timeout = max(0.0, self._scheduled[0]._when - self.time())
+            if real_io:
+                self._process_events(self._selector.select(timeout))
+                return
+            for task, ts in self._il_units.items():
+                if ts.status == "blocked":
+                    ts.waiting = _awaited(self, task)
+            ex.block(me, self._il_idle, timeout)
+
+        def _il_run_one(self, ex: Any, me: Any) -> None:
+            ready = self._ready
+            if any(h._cancelled for h in ready):
+                kept = [h for h in ready if not h._cancelled]
+                ready.clear()
+                ready.extend(kept)
+                if not ready:
+                    return
+            first: dict[Any, Any] = {}  # unit -> its first ready step, in the queue's order
+            for handle in ready:
+                unit = self._il_unit_of(handle, me)
+                if unit not in first:
+                    first[unit] = handle
+            if self._scheduled:
+                self._il_busy_turns += 1
+                if self._il_busy_turns > TIMER_PATIENCE:
+                    self._il_busy_turns = 0
+                    ex.advance_clock(self._scheduled[0]._when - self.time() + ex.now)
+            if len(first) == 1 and me in first:
+                ex.point(me, None, None)
+                chosen = me
+            else:
+                units = [u for u in first if u is not me]
+                chosen = ex.choose_unit(me, units, me in first, _BUSY, self._il_last)
+            self._il_last = chosen
+            handle = first[chosen]
+            ready.remove(handle)
+            sent = self._il_sent.pop(id(handle), None)
+            if sent is not None and sent[0] is handle:
+                if ex.access_observers:
+                    _sync(ex, "wait", chosen, sent[1])
+                if ex.hidden_sync is not None:
+                    ex.hidden_sync(ex, "woken", chosen, handle)
+            try:
+                handle._run()
+            finally:
+                if chosen is not me and not ex.aborting:
+                    done = chosen.task.done()
+                    if done and ex.observers:
+                        handoffs.task_ended(chosen.task)
+                    ex.end_unit(chosen, me, done)
+
+    ControlledLoop.__name__ = ControlledLoop.__qualname__ = "ControlledLoop"
+    _loop_class = ControlledLoop
+    return ControlledLoop
+
+
+def _sync(ex: Any, kind: str, me: Any, key: tuple) -> None:
+    """A happens-before edge for the detectors; no progress (a loop's turn is not)."""
+    progress = ex.fast.progress_at
+    ex.synced(kind, me, key)
+    ex.fast.progress_at = progress
+
+
+def _awaited(loop: Any, task: Any) -> Any:
+    """What ``task`` waits for, for a deadlock report: the state of the task it awaits, or words."""
+    waiter = getattr(task, "_fut_waiter", None)
+    ts = loop._il_units.get(waiter) if waiter is not None else None
+    if ts is not None:
+        return ts
+    if waiter is None:
+        return "its event loop"
+    return f"a pending {type(waiter).__name__}"
+
+
+def _factory(*args: Any, **kwargs: Any) -> Any:
+    ex = hooks._active
+    if ex is None or ex.me() is None:
+        return _real_factory(*args, **kwargs)
+    return controlled_loop_class()(*args, **kwargs)
+
+
+def install(set_attr: Any) -> None:
+    """Make the default policy's loop factory give a :class:`ControlledLoop` to managed threads
+    (``set_attr(owner, name, value)`` records the original for the uninstall)."""
+    global _real_factory
+    import asyncio
+
+    policy = asyncio.DefaultEventLoopPolicy
+    if _real_factory is None:
+        _real_factory = policy._loop_factory
+    set_attr(policy, "_loop_factory", staticmethod(_factory))

@@ -2,8 +2,9 @@
 
 Each thread gets a random priority; the highest-priority enabled thread always runs. At ``depth - 1``
 change points, chosen uniformly among the decisions of an execution that can preempt the running
-thread (scheduling points where it and another thread could run; their number is learnt from earlier
-executions), the running thread drops to a
+thread (scheduling points where it and another thread could run; their number is learnt from the
+calibration execution, number 0 by default, so that every execution depends on (seed, index) alone
+and can run on any worker), the running thread drops to a
 priority below every initial one. A bug of depth ``d`` is found with probability at least
 ``1 / (n * k**(d-1))`` per execution for ``n`` threads and ``k`` steps.
 
@@ -21,23 +22,32 @@ from .base import Strategy
 
 class PCT(Strategy):
     name = "pct"
+    partitionable = True
 
-    def __init__(self, seed: int, depth: int = 3, spin_limit: int = 64) -> None:
+    def __init__(self, seed: int, depth: int = 3, spin_limit: int = 64, calibration: int = 0) -> None:
         super().__init__(seed)
         if depth < 1:
             raise ValueError("PCT depth must be at least 1")
         self.depth = depth
         self.spin_limit = spin_limit
-        self.steps_estimate = 20  # decisions that can preempt, learnt from past executions
+        self.calibration = calibration  # the execution whose preemptible decisions set steps_estimate
+        self.steps_estimate = 20  # decisions that can preempt, learnt from the calibration execution
+        self.learnt = 0
+        self.index = 0
         self.preemptible = 0
         self.priorities: dict[int, float] = {}
         self.change_points: list[int] = []
         self.low = 0.0
 
+    def requires(self, index: int) -> tuple[int, ...]:
+        return (self.calibration,) if index > self.calibration else ()
+
     def begin(self, index: int) -> bool:
         super().begin(index)
+        self.index = index
         self.priorities = {}
-        k = max(self.steps_estimate, 1)
+        # up to the calibration, the first guess: whatever this instance ran before (on any worker)
+        k = max(self.steps_estimate, self.learnt if index > self.calibration else 0, 1)
         self.change_points = sorted(self.rng.randint(1, k) for _ in range(self.depth - 1))
         self.low = 0.0
         self.preemptible = 0
@@ -78,7 +88,8 @@ class PCT(Strategy):
         self.preemptible += n
 
     def end(self, execution: Any) -> None:
-        self.steps_estimate = max(self.steps_estimate, self.preemptible)
+        if self.index == self.calibration:
+            self.learnt = self.preemptible
 
     def describe(self) -> str:
         return f"pct(depth={self.depth})"

@@ -17,7 +17,7 @@ from typing import Any
 
 from .base import Strategy
 from .dfs import DFS
-from .pct import PCT
+from .pct import CALIBRATION, PCT
 from .pos import POS
 from .random_walk import RandomWalk
 
@@ -31,9 +31,9 @@ class Portfolio(Strategy):
         self.dfs_budget = dfs_budget
         self.dfs = DFS(seed, max_preemptions=None)
         self.dfs_bound = dfs_bound
-        # member k's first execution is 2k + 1: a PCT member calibrates on it
-        self.members: list[Strategy] = [PCT(seed, depth=3, calibration=1), POS(seed + 1),
-                                        PCT(seed + 2, depth=2, calibration=5), RandomWalk(seed + 3)]
+        # member k's odd executions are 2k + 1 + 8m: a PCT member calibrates on its first ones
+        self.members: list[Strategy] = [PCT(seed, depth=3, calibration=_odd_slots(0)), POS(seed + 1),
+                                        PCT(seed + 2, depth=2, calibration=_odd_slots(2)), RandomWalk(seed + 3)]
         self.active: Strategy = self.dfs
         self.dfs_runs = 0
         self.dfs_over = False
@@ -86,3 +86,7 @@ class Portfolio(Strategy):
 
     def describe(self) -> str:
         return "portfolio(dfs, pct(depth=3), pos, pct(depth=2), random)"
+
+
+def _odd_slots(member: int) -> tuple[int, ...]:
+    return tuple(2 * member + 1 + 8 * m for m in range(CALIBRATION))

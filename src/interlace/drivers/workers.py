@@ -20,6 +20,7 @@ indexes as tasks with the same lanes.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import pickle
 import signal
@@ -44,7 +45,12 @@ class WorkerError(Exception):
 
 @dataclass
 class Job:
-    """Everything a worker needs to run its share: pickled once, unpickled (importing ``fn``) there."""
+    """Everything a worker needs to run its share: pickled once, unpickled (importing ``fn``) there.
+
+    ``fn`` travels as itself (by qualified name), or as its ``__interlace_remote__`` attribute when it
+    has one: an object whose ``host(run)`` sets the function up in the worker and calls ``run(fn)``
+    (a pytest test needs its session and fixtures there: see :mod:`interlace.pytest_plugin.remote`).
+    """
 
     fn: Callable[[], Any]
     strategy: Callable[[], Strategy]  # makes the strategy, fresh: before its first execution
@@ -218,7 +224,8 @@ def explore_in_workers(fn: Callable[[], Any], strat: Strategy, recipe: Callable[
                        exclude=exclude, max_steps=max_steps, time_limit=time_limit, target=target,
                        stuck_timeout=stuck_timeout, races=races, ignore_races=ignore_races,
                        on_execution=on_execution, shrink=shrink)
-    job = Job(fn, recipe, executions, model, max_steps, tuple(include), tuple(exclude), stuck_timeout, races,
+    remote = getattr(fn, "__interlace_remote__", fn)
+    job = Job(remote, recipe, executions, model, max_steps, tuple(include), tuple(exclude), stuck_timeout, races,
               tuple(ignore_races), time_limit)
     data = job_bytes(job)
     backend: Backend
@@ -245,7 +252,7 @@ def explore_in_workers(fn: Callable[[], Any], strat: Strategy, recipe: Callable[
         interrupted = True
     finally:
         backend.close()
-    return _conclude(run, merged, job, races, shrink, interrupted)
+    return _conclude(fn, run, merged, job, races, shrink, interrupted)
 
 
 class _Merged:
@@ -299,7 +306,8 @@ class _Merged:
         return list(races.values()), list(inversions.values()), first
 
 
-def _conclude(run: Run, merged: _Merged, job: Job, races: str, shrink: bool, interrupted: bool) -> Result:
+def _conclude(fn: Callable[[], Any], run: Run, merged: _Merged, job: Job, races: str, shrink: bool,
+              interrupted: bool) -> Result:
     run.races, run.inversions, first = merged.findings()
     if first is not None:
         run.first_finding = (first.index, first.choices, first.trace, first.threads)
@@ -314,7 +322,7 @@ def _conclude(run: Run, merged: _Merged, job: Job, races: str, shrink: bool, int
         return end_result(run, None, races, executions=executions, exhausted=merged.exhausted is not None,
                           interrupted=interrupted, uninstrumented=merged.uninstrumented,
                           coverage=merged.exhausted.coverage if merged.exhausted is not None else None)
-    with Session(job.fn, job.include, job.exclude, stuck_timeout=job.stuck_timeout, races=job.races,
+    with Session(fn, job.include, job.exclude, stuck_timeout=job.stuck_timeout, races=job.races,
                  ignore_races=job.ignore_races, replayable=True) as session:
         for name in merged.uninstrumented:
             if name not in session.uninstrumented:
@@ -423,13 +431,21 @@ def _worker_main(data: bytes, w: int, n: int, limit: Any, running: Any, done: An
     try:
         job: Job = pickle.loads(data)
         started = time.perf_counter()
-        with Lane(job) as lane:
-            for out in _share(lane, range(w, job.executions, n), limit, running, done, w, started):
-                conn.send(out)
-                if out.exhausted or out.failure is not None:
-                    break
-            assert lane.session is not None
-            conn.send(LaneEnd(lane.executions, list(lane.session.uninstrumented)))
+
+        def lane_with(fn: Callable[[], Any]) -> None:
+            with Lane(dataclasses.replace(job, fn=fn)) as lane:
+                for out in _share(lane, range(w, job.executions, n), limit, running, done, w, started):
+                    conn.send(out)
+                    if out.exhausted or out.failure is not None:
+                        break
+                assert lane.session is not None
+                conn.send(LaneEnd(lane.executions, list(lane.session.uninstrumented)))
+
+        host = getattr(job.fn, "host", None)
+        if host is not None:
+            host(lane_with)  # e.g. a pytest test: set up in this process, its body given to lane_with
+        else:
+            lane_with(job.fn)
     except BaseException:  # noqa: BLE001 - said to the coordinator, which stops the exploration
         text = traceback.format_exc()
         try:

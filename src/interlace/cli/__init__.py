@@ -88,6 +88,10 @@ def _parser() -> argparse.ArgumentParser:
     add_replay_options(rp)
     add_parsers(sub)
 
+    from .campaign import add_parser as add_campaign
+
+    add_campaign(sub, sorted(STRATEGIES))
+
     rep = sub.add_parser("report", help="re-run a saved schedule and write its report (text, HTML)")
     rep.add_argument("schedule", help="a schedule file written by `interlace explore`")
     rep.add_argument("--html", default=None, metavar="OUT.html", help="write the HTML timeline here")
@@ -146,6 +150,10 @@ def _main(argv: Sequence[str] | None) -> int:
     try:
         if options.command == "explore":
             return _explore(options)
+        if options.command == "campaign":
+            from .campaign import cli_campaign
+
+            return cli_campaign(options)
         if options.command == "report":
             from .report import report_command
 
@@ -251,8 +259,7 @@ def _workers_option(options: argparse.Namespace) -> int | str | None:
         from ..drivers.dask_backend import check_dask
 
         check_dask(options.dask)
-    if workers is not None and options.strategy in ("dfs", "dpor") and workers != "1" or \
-            options.dask is not None and options.strategy in ("dfs", "dpor"):
+    if (workers is not None and workers != "1" or options.dask is not None) and options.strategy in ("dfs", "dpor"):
         print(f"interlace: {options.strategy} runs on one worker: each of its executions extends the tree of "
               "schedules the earlier ones built, so they cannot be shared out.", file=sys.stderr)
     return None if workers is None else workers if workers == "auto" else int(workers)

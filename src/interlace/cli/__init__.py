@@ -173,7 +173,12 @@ def _main(argv: Sequence[str] | None) -> int:
     except KeyboardInterrupt:
         print("\ninterlace: interrupted.", file=sys.stderr)
         return EXIT_INTERRUPTED
-    except Exception:  # noqa: BLE001 - interlace's own bug: say so, distinctly from a failure found
+    except Exception as exc:  # noqa: BLE001 - interlace's own bug: say so, distinctly from a failure found
+        from ..drivers.workers import WorkerError
+
+        if isinstance(exc, WorkerError):  # the program cannot run on the workers as it is
+            print(f"interlace: {exc}", file=sys.stderr)
+            return EXIT_USAGE
         import traceback
 
         traceback.print_exc()

@@ -85,15 +85,16 @@ def explore(
         raise ValueError(f"max_preemptions bounds the dfs strategy, not {strategy!r}")
     strat = strategy_for(strategy, seed, depth, max_preemptions)
     if workers is not None or dask is not None:
-        from .workers import explore_in_workers
+        from .workers import explore_in_workers, shared_out
 
-        # a worker builds its own instance, before any execution
-        recipe = functools.partial(strategy_for, strategy, seed, depth, max_preemptions)
-        return explore_in_workers(
-            fn, strat, recipe, workers=workers, dask=dask, executions=executions, seed=seed, model=model,
-            include=include, exclude=exclude, max_steps=max_steps, time_limit=time_limit, target=target,
-            stuck_timeout=stuck_timeout, races=races, ignore_races=ignore_races, on_execution=on_execution,
-            shrink=shrink)
+        if shared_out(strat, workers, dask):
+            # a worker builds its own instance, before any execution
+            recipe = functools.partial(strategy_for, strategy, seed, depth, max_preemptions)
+            return explore_in_workers(
+                fn, strat, recipe, workers=workers, dask=dask, executions=executions, seed=seed, model=model,
+                include=include, exclude=exclude, max_steps=max_steps, time_limit=time_limit, target=target,
+                stuck_timeout=stuck_timeout, races=races, ignore_races=ignore_races, on_execution=on_execution,
+                shrink=shrink)
     run = Run(seed=seed, strategy=strat.describe(), model=model, max_steps=max_steps, target=dict(target or {}),
               started=time.perf_counter())
     done = 0

@@ -165,6 +165,14 @@ def cores() -> int:
         return os.cpu_count() or 1
 
 
+def shared_out(strat: Strategy, workers: int | str | None, dask: str | None) -> bool:
+    """Whether the executions go to workers: a partitionable strategy, more than one worker or a
+    cluster. dfs and dpor extend one tree execution after execution: they run in this process."""
+    if workers is not None:
+        workers = worker_count(workers)
+    return strat.partitionable and (dask is not None or workers not in (None, 1))
+
+
 def worker_count(workers: int | str) -> int:
     if workers == "auto":
         return cores()
@@ -216,14 +224,6 @@ def explore_in_workers(fn: Callable[[], Any], strat: Strategy, recipe: Callable[
     run = Run(seed=seed, strategy=strat.describe(), model=model, max_steps=max_steps, target=dict(target or {}),
               started=time.perf_counter())
     n = worker_count(workers) if workers is not None else 0
-    if not strat.partitionable or (dask is None and n == 1):
-        from .explore import explore
-
-        # dfs and dpor extend one tree execution after execution: one worker runs them (this process)
-        return explore(fn, executions=executions, strategy=strat, seed=seed, model=model, include=include,
-                       exclude=exclude, max_steps=max_steps, time_limit=time_limit, target=target,
-                       stuck_timeout=stuck_timeout, races=races, ignore_races=ignore_races,
-                       on_execution=on_execution, shrink=shrink)
     remote = getattr(fn, "__interlace_remote__", fn)
     job = Job(remote, recipe, executions, model, max_steps, tuple(include), tuple(exclude), stuck_timeout, races,
               tuple(ignore_races), time_limit)
@@ -332,10 +332,10 @@ def _conclude(fn: Callable[[], Any], run: Run, merged: _Merged, job: Job, races:
                               interrupted=False, uninstrumented=session.uninstrumented,
                               coverage=merged.exhausted.coverage if merged.exhausted is not None else None)
         ex, _ = session.rerun(failed.choices, job.model, job.max_steps)
-        if ex.failure is None or ex.failure.message != failed.failure:
+        if ex.failure is None:
             raise WorkerError(
-                f"execution {failed.index} failed in a worker ({failed.failure}) but not the same way when run "
-                f"again here ({ex.failure.message if ex.failure else 'no failure'}): the program depends on "
+                f"execution {failed.index} failed in a worker ({failed.failure}) but not when run again here: "
+                "the program depends on "
                 "something interlace does not control (wall-clock time, I/O, other processes), or on the "
                 "process it runs in; explore it without workers")
         if interrupted:

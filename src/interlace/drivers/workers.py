@@ -228,16 +228,16 @@ def explore_in_workers(fn: Callable[[], Any], strat: Strategy, recipe: Callable[
     job = Job(remote, recipe, executions, model, max_steps, tuple(include), tuple(exclude), stuck_timeout, races,
               tuple(ignore_races), time_limit)
     data = job_bytes(job)
-    backend: Backend
-    if dask is not None:
-        from .dask_backend import DaskWorkers
-
-        backend = DaskWorkers(dask, data, executions)
-    else:
-        backend = LocalWorkers(data, min(n, executions))
+    backend: Backend | None = None
     merged = _Merged(executions)
     interrupted = False
     try:
+        if dask is not None:
+            from .dask_backend import DaskWorkers
+
+            backend = DaskWorkers(dask, data, executions)
+        else:
+            backend = LocalWorkers(data, min(n, executions))
         shown = 0
         while backend.busy():
             for item in backend.poll(POLL):
@@ -251,7 +251,8 @@ def explore_in_workers(fn: Callable[[], Any], strat: Strategy, recipe: Callable[
     except KeyboardInterrupt:
         interrupted = True
     finally:
-        backend.close()
+        if backend is not None:
+            backend.close()
     return _conclude(fn, run, merged, job, races, shrink, interrupted)
 
 

@@ -695,3 +695,68 @@ def test_pytest_timeout_ends_the_exploration_at_once(inner):
     result.assert_outcomes(failed=1)
     result.stdout.fnmatch_lines(["*Failed in the main function: Timeout (>2.0s) from pytest-timeout.*"])
     assert time.monotonic() - started < 8
+
+
+# -- workers -------------------------------------------------------------------------------------------
+
+INTERMEDIATE = """
+    import threading
+
+    import pytest
+
+    @pytest.fixture
+    def box():
+        return {"a": 0, "b": 0}
+
+    def test_intermediate(box):
+        lock = threading.Lock()
+
+        def writer():
+            for _ in range(20):
+                with lock:
+                    box["a"] += 1
+            with lock:
+                box["b"] = 1
+            with lock:
+                box["b"] = 0
+
+        def reader():
+            for _ in range(20):
+                with lock:
+                    b = box["b"]
+                assert b == 0, "saw the intermediate state"
+
+        threads = [threading.Thread(target=writer), threading.Thread(target=reader)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+"""
+
+
+def test_interlace_workers_run_the_test_by_its_id_and_report_the_failure_of_one_worker(inner):
+    inner.makepyfile(test_state=INTERMEDIATE)
+    args = ("--interlace", "--interlace-seed", "5", "--interlace-executions", "300")
+    one = run(inner, *args)
+    two = run(inner, *args, "--interlace-workers", "2")
+    one.assert_outcomes(failed=1)
+    two.assert_outcomes(failed=1)
+
+    def report(result):  # the failure's report (trace, shrinking, replay command), without its timings
+        lines = result.outlines
+        first = next(i for i, line in enumerate(lines) if "interlace found a failure" in line)
+        last = next(i for i, line in enumerate(lines) if line.startswith("Replay it: "))
+        return re.sub(r"\d+\.\d+s", "", "\n".join(lines[first:last + 1]))
+
+    assert "interlace found a failure after 67 execution(s)" in report(one)
+    assert "saw the intermediate state" in report(one)
+    assert report(two) == report(one)
+    line = summary_lines(two)["test_state.py::test_intermediate"]
+    assert re.fullmatch(r"test_state\.py::test_intermediate: 67 executions, [\d.]+s \(seed \d+\) \[FAILED\]", line)
+
+
+def test_interlace_workers_refuses_a_bad_count(inner):
+    inner.makepyfile(test_state=INTERMEDIATE)
+    result = run(inner, "--interlace", "--interlace-workers", "0")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["*--interlace-workers: a number of worker processes (at least 1) or 'auto', not '0'"])

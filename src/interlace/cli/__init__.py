@@ -71,6 +71,11 @@ def _parser() -> argparse.ArgumentParser:
                     help="keep the failing schedule as found (default: shrink it to fewer preemptions)")
     ex.add_argument("--html", default=None, metavar="OUT.html",
                     help="also write an HTML timeline of the failure")
+    ex.add_argument("--workers", default=None, metavar="N",
+                    help="run the executions in N worker processes ('auto': one per core); the seed decides "
+                         "the result, not N (dfs and dpor run on one worker)")
+    ex.add_argument("--dask", default=None, metavar="tcp://HOST:PORT",
+                    help="run the executions on this Dask cluster (pip install 'interlace[dask]')")
     ex.add_argument("-m", dest="module", default=None, metavar="MODULE",
                     help="explore a module run as the main program, like python -m")
     ex.add_argument("script", nargs="?", default=None, help="the Python script to run")
@@ -82,6 +87,10 @@ def _parser() -> argparse.ArgumentParser:
 
     add_replay_options(rp)
     add_parsers(sub)
+
+    from .campaign import add_parser as add_campaign
+
+    add_campaign(sub, sorted(STRATEGIES))
 
     rep = sub.add_parser("report", help="re-run a saved schedule and write its report (text, HTML)")
     rep.add_argument("schedule", help="a schedule file written by `interlace explore`")
@@ -141,6 +150,10 @@ def _main(argv: Sequence[str] | None) -> int:
     try:
         if options.command == "explore":
             return _explore(options)
+        if options.command == "campaign":
+            from .campaign import cli_campaign
+
+            return cli_campaign(options)
         if options.command == "report":
             from .report import report_command
 
@@ -160,7 +173,12 @@ def _main(argv: Sequence[str] | None) -> int:
     except KeyboardInterrupt:
         print("\ninterlace: interrupted.", file=sys.stderr)
         return EXIT_INTERRUPTED
-    except Exception:  # noqa: BLE001 - interlace's own bug: say so, distinctly from a failure found
+    except Exception as exc:  # noqa: BLE001 - interlace's own bug: say so, distinctly from a failure found
+        from ..drivers.workers import WorkerError
+
+        if isinstance(exc, WorkerError):  # the program cannot run on the workers as it is
+            print(f"interlace: {exc}", file=sys.stderr)
+            return EXIT_USAGE
         import traceback
 
         traceback.print_exc()
@@ -181,6 +199,7 @@ def _explore(options: argparse.Namespace) -> int:
                              f"{options.strategy}. Add --strategy dfs, or leave --max-preemptions out.")
         if options.max_preemptions < 0:
             raise UsageError("--max-preemptions must be at least 0.")
+    options.workers_n = _workers_option(options)
     script, args = program_and_args("explore", options.script, options.module, options.args)
     runner = script_runner(script, args, capture=True, module=options.module)
     from .outputs import check_output
@@ -229,7 +248,26 @@ def _run_explore(explore, options: argparse.Namespace, runner, progress):
         races=options.races,
         shrink=options.shrink,
         on_execution=progress,
+        workers=options.workers_n,
+        dask=options.dask,
     )
+
+
+def _workers_option(options: argparse.Namespace) -> int | str | None:
+    """``--workers`` and ``--dask`` checked (a UsageError says what is wrong); the workers to ask for."""
+    workers = options.workers
+    if workers is not None and workers != "auto" and not (workers.isdigit() and int(workers) >= 1):
+        raise UsageError(f"--workers takes a number of worker processes (at least 1) or 'auto', not {workers!r}.")
+    if options.dask is not None:
+        if workers is not None:
+            raise UsageError("--workers and --dask do not go together: the cluster's workers run the executions.")
+        from ..drivers.dask_backend import check_dask
+
+        check_dask(options.dask)
+    if (workers is not None and workers != "1" or options.dask is not None) and options.strategy in ("dfs", "dpor"):
+        print(f"interlace: {options.strategy} runs on one worker: each of its executions extends the tree of "
+              "schedules the earlier ones built, so they cannot be shared out.", file=sys.stderr)
+    return None if workers is None else workers if workers == "auto" else int(workers)
 
 
 def _report(options: argparse.Namespace, runner, result) -> int:

@@ -7,18 +7,19 @@ instrument (make the code under test report its accesses) -> runtime (one execut
 from __future__ import annotations
 
 import dataclasses
+import functools
 import random
 import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
 from ..runtime.execution import Execution
-from ..runtime.state import Failure
 from ..runtime.watchdog import STUCK_AFTER, interrupt_requested, interrupts
 from ..schedule import Schedule
 from ..strategies import ReplayStrategy, Strategy, make_strategy
+from .conclude import Run, end_result, failure_result, suppressed
 from .result import ExplorationInterrupted, InterlaceFailure, Result
-from .session import DEFAULT_MAX_STEPS, EPOCH, Session, check_options
+from .session import DEFAULT_MAX_STEPS, Session, check_options
 
 __all__ = ["ExplorationInterrupted", "InterlaceFailure", "Result", "explore", "replay"]
 
@@ -42,6 +43,8 @@ def explore(
     ignore_races: Sequence[str] | None = None,
     on_execution: Callable[[int, Execution], None] | None = None,
     shrink: bool = True,
+    workers: int | str | None = None,
+    dask: str | None = None,
 ) -> Result:
     """Run ``fn`` once per execution under ``strategy`` until it fails or the budget is spent.
 
@@ -64,6 +67,12 @@ def explore(
     With ``shrink=True`` (default) a failing schedule is shrunk (fewer preemptions, then fewer
     context switches, then fewer decisions; see :mod:`interlace.drivers.shrink`) before it is reported:
     ``result.schedule`` is the shrunk one, ``result.original_schedule`` the one found.
+
+    ``workers=N`` (``"auto"``: one per core) runs the executions in N fresh worker processes, and
+    ``dask="tcp://HOST:PORT"`` on a Dask cluster (the ``[dask]`` extra); see :mod:`interlace.drivers.workers`.
+    The answer is the same as with one worker: ``fn`` must then be importable by its qualified name
+    (a module-level function), and the strategy partitionable (random, pct, pos, portfolio,
+    timeslice; dfs and dpor run on one worker).
     """
     check_options(executions, model, max_steps, races)
     if ignore_races is None:
@@ -74,23 +83,26 @@ def explore(
         seed = random.SystemRandom().randrange(2**32)
     if max_preemptions is not None and strategy != "dfs":
         raise ValueError(f"max_preemptions bounds the dfs strategy, not {strategy!r}")
-    if isinstance(strategy, str):
-        options: dict[str, Any] = {"depth": depth} if strategy == "pct" else {}
-        if strategy == "dfs":
-            options["max_preemptions"] = max_preemptions
-        strat = make_strategy(strategy, seed, **options)
-    else:
-        strat = strategy
-    started = time.perf_counter()
+    strat = strategy_for(strategy, seed, depth, max_preemptions)
+    if workers is not None or dask is not None:
+        from .workers import explore_in_workers, shared_out
+
+        if shared_out(strat, workers, dask):
+            # a worker builds its own instance, before any execution
+            recipe = functools.partial(strategy_for, strategy, seed, depth, max_preemptions)
+            return explore_in_workers(
+                fn, strat, recipe, workers=workers, dask=dask, executions=executions, seed=seed, model=model,
+                include=include, exclude=exclude, max_steps=max_steps, time_limit=time_limit, target=target,
+                stuck_timeout=stuck_timeout, races=races, ignore_races=ignore_races, on_execution=on_execution,
+                shrink=shrink)
+    run = Run(seed=seed, strategy=strat.describe(), model=model, max_steps=max_steps, target=dict(target or {}),
+              started=time.perf_counter())
     done = 0
     exhausted = interrupted = False
-    found_races: list = []
-    found_inversions: list = []
-    first_finding: tuple | None = None
     with Session(fn, include, exclude, stuck_timeout=stuck_timeout, races=races,
                  ignore_races=ignore_races, replayable=True) as session, interrupts():
         for index in range(executions):
-            if time_limit is not None and time.perf_counter() - started > time_limit:
+            if time_limit is not None and time.perf_counter() - run.started > time_limit:
                 break
             if not strat.begin(index):
                 exhausted = True
@@ -102,76 +114,22 @@ def explore(
             done += 1
             if on_execution is not None:
                 on_execution(index, ex)
-            new_races, new_inversions = session.new_findings()
-            for item in (*new_races, *new_inversions):
-                item.execution = index
-            found_races += new_races
-            found_inversions += new_inversions
-            if first_finding is None and (any(r.fails for r in new_races) or new_inversions):
-                first_finding = (index, list(ex.choices), ex.trace, [t.name for t in ex.threads])
+            run.note_findings(index, *session.new_findings(), ex)
             if ex.failure is not None:
-                from .shrink import shrink_failure
-
-                original = Schedule(choices=list(ex.choices), model=model, max_steps=max_steps, epoch=EPOCH,
-                                    strategy=strat.describe(), seed=seed, execution=index,
-                                    target=dict(target or {}), failure=ex.failure.message)
-                ex, decisions, shrunk = shrink_failure(session, ex, model, max_steps, EPOCH, shrink)
-                schedule = Schedule(
-                    choices=list(shrunk.choices), model=model, max_steps=max_steps, epoch=EPOCH,
-                    strategy=strat.describe(), seed=seed, execution=index, target=dict(target or {}),
-                    failure=ex.failure.message,
-                )
-                found = Result(
-                    ok=False, executions=done, seed=seed, strategy=strat.describe(), model=model,
-                    elapsed=time.perf_counter() - started, failure=ex.failure, schedule=schedule,
-                    trace=ex.trace, uninstrumented=session.uninstrumented,
-                    threads=[t.name for t in ex.threads], races=found_races,
-                    lock_inversions=found_inversions, suppressed_races=_suppressed(found_races),
-                    original_schedule=original, decisions=decisions, shrink=shrunk,
-                    handoffs=session.handoffs_of(ex), interrupted=interrupt_requested(),
-                )
-                if found.interrupted:  # while shrinking: the failure found stands, not shrunk further
-                    raise ExplorationInterrupted(found)
-                return found
-        handoffs: list = []
-        if races == "error" and first_finding is not None and not interrupted:
-            # once more for the report: the values read and the hand-offs, as a failure's run gives them
-            index, choices, trace, threads = first_finding
-            again, replayed = session.rerun(choices, model, max_steps, capture_values=True)
-            if replayed.divergence is None and again.choices == choices:
-                first_finding = (index, choices, again.trace, threads)
-                handoffs = session.handoffs_of(again)
-    result = Result(
-        ok=True, executions=done, seed=seed, strategy=strat.describe(), model=model,
-        elapsed=time.perf_counter() - started, uninstrumented=session.uninstrumented,
-        # no coverage claim over code that ran without scheduling points
-        exhausted=exhausted and not session.uninstrumented,
-        races=found_races, lock_inversions=found_inversions, suppressed_races=_suppressed(found_races),
-        coverage=strat.coverage() if hasattr(strat, "coverage") else None, interrupted=interrupted,
-    )
-    if races == "error" and first_finding is not None:
-        index, choices, trace, threads = first_finding
-        reported = [r for r in found_races if r.fails]
-        parts = []
-        if reported:
-            parts.append(f"{len(reported)} data race(s)")
-        if found_inversions:
-            parts.append(f"{len(found_inversions)} lock-order inversion(s)")
-        first = reported[0].summary() if reported else found_inversions[0].summary()
-        result.ok = False
-        result.failure = Failure("race", f"{' and '.join(parts)} found; the first: {first}", step=0)
-        result.schedule = Schedule(
-            choices=choices, model=model, max_steps=max_steps, epoch=EPOCH, strategy=strat.describe(),
-            seed=seed, execution=index, target=dict(target or {}), failure=result.failure.message,
-        )
-        result.trace, result.threads, result.handoffs = trace, threads, handoffs
-    if interrupted:
-        raise ExplorationInterrupted(result)
-    return result
+                return failure_result(run, session, ex, index, done, shrink)
+        return end_result(run, session, races, executions=done, exhausted=exhausted, interrupted=interrupted,
+                          uninstrumented=session.uninstrumented,
+                          coverage=strat.coverage() if hasattr(strat, "coverage") else None)
 
 
-def _suppressed(races: list) -> int:
-    return sum(1 for r in races if r.suppressed)
+def strategy_for(strategy: str | Strategy, seed: int, depth: int, max_preemptions: int | None) -> Strategy:
+    """The strategy an exploration runs: ``strategy`` itself, or the one of that name with its options."""
+    if not isinstance(strategy, str):
+        return strategy
+    options: dict[str, Any] = {"depth": depth} if strategy == "pct" else {}
+    if strategy == "dfs":
+        options["max_preemptions"] = max_preemptions
+    return make_strategy(strategy, seed, **options)
 
 
 def replay(
@@ -211,7 +169,7 @@ def replay(
         threads=[t.name for t in ex.threads], handoffs=session.handoffs_of(ex),
     )
     result.races, result.lock_inversions = session.new_findings()
-    result.suppressed_races = _suppressed(result.races)
+    result.suppressed_races = suppressed(result.races)
     if races == "error":
         result.fail_on_races()
     if result.failure is not None:

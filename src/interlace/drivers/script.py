@@ -44,6 +44,14 @@ class ScriptRunner:
             target["module"], target["package"] = self.module, self.package
         return target
 
+    def __reduce__(self) -> tuple:
+        # a worker process (``--workers``, ``--dask``) compiles the script again from its path; the
+        # hash tells a worker whose file at that path is another one
+        from ..recording.program import source_hash
+
+        return _runner_in_worker, (self.path, self.args, self.capture, self.module, self.package,
+                                   source_hash(self.path))
+
     def __call__(self) -> None:
         module = types.ModuleType("__main__")
         module.__file__ = self.path
@@ -91,6 +99,16 @@ class ScriptRunner:
                 owner = sys.modules.get(parent) if parent else None
                 if owner is not None and getattr(owner, child, None) is module:
                     delattr(owner, child)
+
+
+def _runner_in_worker(path: str, args: list[str], capture: bool, module: str | None, package: str | None,
+                      sha256: str) -> ScriptRunner:
+    from ..recording.program import source_hash
+
+    if not os.path.isfile(path) or source_hash(path) != sha256:
+        raise RuntimeError(f"the script {path} is not on this machine, or is another file there (its SHA-256 "
+                           "differs): a worker must see the program's files at the same paths")
+    return ScriptRunner(path, args, capture=capture, module=module, package=package)
 
 
 class UsageError(Exception):

@@ -56,6 +56,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                          "warn reports an InterlaceRaceWarning, off skips detection")
     group.addoption("--interlace-replay", default=None, metavar="FILE",
                     help="replay exactly the schedule in FILE (written by a failing explored test)")
+    group.addoption("--interlace-workers", default=None, metavar="N",
+                    help="explore each test in N worker processes ('auto': one per core); the seed decides the "
+                         "result, not N")
     group.addoption("--interlace-html", action="store_true", default=False,
                     help="for a failing test, also write the HTML timeline next to its saved schedule")
 
@@ -76,6 +79,10 @@ def pytest_configure(config: pytest.Config) -> None:
     if strategy is not None and strategy not in strategy_names():
         raise pytest.UsageError(f"--interlace-strategy: unknown strategy {strategy!r}; choose one of: "
                                 f"{', '.join(strategy_names())}")
+    workers = config.getoption("interlace_workers")
+    if workers is not None and workers != "auto" and not (workers.isdigit() and int(workers) >= 1):
+        raise pytest.UsageError(f"--interlace-workers: a number of worker processes (at least 1) or 'auto', "
+                                f"not {workers!r}")
     path = config.getoption("interlace_replay")
     if path:
         from ..schedule import Schedule, ScheduleError

@@ -13,53 +13,63 @@ from typing import Any
 
 import pytest
 
+from ..strategies import Strategy
 from .failures import fail, strip_frames, tidy, warn_races
 from .fixtures import execution_body, teardown_function_fixtures
 from .schedules import replay_command, schedule_path
 
 
-def _until_nothing_to_choose(name: str, seed: int) -> Any:
+class UntilNothingToChoose(Strategy):
     """The strategy ``name``, stopping the exploration after a first execution that made no choice.
 
     An execution where no two threads could ever run at the same point is the only execution there
     is (the strategy is asked nothing, everything else is deterministic), so running it 99 more times
-    would only cost time: most tests of a suite never start a thread.
+    would only cost time: most tests of a suite never start a thread. Partitionable when ``name``
+    is: every later execution requires execution 0.
     """
-    from ..strategies import Strategy, make_strategy
 
-    inner = make_strategy(name, seed)
+    def __init__(self, name: str, seed: int) -> None:
+        from ..strategies import make_strategy
 
-    class UntilNothingToChoose(Strategy):
-        def __init__(self) -> None:
-            super().__init__(seed)
-            self.name = inner.name
-            self.index = 0
-            self.nothing_to_choose = False
+        super().__init__(seed)
+        self.inner = make_strategy(name, seed)
+        self.name = self.inner.name
+        self.partitionable = self.inner.partitionable
+        self.index = 0
+        self.nothing_to_choose = False
+        self._made = (name, seed)
 
-        def begin(self, index: int) -> bool:
-            self.index = index
-            if self.nothing_to_choose:
-                return False
-            return inner.begin(index)
+    def __reduce__(self) -> tuple:
+        return UntilNothingToChoose, self._made  # a worker makes its own, fresh
 
-        def thread_created(self, tid: int) -> None:
-            inner.thread_created(tid)
+    def requires(self, index: int) -> range | tuple[int, ...]:
+        inner = self.inner.requires(index)
+        return inner if not self.partitionable or index == 0 or 0 in inner else (0, *inner)
 
-        def choose(self, enabled: list[int], current: int | None, execution: Any) -> int:
-            return inner.choose(enabled, current, execution)
+    def begin(self, index: int) -> bool:
+        self.index = index
+        if self.nothing_to_choose:
+            return False
+        return self.inner.begin(index)
 
-        def end(self, execution: Any) -> None:
-            if self.index == 0 and not execution.choices and execution.failure is None:
-                self.nothing_to_choose = True
-            inner.end(execution)
+    def thread_created(self, tid: int) -> None:
+        self.inner.thread_created(tid)
 
-        def describe(self) -> str:
-            return inner.describe()
+    def choose(self, enabled: list[int], current: int | None, execution: Any) -> int:
+        return self.inner.choose(enabled, current, execution)
 
-        def __getattr__(self, attr: str) -> Any:
-            return getattr(inner, attr)
+    def end(self, execution: Any) -> None:
+        if self.index == 0 and not execution.choices and execution.failure is None:
+            self.nothing_to_choose = True
+        self.inner.end(execution)
 
-    return UntilNothingToChoose()
+    def describe(self) -> str:
+        return self.inner.describe()
+
+    def __getattr__(self, attr: str) -> Any:
+        if attr == "inner":  # not made yet (unpickling)
+            raise AttributeError(attr)
+        return getattr(self.inner, attr)
 
 
 def _outcome_exception(result: Any) -> BaseException | None:
@@ -96,11 +106,17 @@ def run(item: Any, plan: dict) -> None:
                 options["time_limit"] = float(plan["time_limit"])
             if plan["max_steps"] is not None:
                 options["max_steps"] = int(plan["max_steps"])
+            if plan["workers"] is not None:
+                from .remote import PytestTarget
+
+                options["workers"] = plan["workers"]
+                body.__interlace_remote__ = PytestTarget.of(item)  # type: ignore[attr-defined]
+            else:  # (workers report no choices: the distinct interleavings are not counted then)
+                options["on_execution"] = lambda index, ex: seen.add(tuple(ex.choices))
             result = interlace.explore(
                 body, executions=plan["executions"], seed=plan["seed"],
-                strategy=_until_nothing_to_choose(plan["strategy"], plan["seed"]),
-                model=plan["model"], races=plan["races"], target={"pytest": item.nodeid},
-                on_execution=lambda index, ex: seen.add(tuple(ex.choices)), **options,
+                strategy=UntilNothingToChoose(plan["strategy"], plan["seed"]),
+                model=plan["model"], races=plan["races"], target={"pytest": item.nodeid}, **options,
             )
     finally:
         try:
@@ -108,9 +124,10 @@ def run(item: Any, plan: dict) -> None:
         except Exception:  # noqa: BLE001 - the exploration's outcome matters more
             pass
     elapsed = time.perf_counter() - started
+    seen_none = not replaying and plan["workers"] is not None  # workers report no choices
     outcome = _outcome_exception(result)
     stats = {
-        "nodeid": item.nodeid, "executions": result.executions, "interleavings": len(seen),
+        "nodeid": item.nodeid, "executions": result.executions, "interleavings": None if seen_none else len(seen),
         "elapsed": round(elapsed, 4), "seed": result.seed, "strategy": result.strategy,
         "mode": "replay" if replaying else "explore", "failed": not result.ok and outcome is None,
         "exhausted": bool(result.exhausted),

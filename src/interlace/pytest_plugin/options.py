@@ -23,6 +23,10 @@ def plan_for(item: pytest.Item) -> dict | None:
     config = item.config
     if not isinstance(item, pytest.Function):
         return None
+    from .remote import HOSTED
+
+    if config.stash.get(HOSTED, False):  # a worker's session: the worker runs the executions
+        return None
     replay = config.stash.get(REPLAY, None)
     if replay is None and item.get_closest_marker("thread_unsafe") is not None:
         return None
@@ -66,6 +70,7 @@ def plan_for(item: pytest.Item) -> dict | None:
         "seed": seed,
         "time_limit": kwargs.get("time_limit"),
         "max_steps": kwargs.get("max_steps"),
+        "workers": config.getoption("interlace_workers"),
     }
 
 

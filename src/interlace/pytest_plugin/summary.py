@@ -55,7 +55,8 @@ class Summary:
                 note = " (no two threads could run at once: nothing to explore)"
             tr.write_line(
                 f"{s['nodeid']}: {_n(s['executions'], 'execution')}, "
-                f"{_n(s['interleavings'], 'distinct interleaving')}, {s['elapsed']:.2f}s "
+                + (f"{_n(s['interleavings'], 'distinct interleaving')}, " if s["interleavings"] is not None else "")
+                + f"{s['elapsed']:.2f}s "
                 f"(seed {s['seed']}){note} [{verdict}]"
             )
             missing = s.get("uninstrumented") or []

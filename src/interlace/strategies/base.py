@@ -3,6 +3,13 @@
 A strategy only chooses: given the enabled threads at a scheduling point, which one runs next. It
 never touches threads. The same seed must give the same sequence of choices, bit for bit, so that
 any execution can be reproduced from (seed, execution index) alone.
+
+Partitioning (``interlace explore --workers N``, ``--dask``): a strategy with ``partitionable = True``
+promises that execution ``index`` is the same whichever other executions this instance ran before,
+provided it ran, before it, the executions :meth:`Strategy.requires` names. A worker then
+runs any share of the indexes, running first, unreported, what its share requires (a calibration
+execution, a systematic phase): the answer is the same for every number of workers. A strategy
+whose executions depend on all earlier ones (dfs, dpor) keeps ``partitionable = False``.
 """
 
 from __future__ import annotations
@@ -18,6 +25,8 @@ class Strategy:
     """Base class: one instance drives a whole exploration (many executions)."""
 
     name = "base"
+    #: execution ``index`` depends on (seed, index) and the executions ``requires(index)`` names only
+    partitionable = False
 
     def __init__(self, seed: int) -> None:
         self.seed = seed
@@ -27,6 +36,13 @@ class Strategy:
         """Prepare execution number ``index``; return False when there is nothing left to explore."""
         self.rng = random.Random(f"{self.seed}/{index}")
         return True
+
+    def requires(self, index: int) -> range | tuple[int, ...]:
+        """The executions, below ``index`` and ascending, this instance must have run (in that order)
+        before execution ``index`` is the same as in a run of every execution in order: the
+        calibrations a partitionable strategy learns from; every earlier one for the others. The
+        list is closed: what an execution in it requires is in it too."""
+        return () if self.partitionable else range(index)
 
     def thread_created(self, tid: int) -> None:
         """A new managed thread exists (thread 0 is the main thread)."""

@@ -2,8 +2,9 @@
 
 Each thread gets a random priority; the highest-priority enabled thread always runs. At ``depth - 1``
 change points, chosen uniformly among the decisions of an execution that can preempt the running
-thread (scheduling points where it and another thread could run; their number is learnt from earlier
-executions), the running thread drops to a
+thread (scheduling points where it and another thread could run; their number is learnt from the
+first ``CALIBRATION`` executions, so that every execution depends on (seed, index) and those alone,
+and can run on any worker), the running thread drops to a
 priority below every initial one. A bug of depth ``d`` is found with probability at least
 ``1 / (n * k**(d-1))`` per execution for ``n`` threads and ``k`` steps.
 
@@ -14,30 +15,45 @@ had yielded.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from .base import Strategy
 
+#: the executions (0, 1, ...) PCT learns the number of preemptible decisions from
+CALIBRATION = 8
+
 
 class PCT(Strategy):
     name = "pct"
+    partitionable = True
 
-    def __init__(self, seed: int, depth: int = 3, spin_limit: int = 64) -> None:
+    def __init__(self, seed: int, depth: int = 3, spin_limit: int = 64,
+                 calibration: Sequence[int] = range(CALIBRATION)) -> None:
         super().__init__(seed)
         if depth < 1:
             raise ValueError("PCT depth must be at least 1")
         self.depth = depth
         self.spin_limit = spin_limit
-        self.steps_estimate = 20  # decisions that can preempt, learnt from past executions
+        # the executions whose numbers of preemptible decisions the later ones learn from
+        self.calibration = tuple(calibration)
+        self.steps_estimate = 20  # the first guess of the decisions that can preempt
+        self.learnt: dict[int, int] = {}  # calibration execution -> its preemptible decisions
+        self.index = 0
         self.preemptible = 0
         self.priorities: dict[int, float] = {}
         self.change_points: list[int] = []
         self.low = 0.0
 
+    def requires(self, index: int) -> tuple[int, ...]:
+        return tuple(j for j in self.calibration if j < index)
+
     def begin(self, index: int) -> bool:
         super().begin(index)
+        self.index = index
         self.priorities = {}
-        k = max(self.steps_estimate, 1)
+        # what the calibration executions before this one learnt, whatever else this instance ran
+        k = max(self.steps_estimate, *(self.learnt[j] for j in self.requires(index)), 1)
         self.change_points = sorted(self.rng.randint(1, k) for _ in range(self.depth - 1))
         self.low = 0.0
         self.preemptible = 0
@@ -78,7 +94,8 @@ class PCT(Strategy):
         self.preemptible += n
 
     def end(self, execution: Any) -> None:
-        self.steps_estimate = max(self.steps_estimate, self.preemptible)
+        if self.index in self.calibration:
+            self.learnt[self.index] = self.preemptible
 
     def describe(self) -> str:
         return f"pct(depth={self.depth})"

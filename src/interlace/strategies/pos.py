@@ -19,6 +19,7 @@ from .dependence import dependent
 
 class POS(Strategy):
     name = "pos"
+    partitionable = True  # no state carries from one execution to the next
 
     def __init__(self, seed: int) -> None:
         super().__init__(seed)

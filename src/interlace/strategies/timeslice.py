@@ -21,6 +21,7 @@ from .base import Strategy
 
 class TimeSlice(Strategy):
     name = "timeslice"
+    partitionable = True  # no state carries from one execution to the next
 
     def __init__(self, seed: int, max_mean: int = 1000, growth: int = 64) -> None:
         super().__init__(seed)

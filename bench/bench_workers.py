@@ -1,0 +1,70 @@
+"""Executions per second with ``--workers 1`` and ``--workers 2``, measured in one run.
+
+The program is correct (nothing stops the exploration early): two threads update a dict under a
+lock 30 times each, explored with PCT. Both runs explore the same executions of the same seed and
+must give the same answer; the ratio of their rates is the speed-up (aim: at least 1.6x on two
+cores). The load average is printed with it: on a shared machine other processes take cores too,
+and then two processes get a larger share of the machine than one, which flatters the ratio. The CPU
+time of each run (this process and its workers) is printed too: ``--workers 1``'s CPU time over
+``--workers 2``'s is the parallel efficiency, which the load does not flatter; on an idle machine the
+speed-up is about twice that efficiency.
+
+Usage: python bench/bench_workers.py [EXECUTIONS]
+"""
+
+from __future__ import annotations
+
+import os
+import resource
+import sys
+import threading
+import time
+
+import interlace
+
+ROUNDS = 30
+
+
+def workload() -> None:
+    lock = threading.Lock()
+    box = {"n": 0}
+
+    def add() -> None:
+        for _ in range(ROUNDS):
+            with lock:
+                box["n"] += 1
+
+    threads = [threading.Thread(target=add) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert box["n"] == 2 * ROUNDS
+
+
+def cpu() -> float:
+    return sum(resource.getrusage(who).ru_utime + resource.getrusage(who).ru_stime
+               for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN))
+
+
+def rate(workers: int, executions: int) -> tuple[float, float, interlace.Result]:
+    started, cpu_before = time.perf_counter(), cpu()
+    result = interlace.explore(workload, executions=executions, seed=1, strategy="pct", workers=workers)
+    return executions / (time.perf_counter() - started), cpu() - cpu_before, result
+
+
+def main() -> None:
+    executions = int(sys.argv[1]) if len(sys.argv) > 1 else 3000
+    print(f"{executions} executions of a correct program (PCT), {os.cpu_count()} cores, "
+          f"load average before: {os.getloadavg()[0]:.2f}")
+    one, cpu1, r1 = rate(1, executions)
+    two, cpu2, r2 = rate(2, executions)
+    assert r1.ok and r2.ok and r1.executions == r2.executions == executions
+    print(f"--workers 1: {one:8.0f} executions/s, {cpu1:6.1f} CPU seconds")
+    print(f"--workers 2: {two:8.0f} executions/s, {cpu2:6.1f} CPU seconds (both workers and this process)")
+    print(f"ratio: {two / one:.2f}x; parallel efficiency {cpu1 / cpu2:.2f} (load average after: "
+          f"{os.getloadavg()[0]:.2f})")
+
+
+if __name__ == "__main__":
+    main()

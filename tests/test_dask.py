@@ -1,0 +1,99 @@
+"""--dask: the partitioned exploration on a real local Dask cluster (a scheduler and two workers on
+loopback) gives the answer of --workers 1, for a failing and a passing exploration."""
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+
+import pytest
+
+pytestmark = pytest.mark.timeout(120)
+
+distributed = pytest.importorskip("distributed", reason="Dask's distributed is not installed (the [dask] extra)")
+
+PROGRAM = os.path.join(os.path.dirname(__file__), "workers_script.py")
+
+
+def _free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def cluster(tmp_path_factory):
+    port = _free_port()
+    address = f"tcp://127.0.0.1:{port}"
+    logs = tmp_path_factory.mktemp("dask")
+    dask = [sys.executable, "-m", "dask"]
+    procs = [subprocess.Popen([*dask, "scheduler", "--host", "127.0.0.1", "--port", str(port), "--no-dashboard"],
+                              stdout=subprocess.DEVNULL, stderr=open(logs / "scheduler.log", "w"))]
+    try:
+        for i in range(2):
+            procs.append(subprocess.Popen(
+                [*dask, "worker", address, "--nthreads", "1", "--no-dashboard", "--name", f"w{i}"],
+                stdout=subprocess.DEVNULL, stderr=open(logs / f"worker{i}.log", "w")))
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                with distributed.Client(address, timeout=5) as client:
+                    client.wait_for_workers(2, timeout=max(deadline - time.monotonic(), 1))
+                break
+            except OSError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.5)
+        yield address
+    finally:
+        for proc in procs:  # nothing of theirs to keep: no graceful shutdown
+            proc.kill()
+        for proc in procs:
+            proc.wait(10)
+
+
+def _explore(tmp_path, name, *args):
+    done = subprocess.run([sys.executable, "-m", "interlace", "explore", PROGRAM, "--seed", "2", "--json",
+                           "-o", str(tmp_path / f"{name}.json"), *args], capture_output=True, text=True,
+                          timeout=90, cwd=tmp_path)
+    doc = json.loads(done.stdout)
+    doc.pop("elapsed")
+    doc.pop("schedule_file", None)
+    return done.returncode, doc
+
+
+def test_a_failing_exploration_on_dask_is_the_one_of_one_worker(cluster, tmp_path):
+    code, on_dask = _explore(tmp_path, "dask", "--dask", cluster)
+    local_code, local = _explore(tmp_path, "local", "--workers", "1")
+    assert code == local_code == 1
+    assert on_dask == local
+    assert on_dask["executions"] == 25 and on_dask["schedule"]["execution"] == 24
+
+
+def test_a_passing_exploration_on_dask_is_the_one_of_one_worker(cluster, tmp_path):
+    code, on_dask = _explore(tmp_path, "dask", "-n", "200", "--dask", cluster, "--", "--correct")
+    local_code, local = _explore(tmp_path, "local", "-n", "200", "--workers", "1", "--", "--correct")
+    assert code == local_code == 0
+    assert on_dask == local
+    assert on_dask["ok"] and on_dask["executions"] == 200
+
+
+def test_dask_not_installed_says_how_to_install_it(tmp_path):
+    # a sitecustomize that hides distributed, as if the extra were not installed
+    (tmp_path / "sitecustomize.py").write_text("import sys\nsys.modules['distributed'] = None\n")
+    env = dict(os.environ, PYTHONPATH=str(tmp_path))
+    done = subprocess.run([sys.executable, "-m", "interlace", "explore", PROGRAM, "--dask", "tcp://127.0.0.1:1"],
+                          capture_output=True, text=True, timeout=60, env=env, cwd=tmp_path)
+    assert done.returncode == 2
+    assert done.stderr == ("interlace: --dask runs the exploration on a Dask cluster, and Dask's distributed "
+                           "package is not installed here. Install it with: pip install 'interlace[dask]'\n")
+    assert done.stdout == ""
+
+
+def test_nothing_imports_dask_without_dask():
+    code = ("import sys, interlace, interlace.cli, interlace.drivers.workers, interlace.pytest_plugin\n"
+            "assert not {'dask', 'distributed'} & set(sys.modules), sorted(sys.modules)")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr

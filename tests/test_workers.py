@@ -1,0 +1,156 @@
+"""explore(workers=N): the seed's executions shared between worker processes, one answer for every N."""
+
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+import interlace
+from interlace.drivers.workers import worker_count
+
+pytestmark = pytest.mark.timeout(180)
+
+sys.path.insert(0, os.path.dirname(__file__))
+import workers_programs as programs  # noqa: E402 - importable by name in the workers
+
+
+def _answer(result):
+    """Everything of a result that must not depend on the number of workers."""
+    schedule = result.schedule
+    return {
+        "ok": result.ok, "executions": result.executions, "exhausted": result.exhausted,
+        "failure": None if result.failure is None else result.failure.message,
+        "schedule": None if schedule is None else (schedule.execution, schedule.choices),
+        "original": None if result.original_schedule is None else result.original_schedule.choices,
+        "races": [(r.summary(), r.execution) for r in result.races],
+        "coverage": result.coverage, "threads": result.threads,
+    }
+
+
+# (strategy, seed, the execution that fails first): each fails after several executions
+FAILING = [("pct", 2, 24), ("portfolio", 3, 15), ("random", 4, 6), ("pos", 1, 5), ("timeslice", 1, 26)]
+
+
+@pytest.mark.parametrize(("strategy", "seed", "index"), FAILING, ids=[f[0] for f in FAILING])
+def test_the_failure_found_does_not_depend_on_the_number_of_workers(strategy, seed, index):
+    answers = []
+    for workers in (1, 2, 3):
+        result = interlace.explore(programs.intermediate_state, executions=300, seed=seed, strategy=strategy,
+                                   workers=workers)
+        answers.append(_answer(result))
+    assert answers[0]["failure"] == "AssertionError in thread 'Thread-2 (reader)': saw the intermediate state"
+    assert answers[0]["executions"] == index + 1
+    assert answers[0]["schedule"][0] == index
+    assert answers[1] == answers[0]
+    assert answers[2] == answers[0]
+
+
+def test_a_passing_exploration_runs_every_execution_and_lists_the_same_races():
+    answers = [_answer(interlace.explore(programs.racy_flag, executions=40, seed=7, strategy="pct", races="warn",
+                                         workers=workers)) for workers in (1, 2, 3)]
+    assert answers[0]["ok"] and answers[0]["executions"] == 40
+    assert [execution for _, execution in answers[0]["races"]] == [0]
+    assert answers[1] == answers[0] == answers[2]
+
+
+def test_races_that_fail_the_exploration_report_the_same_first_execution():
+    answers = [_answer(interlace.explore(programs.racy_flag, executions=30, seed=7, strategy="random",
+                                         workers=workers)) for workers in (1, 2)]
+    assert answers[0]["failure"].startswith("1 data race(s) found; the first: DATA RACE (lost update) on dict['n']")
+    assert answers[0]["executions"] == 30
+    assert answers[1] == answers[0]
+
+
+def test_an_exhausted_portfolio_says_so_with_the_same_count():
+    answers = [_answer(interlace.explore(programs.no_threads, executions=50, seed=1, strategy="portfolio",
+                                         workers=workers)) for workers in (1, 2, 3)]
+    assert answers[0]["exhausted"] and answers[0]["executions"] == 2
+    assert answers[0]["coverage"]["classes"] == 1
+    assert answers[1] == answers[0] == answers[2]
+
+
+def test_dfs_runs_on_one_worker_with_the_same_answer():
+    one = interlace.explore(programs.locked_counter, executions=30, seed=1, strategy="dfs")
+    two = interlace.explore(programs.locked_counter, executions=30, seed=1, strategy="dfs", workers=2)
+    assert _answer(two) == _answer(one)
+
+
+def test_workers_past_the_first_failure_stop_at_once():
+    started = time.perf_counter()
+    result = interlace.explore(programs.intermediate_state, executions=1_000_000, seed=4, strategy="random",
+                               workers=2)
+    assert result.executions == 7
+    assert time.perf_counter() - started < 30  # not a million executions
+
+
+def test_a_function_workers_cannot_import_is_refused_with_the_reason():
+    with pytest.raises(ValueError, match=r"exploring with workers runs <function .*<lambda>.* in fresh worker "
+                                         r"processes, which import it by its qualified name"):
+        interlace.explore(lambda: None, executions=2, workers=2)
+
+
+def test_worker_counts():
+    assert worker_count("auto") >= 1
+    assert worker_count("3") == 3
+    with pytest.raises(ValueError, match="workers must be a positive number or 'auto', not 0"):
+        worker_count(0)
+
+
+PROGRAM = os.path.join(os.path.dirname(__file__), "workers_script.py")
+
+
+def _cli(*args, **kw):
+    return subprocess.run([sys.executable, "-m", "interlace", *args], capture_output=True, text=True,
+                          timeout=120, **kw)
+
+
+def test_the_command_line_reports_the_same_failure_with_workers(tmp_path):
+    outputs = []
+    for workers in ("1", "2"):
+        done = _cli("explore", PROGRAM, "--seed", "2", "--workers", workers, "-o", str(tmp_path / f"{workers}.json"),
+                    cwd=tmp_path)
+        assert done.returncode == 1, done.stderr
+        outputs.append((tmp_path / f"{workers}.json").read_text())
+    assert outputs[0] == outputs[1]
+    assert '"execution": 24' in outputs[0]
+
+
+def test_the_command_line_refuses_a_bad_worker_count(tmp_path):
+    done = _cli("explore", PROGRAM, "--workers", "none", cwd=tmp_path)
+    assert done.returncode == 2
+    assert done.stderr == "interlace: --workers takes a number of worker processes (at least 1) or 'auto', " \
+                          "not 'none'.\n"
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="SIGINT to a process")
+def test_ctrl_c_stops_the_workers_within_a_second(tmp_path):
+    proc = subprocess.Popen([sys.executable, "-m", "interlace", "explore", PROGRAM, "--seed", "2", "--strategy",
+                             "random", "--workers", "2", "-n", "1000000", "--", "--correct"], cwd=tmp_path,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
+    time.sleep(4)
+    os.killpg(proc.pid, signal.SIGINT)  # as a terminal's Ctrl-C: the whole process group
+    started = time.perf_counter()
+    out, err = proc.communicate(timeout=30)
+    assert proc.returncode == 130, err
+    assert time.perf_counter() - started < 3.0  # the coordinator polls every 50 ms; the rest is load
+    assert "interrupted after" in err
+
+
+def test_a_function_a_worker_cannot_import_stops_the_exploration_with_the_reason(monkeypatch):
+    import types
+
+    from interlace.drivers.workers import WorkerError
+
+    ghost = types.ModuleType("interlace_ghost_module")  # importable here only: in sys.modules, not on the path
+
+    def program():
+        pass
+
+    program.__module__, program.__qualname__ = ghost.__name__, "program"
+    ghost.program = program
+    monkeypatch.setitem(sys.modules, ghost.__name__, ghost)
+    with pytest.raises(WorkerError, match=r"(?s)a worker process failed:.*No module named 'interlace_ghost_module'"):
+        interlace.explore(program, executions=10, workers=2)

@@ -1,0 +1,77 @@
+"""Programs for test_workers.py: module-level functions, so that worker processes import them by name."""
+
+import threading
+
+_lock = threading.Lock()
+
+
+def intermediate_state():
+    """Fails only when the reader runs between the writer's two last critical sections: rare."""
+    state = {"a": 0, "b": 0}
+
+    def writer():
+        for _ in range(20):
+            with _lock:
+                state["a"] += 1
+        with _lock:
+            state["b"] = 1
+        with _lock:
+            state["b"] = 0
+
+    def reader():
+        for _ in range(20):
+            with _lock:
+                b = state["b"]
+            assert b == 0, "saw the intermediate state"
+
+    _run(writer, reader)
+
+
+def locked_counter():
+    """Correct: every update under the lock."""
+    box = {"n": 0}
+
+    def add():
+        for _ in range(10):
+            with _lock:
+                box["n"] += 1
+
+    _run(add, add)
+    assert box["n"] == 20
+
+
+def racy_flag():
+    """No assertion fails, but two threads read and write ``box['n']`` unordered: a lost update race."""
+    box = {"n": 0, "m": 0}
+
+    def add():
+        for _ in range(3):
+            with _lock:
+                box["m"] += 1
+        box["n"] = box["n"] + 1
+
+    _run(add, add)
+
+
+def two_steps():
+    """Two threads of one step each: few enough schedules for the portfolio's DFS to run them all."""
+    box = {"n": 0}
+
+    def one():
+        with _lock:
+            box["n"] += 1
+
+    _run(one, one)
+
+
+def _run(*targets):
+    threads = [threading.Thread(target=t) for t in targets]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+
+
+def no_threads():
+    """Nothing to choose: one schedule, which the portfolio's DFS runs and then says so."""
+    assert sum(range(4)) == 6

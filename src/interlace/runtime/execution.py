@@ -306,7 +306,11 @@ class Execution:
     def spawn(self, thread: threading.Thread, start_os_thread: Any) -> None:
         """Start ``thread`` as a managed thread. ``start_os_thread(boot)`` starts the real OS thread."""
         me = self.me()
-        self.point(me, "start", thread.name)
+        try:
+            self.point(me, "start", thread.name)
+        except BaseException:  # Abort: Thread.start() takes the thread out of _limbo after an Exception only
+            _unregister(thread, None)
+            raise
         ts = self._add_thread(thread)
         if me is not None:
             ts.site = me.site
@@ -331,6 +335,7 @@ class Execution:
                     if not self.aborting:
                         raise
             finally:
+                _unregister(thread, ident)
                 self._thread_finished(ts)
                 ts.exited.release()
 
@@ -836,3 +841,13 @@ def _release(gate: Any) -> None:
 def _call_with_arguments(ex: Execution, fn: Any, site: tuple, /, *args: Any, **kwargs: Any) -> Any:
     """A call that is an access of a location named by its arguments (``d.get(k)``, ``setattr``)."""
     return ex.call(fn, site, args)(*args, **kwargs)
+
+
+def _unregister(thread: threading.Thread, ident: int | None) -> None:
+    """Drop what threading still records of ``thread`` when its bootstrap did not run to its end (an
+    aborted execution stops a thread before or inside it): a Thread left in ``threading._limbo`` or
+    ``_active`` under this OS thread id would name the next thread that gets the same id."""
+    with threading._active_limbo_lock:  # type: ignore[attr-defined]
+        threading._limbo.pop(thread, None)  # type: ignore[attr-defined]
+        if threading._active.get(ident) is thread:  # type: ignore[attr-defined]
+            del threading._active[ident]  # type: ignore[attr-defined]

@@ -289,6 +289,31 @@ def test_cli_run_detect_only(tmp_path):
     assert not (tmp_path / ".interlace").exists()  # nothing recorded
 
 
+def _four_item_tuples():
+    import threading
+
+    numbers, names = tuple(range(1, 5)), ("a.py", "b", "c", "d")
+    out = []
+
+    def work():
+        out.append((numbers[1:3], numbers[0], names[0], names[-1]))
+
+    t = threading.Thread(target=work)
+    t.start()
+    t.join()
+    assert out == [((2, 3), 1, "a.py", "d")]
+
+
+def test_a_four_item_tuple_of_the_program_is_not_a_closure_variable():
+    # cell variables are named by 4-tuples: a program's own 4-tuple was described as one, and its
+    # first subscript raised TypeError inside the detector (more-itertools' divide, gray_product)
+    result = interlace.explore(_four_item_tuples, executions=3, seed=0)
+    assert result.ok, result.report()
+    assert result.races == []
+    native = interlace.detect(_four_item_tuples)
+    assert native.ok, native.report()
+
+
 class _StaleThread:
     """What an aborted execution used to leave in ``threading._limbo``: a Thread stopped in its
     bootstrap, whose OS id (here: every id) now belongs to another thread."""

@@ -19,7 +19,7 @@ from typing import Any
 
 from . import hooks
 from .calls import CallClassifier
-from .describe import describe_deadlock, describe_livelock, stack_of
+from .describe import describe_deadlock, describe_livelock, is_cell_key, stack_of
 from .fastpath import FastPath, native, plain_key
 from .state import (
     BLOCKED,
@@ -679,8 +679,8 @@ class Execution:
     def describe(self, obj: Any, key: Any) -> str:
         if isinstance(obj, dict) and "__builtins__" in obj:
             return str(key)  # a module global
-        if isinstance(obj, tuple) and len(obj) == 4:
-            return str(obj[3])  # a closure cell key
+        if is_cell_key(obj, key):
+            return key
         name = type(obj).__name__
         if key == "*":
             return name  # the whole container

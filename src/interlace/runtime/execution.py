@@ -220,11 +220,15 @@ class Execution:
 
     def _stuck(self, idle: float) -> None:
         """End the execution: the baton holder reached no scheduling point for ``idle`` seconds (the
-        stuck timeout, not the time measured, so that the message is the same on every machine)."""
+        stuck timeout, not the time measured, so that the message is the same on every machine) while
+        other threads of the execution are alive. A thread alone is never stuck: what it does can change
+        nothing another thread waits for, and how long it computes depends on the machine's load."""
         with self._mutex:
             t = self.current
             if self.aborting or t is None:
                 return
+            if all(o is t or o.status == FINISHED for o in self.threads):
+                return  # nobody waits for it: a slow computation alone, as it would run without interlace
             self.failure = Failure(
                 "stuck",
                 f"thread {t.name!r} is stuck outside interlace's control: it has not reached a scheduling "

@@ -3,7 +3,7 @@
 
     python bench/bench_dpor_crosscheck.py [--seeds 500] [--start 0] [--max-merges 1500]
 
-For each seed, a program of 2-3 threads (globals, a lock, a list, a dict, a queue, an event) is
+For each seed, a program of 2-3 threads (globals, a lock, a list, a dict, a queue, an event, a condition) is
 generated as Python (with sleeps) and as a model; every interleaving of the model is run, and DPOR must reach
 exactly the model's outcomes and end exhausted. Prints each seed that does not, with its program, and
 a summary: programs checked, outcomes, DPOR executions, time.

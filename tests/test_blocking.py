@@ -143,3 +143,35 @@ def test_an_http_server_thread_and_a_urllib_client():
 
     result = interlace.explore(program, executions=3, seed=2, races="off", stuck_timeout=20)
     assert result.ok, result.report()
+
+
+def _two_timed_receives():
+    to_server, server_end = socket.socketpair()
+    quiet, _unused = socket.socketpair()
+    got = []
+
+    def server():
+        server_end.settimeout(5)
+        got.append(server_end.recv(16))
+
+    t = threading.Thread(target=server)
+    t.start()
+    quiet.settimeout(0.1)
+    try:
+        quiet.recv(16)
+        timed_out = False
+    except TimeoutError:
+        timed_out = True
+    to_server.sendall(b"after")
+    t.join()
+    assert timed_out and got == [b"after"]
+
+
+def test_the_soonest_timeout_of_two_waiting_receives_expires_first():
+    # both threads wait in recv with nothing in flight: the one that waited on the wall clock used its own
+    # timeout (boltons' netstring server timed out after 10 s while the client's 0.1 s read waited behind it)
+    started = time.monotonic()
+    for seed in range(4):
+        result = interlace.explore(_two_timed_receives, executions=4, seed=seed, races="off")
+        assert result.ok, result.report()
+    assert time.monotonic() - started < 10

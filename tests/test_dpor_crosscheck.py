@@ -3,7 +3,8 @@ random program can produce, DPOR must produce too (else it would report every in
 explored while a failing one exists).
 
 Each program is generated twice from one seed: as Python source (2-3 threads; shared globals, a lock,
-a list, a dict, a queue, an event, a condition, sleeps) run by interlace, and as a model for the
+a list, a dict (stores, gets, pops), a queue, an event, a condition (as a lock, and a wait for a flag
+that another thread sets and notifies), sleeps) run by interlace, and as a model for the
 brute-force enumerator of ``test_strategies_systematic`` (``merges``/``simulate``), which runs every
 merge of the threads' operations. ``bench/bench_dpor_crosscheck.py`` runs the same check on many more seeds.
 """
@@ -46,7 +47,8 @@ class _Program:
         self.seed = seed
         while True:  # small enough for the brute force: at most MAX_MERGES interleavings
             self._generate(rng)
-            if _count_merges([len(ops) for ops in self.ops]) <= MAX_MERGES:
+            # (a condition hand-off blocks the consumer in most merges: few of them are executions)
+            if _count_merges([len(ops) for ops in self.ops]) <= MAX_MERGES * (8 if self.condwait else 1):
                 break
 
     def _generate(self, rng: random.Random) -> None:
@@ -54,6 +56,9 @@ class _Program:
         # a producer (puts, sets) never blocks; a consumer gets at most as many items as are put
         self.queue = rng.random() < 0.3
         self.event = not self.queue and rng.random() < 0.3
+        self.condwait = not self.queue and not self.event and rng.random() < 0.3
+        if self.condwait:
+            n = 2  # (its hand-off is 8 operations: fewer others, or too many merges)
         self.lines: list[list[str]] = []
         self.ops: list[list[tuple]] = []
         for t in range(n):
@@ -61,10 +66,19 @@ class _Program:
             ops: list[tuple] = []
             regs: list[str] = []
             role = "producer" if t == 0 else "consumer" if t == 1 else "plain"
-            for _ in range(rng.randint(2, 4) if n == 2 else rng.randint(1, 3)):
-                # one thread sleeps: timed waits end in the order of their deadlines, which the model
-                # (where a sleep is nothing) does not know
-                self._statement(rng, lines, ops, regs, sleeps=t == 0)
+            if self.condwait:
+                count = rng.randint(1, 2)
+            else:
+                count = rng.randint(2, 4) if n == 2 else rng.randint(1, 3)
+            # a condition hand-off comes before, between or after the thread's other statements
+            cut = rng.randint(0, count) if self.condwait and role != "plain" else -1
+            for i in range(count + 1):
+                if i == cut:
+                    self._handoff(rng, role, lines, ops, regs)
+                if i < count:
+                    # one thread sleeps: timed waits end in the order of their deadlines, which the model
+                    # (where a sleep is nothing) does not know
+                    self._statement(rng, lines, ops, regs, sleeps=t == 0)
             if self.queue and role == "producer":
                 value = rng.randint(1, 3)
                 lines.append(f"Q.put({value})")
@@ -86,9 +100,24 @@ class _Program:
             self.ops.append(ops)
 
     @staticmethod
+    def _handoff(rng: random.Random, role: str, lines: list[str], ops: list[tuple], regs: list[str]) -> None:
+        """A flag set and notified under a condition's lock, and a wait for it: notify -> woken wait."""
+        if role == "producer":
+            lines += ["with COND:", "    FLAG = 1", "    COND.notify_all()"]
+            ops += [("acq", "C"), ("set", "F"), ("rel", "C")]
+            return
+        # (the model checks the flag before taking the lock: the same outcomes, since the flag only goes
+        # from 0 to 1 and the read after it is under the lock)
+        var = rng.choice(VARS)
+        reg = f"r{len(regs)}"
+        regs.append(reg)
+        lines += ["with COND:", "    while not FLAG:", "        COND.wait()", f"    {reg} = {var}"]
+        ops += [("wait", "F"), ("waitend", "F"), ("acq", "C"), ("r", var, reg), ("rel", "C")]
+
+    @staticmethod
     def _statement(rng: random.Random, lines: list[str], ops: list[tuple], regs: list[str], sleeps: bool) -> None:
         kind = rng.choice(("read", "write", "incr", "locked", "append", "len", "truth", "dstore", "dget",
-                           "dincr", "sleep", "cond"))
+                           "dincr", "sleep", "cond", "dpop"))
         var = rng.choice(VARS[:1] if rng.random() < 0.6 else VARS)  # mostly one variable: more conflicts
         reg = f"r{len(regs)}"
         if kind == "sleep" and not sleeps:
@@ -141,9 +170,13 @@ class _Program:
             regs.append(reg)
             lines.append(f'{reg} = DCT.get("{var}", 0)')
             ops.append(("r", "D" + var, reg))
+        elif kind == "dpop":  # a missing key reads as 0 everywhere
+            regs.append(reg)
+            lines.append(f'{reg} = DCT.pop("{var}", 0)')
+            ops.append(("xchg", "D" + var, reg, 0))
         else:
             regs.append(reg)
-            lines.append(f'DCT["{var}"] = ({reg} := DCT["{var}"]) + 1')
+            lines.append(f'DCT["{var}"] = ({reg} := DCT.get("{var}", 0)) + 1')
             ops += [("r", "D" + var, reg), ("w", "D" + var, lambda r, reg=reg: r[reg] + 1)]
 
     def source(self) -> str:
@@ -151,13 +184,13 @@ class _Program:
                "", ""]
         for t, lines in enumerate(self.lines):
             out.append(f"def t{t}():")
-            out.append("    global X, Y")
+            out.append("    global X, Y, FLAG")
             out += ["    " + line for line in lines]
             out += ["", ""]
         out += [
             "def main():",
-            "    global X, Y, LST, DCT, LOCK, Q, EV, RES, COND",
-            "    X = Y = 0",
+            "    global X, Y, LST, DCT, LOCK, Q, EV, RES, COND, FLAG",
+            "    X = Y = FLAG = 0",
             "    LST, DCT, RES = [], {'X': 0, 'Y': 0}, Res()",
             "    LOCK, Q, EV, COND = threading.Lock(), queue.Queue(), threading.Event(), threading.Condition()",
             "    threads = [threading.Thread(target=f) for f in "
@@ -166,13 +199,13 @@ class _Program:
             "        t.start()",
             "    for t in threads:",
             "        t.join()",
-            f"    FINALS.append((X, Y, len(LST), DCT['X'], DCT['Y'], "
+            f"    FINALS.append((X, Y, len(LST), DCT.get('X', 0), DCT.get('Y', 0), "
             f"{''.join(f'RES.t{t}, ' for t in range(len(self.lines)))}))",
         ]
         return "\n".join(out) + "\n"
 
     def outcomes(self) -> set:
-        init = {"X": 0, "Y": 0, "L": 0, "DX": 0, "DY": 0, "Q": (), "E": 0}
+        init = {"X": 0, "Y": 0, "L": 0, "DX": 0, "DY": 0, "Q": (), "E": 0, "F": 0}
         finals = set()
         for order in merges(self.ops):
             state = simulate(self.ops, order, init)

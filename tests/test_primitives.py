@@ -717,6 +717,22 @@ def test_thread_stuck_forever_is_reported_not_hung():
     assert "left.recv(16)" in result.failure.details[0]
 
 
+def test_a_thread_alone_in_c_for_longer_than_the_stuck_timeout_is_not_stuck():
+    # nobody waits for it: under load, a slow single-threaded computation (more-itertools'
+    # FactorTests::test_cross_check, 0.1 s plainly) was reported stuck
+    import hashlib
+
+    def program():
+        t = threading.Thread(target=lambda: None)
+        t.start()
+        t.join()
+        hashlib.pbkdf2_hmac("sha256", b"x", b"y", 500_000)  # C, with no scheduling point: 0.2-0.3 s
+
+    started = time.perf_counter()
+    passes(program, executions=1, stuck_timeout=0.05)
+    assert time.perf_counter() - started > 0.1  # (the computation did take longer than the stuck timeout)
+
+
 def test_dict_changed_size_during_iteration_is_found():
     def program():
         prices = {"a": 1, "b": 2}

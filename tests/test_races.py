@@ -289,6 +289,80 @@ def test_cli_run_detect_only(tmp_path):
     assert not (tmp_path / ".interlace").exists()  # nothing recorded
 
 
+def _four_item_tuples():
+    import threading
+
+    numbers, names = tuple(range(1, 5)), ("a.py", "b", "c", "d")
+    out = []
+
+    def work():
+        out.append((numbers[1:3], numbers[0], names[0], names[-1]))
+
+    t = threading.Thread(target=work)
+    t.start()
+    t.join()
+    assert out == [((2, 3), 1, "a.py", "d")]
+
+
+def test_a_four_item_tuple_of_the_program_is_not_a_closure_variable():
+    # cell variables are named by 4-tuples: a program's own 4-tuple was described as one, and its
+    # first subscript raised TypeError inside the detector (more-itertools' divide, gray_product)
+    result = interlace.explore(_four_item_tuples, executions=3, seed=0)
+    assert result.ok, result.report()
+    assert result.races == []
+    native = interlace.detect(_four_item_tuples)
+    assert native.ok, native.report()
+
+
+class _StaleThread:
+    """What an aborted execution used to leave in ``threading._limbo``: a Thread stopped in its
+    bootstrap, whose OS id (here: every id) now belongs to another thread."""
+
+    name = "Thread-2 (stale)"
+    _ident = property(lambda self: __import__("_thread").get_ident())
+
+
+@pytest.mark.timeout(60)
+def test_detect_only_names_a_thread_by_its_start_not_by_a_stale_entry_with_its_id(monkeypatch):
+    import threading
+
+    # both threads of the program took the stale entry's identity: one thread, so no race at all (and
+    # in CI, under another reused id, races against the start of the program's objects)
+    monkeypatch.setitem(threading._limbo, _StaleThread(), None)
+    path = os.path.join(CORPUS, "note_vars_alias.py")
+    result = interlace.detect(ScriptRunner(path, []))
+    assert result.ok, result.report()
+    assert [lines_of(r) for r in result.races] == [set().union(*marked_groups(path).values())]
+    assert [name.split(" ", 1)[1] for name in result.threads[1:]] == ["(set_mode)", "(get_mode)"]
+
+
+def _fails_before_the_second_thread_boots():
+    import threading
+
+    def waiter():
+        raise AssertionError("first")
+
+    def worker():
+        pass
+
+    a, b = threading.Thread(target=waiter), threading.Thread(target=worker)
+    a.start()
+    b.start()
+    a.join()
+    b.join()
+
+
+def test_an_aborted_execution_leaves_no_thread_in_threadings_registry():
+    import threading
+
+    # (with some of these seeds the main thread is inside the worker's start() when the waiter fails)
+    before = (set(threading._limbo), set(threading._active.values()))
+    for seed in range(5):
+        result = interlace.explore(_fails_before_the_second_thread_boots, executions=20, seed=seed, strategy="random")
+        assert not result.ok and "first" in result.failure.message
+    assert (set(threading._limbo), set(threading._active.values())) == before
+
+
 def test_detect_only_state_stays_bounded_and_a_hot_loop_still_reports_its_race(monkeypatch):
     # A long run must not grow the detector's memory with the number of accesses (only with the
     # number of locations), and the same-epoch shortcut must not lose the race of a hot loop.

@@ -134,6 +134,8 @@ def simulate(threads, order, init, skipped=None):
             regs[t][op[2]] = state[op[1]]
         elif op[0] == "rmw":  # one atomic read-modify-write (``lst.append(x)``)
             state[op[1]] = op[2](state[op[1]])
+        elif op[0] == "xchg":  # one atomic read then store (``r = d.pop(k, 0)``: the value goes, 0 is left)
+            regs[t][op[2]], state[op[1]] = state[op[1]], op[3]
         elif op[0] == "regs":  # the thread's registers, kept in the state (a location of its own)
             state[op[1]] = tuple(regs[t].get(name) for name in op[2])
         elif op[0] == "w":
@@ -158,7 +160,7 @@ def conflict(a, b):
         return a[0] in SYNC and b[0] in SYNC and a[1] == b[1]
     if a[0] in ("acq", "rel") or b[0] in ("acq", "rel"):
         return a[0] == "acq" and b[0] == "acq" and a[1] == b[1]
-    return a[1] == b[1] and bool({"w", "rmw", "regs"} & {a[0], b[0]})
+    return a[1] == b[1] and bool({"w", "rmw", "xchg", "regs"} & {a[0], b[0]})
 
 
 def brute_force(threads, init, observe):

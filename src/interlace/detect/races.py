@@ -38,6 +38,7 @@ import types
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..runtime.describe import is_cell_key
 from .stacks import Frame, capture, format_stack
 from .vectorclock import VectorClock
 
@@ -479,7 +480,7 @@ class RaceDetector:
         if location is None:
             location = self.locations[lk] = _Location(ex.describe(obj, key) if key != _WHOLE else tp.__name__)
             if known is None:
-                known = self.objects[oid] = _Known(id(tp), self._origin_of(obj, site))
+                known = self.objects[oid] = _Known(id(tp), self._origin_of(obj, key, site))
                 if len(self.objects) > MAX_KEPT:
                     self._forget(next(iter(self.objects)))
             known.locations.append(lk)
@@ -751,10 +752,10 @@ class RaceDetector:
         return taken
 
     @staticmethod
-    def _origin_of(obj: Any, site: tuple) -> str:
+    def _origin_of(obj: Any, key: Any, site: tuple) -> str:
         if isinstance(obj, dict) and "__builtins__" in obj:
             return f"global of module {obj.get('__name__', '?')}"
-        if isinstance(obj, tuple) and len(obj) == 4:
+        if is_cell_key(obj, key):
             return f"closure variable of {obj[2]}() at {os.path.basename(obj[0])}:{obj[1]}"
         return f"object first used at {_loc(site)}" if site else ""
 

@@ -163,12 +163,14 @@ class NativeExecution:
         if ts is not None:
             return ts
         # OS thread ids are reused as soon as a thread ends, so the id alone cannot name a thread:
-        # the Thread object registered for it (or still in its bootstrap, in _limbo) does.
+        # the Thread object registered for it does. A thread still in its bootstrap is in _limbo, and
+        # only one this run started counts: threading can leave a stale Thread there (and in _active)
+        # under an id that is now this thread's (a thread stopped inside its bootstrap).
         ident = get_ident()
-        thread = threading._active.get(ident)  # type: ignore[attr-defined]
+        limbo = list(threading._limbo)  # type: ignore[attr-defined]
+        thread = next((t for t in limbo if getattr(t, "_ident", None) == ident and t in self.by_thread), None)
         if thread is None:
-            limbo = list(threading._limbo)  # type: ignore[attr-defined]
-            thread = next((t for t in limbo if getattr(t, "_ident", None) == ident), None)
+            thread = threading._active.get(ident)  # type: ignore[attr-defined]
         if thread is None:
             return None
         ts = self.thread_state(thread)

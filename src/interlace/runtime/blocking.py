@@ -69,11 +69,19 @@ def _others_can_run(ex: Any, me: Any) -> bool:
         if t.status == BLOCKED:
             waiting = t.waiting
             if isinstance(waiting, IOWait):
-                if waiting.ready(0.0):
+                if waiting.ready(0.0) or t.io_deadline - ex.now < _EPSILON:  # ready, or its timeout expired
                     return True
             elif t.deadline is not None:
                 return True
     return False
+
+
+def _soonest_other_timeout(ex: Any, me: Any) -> float | None:
+    """The earliest timeout among the other threads waiting in blocking calls (None: none has one)."""
+    deadlines = [t.io_deadline for t in ex.threads
+                 if t is not me and t.status == BLOCKED and isinstance(t.waiting, IOWait)]
+    soonest = min(deadlines, default=float("inf"))
+    return None if soonest == float("inf") else soonest
 
 
 def wait_until_ready(ex: Any, me: Any, ready: Callable[[float], bool], label: str,
@@ -104,16 +112,22 @@ def _wait(ex: Any, me: Any, ready: Callable[[float], bool], waiting: IOWait, dea
             if deadline is not None and deadline - ex.now < _EPSILON:
                 return False
             continue
-        # nothing else can run before this call returns: wait for it on the wall clock
-        wall_deadline = None if deadline is None else _real_monotonic() + max(deadline - ex.now, 0.0)
+        # nothing else can run before this call returns (or before the soonest timeout of another blocking
+        # call, whose thread then runs): wait for it on the wall clock
+        other = _soonest_other_timeout(ex, me)
+        mine = other is None or deadline is not None and deadline <= other
+        until = deadline if mine else other
+        wall_deadline = None if until is None else _real_monotonic() + max(until - ex.now, 0.0)
         while True:
             if ready(_TICK):
                 return True
             if ex.aborting:  # the watchdog reported it stuck, or Ctrl-C
                 raise Abort
             if wall_deadline is not None and _real_monotonic() >= wall_deadline:
-                ex.now = max(ex.now, deadline)  # the time the call waited, on the virtual clock too
-                return False
+                ex.now = max(ex.now, until)  # the time the call waited, on the virtual clock too
+                if mine:
+                    return False
+                break  # the other call's timeout expired: that thread can run
             if _others_can_run(ex, me):  # another waiting thread's call became ready
                 break
 

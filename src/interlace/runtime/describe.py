@@ -24,6 +24,13 @@ _ASYNCIO_DIR = os.path.join(os.path.dirname(threading.__file__), "asyncio") + os
 _BOOTSTRAP = frozenset({"_bootstrap", "_bootstrap_inner", "run"})
 
 
+def is_cell_key(obj: Any, key: Any) -> bool:
+    """Whether an access to ``obj``/``key`` is one of a closure variable: the rewriter names it by a
+    constant ``(filename, owner_lineno, owner_name, varname)`` and ``varname`` (see hooks._il_rc). A
+    tuple of the program is only ever subscripted by an int or a slice."""
+    return type(obj) is tuple and type(key) is str and len(obj) == 4 and obj[3] == key and type(obj[0]) is str
+
+
 def user_stack(frame: Any) -> list[str]:
     """Formatted stack of ``frame`` (outermost first), from the thread's own code on.
 

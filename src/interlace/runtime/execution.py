@@ -19,7 +19,7 @@ from typing import Any
 
 from . import hooks
 from .calls import CallClassifier
-from .describe import describe_deadlock, describe_livelock, stack_of
+from .describe import describe_deadlock, describe_livelock, is_cell_key, stack_of
 from .fastpath import FastPath, native, plain_key
 from .state import (
     BLOCKED,
@@ -224,11 +224,15 @@ class Execution:
 
     def _stuck(self, idle: float) -> None:
         """End the execution: the baton holder reached no scheduling point for ``idle`` seconds (the
-        stuck timeout, not the time measured, so that the message is the same on every machine)."""
+        stuck timeout, not the time measured, so that the message is the same on every machine) while
+        other threads of the execution are alive. A thread alone is never stuck: what it does can change
+        nothing another thread waits for, and how long it computes depends on the machine's load."""
         with self._mutex:
             t = self.current
             if self.aborting or t is None:
                 return
+            if all(o is t or o.status == FINISHED for o in self.threads):
+                return  # nobody waits for it: a slow computation alone, as it would run without interlace
             self.failure = Failure(
                 "stuck",
                 f"thread {t.name!r} is stuck outside interlace's control: it has not reached a scheduling "
@@ -310,7 +314,11 @@ class Execution:
     def spawn(self, thread: threading.Thread, start_os_thread: Any) -> None:
         """Start ``thread`` as a managed thread. ``start_os_thread(boot)`` starts the real OS thread."""
         me = self.me()
-        self.point(me, "start", thread.name)
+        try:
+            self.point(me, "start", thread.name)
+        except BaseException:  # Abort: Thread.start() takes the thread out of _limbo after an Exception only
+            _unregister(thread, None)
+            raise
         ts = self._add_thread(thread)
         if me is not None:
             ts.site = me.site
@@ -335,6 +343,7 @@ class Execution:
                     if not self.aborting:
                         raise
             finally:
+                _unregister(thread, ident)
                 self._thread_finished(ts)
                 ts.exited.release()
 
@@ -775,8 +784,8 @@ class Execution:
     def describe(self, obj: Any, key: Any) -> str:
         if isinstance(obj, dict) and "__builtins__" in obj:
             return str(key)  # a module global
-        if isinstance(obj, tuple) and len(obj) == 4:
-            return str(obj[3])  # a closure cell key
+        if is_cell_key(obj, key):
+            return key
         name = type(obj).__name__
         if key == "*":
             return name  # the whole container
@@ -946,3 +955,13 @@ def _release(gate: Any) -> None:
 def _call_with_arguments(ex: Execution, fn: Any, site: tuple, /, *args: Any, **kwargs: Any) -> Any:
     """A call that is an access of a location named by its arguments (``d.get(k)``, ``setattr``)."""
     return ex.call(fn, site, args)(*args, **kwargs)
+
+
+def _unregister(thread: threading.Thread, ident: int | None) -> None:
+    """Drop what threading still records of ``thread`` when its bootstrap did not run to its end (an
+    aborted execution stops a thread before or inside it): a Thread left in ``threading._limbo`` or
+    ``_active`` under this OS thread id would name the next thread that gets the same id."""
+    with threading._active_limbo_lock:  # type: ignore[attr-defined]
+        threading._limbo.pop(thread, None)  # type: ignore[attr-defined]
+        if threading._active.get(ident) is thread:  # type: ignore[attr-defined]
+            del threading._active[ident]  # type: ignore[attr-defined]

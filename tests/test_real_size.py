@@ -109,8 +109,9 @@ def _choices(strategy, monkeypatch, fast: bool) -> list:
     return runs
 
 
-@pytest.mark.parametrize("make", [lambda: PCT(5, depth=3), lambda: PCT(9, depth=1), lambda: TimeSlice(4)],
-                         ids=["pct3", "pct1", "timeslice"])
+@pytest.mark.parametrize("make", [lambda: PCT(5, depth=3), lambda: PCT(9, depth=1), lambda: TimeSlice(4),
+                                  lambda: PCT(7, depth=6, spin_limit=4, spin_doublings=3)],
+                         ids=["pct3", "pct1", "timeslice", "pct6-spin4"])
 def test_the_fast_path_makes_the_same_decisions_as_asking_the_strategy(make, monkeypatch):
     fast = _choices(make(), monkeypatch, fast=True)
     with monkeypatch.context() as m:

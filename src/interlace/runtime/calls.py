@@ -22,8 +22,8 @@ import builtins
 import collections
 import functools
 import operator
-from functools import partial
 from collections.abc import Callable
+from functools import partial
 from types import BuiltinFunctionType, FunctionType, MethodType, MethodWrapperType
 from typing import Any
 

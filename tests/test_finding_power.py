@@ -35,7 +35,7 @@ def test_pct_long_run_before_the_bug_is_not_cut_by_a_fixed_spin_limit():
     assert fixed.ok
     drawn = _explore("long_loop_update", PCT(1), 600)
     assert drawn.failure.message == "AssertionError in the main function: balance 1"
-    assert drawn.executions == 206
+    assert drawn.executions == 54
 
 
 def test_pct_still_demotes_a_spinning_thread():

@@ -17,6 +17,7 @@ limit of each execution is drawn: ``spin_limit`` times a power of two up to ``2*
 
 from __future__ import annotations
 
+import random
 from typing import Any
 
 from .base import Strategy
@@ -44,7 +45,8 @@ class PCT(Strategy):
         self.priorities = {}
         k = max(self.steps_estimate, 1)
         self.change_points = sorted(self.rng.randint(1, k) for _ in range(self.depth - 1))
-        self.limit = self.spin_limit << self.rng.randint(0, self.spin_doublings)
+        # drawn apart from the priorities and change points, which stay those of the fixed limit
+        self.limit = self.spin_limit << random.Random(f"{self.seed}/{index}/spin").randint(0, self.spin_doublings)
         self.low = 0.0
         self.preemptible = 0
         return True

@@ -33,7 +33,7 @@ def passes(fn, executions=OK_BUDGET, seed=1, **kw):
     result = interlace.explore(fn, executions=executions, seed=seed, **kw)
     assert result.uninstrumented == []
     assert result.ok, result.report()
-    assert result.executions == executions
+    assert result.executions == executions or result.exhausted  # or the default's DPOR ran every class
     return result
 
 
@@ -809,8 +809,8 @@ def test_non_daemon_thread_left_running_is_waited_for():
 
         threading.Thread(target=slow).start()  # never joined: the execution still waits for it
 
-    passes(program, executions=5)
-    assert finished == [True] * 5
+    result = passes(program, executions=5)
+    assert finished == [True] * result.executions
 
 
 def test_patches_are_removed_after_exploring_even_for_modules_imported_meanwhile():

@@ -71,7 +71,7 @@ def test_race_free_program_has_no_report_in_1000_executions(path):
     result = interlace.explore(ScriptRunner(path, []), executions=1000, seed=0, races="error")
     assert result.ok, result.report()
     assert result.races == [] and result.lock_inversions == []
-    assert result.executions == 1000
+    assert result.executions == 1000 or result.exhausted  # or the default's DPOR ran every class
 
 
 def test_counter_race_report_text_and_gil_verdict():

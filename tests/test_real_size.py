@@ -83,7 +83,7 @@ def test_threads_spinning_on_each_other_are_a_livelock_by_progress(monkeypatch):
         for t in ts:
             t.join()
 
-    result = interlace.explore(program, executions=1, seed=1, shrink=False)
+    result = interlace.explore(program, executions=1, seed=1, shrink=False, strategy="pct")
     assert result.failure.kind == "livelock", result.report()
     assert result.failure.message.startswith(
         "possible livelock: 20000 scheduling points with no progress (no shared write, no synchronisation, "
@@ -109,8 +109,9 @@ def _choices(strategy, monkeypatch, fast: bool) -> list:
     return runs
 
 
-@pytest.mark.parametrize("make", [lambda: PCT(5, depth=3), lambda: PCT(9, depth=1), lambda: TimeSlice(4)],
-                         ids=["pct3", "pct1", "timeslice"])
+@pytest.mark.parametrize("make", [lambda: PCT(5, depth=3), lambda: PCT(9, depth=1), lambda: TimeSlice(4),
+                                  lambda: PCT(7, depth=6, spin_limit=4, spin_doublings=3)],
+                         ids=["pct3", "pct1", "timeslice", "pct6-spin4"])
 def test_the_fast_path_makes_the_same_decisions_as_asking_the_strategy(make, monkeypatch):
     fast = _choices(make(), monkeypatch, fast=True)
     with monkeypatch.context() as m:

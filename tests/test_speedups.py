@@ -104,7 +104,7 @@ def test_pure_path_when_the_module_is_missing() -> None:
         "    import threading\n"
         "    box = []\n"
         "    t = threading.Thread(target=box.append, args=(1,)); t.start(); t.join()\n"
-        "r = interlace.explore(f, executions=3, seed=1)\n"
+        "r = interlace.explore(f, executions=3, seed=1, strategy='pct')\n"
         "print(r.ok, r.executions)\n"
     )
     proc = subprocess.run([sys.executable, "-c", code], env=_env(False), capture_output=True, text=True, timeout=60)

@@ -1152,11 +1152,15 @@ def test_randomized_strategies_are_deterministic(name):
     assert len(set(runs[0])) > 1
 
 
-def test_portfolio_finds_the_lost_update_in_its_dfs_phase():
+def test_portfolio_finds_the_lost_update_and_proves_the_locked_counter():
     result = interlace.explore(lost_update_failing, strategy=Portfolio(0), executions=1000, races="off",
                                shrink=False)
     assert not result.ok
     assert result.executions <= 100
+    proved = interlace.explore(locked_failing_never, strategy=Portfolio(0), executions=1000, races="off")
+    assert proved.ok and proved.exhausted
+    assert proved.executions == 18  # DPOR's 6 classes on executions 0, 3, ..., 15, the members' between
+    assert proved.coverage_line() == "all 6 interleaving classes explored (DPOR), no failure"
 
 
 def test_make_strategy_knows_the_new_strategies():

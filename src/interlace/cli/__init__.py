@@ -45,7 +45,7 @@ def _parser() -> argparse.ArgumentParser:
     ex = sub.add_parser("explore", help="run a script under many interleavings until one fails",
                         epilog=EXIT_CODES[0].upper() + EXIT_CODES[1:] + ".")
     ex.add_argument("-n", "--executions", type=int, default=1000, help="how many executions (default 1000)")
-    ex.add_argument("--strategy", choices=sorted(STRATEGIES), default="pct", help="default: pct")
+    ex.add_argument("--strategy", choices=sorted(STRATEGIES), default="portfolio", help="default: portfolio")
     ex.add_argument("--seed", type=int, default=None, help="seed for the strategy (default: random)")
     ex.add_argument("--depth", type=int, default=3, help="PCT bug depth (default 3)")
     ex.add_argument("--max-preemptions", type=int, default=None, metavar="N",

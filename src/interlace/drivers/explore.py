@@ -28,7 +28,7 @@ def explore(
     fn: Callable[[], Any],
     *,
     executions: int = 1000,
-    strategy: str | Strategy = "pct",
+    strategy: str | Strategy = "portfolio",
     seed: int | None = None,
     model: str = "free-threaded",
     include: Sequence[str] = (),

@@ -23,8 +23,11 @@ import collections
 import functools
 import operator
 from collections.abc import Callable
+from functools import partial
 from types import BuiltinFunctionType, FunctionType, MethodType, MethodWrapperType
 from typing import Any
+
+from .iterating import SORT, WALKERS
 
 READ, WRITE, DELETE = "read", "write", "delete"
 
@@ -137,6 +140,7 @@ class CallClassifier:
         self._indirect: dict[Any, Callable] = {
             getattr: _getattr, setattr: _setattr, delattr: _delattr, hasattr: _getattr, vars: _vars,
             len: _len,
+            **{fn: partial(walk, fn) for fn, walk in WALKERS.items() if type(fn) is BuiltinFunctionType},
             operator.getitem: _getitem, operator.setitem: _setitem, operator.delitem: _delitem,
         }
 
@@ -155,12 +159,15 @@ class CallClassifier:
             if t is FunctionType:
                 return self._function(fn.__func__)
         if t is FunctionType:
-            return self._function(fn)
+            entry = self._function(fn)
+            return WALKERS[fn](fn, args, ex) if entry[3] else entry
         if t is BuiltinFunctionType or t is MethodWrapperType:  # d.get, d.__setitem__
             owner = fn.__self__
             table = CONTAINER_METHODS.get(type(owner))
             if table is not None:
                 kind = table.get(fn.__name__)
+                if kind == WRITE and fn.__name__ == "sort" and type(owner) is list:
+                    return SORT(fn, (owner,), ex)
                 if kind is not None:
                     return kind, _container_what(owner, fn.__name__, args), None, (
                         owner, _container_key(owner, fn.__name__, args), True)
@@ -178,6 +185,8 @@ class CallClassifier:
                 return None, fn.__name__, None, None
             return "call", _name(fn), None, None
         if t is type or isinstance(fn, type):
+            if fn is map or fn is filter:
+                return WALKERS[fn](fn, args, ex)
             return self._class(fn)
         if t is _ATTRGETTER and args:
             names = fn.__reduce__()[1]
@@ -202,7 +211,8 @@ class CallClassifier:
             if type(fn.__func__) is FunctionType:
                 return (*self._function(fn.__func__)[:3], False)
         elif t is FunctionType:
-            return (*self._function(fn)[:3], False)
+            kind, what, replacement, walks = self._function(fn)
+            return kind, what, replacement, walks is True
         elif t is BuiltinFunctionType or t is MethodWrapperType:
             owner = fn.__self__
             table = CONTAINER_METHODS.get(type(owner))
@@ -210,6 +220,8 @@ class CallClassifier:
                 return None, fn.__name__, None, fn.__name__ in table
             if _hashable(fn) and fn in self._indirect:
                 return None, fn.__name__, None, True
+        elif fn is map or fn is filter:
+            return None, fn.__name__, None, True
         elif t is _ATTRGETTER or t is _ITEMGETTER:
             return None, "getter", None, True
         kind, what, replacement, _target = self.classify(fn, (), None)
@@ -229,6 +241,8 @@ class CallClassifier:
             # instrumented now: ``fn.__code__`` is new, the call runs it; other functions that
             # still share the old code are adopted at their own first call (nothing cached)
             return (None, fn.__qualname__, None, None)
+        elif fn in WALKERS:
+            cached = ("call", f"{module}.{fn.__qualname__}", None, True)  # classify() with the arguments
         else:
             cached = ("call", f"{module}.{fn.__qualname__}", None, None)
         self._code_cache[id(code)] = (code, cached)

@@ -735,6 +735,19 @@ class Execution:
             return
         self._access(me, kind, obj, key, site, value, False)
 
+    def walk_step(self, kind: str | None, container: Any, what: str, site: tuple | None) -> None:
+        """A step of library code walking ``container`` where instrumented code cannot see it (a call
+        back into Python from ``max(d, key=f)``, an item of a ``copy.deepcopy``; see
+        runtime/iterating.py): a scheduling point in either model, an atomic ``kind`` access of the
+        whole container, or a call when ``kind`` is None."""
+        me = self.me()
+        if me is None:
+            return
+        if kind is None:
+            self.point(me, "call", what, site)
+        else:
+            self._access(me, kind, container, "*", site or me.site, _NO_VALUE, True)
+
     def _access(self, me: ThreadState, kind: str, obj: Any, key: Any, site: tuple, value: Any,
                 atomic: bool) -> None:
         fast = self.fast

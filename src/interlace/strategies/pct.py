@@ -4,17 +4,21 @@ Each thread gets a random priority; the highest-priority enabled thread always r
 change points, chosen uniformly among the decisions of an execution that can preempt the running
 thread (scheduling points where it and another thread could run; their number is learnt from the
 first ``CALIBRATION`` executions, so that every execution depends on (seed, index) and those alone,
-and can run on any worker), the running thread drops to a
-priority below every initial one. A bug of depth ``d`` is found with probability at least
-``1 / (n * k**(d-1))`` per execution for ``n`` threads and ``k`` steps.
+and can run on any worker), the running thread drops to a priority below every priority given so far.
+A bug of depth ``d`` is found with probability at least ``1 / (n * k**(d-1))`` per execution for ``n``
+threads and ``k`` steps.
 
 Spin loops defeat strict priorities (the spinning thread never lets the others set its flag), so a
-thread that has run ``spin_limit`` consecutive steps while others were enabled is demoted, as if it
-had yielded.
+thread that has run a number of consecutive steps while others were enabled is demoted, as if it had
+yielded. A fixed limit starves the bugs that sit at the end of a long run without a switch (a loop of
+200 reads, then an unlocked update): the thread is always demoted first, at the same place. So the
+limit of each execution is drawn: ``spin_limit`` times a power of two up to ``2**spin_doublings``
+(64 to 4,096 by default), from the execution's own random numbers.
 """
 
 from __future__ import annotations
 
+import random
 from collections.abc import Sequence
 from typing import Any
 
@@ -28,13 +32,15 @@ class PCT(Strategy):
     name = "pct"
     partitionable = True
 
-    def __init__(self, seed: int, depth: int = 3, spin_limit: int = 64,
+    def __init__(self, seed: int, depth: int = 3, spin_limit: int = 64, spin_doublings: int = 6,
                  calibration: Sequence[int] = range(CALIBRATION)) -> None:
         super().__init__(seed)
         if depth < 1:
             raise ValueError("PCT depth must be at least 1")
         self.depth = depth
         self.spin_limit = spin_limit
+        self.spin_doublings = spin_doublings
+        self.limit = spin_limit  # this execution's spin limit
         # the executions whose numbers of preemptible decisions the later ones learn from
         self.calibration = tuple(calibration)
         self.steps_estimate = 20  # the first guess of the decisions that can preempt
@@ -55,6 +61,8 @@ class PCT(Strategy):
         # what the calibration executions before this one learnt, whatever else this instance ran
         k = max(self.steps_estimate, *(self.learnt[j] for j in self.requires(index)), 1)
         self.change_points = sorted(self.rng.randint(1, k) for _ in range(self.depth - 1))
+        # drawn apart from the priorities and change points, which stay those of the fixed limit
+        self.limit = self.spin_limit << random.Random(f"{self.seed}/{index}/spin").randint(0, self.spin_doublings)
         self.low = 0.0
         self.preemptible = 0
         return True
@@ -67,13 +75,15 @@ class PCT(Strategy):
         if current is not None:
             # change points are counted among the decisions that can preempt someone
             self.preemptible += 1
+            demote = False
             while self.change_points and self.preemptible >= self.change_points[0]:
                 self.change_points.pop(0)
+                demote = True
+            if demote or execution.threads[current].run_length >= self.limit:
+                # below every priority so far, spin-demoted threads included: a change point after a
+                # spin demotion must still preempt
                 self.low -= 1.0
-                prio[current] = self.depth - 1 + self.low / 1000.0
-        if current is not None and execution.threads[current].run_length >= self.spin_limit:
-            self.low -= 1.0
-            prio[current] = self.low
+                prio[current] = self.low
         return max(enabled, key=lambda tid: prio.get(tid, 0.0))
 
     def quantum(self, enabled: list[int], chosen: int, execution: Any) -> int:
@@ -83,9 +93,9 @@ class PCT(Strategy):
         # run_length + k), reset to 0 on a switch (it sees k - 1).
         running = execution.current
         if running is not None and running.tid == chosen:
-            spin_left = self.spin_limit - execution.threads[chosen].run_length - 1
+            spin_left = self.limit - execution.threads[chosen].run_length - 1
         else:
-            spin_left = self.spin_limit
+            spin_left = self.limit
         if self.change_points:
             spin_left = min(spin_left, self.change_points[0] - self.preemptible - 1)
         return max(spin_left, 0)

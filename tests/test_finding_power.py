@@ -1,0 +1,108 @@
+"""Finding power: the blind spots of issue 14 and the default strategy, on bugs of bench/corpus.
+
+Each test runs a corpus bug with a fixed seed and asserts the failure and when it is found, so a
+change that loses a bug, or makes it much slower to find, fails here (the long measurement is
+bench/bench_strategies.py)."""
+
+from __future__ import annotations
+
+import os
+import sys
+
+import pytest
+
+import interlace
+from interlace.strategies import PCT, Portfolio
+
+pytestmark = pytest.mark.timeout(120)
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "bench"))
+try:
+    from corpus import load
+finally:
+    sys.path.pop(0)
+
+
+def _explore(bug: str, strategy, executions: int, seed: int = 1):
+    return interlace.explore(load(bug), strategy=strategy, seed=seed, executions=executions, races="off",
+                             shrink=False)
+
+
+def test_pct_long_run_before_the_bug_is_not_cut_by_a_fixed_spin_limit():
+    # 200 reads, then an unlocked update: with the spin limit fixed at 64 the batch is always demoted
+    # at step 64 and the short deposit runs to its end first
+    fixed = _explore("long_loop_update", PCT(1, spin_doublings=0), 600)
+    assert fixed.ok
+    drawn = _explore("long_loop_update", PCT(1), 600)
+    assert drawn.failure.message == "AssertionError in the main function: balance 1"
+    assert drawn.executions == 54
+
+
+def test_pct_still_demotes_a_spinning_thread():
+    result = _explore("spin_publish", PCT(1), 200)
+    assert result.failure.message == "AssertionError in thread 'Thread-1 (consumer)': flag seen before the data"
+
+
+@pytest.mark.parametrize("bug, message", [
+    ("callback_max_key", "RuntimeError in thread 'Thread-1 (ranking)': dictionary changed size during iteration"),
+    ("callback_reduce", "RuntimeError in thread 'Thread-1 (count)': Set changed size during iteration"),
+    ("callback_list_sort", "ValueError in thread 'Thread-1 (order)': list modified during sort"),
+    ("deepcopy_shared", "RuntimeError in thread 'Thread-1 (snapshot)': dictionary changed size during iteration"),
+])
+def test_a_walk_in_library_code_can_be_interleaved(bug, message):
+    # before, DPOR proved each of these correct (its one class ran without a failure)
+    result = _explore(bug, "dpor", 100)
+    assert result.failure.message.splitlines()[0] == message
+    assert result.executions == 3
+
+
+def test_each_callback_is_a_step_of_the_walk():
+    def program():
+        d = {"a": 1, "bb": 2, "ccc": 3}
+        assert max(d, key=lambda k: len(k)) == "ccc"
+        assert sorted([3, 1, 2], key=lambda v: -v) == [3, 2, 1]
+
+    traces = []
+    result = interlace.explore(program, strategy="dpor", executions=1, races="off",
+                               on_execution=lambda i, ex: traces.append([(e.kind, e.what) for e in ex.trace]))
+    assert result.ok
+    # max: the call, then each of the three keys' callbacks; sorted: the same over the list
+    assert [e for e in traces[0] if e[1] in ("dict", "list")] == [("read", "dict")] * 4 + [("read", "list")] * 4
+
+
+def test_deepcopy_result_is_unchanged():
+    def program():
+        data = {"a": [1, {"b": (2, 3)}], "c": "x"}
+        copy_ = __import__("copy").deepcopy(data)
+        assert copy_ == data and copy_["a"] is not data["a"]
+
+    assert interlace.explore(program, executions=3, races="off").ok
+
+
+@pytest.mark.parametrize("strategy", ["random", "pct", "pos", "dfs", "dpor", "portfolio", "timeslice"])
+def test_sleep_used_as_synchronisation_is_explored_by_every_strategy(strategy):
+    result = _explore("sleep_as_sync", strategy, 50)
+    assert result.failure.message == "KeyError in thread 'Thread-2 (user)': 'config'"
+
+
+def test_the_default_strategy_is_the_portfolio():
+    result = interlace.explore(load("torn_read_10"), executions=20, seed=1, races="off", shrink=False)
+    assert result.strategy == Portfolio(1).describe()
+    assert not result.ok
+
+
+#: executions the default (seed 1) needs on the new corpus bugs that take it less than a second; the
+#: others (counter_minimum: 2,848, dining_philosophers_5) are measured by bench/bench_strategies.py
+FOUND_AT = {"torn_read_10": 4, "torn_read_20": 4, "seqlock_starved": 13, "notify_wrong_waiter": 1, "treiber_aba": 6,
+            "two_stage_rounds": 19, "long_loop_update": 4, "spin_publish": 4, "callback_reduce": 6,
+            "callback_max_key": 7, "callback_list_sort": 7, "deepcopy_shared": 6, "sleep_as_sync": 3}
+
+
+@pytest.mark.parametrize("bug", sorted(FOUND_AT))
+def test_the_default_finds_new_corpus_bugs_with_a_schedule_that_replays(bug):
+    program = load(bug)
+    result = interlace.explore(program, executions=100, seed=1, races="off", shrink=False)
+    assert result.executions == FOUND_AT[bug] and not result.ok
+    again = interlace.replay(program, result.schedule, races="off")
+    assert again.failure.kind == result.failure.kind
+    assert again.failure.message == result.failure.message

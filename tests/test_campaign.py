@@ -38,7 +38,7 @@ def test_a_campaign_summarises_saves_failures_with_their_replay_command_and_resu
     first = _cli(project, "campaign", "fails.py", "-n", "300", "--seed", "1", "--workers", "2")
     assert first.returncode == 1, first.stderr
     assert first.stderr == "interlace: fails.py: exploring...\n"
-    assert _rows(first.stdout) == [["fails.py", "FAILED", "96"]]
+    assert _rows(first.stdout) == [["fails.py", "FAILED", "47"]]
     replay = re.search(r"^  replay: (interlace replay (\S+))$", first.stdout, re.M)
     assert replay and os.path.exists(project / replay.group(2))
     assert "fails.py: AssertionError in thread 'Thread-2 (reader)': saw the intermediate state" in first.stdout
@@ -52,7 +52,7 @@ def test_a_campaign_summarises_saves_failures_with_their_replay_command_and_resu
     assert second.stderr.splitlines() == ["interlace: fails.py: done in an earlier run (FAILED), skipped",
                                           "interlace: passes.py: exploring...",
                                           "interlace: pytest:test_small.py: exploring..."]
-    assert _rows(second.stdout) == [["fails.py", "FAILED", "96"], ["passes.py", "ok", "300"],
+    assert _rows(second.stdout) == [["fails.py", "FAILED", "47"], ["passes.py", "ok", "300"],
                                     ["pytest:test_small.py", "ok", "1"]]
     state = json.loads((project / ".interlace" / "campaign" / "state.json").read_text())
     assert [row["target"] for row in state["rows"]] == ["fails.py", "passes.py", "pytest:test_small.py"]

@@ -101,6 +101,12 @@ def controlled_loop_class() -> type:
             self._il_idle = LoopIdle(self)
             self._il_adopt(hooks._active)
 
+        def shutdown_default_executor(self, *args: Any, **kwargs: Any) -> Any:
+            """Without ``asyncio.run``'s join timeout (300 s, 3.12+): it only guards against a hang, and a
+            timed wait may end early under the scheduler, which would leave the executor's threads
+            running; a thread that never ends is reported as a deadlock instead."""
+            return super().shutdown_default_executor()
+
         def _il_adopt(self, ex: Any) -> None:
             """Serve execution ``ex`` (a loop can outlive the execution that made it: a fixture's)."""
             self._il_ex = ex

@@ -160,10 +160,10 @@ class DPOR(Strategy):
         if d > 0 and d - 1 < len(self.nodes):
             parent = self.nodes[d - 1]
             segment = events[self.trace_pos[d - 1]:]
-            executed = [(e.kind, e.what) for e in segment]
             candidates = (parent.sleep | parent.done) - {parent.chosen}
             if parent.chosen in parent.sleep and all(e.tid != parent.chosen for e in segment):
                 candidates.add(parent.chosen)  # a sleeper that took a step showing nothing sleeps on
+            executed = [(e.kind, e.what) for e in segment] if candidates else []
             for t in candidates:
                 op = parent.ops.get(t)
                 if t not in ops or op is None or op[0] in NO_SLEEP:
@@ -281,10 +281,15 @@ class DPOR(Strategy):
         run), what counts is its next *visible* step, as in the wakeup sequences: learn it from what
         the thread did next, so that sleep sets can keep the thread asleep until something that does
         not commute with that step runs."""
-        firsts: dict[int, list[int]] = {}
+        wanted = {t for node in self.nodes for t, op in node.ops.items() if op[0] in INVISIBLE}
+        if not wanted:
+            return
+        firsts: dict[int, list[int]] = {t: [] for t in wanted}  # each such thread's positions in the trace
         trace = self.log.sync(execution)
         for pos, event in enumerate(trace):
-            firsts.setdefault(event.tid, []).append(pos)
+            positions = firsts.get(event.tid)
+            if positions is not None:
+                positions.append(pos)
         for d, node in enumerate(self.nodes):
             start = self.trace_pos[d] if d < len(self.trace_pos) else len(trace)
             for t, op in node.ops.items():

@@ -46,6 +46,7 @@ def races(trans: list[Transition], names: dict[str, int]) -> Iterator[tuple[Tran
     # release of a label by every thread counts, and "held" may name another lock of the label.
     lock_release: dict[str, dict[int, tuple[Transition, Transition]]] = {}  # label -> tid -> (rel, acq)
     holding: dict[int, dict[str, list[Transition]]] = {}  # tid -> label -> acquiring transitions
+    held_now: dict[int, dict[str, list[Transition]] | None] = {}  # tid -> a copy of what it holds
     for j in trans:
         jtid = j.tid
         ops = j.ops
@@ -76,11 +77,14 @@ def races(trans: list[Transition], names: dict[str, int]) -> Iterator[tuple[Tran
         for source in j.after:
             _join(clock, source.clock)
         clock[jtid] = j.idx
-        mine = holding.get(jtid)
-        if mine:
-            held = {label: list(acqs) for label, acqs in mine.items() if acqs}
-            if held:
-                j.held = held  # the locks its thread holds when j begins
+        # the locks its thread holds when j begins (read only: shared by its transitions until the
+        # thread acquires or releases a lock)
+        held = held_now.get(jtid, False)
+        if held is False:
+            mine = holding.get(jtid, {})
+            held = held_now[jtid] = {label: list(acqs) for label, acqs in mine.items() if acqs} or None
+        if held:
+            j.held = held
         # the candidates for a direct conflict: the latest dependent transition of each thread
         candidates: list[tuple[int, Transition, Transition]] = []  # (position, edge from, race target)
         # a transition of happens-before edges only (a join, a wake-up) commutes with everything
@@ -149,10 +153,12 @@ def races(trans: list[Transition], names: dict[str, int]) -> Iterator[tuple[Tran
                 pending_join.setdefault(jtid, []).append(names[what])
             elif kind == "acquire":
                 holding.setdefault(jtid, {}).setdefault(what, []).append(j)
+                held_now.pop(jtid, None)
             elif kind == "release":
                 stack = holding.get(jtid, {}).get(what)
                 if stack:
                     lock_release.setdefault(what, {})[jtid] = (j, stack.pop())
+                    held_now.pop(jtid, None)
         for kind, _, base in located:
             lists = by_base.setdefault(base, {}).setdefault(jtid, ([], []))
             if not lists[0] or lists[0][-1] is not j:

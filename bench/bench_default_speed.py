@@ -1,11 +1,16 @@
-"""The default strategy's speed on correct programs (issue 14, item 4): executions/s of PCT, DPOR and
-the portfolio (the default: DPOR on every third execution, PCT/POS on the others), and the ratio
-portfolio/PCT, measured in this one run (machine speed cancels out in the ratio).
+"""The default strategy's speed on correct programs (issue 14, item 4): executions/s of PCT, POS, DPOR
+and the portfolio (the default: DPOR on every third execution, PCT(3), PCT(2), POS, PCT(3) in turn on
+the others), and the ratio portfolio/PCT, measured in this one run (machine speed cancels out in the
+ratio); then the CPU time of one execution (user + system of this process, all threads), which other
+processes on the machine disturb less than the wall clock.
 
 A correct program is where speed matters most: nothing fails, so an exploration runs its whole
-budget. DPOR pays for a trace and for its race analysis after each execution (``strategies/dpor``);
-PCT pays for neither. Each figure is the best of ``--rounds`` runs of ``--executions`` executions
-(the machine is shared: the best run is the one least disturbed).
+budget. DPOR is asked at every scheduling point where two threads could run (each is a decision it
+may reverse), keeps a trace, and analyses the execution after it (``strategies/dpor``); PCT is asked
+at a few points only (the native fast path takes the others) and keeps no trace. POS is asked at
+every point and switches threads at many of them: each switch is a hand-off between OS threads.
+Each figure is the best of ``--rounds`` runs of ``--executions`` executions (the machine is shared:
+the best run is the one least disturbed).
 
 Usage: python bench/bench_default_speed.py [--executions N] [--rounds R]
 """
@@ -15,6 +20,7 @@ from __future__ import annotations
 import argparse
 import platform
 import queue
+import resource
 import sys
 import threading
 import time
@@ -93,15 +99,21 @@ def producer_consumer() -> None:
 
 PROGRAMS = {"locked counter 3x10": locked_counter, "bank transfers 3x4": bank_transfers,
             "queue 2 producers 2 consumers": producer_consumer}
-STRATEGIES = ("pct", "dpor", "portfolio")
+STRATEGIES = ("pct", "pos", "dpor", "portfolio")
 
 
-def rate(fn, strategy: str, executions: int) -> float:
-    started = time.perf_counter()
+def _cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+def rate(fn, strategy: str, executions: int) -> tuple[float, float]:
+    """(executions/s, CPU ms per execution) of one exploration."""
+    started, cpu = time.perf_counter(), _cpu()
     result = interlace.explore(fn, strategy=strategy, executions=executions, seed=1, races="off", shrink=False)
-    elapsed = time.perf_counter() - started
+    elapsed, cpu = time.perf_counter() - started, _cpu() - cpu
     assert result.ok, result.report()
-    return result.executions / elapsed
+    return result.executions / elapsed, cpu / result.executions * 1e3
 
 
 def main() -> None:
@@ -113,15 +125,28 @@ def main() -> None:
           f"({platform.machine()}, {platform.system()}), races off, best of {args.rounds} x "
           f"{args.executions} executions")
     print()
-    print(f"{'program':<30} " + " ".join(f"{s + ' ex/s':>15}" for s in STRATEGIES) + f" {'portfolio/pct':>14}")
+    header = f"{'program':<30} " + " ".join(f"{s:>10}" for s in STRATEGIES) + f" {'portfolio/pct':>14}"
+    rates, cpus = [], []
     for name, fn in PROGRAMS.items():
         interlace.explore(fn, strategy="pct", executions=2, seed=1, races="off", shrink=False)  # instrument
         best = dict.fromkeys(STRATEGIES, 0.0)
-        for _ in range(args.rounds):  # interleaved, so a burst of load hits all three alike
+        least = dict.fromkeys(STRATEGIES, float("inf"))
+        for _ in range(args.rounds):  # interleaved, so a burst of load hits all of them alike
             for strategy in STRATEGIES:
-                best[strategy] = max(best[strategy], rate(fn, strategy, args.executions))
-        print(f"{name:<30} " + " ".join(f"{best[s]:>15.0f}" for s in STRATEGIES)
-              + f" {best['portfolio'] / best['pct']:>14.2f}")
+                per_second, cpu_ms = rate(fn, strategy, args.executions)
+                best[strategy] = max(best[strategy], per_second)
+                least[strategy] = min(least[strategy], cpu_ms)
+        rates.append(f"{name:<30} " + " ".join(f"{best[s]:>10.0f}" for s in STRATEGIES)
+                     + f" {best['portfolio'] / best['pct']:>14.2f}")
+        cpus.append(f"{name:<30} " + " ".join(f"{least[s]:>10.2f}" for s in STRATEGIES)
+                    + f" {least['pct'] / least['portfolio']:>14.2f}")
+    print("executions/s (wall clock)")
+    print(header)
+    print("\n".join(rates))
+    print()
+    print("CPU ms per execution (the ratio is pct's over the portfolio's, so that it reads like the one above)")
+    print(header)
+    print("\n".join(cpus))
 
 
 if __name__ == "__main__":

@@ -137,7 +137,7 @@ class DPOR(Strategy):
         self.position += 1
         events = self.log.sync(execution)
         pos = len(events)
-        self._count(execution)
+        self._count(events, execution.model == "free-threaded")
         self.trace_pos.append(pos)
         self.held_snaps.append(held_locks(execution))
         if 0 < d <= len(self.nodes):
@@ -160,10 +160,10 @@ class DPOR(Strategy):
         if d > 0 and d - 1 < len(self.nodes):
             parent = self.nodes[d - 1]
             segment = events[self.trace_pos[d - 1]:]
-            executed = [(e.kind, e.what) for e in segment]
             candidates = (parent.sleep | parent.done) - {parent.chosen}
             if parent.chosen in parent.sleep and all(e.tid != parent.chosen for e in segment):
                 candidates.add(parent.chosen)  # a sleeper that took a step showing nothing sleeps on
+            executed = [(e.kind, e.what) for e in segment] if candidates else []
             for t in candidates:
                 op = parent.ops.get(t)
                 if t not in ops or op is None or op[0] in NO_SLEEP:
@@ -228,12 +228,10 @@ class DPOR(Strategy):
         self.follow = steps[0]
         return steps[0].tid, steps[1:]
 
-    def _count(self, execution: Any) -> None:
-        """Bring :attr:`tcount` up to date with the trace, cutting it into transitions exactly as
-        :func:`.transitions.transitions` does at the end, so that a wakeup step ``(tid, idx)`` can be
-        told done."""
-        trace = self.log.sync(execution)
-        free = execution.model == "free-threaded"
+    def _count(self, trace: list[Any], free: bool) -> None:
+        """Bring :attr:`tcount` up to date with the trace (``self.log.events``; ``free``: the
+        free-threaded model), cutting it into transitions exactly as :func:`.transitions.transitions`
+        does at the end, so that a wakeup step ``(tid, idx)`` can be told done."""
         decided = self.decided_at
         for pos in range(self.scanned, len(trace)):
             event = trace[pos]
@@ -281,20 +279,22 @@ class DPOR(Strategy):
         run), what counts is its next *visible* step, as in the wakeup sequences: learn it from what
         the thread did next, so that sleep sets can keep the thread asleep until something that does
         not commute with that step runs."""
-        firsts: dict[int, list[int]] = {}
+        todo = [(d, node, t) for d, node in enumerate(self.nodes) for t, op in node.ops.items() if op[0] in INVISIBLE]
+        if not todo:
+            return
+        firsts: dict[int, list[int]] = {t: [] for _, _, t in todo}  # each such thread's positions in the trace
         trace = self.log.sync(execution)
         for pos, event in enumerate(trace):
-            firsts.setdefault(event.tid, []).append(pos)
-        for d, node in enumerate(self.nodes):
+            positions = firsts.get(event.tid)
+            if positions is not None:
+                positions.append(pos)
+        for d, node, t in todo:
             start = self.trace_pos[d] if d < len(self.trace_pos) else len(trace)
-            for t, op in node.ops.items():
-                if op[0] not in INVISIBLE:
-                    continue
-                positions = firsts.get(t, ())
-                at = bisect_left(positions, start) if positions else 0
-                if at < len(positions):
-                    event = trace[positions[at]]
-                    node.ops[t] = (event.kind, event.what)
+            positions = firsts[t]
+            at = bisect_left(positions, start)
+            if at < len(positions):
+                event = trace[positions[at]]
+                node.ops[t] = (event.kind, event.what)
 
     # -- exploration -----------------------------------------------------------------------------
 

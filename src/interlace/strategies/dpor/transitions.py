@@ -30,6 +30,7 @@ model between two switch points (:func:`continues`).
 
 from __future__ import annotations
 
+from bisect import bisect_right
 from typing import Any
 
 from ..dependence import ACCESS, CLOCK
@@ -138,42 +139,47 @@ def lock_identities(trace: list[Any], snaps: list[dict[int, list[tuple[int, str]
     ``bounds[k]``, :func:`held_locks`; the last one at the end of the trace), tell them apart."""
     out: dict[int, str] = {}
     stacks: dict[int, list[tuple[int, str]]] = {}
-    segment_start = 0
-    for k in range(-1, len(bounds) - 1):
-        before = snaps[k] if k >= 0 else {}
-        after = snaps[k + 1]
-        end = bounds[k + 1]
-        queues: dict[int, list[tuple[int, str]]] = {}
-        for pos in range(segment_start, end):
-            event = trace[pos]
-            if event.kind not in ("acquire", "release"):
-                continue
-            tid, label = event.tid, event.what
-            stack = stacks.setdefault(tid, [])
-            now = after.get(tid, [])
-            if event.kind == "acquire":
-                if tid not in queues:
-                    was = before.get(tid, [])
-                    queues[tid] = [x for x in now if x not in was]
-                queue = queues[tid]
-                ident = next((x for x in queue if x[1] == label), None)
-                if ident is not None:
-                    queue.remove(ident)
-                else:
-                    ident = next((x for x in reversed(stack) if x[1] == label and x in now), None)
-                    if ident is None:
-                        ident = ("?", label)
-                stack.append(ident)
+    segment = -1
+    before: dict[int, list[tuple[int, str]]] = {}
+    after: dict[int, list[tuple[int, str]]] = {}
+    queues: dict[int, list[tuple[int, str]]] = {}
+    for pos, event in enumerate(trace):
+        kind = event.kind
+        if kind != "acquire" and kind != "release":
+            continue
+        at = bisect_right(bounds, pos)  # the segment of the trace between decisions ``at - 1`` and ``at``
+        if at >= len(bounds):
+            break
+        if at != segment:
+            segment = at
+            before = snaps[at - 1] if at > 0 else {}
+            after = snaps[at]
+            queues = {}
+        tid, label = event.tid, event.what
+        stack = stacks.setdefault(tid, [])
+        now = after.get(tid, [])
+        if kind == "acquire":
+            if tid not in queues:
+                was = before.get(tid, [])
+                queues[tid] = [x for x in now if x not in was]
+            queue = queues[tid]
+            ident = next((x for x in queue if x[1] == label), None)
+            if ident is not None:
+                queue.remove(ident)
             else:
-                ident = next((x for x in reversed(stack) if x[1] == label), None)
+                ident = next((x for x in reversed(stack) if x[1] == label and x in now), None)
                 if ident is None:
                     ident = ("?", label)
-                else:
-                    stack.reverse()
-                    stack.remove(ident)
-                    stack.reverse()
-            out[pos] = f"{label}#{ident[0]}"
-        segment_start = max(segment_start, end)
+            stack.append(ident)
+        else:
+            ident = next((x for x in reversed(stack) if x[1] == label), None)
+            if ident is None:
+                ident = ("?", label)
+            else:
+                stack.reverse()
+                stack.remove(ident)
+                stack.reverse()
+        out[pos] = f"{label}#{ident[0]}"
     return out
 
 
@@ -235,34 +241,31 @@ def transitions(log: EventLog, chosen: list[int], trace_pos: list[int], idents: 
         decided[pos] = d
         chains[pos] = tuple(range(d + 1, last + 1))
     out: list[Transition] = []
-    last: dict[int, Transition] = {}
     counts: dict[int, int] = {}
     at: dict[int, Transition] = {}  # event position -> the transition it begins
     events = log.events
+    cur: Transition | None = None  # the last transition: an event of its thread may continue it
     for pos, event in enumerate(events):
         tid = event.tid
-        prev = last.get(tid)
+        kind = event.kind
         d = decided.get(pos)
         if d is not None and chosen[d] != tid:
             d = None
-        joins = prev is not None and prev is (out[-1] if out else None) and d is None and (
-            tid in tasks or continues(event, free))
-        what = idents.get(pos, event.what)
-        if event.kind == "sleep":
+        if kind == "sleep":
             event_op = ("read", CLOCK)  # see dependence.dependent
         else:
-            event_op = (event.kind, what)
-        if joins:
-            prev.ops.append(event_op)
+            event_op = (kind, idents.get(pos, event.what))
+        if cur is not None and cur.tid == tid and d is None and (
+                tid in tasks or kind == "release" or kind in ACCESS and (not free or event.__class__ is Hidden)):
+            cur.ops.append(event_op)  # (:func:`continues`)
             continue
-        counts[tid] = counts.get(tid, 0) + 1
-        t = Transition(tid, d, counts[tid], len(out))
+        n = counts[tid] = counts.get(tid, 0) + 1
+        cur = Transition(tid, d, n, len(out))
         if d is not None:
-            t.later = chains[pos]
-        t.ops.append(event_op)
-        out.append(t)
-        last[tid] = t
-        at[pos] = t
+            cur.later = chains[pos]
+        cur.ops.append(event_op)
+        out.append(cur)
+        at[pos] = cur
     for waker, tid, since in log.wakes:
         # the waiter's next step happens after the step of the notifier that released it
         woken = next((at[p] for p in range(since, len(events)) if events[p].tid == tid and p in at), None)

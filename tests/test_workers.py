@@ -222,3 +222,12 @@ def test_the_dpor_chain_runs_once_in_all_not_once_per_worker():
     for end in ends:
         assert set(end.unreported) <= calibrations  # no DPOR execution (a multiple of 3) run again
         assert len(set(end.unreported)) == len(end.unreported)
+
+
+def test_dask_chunks_keep_a_chain_apart():
+    from interlace.drivers.dask_backend import chunks
+
+    assert chunks(interlace.strategies.make_strategy("portfolio", 1), 14, 3) == [
+        (0, [0, 3, 6]), (None, [1, 2, 4]), (None, [5, 7, 8]), (0, [9, 12]), (None, [10, 11, 13])]
+    assert chunks(interlace.strategies.make_strategy("pct", 1), 7, 3) == [(None, [0, 1, 2]), (None, [3, 4, 5]),
+                                                                           (None, [6])]

@@ -155,3 +155,79 @@ def test_a_function_a_worker_cannot_import_stops_the_exploration_with_the_reason
     monkeypatch.setitem(sys.modules, ghost.__name__, ghost)
     with pytest.raises(WorkerError, match=r"(?s)a worker process failed:.*No module named 'interlace_ghost_module'"):
         interlace.explore(program, executions=10, workers=2)
+
+
+def _claims(strategy, executions, n):
+    """Every worker's indexes, the workers taking turns (a Claims each, one shared counter)."""
+    import multiprocessing
+
+    from interlace.drivers.workers import Claims
+
+    taken = multiprocessing.get_context("spawn").Value("q", 0)
+    claims = [Claims(interlace.strategies.make_strategy(strategy, 1), executions, w, n, taken) for w in range(n)]
+    shares = [[] for _ in range(n)]
+    turns = [0, 0, 1, 0, 1, 1, 1, 2, 2, 0, 2] * executions  # uneven: several in a row, as under load
+    ended = set()
+    for w in turns:
+        w %= n
+        if w not in ended:
+            index = claims[w].next()
+            if index is None:
+                ended.add(w)
+            else:
+                shares[w].append(index)
+        if len(ended) == n:
+            break
+    return shares
+
+
+def test_a_chain_goes_to_one_worker_and_the_other_indexes_to_whoever_takes_them_first():
+    shares = _claims("portfolio", 40, 3)
+    assert shares == [[0, 1, 3, 6, 9, 12, 14, 15, 18, 21, 24, 27, 30, 33, 36, 39],  # the DPOR chain: worker 0
+                      [2, 4, 5, 7, 13, 16, 17, 19, 25, 26, 28, 29, 35, 37, 38],
+                      [8, 10, 11, 20, 22, 23, 31, 32, 34]]
+    assert sorted(shares[0] + shares[1] + shares[2]) == list(range(40))  # each index once
+    assert all(share == sorted(share) for share in shares)  # ascending: a worker past the limit is done
+    two = _claims("portfolio", 40, 2)
+    assert sorted(two[0] + two[1]) == list(range(40))
+    assert [i for i in two[1] if i % 3 == 0] == []
+    assert _claims("pct", 10, 2) == [[0, 1, 3, 7, 8, 9], [2, 4, 5, 6]]  # no chain: the turns alone decide
+
+
+def test_the_dpor_chain_runs_once_in_all_not_once_per_worker():
+    """Counted by what the workers report: the executions each ran only because another required it."""
+    import functools
+
+    from interlace.drivers.explore import strategy_for
+    from interlace.drivers.session import DEFAULT_MAX_STEPS
+    from interlace.drivers.workers import Job, LaneEnd, LocalWorkers, job_bytes
+    from interlace.runtime.watchdog import STUCK_AFTER
+
+    recipe = functools.partial(strategy_for, "portfolio", 5, 3, None)
+    job = Job(programs.locked_counter, recipe, 60, "free-threaded", DEFAULT_MAX_STEPS, (), (), STUCK_AFTER, "error",
+              (), None)
+    backend = LocalWorkers(job_bytes(job), 2)
+    ends = []
+    try:
+        while backend.busy():
+            ends += [item for item in backend.poll(0.05) if isinstance(item, LaneEnd)]
+    finally:
+        backend.close()
+    assert len(ends) == 2
+    assert sum(end.executions for end in ends) == 60  # each index reported once
+    strategy = recipe()
+    calibrations = {j for i in range(60) if i % 3 for j in strategy.requires(i)}
+    # the first 8 turns of the three PCT members (POS learns nothing): 1 is PCT depth 3's first, 2 PCT depth 2's
+    assert calibrations == {1, 2, 5, 7, 8, 11, 13, 14, 17, 19, 20, 23, 25, 26, 29, 31, 32, 35, 37, 38, 41, 43, 44, 47}
+    for end in ends:
+        assert set(end.unreported) <= calibrations  # no DPOR execution (a multiple of 3) run again
+        assert len(set(end.unreported)) == len(end.unreported)
+
+
+def test_dask_chunks_keep_a_chain_apart():
+    from interlace.drivers.dask_backend import chunks
+
+    assert chunks(interlace.strategies.make_strategy("portfolio", 1), 14, 3) == [
+        (0, [0, 3, 6]), (None, [1, 2, 4]), (None, [5, 7, 8]), (0, [9, 12]), (None, [10, 11, 13])]
+    assert chunks(interlace.strategies.make_strategy("pct", 1), 7, 3) == [(None, [0, 1, 2]), (None, [3, 4, 5]),
+                                                                           (None, [6])]

@@ -4,6 +4,10 @@ exploration of :mod:`.workers`, its indexes cut into chunks that run as Dask tas
 Only this module imports Dask (the optional ``[dask]`` extra), and only when ``--dask`` is given.
 A task runs one chunk of indexes in a :class:`~.workers.Lane` and returns what it found; a worker
 process keeps its lane (the strategy's calibrations) for its next chunk of the same exploration.
+The executions of a chain (``strategy.chain(i)``: the portfolio's DPOR executions, each requiring
+those before it) are cut into chunks of their own, all submitted to one Dask worker, which then
+runs each once, in order, in the lane it keeps (elsewhere they would still be right, only slower:
+a lane runs first, unreported, the chain's executions it has not run).
 After a failure at index ``k`` the chunks from ``k`` on are cancelled; a chunk already running
 finishes (chunks are small: a few seconds of executions at most). The coordinator merges, shrinks
 and reports exactly as with local workers.
@@ -22,6 +26,7 @@ import threading
 import time
 from typing import Any
 
+from ..strategies import Strategy
 from .script import UsageError
 from .workers import Backend, Lane, LaneEnd, Outcome, WorkerError
 
@@ -45,21 +50,23 @@ def check_dask(address: str) -> None:
 class DaskWorkers(Backend):
     """Chunks of indexes submitted to the cluster at ``address``."""
 
-    def __init__(self, address: str, data: bytes, executions: int) -> None:
+    def __init__(self, address: str, data: bytes, executions: int, strategy: Strategy) -> None:
         from distributed import Client, as_completed
 
         try:
             self.client = Client(address, timeout=10, set_as_default=False)
         except OSError as exc:
             raise WorkerError(f"no Dask scheduler answers at {address}: {exc}") from None
-        workers = max(len(self.client.scheduler_info().get("workers", {})), 1)
-        chunk = max(1, min(50, executions // (workers * 8)))
+        addresses = sorted(self.client.scheduler_info().get("workers", {}))
+        size = max(1, min(50, executions // (max(len(addresses), 1) * 8)))
         digest = hashlib.sha256(data).hexdigest()[:16]
         self.chunks: dict[Any, int] = {}  # future -> its first index
-        for start in range(0, executions, chunk):
-            future = self.client.submit(run_chunk, data, start, min(start + chunk, executions), pure=False,
-                                        key=f"interlace-{digest}-{time.time_ns()}-{start}")
-            self.chunks[future] = start
+        for chain, indexes in chunks(strategy, executions, size):
+            where = {} if chain is None or not addresses else \
+                {"workers": [addresses[chain % len(addresses)]], "allow_other_workers": True}
+            future = self.client.submit(run_chunk, data, indexes, pure=False,
+                                        key=f"interlace-{digest}-{time.time_ns()}-{indexes[0]}", **where)
+            self.chunks[future] = indexes[0]
         self.pending = as_completed(list(self.chunks), loop=self.client.loop)
         self.done = 0
 
@@ -94,21 +101,38 @@ class DaskWorkers(Backend):
         self.client.close()
 
 
-def run_chunk(data: bytes, start: int, stop: int) -> tuple[list[Outcome], LaneEnd]:
-    """A Dask task: executions ``start`` to ``stop - 1`` of the exploration ``data`` (a pickled Job)."""
+def chunks(strategy: Strategy, executions: int, size: int) -> list[tuple[int | None, list[int]]]:
+    """The indexes below ``executions`` cut into chunks of ``size`` (chain, its indexes), by first
+    index: those of each chain (:meth:`~interlace.strategies.base.Strategy.chain`) apart (chain None:
+    the others)."""
+    cut: list[tuple[int | None, list[int]]] = []
+    open_chunks: dict[int | None, list[int]] = {}
+    for index in range(executions):
+        chain = strategy.chain(index)
+        chunk = open_chunks.setdefault(chain, [])
+        chunk.append(index)
+        if len(chunk) == size:
+            cut.append((chain, open_chunks.pop(chain)))
+    cut += open_chunks.items()
+    return sorted(cut, key=lambda item: item[1][0])
+
+
+def run_chunk(data: bytes, indexes: list[int]) -> tuple[list[Outcome], LaneEnd]:
+    """A Dask task: executions ``indexes`` (ascending) of the exploration ``data`` (a pickled Job)."""
     key = hashlib.sha256(data).hexdigest()
     with _lock:
         lane = _lanes.get(key)
-        if lane is None or any(i in lane.ran for i in range(start, stop)):
+        if lane is None or any(i in lane.ran for i in indexes):
             lane = _lanes[key] = Lane(pickle.loads(data))  # its own executions must be reported: start anew
-        before = lane.executions
+        before, unreported = lane.executions, len(lane.unreported)
         outcomes: list[Outcome] = []
         with lane:
-            for index in range(start, stop):
+            for index in indexes:
                 out = lane.run(index)
                 if out is not None:
                     outcomes.append(out)
                     if out.exhausted or out.failure is not None:
                         break
             assert lane.session is not None
-            return outcomes, LaneEnd(lane.executions - before, list(lane.session.uninstrumented))
+            return outcomes, LaneEnd(lane.executions - before, list(lane.session.uninstrumented),
+                                     lane.unreported[unreported:])

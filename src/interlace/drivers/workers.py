@@ -2,20 +2,22 @@
 
 The seed decides the exploration, not the number of workers. A partitionable strategy (see
 :mod:`interlace.strategies.base`) makes execution ``i`` a function of (seed, i) and of the few
-executions ``requires(i)`` names, so any worker can run any share of the indexes. Worker ``w`` of
-``N`` runs ``w, w + N, w + 2N, ...`` in order (a :class:`Lane`), first running, unreported, what each
-requires, and reports every execution that failed or found a race. This process, the coordinator,
-keeps the lowest failing index ``k``: workers past ``k`` are stopped at once (nothing they would
-find counts: one worker would never have run it), workers below ``k`` run on until they pass it (one
-of them may fail first). Then the coordinator runs execution ``k`` again by its choices and shrinks
-it as :func:`interlace.explore` does, so the failure, its shrunk schedule and ``executions = k + 1``
-are those of one worker. Races are merged by their key, the lowest execution winning, as one
-worker's detector would have kept them.
+executions ``requires(i)`` names, so any worker can run any share of the indexes. Each worker (a
+:class:`Lane`) takes the lowest index nobody has taken (a shared counter), first running, unreported,
+what it requires, and reports every execution that failed or found a race; the executions of a
+chain (``strategy.chain(i)``: the portfolio's DPOR executions) all go to one worker, which takes
+them in turn with the others, so a chain is run once, not by every worker. Each worker's indexes
+ascend. This process, the coordinator, keeps the lowest failing index ``k``: workers past ``k`` are
+stopped at once (nothing they would find counts: one worker would never have run it), workers below
+``k`` run on until they pass it (one of them may fail first). Then the coordinator runs execution
+``k`` again by its choices and shrinks it as :func:`interlace.explore` does, so the failure, its
+shrunk schedule and ``executions = k + 1`` are those of one worker. Races are merged by their key,
+the lowest execution winning, as one worker's detector would have kept them.
 
 Workers are fresh interpreters (``spawn``: forking a process whose threads hold locks is unsafe),
 so the function under test travels by its qualified name (pickle) and must be importable there;
 a script travels as its path (and hash). The Dask backend (:mod:`.dask_backend`) runs chunks of
-indexes as tasks with the same lanes.
+indexes (a chain's in chunks of their own, kept on one Dask worker) as tasks with the same lanes.
 """
 
 from __future__ import annotations
@@ -87,6 +89,7 @@ class LaneEnd:
 
     executions: int  # reported executions it ran (not those it ran only because others required them)
     uninstrumented: list[str]
+    unreported: list[int] = field(default_factory=list)  # the executions it ran only because others required them
 
 
 class Lane:
@@ -96,6 +99,7 @@ class Lane:
         self.job = job
         self.strategy = job.strategy()
         self.ran: set[int] = set()
+        self.unreported: list[int] = []
         self.executions = 0
         self.session: Session | None = None
 
@@ -128,6 +132,7 @@ class Lane:
         ex = self.session.run(strat, job.model, job.max_steps)
         races, inversions = self.session.new_findings()
         if not report:
+            self.unreported.append(index)
             return None
         self.executions += 1
         if ex.failure is None and not races and not inversions:
@@ -235,7 +240,7 @@ def explore_in_workers(fn: Callable[[], Any], strat: Strategy, recipe: Callable[
         if dask is not None:
             from .dask_backend import DaskWorkers
 
-            backend = DaskWorkers(dask, data, executions)
+            backend = DaskWorkers(dask, data, executions, strat)
         else:
             backend = LocalWorkers(data, min(n, executions))
         shown = 0
@@ -350,13 +355,14 @@ def _conclude(fn: Callable[[], Any], run: Run, merged: _Merged, job: Job, races:
 
 
 class LocalWorkers(Backend):
-    """``n`` fresh processes; worker ``w`` runs the indexes ``w, w + n, ...`` below the shared limit."""
+    """``n`` fresh processes taking the indexes below the shared limit (see :class:`Claims`)."""
 
     def __init__(self, data: bytes, n: int) -> None:
         import multiprocessing
 
         ctx = multiprocessing.get_context("spawn")
         self.limit = ctx.Value("q", 2**62, lock=False)
+        self.taken = ctx.Value("q", 0)  # every index below it that is in no chain is taken
         self.running = ctx.Array("q", [-1] * n, lock=False)  # the index each worker runs (-1: none yet)
         self.done = ctx.Array("q", [0] * n, lock=False)
         self.procs = []
@@ -365,7 +371,8 @@ class LocalWorkers(Backend):
         self.stopped = [False] * n  # terminated by the coordinator: its end says nothing
         for w in range(n):
             reader, writer = ctx.Pipe(duplex=False)
-            proc = ctx.Process(target=_worker_main, args=(data, w, n, self.limit, self.running, self.done, writer),
+            proc = ctx.Process(target=_worker_main, args=(data, w, n, self.limit, self.taken, self.running, self.done,
+                                                                    writer),
                                name=f"interlace-worker-{w}", daemon=True)
             proc.start()
             writer.close()
@@ -426,7 +433,7 @@ class LocalWorkers(Backend):
             conn.close()
 
 
-def _worker_main(data: bytes, w: int, n: int, limit: Any, running: Any, done: Any, conn: Any) -> None:
+def _worker_main(data: bytes, w: int, n: int, limit: Any, taken: Any, running: Any, done: Any, conn: Any) -> None:
     """A worker process: its lane, until its indexes run out or pass the limit."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the coordinator's: it stops the workers
     try:
@@ -435,12 +442,13 @@ def _worker_main(data: bytes, w: int, n: int, limit: Any, running: Any, done: An
 
         def lane_with(fn: Callable[[], Any]) -> None:
             with Lane(dataclasses.replace(job, fn=fn)) as lane:
-                for out in _share(lane, range(w, job.executions, n), limit, running, done, w, started):
+                claims = Claims(lane.strategy, job.executions, w, n, taken)
+                for out in _share(lane, claims, limit, running, done, w, started):
                     conn.send(out)
                     if out.exhausted or out.failure is not None:
                         break
                 assert lane.session is not None
-                conn.send(LaneEnd(lane.executions, list(lane.session.uninstrumented)))
+                conn.send(LaneEnd(lane.executions, list(lane.session.uninstrumented), lane.unreported))
 
         host = getattr(job.fn, "host", None)
         if host is not None:
@@ -457,7 +465,47 @@ def _worker_main(data: bytes, w: int, n: int, limit: Any, running: Any, done: An
         conn.close()
 
 
-def _share(lane: Lane, indexes: range, limit: Any, running: Any, done: Any, w: int,
+class Claims:
+    """Which index worker ``w`` of ``n`` runs next: the lowest of the next index of its own chains
+    (chain ``c`` is worker ``c % n``'s) and the lowest index in no chain that no worker has taken
+    yet (``taken``, shared, under its lock). Both only grow, so each worker's indexes ascend (a
+    worker running an index past the limit has nothing left to run below it), and a worker whose
+    chain runs ahead takes the others' indexes meanwhile: the shares balance themselves."""
+
+    def __init__(self, strategy: Strategy, executions: int, w: int, n: int, taken: Any) -> None:
+        self.strategy, self.executions, self.w, self.n, self.taken = strategy, executions, w, n, taken
+        self.scanned = 0  # the indexes below it were looked at for chains of this worker
+        self.own: int | None = None  # the next index of this worker's chains, once found
+
+    def __iter__(self) -> Iterator[int]:
+        while True:
+            index = self.next()
+            if index is None:
+                return
+            yield index
+
+    def next(self) -> int | None:
+        chain = self.strategy.chain
+        with self.taken.get_lock():
+            free = self.taken.value
+            while free < self.executions and chain(free) is not None:
+                free += 1
+            while self.own is None and self.scanned < free:
+                c = chain(self.scanned)
+                if c is not None and c % self.n == self.w:
+                    self.own = self.scanned
+                self.scanned += 1
+            if self.own is not None:
+                index, self.own = self.own, None
+                self.taken.value = free
+                return index
+            if free >= self.executions:
+                return None
+            self.taken.value = free + 1
+            return free
+
+
+def _share(lane: Lane, indexes: Claims, limit: Any, running: Any, done: Any, w: int,
            started: float) -> Iterator[Outcome]:
     time_limit = lane.job.time_limit
     for index in indexes:

@@ -46,6 +46,9 @@ class UntilNothingToChoose(Strategy):
         inner = self.inner.requires(index)
         return inner if not self.partitionable or index == 0 or 0 in inner else (0, *inner)
 
+    def chain(self, index: int) -> int | None:
+        return self.inner.chain(index)
+
     def begin(self, index: int) -> bool:
         self.index = index
         if self.nothing_to_choose:

@@ -10,6 +10,11 @@ provided it ran, before it, the executions :meth:`Strategy.requires` names. A wo
 runs any share of the indexes, running first, unreported, what its share requires (a calibration
 execution, a systematic phase): the answer is the same for every number of workers. A strategy
 whose executions depend on all earlier ones (dfs, dpor) keeps ``partitionable = False``.
+
+Some executions of a partitionable strategy form a *chain* (:meth:`Strategy.chain`): each requires
+the chain's executions before it (the portfolio's DPOR executions extend one tree). A chain run by
+every worker would be run N times; so every execution of a chain goes to one worker, which runs
+them in order, and the other executions are shared among all workers.
 """
 
 from __future__ import annotations
@@ -43,6 +48,14 @@ class Strategy:
         calibrations a partitionable strategy learns from; every earlier one for the others. The
         list is closed: what an execution in it requires is in it too."""
         return () if self.partitionable else range(index)
+
+    def chain(self, index: int) -> int | None:
+        """The chain (0, 1, ...) execution ``index`` belongs to, or None for an execution that requires
+        only a few others (a calibration). The executions of one chain require each other: one worker
+        runs them all, in order, instead of every worker that runs one of them running those before
+        it. Which worker runs what never changes the answer (each execution runs after what it
+        requires); the chains only save the repeated work."""
+        return None
 
     def thread_created(self, tid: int) -> None:
         """A new managed thread exists (thread 0 is the main thread)."""

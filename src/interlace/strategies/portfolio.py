@@ -13,7 +13,8 @@ turns on the others.
 Which member runs an execution, and as which of its own executions, is computed from the index alone.
 A randomized member's execution is then a function of (seed, index) and of its calibration executions;
 a DPOR execution depends on the DPOR executions before it (systematic exploration is sequential).
-:meth:`Portfolio.requires` names both, so executions can be partitioned between workers.
+:meth:`Portfolio.requires` names both, so executions can be partitioned between workers; the DPOR
+executions are chain 0 (:meth:`Portfolio.chain`): one worker runs them all.
 
 The shares were chosen by measurement on the bug corpus (docs/strategies.md): DPOR on every other
 execution took longer on ``dining_philosophers_5``, on every third it still finds ``counter_minimum``
@@ -56,6 +57,9 @@ class Portfolio(Strategy):
             return tuple(range(0, index, 3))  # the DPOR executions before it
         k, turn = self._member(index)
         return tuple(self._index(k, t) for t in self.members[k].requires(turn))
+
+    def chain(self, index: int) -> int | None:
+        return 0 if index % 3 == 0 else None
 
     def begin(self, index: int) -> bool:
         if index % 3 == 0:

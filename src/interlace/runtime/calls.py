@@ -227,7 +227,9 @@ class CallClassifier:
         kind, what, replacement, _target = self.classify(fn, (), None)
         return kind, what, replacement, False
 
-    def _function(self, fn: FunctionType) -> tuple[str | None, str, Any]:
+    def _function(self, fn: FunctionType) -> tuple[str | None, str, Any, Any]:
+        """``(kind, what, replacement, walks)``: ``walks`` True for a library function that walks a
+        container (runtime/iterating.py: classify it with its arguments), else None (no target)."""
         code = fn.__code__
         # keyed by id: hashing a code object hashes its bytecode (about 1.2 us since 3.12); the
         # entry keeps the code object alive so that its id names no other

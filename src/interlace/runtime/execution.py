@@ -379,10 +379,8 @@ class Execution:
                 and fast.step < self.step_limit):
             # one task ready and nothing else can run: no decision, the baton passes on this OS thread
             u = units[0]
-            u.gate, u.ident, u.waiting, u.pending, u.pending_what = me.gate, me.ident, None, None, u.name
-            self._runnable(u)
-            self._not_runnable(me, BLOCKED)
-            me.waiting = busy
+            self._offer(u, me)
+            self._wait_for_loop(me, busy)
             fast.progress_at = progress
             fast.step += 1
             fast.loops = 0
@@ -391,15 +389,9 @@ class Execution:
             self._hold(u)
             return u
         for u in units:
-            u.gate = me.gate  # the loop's thread parks on its own gate whichever of its units is chosen
-            u.ident = me.ident
-            u.waiting = None
-            u.pending = None  # what its step does is known only once it ran
-            u.pending_what = u.name
-            self._runnable(u)
+            self._offer(u, me)
         if not me_too:
-            self._not_runnable(me, BLOCKED)
-            me.waiting = busy
+            self._wait_for_loop(me, busy)
         fast.progress_at = progress
         fast.step += 1
         fast.loops = 0
@@ -412,12 +404,21 @@ class Execution:
         chosen = self.current
         for u in units:
             if u is not chosen:
-                self._not_runnable(u, BLOCKED)
-                u.waiting = busy
+                self._wait_for_loop(u, busy)
         if chosen is not me and me.status == RUNNABLE:
-            self._not_runnable(me, BLOCKED)
-            me.waiting = busy
+            self._wait_for_loop(me, busy)
         return chosen
+
+    def _offer(self, unit: ThreadState, me: ThreadState) -> None:
+        """``unit``'s step is ready on the loop ``me`` runs: it can be chosen, and runs on ``me``'s OS
+        thread (parking on its gate whichever unit is chosen); what the step does is known once it ran."""
+        unit.gate, unit.ident, unit.waiting, unit.pending, unit.pending_what = me.gate, me.ident, None, None, unit.name
+        self._runnable(unit)
+
+    def _wait_for_loop(self, ts: ThreadState, busy: Any) -> None:
+        """``ts`` (a unit, or the loop's thread) waits while its loop runs another unit's step."""
+        self._not_runnable(ts, BLOCKED)
+        ts.waiting = busy
 
     def end_unit(self, unit: ThreadState, me: ThreadState, finished: bool) -> None:
         """The step of ``unit`` on the event loop of ``me`` returned: ``me`` holds the baton again (the

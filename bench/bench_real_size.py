@@ -2,9 +2,12 @@
 schedule, recorded, races detected), ``interlace replay`` of that recording and ``interlace run
 --detect-only``, each as a ratio to plain Python measured in the same run, with the peak RSS of each
 (the largest process of its tree, from ``os.wait4``), with the native accelerator and without it
-(``INTERLACE_PURE=1``).
+(``INTERLACE_PURE=1``). Then ``interlace explore`` (the default strategy) of the article at 40 threads x
+10,000 increments with 1 and 4 executions, and of a correct program of ordinary length (2 threads x
+20,000 locked increments) with 3, each as a ratio to plain Python of the same program.
 
 Usage: python bench/bench_real_size.py [--threads N] [--increments M] [--quick] [--no-pure] [--seed S]
+                                       [--no-explore]
 (default 400 threads x 100,000 increments, the article's size; ``--quick``: 40 x 10,000)
 """
 
@@ -20,6 +23,27 @@ import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ARTICLE = os.path.join(HERE, "..", "tests", "speedups_article.py")
+LOCKED = """
+import threading
+
+counter = 0
+lock = threading.Lock()
+
+
+def work(m):
+    global counter
+    for _ in range(m):
+        with lock:
+            counter += 1
+
+
+threads = [threading.Thread(target=work, args=(20_000,)) for _ in range(2)]
+for t in threads:
+    t.start()
+for t in threads:
+    t.join()
+assert counter == 40_000, counter
+"""
 
 
 def measure(command: list[str], env: dict, cwd: str, ok: tuple[int, ...] = (0,)) -> tuple[float, float, int]:
@@ -42,6 +66,7 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="40 threads x 10,000 increments")
     parser.add_argument("--no-pure", action="store_true", help="skip the pure-Python rows")
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--no-explore", action="store_true", help="skip the explore rows")
     options = parser.parse_args()
     n, m = (40, 10_000) if options.quick else (options.threads, options.increments)
     py = sys.executable
@@ -73,6 +98,26 @@ def main() -> None:
                       f"{cpu / max(plain_cpu, 1e-9):>9.1f}x{rss:>7} MB")
             size = os.path.getsize(record) if os.path.exists(record) else 0
             print(f"{'  recording (' + label + ')':<26}{size / 1024:>8.0f} KB")
+        if not options.no_explore:
+            explore_rows(py, base, tmp, options.seed)
+
+
+def explore_rows(py: str, env: dict, tmp: str, seed: int) -> None:
+    """``interlace explore`` (default strategy, native path) at the sizes issue 11 names."""
+    locked = os.path.join(tmp, "locked_counter.py")
+    with open(locked, "w") as f:
+        f.write(LOCKED)
+    programs = [("article 40 x 10,000", [ARTICLE, "40", "10000"], (1,), (1, 4)),
+                ("locked 2 x 20,000", [locked], (0,), (3,))]
+    for name, argv, ok, budgets in programs:
+        plain_wall, plain_cpu, plain_rss = measure([py, *argv], env, tmp)
+        print(f"{'plain ' + name:<26}{plain_wall:>8.2f}{1:>7.1f}x{plain_cpu:>8.2f}{1:>9.1f}x{plain_rss:>7} MB")
+        for n in budgets:
+            # the article's race fails the exploration (exit 1); the locked counter passes (exit 0)
+            wall, cpu, rss = measure([py, "-m", "interlace", "explore", "-n", str(n), "--seed", str(seed),
+                                      *argv], env, tmp, ok=ok)
+            print(f"{'explore -n ' + str(n):<26}{wall:>8.2f}{wall / plain_wall:>7.1f}x{cpu:>8.2f}"
+                  f"{cpu / max(plain_cpu, 1e-9):>9.1f}x{rss:>7} MB")
 
 
 if __name__ == "__main__":

@@ -49,7 +49,8 @@ class Result:
     decisions: list = field(default_factory=list)  # shrink.Decision per decision of the shown trace
     handoffs: list = field(default_factory=list)  # (from, to, what) hand-offs between steps of the trace
     shrink: Any = None  # shrink.ShrinkResult: what shrinking did
-    #: systematic strategies: {"strategy", "classes", "unit", "bound", "complete", "estimate"} (else None)
+    #: systematic strategies: {"strategy", "classes", "unit", "bound", "complete", "estimate"}, and DPOR's
+    #: "horizon" (the events of each execution it explored, when an execution was longer) (else None)
     coverage: dict | None = None
     interrupted: bool = False  # Ctrl-C ended the exploration (see ExplorationInterrupted)
 
@@ -59,6 +60,8 @@ class Result:
         if not c:
             return None
         bound = "" if c.get("bound") is None else f" with at most {c['bound']} preemption(s)"
+        if c.get("horizon") is not None:
+            bound += f" of the first {c['horizon']:,} events"
         if self.exhausted:
             tail = ", no failure" if self.ok else ""
             if c["classes"] == 1:  # "the only interleaving class", "the only schedule"

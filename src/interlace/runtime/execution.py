@@ -598,6 +598,12 @@ class Execution:
         fast.budget = fast.granted = int(min(points, BUDGET_CAP, max(left, 0)))
         fast.decides = decides
 
+    def stop_tracing(self) -> None:
+        """Record no more events: the strategy that needed the trace is done with it (DPOR past its
+        horizon), so a long execution's memory stops growing with its length."""
+        self.record_trace = False
+        self.fast.trace = False
+
     def settle(self) -> None:
         """Account now for the points the fast path took: the process may end before the next slow point
         (``os._exit`` in a recorded run writes its recording's end first, stays included). Called by the

@@ -16,6 +16,12 @@ a DPOR execution depends on the DPOR executions before it (systematic exploratio
 :meth:`Portfolio.requires` names both, so executions can be partitioned between workers; the DPOR
 executions are chain 0 (:meth:`Portfolio.chain`): one worker runs them all.
 
+On long programs DPOR explores only the first events of each execution (its horizon, see
+``strategies/dpor``): running every class of those prefixes proves nothing about the whole program,
+so the exploration goes on, and the executions that were DPOR's go to one more PCT member (depth 3,
+its own priorities), which counts its own executions (it is in DPOR's chain: one worker runs them in
+order, after the DPOR executions that decide where it starts).
+
 The shares were chosen by measurement on the bug corpus (docs/strategies.md): DPOR on every other
 execution took longer on ``dining_philosophers_5``, on every third it still finds ``counter_minimum``
 (at execution 2,848); a random walk member found nothing the PCT members did not find sooner.
@@ -27,6 +33,7 @@ from typing import Any
 
 from .base import Strategy
 from .dpor import DPOR
+from .dpor.strategy import HORIZON
 from .pct import PCT
 from .pos import POS
 
@@ -35,12 +42,15 @@ class Portfolio(Strategy):
     name = "portfolio"
     partitionable = True
 
-    def __init__(self, seed: int) -> None:
+    def __init__(self, seed: int, horizon: int = HORIZON) -> None:
         super().__init__(seed)
-        self.dpor = DPOR(seed)
+        self.dpor = DPOR(seed, horizon)
         self.members: list[Strategy] = [PCT(seed, depth=3), PCT(seed + 2, depth=2), POS(seed + 1),
                                         PCT(seed + 3, depth=3)]
         self.active: Strategy = self.dpor
+        # what runs the DPOR executions once DPOR ran every class of its prefixes (see above)
+        self.after = PCT(seed + 4, depth=3)
+        self.after_runs = 0
 
     def _member(self, index: int) -> tuple[int, int]:
         """(member, its own execution number) of a randomized execution ``index`` (not a multiple of 3)."""
@@ -63,9 +73,14 @@ class Portfolio(Strategy):
 
     def begin(self, index: int) -> bool:
         if index % 3 == 0:
-            if not self.dpor.begin(index // 3):
-                return False  # every class ran without a failure
-            self.active = self.dpor
+            if self.dpor.begin(index // 3):
+                self.active = self.dpor
+                return True
+            if not self.dpor.cut_any:
+                return False  # every class ran without a failure: a proof
+            self.active = self.after
+            self.after.begin(self.after_runs)
+            self.after_runs += 1
             return True
         k, turn = self._member(index)
         self.active = self.members[k]
@@ -98,7 +113,8 @@ class Portfolio(Strategy):
         self.active.end(execution)
 
     def coverage(self) -> dict[str, Any] | None:
-        return self.dpor.coverage() if self.dpor.done else None
+        """DPOR's, when it ran every class of whole executions (a proof); else None."""
+        return self.dpor.coverage() if self.dpor.done and not self.dpor.cut_any else None
 
     def describe(self) -> str:
         return "portfolio(dpor, pct(depth=3), pct(depth=2), pos, pct(depth=3))"

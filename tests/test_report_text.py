@@ -204,3 +204,39 @@ def test_method_calls_of_uninstrumented_classes_conflict_on_the_object_type():
              ev(3, 2, "call", "queue.Queue.get_nowait", 7), ev(4, 1, "call", "queue.Queue.get_nowait", 7)]
     decisions = [Decision((1, 1, 0), (1, 2), 1, 2, 1)]
     assert sorted(analyze(trace, decisions).important) == [1, 2, 3, 4]
+
+
+COUNT = 0
+
+
+def _long_racy_counter():
+    """Two threads, 300 unlocked increments each, no assertion: the run fails with its race only."""
+    import threading
+
+    global COUNT
+    COUNT = 0
+
+    def work():
+        global COUNT
+        for _ in range(300):
+            COUNT = COUNT + 1
+
+    threads = [threading.Thread(target=work) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+
+
+def test_a_run_failing_with_a_race_only_shows_the_interleaving_up_to_the_race():
+    import interlace
+
+    result = interlace.explore(_long_racy_counter, strategy="pct", seed=1, executions=1)
+    assert result.failure.kind == "race"
+    table = result.report().split("Interleaving (", 1)[1].split("\n\n", 1)[0].splitlines()
+    assert len(result.trace) > 1200  # the whole run: 600 increments
+    assert table[0] == "17 steps, 1 preemption, 3 context switches):"
+    # the last rows: the race's second access, then the failure row in its thread's column
+    line = _long_racy_counter.__code__.co_firstlineno + 10  # COUNT = COUNT + 1
+    assert [c.strip() for c in table[-2].split("|")] == ["> 17", "", "", f"L{line} read COUNT -> 5"]
+    assert [c.strip() for c in table[-1].split("|")][-1] == "RACE"

@@ -157,6 +157,8 @@ def analyze(trace: list, decisions: list | None = None, failure: Any = None, win
     if failure is not None and failure.kind == "deadlock":
         for e in held_at_end(events):
             important.add(e.index)
+    if failure is not None and failure.kind == "race" and events:
+        important.add(events[-1].index)  # the race's second access (see race_end)
     result.switches = sum(1 for a, b in zip(events, events[1:], strict=False) if a.tid != b.tid)
     ends = (shown_before[min(p, len(full))] for p, _ in preemptions)
     preempted_after = {events[q - 1].index for q in ends if q > 0}
@@ -264,6 +266,28 @@ def failure_site(failure: Any, files: Any = None) -> tuple | None:
                 in_files = last
         tb = tb.tb_next
     return in_files or last
+
+
+def race_end(trace: list, threads: list[str], race: Any) -> int | None:
+    """How much of ``trace`` to show for a run that fails with ``race`` only: up to the first access
+    like the race's second one (same thread, kind and line) after one like its first. The race is
+    usually early and the run long (the seed article's program: the first lost update within a few
+    hundred of 800,000 steps); the end of the run shows nothing of it. None: not found."""
+    tids = {name: tid for tid, name in enumerate(threads)}
+
+    def like(a: Any) -> tuple:
+        return tids.get(a.thread), a.kind, tuple(a.site[:2])
+
+    first, second = like(race.previous), like(race.current)
+    seen = False
+    for i, e in enumerate(trace):
+        if e.site is None:
+            continue
+        step = (e.tid, e.kind, tuple(e.site[:2]))
+        if seen and step == second:
+            return i + 1
+        seen = seen or step == first
+    return None
 
 
 def failure_cells(failure: Any, names: dict[int, str], where: Any = None,

@@ -6,10 +6,11 @@ import linecache
 import os
 import shutil
 import sys
+from dataclasses import replace
 from typing import Any
 
 from ..runtime.describe import is_internal
-from .analysis import analyze, failure_cells, failure_site, location, operation, span
+from .analysis import analyze, failure_cells, failure_site, location, operation, race_end, span
 
 
 def format_result(result: Any, replay_command: str | None = None, color: bool | None = None) -> str:
@@ -30,8 +31,13 @@ def format_result(result: Any, replay_command: str | None = None, color: bool | 
     for block in f.details:
         lines += ["", block.rstrip()]
     color = use_color() if color is None else color
-    table = interleaving_table(result.trace, dict(enumerate(result.threads)),
-                               decisions=getattr(result, "decisions", None), failure=f, color=color,
+    trace, shown = result.trace, f
+    race = next((r for r in result.races if r.fails), None) if f.kind == "race" else None
+    end = race_end(trace, result.threads, race) if race is not None else None
+    if end is not None:
+        trace, shown = trace[:end], replace(f, thread=race.current.thread)  # the run up to its race
+    table = interleaving_table(trace, dict(enumerate(result.threads)),
+                               decisions=getattr(result, "decisions", None), failure=shown, color=color,
                                width=table_width(color))
     if table:
         lines += ["", table]

@@ -275,6 +275,34 @@ def _loc(site: tuple | None) -> str:
     return f"{os.path.basename(site[0])}:{site[1]}" if site else "?"
 
 
+class _BySite:
+    """Entries by owner (a thread, or a thread and a key), grouped by the line of the access each
+    holds: the loops that look for atomicity violations skip a whole line whose violation with the
+    access at hand is reported already. Without that, every access of the seed article's 400 threads
+    walked 400 entries per loop, to find the one lost update reported long before."""
+
+    __slots__ = ("entries", "lines", "by_line")
+
+    def __init__(self) -> None:
+        self.entries: dict[Any, Any] = {}
+        self.lines: dict[Any, tuple] = {}  # owner -> the line its entry is grouped under
+        self.by_line: dict[tuple, dict[Any, Any]] = {}
+
+    def get(self, owner: Any) -> Any:
+        return self.entries.get(owner)
+
+    def put(self, owner: Any, value: Any, line: tuple) -> None:
+        old = self.lines.get(owner)
+        if old is not None and old != line:
+            group = self.by_line[old]
+            del group[owner]
+            if not group:
+                del self.by_line[old]
+        self.lines[owner] = line
+        self.by_line.setdefault(line, {})[owner] = value
+        self.entries[owner] = value
+
+
 class _Location:
     __slots__ = ("write", "reads", "what", "pub", "writes")
 
@@ -284,7 +312,7 @@ class _Location:
         self.what = what
         #: the clock of its last writer at that write: what a thread that accesses it next obtains
         self.pub: list[int] = []
-        self.writes: dict[int, Access] = {}  # each thread's last write of it (lost updates)
+        self.writes = _BySite()  # each thread's last write of it (lost updates)
 
 
 class _Check:
@@ -309,8 +337,8 @@ class _Group:
     __slots__ = ("checks", "rmws", "uses")
 
     def __init__(self) -> None:
-        self.checks: dict[tuple[int, Any], _Check] = {}  # (tid, key) -> that thread's check of that key
-        self.rmws: dict[int, tuple[_Check, Access]] = {}
+        self.checks = _BySite()  # (tid, key) -> that thread's check of that key
+        self.rmws = _BySite()  # tid -> (check, write), grouped by the write's line
         self.uses: dict[int, tuple[_Check, Access]] = {}  # containers: a check then a read that relies on it
 
 
@@ -548,7 +576,7 @@ class RaceDetector:
         if write:
             location.write = access
             location.reads = {}
-            location.writes[t] = access
+            location.writes.put(t, access, access.line)
             location.pub = cc[:]
             cc[t] = epoch + 1  # what this thread does next is not published by this write
         else:
@@ -591,39 +619,48 @@ class RaceDetector:
         if not write:
             check = checks.get((t, k))
             if check is None or check.seg != seg:
-                checks[(t, k)] = _Check(seg, access, list(cc))
+                checks.put((t, k), _Check(seg, access, list(cc)), access.line)
                 if container and k != _WHOLE:
                     whole = checks.get((t, _WHOLE))
                     if whole is not None and whole.seg == seg:
                         self._use(ex, group, location, related, lk, access, whole)  # if k in d: d[k]
             elif container:
                 self._use(ex, group, location, related, lk, access, check)
-            for u, (ucheck, uwrite) in group.rmws.items():
-                # another thread read this here, then wrote it; this read can come between the two
-                if (u != t and ucheck.access.line == access.line and _conflict(k, uwrite.key)
-                        and uwrite.clock > (cc[u] if u < len(cc) else 0)
-                        and not _same_loop(ex, t, u)):
-                    self._violation(ex, location, lk, access, uwrite, _kind_of(ucheck.access, uwrite),
-                                    f"{uwrite.who} read this at {_loc(ucheck.access.site)} and then "
-                                    f"wrote it at {_loc(uwrite.site)}; the same read by {access.who} "
-                                    "can come between the two")
+            for line, rmws in group.rmws.by_line.items():
+                if not self._unreported(access, line):
+                    continue
+                for u, (ucheck, uwrite) in rmws.items():
+                    # another thread read this here, then wrote it; this read can come between the two
+                    if (u != t and ucheck.access.line == access.line and _conflict(k, uwrite.key)
+                            and uwrite.clock > (cc[u] if u < len(cc) else 0)
+                            and not _same_loop(ex, t, u)
+                            and self._unreported(access, line)):
+                        self._violation(ex, location, lk, access, uwrite, _kind_of(ucheck.access, uwrite),
+                                        f"{uwrite.who} read this at {_loc(ucheck.access.site)} and then "
+                                        f"wrote it at {_loc(uwrite.site)}; the same read by {access.who} "
+                                        "can come between the two")
             return
-        for u, (ucheck, uwrite) in group.rmws.items():
-            # a write of another thread's read-then-write not ordered before this write: this one can fall
-            # between its check and its act
-            if (u != t and uwrite.clock > (cc[u] if u < len(cc) else 0)
-                    and _conflict(k, ucheck.access.key) and _conflict(k, uwrite.key)
-                    and not _same_loop(ex, t, u)):
-                self._violation(ex, location, lk, access, uwrite, "lost update",
-                                f"this write can come between {uwrite.who}'s read at "
-                                f"{_loc(ucheck.access.site)} and its write at {_loc(uwrite.site)}, which then "
-                                "overwrites it")
+        for line, rmws in group.rmws.by_line.items():
+            if not self._unreported(access, line):
+                continue
+            for u, (ucheck, uwrite) in rmws.items():
+                # a write of another thread's read-then-write not ordered before this write: this one can
+                # fall between its check and its act
+                if (u != t and uwrite.clock > (cc[u] if u < len(cc) else 0)
+                        and _conflict(k, ucheck.access.key) and _conflict(k, uwrite.key)
+                        and not _same_loop(ex, t, u)
+                        and self._unreported(access, line)):
+                    self._violation(ex, location, lk, access, uwrite, "lost update",
+                                    f"this write can come between {uwrite.who}'s read at "
+                                    f"{_loc(ucheck.access.site)} and its write at {_loc(uwrite.site)}, which "
+                                    "then overwrites it")
         if container and access.kind == "delete":
             for u, (ucheck, use) in group.uses.items():
                 # this removal can come between another thread's check of the container and its use
                 if (u != t and use.clock > (cc[u] if u < len(cc) else 0)
                         and _conflict(k, ucheck.access.key) and _conflict(k, use.key)
-                        and not _same_loop(ex, t, u)):
+                        and not _same_loop(ex, t, u)
+                        and self._unreported(access, use.line)):
                     self._violation(ex, location, lk, access, use, "check-then-act",
                                     f"this write can come between {use.who}'s check at "
                                     f"{_loc(ucheck.access.site)} and its use at {_loc(use.site)}")
@@ -636,23 +673,30 @@ class RaceDetector:
         if check is None:
             return
         pre = check.pre
-        group.rmws[t] = (check, access)
+        group.rmws.put(t, (check, access), access.line)
         for loc in (location, *related):
-            for u, other in loc.writes.items():
-                if (u != t and other.clock > (pre[u] if u < len(pre) else 0)
-                        and _conflict(other.key, check.access.key) and _conflict(other.key, k)
-                        and not _same_loop(ex, t, u)):
-                    self._violation(ex, loc, lk, access, other, "lost update",
-                                    f"{other.who}'s write at {_loc(other.site)} can come between "
-                                    f"{access.who}'s read at {_loc(check.access.site)} and this "
-                                    "write, which then overwrites it")
-        for (u, ukey), ucheck in checks.items():
-            if (u != t and ucheck.access.line == check.access.line and _conflict(ukey, k)
-                    and ucheck.access.clock > (cc[u] if u < len(cc) else 0)
-                    and not _same_loop(ex, t, u)):
-                self._violation(ex, location, lk, access, ucheck.access, _kind_of(check.access, access),
-                                f"{access.who} read this at {_loc(check.access.site)} and then wrote it "
-                                f"here; the same read by {ucheck.access.who} can come between the two")
+            for line, writes in loc.writes.by_line.items():
+                if not self._unreported(access, line):
+                    continue
+                for u, other in writes.items():
+                    if (u != t and other.clock > (pre[u] if u < len(pre) else 0)
+                            and _conflict(other.key, check.access.key) and _conflict(other.key, k)
+                            and not _same_loop(ex, t, u)
+                            and self._unreported(access, line)):
+                        self._violation(ex, loc, lk, access, other, "lost update",
+                                        f"{other.who}'s write at {_loc(other.site)} can come between "
+                                        f"{access.who}'s read at {_loc(check.access.site)} and this "
+                                        "write, which then overwrites it")
+        line = check.access.line  # another thread's check at the same line, which this write may follow
+        if self._unreported(access, line):
+            for (u, ukey), ucheck in checks.by_line.get(line, {}).items():
+                if (u != t and _conflict(ukey, k)
+                        and ucheck.access.clock > (cc[u] if u < len(cc) else 0)
+                        and not _same_loop(ex, t, u)
+                        and self._unreported(access, line)):
+                    self._violation(ex, location, lk, access, ucheck.access, _kind_of(check.access, access),
+                                    f"{access.who} read this at {_loc(check.access.site)} and then wrote it "
+                                    f"here; the same read by {ucheck.access.who} can come between the two")
 
     def _use(self, ex: Any, group: _Group, location: _Location, related: list[_Location], lk: tuple,
              access: Access, check: _Check) -> None:
@@ -663,11 +707,12 @@ class RaceDetector:
         group.uses[t] = (check, access)
         pre = check.pre
         for loc in (location, *related):
-            for u, other in loc.writes.items():
+            for u, other in loc.writes.entries.items():
                 if (u != t and other.kind == "delete"
                         and other.clock > (pre[u] if u < len(pre) else 0)
                         and _conflict(other.key, check.access.key) and _conflict(other.key, access.key)
-                        and not _same_loop(ex, t, u)):
+                        and not _same_loop(ex, t, u)
+                        and self._unreported(access, other.line)):
                     self._violation(ex, loc, lk, access, other, "check-then-act",
                                     f"{other.who}'s write at {_loc(other.site)} can come between "
                                     f"{access.who}'s check at {_loc(check.access.site)} and this use")
@@ -708,6 +753,13 @@ class RaceDetector:
 
     # -- reporting -------------------------------------------------------------------------------------
 
+    def _unreported(self, current: Access, line: tuple) -> bool:
+        """Whether a violation between ``current`` and an access at ``line`` is not reported yet (or only as
+        a note): asked before the words of its report are made, which cost more than this (hundreds of
+        threads repeat one lost update: almost every violation seen is one already reported)."""
+        known = self.seen.get(frozenset({current.line, line}))
+        return known is None or known.note
+
     def _violation(self, ex: Any, loc: _Location, lk: tuple, current: Access, previous: Access,
                    violation: str, why: str) -> None:
         # (never between two units of one event loop: callers check _same_loop first, before the words)
@@ -715,21 +767,20 @@ class RaceDetector:
 
     def _race(self, ex: Any, loc: _Location, lk: tuple, current: Access, previous: Access,
               violation: str = "", why: str = "") -> None:
-        race = Race(loc.what, self._origin(lk), current, previous, violation=violation, why=why)
-        key = race.key()
+        key = frozenset({_site_key(current.site), _site_key(previous.site)})  # Race.key(), before any Race
         known = self.seen.get(key)
         if known is not None:
-            if known.note and violation:
-                if any(r is known for r in self.races):  # found as a note in this execution: it is more
-                    known.violation, known.why, known.current, known.previous = violation, why, current, previous
-                    if not self.stacks:
-                        for a in (current, previous):
-                            self.stackless.setdefault((a.tid, a.number), []).append(a)
-                    if self.on_race is not None and known.fails:
-                        self.on_race(known)
-                    return
-            else:
+            if not (known.note and violation):
                 return
+            if any(r is known for r in self.races):  # found as a note in this execution: it is more
+                known.violation, known.why, known.current, known.previous = violation, why, current, previous
+                if not self.stacks:
+                    for a in (current, previous):
+                        self.stackless.setdefault((a.tid, a.number), []).append(a)
+                if self.on_race is not None and known.fails:
+                    self.on_race(known)
+                return
+        race = Race(loc.what, self._origin(lk), current, previous, violation=violation, why=why)
         self.seen[key] = race
         for tid in (current.tid, previous.tid):
             if tid in self.started:

@@ -194,32 +194,32 @@ def sleep(secs: float) -> None:
 
 def monotonic() -> float:
     ex, me = _managed()
-    return _real_monotonic() if me is None else MONOTONIC_BASE + ex.now
+    return _real_monotonic() if me is None else MONOTONIC_BASE + ex.clock(me)
 
 
 def monotonic_ns() -> int:
     ex, me = _managed()
-    return _real_monotonic_ns() if me is None else int((MONOTONIC_BASE + ex.now) * 1e9)
+    return _real_monotonic_ns() if me is None else int((MONOTONIC_BASE + ex.clock(me)) * 1e9)
 
 
 def perf_counter() -> float:
     ex, me = _managed()
-    return _real_perf_counter() if me is None else MONOTONIC_BASE + ex.now
+    return _real_perf_counter() if me is None else MONOTONIC_BASE + ex.clock(me)
 
 
 def perf_counter_ns() -> int:
     ex, me = _managed()
-    return _real_perf_counter_ns() if me is None else int((MONOTONIC_BASE + ex.now) * 1e9)
+    return _real_perf_counter_ns() if me is None else int((MONOTONIC_BASE + ex.clock(me)) * 1e9)
 
 
 def time_() -> float:
     ex, me = _managed()
-    return _real_time() if me is None else ex.epoch + ex.now
+    return _real_time() if me is None else ex.epoch + ex.clock(me)
 
 
 def time_ns() -> int:
     ex, me = _managed()
-    return _real_time_ns() if me is None else int((ex.epoch + ex.now) * 1e9)
+    return _real_time_ns() if me is None else int((ex.epoch + ex.clock(me)) * 1e9)
 
 
 time_.__name__ = "time"

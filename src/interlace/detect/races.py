@@ -227,7 +227,8 @@ def _type_info(tp: type) -> tuple[int, bool]:
 
 class StackProbe:
     """An observer for a replay of an execution: captures the stacks of the accesses ``wanted``,
-    named by (thread, number among the thread's accesses) as :class:`RaceDetector` numbers them."""
+    named by (thread, number among the thread's accesses) as :class:`RaceDetector` numbers them, and
+    stops watching after the last of them."""
 
     def __init__(self, wanted: set[tuple[int, int]]) -> None:
         self.wanted = wanted
@@ -249,6 +250,8 @@ class StackProbe:
         number = ex.access_number(ts)
         if (t, number) in self.wanted:
             self.found[(t, number)] = capture()
+            if len(self.found) == len(self.wanted):
+                ex.unobserve(self)
 
 
 def _same_loop(ex: Any, t: int, u: int) -> bool:
@@ -258,6 +261,14 @@ def _same_loop(ex: Any, t: int, u: int) -> bool:
     is atomic for the others."""
     a, b = ex.threads[t], ex.threads[u]
     return (a.task is not None or b.task is not None) and a.ident is not None and a.ident == b.ident
+
+
+def _apart(ex: Any) -> bool:
+    """Whether the execution has had more than one OS thread. While it has not, every unit that has
+    accessed anything is its main thread or a task of a loop that thread runs, so any two are
+    :func:`_same_loop` and no atomicity violation can be found: the scans for one are skipped (each
+    costs a pass over the other units' entries), what they would scan is still kept."""
+    return len(ex.threads) - getattr(ex, "tasks_made", 0) > 1
 
 
 def _kind_of(check: Access, act: Access) -> str:
@@ -536,7 +547,7 @@ class RaceDetector:
                     related.append(whole)
                     self._check(ex, whole, lk, access, c, write)
         group = (oid,) if category != _OTHER and category != _MODULE else lk
-        self._atomicity(ex, group, location, related, lk, access, cc, write, ex.back_edge_count(ts))
+        self._atomicity(ex, group, location, related, lk, access, cc, write, ex.back_edge_count(ts), _apart(ex))
         # what this access obtains: the clocks the last writers left (every access is atomic)
         w = location.write
         if w is not None and w.tid != t:
@@ -564,7 +575,7 @@ class RaceDetector:
                     self._race(ex, loc, lk, access, r)
 
     def _atomicity(self, ex: Any, key: Any, location: _Location, related: list[_Location], lk: tuple,
-                   access: Access, cc: list[int], write: bool, back_edges: int) -> None:
+                   access: Access, cc: list[int], write: bool, back_edges: int, apart: bool) -> None:
         """Atomicity violations around ``access`` (a write: ``write``), made before it obtains anything.
 
         A thread's first read of a location since its last synchronisation or loop back-edge is its
@@ -577,6 +588,7 @@ class RaceDetector:
         too. "Ordered" ignores what the check obtained from the location itself (``pre``): the order of
         two unsynchronised read-then-writes is not a synchronisation. Of a container, a later read that
         relies on the check (``if k in d: return d[k]``) is violated by a removal (:meth:`_use`).
+        ``apart``: see :func:`_apart` (False: only the checks and acts are kept).
         """
         t = access.tid
         group = self.groups.get(key)
@@ -595,10 +607,10 @@ class RaceDetector:
                 if container and k != _WHOLE:
                     whole = checks.get((t, _WHOLE))
                     if whole is not None and whole.seg == seg:
-                        self._use(ex, group, location, related, lk, access, whole)  # if k in d: d[k]
+                        self._use(ex, group, location, related, lk, access, whole, apart)  # if k in d: d[k]
             elif container:
-                self._use(ex, group, location, related, lk, access, check)
-            for u, (ucheck, uwrite) in group.rmws.items():
+                self._use(ex, group, location, related, lk, access, check, apart)
+            for u, (ucheck, uwrite) in group.rmws.items() if apart else ():
                 # another thread read this here, then wrote it; this read can come between the two
                 if (u != t and ucheck.access.line == access.line and _conflict(k, uwrite.key)
                         and uwrite.clock > (cc[u] if u < len(cc) else 0)
@@ -608,7 +620,7 @@ class RaceDetector:
                                     f"wrote it at {_loc(uwrite.site)}; the same read by {access.who} "
                                     "can come between the two")
             return
-        for u, (ucheck, uwrite) in group.rmws.items():
+        for u, (ucheck, uwrite) in group.rmws.items() if apart else ():
             # a write of another thread's read-then-write not ordered before this write: this one can fall
             # between its check and its act
             if (u != t and uwrite.clock > (cc[u] if u < len(cc) else 0)
@@ -618,7 +630,7 @@ class RaceDetector:
                                 f"this write can come between {uwrite.who}'s read at "
                                 f"{_loc(ucheck.access.site)} and its write at {_loc(uwrite.site)}, which then "
                                 "overwrites it")
-        if container and access.kind == "delete":
+        if apart and container and access.kind == "delete":
             for u, (ucheck, use) in group.uses.items():
                 # this removal can come between another thread's check of the container and its use
                 if (u != t and use.clock > (cc[u] if u < len(cc) else 0)
@@ -637,6 +649,8 @@ class RaceDetector:
             return
         pre = check.pre
         group.rmws[t] = (check, access)
+        if not apart:
+            return
         for loc in (location, *related):
             for u, other in loc.writes.items():
                 if (u != t and other.clock > (pre[u] if u < len(pre) else 0)
@@ -655,12 +669,14 @@ class RaceDetector:
                                 f"here; the same read by {ucheck.access.who} can come between the two")
 
     def _use(self, ex: Any, group: _Group, location: _Location, related: list[_Location], lk: tuple,
-             access: Access, check: _Check) -> None:
+             access: Access, check: _Check, apart: bool) -> None:
         """A read of a container after a check of it in the same stretch (``if k in d: return d[k]``,
         ``if q: q[0]``): another thread's removal (``del``, ``pop``, ``clear``, ...: a delete; what adds
         or replaces items keeps what the check saw) not ordered before the check can come between them."""
         t = access.tid
         group.uses[t] = (check, access)
+        if not apart:
+            return
         pre = check.pre
         for loc in (location, *related):
             for u, other in loc.writes.items():

@@ -782,6 +782,14 @@ class Execution:
         for observer in self.access_observers:
             observer.access(self, me, kind, obj, key, site, atomic)
 
+    def unobserve(self, observer: Any) -> None:
+        """``observer`` has what it watched for (a replay for stacks that captured the last one it
+        wanted): the rest of the execution runs without it. (Not ended early: a program's state that
+        outlives the execution, a fixture's event loop, would be left half-way.)"""
+        self.observers = [o for o in self.observers if o is not observer]
+        self.access_observers = [o for o in self.access_observers if o is not observer]
+        self.fast.observe = bool(self.access_observers)
+
     def synced(self, kind: str, me: ThreadState, obj: Any) -> None:
         """A synchronisation event for observers: acquire/release of a lock, start/join/finish."""
         fast = self.fast

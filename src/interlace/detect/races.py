@@ -106,7 +106,7 @@ class Race:
 
     def key(self) -> frozenset:
         """Races are deduplicated by the pair of code locations (a violation replaces a note)."""
-        return frozenset({_site_key(self.current.site), _site_key(self.previous.site)})
+        return _pair_key(self.current, self.previous)
 
     def title(self) -> str:
         if self.violation:
@@ -280,6 +280,11 @@ def _kind_of(check: Access, act: Access) -> str:
 
 def _site_key(site: tuple) -> tuple:
     return (site[0], site[1])
+
+
+def _pair_key(a: Access, b: Access) -> frozenset:
+    """What tells races apart: the pair of code locations of their accesses (see Race.key)."""
+    return frozenset({_site_key(a.site), _site_key(b.site)})
 
 
 def _loc(site: tuple | None) -> str:
@@ -731,21 +736,20 @@ class RaceDetector:
 
     def _race(self, ex: Any, loc: _Location, lk: tuple, current: Access, previous: Access,
               violation: str = "", why: str = "") -> None:
-        race = Race(loc.what, self._origin(lk), current, previous, violation=violation, why=why)
-        key = race.key()
+        key = _pair_key(current, previous)
         known = self.seen.get(key)
         if known is not None:
-            if known.note and violation:
-                if any(r is known for r in self.races):  # found as a note in this execution: it is more
-                    known.violation, known.why, known.current, known.previous = violation, why, current, previous
-                    if not self.stacks:
-                        for a in (current, previous):
-                            self.stackless.setdefault((a.tid, a.number), []).append(a)
-                    if self.on_race is not None and known.fails:
-                        self.on_race(known)
-                    return
-            else:
+            if not (known.note and violation):
+                return  # reported already (between the units of an event loop: at nearly every turn)
+            if any(r is known for r in self.races):  # found as a note in this execution: it is more
+                known.violation, known.why, known.current, known.previous = violation, why, current, previous
+                if not self.stacks:
+                    for a in (current, previous):
+                        self.stackless.setdefault((a.tid, a.number), []).append(a)
+                if self.on_race is not None and known.fails:
+                    self.on_race(known)
                 return
+        race = Race(loc.what, self._origin(lk), current, previous, violation=violation, why=why)
         self.seen[key] = race
         for tid in (current.tid, previous.tid):
             if tid in self.started:

@@ -720,14 +720,16 @@ class Execution:
 
     def access(self, kind: str, obj: Any, key: Any, site: tuple, value: Any = _NO_VALUE) -> None:
         fast = self.fast
-        if fast.budget and fast.ident == get_ident() and fast.free_threaded and not fast.trace:
-            # point()'s fast path for an access: nothing to decide, so nothing to describe
+        if fast.budget and fast.ident == get_ident() and fast.free_threaded:
+            # point()'s fast path for an access: nothing to decide, so nothing to describe but for the trace
             fast.step += 1
             fast.budget -= 1
             fast.loops = 0
             fast.accesses += 1
             if kind is not READ:
                 fast.progress_at = fast.step
+            if fast.trace:
+                self._traced(self.current, kind, obj, key, site, value)
             if fast.observe:
                 self._tell(self.current, kind, obj, key, site, False)
             return
@@ -735,6 +737,19 @@ class Execution:
         if me is None:
             return
         self._access(me, kind, obj, key, site, value, False)
+
+    def _traced(self, me: ThreadState, kind: str, obj: Any, key: Any, site: tuple | None, value: Any) -> None:
+        """What point() notes of an access it takes on its fast path, when the trace is kept."""
+        what = self.describe(obj, key)
+        if site is None:
+            site = me.site
+        else:
+            me.site = site
+        me.pending = kind
+        me.pending_what = what
+        trace = self.trace
+        trace.append(Event(len(trace) + 1, me.tid, kind, what, site,
+                           short_repr(value) if value is not _NO_VALUE else None))
 
     def walk_step(self, kind: str | None, container: Any, what: str, site: tuple | None) -> None:
         """A step of library code walking ``container`` where instrumented code cannot see it (a call

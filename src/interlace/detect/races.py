@@ -292,7 +292,7 @@ def _loc(site: tuple | None) -> str:
 
 
 class _Location:
-    __slots__ = ("write", "reads", "what", "pub", "writes")
+    __slots__ = ("write", "reads", "what", "pub", "obtained", "writes")
 
     def __init__(self, what: str) -> None:
         self.write: Access | None = None
@@ -300,6 +300,8 @@ class _Location:
         self.what = what
         #: the clock of its last writer at that write: what a thread that accesses it next obtains
         self.pub: list[int] = []
+        #: the threads that obtained ``pub`` already: a clock only grows, so obtaining it again is nothing
+        self.obtained: set[int] = set()
         self.writes: dict[int, Access] = {}  # each thread's last write of it (lost updates)
 
 
@@ -555,17 +557,20 @@ class RaceDetector:
         self._atomicity(ex, group, location, related, lk, access, cc, write, ex.back_edge_count(ts), _apart(ex))
         # what this access obtains: the clocks the last writers left (every access is atomic)
         w = location.write
-        if w is not None and w.tid != t:
+        if w is not None and w.tid != t and t not in location.obtained:
             _obtain(cc, location.pub)
+            location.obtained.add(t)
         for loc in related:
             w = loc.write
-            if w is not None and w.tid != t:
+            if w is not None and w.tid != t and t not in loc.obtained:
                 _obtain(cc, loc.pub)
+                loc.obtained.add(t)
         if write:
             location.write = access
             location.reads = {}
             location.writes[t] = access
             location.pub = cc[:]
+            location.obtained = set()
             cc[t] = epoch + 1  # what this thread does next is not published by this write
         else:
             location.reads[t] = access

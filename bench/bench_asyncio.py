@@ -103,6 +103,7 @@ def breakdown() -> None:
     times = best(variants, prepare)
     for name, t in times.items():
         print(f"  {name:34} {t * 1e3:6.1f} ms  {t / times['plain']:5.1f}x")
+    print(f"(CPU time, best of {ROUNDS}, pct; load average {_load()})")
 
 
 def main() -> None:
@@ -116,13 +117,24 @@ def main() -> None:
     for strategy in ("pct", "portfolio"):
         for races in ("off", "warn"):
             variants[(strategy, races)] = controlled(strategy, races)
+    started = time.perf_counter()
     times = best(variants)
+    wall = time.perf_counter() - started
     plain = min(plain, times.pop("plain"))
     print(f"plain asyncio.run {plain * 1e3:.1f} ms; one controlled execution (CPU time, ratio to plain):")
     for strategy in ("pct", "portfolio"):
         off, on = times[(strategy, "off")], times[(strategy, "warn")]
         print(f"  {strategy:9} detectors off {off * 1e3:5.1f} ms ({off / plain:.1f}x), on {on * 1e3:5.1f} ms "
               f"({on / plain:.1f}x)")
+    print(f"(CPU time, best of {ROUNDS}; {wall:.1f} s wall for all; load average {_load()})")
+
+
+def _load() -> str:
+    try:
+        with open("/proc/loadavg") as f:
+            return f.read().split()[0]
+    except OSError:
+        return "?"
 
 
 if __name__ == "__main__":

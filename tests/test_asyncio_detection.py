@@ -2,7 +2,7 @@
 
 - While an execution has one OS thread, the atomicity scans are skipped, but the checks and acts are
   kept: a thread started later still finds a lost update against a task's read-then-write made before
-  it existed.
+  it existed. OS threads are counted as such (a create_task that fails makes no unit).
 - A race between two tasks still comes with both stacks (from the replay, which stops watching after
   its last wanted access), and an ordered hand-off is still not a race.
 """
@@ -49,6 +49,32 @@ def test_a_thread_started_later_finds_the_lost_update_of_a_task_made_before_it()
                         "its write at test_asyncio_detection.py:31, which then overwrites it")
 
 
+def failed_task_then_thread():
+    """A create_task that fails (not a coroutine) makes no unit: Task-1 and the worker thread still
+    race on one counter, and the execution has two OS threads."""
+    box = {"n": 0}
+
+    def bump():
+        box["n"] = box["n"] + 1
+
+    async def main():
+        try:
+            asyncio.get_running_loop().create_task(None)
+        except TypeError:
+            pass
+        pending = asyncio.create_task(asyncio.to_thread(bump))
+        box["n"] = box["n"] + 1
+        await pending
+
+    asyncio.run(main())
+
+
+def test_a_failed_create_task_does_not_hide_a_task_and_thread_lost_update():
+    result = interlace.explore(failed_task_then_thread, executions=1, strategy="pct", seed=0, races="warn")
+    assert [(r.what, r.violation) for r in result.races] == [("dict['n']", "lost update")]
+    assert {result.races[0].current.thread, result.races[0].previous.thread} == {"Task-1", "asyncio_0"}
+
+
 def two_tasks_racing():
     box = {"n": 0}
 
@@ -68,7 +94,7 @@ def test_a_race_between_two_tasks_has_both_stacks():
         ("dict['n']", True, "Task-2", "Task-3")]
     race = result.races[0]
     for access in (race.current, race.previous):
-        assert [(frame[1], frame[2]) for frame in access.stack] == [(56, "add")]
+        assert [(frame[1], frame[2]) for frame in access.stack] == [(82, "add")]
         assert access.stack[0][0] == __file__
 
 

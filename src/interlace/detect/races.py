@@ -268,7 +268,7 @@ def _apart(ex: Any) -> bool:
     accessed anything is its main thread or a task of a loop that thread runs, so any two are
     :func:`_same_loop` and no atomicity violation can be found: the scans for one are skipped (each
     costs a pass over the other units' entries), what they would scan is still kept."""
-    return len(ex.threads) - getattr(ex, "tasks_made", 0) > 1
+    return getattr(ex, "os_threads", len(ex.threads)) > 1  # detector-only mode: every state is a thread
 
 
 def _kind_of(check: Access, act: Access) -> str:

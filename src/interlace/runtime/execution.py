@@ -104,6 +104,7 @@ class Execution:
         self.now = 0.0
         self.choices = Choices()
         self.tasks_made = 0  # asyncio tasks made so far (they are named Task-<n> in that order)
+        self.os_threads = 0  # the states of OS threads (the others are asyncio tasks' states)
         # at an event loop's choice of the next step: the unit that ran the step before, which the
         # strategies see as the running thread (choosing another one preempts it)
         self.unit_hint: ThreadState | None = None
@@ -302,6 +303,7 @@ class Execution:
     def _add_thread(self, thread: threading.Thread) -> ThreadState:
         ts = ThreadState(len(self.threads), thread)
         self.threads.append(ts)
+        self.os_threads += 1
         self.by_thread[thread] = ts
         self.enabled.append(ts.tid)  # the highest tid so far: the list stays ascending
         self.enabled_mask |= 1 << ts.tid

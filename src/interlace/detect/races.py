@@ -228,7 +228,7 @@ def _type_info(tp: type) -> tuple[int, bool]:
 class StackProbe:
     """An observer for a replay of an execution: captures the stacks of the accesses ``wanted``,
     named by (thread, number among the thread's accesses) as :class:`RaceDetector` numbers them, and
-    stops watching after the last of them."""
+    is told no access after the last of them."""
 
     def __init__(self, wanted: set[tuple[int, int]]) -> None:
         self.wanted = wanted
@@ -251,7 +251,7 @@ class StackProbe:
         if (t, number) in self.wanted:
             self.found[(t, number)] = capture()
             if len(self.found) == len(self.wanted):
-                ex.unobserve(self)
+                ex.stop_telling(self)
 
 
 def _same_loop(ex: Any, t: int, u: int) -> bool:

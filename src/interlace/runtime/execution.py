@@ -799,11 +799,11 @@ class Execution:
         for observer in self.access_observers:
             observer.access(self, me, kind, obj, key, site, atomic)
 
-    def unobserve(self, observer: Any) -> None:
-        """``observer`` has what it watched for (a replay for stacks that captured the last one it
-        wanted): the rest of the execution runs without it. (Not ended early: a program's state that
-        outlives the execution, a fixture's event loop, would be left half-way.)"""
-        self.observers = [o for o in self.observers if o is not observer]
+    def stop_telling(self, observer: Any) -> None:
+        """``observer`` has the accesses it watched for (a replay for stacks that captured the last one
+        it wanted): the rest of the execution tells it none. It still sees the synchronisations, which
+        count as progress as they did in the run it replays; and the execution is not ended early (a
+        program's state that outlives it, a fixture's event loop, would be left half-way)."""
         self.access_observers = [o for o in self.access_observers if o is not observer]
         self.fast.observe = bool(self.access_observers)
 

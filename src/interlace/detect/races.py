@@ -106,7 +106,7 @@ class Race:
 
     def key(self) -> frozenset:
         """Races are deduplicated by the pair of code locations (a violation replaces a note)."""
-        return frozenset({_site_key(self.current.site), _site_key(self.previous.site)})
+        return _pair_key(self.current, self.previous)
 
     def title(self) -> str:
         if self.violation:
@@ -227,7 +227,8 @@ def _type_info(tp: type) -> tuple[int, bool]:
 
 class StackProbe:
     """An observer for a replay of an execution: captures the stacks of the accesses ``wanted``,
-    named by (thread, number among the thread's accesses) as :class:`RaceDetector` numbers them."""
+    named by (thread, number among the thread's accesses) as :class:`RaceDetector` numbers them, and
+    is told no access after the last of them."""
 
     def __init__(self, wanted: set[tuple[int, int]]) -> None:
         self.wanted = wanted
@@ -249,6 +250,8 @@ class StackProbe:
         number = ex.access_number(ts)
         if (t, number) in self.wanted:
             self.found[(t, number)] = capture()
+            if len(self.found) == len(self.wanted):
+                ex.stop_telling(self)
 
 
 def _same_loop(ex: Any, t: int, u: int) -> bool:
@@ -260,6 +263,14 @@ def _same_loop(ex: Any, t: int, u: int) -> bool:
     return (a.task is not None or b.task is not None) and a.ident is not None and a.ident == b.ident
 
 
+def _apart(ex: Any) -> bool:
+    """Whether the execution has had more than one OS thread. While it has not, every unit that has
+    accessed anything is its main thread or a task of a loop that thread runs, so any two are
+    :func:`_same_loop` and no atomicity violation can be found: the scans for one are skipped (each
+    costs a pass over the other units' entries), what they would scan is still kept."""
+    return getattr(ex, "os_threads", len(ex.threads)) > 1  # detector-only mode: every state is a thread
+
+
 def _kind_of(check: Access, act: Access) -> str:
     """Two threads that can both read before either writes: in one statement (``n = n + 1``), a lost
     update; in two, a check then an act. (Another thread's write between a read and a write is a lost
@@ -269,6 +280,11 @@ def _kind_of(check: Access, act: Access) -> str:
 
 def _site_key(site: tuple) -> tuple:
     return (site[0], site[1])
+
+
+def _pair_key(a: Access, b: Access) -> frozenset:
+    """What tells races apart: the pair of code locations of their accesses (see Race.key)."""
+    return frozenset({_site_key(a.site), _site_key(b.site)})
 
 
 def _loc(site: tuple | None) -> str:
@@ -304,7 +320,7 @@ class _BySite:
 
 
 class _Location:
-    __slots__ = ("write", "reads", "what", "pub", "writes")
+    __slots__ = ("write", "reads", "what", "pub", "obtained", "writes")
 
     def __init__(self, what: str) -> None:
         self.write: Access | None = None
@@ -312,6 +328,8 @@ class _Location:
         self.what = what
         #: the clock of its last writer at that write: what a thread that accesses it next obtains
         self.pub: list[int] = []
+        #: the threads that obtained ``pub`` already: a clock only grows, so obtaining it again is nothing
+        self.obtained: set[int] = set()
         self.writes = _BySite()  # each thread's last write of it (lost updates)
 
 
@@ -564,20 +582,23 @@ class RaceDetector:
                     related.append(whole)
                     self._check(ex, whole, lk, access, c, write)
         group = (oid,) if category != _OTHER and category != _MODULE else lk
-        self._atomicity(ex, group, location, related, lk, access, cc, write, ex.back_edge_count(ts))
+        self._atomicity(ex, group, location, related, lk, access, cc, write, ex.back_edge_count(ts), _apart(ex))
         # what this access obtains: the clocks the last writers left (every access is atomic)
         w = location.write
-        if w is not None and w.tid != t:
+        if w is not None and w.tid != t and t not in location.obtained:
             _obtain(cc, location.pub)
+            location.obtained.add(t)
         for loc in related:
             w = loc.write
-            if w is not None and w.tid != t:
+            if w is not None and w.tid != t and t not in loc.obtained:
                 _obtain(cc, loc.pub)
+                loc.obtained.add(t)
         if write:
             location.write = access
             location.reads = {}
             location.writes.put(t, access, access.line)
             location.pub = cc[:]
+            location.obtained = set()
             cc[t] = epoch + 1  # what this thread does next is not published by this write
         else:
             location.reads[t] = access
@@ -592,7 +613,7 @@ class RaceDetector:
                     self._race(ex, loc, lk, access, r)
 
     def _atomicity(self, ex: Any, key: Any, location: _Location, related: list[_Location], lk: tuple,
-                   access: Access, cc: list[int], write: bool, back_edges: int) -> None:
+                   access: Access, cc: list[int], write: bool, back_edges: int, apart: bool) -> None:
         """Atomicity violations around ``access`` (a write: ``write``), made before it obtains anything.
 
         A thread's first read of a location since its last synchronisation or loop back-edge is its
@@ -605,6 +626,7 @@ class RaceDetector:
         too. "Ordered" ignores what the check obtained from the location itself (``pre``): the order of
         two unsynchronised read-then-writes is not a synchronisation. Of a container, a later read that
         relies on the check (``if k in d: return d[k]``) is violated by a removal (:meth:`_use`).
+        ``apart``: see :func:`_apart` (False: only the checks and acts are kept).
         """
         t = access.tid
         group = self.groups.get(key)
@@ -623,10 +645,10 @@ class RaceDetector:
                 if container and k != _WHOLE:
                     whole = checks.get((t, _WHOLE))
                     if whole is not None and whole.seg == seg:
-                        self._use(ex, group, location, related, lk, access, whole)  # if k in d: d[k]
+                        self._use(ex, group, location, related, lk, access, whole, apart)  # if k in d: d[k]
             elif container:
-                self._use(ex, group, location, related, lk, access, check)
-            for line, rmws in group.rmws.by_line.items():
+                self._use(ex, group, location, related, lk, access, check, apart)
+            for line, rmws in group.rmws.by_line.items() if apart else ():
                 if not self._unreported(access, line):
                     continue
                 for u, (ucheck, uwrite) in rmws.items():
@@ -640,7 +662,7 @@ class RaceDetector:
                                         f"wrote it at {_loc(uwrite.site)}; the same read by {access.who} "
                                         "can come between the two")
             return
-        for line, rmws in group.rmws.by_line.items():
+        for line, rmws in group.rmws.by_line.items() if apart else ():
             if not self._unreported(access, line):
                 continue
             for u, (ucheck, uwrite) in rmws.items():
@@ -654,7 +676,7 @@ class RaceDetector:
                                     f"this write can come between {uwrite.who}'s read at "
                                     f"{_loc(ucheck.access.site)} and its write at {_loc(uwrite.site)}, which "
                                     "then overwrites it")
-        if container and access.kind == "delete":
+        if apart and container and access.kind == "delete":
             for u, (ucheck, use) in group.uses.items():
                 # this removal can come between another thread's check of the container and its use
                 if (u != t and use.clock > (cc[u] if u < len(cc) else 0)
@@ -674,6 +696,8 @@ class RaceDetector:
             return
         pre = check.pre
         group.rmws.put(t, (check, access), access.line)
+        if not apart:
+            return
         for loc in (location, *related):
             for line, writes in loc.writes.by_line.items():
                 if not self._unreported(access, line):
@@ -699,12 +723,14 @@ class RaceDetector:
                                     f"here; the same read by {ucheck.access.who} can come between the two")
 
     def _use(self, ex: Any, group: _Group, location: _Location, related: list[_Location], lk: tuple,
-             access: Access, check: _Check) -> None:
+             access: Access, check: _Check, apart: bool) -> None:
         """A read of a container after a check of it in the same stretch (``if k in d: return d[k]``,
         ``if q: q[0]``): another thread's removal (``del``, ``pop``, ``clear``, ...: a delete; what adds
         or replaces items keeps what the check saw) not ordered before the check can come between them."""
         t = access.tid
         group.uses[t] = (check, access)
+        if not apart:
+            return
         pre = check.pre
         for loc in (location, *related):
             for u, other in loc.writes.entries.items():
@@ -767,11 +793,11 @@ class RaceDetector:
 
     def _race(self, ex: Any, loc: _Location, lk: tuple, current: Access, previous: Access,
               violation: str = "", why: str = "") -> None:
-        key = frozenset({_site_key(current.site), _site_key(previous.site)})  # Race.key(), before any Race
+        key = _pair_key(current, previous)
         known = self.seen.get(key)
         if known is not None:
             if not (known.note and violation):
-                return
+                return  # reported already (between the units of an event loop: at nearly every turn)
             if any(r is known for r in self.races):  # found as a note in this execution: it is more
                 known.violation, known.why, known.current, known.previous = violation, why, current, previous
                 if not self.stacks:

@@ -104,6 +104,7 @@ class Execution:
         self.now = 0.0
         self.choices = Choices()
         self.tasks_made = 0  # asyncio tasks made so far (they are named Task-<n> in that order)
+        self.os_threads = 0  # the states of OS threads (the others are asyncio tasks' states)
         # at an event loop's choice of the next step: the unit that ran the step before, which the
         # strategies see as the running thread (choosing another one preempts it)
         self.unit_hint: ThreadState | None = None
@@ -302,6 +303,7 @@ class Execution:
     def _add_thread(self, thread: threading.Thread) -> ThreadState:
         ts = ThreadState(len(self.threads), thread)
         self.threads.append(ts)
+        self.os_threads += 1
         self.by_thread[thread] = ts
         self.enabled.append(ts.tid)  # the highest tid so far: the list stays ascending
         self.enabled_mask |= 1 << ts.tid
@@ -737,14 +739,16 @@ class Execution:
 
     def access(self, kind: str, obj: Any, key: Any, site: tuple, value: Any = _NO_VALUE) -> None:
         fast = self.fast
-        if fast.budget and fast.ident == get_ident() and fast.free_threaded and not fast.trace:
-            # point()'s fast path for an access: nothing to decide, so nothing to describe
+        if fast.budget and fast.ident == get_ident() and fast.free_threaded:
+            # point()'s fast path for an access: nothing to decide, so nothing to describe but for the trace
             fast.step += 1
             fast.budget -= 1
             fast.loops = 0
             fast.accesses += 1
             if kind is not READ:
                 fast.progress_at = fast.step
+            if fast.trace:
+                self._traced(self.current, kind, obj, key, site, value)
             if fast.observe:
                 self._tell(self.current, kind, obj, key, site, False)
             return
@@ -752,6 +756,19 @@ class Execution:
         if me is None:
             return
         self._access(me, kind, obj, key, site, value, False)
+
+    def _traced(self, me: ThreadState, kind: str, obj: Any, key: Any, site: tuple | None, value: Any) -> None:
+        """What point() notes of an access it takes on its fast path, when the trace is kept."""
+        what = self.describe(obj, key)
+        if site is None:
+            site = me.site
+        else:
+            me.site = site
+        me.pending = kind
+        me.pending_what = what
+        trace = self.trace
+        trace.append(Event(len(trace) + 1, me.tid, kind, what, site,
+                           short_repr(value) if value is not _NO_VALUE else None))
 
     def walk_step(self, kind: str | None, container: Any, what: str, site: tuple | None) -> None:
         """A step of library code walking ``container`` where instrumented code cannot see it (a call
@@ -798,6 +815,14 @@ class Execution:
             self.fast.told[told] = type(obj)
         for observer in self.access_observers:
             observer.access(self, me, kind, obj, key, site, atomic)
+
+    def stop_telling(self, observer: Any) -> None:
+        """``observer`` has the accesses it watched for (a replay for stacks that captured the last one
+        it wanted): the rest of the execution tells it none. It still sees the synchronisations, which
+        count as progress as they did in the run it replays; and the execution is not ended early (a
+        program's state that outlives it, a fixture's event loop, would be left half-way)."""
+        self.access_observers = [o for o in self.access_observers if o is not observer]
+        self.fast.observe = bool(self.access_observers)
 
     def synced(self, kind: str, me: ThreadState, obj: Any) -> None:
         """A synchronisation event for observers: acquire/release of a lock, start/join/finish."""

@@ -42,10 +42,17 @@ def _emit(kind: str, key: tuple) -> None:
         ex.synced(kind, me, key)
 
 
+def _observed() -> bool:
+    """Whether a hand-off now would be told to anyone (else its key is not even made)."""
+    ex = hooks._active
+    return ex is not None and bool(ex.observers)
+
+
 def _signal_before(key: Callable[..., tuple]) -> Callable[[Callable], Callable]:
     def wrap(original: Callable) -> Callable:
         def method(self: Any, *args: Any, **kwargs: Any) -> Any:
-            _emit("signal", key(self, *args, **kwargs))
+            if _observed():
+                _emit("signal", key(self, *args, **kwargs))
             return original(self, *args, **kwargs)
 
         method.__wrapped__ = original  # type: ignore[attr-defined]
@@ -59,7 +66,8 @@ def _wait_after_await(key: Callable[..., tuple]) -> Callable[[Callable], Callabl
     def wrap(original: Callable) -> Callable:
         async def method(self: Any, *args: Any, **kwargs: Any) -> Any:
             result = await original(self, *args, **kwargs)
-            _emit("wait", key(self))
+            if _observed():
+                _emit("wait", key(self))
             return result
 
         method.__wrapped__ = original  # type: ignore[attr-defined]
@@ -75,12 +83,12 @@ def _wait_after(key: Callable[..., tuple | None], only_if_true: bool = False,
             try:
                 result = original(self, *args, **kwargs)
             except BaseException:
-                if always:
+                if always and _observed():
                     k = key(self, None)
                     if k is not None:
                         _emit("wait", k)
                 raise
-            if not only_if_true or result:
+            if (not only_if_true or result) and _observed():
                 k = key(self, result)
                 if k is not None:
                     _emit("wait", k)

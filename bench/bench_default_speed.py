@@ -19,6 +19,15 @@ cost (its own work at each decision). Last, what the portfolio's shares make of 
 and what a DPOR execution would have to cost for the portfolio to run at 90% of PCT's rate.
 
 Usage: python bench/bench_default_speed.py [--executions N] [--rounds R]
+
+On a loaded machine even CPU times move by 20-50% from run to run; instructions much less (a DPOR
+execution's by 0.3%, a PCT one's smaller count by up to 25%). ``--single STRATEGY --program NAME``
+runs one exploration only (``STRATEGY`` one of the above, or ``pct-traced``, ``pct-asked``), for
+``valgrind --tool=callgrind``: the difference between the instructions of two runs with different
+``--executions`` is what those executions cost, without the start-up::
+
+    PYTHONHASHSEED=0 valgrind --tool=callgrind --callgrind-out-file=/dev/null \
+        python bench/bench_default_speed.py --single dpor --program "locked counter 3x10" --executions 60
 """
 
 from __future__ import annotations
@@ -142,7 +151,7 @@ def _cpu() -> float:
 
 
 #: the rows of "where DPOR's time goes": each a fresh strategy per exploration
-PARTS = {"pct traced": TracedPCT, "pct asked": AskedPCT}
+PARTS = {"pct-traced": TracedPCT, "pct-asked": AskedPCT}
 
 
 def rate(fn, strategy, executions: int) -> tuple[float, float, int]:
@@ -171,13 +180,20 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--executions", type=int, default=300)
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--single", choices=STRATEGIES + tuple(PARTS), help="one exploration only (see above)")
+    parser.add_argument("--program", choices=tuple(PROGRAMS), default=next(iter(PROGRAMS)))
     args = parser.parse_args()
+    if args.single:
+        fn = PROGRAMS[args.program]
+        interlace.explore(fn, strategy="pct", executions=2, seed=1, races="off", shrink=False)  # instrument
+        rate(fn, PARTS[args.single](1) if args.single in PARTS else args.single, args.executions)
+        return
     print(f"interlace {interlace.__version__} on Python {platform.python_version()} "
           f"({platform.machine()}, {platform.system()}), races off, best of {args.rounds} x "
           f"{args.executions} executions")
     print()
     header = f"{'program':<30} " + " ".join(f"{s:>10}" for s in STRATEGIES) + f" {'portfolio/pct':>14}"
-    parts = ("pct", "pct traced", "pct asked", "dpor", "dpor end", "dpor rest")
+    parts = ("pct", "pct-traced", "pct-asked", "dpor", "dpor end", "dpor rest")
     cycle = shares()
     rates, cpus, where, need = [], [], [], []
     for program, fn in PROGRAMS.items():
@@ -194,7 +210,7 @@ def main() -> None:
                     least["dpor end"] = min(least["dpor end"], strategy.end_cpu / runs * 1e3)
             for part, make in PARTS.items():
                 least[part] = min(least[part], rate(fn, make(1), args.executions)[1])
-        least["dpor rest"] = least["dpor"] - least["pct asked"] - least["dpor end"]
+        least["dpor rest"] = least["dpor"] - least["pct-asked"] - least["dpor end"]
         rates.append(f"{program:<30} " + " ".join(f"{best[s]:>10.0f}" for s in STRATEGIES)
                      + f" {best['portfolio'] / best['pct']:>14.2f}")
         cpus.append(f"{program:<30} " + " ".join(f"{least[s]:>10.2f}" for s in STRATEGIES)
@@ -215,7 +231,7 @@ def main() -> None:
     print(header)
     print("\n".join(cpus))
     print()
-    print("where DPOR's time goes, CPU ms per execution (rest = dpor - pct asked - dpor end)")
+    print("where DPOR's time goes, CPU ms per execution (rest = dpor - pct-asked - dpor end)")
     print(f"{'program':<30} " + " ".join(f"{s:>10}" for s in parts))
     print("\n".join(where))
     print()

@@ -123,11 +123,8 @@ def handshake(lock: Any) -> bool:
 
 def held_locks(execution: Any) -> dict[int, list[tuple[int, str]]]:
     """The locks each thread holds now: tid -> ``(id, label)`` of each."""
-    out = {}
-    for ts in execution.threads:
-        if ts.held:
-            out[ts.tid] = [(id(lock), getattr(lock, "label", "?")) for lock in ts.held]
-    return out
+    return {ts.tid: [(id(lock), getattr(lock, "label", "?")) for lock in ts.held]
+            for ts in execution.threads if ts.held}
 
 
 def lock_identities(trace: list[Any], snaps: list[dict[int, list[tuple[int, str]]]],

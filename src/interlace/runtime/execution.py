@@ -72,6 +72,8 @@ class Execution:
     (switches only at calls, loop back-edges and blocking operations, as CPython 3.10+ can).
     """
 
+    reads_first = False  # an access is told first: it is the scheduling point where others may run
+
     def __init__(self, strategy: Any, *, model: str = "free-threaded", max_steps: int | None = None,
                  classifier: CallClassifier | None = None, record_trace: bool = True,
                  epoch: float = 1_700_000_000.0, observers: tuple = (),

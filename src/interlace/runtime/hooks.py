@@ -119,6 +119,11 @@ def _il_dc(key: tuple, site: tuple) -> None:
 def _il_ra(obj: Any, name: str, site: tuple) -> Any:
     ex = _active
     if ex is not None:
+        if ex.reads_first:  # detector-only mode: see NativeExecution.reads_first
+            try:
+                return getattr(obj, name)
+            finally:
+                ex.access(READ, obj, name, site)
         ex.access(READ, obj, name, site)
         value = getattr(obj, name)
         if ex.capture_values:
@@ -172,6 +177,11 @@ def _exposed(obj: Any, key: Any) -> tuple:
 def _il_rs(obj: Any, key: Any, site: tuple) -> Any:
     ex = _active
     if ex is not None:
+        if ex.reads_first:  # detector-only mode: see NativeExecution.reads_first
+            try:
+                return obj[key]
+            finally:
+                ex.access(READ, *(_exposed(obj, key) if type(obj) is memoryview else (obj, key)), site)
         if type(obj) is memoryview:
             ex.access(READ, *_exposed(obj, key), site)
         else:

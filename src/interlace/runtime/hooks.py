@@ -8,8 +8,8 @@ without touching the user's globals.
 Each hook performs the access itself (or returns so that native code performs it right after), so
 that Python's semantics are preserved exactly, and tells the active execution about it first: that is
 where a scheduling decision may switch to another thread. (An execution whose ``reads_first`` is true,
-detector-only mode's, is told of a read that a hook performs itself once it is done.) Outside an execution, or in a thread that
-the execution does not manage, the hooks are plain pass-throughs.
+detector-only mode's, is told of a read that a hook performs itself once it is done.) Outside an
+execution, or in a thread that the execution does not manage, the hooks are plain pass-throughs.
 
 ``site`` is a constant tuple ``(filename, lineno, col)`` built by the rewriter; cell keys are constant
 tuples ``(filename, owner_lineno, owner_name, varname)`` naming the variable statically.

@@ -13,7 +13,7 @@ plain run did not hit; docs/fidelity.md says which, for each.
 This is a bench script, not a CI test: it needs network access the first time, and minutes.
 
 Usage: python bench/fidelity.py [--executions 3] [--timeout 60] [--only NAME] [--races error|warn|off]
-       [--json FILE] [-k EXPR]
+       [--hang-guard SECONDS|none] [--json FILE] [-k EXPR]
 """
 
 from __future__ import annotations
@@ -82,14 +82,18 @@ def run_suite(root: Path, dist: str, instrumented: bool, args: argparse.Namespac
     out = CACHE / "results"
     out.mkdir(parents=True, exist_ok=True)
     xml = out / f"{dist}-{'interlace' if instrumented else 'plain'}.xml"
-    cmd = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "--timeout", str(args.timeout),
-           f"--junitxml={xml}", "-o", "junit_family=xunit2", "--rootdir", str(root), *tests]
+    # (no suite uses pytest-asyncio, and its configuration warning is an error under toolz's filterwarnings)
+    cmd = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "no:asyncio",
+           "--timeout", str(args.timeout), f"--junitxml={xml}", "-o", "junit_family=xunit2", "--rootdir", str(root),
+           *tests]
     if args.k:
         cmd += ["-k", args.k]
     if instrumented:
         cmd += ["--interlace", "--interlace-executions", str(args.executions)]
         if args.races:
             cmd += ["--interlace-races", args.races]
+        if args.hang_guard:
+            cmd += ["--interlace-hang-guard", args.hang_guard]
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join([str(root / r) for r in roots] + [env.get("PYTHONPATH", "")])
     env["INTERLACE_CACHE_DIR"] = str(CACHE / "interlace")
@@ -126,6 +130,8 @@ def main() -> None:
     parser.add_argument("--only", action="append", choices=sorted(SUITES))
     parser.add_argument("--races", choices=("error", "warn", "off"), default=None,
                         help="--interlace-races (default: the plugin's default, error)")
+    parser.add_argument("--hang-guard", default=None, metavar="SECONDS",
+                        help="--interlace-hang-guard (default: the plugin's, 1; 'none': every timeout may end early)")
     parser.add_argument("-k", default=None, help="pytest -k expression (both runs)")
     parser.add_argument("--json", type=Path, default=None, help="write the rows and differences here")
     args = parser.parse_args()
@@ -146,7 +152,8 @@ def main() -> None:
 
     print(f"Python {platform.python_version()} on {platform.machine()} ({os.cpu_count()} CPUs), "
           f"{datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M} UTC, "
-          f"--interlace-executions {args.executions}, --timeout {args.timeout}")
+          f"--interlace-executions {args.executions}, --timeout {args.timeout}"
+          + (f", --interlace-hang-guard {args.hang_guard}" if args.hang_guard else ""))
     print()
     print("| suite | tests | passed plainly | passed with --interlace | differences | time plain | time interlace |")
     print("|---|---:|---:|---:|---:|---:|---:|")

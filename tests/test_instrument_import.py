@@ -38,6 +38,7 @@ exec(compile(textwrap.dedent("""
         def __init__(self):
             self.log = []
         capture_values = False
+        reads_first = False
         def observe(self, value):
             pass
         def access(self, kind, obj, name, site, *value):

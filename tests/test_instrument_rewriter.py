@@ -26,6 +26,7 @@ class Fake:
         self.sites: list[tuple] = []
 
     capture_values = False
+    reads_first = False
     def observe(self, value):
         pass
     def access(self, kind, obj, name, site, *value):

@@ -760,3 +760,35 @@ def test_interlace_workers_refuses_a_bad_count(inner):
     result = run(inner, "--interlace", "--interlace-workers", "0")
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     result.stderr.fnmatch_lines(["*--interlace-workers: a number of worker processes (at least 1) or 'auto', not '0'"])
+
+
+def test_hang_guard_option_and_marker(inner):
+    inner.makepyfile(test_guarded="""
+        import threading
+
+        import pytest
+
+        def handshake():
+            started = threading.Event()
+            t = threading.Thread(target=started.set)
+            t.start()
+            assert started.wait(10), "the worker did not start"
+            t.join(timeout=10)
+            assert not t.is_alive()
+
+        def test_default():
+            handshake()
+
+        @pytest.mark.interlace(hang_guard=None)
+        def test_every_timeout_early():
+            handshake()
+    """)
+    result = run(inner, "--interlace", "--interlace-executions", "30", "--strict-markers")
+    result.assert_outcomes(passed=1, failed=1)
+    result.stdout.fnmatch_lines(["*AssertionError: the worker did not start*"])
+    assert "FAILED test_guarded.py::test_every_timeout_early" in result.stdout.str()
+    none = run(inner, "--interlace", "--interlace-executions", "30", "--interlace-hang-guard", "none")
+    none.assert_outcomes(failed=2)
+    bad = run(inner, "--interlace", "--interlace-hang-guard", "soon")
+    assert bad.ret == pytest.ExitCode.USAGE_ERROR
+    bad.stderr.fnmatch_lines(["*--interlace-hang-guard: takes a number of seconds (at least 0) or 'none', not 'soon'"])

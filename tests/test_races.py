@@ -404,6 +404,29 @@ def test_detect_only_state_stays_bounded_and_a_hot_loop_still_reports_its_race(m
         'box["n"] += 1  # RACE: the main thread reads it unsynchronised', 'seen = box["n"]'}
 
 
+@pytest.mark.timeout(60)
+def test_detect_only_tells_a_read_once_it_happened(monkeypatch):
+    # With real threads a read told before it happens may see a write told after it: the consumer
+    # would read the published payload without the edge of the store that published it, a false race
+    # on ``payload``. Reads are told once done (writes before), so the detector's order is one the
+    # program could have run in: here the consumer read ``ready`` before the store, and saw False.
+    import detect_window
+
+    from interlace.drivers import detect_only as native
+
+    monkeypatch.setattr(native.NativeExecution, "access", detect_window.forced_window(native.NativeExecution.access))
+    path = os.path.join(CORPUS, "note_publication.py")
+    marked = set().union(*marked_groups(path).values())
+    result = interlace.detect(ScriptRunner(path, []), exclude=["detect_window"])
+    assert result.ok, result.report()
+    assert [lines_of(r) for r in result.races] == [marked]
+    # told before the read (as a controlled execution must, where it is the scheduling point): the
+    # consumer saw True, read the payload, and the edge of the publishing store was missed
+    monkeypatch.setattr(native.NativeExecution, "reads_first", False)
+    early = interlace.detect(ScriptRunner(path, []), exclude=["detect_window"])
+    assert [lines_of(r) for r in early.races] == [marked, {14, 20}], [r.summary() for r in early.races]
+
+
 class _Obj:
     pass
 

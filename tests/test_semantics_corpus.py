@@ -41,6 +41,7 @@ class CountingExecution:
         self.accesses = self.calls = self.withs = self.loops = 0
 
     capture_values = False
+    reads_first = False
     def observe(self, value):
         pass
     def access(self, kind, obj, name, site, *value):

@@ -1,8 +1,8 @@
 """A schedule: the choices that reproduce one execution, as a small JSON document.
 
 It holds the thread chosen at every scheduling point where more than one thread could run, plus what
-is needed to run the same program the same way (model, step bound, virtual epoch, and for scripts
-the path and arguments). Loading validates everything and raises :class:`ScheduleError` with a
+is needed to run the same program the same way (model, step bound, virtual epoch, hang guard, and for
+scripts the path and arguments). Loading validates everything and raises :class:`ScheduleError` with a
 message meant for people.
 """
 
@@ -11,6 +11,8 @@ from __future__ import annotations
 import json
 from dataclasses import asdict, dataclass, field
 from typing import Any
+
+from .runtime.execution import HANG_GUARD
 
 FORMAT = "interlace-schedule"
 VERSION = 1
@@ -32,6 +34,8 @@ class Schedule:
     execution: int | None = None
     target: dict[str, Any] = field(default_factory=dict)
     failure: str = ""
+    #: the exploration's hang guard (see ``interlace.explore``): it decides which timed waits may end early
+    hang_guard: float | None = HANG_GUARD
 
     def to_json(self) -> str:
         doc = {"format": FORMAT, "version": VERSION, **asdict(self)}
@@ -74,6 +78,8 @@ class Schedule:
                 execution=doc.get("execution"),
                 target=dict(doc.get("target") or {}),
                 failure=str(doc.get("failure", "")),
+                # a schedule written before hang guards existed: every timed wait could end early
+                hang_guard=_seconds(doc.get("hang_guard")),
             )
         except (TypeError, ValueError) as exc:
             raise ScheduleError(f"{source} is damaged: {exc}.") from None
@@ -103,3 +109,12 @@ class Schedule:
 def _steps(value: object) -> int | None:
     """A schedule's ``max_steps``: ``None`` (no bound) or a positive int."""
     return None if value is None else int(value)  # type: ignore[call-overload]
+
+
+def _seconds(value: object) -> float | None:
+    """A schedule's ``hang_guard``: ``None`` (none) or a non-negative number of seconds."""
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
+        raise ValueError(f"\"hang_guard\" must be null or a number of seconds, not {value!r}")
+    return float(value)

@@ -59,6 +59,9 @@ def _parser() -> argparse.ArgumentParser:
     ex.add_argument("--time-limit", type=float, default=None, help="stop exploring after this many seconds")
     ex.add_argument("--stuck-timeout", type=float, default=10.0, metavar="SECONDS",
                     help="report a thread that reaches no scheduling point for this long as stuck (default 10)")
+    from .run import add_hang_guard_option, add_parsers, add_replay_options
+
+    add_hang_guard_option(ex)
     ex.add_argument("--include", action="append", default=[], metavar="PATTERN",
                     help="also instrument modules matching PATTERN (fnmatch on module names)")
     ex.add_argument("--exclude", action="append", default=[], metavar="PATTERN",
@@ -83,8 +86,6 @@ def _parser() -> argparse.ArgumentParser:
 
     rp = sub.add_parser("replay", help="re-run a saved schedule or a recording (.ilr) exactly")
     rp.add_argument("schedule", help="a schedule file written by `interlace explore`, or a .ilr recording")
-    from .run import add_parsers, add_replay_options
-
     add_replay_options(rp)
     add_parsers(sub)
 
@@ -244,6 +245,7 @@ def _run_explore(explore, options: argparse.Namespace, runner, progress):
         max_steps=options.max_steps,
         time_limit=options.time_limit,
         stuck_timeout=options.stuck_timeout,
+        hang_guard=options.hang_guard,
         target=runner.target(),
         races=options.races,
         shrink=options.shrink,

@@ -48,6 +48,7 @@ def add_parsers(sub: Any) -> None:
     rn.add_argument("--stuck-timeout", type=float, default=10.0, metavar="SECONDS",
                     help="report a thread that reaches no scheduling point for this long as stuck, 0 for "
                          "never (default 10; a terminal read or a subprocess may always take its time)")
+    add_hang_guard_option(rn)
     rn.add_argument("--hash-seed", type=int, default=None,
                     help="PYTHONHASHSEED for the run (default: a fresh random one)")
     rn.add_argument("-q", "--quiet", action="store_true", help="print nothing of interlace's own")
@@ -63,6 +64,26 @@ def add_parsers(sub: Any) -> None:
     sh.add_argument("--decisions", action="store_true", help="also list the recorded decisions")
     sh.add_argument("--output", action="store_true",
                     help="also print what the run wrote to stdout and stderr (its first 64 Ki characters)")
+
+
+def add_hang_guard_option(parser: Any) -> None:
+    """``--hang-guard SECONDS`` of ``explore`` and ``run`` (see ``interlace.explore``'s ``hang_guard``)."""
+    from ..runtime.execution import HANG_GUARD
+
+    parser.add_argument("--hang-guard", type=_hang_guard, default=HANG_GUARD, metavar="SECONDS",
+                        help="a wait for another thread (lock, join, Event, Condition, Queue, Barrier) with a "
+                             f"timeout of at least this many seconds only guards against a hang: it ends only "
+                             f"when no other thread can run; 'none': every timeout may end early, as sleeps and "
+                             f"shorter timeouts do (default {HANG_GUARD:g})")
+
+
+def _hang_guard(text: str) -> float | None:
+    from ..drivers.session import parse_hang_guard
+
+    try:
+        return parse_hang_guard(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def add_replay_options(parser: Any) -> None:
@@ -114,7 +135,8 @@ def cli_run(options: Any) -> int:
                "strategy": options.strategy,
                "model": options.model, "max_steps": options.max_steps, "races": options.races,
                "record_files": options.record_files, "quiet": options.quiet,
-               "stuck_timeout": options.stuck_timeout, "record_secrets": options.record_secrets}
+               "stuck_timeout": options.stuck_timeout, "record_secrets": options.record_secrets,
+               "hang_guard": options.hang_guard}
     return run_command("record", request, hash_seed)
 
 
@@ -187,8 +209,9 @@ def summary(rec: Recording, inputs: bool = False, decisions: bool = False, outpu
                  f"{plat.get('system')} {plat.get('machine')}")
     created = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(h.get("created", 0)))
     lines.append(f"recorded   {created}")
+    guard = h.get("hang_guard")
     lines.append(f"scheduler  {h.get('strategy')} seed {h.get('seed')}, model {h.get('model')}, "
-                 f"hash seed {h.get('hash_seed')}")
+                 f"hash seed {h.get('hash_seed')}, hang guard {'none' if guard is None else f'{guard:g}s'}")
     kinds = Counter(kind for _, kind, _ in rec.inputs if not kind.endswith(".wait"))
     lines.append(f"decisions  {len(rec.decisions)}" + (f" ({rec.size / len(rec.decisions):.1f} bytes each, "
                  "whole file)" if rec.decisions else ""))

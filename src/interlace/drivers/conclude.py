@@ -11,6 +11,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..runtime.execution import HANG_GUARD
 from ..runtime.state import Failure
 from ..runtime.watchdog import interrupt_requested
 from ..schedule import Schedule
@@ -32,11 +33,12 @@ class Run:
     inversions: list = field(default_factory=list)
     #: (index, choices, trace, thread names) of the first execution with a race or inversion that fails
     first_finding: tuple | None = None
+    hang_guard: float | None = HANG_GUARD
 
     def schedule(self, choices: list[int], index: int, failure: str) -> Schedule:
         return Schedule(choices=list(choices), model=self.model, max_steps=self.max_steps, epoch=EPOCH,
                         strategy=self.strategy, seed=self.seed, execution=index, target=dict(self.target),
-                        failure=failure)
+                        failure=failure, hang_guard=self.hang_guard)
 
     def note_findings(self, index: int, races: list, inversions: list, ex: Any) -> None:
         """Races and inversions first seen by execution ``index`` (``ex``)."""

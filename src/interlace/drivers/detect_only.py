@@ -129,6 +129,11 @@ class NativeExecution:
 
     free_threaded = True
     hidden_sync = None  # no strategy: nothing is told what the trace leaves out
+    # threads really run at once here, so a read told before it happens may see a write told after it:
+    # the reader would miss the edge of what it reads (an object published to it). The hooks that do
+    # the read themselves (attribute, subscript, a container's method) read first, then tell; a
+    # write is told before it happens, so a read that sees it is told after it
+    reads_first = True
     capture_values = False
     record_trace = False
     aborting = False
@@ -219,6 +224,8 @@ class NativeExecution:
         me.gil_points += 1
         kind, _what, _replacement, target = self.classifier.classify(fn, args, self)
         if target is not None:
+            if kind == hooks.READ:  # told once it happened (see reads_first)
+                return partial(_read_then_tell, self, me, fn, target, site)
             with self._mutex:
                 self._teller(me)
                 for observer in self.access_observers:
@@ -256,6 +263,19 @@ class NativeExecution:
             told.ts = told.ident = None
             for observer in self.observers:
                 observer.sync(self, kind, me, obj)
+
+
+def _read_then_tell(ex: NativeExecution, me: ThreadState, fn: Any, target: tuple, site: tuple, /, *args: Any,
+                    **kwargs: Any) -> Any:
+    """A container method that reads (``d.get(k)``, ``len(lst)``), told to the detectors once it returned
+    (or raised: a read of what is not there is a read too)."""
+    try:
+        return fn(*args, **kwargs)
+    finally:
+        with ex._mutex:
+            ex._teller(me)
+            for observer in ex.access_observers:
+                observer.access(ex, me, hooks.READ, target[0], target[1], site, target[2])
 
 
 # -- patches: observed locks, thread start/join, hand-offs ----------------------------------------------

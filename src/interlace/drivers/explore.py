@@ -13,13 +13,13 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from ..runtime.execution import Execution
+from ..runtime.execution import HANG_GUARD, Execution
 from ..runtime.watchdog import STUCK_AFTER, interrupt_requested, interrupts
 from ..schedule import Schedule
 from ..strategies import ReplayStrategy, Strategy, make_strategy
 from .conclude import Run, end_result, failure_result, suppressed
 from .result import ExplorationInterrupted, InterlaceFailure, Result
-from .session import DEFAULT_MAX_STEPS, Session, check_options
+from .session import DEFAULT_MAX_STEPS, Session, check_hang_guard, check_options
 
 __all__ = ["ExplorationInterrupted", "InterlaceFailure", "Result", "explore", "replay"]
 
@@ -39,6 +39,7 @@ def explore(
     max_preemptions: int | None = None,
     target: dict[str, Any] | None = None,
     stuck_timeout: float = STUCK_AFTER,
+    hang_guard: float | None = HANG_GUARD,
     races: str = "error",
     ignore_races: Sequence[str] | None = None,
     on_execution: Callable[[int, Execution], None] | None = None,
@@ -53,6 +54,12 @@ def explore(
     ``max_steps`` scheduling points (a possible livelock), or a thread stuck for ``stuck_timeout``
     seconds in something interlace cannot control while nothing else can run. The same ``seed``
     explores the same executions in the same order.
+
+    A sleep or a timed wait may end before the other threads progress further (no real scheduler
+    promises otherwise), except a wait for another thread (lock, join, Event, Condition, Queue,
+    Barrier, Semaphore) whose timeout is at least ``hang_guard`` seconds (default 1): such a timeout
+    only guards against a hang, so it ends only when no other thread can run. ``hang_guard=None``
+    lets every timed wait end early.
 
     Data races (happens-before) and lock-order inversions are detected in every execution, even
     when nothing fails: with ``races="error"`` (default) they make the result fail, with ``"warn"``
@@ -75,6 +82,7 @@ def explore(
     timeslice; dfs and dpor run on one worker).
     """
     check_options(executions, model, max_steps, races)
+    check_hang_guard(hang_guard)
     if ignore_races is None:
         from ..config import load_config
 
@@ -88,6 +96,9 @@ def explore(
         from .workers import explore_in_workers, shared_out
 
         if shared_out(strat, workers, dask):
+            if hang_guard != HANG_GUARD:
+                raise ValueError(f"hang_guard={hang_guard!r} is not passed to worker processes yet: run without "
+                                 f"workers, or with the default hang_guard={HANG_GUARD:g}")
             # a worker builds its own instance, before any execution
             recipe = functools.partial(strategy_for, strategy, seed, depth, max_preemptions)
             return explore_in_workers(
@@ -96,11 +107,11 @@ def explore(
                 stuck_timeout=stuck_timeout, races=races, ignore_races=ignore_races, on_execution=on_execution,
                 shrink=shrink)
     run = Run(seed=seed, strategy=strat.describe(), model=model, max_steps=max_steps, target=dict(target or {}),
-              started=time.perf_counter())
+              started=time.perf_counter(), hang_guard=hang_guard)
     done = 0
     exhausted = interrupted = False
     with Session(fn, include, exclude, stuck_timeout=stuck_timeout, races=races,
-                 ignore_races=ignore_races, replayable=True) as session, interrupts():
+                 ignore_races=ignore_races, replayable=True, hang_guard=hang_guard) as session, interrupts():
         for index in range(executions):
             if time_limit is not None and time.perf_counter() - run.started > time_limit:
                 break
@@ -157,7 +168,8 @@ def replay(
         ignore_races = load_config().ignore_races
     strat = ReplayStrategy(schedule.choices)
     started = time.perf_counter()
-    with Session(fn, include, exclude, races=races, ignore_races=ignore_races) as session:  # runs fn once
+    with Session(fn, include, exclude, races=races, ignore_races=ignore_races,
+                 hang_guard=schedule.hang_guard) as session:  # runs fn once
         strat.begin(0)
         ex = session.run(strat, schedule.model, schedule.max_steps, schedule.epoch, capture_values=True)
     failure = ex.failure if ex.failure is None or ex.failure.kind != "divergence" else None

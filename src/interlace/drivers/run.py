@@ -29,6 +29,7 @@ from ..recording import Recording, RecordingWriter, load
 from ..recording.decisions import CheckingReplay, RecordingStrategy
 from ..recording.program import HEAD_CHARS, Program, RunError, Tee, format_exception, resolve_program, source_hash
 from ..runtime.calls import schedule_like
+from ..runtime.execution import HANG_GUARD
 from ..runtime.watchdog import STUCK_AFTER, interrupts
 from ..strategies.base import Strategy
 from .progress import RunProgress
@@ -78,7 +79,7 @@ class RunOutcome:
 def _execute(program: Program, strategy: Strategy, channel: Any, *, model: str, max_steps: int | None, epoch: float,
              random_seed: int, races: str, stdout: Any = None, stderr: Any = None,
              for_report: bool = False, progress: bool = False,
-             stuck_timeout: float = STUCK_AFTER) -> tuple[Any, RunOutcome]:
+             stuck_timeout: float = STUCK_AFTER, hang_guard: float | None = HANG_GUARD) -> tuple[Any, RunOutcome]:
     """Run ``program`` once under ``strategy`` with the inputs of ``channel`` installed.
 
     ``for_report``: note the values read and the hand-offs, and put a Result in ``outcome.result``.
@@ -133,7 +134,7 @@ def _execute(program: Program, strategy: Strategy, channel: Any, *, model: str, 
             report.flush()
 
     with Session(program, (), (), races=races, exit_fails=False, blocking=False,
-                 stuck_timeout=stuck_timeout) as session:
+                 stuck_timeout=stuck_timeout, hang_guard=hang_guard) as session:
         if session.race_detector is not None:
             session.race_detector.on_race = race_found
         runtime_hook = threading.excepthook
@@ -225,7 +226,7 @@ def record(script: str | None, args: list[str], *, module: str | None = None, pa
            model: str = "free-threaded", max_steps: int | None = None, races: str = "warn",
            record_files: bool = False, hash_seed: int | None = None, quiet: bool = False,
            stdout: Any = None, stderr: Any = None, stuck_timeout: float = STUCK_AFTER,
-           record_secrets: bool = False) -> RunOutcome:
+           record_secrets: bool = False, hang_guard: float | None = HANG_GUARD) -> RunOutcome:
     """Run the program once, recording it; in the current interpreter (see :func:`spawn`)."""
     from .. import __version__
     from ..inputs import RECORD, Channel
@@ -260,7 +261,8 @@ def record(script: str | None, args: list[str], *, module: str | None = None, pa
                     "cwd": os.getcwd(), "argv": [program_path, *args],
                     "sources": {os.path.relpath(program_path, root): source_hash(program_path)}},
         "strategy": strat.describe(), "strategy_name": strategy, "seed": seed, "model": model,
-        "max_steps": max_steps, "hash_seed": hash_seed, "random_seed": random_seed, "epoch": epoch,
+        "max_steps": max_steps, "hang_guard": hang_guard, "hash_seed": hash_seed, "random_seed": random_seed,
+        "epoch": epoch,
         "races": races, "record_files": record_files, "created": _real_time(),
         "record_secrets": record_secrets, "secret_salt": os.urandom(16).hex(),
     }
@@ -299,7 +301,7 @@ def record(script: str | None, args: list[str], *, module: str | None = None, pa
         with interrupts():  # Ctrl-C ends the run cleanly; the recording replays up to that point
             ex, outcome = _execute(program, recorder, channel, model=model, max_steps=max_steps, epoch=epoch,
                                    random_seed=random_seed, races=races, stdout=stdout, stderr=stderr,
-                                   stuck_timeout=stuck_timeout, progress=not quiet)
+                                   stuck_timeout=stuck_timeout, hang_guard=hang_guard, progress=not quiet)
         outcome.decisions, outcome.inputs = writer.decisions, writer.inputs
         if recorder.frozen:  # the program got KeyboardInterrupt (Ctrl-C) and ended as it would
             outcome.outcome, outcome.failing = "interrupted", False
@@ -412,6 +414,8 @@ def replay(path: str, *, until: int | None = None, quiet: bool = False, stdout: 
             os.chdir(prog["cwd"])
         ex, outcome = _execute(program, strat, channel, model=h.get("model", "free-threaded"),
                                max_steps=h.get("max_steps"), epoch=float(h["epoch"]),
+                               # a recording from before hang guards: every timeout could end early
+                               hang_guard=h.get("hang_guard"),
                                random_seed=int(h["random_seed"]), races=h.get("races", "warn"),
                                stdout=stdout, stderr=stderr, for_report=html is not None,
                                progress=not quiet)

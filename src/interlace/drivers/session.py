@@ -11,7 +11,7 @@ from ..detect.races import StackProbe
 from ..runtime import hooks
 from ..runtime.blocking import BlockingCalls
 from ..runtime.calls import CallClassifier
-from ..runtime.execution import Execution
+from ..runtime.execution import HANG_GUARD, Execution
 from ..runtime.exits import ExitPatch
 from ..runtime.handoffs import HandoffLog
 from ..runtime.patching import RuntimePatches, shadow_of, substitutions
@@ -39,14 +39,34 @@ def check_options(executions: int, model: str, max_steps: int | None, races: str
         raise RuntimeError("interlace cannot explore from inside a controlled execution")
 
 
+def check_hang_guard(hang_guard: float | None) -> None:
+    if hang_guard is not None and (isinstance(hang_guard, bool) or not isinstance(hang_guard, (int, float))
+                                   or not hang_guard >= 0):
+        raise ValueError(f"hang_guard must be a number of seconds (at least 0) or None, not {hang_guard!r}")
+
+
+def parse_hang_guard(text: str) -> float | None:
+    """A hang guard given as text (a command-line option): seconds, or ``none``."""
+    if text.strip().lower() == "none":
+        return None
+    try:
+        seconds = float(text)
+    except ValueError:
+        seconds = -1.0
+    if not 0 <= seconds < float("inf"):
+        raise ValueError(f"takes a number of seconds (at least 0) or 'none', not {text!r}")
+    return seconds
+
+
 class Session:
     """Everything that stays the same across the executions of one exploration."""
 
     def __init__(self, fn: Callable[[], Any], include: Sequence[str], exclude: Sequence[str],
                  instrument: bool = True, stuck_timeout: float = STUCK_AFTER, races: str = "off",
                  ignore_races: Sequence[str] = (), replayable: bool = False, exit_fails: bool = True,
-                 blocking: bool = True) -> None:
+                 blocking: bool = True, hang_guard: float | None = HANG_GUARD) -> None:
         self.fn = fn
+        self.hang_guard = hang_guard  # every execution's (see runtime.execution.HANG_GUARD)
         # ``replayable``: ``fn`` is run many times anyway (explore, not replay or run, which promise one
         # run), so a race's stacks are captured by one more run of its execution, not at every access
         self.race_detector = RaceDetector(tuple(ignore_races), stacks=not replayable) if races != "off" else None
@@ -114,7 +134,7 @@ class Session:
         observers = self.observers + (log,) if log is not None else self.observers
         record_trace = capture_values or getattr(strategy, "needs_trace", False)
         ex = Execution(strategy, model=model, max_steps=max_steps, classifier=self.classifier, epoch=epoch,
-                       observers=observers, record_trace=record_trace)
+                       observers=observers, record_trace=record_trace, hang_guard=self.hang_guard)
         ex.capture_values = capture_values
         self.patches.refresh()
         for observer in observers:

@@ -401,7 +401,8 @@ def record(fn: Any, schedule: Any, *, include: Any = (), exclude: Any = (), race
     check_options(1, schedule.model, schedule.max_steps, races)
     strategy = RecordingStrategy(schedule.choices, strict=True)
     started = time.perf_counter()
-    with Session(fn, include, exclude, races=races, ignore_races=load_config().ignore_races) as session:
+    with Session(fn, include, exclude, races=races, ignore_races=load_config().ignore_races,
+                 hang_guard=schedule.hang_guard) as session:
         strategy.begin(0)
         ex = session.run(strategy, schedule.model, schedule.max_steps, schedule.epoch, capture_values=True)
     failure = ex.failure if ex.failure is None or ex.failure.kind != "divergence" else None

@@ -29,7 +29,7 @@ import pytest
 from .exploration import run
 from .failures import InterlaceFailed, InterlaceRaceWarning
 from .fixtures import setup_broader
-from .options import DEFAULT_EXECUTIONS, REPLAY, plan_for, strategy_names
+from .options import DEFAULT_EXECUTIONS, REPLAY, hang_guard_option, plan_for, strategy_names
 from .summary import SUMMARY, Summary
 
 __all__ = ["InterlaceRaceWarning"]
@@ -54,6 +54,10 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--interlace-races", default=None, choices=("error", "warn", "off"),
                     help="data races found while the assertions pass: error (default) fails the test, "
                          "warn reports an InterlaceRaceWarning, off skips detection")
+    group.addoption("--interlace-hang-guard", default=None, metavar="SECONDS",
+                    help="a wait for another thread with a timeout of at least this many seconds only guards "
+                         "against a hang: it ends only when no other thread can run (default 1; 'none': every "
+                         "timeout may end early, as sleeps and shorter timeouts do)")
     group.addoption("--interlace-replay", default=None, metavar="FILE",
                     help="replay exactly the schedule in FILE (written by a failing explored test)")
     group.addoption("--interlace-workers", default=None, metavar="N",
@@ -67,7 +71,7 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
         "markers",
         "interlace(executions=100, strategy='pct', seed=None, model='free-threaded', races='error', "
-        "skip=False, time_limit=None, max_steps=None): explore this test's thread interleavings with "
+        "skip=False, time_limit=None, max_steps=None, hang_guard=1.0): explore this test's thread interleavings with "
         "interlace (even without --interlace); skip=True runs it once, normally",
     )
     config.addinivalue_line("markers", "thread_unsafe: interlace (and pytest-run-parallel) run this test "
@@ -83,6 +87,7 @@ def pytest_configure(config: pytest.Config) -> None:
     if workers is not None and workers != "auto" and not (workers.isdigit() and int(workers) >= 1):
         raise pytest.UsageError(f"--interlace-workers: a number of worker processes (at least 1) or 'auto', "
                                 f"not {workers!r}")
+    hang_guard_option(config)  # a bad value is a usage error before any test runs
     path = config.getoption("interlace_replay")
     if path:
         from ..schedule import Schedule, ScheduleError

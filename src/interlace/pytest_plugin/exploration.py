@@ -119,7 +119,8 @@ def run(item: Any, plan: dict) -> None:
             result = interlace.explore(
                 body, executions=plan["executions"], seed=plan["seed"],
                 strategy=UntilNothingToChoose(plan["strategy"], plan["seed"]),
-                model=plan["model"], races=plan["races"], target={"pytest": item.nodeid}, **options,
+                model=plan["model"], races=plan["races"], hang_guard=plan["hang_guard"],
+                target={"pytest": item.nodeid}, **options,
             )
     finally:
         try:

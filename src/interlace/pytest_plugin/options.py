@@ -13,7 +13,8 @@ from typing import Any
 import pytest
 
 DEFAULT_EXECUTIONS = 100
-MARKER_KEYS = ("executions", "strategy", "seed", "model", "races", "skip", "time_limit", "max_steps")
+MARKER_KEYS = ("executions", "strategy", "seed", "model", "races", "skip", "time_limit", "max_steps",
+               "hang_guard")
 
 REPLAY = pytest.StashKey[Any]()  # the Schedule loaded from --interlace-replay
 
@@ -70,8 +71,23 @@ def plan_for(item: pytest.Item) -> dict | None:
         "seed": seed,
         "time_limit": kwargs.get("time_limit"),
         "max_steps": kwargs.get("max_steps"),
+        "hang_guard": kwargs["hang_guard"] if "hang_guard" in kwargs else hang_guard_option(config),
         "workers": config.getoption("interlace_workers"),
     }
+
+
+def hang_guard_option(config: pytest.Config) -> float | None:
+    """``--interlace-hang-guard``: seconds, or ``none`` (default: ``interlace.explore``'s)."""
+    from ..drivers.session import parse_hang_guard
+    from ..runtime.execution import HANG_GUARD
+
+    text = config.getoption("interlace_hang_guard")
+    if text is None:
+        return HANG_GUARD
+    try:
+        return parse_hang_guard(text)
+    except ValueError as exc:
+        raise pytest.UsageError(f"--interlace-hang-guard: {exc}") from None
 
 
 def strategy_names() -> tuple[str, ...]:

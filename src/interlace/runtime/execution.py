@@ -54,6 +54,11 @@ LIVELOCK_WINDOW = 1_000_000
 #: livelock once it makes no progress for LIVELOCK_WINDOW points.)
 ALONE_WINDOW = 100_000
 ALONE_CLOCK_STEP = 0.5
+#: a program's timed wait for another thread (a lock, a join, an Event/Condition/Queue/Barrier wait) with
+#: a timeout of at least this many seconds guards against a hang: no real machine lets it expire while
+#: another thread can still run, so it ends only when none can (a sleep, and a shorter timeout, which
+#: may be synchronisation, may end early). ``hang_guard=None``: every timed wait may end early
+HANG_GUARD = 1.0
 
 _native = native()
 #: the fast path's state: the native accelerator's C type when it is built, else the reference class
@@ -67,11 +72,14 @@ class Execution:
     (switches only at calls, loop back-edges and blocking operations, as CPython 3.10+ can).
     """
 
+    reads_first = False  # an access is told first: it is the scheduling point where others may run
+
     def __init__(self, strategy: Any, *, model: str = "free-threaded", max_steps: int | None = None,
                  classifier: CallClassifier | None = None, record_trace: bool = True,
                  epoch: float = 1_700_000_000.0, observers: tuple = (),
-                 livelock_window: int | None = None) -> None:
+                 livelock_window: int | None = None, hang_guard: float | None = HANG_GUARD) -> None:
         self.epoch = epoch
+        self.hang_guard = hang_guard
         self.strategy = strategy
         # what the trace does not show (internal locks, wake-ups, thread ends), told to a strategy
         # that models it (DPOR) by the runtime: looked up once here, not at every lock operation
@@ -697,16 +705,18 @@ class Execution:
                 self.wake(t)
         return True
 
-    def block(self, me: ThreadState, waiting: Any, timeout: float | None = None, early: bool = True) -> bool:
+    def block(self, me: ThreadState, waiting: Any, timeout: float | None = None, early: bool = True,
+              guard: bool = False) -> bool:
         """Block ``me`` on ``waiting`` until woken (True) or until ``timeout`` virtual seconds pass.
 
         ``early``: the strategy may end the timeout before the others progress further (a sleep, a
         program's timed wait); False for a timeout that is interlace's own (a blocking call's poll),
-        which ends only when no other thread can run."""
+        which ends only when no other thread can run. ``guard``: a program's wait for another thread,
+        whose timeout of ``hang_guard`` seconds or more only guards against a hang (see HANG_GUARD)."""
         self._not_runnable(me, BLOCKED)
         me.waiting = waiting
         me.deadline = None if timeout is None else self.now + timeout
-        me.early = timeout is not None and early
+        me.early = timeout is not None and early and not (guard and self._guards(me, timeout))
         if me.early:
             self.timed += 1
         me.timed_out = False
@@ -716,6 +726,15 @@ class Execution:
         waiters[me] = None
         self._schedule(me)
         return not me.timed_out
+
+    def _guards(self, me: ThreadState, timeout: float) -> bool:
+        """Whether ``me``'s wait for another thread, bounded by ``timeout``, only guards against a hang:
+        a long timeout, unless it is a ``threading.Timer``'s interval (``finished.wait(interval)``, also
+        in a repeating subclass), which is a delay like a sleep."""
+        if self.hang_guard is None or timeout < self.hang_guard:
+            return False
+        thread = me.thread
+        return not (isinstance(thread, threading.Timer) and timeout == thread.interval)
 
     def wake(self, ts: ThreadState) -> None:
         waiters = self._waiters.get(id(ts.waiting))

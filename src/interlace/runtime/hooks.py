@@ -7,8 +7,9 @@ without touching the user's globals.
 
 Each hook performs the access itself (or returns so that native code performs it right after), so
 that Python's semantics are preserved exactly, and tells the active execution about it first: that is
-where a scheduling decision may switch to another thread. Outside an execution, or in a thread that
-the execution does not manage, the hooks are plain pass-throughs.
+where a scheduling decision may switch to another thread. (An execution whose ``reads_first`` is true,
+detector-only mode's, is told of a read that a hook performs itself once it is done.) Outside an
+execution, or in a thread that the execution does not manage, the hooks are plain pass-throughs.
 
 ``site`` is a constant tuple ``(filename, lineno, col)`` built by the rewriter; cell keys are constant
 tuples ``(filename, owner_lineno, owner_name, varname)`` naming the variable statically.
@@ -119,6 +120,11 @@ def _il_dc(key: tuple, site: tuple) -> None:
 def _il_ra(obj: Any, name: str, site: tuple) -> Any:
     ex = _active
     if ex is not None:
+        if ex.reads_first:  # detector-only mode: see NativeExecution.reads_first
+            try:
+                return getattr(obj, name)
+            finally:
+                ex.access(READ, obj, name, site)
         ex.access(READ, obj, name, site)
         value = getattr(obj, name)
         if ex.capture_values:
@@ -172,6 +178,11 @@ def _exposed(obj: Any, key: Any) -> tuple:
 def _il_rs(obj: Any, key: Any, site: tuple) -> Any:
     ex = _active
     if ex is not None:
+        if ex.reads_first:  # detector-only mode: see NativeExecution.reads_first
+            try:
+                return obj[key]
+            finally:
+                ex.access(READ, *(_exposed(obj, key) if type(obj) is memoryview else (obj, key)), site)
         if type(obj) is memoryview:
             ex.access(READ, *_exposed(obj, key), site)
         else:

@@ -72,7 +72,7 @@ class ControlledLock:
             if not blocking or timeout == 0:
                 me.pending_lock = None
                 return False
-            if not ex.block(me, self, None if timeout == -1 else timeout):
+            if not ex.block(me, self, None if timeout == -1 else timeout, guard=True):
                 me.pending_lock = None
                 _tell(ex, "expired", me, self)
                 return False
@@ -169,7 +169,7 @@ class ControlledRLock:
             if not blocking or timeout == 0:
                 me.pending_lock = None
                 return False
-            if not ex.block(me, self, None if timeout == -1 else timeout):
+            if not ex.block(me, self, None if timeout == -1 else timeout, guard=True):
                 me.pending_lock = None
                 _tell(ex, "expired", me, self)
                 return False

@@ -279,7 +279,7 @@ def _join(self: threading.Thread, timeout: float | None = None) -> None:
             timeout = max(float(timeout), 0.0)
             if timeout == 0:
                 return
-        if not ex.block(me, ts, timeout):
+        if not ex.block(me, ts, timeout, guard=True):
             _tell(ex, "expired", me, ts)
     if ts.status == FINISHED and ex.observers:
         ex.synced("join", me, ts)

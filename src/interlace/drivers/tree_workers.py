@@ -23,13 +23,14 @@ wholly past the limit is stopped at once (nothing of that unit counts).
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
 from ..strategies.dfs import DFS
-from .workers import POLL, Lane, LaneEnd, LocalWorkers, Outcome, _Merged, outcome
+from .workers import Lane, LaneEnd, LocalWorkers, Outcome, _Merged, outcome
 
-__all__ = ["POLL", "TreeTally", "TreeWorkers", "walk_share"]
+__all__ = ["TreeTally", "TreeWorkers", "walk_share"]
 
 _OFFSET = 32  # bits of an execution's offset in its unit's part of an iteration, in an encoded position
 
@@ -134,7 +135,7 @@ def walk_share(lane: Lane, w: int, n: int, limit: Any, taken: Any, running: Any,
         position = encode(strat.position, units)
         running[w] = position  # before the look at the limit: the coordinator stops a worker past it
         if (position >= limit.value or ran >= job.executions
-                or job.time_limit is not None and time_over(started, job.time_limit)):
+                or job.time_limit is not None and time.perf_counter() - started > job.time_limit):
             if estimates:
                 conn.send(Segment(*segment, estimates, complete=False))
             return
@@ -155,12 +156,6 @@ def walk_share(lane: Lane, w: int, n: int, limit: Any, taken: Any, running: Any,
         if ex.failure is not None:
             conn.send(Segment(*segment, estimates, complete=False))
             return
-
-
-def time_over(started: float, time_limit: float) -> bool:
-    import time
-
-    return time.perf_counter() - started > time_limit
 
 
 class TreeTally:

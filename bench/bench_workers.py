@@ -2,19 +2,20 @@
 
 The program is correct (nothing stops the exploration early): two threads update a dict under a
 lock 30 times each, explored with the default strategy (the portfolio: its DPOR executions, a third
-of all, form a chain that one worker runs while both share the others) and with PCT (every
-execution independent). Both runs of a strategy explore the same executions of the same seed and
-must give the same answer; the ratio of their rates is the speed-up (aim: at least 1.6x on two
-cores). A chain bounds it: the worker that runs the portfolio's DPOR executions spends at least
-their time, so the speed-up with 2 workers is at most 1 / max(their share of one worker's time, 1/2),
-printed with each ratio. The load average is printed with it: on a shared machine other processes
-take cores too, and then two processes get a larger share of the machine than one, which flatters
-the ratio. The CPU
-time of each run (this process and its workers) is printed too: ``--workers 1``'s CPU time over
-``--workers 2``'s is the parallel efficiency, which the load does not flatter; on an idle machine the
-speed-up is about twice that efficiency.
+of all, form a chain that one worker runs while both share the others), with PCT (every execution
+independent) and with DFS (its tree, far bigger than the budget, split into units that each worker
+walks, the budget counted in one worker's order: see drivers/tree_workers.py). Both runs of a
+strategy explore the same executions of the same seed and must give the same answer; the ratio of
+their rates is the speed-up (aim: at least 1.6x on two cores). A chain bounds it: the worker that
+runs the portfolio's DPOR executions spends at least their time, so the speed-up with 2 workers is
+at most 1 / max(their share of one worker's time, 1/2), printed with each ratio. The load average
+is printed with it: on a shared machine other processes take cores too, and then two processes get
+a larger share of the machine than one, which flatters the ratio. The CPU time of each run (this
+process and its workers) is printed too: ``--workers 1``'s CPU time over ``--workers 2``'s is the
+parallel efficiency, which the load does not flatter; on an idle machine the speed-up is about
+twice that efficiency.
 
-Usage: python bench/bench_workers.py [EXECUTIONS]
+Usage: python bench/bench_workers.py [EXECUTIONS [STRATEGY ...]]
 """
 
 from __future__ import annotations
@@ -77,7 +78,7 @@ def main() -> None:
     print(f"{executions} executions of a correct program, {os.cpu_count()} cores, "
           f"load average before: {os.getloadavg()[0]:.2f}")
     ratios = []
-    for strategy in ("portfolio", "pct"):
+    for strategy in sys.argv[2:] or ("portfolio", "pct", "dfs"):
         times: list[float] = []
         one, cpu1, r1 = rate(strategy, 1, executions, times)
         two, cpu2, r2 = rate(strategy, 2, executions)

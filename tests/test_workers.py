@@ -73,10 +73,58 @@ def test_an_exhausted_portfolio_says_so_with_the_same_count():
     assert answers[1] == answers[0] == answers[2]
 
 
-def test_dfs_runs_on_one_worker_with_the_same_answer():
-    one = interlace.explore(programs.locked_counter, executions=30, seed=1, strategy="dfs")
-    two = interlace.explore(programs.locked_counter, executions=30, seed=1, strategy="dfs", workers=2)
-    assert _answer(two) == _answer(one)
+def _dfs_answers(fn, executions, workers=(1, 2, 3), **options):
+    results = [interlace.explore(fn, executions=executions, seed=1, strategy="dfs", workers=n, **options)
+               for n in workers]
+    return [(_answer(r), r.coverage_line()) for r in results]
+
+
+def test_dfs_split_between_workers_reports_the_failure_one_worker_finds_first():
+    answers = _dfs_answers(programs.intermediate_state, 2000)
+    (answer, line) = answers[0]
+    assert answer["failure"] == "AssertionError in thread 'Thread-2 (reader)': saw the intermediate state"
+    assert answer["executions"] == 94 and answer["schedule"][0] == 93  # in iteration 1: one preemption
+    assert line is None
+    assert answers[1] == answers[0] and answers[2] == answers[0]
+
+
+def test_dfs_split_between_workers_counts_the_budget_in_one_workers_order():
+    answers = _dfs_answers(programs.locked_counter, 300)
+    assert answers[0][0]["ok"] and answers[0][0]["executions"] == 300
+    assert answers[0][1] == ("300 schedules with at most 2 preemption(s) explored (DFS) of about 5.07e+29 "
+                             "estimated (0.0%); the budget ran out first")
+    assert answers[1] == answers[0] and answers[2] == answers[0]
+
+
+def test_dfs_split_between_workers_says_every_schedule_was_run():
+    answers = _dfs_answers(programs.locked_counter, 1000, workers=(1, 2), max_preemptions=1)
+    assert answers[0][0]["exhausted"] and answers[0][0]["executions"] == 263
+    assert answers[0][1] == "all 263 schedules with at most 1 preemption(s) explored (DFS), no failure"
+    assert answers[1] == answers[0]
+
+
+def test_dfs_shares_merged_by_position_are_one_walk():
+    """In one process: each share of the tree walked alone, its executions put in order by their positions,
+    is the walk of one instance (the positions ascend in it), and the shares are about even."""
+    from interlace.drivers.session import DEFAULT_MAX_STEPS, Session
+    from interlace.strategies import DFS
+
+    def walk(share):
+        dfs = DFS(1, max_preemptions=1)
+        dfs.share = share
+        ran = []
+        with Session(programs.locked_counter, (), (), races="off", replayable=True) as session:
+            while dfs.begin(len(ran)):
+                ex = session.run(dfs, "free-threaded", DEFAULT_MAX_STEPS)
+                ran.append((dfs.position, ex.choices, dfs.estimates[-1]))
+        return ran
+
+    one = walk(None)
+    assert len(one) == 263 and [p for p, _, _ in one] == sorted(p for p, _, _ in one)
+    assert one[0][0] == (0, -1, 0) and one[-1][0][0] == 1
+    shares = [walk((w, 3)) for w in range(3)]
+    assert [len(share) for share in shares] == [89, 89, 87]  # the first execution in each
+    assert sorted({p: (p, c, e) for share in shares for p, c, e in share}.values()) == one
 
 
 def test_workers_past_the_first_failure_stop_at_once():

@@ -266,9 +266,11 @@ def _workers_option(options: argparse.Namespace) -> int | str | None:
         from ..drivers.dask_backend import check_dask
 
         check_dask(options.dask)
-    if (workers is not None and workers != "1" or options.dask is not None) and options.strategy in ("dfs", "dpor"):
-        print(f"interlace: {options.strategy} runs on one worker: each of its executions extends the tree of "
-              "schedules the earlier ones built, so they cannot be shared out.", file=sys.stderr)
+    if (workers is not None and workers != "1" and options.strategy == "dpor"
+            or options.dask is not None and options.strategy in ("dfs", "dpor")):
+        print(f"interlace: {options.strategy} runs on one worker{' on a cluster' if options.dask else ''}: each of its "
+              "executions extends the tree of schedules the earlier ones built, so they cannot be shared out.",
+              file=sys.stderr)
     return None if workers is None else workers if workers == "auto" else int(workers)
 
 

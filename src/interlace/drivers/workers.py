@@ -31,12 +31,15 @@ import time
 import traceback
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..strategies import Strategy
 from .conclude import Run, end_result, failure_result
 from .result import ExplorationInterrupted, Result
 from .session import Session
+
+if TYPE_CHECKING:
+    from .tree_workers import TreeTally
 
 POLL = 0.05  # seconds between the coordinator's looks at its workers: stops come within a second
 
@@ -135,13 +138,18 @@ class Lane:
             self.unreported.append(index)
             return None
         self.executions += 1
-        if ex.failure is None and not races and not inversions:
-            return None
-        out = Outcome(index, failure=None if ex.failure is None else ex.failure.message, choices=list(ex.choices),
-                      races=races, inversions=inversions)
-        if any(r.fails for r in races) or inversions:
-            out.trace, out.threads = ex.trace, [t.name for t in ex.threads]
-        return out
+        return outcome(index, ex, races, inversions)
+
+
+def outcome(index: int, ex: Any, races: list, inversions: list) -> Outcome | None:
+    """What a worker reports of execution ``index`` (``ex``), if anything: a failure or new findings."""
+    if ex.failure is None and not races and not inversions:
+        return None
+    out = Outcome(index, failure=None if ex.failure is None else ex.failure.message, choices=list(ex.choices),
+                  races=races, inversions=inversions)
+    if any(r.fails for r in races) or inversions:
+        out.trace, out.threads = ex.trace, [t.name for t in ex.threads]
+    return out
 
 
 def job_bytes(job: Job) -> bytes:
@@ -172,10 +180,20 @@ def cores() -> int:
 
 def shared_out(strat: Strategy, workers: int | str | None, dask: str | None) -> bool:
     """Whether the executions go to workers: a partitionable strategy, more than one worker or a
-    cluster. dfs and dpor extend one tree execution after execution: they run in this process."""
+    cluster; or dfs on more than one local worker (its tree split: :mod:`.tree_workers`). dpor (and
+    dfs on a cluster) extend one tree execution after execution: they run in this process."""
     if workers is not None:
         workers = worker_count(workers)
+    if splits_tree(strat):
+        return dask is None and workers not in (None, 1)
     return strat.partitionable and (dask is not None or workers not in (None, 1))
+
+
+def splits_tree(strat: Strategy) -> bool:
+    """Whether ``strat`` runs on workers by splitting its tree (:mod:`.tree_workers`)."""
+    from ..strategies import DFS
+
+    return isinstance(strat, DFS)
 
 
 def worker_count(workers: int | str) -> int:
@@ -234,13 +252,18 @@ def explore_in_workers(fn: Callable[[], Any], strat: Strategy, recipe: Callable[
               tuple(ignore_races), time_limit)
     data = job_bytes(job)
     backend: Backend | None = None
-    merged = _Merged(executions)
+    merged: _Merged | TreeTally = _Merged(executions)
     interrupted = False
     try:
         if dask is not None:
             from .dask_backend import DaskWorkers
 
             backend = DaskWorkers(dask, data, executions, strat)
+        elif splits_tree(strat):
+            from .tree_workers import TreeTally, TreeWorkers
+
+            merged = TreeTally(executions, min(n, executions), strat)  # type: ignore[arg-type]
+            backend = TreeWorkers(data, min(n, executions))
         else:
             backend = LocalWorkers(data, min(n, executions))
         shown = 0
@@ -248,6 +271,8 @@ def explore_in_workers(fn: Callable[[], Any], strat: Strategy, recipe: Callable[
             for item in backend.poll(POLL):
                 if merged.add(item):
                     backend.stop_from(merged.stop)
+            if merged.watch(backend):
+                backend.stop_from(merged.stop)
             if on_execution is not None:
                 count = backend.progress()
                 if count > shown:
@@ -258,7 +283,7 @@ def explore_in_workers(fn: Callable[[], Any], strat: Strategy, recipe: Callable[
     finally:
         if backend is not None:
             backend.close()
-    return _conclude(fn, run, merged, job, races, shrink, interrupted)
+    return _conclude(fn, run, merged.final(), job, races, shrink, interrupted)
 
 
 class _Merged:
@@ -271,8 +296,16 @@ class _Merged:
         self.outcomes: list[Outcome] = []
         self.executions = 0
         self.uninstrumented: list[str] = []
+        self.coverage: dict | None = None  # the strategy's, when it says it ran out (or the tree's tally)
 
-    def add(self, item: Outcome | LaneEnd) -> bool:
+    def watch(self, backend: Backend) -> bool:
+        """A look at the workers between their reports; True when it lowered :attr:`stop`."""
+        return False
+
+    def final(self) -> _Merged:
+        return self
+
+    def add(self, item: Any) -> bool:
         """Note ``item``; True when it lowered :attr:`stop`."""
         if isinstance(item, LaneEnd):
             self.executions += item.executions
@@ -281,7 +314,7 @@ class _Merged:
         if item.index >= self.stop:
             return False
         if item.exhausted:
-            self.exhausted, self.failed = item, None
+            self.exhausted, self.failed, self.coverage = item, None, item.coverage
         elif item.failure is not None:
             self.failed, self.exhausted = item, None
         else:
@@ -326,8 +359,7 @@ def _conclude(fn: Callable[[], Any], run: Run, merged: _Merged, job: Job, races:
         executions = merged.executions
     if failed is None and (interrupted or races != "error" or first is None):
         return end_result(run, None, races, executions=executions, exhausted=merged.exhausted is not None,
-                          interrupted=interrupted, uninstrumented=merged.uninstrumented,
-                          coverage=merged.exhausted.coverage if merged.exhausted is not None else None)
+                          interrupted=interrupted, uninstrumented=merged.uninstrumented, coverage=merged.coverage)
     with Session(fn, job.include, job.exclude, stuck_timeout=job.stuck_timeout, races=job.races,
                  ignore_races=job.ignore_races, replayable=True) as session:
         for name in merged.uninstrumented:
@@ -335,8 +367,7 @@ def _conclude(fn: Callable[[], Any], run: Run, merged: _Merged, job: Job, races:
                 session.uninstrumented.append(name)
         if failed is None:
             return end_result(run, session, races, executions=executions, exhausted=merged.exhausted is not None,
-                              interrupted=False, uninstrumented=session.uninstrumented,
-                              coverage=merged.exhausted.coverage if merged.exhausted is not None else None)
+                              interrupted=False, uninstrumented=session.uninstrumented, coverage=merged.coverage)
         ex, _ = session.rerun(failed.choices, job.model, job.max_steps)
         if ex.failure is None:
             raise WorkerError(
@@ -357,7 +388,7 @@ def _conclude(fn: Callable[[], Any], run: Run, merged: _Merged, job: Job, races:
 class LocalWorkers(Backend):
     """``n`` fresh processes taking the indexes below the shared limit (see :class:`Claims`)."""
 
-    def __init__(self, data: bytes, n: int) -> None:
+    def __init__(self, data: bytes, n: int, body: Callable[..., None] | None = None) -> None:
         import multiprocessing
 
         ctx = multiprocessing.get_context("spawn")
@@ -372,7 +403,7 @@ class LocalWorkers(Backend):
         for w in range(n):
             reader, writer = ctx.Pipe(duplex=False)
             proc = ctx.Process(target=_worker_main, args=(data, w, n, self.limit, self.taken, self.running, self.done,
-                                                                    writer),
+                                                          writer, body or claimed_share),
                                name=f"interlace-worker-{w}", daemon=True)
             proc.start()
             writer.close()
@@ -433,8 +464,9 @@ class LocalWorkers(Backend):
             conn.close()
 
 
-def _worker_main(data: bytes, w: int, n: int, limit: Any, taken: Any, running: Any, done: Any, conn: Any) -> None:
-    """A worker process: its lane, until its indexes run out or pass the limit."""
+def _worker_main(data: bytes, w: int, n: int, limit: Any, taken: Any, running: Any, done: Any, conn: Any,
+                 body: Callable[..., None]) -> None:
+    """A worker process: its lane, run by ``body`` until its executions run out or pass the limit."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the coordinator's: it stops the workers
     try:
         job: Job = pickle.loads(data)
@@ -442,11 +474,7 @@ def _worker_main(data: bytes, w: int, n: int, limit: Any, taken: Any, running: A
 
         def lane_with(fn: Callable[[], Any]) -> None:
             with Lane(dataclasses.replace(job, fn=fn)) as lane:
-                claims = Claims(lane.strategy, job.executions, w, n, taken)
-                for out in _share(lane, claims, limit, running, done, w, started):
-                    conn.send(out)
-                    if out.exhausted or out.failure is not None:
-                        break
+                body(lane, w, n, limit, taken, running, done, conn, started)
                 assert lane.session is not None
                 conn.send(LaneEnd(lane.executions, list(lane.session.uninstrumented), lane.unreported))
 
@@ -463,6 +491,16 @@ def _worker_main(data: bytes, w: int, n: int, limit: Any, taken: Any, running: A
             print(text, file=sys.stderr)
     finally:
         conn.close()
+
+
+def claimed_share(lane: Lane, w: int, n: int, limit: Any, taken: Any, running: Any, done: Any, conn: Any,
+                  started: float) -> None:
+    """A partitionable strategy's lane: the indexes it claims (:class:`Claims`), each reported."""
+    claims = Claims(lane.strategy, lane.job.executions, w, n, taken)
+    for out in _share(lane, claims, limit, running, done, w, started):
+        conn.send(out)
+        if out.exhausted or out.failure is not None:
+            break
 
 
 class Claims:

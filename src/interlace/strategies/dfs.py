@@ -12,6 +12,15 @@ Iterative bounding: every schedule with at most 0 preemptions, then at most 1, 2
 without running it again, so every execution is a new schedule. When an iteration never had to skip
 a choice because of the bound, the whole space has been run and :meth:`begin` returns False
 (``result.exhausted``).
+
+Split between workers (``--workers N``, see :mod:`interlace.drivers.tree_workers`): the first
+execution's path, the *spine*, takes the default at every node; every other execution leaves it at
+one first non-default choice, and the subtree below that choice is a *unit*, numbered in walk order
+(deepest spine node first, as the walk meets them). Units are independent: what the walk of one
+runs depends only on the tree below it. An instance with ``share = (w, n)`` runs the first
+execution and then only the units ``u`` with ``u % n == w``, in every iteration; each execution's
+:attr:`DFS.position` (iteration, unit, offset in that unit's part of the iteration) orders the
+executions of all workers exactly as one instance runs them.
 """
 
 from __future__ import annotations
@@ -66,6 +75,13 @@ class DFS(Strategy):
         self.estimates: list[float] = []  # Knuth estimates of the tree size, one per execution
         self._walker: Iterator[list[int]] = self._walk()
         self._path: list[tuple[list[int], int | None, int]] = []
+        #: (w, n): walk only the units of worker w of n (None: all of them)
+        self.share: tuple[int, int] | None = None
+        self.units: dict[tuple[int, int], int] = {}  # (spine depth, choice) -> unit number, in walk order
+        self.iteration = 0
+        #: (iteration, unit, offset) of the execution begun last; unit -1 is the first execution
+        self.position: tuple[int, int, int] = (0, -1, 0)
+        self.iterations: list[tuple[int, bool]] = []  # (iteration, pruned) of every iteration walked
 
     # -- the interface ---------------------------------------------------------------------------
 
@@ -96,6 +112,7 @@ class DFS(Strategy):
         self.runs += 1
         if not self._path:
             self.root = _END
+            self.estimates.append(1.0)
             return
         if self.root is None or self.root is _END:
             self.root = _Node(*self._path[0][:2])
@@ -130,44 +147,90 @@ class DFS(Strategy):
 
     def _walk(self) -> Iterator[list[int]]:
         yield []  # the first execution: all defaults
+        self._number_units()
         while True:
             self.pruned = False
             if isinstance(self.root, _Node):
-                yield from self._visit(self.root, [], 0)
-            if not self.iterative or not self.pruned:
+                yield from self._visit(self.root, [], 0, None)
+            self.iterations.append((self.iteration, self.pruned))
+            if not self.continues(self.iteration, self.pruned):
                 return
-            if self.max_preemptions is not None and self.bound is not None and self.bound >= self.max_preemptions:
-                return
+            self.iteration += 1
             self.bound = (self.bound or 0) + 1
 
-    def _visit(self, node: _Node, prefix: list[int], before: int) -> Iterator[list[int]]:
-        default = node.current if node.current is not None else node.enabled[0]
+    def continues(self, iteration: int, pruned: bool) -> bool:
+        """Whether an iteration comes after ``iteration``, which skipped a choice (``pruned``) or not."""
+        if not self.iterative or not pruned:
+            return False
+        return self.max_preemptions is None or self.bound_of(iteration) < self.max_preemptions
+
+    def bound_of(self, iteration: int) -> int | None:
+        return iteration if self.iterative else self.max_preemptions
+
+    def _number_units(self) -> None:
+        spine = []
+        node = self.root
+        while isinstance(node, _Node):
+            spine.append(node)
+            node = node.children.get(self._default(node))
+        for depth in range(len(spine) - 1, -1, -1):
+            node = spine[depth]
+            for tid in node.enabled:
+                if tid != self._default(node):
+                    self.units[(depth, tid)] = len(self.units)
+
+    @staticmethod
+    def _default(node: _Node) -> int:
+        return node.current if node.current is not None else node.enabled[0]
+
+    def _visit(self, node: _Node, prefix: list[int], before: int, unit: int | None) -> Iterator[list[int]]:
+        """Walk below ``node`` (reached by ``prefix`` with ``before`` preemptions) inside ``unit``, or on
+        the spine (None)."""
+        default = self._default(node)
         for tid in [default] + [t for t in node.enabled if t != default]:
             cost = before + (1 if node.current is not None and tid != node.current else 0)
             if self.bound is not None and cost > self.bound:
                 self.pruned = True
                 continue
+            inside = unit
+            if inside is None and tid != default:  # leaving the spine: a unit of its own
+                inside = self.units.get((len(prefix), tid), -1)
+                if self.share is not None and inside % self.share[1] != self.share[0]:
+                    continue  # another worker's
             child = node.children.get(tid)
             if child is None:
+                self._advance(-1 if inside is None else inside)
                 yield prefix + [tid]
                 child = node.children.get(tid)
                 if child is None:
                     continue  # the program did not take that choice (not deterministic)
             if isinstance(child, _Node):
-                yield from self._visit(child, prefix + [tid], cost)
+                yield from self._visit(child, prefix + [tid], cost, inside)
+
+    def _advance(self, unit: int) -> None:
+        iteration, last, offset = self.position
+        same = iteration == self.iteration and last == unit
+        self.position = (self.iteration, unit, offset + 1 if same else 0)
 
     # -- reporting -------------------------------------------------------------------------------
 
     def coverage(self) -> dict[str, Any]:
-        estimate = sum(self.estimates) / len(self.estimates) if self.estimates else 0.0
-        complete = self.done and not self.pruned  # no schedule was left out because of the bound
+        return self.coverage_of(self.estimates, self.done, self.pruned, self.bound)
+
+    @staticmethod
+    def coverage_of(estimates: list[float], done: bool, pruned: bool, bound: int | None) -> dict[str, Any]:
+        """The coverage of a walk that ran executions with these ``estimates`` (in order), ``done`` (it
+        walked the whole space within its bounds), whose last iteration ``pruned`` at ``bound``."""
+        runs = len(estimates)
+        estimate = sum(estimates) / runs if runs else 0.0
+        complete = done and not pruned  # no schedule was left out because of the bound
         return {
             "strategy": "DFS",
-            "classes": self.runs,
+            "classes": runs,
             "unit": "schedules",
-            "bound": None if complete else self.bound,
+            "bound": None if complete else bound,
             "complete": complete,
-            "estimate": max(estimate, float(self.runs)),
+            "estimate": max(estimate, float(runs)),
         }
 
     def describe(self) -> str:

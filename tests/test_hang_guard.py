@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import os
-import queue
 import subprocess
 import sys
 import threading
@@ -20,6 +19,9 @@ import pytest
 
 import interlace
 from interlace import Schedule, ScheduleError
+
+sys.path.insert(0, os.path.dirname(__file__))
+from workers_programs import guarded_handshake  # noqa: E402 - importable by name in worker processes
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -33,30 +35,6 @@ assert started.wait(10), "the worker did not start"
 t.join(timeout=10)
 assert not t.is_alive(), "the worker did not end"
 """
-
-
-def guarded_handshake(timeout: float = 10) -> None:
-    """Correct on any machine: every timeout only guards against the worker never running."""
-    started = threading.Event()
-    box: queue.Queue = queue.Queue()
-    lock = threading.Lock()
-    barrier = threading.Barrier(2, timeout=timeout)
-
-    def worker() -> None:
-        started.set()
-        barrier.wait()
-        with lock:
-            box.put("done")
-
-    t = threading.Thread(target=worker)
-    t.start()
-    assert started.wait(timeout), "the worker did not start"
-    barrier.wait()
-    assert lock.acquire(timeout=timeout)
-    lock.release()
-    assert box.get(timeout=timeout) == "done"
-    t.join(timeout=timeout)
-    assert not t.is_alive(), "the worker did not end"
 
 
 def sleep_as_sync() -> None:

@@ -279,3 +279,14 @@ def test_dask_chunks_keep_a_chain_apart():
         (0, [0, 3, 6]), (None, [1, 2, 4]), (None, [5, 7, 8]), (0, [9, 12]), (None, [10, 11, 13])]
     assert chunks(interlace.strategies.make_strategy("pct", 1), 7, 3) == [(None, [0, 1, 2]), (None, [3, 4, 5]),
                                                                            (None, [6])]
+
+
+def test_workers_keep_the_hang_guard_setting():
+    """Worker processes run with the exploration's hang_guard: without the guard the 10 s timeouts of a
+    correct handshake may end early, on any number of workers, and the failure is the same."""
+    alone = interlace.explore(programs.guarded_handshake, executions=60, seed=1, hang_guard=None)
+    shared = interlace.explore(programs.guarded_handshake, executions=60, seed=1, hang_guard=None, workers=2)
+    assert not alone.ok and not shared.ok
+    assert (shared.schedule.execution, shared.failure.message) == (alone.schedule.execution, alone.failure.message)
+    assert shared.schedule.hang_guard is None
+    assert interlace.explore(programs.guarded_handshake, executions=60, seed=1, workers=2).ok

@@ -1,5 +1,6 @@
 """Programs for test_workers.py: module-level functions, so that worker processes import them by name."""
 
+import queue
 import threading
 
 _lock = threading.Lock()
@@ -75,3 +76,27 @@ def _run(*targets):
 def no_threads():
     """Nothing to choose: one schedule, which the portfolio's DFS runs and then says so."""
     assert sum(range(4)) == 6
+
+
+def guarded_handshake(timeout: float = 10) -> None:
+    """Correct on any machine: every timeout only guards against the worker never running."""
+    started = threading.Event()
+    box: queue.Queue = queue.Queue()
+    lock = threading.Lock()
+    barrier = threading.Barrier(2, timeout=timeout)
+
+    def worker() -> None:
+        started.set()
+        barrier.wait()
+        with lock:
+            box.put("done")
+
+    t = threading.Thread(target=worker)
+    t.start()
+    assert started.wait(timeout), "the worker did not start"
+    barrier.wait()
+    assert lock.acquire(timeout=timeout)
+    lock.release()
+    assert box.get(timeout=timeout) == "done"
+    t.join(timeout=timeout)
+    assert not t.is_alive(), "the worker did not end"

@@ -97,16 +97,13 @@ def explore(
         from .workers import explore_in_workers, shared_out
 
         if shared_out(strat, workers, dask):
-            if hang_guard != HANG_GUARD:
-                raise ValueError(f"hang_guard={hang_guard!r} is not passed to worker processes yet: run without "
-                                 f"workers, or with the default hang_guard={HANG_GUARD:g}")
             # a worker builds its own instance, before any execution
             recipe = functools.partial(strategy_for, strategy, seed, depth, max_preemptions)
             return explore_in_workers(
                 fn, strat, recipe, workers=workers, dask=dask, executions=executions, seed=seed, model=model,
                 include=include, exclude=exclude, max_steps=max_steps, time_limit=time_limit, target=target,
                 stuck_timeout=stuck_timeout, races=races, ignore_races=ignore_races, on_execution=on_execution,
-                shrink=shrink)
+                shrink=shrink, hang_guard=hang_guard)
     run = Run(seed=seed, strategy=strat.describe(), model=model, max_steps=max_steps, target=dict(target or {}),
               started=time.perf_counter(), hang_guard=hang_guard)
     done = 0

@@ -33,6 +33,7 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from ..runtime.execution import HANG_GUARD
 from ..strategies import Strategy
 from .conclude import Run, end_result, failure_result
 from .result import ExplorationInterrupted, Result
@@ -68,6 +69,7 @@ class Job:
     races: str
     ignore_races: Sequence[str]
     time_limit: float | None
+    hang_guard: float | None = HANG_GUARD
 
 
 @dataclass
@@ -109,7 +111,7 @@ class Lane:
     def __enter__(self) -> Lane:
         job = self.job
         self.session = Session(job.fn, job.include, job.exclude, stuck_timeout=job.stuck_timeout, races=job.races,
-                               ignore_races=job.ignore_races, replayable=True).__enter__()
+                               ignore_races=job.ignore_races, replayable=True, hang_guard=job.hang_guard).__enter__()
         return self
 
     def __exit__(self, *exc: Any) -> None:
@@ -242,14 +244,15 @@ def explore_in_workers(fn: Callable[[], Any], strat: Strategy, recipe: Callable[
                        include: Sequence[str], exclude: Sequence[str],
                        max_steps: int | None, time_limit: float | None, target: dict | None, stuck_timeout: float,
                        races: str, ignore_races: Sequence[str],
-                       on_execution: Callable[[int, Any], None] | None, shrink: bool) -> Result:
+                       on_execution: Callable[[int, Any], None] | None, shrink: bool,
+                       hang_guard: float | None = HANG_GUARD) -> Result:
     """:func:`interlace.explore` on workers or a Dask cluster (it checked the options, drew the seed)."""
     run = Run(seed=seed, strategy=strat.describe(), model=model, max_steps=max_steps, target=dict(target or {}),
-              started=time.perf_counter())
+              started=time.perf_counter(), hang_guard=hang_guard)
     n = worker_count(workers) if workers is not None else 0
     remote = getattr(fn, "__interlace_remote__", fn)
     job = Job(remote, recipe, executions, model, max_steps, tuple(include), tuple(exclude), stuck_timeout, races,
-              tuple(ignore_races), time_limit)
+              tuple(ignore_races), time_limit, hang_guard)
     data = job_bytes(job)
     backend: Backend | None = None
     merged: _Merged | TreeTally = _Merged(executions)
@@ -361,7 +364,7 @@ def _conclude(fn: Callable[[], Any], run: Run, merged: _Merged, job: Job, races:
         return end_result(run, None, races, executions=executions, exhausted=merged.exhausted is not None,
                           interrupted=interrupted, uninstrumented=merged.uninstrumented, coverage=merged.coverage)
     with Session(fn, job.include, job.exclude, stuck_timeout=job.stuck_timeout, races=job.races,
-                 ignore_races=job.ignore_races, replayable=True) as session:
+                 ignore_races=job.ignore_races, replayable=True, hang_guard=job.hang_guard) as session:
         for name in merged.uninstrumented:
             if name not in session.uninstrumented:
                 session.uninstrumented.append(name)

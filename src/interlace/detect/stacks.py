@@ -25,6 +25,9 @@ _USER, _SKIP, _STOP_HERE = 0, 1, 2
 #: bytecode (4x slower since 3.12, about 1.2 us), once per frame of every captured stack; the entry
 #: keeps its code object alive, so the id cannot name another one.
 _infos: dict[int, tuple[int, str, str, Any]] = {}
+#: every stack captured, once: the accesses of many threads at one place share one tuple (the seed
+#: article's 400 threads, or 100 threads reading one linked list, captured millions of equal stacks)
+_stacks: dict[tuple, tuple] = {}
 
 
 def _info(code: Any) -> tuple[int, str, str, Any]:
@@ -64,7 +67,10 @@ def capture(depth: int = 12) -> tuple[Frame, ...]:
             break
         f = f.f_back
     frames.reverse()
-    return tuple(frames)
+    stack = tuple(frames)
+    if len(_stacks) > 100_000:
+        _stacks.clear()  # a bound for long-lived processes (a whole test suite under the plugin)
+    return _stacks.setdefault(stack, stack)
 
 
 def format_stack(frames: tuple[Frame, ...], indent: str = "    ") -> str:

@@ -77,6 +77,41 @@ def test_every_kind_of_input_replays_identically(tmp_path) -> None:
         assert kind in shown
 
 
+RACY = """
+import threading
+
+n = 0
+
+
+def work():
+    global n
+    for _ in range(50):
+        n = n + 1
+
+
+threads = [threading.Thread(target=work) for _ in range(2)]
+for t in threads:
+    t.start()
+for t in threads:
+    t.join()
+print("done")
+"""
+
+
+def test_a_run_that_found_a_race_keeps_its_recording(tmp_path) -> None:
+    racy = program(tmp_path, RACY, "racy.py")
+    done = cli("run", racy, cwd=str(tmp_path))
+    err = done.stderr.decode()
+    assert done.returncode == 0 and done.stdout == b"done\n", err
+    assert "interlace: race: DATA RACE (lost update) on n: " in err
+    [path] = glob.glob(str(tmp_path / ".interlace" / "recordings" / "racy-*.ilr"))
+    assert "interlace: the run ran without failure but found 1 race(s) or lock-order inversion(s); recorded " in err
+    assert f"replay it: interlace replay {os.path.relpath(path, tmp_path)}" in err
+    again = cli("replay", os.path.relpath(path, tmp_path), cwd=str(tmp_path))
+    assert again.returncode == 0 and again.stdout == b"done\n"
+    assert "DATA RACE (lost update) on n: " in again.stderr.decode()
+
+
 def test_keep_policies_and_force(tmp_path) -> None:
     ok = program(tmp_path, "print('fine')\n", "ok.py")
     bad = program(tmp_path, "import sys\nprint('bad')\nsys.exit(4)\n", "bad.py")
@@ -307,7 +342,8 @@ def test_a_deadlocked_run_is_kept_and_replays_the_same_report(tmp_path) -> None:
             t.join()
     """)
     for seed in range(1, 41):
-        done = cli("run", "-q", "--strategy", "pct", "--seed", str(seed), "--record", "d.ilr", prog,
+        # --force: a run without the deadlock is kept too (it found the lock-order inversion)
+        done = cli("run", "-q", "--strategy", "pct", "--seed", str(seed), "--record", "d.ilr", "--force", prog,
                    cwd=str(tmp_path))
         if done.returncode == 1:
             break

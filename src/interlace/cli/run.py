@@ -30,7 +30,7 @@ def add_parsers(sub: Any) -> None:
     rn.add_argument("--record", dest="path", default=None, metavar="FILE",
                     help="where to write the recording (default .interlace/recordings/<script>-<time>.ilr)")
     rn.add_argument("--keep", choices=KEEP, default="failing",
-                    help="which recordings to keep: failing runs (default), all, none")
+                    help="which recordings to keep: failing runs and runs that found a race (default), all, none")
     rn.add_argument("--force", action="store_true", help="overwrite an existing recording file")
     rn.add_argument("--seed", type=int, default=None, help="scheduler seed (default: a fresh random one)")
     rn.add_argument("--strategy", choices=sorted(STRATEGIES), default="timeslice",

@@ -317,7 +317,9 @@ def record(script: str | None, args: list[str], *, module: str | None = None, pa
         if line not in outcome.shown:
             report.write(f"interlace: race: {line}\n")
     interrupted = outcome.outcome == "interrupted"
-    kept = keep == "all" or (keep == "failing" and (outcome.failing or interrupted))
+    # a run whose program ended well but that found a race able to break it is kept too: the recording is
+    # how that race is replayed
+    kept = keep == "all" or (keep == "failing" and (outcome.failing or bool(outcome.races) or interrupted))
     if not kept:
         os.unlink(path)
         outcome.path = ""
@@ -326,7 +328,12 @@ def record(script: str | None, args: list[str], *, module: str | None = None, pa
                      + (f"; recorded to {path}; it replays up to that point: interlace replay {_quote(path)}\n"
                         if kept else ".\n"))
     elif not quiet:
-        what = f"failed ({outcome.outcome}: {outcome.message})" if outcome.failing else "ran without failure"
+        if outcome.failing:
+            what = f"failed ({outcome.outcome}: {outcome.message})"
+        elif outcome.races:
+            what = f"ran without failure but found {len(outcome.races)} race(s) or lock-order inversion(s)"
+        else:
+            what = "ran without failure"
         if kept:
             report.write(f"interlace: the run {what}; recorded {outcome.decisions} decisions and "
                          f"{outcome.inputs} inputs to {path} (seed {seed}, hash seed {hash_seed}).\n"

@@ -128,6 +128,8 @@ def main_bank() -> None:
 def _one_after_another(target, args_list) -> None:
     """Real threads that run one after another, ordered by a raw ``_thread`` lock the detectors do
     not see: detector-only mode then finds the same races every time."""
+    from time import sleep as _sleep
+
     threads = []
     for args in args_list:
         done = _thread.allocate_lock()
@@ -141,6 +143,8 @@ def _one_after_another(target, args_list) -> None:
         threads.append(t)
         t.start()
         done.acquire()  # the thread has finished its work; nothing orders it before the next one
+        while t.is_alive():  # ... and its end (a synchronisation the detectors see) came before the next start
+            _sleep(0.001)
     for t in threads:
         t.join()
 

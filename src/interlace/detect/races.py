@@ -423,11 +423,6 @@ class RaceDetector:
         self.dict_owners: dict[int, tuple[int, type]] = {}  # id of an object's __dict__ -> (id, type) of it
         self.last: dict[tuple, Access | _Step] = {}  # (tid, location) -> that thread's latest access to it
         self.segs: dict[int, int] = {}  # tid -> number of its synchronisation events so far
-        # shared, never changed: a check's clock while the thread's clock has not moved since (a thread
-        # reading 10,000 items between two synchronisations made 10,000 copies of its clock), and
-        # (filename, line) of each site
-        self.snapshots: dict[int, list[int]] = {}
-        self.lines: dict[tuple, tuple] = {}
         self.started: dict[int, str] = {}
         self.pending: list[tuple[Race, tuple]] = []
 
@@ -542,9 +537,7 @@ class RaceDetector:
         epoch = cc[t] if t < len(cc) else 0
         ordinal = ex.access_number(ts)
         # the statement this access belongs to, for the GIL verdict (see _gil_verdict)
-        line = self.lines.get(site)
-        if line is None:
-            line = self.lines[site] = (site[0], site[1])
+        line = (site[0], site[1])
         before = self.last.get((t, lk))
         if (before is not None and before.number == ordinal - 1 and before.line == line
                 and not (before.kind != "read" and kind == "read")):
@@ -619,14 +612,6 @@ class RaceDetector:
                 if r.tid != access.tid and r.clock > c.get(r.tid) and not (r.atomic and access.atomic):
                     self._race(ex, loc, lk, access, r)
 
-    def _snapshot(self, t: int, cc: list[int]) -> list[int]:
-        """A copy of thread ``t``'s clock entries ``cc`` as they are now, shared with the last copy taken
-        if they did not change since (comparing is cheaper in memory than copying)."""
-        snap = self.snapshots.get(t)
-        if snap is None or snap != cc:
-            snap = self.snapshots[t] = cc[:]
-        return snap
-
     def _atomicity(self, ex: Any, key: Any, location: _Location, related: list[_Location], lk: tuple,
                    access: Access, cc: list[int], write: bool, back_edges: int, apart: bool) -> None:
         """Atomicity violations around ``access`` (a write: ``write``), made before it obtains anything.
@@ -656,7 +641,7 @@ class RaceDetector:
         if not write:
             check = checks.get((t, k))
             if check is None or check.seg != seg:
-                checks.put((t, k), _Check(seg, access, self._snapshot(t, cc)), access.line)
+                checks.put((t, k), _Check(seg, access, list(cc)), access.line)
                 if container and k != _WHOLE:
                     whole = checks.get((t, _WHOLE))
                     if whole is not None and whole.seg == seg:

@@ -561,11 +561,8 @@ class Execution:
         if len(enabled) == 1:
             nxt = threads[enabled[0]]
             if nxt is me:
-                if fast.step - self._alone_since > ALONE_WINDOW:
-                    if all(t is me or t.status == FINISHED for t in threads):
-                        self.now += ALONE_CLOCK_STEP
-                        self._alone_since = fast.step
-                    elif fast.step - fast.progress_at > self.livelock_window:
+                if fast.step - self._alone_since > ALONE_WINDOW and not self._clock_alone(me):
+                    if fast.step - fast.progress_at > self.livelock_window:
                         self._livelock(me, no_progress=True)
                 me.run_length += 1
                 self._grant(BUDGET_CAP, False)
@@ -612,12 +609,18 @@ class Execution:
         """The virtual time ``me`` reads. A thread alone moves it as it computes (see ALONE_WINDOW); the
         scheduler applies that rule when it is asked, every BUDGET_CAP points of a thread alone, which
         for a loop that only reads the clock is millions of steps: a one-second busy-wait took 30 s."""
-        fast = self.fast
-        if fast.step - self._alone_since > ALONE_WINDOW and all(t is me or t.status == FINISHED
-                                                                for t in self.threads):
-            self.now += ALONE_CLOCK_STEP
-            self._alone_since = fast.step
+        if self.fast.step - self._alone_since > ALONE_WINDOW:
+            self._clock_alone(me)
         return self.now
+
+    def _clock_alone(self, me: ThreadState) -> bool:
+        """``me`` ran ALONE_WINDOW steps since the clock last moved for it: if it is alone (every other
+        thread ended), the clock moves ALONE_CLOCK_STEP, as real time would while it computes."""
+        if not all(t is me or t.status == FINISHED for t in self.threads):
+            return False
+        self.now += ALONE_CLOCK_STEP
+        self._alone_since = self.fast.step
+        return True
 
     def stop_tracing(self) -> None:
         """Record no more events: the strategy that needed the trace is done with it (DPOR past its
@@ -778,16 +781,9 @@ class Execution:
 
     def _traced(self, me: ThreadState, kind: str, obj: Any, key: Any, site: tuple | None, value: Any) -> None:
         """What point() notes of an access it takes on its fast path, when the trace is kept."""
-        what = self.describe(obj, key)
-        if site is None:
-            site = me.site
-        else:
-            me.site = site
         me.pending = kind
-        me.pending_what = what
-        trace = self.trace
-        trace.append(Event(len(trace) + 1, me.tid, kind, what, site,
-                           short_repr(value) if value is not _NO_VALUE else None))
+        me.pending_what = what = self.describe(obj, key)
+        self.note(me, kind, what, site, short_repr(value) if value is not _NO_VALUE else None)
 
     def walk_step(self, kind: str | None, container: Any, what: str, site: tuple | None) -> None:
         """A step of library code walking ``container`` where instrumented code cannot see it (a call

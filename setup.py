@@ -14,5 +14,6 @@ from setuptools import Extension, setup
 ext_modules = []
 if platform.python_implementation() == "CPython" and not sysconfig.get_config_var("Py_GIL_DISABLED"):
     ext_modules.append(Extension("interlace._speedups", ["src/interlace/_speedups.c"], optional=True))
+    ext_modules.append(Extension("interlace._lifetimes", ["src/interlace/_lifetimes.c"], optional=True))
 
 setup(ext_modules=ext_modules)

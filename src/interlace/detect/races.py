@@ -39,6 +39,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..runtime.describe import is_cell_key
+from . import lifetimes
 from .stacks import Frame, capture, format_stack
 from .vectorclock import VectorClock
 
@@ -336,11 +337,13 @@ class _Location:
 class _Check:
     """A thread's first read of a group of locations since its last synchronisation or loop back-edge:
     the read that a later write of the group in the same stretch may depend on. ``pre``: the thread's clock before
-    that read obtained anything from the location (see :meth:`RaceDetector._atomicity`)."""
+    that read obtained anything from the location (see :meth:`RaceDetector._atomicity`); only that stretch
+    uses it, so it is dropped when the thread's next stretch makes its first check (a copy of a clock per
+    thread and location read is most of the detector's memory on many threads reading many objects)."""
 
     __slots__ = ("seg", "access", "pre")
 
-    def __init__(self, seg: tuple, access: Access, pre: list[int]) -> None:
+    def __init__(self, seg: tuple, access: Access, pre: list[int] | None) -> None:
         self.seg = seg
         self.access = access
         self.pre = pre
@@ -406,6 +409,9 @@ class RaceDetector:
         #: called with each new race that fails a run, as soon as it is found (``interlace run``
         #: prints it then: a long run shows its races as they happen, not at its end)
         self.on_race: Any = None
+        #: the deaths of the objects known (see detect/lifetimes.py; None: not told)
+        self.watch = lifetimes.watch()
+        self.died: list[int] = self.watch.died if self.watch is not None else []
         self._reset()
 
     def _reset(self) -> None:
@@ -415,14 +421,19 @@ class RaceDetector:
         self.locations: dict[tuple, _Location] = {}
         # Objects are known by id() only: the detector holds no reference, strong or weak, to any object
         # of the program (its lifetime, its weak references, ``__weakref__`` and ``getweakrefcount`` are
-        # the program's own). Nothing then says when an object dies; a new object at the same address is
-        # told at its first access (see _stale): by its type, or by a store of an attribute the old
-        # object had and it does not (a constructor). At most MAX_KEPT objects are known, oldest first.
+        # the program's own). The native watch says when a known object dies (_bury); without it, a new
+        # object at the same address is told at its first access (see _stale): by its type, or by a store
+        # of an attribute the old object had and it does not (a constructor). At most MAX_KEPT objects
+        # are known, oldest first.
+        if self.watch is not None:
+            self.watch.clear()
         self.objects: dict[int, _Known] = {}
         self.groups: dict[Any, _Group] = {}
         self.dict_owners: dict[int, tuple[int, type]] = {}  # id of an object's __dict__ -> (id, type) of it
+        self.owned_dicts: dict[int, int] = {}  # the other way: id of an object -> id of its __dict__
         self.last: dict[tuple, Access | _Step] = {}  # (tid, location) -> that thread's latest access to it
         self.segs: dict[int, int] = {}  # tid -> number of its synchronisation events so far
+        self.stretch: dict[int, tuple[tuple, list[_Check]]] = {}  # tid -> (its stretch, the checks made in it)
         self.started: dict[int, str] = {}
         self.pending: list[tuple[Race, tuple]] = []
 
@@ -488,6 +499,8 @@ class RaceDetector:
     # -- accesses --------------------------------------------------------------------------------------
 
     def access(self, ex: Any, ts: Any, kind: str, obj: Any, key: Any, site: tuple, atomic: bool) -> None:
+        if self.died:
+            self._bury()
         # On the path of every shared access: one type lookup decides how the location is named.
         category, keyed = _TYPES.get(type(obj)) or _type_info(type(obj))
         oid = id(obj)
@@ -527,6 +540,8 @@ class RaceDetector:
             location = self.locations[lk] = _Location(ex.describe(obj, key) if key != _WHOLE else tp.__name__)
             if known is None:
                 known = self.objects[oid] = _Known(id(tp), self._origin_of(obj, key, site))
+                if self.watch is not None:
+                    self.watch.add(oid)
                 if len(self.objects) > MAX_KEPT:
                     self._forget(next(iter(self.objects)))
             known.locations.append(lk)
@@ -641,7 +656,15 @@ class RaceDetector:
         if not write:
             check = checks.get((t, k))
             if check is None or check.seg != seg:
-                checks.put((t, k), _Check(seg, access, list(cc)), access.line)
+                check = _Check(seg, access, list(cc))
+                checks.put((t, k), check, access.line)
+                stretch = self.stretch.get(t)
+                if stretch is None or stretch[0] != seg:
+                    if stretch is not None:
+                        for old in stretch[1]:
+                            old.pre = None
+                    stretch = self.stretch[t] = (seg, [])
+                stretch[1].append(check)
                 if container and k != _WHOLE:
                     whole = checks.get((t, _WHOLE))
                     if whole is not None and whole.seg == seg:
@@ -760,22 +783,39 @@ class RaceDetector:
         d = _instance_dict(obj)
         if isinstance(d, dict):
             self.dict_owners[id(d)] = (id(obj), type(obj))
+            self.owned_dicts[id(obj)] = id(d)
+            if self.watch is not None:
+                self.watch.add(id(d))
+
+    def _bury(self) -> None:
+        """Forget the known objects that died (their addresses can be reused by new objects)."""
+        died = self.died
+        dead = died[:]
+        del died[:len(dead)]  # (a death during the forgetting is buried next time)
+        for oid in dead:
+            self._forget(oid)
 
     def _forget(self, oid: int) -> None:
-        """Drop everything known about the object with id ``oid`` (a new object has its address, or
-        it is the oldest known)."""
+        """Drop everything known about the object with id ``oid`` (it died, a new object has its
+        address, or it is the oldest known)."""
+        if self.dict_owners:
+            d = self.owned_dicts.pop(oid, None)
+            if d is not None:
+                self.dict_owners.pop(d, None)
+            owner = self.dict_owners.pop(oid, None)
+            if owner is not None:
+                self.owned_dicts.pop(owner[0], None)
         known = self.objects.pop(oid, None)
         if known is None:
             return
+        if self.watch is not None:
+            self.watch.discard(oid)
         threads = range(len(self.clocks))
         for lk in known.locations:
             self.locations.pop(lk, None)
             self.groups.pop(lk, None)
             for t in threads:
                 self.last.pop((t, lk), None)
-        for d, (owner, _tp) in list(self.dict_owners.items()) if self.dict_owners else ():
-            if owner == oid or d == oid:
-                del self.dict_owners[d]
 
     # -- reporting -------------------------------------------------------------------------------------
 

@@ -126,22 +126,28 @@ def main_bank() -> None:
 
 
 def _one_after_another(target, args_list) -> None:
-    """Real threads that run one after another, ordered by a raw ``_thread`` lock the detectors do
-    not see: detector-only mode then finds the same races every time."""
+    """Real threads that run one after another, ordered by raw ``_thread`` locks the detectors do
+    not see: detector-only mode then finds the same races every time. Each thread waits for ``go``
+    until ``start()`` has returned: its wait for the thread's start is a synchronisation the detectors
+    see, which empties detect-only's told filter, and it must not land at a random point of the
+    thread's work."""
     from time import sleep as _sleep
 
     threads = []
     for args in args_list:
-        done = _thread.allocate_lock()
+        go, done = _thread.allocate_lock(), _thread.allocate_lock()
+        go.acquire()
         done.acquire()
 
-        def run(args=args, done=done) -> None:
+        def run(args=args, go=go, done=done) -> None:
+            go.acquire()
             target(*args)
             done.release()
 
         t = threading.Thread(target=run)
         threads.append(t)
         t.start()
+        go.release()
         done.acquire()  # the thread has finished its work; nothing orders it before the next one
         while t.is_alive():  # ... and its end (a synchronisation the detectors see) came before the next start
             _sleep(0.001)

@@ -43,6 +43,31 @@ def test_pct_still_demotes_a_spinning_thread():
     assert result.failure.message == "AssertionError in thread 'Thread-1 (consumer)': flag seen before the data"
 
 
+def test_pct_at_acquires_preempts_where_a_deadlock_needs_it():
+    # five philosophers: each must be preempted right before its second acquire (10 of the about 60
+    # decisions where a thread could be preempted are before an acquire)
+    at_acquires = PCT(2, depth=3, at_acquires=True)
+    result = _explore("dining_philosophers_5", at_acquires, 200, seed=2)
+    assert result.failure.message.startswith("deadlock: 'Thread-1 (philosopher)' waits for Lock@")
+    assert result.executions == 17
+    assert at_acquires.learnt_acquires == {0: 8, 1: 10, 2: 10, 3: 10, 4: 8, 5: 8, 6: 8, 7: 10}
+    assert at_acquires.describe() == "pct(depth=3, at acquires)"
+    every = PCT(2, depth=3)
+    assert _explore("dining_philosophers_5", every, 200, seed=2).ok  # it needs 1,635
+    assert every.learnt_acquires == {0: 0, 1: 0, 2: 0, 3: 0, 4: 0, 5: 0, 6: 0, 7: 0}
+
+
+def test_pct_at_acquires_preempts_anywhere_in_a_program_without_locks():
+    # the calibration saw no acquire: from then on the change points are those of the default
+    at_acquires = PCT(1, depth=3, at_acquires=True)
+    result = _explore("torn_read_10", at_acquires, 100)
+    assert set(at_acquires.learnt_acquires.values()) == {0} and not at_acquires.by_acquires
+    every = _explore("torn_read_10", PCT(1, depth=3), 100)
+    assert result.executions == every.executions == 9
+    assert result.failure.message == every.failure.message == \
+        "AssertionError in thread 'Thread-11 (checker)': torn read: a=4 b=3"
+
+
 @pytest.mark.parametrize("bug, message", [
     ("callback_max_key", "RuntimeError in thread 'Thread-1 (ranking)': dictionary changed size during iteration"),
     ("callback_reduce", "RuntimeError in thread 'Thread-1 (count)': Set changed size during iteration"),

@@ -117,7 +117,7 @@ def test_the_default_strategy_is_the_portfolio():
 
 
 #: executions the default (seed 1) needs on the new corpus bugs that take it less than a second; the
-#: others (counter_minimum: 2,848, dining_philosophers_5) are measured by bench/bench_strategies.py
+#: others (counter_minimum: 2,848, dining_philosophers_5: 591) are measured by bench/bench_strategies.py
 FOUND_AT = {"torn_read_10": 4, "torn_read_20": 4, "seqlock_starved": 13, "notify_wrong_waiter": 1, "treiber_aba": 6,
             "two_stage_rounds": 19, "long_loop_update": 4, "spin_publish": 4, "callback_reduce": 6,
             "callback_max_key": 7, "callback_list_sort": 7, "deepcopy_shared": 6, "sleep_as_sync": 3}
@@ -130,4 +130,15 @@ def test_the_default_finds_new_corpus_bugs_with_a_schedule_that_replays(bug):
     assert result.executions == FOUND_AT[bug] and not result.ok
     again = interlace.replay(program, result.schedule, races="off")
     assert again.failure.kind == result.failure.kind
+    assert again.failure.message == result.failure.message
+
+
+def test_the_default_finds_five_dining_philosophers_by_its_pct_at_acquires():
+    # seed 3: execution 33 is the PCT(2) at acquires' sixth; the plain PCT(2) it replaced did not find
+    # the deadlock on 2 of 5 seeds within 5,000 executions
+    program = load("dining_philosophers_5")
+    result = interlace.explore(program, executions=100, seed=3, races="off", shrink=False)
+    assert result.executions == 33 and result.failure.kind == "deadlock"
+    assert Portfolio(3)._member(32) == (1, 5)
+    again = interlace.replay(program, result.schedule, races="off")
     assert again.failure.message == result.failure.message

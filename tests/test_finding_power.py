@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import os
 import sys
+import threading
 
 import pytest
 
 import interlace
 from interlace.strategies import PCT, Portfolio
+from interlace.strategies.pct import AT_ACQUIRES_UP_TO
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -21,6 +23,14 @@ try:
     from corpus import load
 finally:
     sys.path.pop(0)
+
+
+def _run_threads(*targets) -> None:
+    threads = [threading.Thread(target=t) for t in targets]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
 
 
 def _explore(bug: str, strategy, executions: int, seed: int = 1):
@@ -66,6 +76,28 @@ def test_pct_at_acquires_preempts_anywhere_in_a_program_without_locks():
     assert result.executions == every.executions == 9
     assert result.failure.message == every.failure.message == \
         "AssertionError in thread 'Thread-11 (checker)': torn read: a=4 b=3"
+
+
+def test_pct_at_acquires_on_a_long_program_preempts_anywhere_after_its_first_execution():
+    # being asked at every decision until the change point costs too much on long programs
+    def locked_increments():
+        lock = threading.Lock()
+        box = [0]
+
+        def work():
+            for _ in range(3_000):
+                with lock:
+                    box[0] += 1
+
+        _run_threads(work, work)
+        assert box[0] == 6_000
+
+    at_acquires = PCT(1, depth=2, at_acquires=True)
+    asked: list[int] = []
+    result = interlace.explore(locked_increments, strategy=at_acquires, executions=3, races="off",
+                               on_execution=lambda i, ex: asked.append(ex.asked))
+    assert result.ok and at_acquires.learnt[0] > AT_ACQUIRES_UP_TO and not at_acquires.by_acquires
+    assert asked == [30_007, 468, 19]  # the first at every decision; then the quantum takes most again
 
 
 @pytest.mark.parametrize("bug, message", [

@@ -20,9 +20,10 @@ acquire a lock of the program (not every decision): a deadlock or an atomicity v
 critical sections needs its preemptions exactly there, and they are a few of the decisions (10 of
 about 60 in ``dining_philosophers_5``, where this finds the deadlock about ten times sooner). Which of
 the coming decisions are acquires is known only when they come, so such an execution is asked at every
-decision until its last change point: a longer program (more than ``AT_ACQUIRES_UP_TO`` preemptible
-decisions in the first execution, which is asked at every one) gets the change points of the default
-instead, as does a program whose calibration executions acquired no lock (at 80,000 decisions, being
+decision until its last change point. The calibration executions are asked at every decision (to
+count the acquires); the first of them, and an execution after calibration executions that saw no
+acquire (a lock-free program), get the change points of the default, as does a longer program (more
+than ``AT_ACQUIRES_UP_TO`` preemptible decisions in the first execution; at 80,000 decisions, being
 asked at all of them made an execution five times as costly as the default's).
 """
 
@@ -60,6 +61,7 @@ class PCT(Strategy):
         self.learnt: dict[int, int] = {}  # calibration execution -> its preemptible decisions
         self.learnt_acquires: dict[int, int] = {}  # calibration execution -> those before an acquire
         self.by_acquires = False  # this execution counts change points at acquires only
+        self.counting = False  # this execution counts the decisions before an acquire exactly
         self.acquires = 0
         self.index = 0
         self.preemptible = 0
@@ -76,10 +78,11 @@ class PCT(Strategy):
         self.priorities = {}
         # what the calibration executions before this one learnt, whatever else this instance ran
         before = self.requires(index)
-        # at acquires unless the calibration saw none (a lock-free program: then at every decision) or
-        # its first execution had more than AT_ACQUIRES_UP_TO decisions (see the module's docstring)
-        self.by_acquires = self.at_acquires and (not before or (
-            self.learnt[before[0]] <= AT_ACQUIRES_UP_TO and any(self.learnt_acquires[j] for j in before)))
+        # at acquires once a calibration execution saw an acquire, unless the first one had more than
+        # AT_ACQUIRES_UP_TO decisions (see the module's docstring); a calibration execution counts them
+        short = not before or self.learnt[before[0]] <= AT_ACQUIRES_UP_TO
+        self.by_acquires = self.at_acquires and short and any(self.learnt_acquires[j] for j in before)
+        self.counting = self.at_acquires and short and index in self.calibration
         learnt = self.learnt_acquires if self.by_acquires else self.learnt
         k = max(self.steps_estimate, *(learnt[j] for j in before), 1)
         self.change_points = sorted(self.rng.randint(1, k) for _ in range(self.depth - 1))
@@ -117,7 +120,7 @@ class PCT(Strategy):
         # priorities change nowhere else while the enabled threads stay the same. The scheduler counts
         # run_length after this call: +1 if ``chosen`` was already running (the k-th decision sees
         # run_length + k), reset to 0 on a switch (it sees k - 1).
-        if self.by_acquires and (self.change_points or self.index in self.calibration):
+        if self.counting or (self.by_acquires and self.change_points):
             return 0  # which of the next decisions are acquires is known only when they come
         running = execution.current
         if running is not None and running.tid == chosen:

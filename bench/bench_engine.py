@@ -24,13 +24,13 @@ counter = 0
 lock = threading.Lock()
 
 
-def counter_program(locked: bool) -> None:
+def counter_program(locked: bool, increments: int = 3) -> None:
     global counter
     counter = 0
 
     def increase() -> None:
         global counter
-        for _ in range(3):
+        for _ in range(increments):
             if locked:
                 with lock:
                     counter = counter + 1

@@ -88,6 +88,14 @@ def test_dfs_split_between_workers_reports_the_failure_one_worker_finds_first():
     assert answers[1] == answers[0] and answers[2] == answers[0]
 
 
+def test_dfs_split_between_workers_finds_a_failure_past_the_iterations_where_units_change_hands():
+    answers = _dfs_answers(programs.seen_twice, 2000)
+    (answer, line) = answers[0]
+    assert answer["failure"] == "AssertionError in thread 'Thread-2 (reader)': saw both steps"
+    assert answer["executions"] == 209 and answer["schedule"][0] == 208  # in iteration 2: two preemptions
+    assert answers[1] == answers[0] and answers[2] == answers[0]
+
+
 def test_dfs_split_between_workers_counts_the_budget_in_one_workers_order():
     answers = _dfs_answers(programs.locked_counter, 300)
     assert answers[0][0]["ok"] and answers[0][0]["executions"] == 300

@@ -124,13 +124,13 @@ def walk_share(lane: Lane, w: int, n: int, limit: Any, taken: Any, running: Any,
     while True:
         more = strat.begin(ran)
         iteration, unit, offset = strat.position
-        catching_up = more and strat.catching_up is not None
-        moved = catching_up or segment != (iteration, unit)
+        catching_up = strat.catching_up if more else None  # (then the position is the last one run)
+        part = (iteration, unit) if catching_up is None else (strat.iteration, catching_up)
+        moved = segment != part
         if segment is not None and (not more or moved):
             if segment[1] >= 0 or w == 0:
                 conn.send(Segment(*segment, estimates))
             estimates = []
-            segment = None if catching_up else segment
         if units is None and ran:  # the units are numbered once the first execution ran
             units = len(strat.units)
             conn.send(Units(units))
@@ -140,16 +140,16 @@ def walk_share(lane: Lane, w: int, n: int, limit: Any, taken: Any, running: Any,
             conn.send(IterationEnd(w, number, pruned, not more and told == len(strat.iterations)))
         if not more:
             return
-        if catching_up:  # another worker's executions, run again for the tree of the unit claimed
-            running[w] = encode((strat.iteration, strat.catching_up, 0), units)
+        segment = part
+        if moved:
+            conn.send(Progress(w, segment))
+        if catching_up is not None:  # another worker's executions, run again for the tree of the unit claimed
+            running[w] = encode((*part, 0), units)
             if running[w] >= limit.value:
                 return
             lane.session.run(strat, job.model, job.max_steps)  # (its findings are its first runner's)
             lane.unreported.append(-1)
             continue
-        segment = (iteration, unit)
-        if moved:
-            conn.send(Progress(w, segment))
         position = encode(strat.position, units)
         running[w] = position  # before the look at the limit: the coordinator stops a worker past it
         if (position >= limit.value or ran >= job.executions

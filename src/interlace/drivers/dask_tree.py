@@ -78,8 +78,9 @@ class DaskTreeWorkers(Backend):
 
     def close(self) -> None:
         try:
-            self.limit.set(0)  # running tasks stop at their next look
+            self.limit.set(0)  # running tasks stop at their next look (it stays: deleted, they would wait for it)
             self.client.cancel([f for f in self.futures if not f.done()])
+            self.queue.close()
         finally:
             self.client.close()
 

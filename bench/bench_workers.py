@@ -15,7 +15,10 @@ process and its workers) is printed too: ``--workers 1``'s CPU time over ``--wor
 parallel efficiency, which the load does not flatter; on an idle machine the speed-up is about
 twice that efficiency.
 
-Usage: python bench/bench_workers.py [EXECUTIONS [STRATEGY ...]]
+Usage: python bench/bench_workers.py [EXECUTIONS [STRATEGY[:PROGRAM] ...]]
+
+PROGRAM is ``workload`` (above, the default) or ``unbalanced`` (threads of 5 and 40 rounds: dfs's
+units then differ much in size, which a fixed share of them between the workers does not even out).
 """
 
 from __future__ import annotations
@@ -48,20 +51,43 @@ def workload() -> None:
     assert box["n"] == 2 * ROUNDS
 
 
+def unbalanced() -> None:
+    """Threads of unlike lengths: the units of dfs's tree (see drivers/tree_workers.py) differ much in
+    size, and the last few of the budget's take most of its executions."""
+    lock = threading.Lock()
+    box = {"n": 0}
+
+    def add(rounds: int) -> None:
+        for _ in range(rounds):
+            with lock:
+                box["n"] += 1
+
+    threads = [threading.Thread(target=add, args=(rounds,)) for rounds in UNLIKE]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert box["n"] == sum(UNLIKE)
+
+
+UNLIKE = (5, 40)
+PROGRAMS = {"workload": workload, "unbalanced": unbalanced}
+
+
 def cpu() -> float:
     return sum(resource.getrusage(who).ru_utime + resource.getrusage(who).ru_stime
                for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN))
 
 
-def rate(strategy: str, workers: int, executions: int,
-         times: list[float] | None = None) -> tuple[float, float, interlace.Result]:
+def rate(strategy: str, workers: int, executions: int, times: list[float] | None = None,
+         program: str = "workload") -> tuple[float, float, interlace.Result]:
     """Executions/s, CPU seconds and the result; with one worker, ``times`` gets when each execution ended."""
     def ended(index: int, execution: object) -> None:
         assert times is not None
         times.append(time.perf_counter())
 
     started, cpu_before = time.perf_counter(), cpu()
-    result = interlace.explore(workload, executions=executions, seed=1, strategy=strategy, workers=workers,
+    result = interlace.explore(PROGRAMS[program], executions=executions, seed=1, strategy=strategy, workers=workers,
                                on_execution=ended if times is not None else None)
     return executions / (time.perf_counter() - started), cpu() - cpu_before, result
 
@@ -78,13 +104,14 @@ def main() -> None:
     print(f"{executions} executions of a correct program, {os.cpu_count()} cores, "
           f"load average before: {os.getloadavg()[0]:.2f}")
     ratios = []
-    for strategy in sys.argv[2:] or ("portfolio", "pct", "dfs"):
+    for name in sys.argv[2:] or ("portfolio", "pct", "dfs", "dfs:unbalanced"):
+        strategy, _, program = name.partition(":")
         times: list[float] = []
-        one, cpu1, r1 = rate(strategy, 1, executions, times)
-        two, cpu2, r2 = rate(strategy, 2, executions)
+        one, cpu1, r1 = rate(strategy, 1, executions, times, program or "workload")
+        two, cpu2, r2 = rate(strategy, 2, executions, program=program or "workload")
         assert r1.ok and r2.ok and r1.executions == r2.executions == executions
         assert {**r1.to_dict(), "elapsed": 0} == {**r2.to_dict(), "elapsed": 0} and not r1.exhausted
-        print(f"{strategy}:")
+        print(f"{name}:")
         print(f"  --workers 1: {one:8.0f} executions/s, {cpu1:6.1f} CPU seconds")
         print(f"  --workers 2: {two:8.0f} executions/s, {cpu2:6.1f} CPU seconds (both workers and this process)")
         print(f"  ratio: {two / one:.2f}x; parallel efficiency {cpu1 / cpu2:.2f} (load average now: "
@@ -92,7 +119,7 @@ def main() -> None:
         share = chain_share(strategy, times)
         print(f"  its chain (one worker's): {share:.0%} of --workers 1's time, so at most "
               f"{1 / max(share, 0.5):.2f}x with 2 workers")
-        ratios.append(f"{strategy} {two / one:.2f}x")
+        ratios.append(f"{name} {two / one:.2f}x")
     print("ratios: " + ", ".join(ratios))
 
 

@@ -1,5 +1,6 @@
 """--dask: the partitioned exploration on a real local Dask cluster (a scheduler and two workers on
-loopback) gives the answer of --workers 1, for a failing and a passing exploration."""
+loopback) gives the answer of --workers 1, for a failing and a passing exploration, and so does
+dfs's tree split between the cluster's workers."""
 
 import json
 import os
@@ -78,6 +79,25 @@ def test_a_passing_exploration_on_dask_is_the_one_of_one_worker(cluster, tmp_pat
     assert code == local_code == 0
     assert on_dask == local
     assert on_dask["ok"] and on_dask["executions"] == 200
+
+
+def test_dfs_on_dask_splits_its_tree_and_gives_the_answer_of_one_worker(cluster, tmp_path):
+    """Each Dask worker walks its units of the tree (drivers/dask_tree.py): the failure one worker finds
+    first, and a walk of every schedule within the bound with its coverage, as with --workers 1."""
+    dfs = ("--strategy", "dfs")
+    code, on_dask = _explore(tmp_path, "dask", *dfs, "--dask", cluster)
+    local_code, local = _explore(tmp_path, "local", *dfs, "--workers", "1")
+    assert code == local_code == 1
+    assert on_dask == local
+    assert on_dask["executions"] == 94 and on_dask["schedule"]["execution"] == 93  # in iteration 1
+    bounded = (*dfs, "-n", "1000", "--max-preemptions", "1")
+    code, on_dask = _explore(tmp_path, "dask", *bounded, "--dask", cluster, "--", "--correct")
+    local_code, local = _explore(tmp_path, "local", *bounded, "--workers", "1", "--", "--correct")
+    assert code == local_code == 0
+    assert on_dask == local
+    assert on_dask["exhausted"] and on_dask["executions"] == 263
+    assert on_dask["coverage"] == {"strategy": "DFS", "classes": 263, "unit": "schedules", "bound": 1,
+                                   "complete": False, "estimate": on_dask["coverage"]["estimate"]}
 
 
 def test_dask_not_installed_says_how_to_install_it(tmp_path):

@@ -734,9 +734,12 @@ INTERMEDIATE = """
 """
 
 
-def test_interlace_workers_run_the_test_by_its_id_and_report_the_failure_of_one_worker(inner):
+# the default strategy's executions shared out, and dfs's tree split between the workers
+@pytest.mark.parametrize(("strategy", "found"), [((), 67), (("--interlace-strategy", "dfs"), 94)],
+                         ids=["default", "dfs"])
+def test_interlace_workers_run_the_test_by_its_id_and_report_the_failure_of_one_worker(inner, strategy, found):
     inner.makepyfile(test_state=INTERMEDIATE)
-    args = ("--interlace", "--interlace-seed", "5", "--interlace-executions", "300")
+    args = ("--interlace", "--interlace-seed", "5", "--interlace-executions", "300", *strategy)
     one = run(inner, *args)
     two = run(inner, *args, "--interlace-workers", "2")
     one.assert_outcomes(failed=1)
@@ -748,11 +751,12 @@ def test_interlace_workers_run_the_test_by_its_id_and_report_the_failure_of_one_
         last = next(i for i, line in enumerate(lines) if line.startswith("Replay it: "))
         return re.sub(r"\d+\.\d+s", "", "\n".join(lines[first:last + 1]))
 
-    assert "interlace found a failure after 67 execution(s)" in report(one)
+    assert f"interlace found a failure after {found} execution(s)" in report(one)
     assert "saw the intermediate state" in report(one)
     assert report(two) == report(one)
     line = summary_lines(two)["test_state.py::test_intermediate"]
-    assert re.fullmatch(r"test_state\.py::test_intermediate: 67 executions, [\d.]+s \(seed \d+\) \[FAILED\]", line)
+    assert re.fullmatch(rf"test_state\.py::test_intermediate: {found} executions, [\d.]+s \(seed \d+\) \[FAILED\]",
+                        line)
 
 
 def test_interlace_workers_refuses_a_bad_count(inner):

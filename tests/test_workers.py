@@ -88,6 +88,14 @@ def test_dfs_split_between_workers_reports_the_failure_one_worker_finds_first():
     assert answers[1] == answers[0] and answers[2] == answers[0]
 
 
+def test_dfs_split_between_workers_finds_a_failure_past_the_iterations_where_units_change_hands():
+    answers = _dfs_answers(programs.seen_twice, 2000)
+    (answer, line) = answers[0]
+    assert answer["failure"] == "AssertionError in thread 'Thread-2 (reader)': saw both steps"
+    assert answer["executions"] == 209 and answer["schedule"][0] == 208  # in iteration 2: two preemptions
+    assert answers[1] == answers[0] and answers[2] == answers[0]
+
+
 def test_dfs_split_between_workers_counts_the_budget_in_one_workers_order():
     answers = _dfs_answers(programs.locked_counter, 300)
     assert answers[0][0]["ok"] and answers[0][0]["executions"] == 300
@@ -111,7 +119,7 @@ def test_dfs_shares_merged_by_position_are_one_walk():
 
     def walk(share):
         dfs = DFS(1, max_preemptions=1)
-        dfs.share = share
+        dfs.claim = None if share is None else (lambda it, unit, w=share[0]: unit % 3 == w)
         ran = []
         with Session(programs.locked_counter, (), (), races="off", replayable=True) as session:
             while dfs.begin(len(ran)):
@@ -125,6 +133,36 @@ def test_dfs_shares_merged_by_position_are_one_walk():
     shares = [walk((w, 3)) for w in range(3)]
     assert [len(share) for share in shares] == [89, 89, 87]  # the first execution in each
     assert sorted({p: (p, c, e) for share in shares for p, c, e in share}.values()) == one
+
+
+def test_dfs_units_that_change_hands_between_iterations_are_caught_up_and_still_one_walk():
+    """Claims as the shared counter may make them: each unit walked by one instance in one iteration
+    and by the other in the next. The instance that takes a unit over first walks it again through
+    the iterations it missed (unreported), and the shares merged by position are one walk."""
+    from interlace.drivers.session import DEFAULT_MAX_STEPS, Session
+    from interlace.strategies import DFS
+
+    def walk(w):
+        dfs = DFS(1, max_preemptions=2)
+        if w is not None:
+            dfs.claim = lambda iteration, unit: (iteration + unit) % 2 == w
+        ran, caught_up = [], 0
+        with Session(programs.two_steps, (), (), races="off", replayable=True) as session:
+            while dfs.begin(len(ran)):
+                again = dfs.catching_up is not None
+                ex = session.run(dfs, "free-threaded", DEFAULT_MAX_STEPS)
+                if again:
+                    caught_up += 1
+                else:
+                    ran.append((dfs.position, ex.choices, dfs.estimates[-1]))
+        return ran, caught_up
+
+    one, none = walk(None)
+    assert len(one) == 324 and none == 0 and one[-1][0][0] == 2
+    shares = [walk(w) for w in range(2)]
+    assert [len(share) for share, _ in shares] == [169, 156]  # the first execution in each
+    assert [caught_up for _, caught_up in shares] == [16, 12]
+    assert sorted({p: (p, c, e) for share, _ in shares for p, c, e in share}.values()) == one
 
 
 def test_workers_past_the_first_failure_stop_at_once():

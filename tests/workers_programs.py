@@ -100,3 +100,23 @@ def guarded_handshake(timeout: float = 10) -> None:
     assert box.get(timeout=timeout) == "done"
     t.join(timeout=timeout)
     assert not t.is_alive(), "the worker did not end"
+
+
+def seen_twice():
+    """Fails only when the reader reads between the writer's two steps and again after them: two
+    preemptions (dfs's iteration 2, where units change hands between workers)."""
+    state = {"s": 0}
+
+    def writer():
+        for value in (1, 2):
+            with _lock:
+                state["s"] = value
+
+    def reader():
+        with _lock:
+            first = state["s"]
+        with _lock:
+            second = state["s"]
+        assert (first, second) != (1, 2), "saw both steps"
+
+    _run(writer, reader)

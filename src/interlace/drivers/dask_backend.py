@@ -51,13 +51,9 @@ class DaskWorkers(Backend):
     """Chunks of indexes submitted to the cluster at ``address``."""
 
     def __init__(self, address: str, data: bytes, executions: int, strategy: Strategy) -> None:
-        from distributed import Client, as_completed
+        from distributed import as_completed
 
-        try:
-            self.client = Client(address, timeout=10, set_as_default=False)
-        except OSError as exc:
-            raise WorkerError(f"no Dask scheduler answers at {address}: {exc}") from None
-        addresses = sorted(self.client.scheduler_info().get("workers", {}))
+        self.client, addresses = connect(address)
         size = max(1, min(50, executions // (max(len(addresses), 1) * 8)))
         digest = hashlib.sha256(data).hexdigest()[:16]
         self.chunks: dict[Any, int] = {}  # future -> its first index
@@ -99,6 +95,17 @@ class DaskWorkers(Backend):
     def close(self) -> None:
         self.client.cancel([f for f in self.chunks if not f.done()])
         self.client.close()
+
+
+def connect(address: str) -> tuple[Any, list[str]]:
+    """A Dask client of the scheduler at ``address``, and its workers' addresses (sorted)."""
+    from distributed import Client
+
+    try:
+        client = Client(address, timeout=10, set_as_default=False)
+    except OSError as exc:
+        raise WorkerError(f"no Dask scheduler answers at {address}: {exc}") from None
+    return client, sorted(client.scheduler_info().get("workers", {}))
 
 
 def chunks(strategy: Strategy, executions: int, size: int) -> list[tuple[int | None, list[int]]]:

@@ -79,7 +79,7 @@ def explore(
     ``dask="tcp://HOST:PORT"`` on a Dask cluster (the ``[dask]`` extra); see :mod:`interlace.drivers.workers`.
     The answer is the same as with one worker: ``fn`` must then be importable by its qualified name
     (a module-level function), and the strategy partitionable (random, pct, pos, portfolio,
-    timeslice) or dfs, whose tree is split between local workers (:mod:`interlace.drivers.tree_workers`);
+    timeslice) or dfs, whose tree is split between the workers (:mod:`interlace.drivers.tree_workers`);
     dpor runs on one worker.
     """
     check_options(executions, model, max_steps, races)

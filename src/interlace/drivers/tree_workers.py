@@ -2,17 +2,24 @@
 
 A DFS walk (see :mod:`interlace.strategies.dfs`) leaves the first execution's path at one first
 non-default choice per execution; the subtree below each such choice is a *unit*, and units are
-independent. Worker ``w`` of ``n`` runs the first execution and then the units ``u % n == w``, in
-every iteration of the iterative bounding (a unit's tree stays with its worker from one iteration to
-the next), reporting each execution by its position (iteration, unit, offset). The positions order
-the executions exactly as one worker runs them, so this process, the coordinator, counts them in
-that order: an execution's index is the number of executions before its position.
+independent. Every worker runs the first execution; then, iteration after iteration of the
+iterative bounding, each walks the units' parts it claims: whichever worker reaches a part first
+(a shared counter of the parts claimed, in walk order), so the shares balance themselves whatever
+the units cost or the machine's load. A worker that claims a unit another walked in an earlier
+iteration first walks it again through those iterations, unreported, to build its tree (*catching
+up*: a unit's part of an iteration is usually many times its parts before). On a Dask cluster
+(:mod:`.dask_tree`) there is no shared counter: worker ``w`` of ``n`` walks the units
+``u % n == w``, whose trees then never move. Each execution is reported by its position
+(iteration, unit, offset); the positions order the executions exactly as one worker runs them, so
+this process, the coordinator, counts them in that order: an execution's index is the number of
+executions before its position.
 
 What the workers tell the coordinator, in the order of their positions: every unit's executions of
 an iteration (:class:`Segment`, with their estimates, for the coverage), the end of each iteration
 they walked and whether it skipped a choice because of the bound (:class:`IterationEnd`: the next
 iteration happens when any worker's did), failures and findings (:class:`Found`). From these the
-coordinator knows how many executions come before any position once every worker has passed it.
+coordinator knows how many executions come before any position once every worker has passed it
+(or the worker that walked its unit's part said it left it).
 
 The stop rule is the one of :mod:`.workers`, on positions: the shared limit is the first position
 that does not count -- just past the lowest failure, or past the execution that spends the budget
@@ -24,6 +31,7 @@ wholly past the limit is stopped at once (nothing of that unit counts).
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -33,6 +41,7 @@ from .workers import Lane, LaneEnd, LocalWorkers, Outcome, _Merged, outcome
 __all__ = ["TreeTally", "TreeWorkers", "walk_share"]
 
 _OFFSET = 32  # bits of an execution's offset in its unit's part of an iteration, in an encoded position
+_PAST = 2**62  # an iteration or a unit past every other
 
 
 @dataclass
@@ -105,17 +114,19 @@ def walk_share(lane: Lane, w: int, n: int, limit: Any, taken: Any, running: Any,
     """Worker ``w``'s walk: the first execution (reported by worker 0 only), then its units."""
     strat = lane.strategy
     assert isinstance(strat, DFS) and lane.session is not None
-    strat.share = (w, n)
+    strat.claim = _claims(strat, w, n, taken)
     job = lane.job
     units: int | None = None
     segment: tuple[int, int] | None = None
     estimates: list[float] = []
     told = 0  # iterations told
-    ran = 0
+    ran = 0  # executions run, not counting those that catch up
     while True:
         more = strat.begin(ran)
         iteration, unit, offset = strat.position
-        moved = segment != (iteration, unit)
+        catching_up = strat.catching_up if more else None  # (then the position is the last one run)
+        part = (iteration, unit) if catching_up is None else (strat.iteration, catching_up)
+        moved = segment != part
         if segment is not None and (not more or moved):
             if segment[1] >= 0 or w == 0:
                 conn.send(Segment(*segment, estimates))
@@ -129,9 +140,16 @@ def walk_share(lane: Lane, w: int, n: int, limit: Any, taken: Any, running: Any,
             conn.send(IterationEnd(w, number, pruned, not more and told == len(strat.iterations)))
         if not more:
             return
-        segment = (iteration, unit)
+        segment = part
         if moved:
             conn.send(Progress(w, segment))
+        if catching_up is not None:  # another worker's executions, run again for the tree of the unit claimed
+            running[w] = encode((*part, 0), units)
+            if running[w] >= limit.value:
+                return
+            lane.session.run(strat, job.model, job.max_steps)  # (its findings are its first runner's)
+            lane.unreported.append(-1)
+            continue
         position = encode(strat.position, units)
         running[w] = position  # before the look at the limit: the coordinator stops a worker past it
         if (position >= limit.value or ran >= job.executions
@@ -158,6 +176,25 @@ def walk_share(lane: Lane, w: int, n: int, limit: Any, taken: Any, running: Any,
             return
 
 
+def _claims(strat: DFS, w: int, n: int, taken: Any) -> Callable[[int, int], bool]:
+    """Worker ``w`` of ``n``'s :attr:`DFS.claim`: the units it walks. With ``taken`` (a shared counter,
+    the parts of iterations before it are claimed), whichever worker reaches a unit's part first
+    walks it, so the shares balance themselves whatever the units cost; without, the units
+    ``u % n == w`` (a unit's tree then stays with one worker: nothing to catch up)."""
+    if taken is None:
+        return lambda iteration, unit: unit % n == w
+
+    def claim(iteration: int, unit: int) -> bool:
+        part = encode((iteration, unit, 0), len(strat.units)) >> _OFFSET
+        with taken.get_lock():
+            if taken.value > part:
+                return False
+            taken.value = part + 1
+            return True
+
+    return claim
+
+
 class TreeTally:
     """What the workers of a split DFS reported, counted in the order one worker runs the executions.
 
@@ -171,7 +208,8 @@ class TreeTally:
         self.units: int | None = None
         self.segments: dict[tuple[int, int], list[float]] = {}
         self.complete: set[tuple[int, int]] = set()
-        self.passed: list[tuple[int, int]] = [(0, -1)] * n  # per worker: every unit before it is told
+        self.passed: list[tuple[int, int]] = [(0, -1)] * n  # per worker: every unit's part before it is told
+        self.claimed: dict[tuple[int, int], int] = {}  # (iteration, unit) -> the worker walking it
         self.walked: list[dict[int, bool]] = [{} for _ in range(n)]  # per worker: iteration -> pruned
         self.last: list[int | None] = [None] * n  # the iteration a worker's walk ended with
         self.found: list[Found] = []
@@ -190,10 +228,13 @@ class TreeTally:
                 self.complete.add((item.iteration, item.unit))
         elif isinstance(item, Progress):
             self.passed[item.worker] = item.segment
+            self.claimed[item.segment] = item.worker
         elif isinstance(item, IterationEnd):
             self.walked[item.worker][item.iteration] = item.pruned
+            self.passed[item.worker] = (item.iteration, _PAST)
             if item.last:
                 self.last[item.worker] = item.iteration
+                self.passed[item.worker] = (_PAST, _PAST)
         elif isinstance(item, Found):
             position = encode(item.position, self.units)
             if item.outcome.failure is None:
@@ -211,7 +252,8 @@ class TreeTally:
             iteration, unit = self.cursor
             count = self._count(iteration, unit)
             if count is None:  # running, or not reached: its worker's position says how many of it ran
-                running = backend.running[self._owner(unit)]
+                walker = self.claimed.get((iteration, unit))
+                running = -1 if walker is None else backend.running[walker]
                 inside = running >> _OFFSET == encode((iteration, unit, 0), self.units) >> _OFFSET
                 return self._spends(iteration, unit, running & ((1 << _OFFSET) - 1) if inside else 0)
             if self._spends(iteration, unit, count):
@@ -233,9 +275,6 @@ class TreeTally:
         self.stop = limit
         return True
 
-    def _owner(self, unit: int) -> int:
-        return 0 if unit < 0 else unit % self.n
-
     def _walked(self, worker: int, iteration: int) -> bool | None:
         """Whether ``worker`` walked ``iteration`` to its end (then its pruned flag is known), or walked
         no further (False); None while it may still walk it."""
@@ -245,10 +284,10 @@ class TreeTally:
         return False if last is not None and last < iteration else None
 
     def _count(self, iteration: int, unit: int) -> int | None:
-        """How many executions the unit has in ``iteration``, when all are told."""
+        """How many executions the unit has in ``iteration``, when all are told: its walker said it
+        left it, or every worker is past it (then whoever walked it has told it, if anyone did)."""
         key = (iteration, unit)
-        owner = self._owner(unit)
-        if key in self.complete or key < self.passed[owner] or self._walked(owner, iteration) is not None:
+        if key in self.complete or all(key < passed for passed in self.passed):
             return len(self.segments.get(key, ()))
         return None
 

@@ -181,14 +181,12 @@ def cores() -> int:
 
 
 def shared_out(strat: Strategy, workers: int | str | None, dask: str | None) -> bool:
-    """Whether the executions go to workers: a partitionable strategy, more than one worker or a
-    cluster; or dfs on more than one local worker (its tree split: :mod:`.tree_workers`). dpor (and
-    dfs on a cluster) extend one tree execution after execution: they run in this process."""
+    """Whether the executions go to workers: a partitionable strategy, or dfs (its tree split:
+    :mod:`.tree_workers`), on more than one worker or a cluster. dpor extends one tree execution
+    after execution: it runs in this process."""
     if workers is not None:
         workers = worker_count(workers)
-    if splits_tree(strat):
-        return dask is None and workers not in (None, 1)
-    return strat.partitionable and (dask is not None or workers not in (None, 1))
+    return (strat.partitionable or splits_tree(strat)) and (dask is not None or workers not in (None, 1))
 
 
 def splits_tree(strat: Strategy) -> bool:
@@ -258,7 +256,13 @@ def explore_in_workers(fn: Callable[[], Any], strat: Strategy, recipe: Callable[
     merged: _Merged | TreeTally = _Merged(executions)
     interrupted = False
     try:
-        if dask is not None:
+        if dask is not None and splits_tree(strat):
+            from .dask_tree import DaskTreeWorkers
+            from .tree_workers import TreeTally
+
+            backend = DaskTreeWorkers(dask, data, executions)
+            merged = TreeTally(executions, backend.n, strat)  # type: ignore[arg-type]
+        elif dask is not None:
             from .dask_backend import DaskWorkers
 
             backend = DaskWorkers(dask, data, executions, strat)

@@ -116,9 +116,12 @@ def run(item: Any, plan: dict) -> None:
                 body.__interlace_remote__ = PytestTarget.of(item)  # type: ignore[attr-defined]
             else:  # (workers report no choices: the distinct interleavings are not counted then)
                 options["on_execution"] = lambda index, ex: seen.add(tuple(ex.choices))
+            # dfs's walk ends by itself after a first execution without choices, and its tree is split
+            # between workers only when it comes by name
+            strategy = plan["strategy"] if plan["strategy"] == "dfs" else \
+                UntilNothingToChoose(plan["strategy"], plan["seed"])
             result = interlace.explore(
-                body, executions=plan["executions"], seed=plan["seed"],
-                strategy=UntilNothingToChoose(plan["strategy"], plan["seed"]),
+                body, executions=plan["executions"], seed=plan["seed"], strategy=strategy,
                 model=plan["model"], races=plan["races"], hang_guard=plan["hang_guard"],
                 target={"pytest": item.nodeid}, **options,
             )

@@ -17,15 +17,18 @@ Split between workers (``--workers N``, see :mod:`interlace.drivers.tree_workers
 execution's path, the *spine*, takes the default at every node; every other execution leaves it at
 one first non-default choice, and the subtree below that choice is a *unit*, numbered in walk order
 (deepest spine node first, as the walk meets them). Units are independent: what the walk of one
-runs depends only on the tree below it. An instance with ``share = (w, n)`` runs the first
-execution and then only the units ``u`` with ``u % n == w``, in every iteration; each execution's
+runs depends only on the tree below it. An instance with a :attr:`DFS.claim` runs the first
+execution and then only the units it claims, in each iteration; each execution's
 :attr:`DFS.position` (iteration, unit, offset in that unit's part of the iteration) orders the
-executions of all workers exactly as one instance runs them.
+executions of all workers exactly as one instance runs them. A unit's walk in an iteration needs
+the unit's tree of the iterations before: an instance claiming a unit another walked before first
+walks it again through those iterations (*catching up*: :attr:`DFS.catching_up` names the unit
+while it does), executions no one reports.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from .base import Strategy
@@ -75,9 +78,13 @@ class DFS(Strategy):
         self.estimates: list[float] = []  # Knuth estimates of the tree size, one per execution
         self._walker: Iterator[list[int]] = self._walk()
         self._path: list[tuple[list[int], int | None, int]] = []
-        #: (w, n): walk only the units of worker w of n (None: all of them)
-        self.share: tuple[int, int] | None = None
+        #: claim(iteration, unit): whether this instance walks that unit's part of the iteration
+        #: (asked in walk order, only where the bound allows the unit's first choice; None: all of them)
+        self.claim: Callable[[int, int], bool] | None = None
         self.units: dict[tuple[int, int], int] = {}  # (spine depth, choice) -> unit number, in walk order
+        self.walked: dict[int, int] = {}  # unit -> the last iteration this instance walked it in
+        #: the unit whose earlier iterations the execution begun last walks again, unreported (None: not so)
+        self.catching_up: int | None = None
         self.iteration = 0
         #: (iteration, unit, offset) of the execution begun last; unit -1 is the first execution
         self.position: tuple[int, int, int] = (0, -1, 0)
@@ -195,17 +202,39 @@ class DFS(Strategy):
             inside = unit
             if inside is None and tid != default:  # leaving the spine: a unit of its own
                 inside = self.units.get((len(prefix), tid), -1)
-                if self.share is not None and inside % self.share[1] != self.share[0]:
-                    continue  # another worker's
+                if self.claim is not None:
+                    if not self.claim(self.iteration, inside):
+                        continue  # another worker's
+                    yield from self._catch_up(node, prefix, tid, cost, inside)
+            yield from self._below(node, prefix, tid, cost, inside)
+
+    def _below(self, node: _Node, prefix: list[int], tid: int, cost: int, unit: int | None) -> Iterator[list[int]]:
+        """Walk the choice ``tid`` at ``node`` (costing ``cost`` preemptions) and below it."""
+        child = node.children.get(tid)
+        if child is None:
+            if self.catching_up is None:
+                self._advance(-1 if unit is None else unit)
+            yield prefix + [tid]
             child = node.children.get(tid)
             if child is None:
-                self._advance(-1 if inside is None else inside)
-                yield prefix + [tid]
-                child = node.children.get(tid)
-                if child is None:
-                    continue  # the program did not take that choice (not deterministic)
-            if isinstance(child, _Node):
-                yield from self._visit(child, prefix + [tid], cost, inside)
+                return  # the program did not take that choice (not deterministic)
+        if isinstance(child, _Node):
+            yield from self._visit(child, prefix + [tid], cost, unit)
+
+    def _catch_up(self, node: _Node, prefix: list[int], tid: int, cost: int, unit: int) -> Iterator[list[int]]:
+        """Before walking ``unit`` in this iteration: walk it in the earlier iterations this instance
+        did not (another worker did), to build its tree; what they prune is theirs, not this iteration's."""
+        last = self.walked.get(unit, -1)
+        self.walked[unit] = self.iteration
+        if last >= self.iteration - 1:
+            return
+        bound, pruned = self.bound, self.pruned
+        self.catching_up = unit
+        for earlier in range(last + 1, self.iteration):
+            self.bound = self.bound_of(earlier)
+            if self.bound is None or cost <= self.bound:
+                yield from self._below(node, prefix, tid, cost, unit)
+        self.bound, self.pruned, self.catching_up = bound, pruned, None
 
     def _advance(self, unit: int) -> None:
         iteration, last, offset = self.position

@@ -4,10 +4,12 @@ schedule, recorded, races detected), ``interlace replay`` of that recording and 
 (the largest process of its tree, from ``os.wait4``), with the native accelerator and without it
 (``INTERLACE_PURE=1``). Then ``interlace explore`` (the default strategy) of the article at 40 threads x
 10,000 increments with 1 and 4 executions, and of a correct program of ordinary length (2 threads x
-20,000 locked increments) with 3, each as a ratio to plain Python of the same program.
+20,000 locked increments) with 3, each as a ratio to plain Python of the same program. Then ``interlace
+run`` with and without the race detector of 100 threads reading a linked list of 10,000 cells (the shape
+of more-itertools' ``concurrent_tee`` test: many threads reading many objects, the detector's costliest).
 
 Usage: python bench/bench_real_size.py [--threads N] [--increments M] [--quick] [--no-pure] [--seed S]
-                                       [--no-explore]
+                                       [--no-explore] [--no-readers]
 (default 400 threads x 100,000 increments, the article's size; ``--quick``: 40 x 10,000)
 """
 
@@ -67,6 +69,8 @@ def main() -> None:
     parser.add_argument("--no-pure", action="store_true", help="skip the pure-Python rows")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--no-explore", action="store_true", help="skip the explore rows")
+    parser.add_argument("--no-readers", action="store_true",
+                        help="skip the many-readers rows (100 threads x 10,000 cells; --quick: 50 x 2,000)")
     options = parser.parse_args()
     n, m = (40, 10_000) if options.quick else (options.threads, options.increments)
     py = sys.executable
@@ -100,6 +104,62 @@ def main() -> None:
             print(f"{'  recording (' + label + ')':<26}{size / 1024:>8.0f} KB")
         if not options.no_explore:
             explore_rows(py, base, tmp, options.seed)
+        if not options.no_readers:
+            reader_rows(py, base, tmp, options.seed, *((2_000, 50) if options.quick else (10_000, 100)))
+
+
+#: many threads reading many objects (the shape of more-itertools' ``concurrent_tee`` test): a linked
+#: list of ``[value, next]`` cells, extended under one lock by whichever reader reaches its end first
+READERS = """
+import sys
+import threading
+
+items, readers = int(sys.argv[1]), int(sys.argv[2])
+head = [None, None]
+grow = threading.Lock()
+source = iter(range(items))
+totals = []
+
+
+def read(cell):
+    total = 0
+    while True:
+        if cell[1] is None:
+            with grow:
+                if cell[1] is None:
+                    value = next(source, None)
+                    if value is None:
+                        break
+                    cell[0], cell[1] = value, [None, None]
+        total += cell[0]
+        cell = cell[1]
+    totals.append(total)
+
+
+threads = [threading.Thread(target=read, args=(head,)) for _ in range(readers)]
+for t in threads:
+    t.start()
+del head
+for t in threads:
+    t.join()
+assert totals == [items * (items - 1) // 2] * readers, totals
+"""
+
+
+def reader_rows(py: str, env: dict, tmp: str, seed: int, items: int, readers: int) -> None:
+    """``interlace run`` with and without the race detector on many threads reading many objects."""
+    program = os.path.join(tmp, "readers.py")
+    with open(program, "w") as f:
+        f.write(READERS)
+    argv = [program, str(items), str(readers)]
+    plain_wall, plain_cpu, plain_rss = measure([py, *argv], env, tmp)
+    name = f"{readers} readers x {items:,} cells"
+    print(f"{'plain ' + name:<26}{plain_wall:>8.2f}{1:>7.1f}x{plain_cpu:>8.2f}{1:>9.1f}x{plain_rss:>7} MB")
+    for mode, extra in (("run --races off", ["--races", "off"]), ("run", [])):
+        wall, cpu, rss = measure([py, "-m", "interlace", "run", "-q", "--seed", str(seed), *extra, *argv], env, tmp,
+                                 ok=(0, 1))
+        print(f"{mode:<26}{wall:>8.2f}{wall / plain_wall:>7.1f}x{cpu:>8.2f}"
+              f"{cpu / max(plain_cpu, 1e-9):>9.1f}x{rss:>7} MB")
 
 
 def explore_rows(py: str, env: dict, tmp: str, seed: int) -> None:

@@ -136,3 +136,37 @@ def test_the_detector_forgets_objects_that_died():
     detector.access(ex, ex.threads[0], "read", kept[0], "value", site, False)
     assert sorted(detector.objects) == sorted(id(n) for n in kept)
     assert len(detector.locations) == len(kept)
+
+
+def _two_writers():
+    box = {"n": 0}
+
+    def add():
+        box["n"] = box["n"] + 1
+
+    threads = [threading.Thread(target=add) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+
+
+def test_an_execution_watches_what_its_detector_knows_and_nothing_once_it_ended():
+    import interlace
+    from interlace.detect import races as races_module
+
+    sizes = []
+    real_end = races_module.RaceDetector.end
+
+    def end(self, ex):
+        sizes.append(len(self.watch))
+        real_end(self, ex)
+
+    races_module.RaceDetector.end = end
+    try:
+        result = interlace.explore(_two_writers, executions=1, seed=1, races="warn")
+    finally:
+        races_module.RaceDetector.end = real_end
+    assert [r.violation for r in result.races] == ["lost update"]
+    assert sizes and sizes[0] >= 1  # box at least
+    assert len(lifetimes.watch()) == 0

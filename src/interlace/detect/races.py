@@ -444,6 +444,8 @@ class RaceDetector:
         self.races = []
 
     def end(self, ex: Any) -> None:
+        if self.watch is not None:
+            self.watch.clear()  # no probe at each deallocation between executions
         for race, lk in self.pending:
             if _same_loop(ex, race.current.tid, race.previous.tid):
                 race.gil, race.gil_reason = True, (

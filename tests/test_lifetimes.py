@@ -170,3 +170,31 @@ def test_an_execution_watches_what_its_detector_knows_and_nothing_once_it_ended(
     assert [r.violation for r in result.races] == ["lost update"]
     assert sizes and sizes[0] >= 1  # box at least
     assert len(lifetimes.watch()) == 0
+
+
+def _write_release_then_acquire_a_new_lock_at_its_address(detector: RaceDetector) -> list:
+    """Thread 0 writes ``shared.x`` and releases a lock that then dies; thread 1 acquires a new lock at the
+    same address and writes ``shared.x``: nothing orders the two writes."""
+    ex = _host(2)
+    detector.begin(ex)
+    one, two = ex.threads
+    shared = _Plain()
+    detector.access(ex, one, "write", shared, "x", (__file__, 1, 0), False)
+    shared.x = 1  # (as the hook does: tell, then store)
+    lock = _Slotted()
+    old = id(lock)
+    detector.sync(ex, "release", one, lock)
+    del lock
+    fresh = _Slotted()
+    if id(fresh) != old:
+        pytest.skip("the allocator did not reuse the address")
+    detector.sync(ex, "acquire", two, fresh)
+    detector.access(ex, two, "write", shared, "x", (__file__, 2, 0), False)
+    return detector.races
+
+
+def test_a_dead_lock_s_release_orders_nothing_for_a_new_lock_at_its_address():
+    assert [r.what for r in _write_release_then_acquire_a_new_lock_at_its_address(RaceDetector())] == ["_Plain.x"]
+    blind = RaceDetector()
+    blind.watch, blind.died = None, []
+    assert _write_release_then_acquire_a_new_lock_at_its_address(blind) == []  # the dead lock's edge hid it

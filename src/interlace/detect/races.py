@@ -466,6 +466,8 @@ class RaceDetector:
     # -- synchronisation -------------------------------------------------------------------------------
 
     def sync(self, ex: Any, kind: str, ts: Any, obj: Any) -> None:
+        if self.died:
+            self._bury()
         t = ts.tid
         self.segs[t] = self.segs.get(t, 0) + 1  # a read before this and a write after are two steps
         if kind == "acquire":
@@ -474,7 +476,10 @@ class RaceDetector:
                 self.clock(t).join(held)
         elif kind == "release":
             c = self.clock(t)
-            self.lock_clocks[id(obj)] = c.copy()
+            lock = id(obj)
+            if self.watch is not None and lock not in self.lock_clocks:
+                self.watch.add(lock)  # a new lock at its address after it died releases nothing yet
+            self.lock_clocks[lock] = c.copy()
             c.tick(t)
         elif kind == "start":
             parent = self.clock(t)
@@ -799,7 +804,8 @@ class RaceDetector:
 
     def _forget(self, oid: int) -> None:
         """Drop everything known about the object with id ``oid`` (it died, a new object has its
-        address, or it is the oldest known)."""
+        address, or it is the oldest known): its locations, and its clock if it is a lock."""
+        self.lock_clocks.pop(oid, None)
         if self.dict_owners:
             d = self.owned_dicts.pop(oid, None)
             if d is not None:
@@ -807,11 +813,11 @@ class RaceDetector:
             owner = self.dict_owners.pop(oid, None)
             if owner is not None:
                 self.owned_dicts.pop(owner[0], None)
+        if self.watch is not None:
+            self.watch.discard(oid)
         known = self.objects.pop(oid, None)
         if known is None:
             return
-        if self.watch is not None:
-            self.watch.discard(oid)
         threads = range(len(self.clocks))
         for lk in known.locations:
             self.locations.pop(lk, None)

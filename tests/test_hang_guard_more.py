@@ -234,3 +234,22 @@ def test_spinning_longer_than_a_hang_guard_expires_it(quick_clock):
     result = interlace.explore(lambda: spin_then_set(10.5), executions=1, seed=1, shrink=False)
     assert result.failure is not None
     assert result.failure.message.startswith("AssertionError in the main function: no set within 10 s")
+
+
+def test_uninstrumented_code_polling_the_clock_ends():
+    """``multiprocessing.connection.wait(timeout=0)`` loops until ``deadline - monotonic() < 0``, with no
+    scheduling point of its own: the clock moves for it (1 ms every 1,000 reads), as real time would."""
+    from multiprocessing import connection
+
+    def program() -> None:
+        reader, writer = connection.Pipe(duplex=False)
+        got: list = []
+        t = threading.Thread(target=lambda: got.append(connection.wait([reader], timeout=0)))
+        t.start()
+        t.join()
+        assert got == [[]]
+        reader.close()
+        writer.close()
+
+    result = interlace.explore(program, executions=2, seed=1, stuck_timeout=5)
+    assert result.ok, result.report()

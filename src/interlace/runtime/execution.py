@@ -55,6 +55,13 @@ LIVELOCK_WINDOW = 1_000_000
 #: once it makes no progress for LIVELOCK_WINDOW points: the clock moving is no progress.)
 ALONE_WINDOW = 100_000
 ALONE_CLOCK_STEP = 0.5
+#: code interlace does not instrument that polls the clock makes no scheduling point, so neither rule
+#: above moves the clock for it: every CLOCK_READS_STILL reads with no point in between, the clock moves
+#: CLOCK_POLL_STEP seconds (about the real time of as many reads), ending the timed waits it passes.
+#: ``multiprocessing.connection.wait(timeout=0)`` loops until ``deadline - monotonic() < 0``: it never
+#: ended on a clock that stood still (``multiprocessing.Pool``'s handler threads poll with it)
+CLOCK_READS_STILL = 1000
+CLOCK_POLL_STEP = 0.001
 #: a program's timed wait for another thread (a lock, a join, an Event/Condition/Queue/Barrier wait) with
 #: a timeout of at least this many seconds guards against a hang: no real machine lets it expire while
 #: another thread can still run, so it ends only when none can (a sleep, and a shorter timeout, which
@@ -123,6 +130,8 @@ class Execution:
         self.asked = 0  # decisions the strategy was asked (the others were taken by the fast path)
         # the step at which the virtual clock last moved for a thread alone, or at which several could run
         self._alone_since = 0
+        self._read_at = -1  # the step of the last clock read, and how many reads since at that step
+        self._reads_still = 0
         # the tids of the RUNNABLE threads, ascending, kept in step with every status change by
         # _runnable()/_not_runnable(), which also end the fast path's budget
         self.enabled: list[int] = []
@@ -619,8 +628,18 @@ class Execution:
         """The virtual time ``me`` reads. A thread alone moves it as it computes (see ALONE_WINDOW); the
         scheduler applies that rule when it is asked, every BUDGET_CAP points of a thread alone, which
         for a loop that only reads the clock is millions of steps: a one-second busy-wait took 30 s."""
-        if self.fast.step - self._alone_since > ALONE_WINDOW:
+        step = self.fast.step
+        if step - self._alone_since > ALONE_WINDOW:
             self._clock_alone(me)
+        elif step != self._read_at:
+            self._read_at, self._reads_still = step, 0
+        else:
+            # reads with no scheduling point in between: uninstrumented code polls the clock (the stdlib's
+            # ``multiprocessing.connection.wait(timeout=0)`` loops until ``deadline - monotonic() < 0``)
+            self._reads_still += 1
+            if self._reads_still >= CLOCK_READS_STILL:
+                self._reads_still = 0
+                self.advance_clock(self.now + CLOCK_POLL_STEP)
         return self.now
 
     def _clock_alone(self, me: ThreadState) -> bool:

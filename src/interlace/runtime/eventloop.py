@@ -19,7 +19,9 @@ patched) is :class:`ControlledLoop`:
   may end early with respect to the threads, like a ``time.sleep``), and the clock jumps to the
   timer when nothing else can run. A loop that stays busy for ``TIMER_PATIENCE`` turns while a
   timer is pending lets the clock reach it, so a task polling with ``sleep(0)`` for a timer's
-  effect still ends;
+  effect still ends. A timeout of ``wait_for``/``wait``/``as_completed``/``asyncio.timeout`` of at
+  least the execution's ``hang_guard`` is a hang guard (:func:`_guard_timer`): the idle wait for it
+  ends only when nothing else can run, and a busy loop reaches it only if it made no progress;
 - with no ready step and no timer the loop blocks on the execution until a managed thread calls
   ``call_soon_threadsafe`` (``run_in_executor``, ``to_thread`` end so): no real selector, no wall
   clock. When nothing can ever wake it, the execution reports a deadlock naming what each task

@@ -19,7 +19,9 @@ patched) is :class:`ControlledLoop`:
   may end early with respect to the threads, like a ``time.sleep``), and the clock jumps to the
   timer when nothing else can run. A loop that stays busy for ``TIMER_PATIENCE`` turns while a
   timer is pending lets the clock reach it, so a task polling with ``sleep(0)`` for a timer's
-  effect still ends;
+  effect still ends. A timeout of ``wait_for``/``wait``/``as_completed``/``asyncio.timeout`` of at
+  least the execution's ``hang_guard`` is a hang guard (:func:`_guard_timer`): the idle wait for it
+  ends only when nothing else can run, and a busy loop reaches it only if it made no progress;
 - with no ready step and no timer the loop blocks on the execution until a managed thread calls
   ``call_soon_threadsafe`` (``run_in_executor``, ``to_thread`` end so): no real selector, no wall
   clock. When nothing can ever wake it, the execution reports a deadlock naming what each task
@@ -114,6 +116,8 @@ def controlled_loop_class() -> type:
             self._il_sent: dict[int, tuple[Any, tuple]] = {}  # id(handle) -> (handle, happens-before key)
             self._il_busy_turns = 0
             self._il_last: Any = None  # the unit that ran the previous step
+            # id() of the pending timers that are hang guards (see _il_guard_timer)
+            self._il_guards: set[int] = set()
 
         def _il_me(self) -> Any:
             """The caller's state, if it is the baton holder of the active execution."""
@@ -179,6 +183,8 @@ def controlled_loop_class() -> type:
         def call_at(self, when: Any, callback: Any, *args: Any, context: Any = None) -> Any:
             timer = super().call_at(when, callback, *args, context=context)
             self._il_scheduled(timer)
+            if self._il_me() is not None and _guard_timer(self._il_ex, callback, when - self.time()):
+                self._il_guards.add(id(timer))
             return timer
 
         def call_soon_threadsafe(self, callback: Any, *args: Any, context: Any = None) -> Any:
@@ -221,6 +227,7 @@ def controlled_loop_class() -> type:
             while scheduled and (scheduled[0]._cancelled or scheduled[0]._when <= end):
                 timer = heapq.heappop(scheduled)
                 timer._scheduled = False
+                self._il_guards.discard(id(timer))
                 if timer._cancelled:
                     self._timer_cancelled_count -= 1
                 else:
@@ -230,15 +237,19 @@ def controlled_loop_class() -> type:
         def _il_wait(self, ex: Any, me: Any, real_io: bool) -> None:
             """Nothing is ready: wait for the soonest timer, or for another thread's callback."""
             timeout = None
+            guard = False
             if self._scheduled:
-                timeout = max(0.0, self._scheduled[0]._when - self.time())
+                soonest = self._scheduled[0]
+                timeout = max(0.0, soonest._when - self.time())
+                guard = id(soonest) in self._il_guards
             if real_io:
                 self._process_events(self._selector.select(timeout))
                 return
             for task, ts in self._il_units.items():
                 if ts.status == "blocked":
                     ts.waiting = _awaited(self, task)
-            ex.block(me, self._il_idle, timeout)
+            # a hang guard's timer ends only when nothing else can run, like a thread's guarded wait
+            ex.block(me, self._il_idle, timeout, early=not guard)
 
         def _il_run_one(self, ex: Any, me: Any) -> None:
             ready = self._ready
@@ -257,7 +268,11 @@ def controlled_loop_class() -> type:
                 self._il_busy_turns += 1
                 if self._il_busy_turns > TIMER_PATIENCE:
                     self._il_busy_turns = 0
-                    ex.advance_clock(self._scheduled[0]._when - self.time() + ex.now)
+                    soonest = self._scheduled[0]
+                    # a hang guard is due only to a loop that polls for it (no progress for as many
+                    # points), not to one busy with real work (a gather of many steps under wait_for)
+                    if id(soonest) not in self._il_guards or ex.fast.step - ex.fast.progress_at > TIMER_PATIENCE:
+                        ex.advance_clock(soonest._when - self.time() + ex.now)
             if len(first) == 1 and me in first:
                 ex.point(me, None, None)
                 chosen = me
@@ -285,6 +300,21 @@ def controlled_loop_class() -> type:
     ControlledLoop.__name__ = ControlledLoop.__qualname__ = "ControlledLoop"
     _loop_class = ControlledLoop
     return ControlledLoop
+
+
+#: the modules whose timers are timeouts of a wait for another task or thread (``wait_for``, ``wait``,
+#: ``as_completed``, ``asyncio.timeout``); ``asyncio.sleep``'s timer (``asyncio.futures``) is a delay
+_TIMEOUT_MODULES = ("asyncio.tasks", "asyncio.timeouts")
+
+
+def _guard_timer(ex: Any, callback: Any, delay: float) -> bool:
+    """Whether a timer of ``delay`` seconds calling ``callback`` is a hang guard of execution ``ex`` (see
+    ``runtime.execution.HANG_GUARD``): the timeout of a wait for another unit, at least the guard long.
+    Such a timer ends only when nothing else can run, as a thread's guarded wait does; a sleep's timer
+    and a program's own ``call_later`` stay explorable, as a thread's sleep does."""
+    guard = ex.hang_guard
+    return (guard is not None and delay >= guard
+            and getattr(callback, "__module__", None) in _TIMEOUT_MODULES)
 
 
 def _sync(ex: Any, kind: str, me: Any, key: tuple) -> None:

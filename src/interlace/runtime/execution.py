@@ -48,17 +48,28 @@ LOOP_POINT_EVERY = 1024
 #: or ending) while several threads can run, before the execution is a possible livelock; loop
 #: back-edges do not count, so the bound does not depend on how long the program computes
 LIVELOCK_WINDOW = 1_000_000
-#: a thread running alone (every other one has ended) is computing, or busy-waiting on the clock: the
-#: virtual clock moves ALONE_CLOCK_STEP seconds every ALONE_WINDOW of its steps, as real time would.
-#: (A thread that alone can run while others wait, blocked, for what only it can do is a possible
-#: livelock once it makes no progress for LIVELOCK_WINDOW points.)
+#: a thread that alone can run (every other one has ended or is blocked) is computing, or busy-waiting on
+#: the clock: the virtual clock moves ALONE_CLOCK_STEP seconds every ALONE_WINDOW of its steps, as real
+#: time would, ending the timed waits it passes (a hang guard too: 10 s of spinning expire it). (A thread
+#: that alone can run while others wait, blocked, for what only it can do is still a possible livelock
+#: once it makes no progress for LIVELOCK_WINDOW points: the clock moving is no progress.)
 ALONE_WINDOW = 100_000
 ALONE_CLOCK_STEP = 0.5
+#: code interlace does not instrument that polls the clock makes no scheduling point, so neither rule
+#: above moves the clock for it: every CLOCK_READS_STILL reads with no point in between, the clock moves
+#: CLOCK_POLL_STEP seconds (about the real time of as many reads), ending the timed waits it passes.
+#: ``multiprocessing.connection.wait(timeout=0)`` loops until ``deadline - monotonic() < 0``: it never
+#: ended on a clock that stood still (``multiprocessing.Pool``'s handler threads poll with it)
+CLOCK_READS_STILL = 1000
+CLOCK_POLL_STEP = 0.001
 #: a program's timed wait for another thread (a lock, a join, an Event/Condition/Queue/Barrier wait) with
 #: a timeout of at least this many seconds guards against a hang: no real machine lets it expire while
 #: another thread can still run, so it ends only when none can (a sleep, and a shorter timeout, which
 #: may be synchronisation, may end early). ``hang_guard=None``: every timed wait may end early
 HANG_GUARD = 1.0
+#: virtual seconds: a timed wait whose deadline is this close to the one of the thread's last hang guard
+#: is what is left of it (the stdlib computes the rest as ``endtime - monotonic()``: float rounding only)
+GUARD_SAME_DEADLINE = 1e-6
 
 _native = native()
 #: the fast path's state: the native accelerator's C type when it is built, else the reference class
@@ -117,7 +128,10 @@ class Execution:
         # strategies see as the running thread (choosing another one preempts it)
         self.unit_hint: ThreadState | None = None
         self.asked = 0  # decisions the strategy was asked (the others were taken by the fast path)
-        self._alone_since = 0  # the step at which the virtual clock last moved for a thread alone
+        # the step at which the virtual clock last moved for a thread alone, or at which several could run
+        self._alone_since = 0
+        self._read_at = -1  # the step of the last clock read, and how many reads since at that step
+        self._reads_still = 0
         # the tids of the RUNNABLE threads, ascending, kept in step with every status change by
         # _runnable()/_not_runnable(), which also end the fast path's budget
         self.enabled: list[int] = []
@@ -561,13 +575,18 @@ class Execution:
         if len(enabled) == 1:
             nxt = threads[enabled[0]]
             if nxt is me:
-                if fast.step - self._alone_since > ALONE_WINDOW and not self._clock_alone(me):
-                    if fast.step - fast.progress_at > self.livelock_window:
+                if fast.step - self._alone_since > ALONE_WINDOW:
+                    ended = all(t is me or t.status == FINISHED for t in threads)
+                    if self._clock_alone(me) and len(self.enabled) > 1:
+                        self._schedule(me)  # the clock passed a timed wait's deadline: that thread can run
+                        return
+                    if not ended and fast.step - fast.progress_at > self.livelock_window:
                         self._livelock(me, no_progress=True)
                 me.run_length += 1
                 self._grant(BUDGET_CAP, False)
                 return
         else:
+            self._alone_since = fast.step
             if fast.step - fast.progress_at > self.livelock_window:
                 self._livelock(me, no_progress=True)
             cur = me.tid if me.status == RUNNABLE else None
@@ -609,16 +628,30 @@ class Execution:
         """The virtual time ``me`` reads. A thread alone moves it as it computes (see ALONE_WINDOW); the
         scheduler applies that rule when it is asked, every BUDGET_CAP points of a thread alone, which
         for a loop that only reads the clock is millions of steps: a one-second busy-wait took 30 s."""
-        if self.fast.step - self._alone_since > ALONE_WINDOW:
+        step = self.fast.step
+        if step - self._alone_since > ALONE_WINDOW:
             self._clock_alone(me)
+        elif step != self._read_at:
+            self._read_at, self._reads_still = step, 0
+        else:
+            # reads with no scheduling point in between: uninstrumented code polls the clock (the stdlib's
+            # ``multiprocessing.connection.wait(timeout=0)`` loops until ``deadline - monotonic() < 0``)
+            self._reads_still += 1
+            if self._reads_still >= CLOCK_READS_STILL:
+                self._reads_still = 0
+                self.advance_clock(self.now + CLOCK_POLL_STEP)
         return self.now
 
     def _clock_alone(self, me: ThreadState) -> bool:
-        """``me`` ran ALONE_WINDOW steps since the clock last moved for it: if it is alone (every other
-        thread ended), the clock moves ALONE_CLOCK_STEP, as real time would while it computes."""
-        if not all(t is me or t.status == FINISHED for t in self.threads):
+        """``me`` ran ALONE_WINDOW steps since the clock last moved for it (or since another thread could
+        run): if it alone can run (every other thread ended or is blocked, and no sleep or short timeout
+        is pending, whose end the strategy decides), the clock moves ALONE_CLOCK_STEP, as real time
+        would while it computes, and the timed waits it passes end (a hang guard's too: a thread waiting
+        10 s for a spinner that spins 0.5 s sees it finish; one that spins 20 s expires it)."""
+        if self.timed or self.enabled != [me.tid] or any(
+                t.status != FINISHED and t.status != BLOCKED for t in self.threads if t is not me):
             return False
-        self.now += ALONE_CLOCK_STEP
+        self.advance_clock(self.now + ALONE_CLOCK_STEP)
         self._alone_since = self.fast.step
         return True
 
@@ -733,11 +766,21 @@ class Execution:
     def _guards(self, me: ThreadState, timeout: float) -> bool:
         """Whether ``me``'s wait for another thread, bounded by ``timeout``, only guards against a hang:
         a long timeout, unless it is a ``threading.Timer``'s interval (``finished.wait(interval)``, also
-        in a repeating subclass), which is a delay like a sleep."""
-        if self.hang_guard is None or timeout < self.hang_guard:
+        in a repeating subclass), which is a delay like a sleep; or what is left of such a wait: the
+        standard library waits again for the rest of a timeout after a wake-up that did not satisfy it
+        (``Condition.wait_for``, ``Queue.get``/``put``, ``Semaphore.acquire``, ``Barrier.wait``), and the
+        deadline, computed from the same virtual clock, is the same (up to float rounding)."""
+        if self.hang_guard is None:
             return False
+        deadline = self.now + timeout
+        if timeout < self.hang_guard:
+            until = me.guarded_until
+            return until is not None and abs(deadline - until) <= GUARD_SAME_DEADLINE
         thread = me.thread
-        return not (isinstance(thread, threading.Timer) and timeout == thread.interval)
+        if isinstance(thread, threading.Timer) and timeout == thread.interval:
+            return False
+        me.guarded_until = deadline
+        return True
 
     def wake(self, ts: ThreadState) -> None:
         waiters = self._waiters.get(id(ts.waiting))

@@ -145,6 +145,7 @@ class ThreadState:
         "tid", "thread", "name", "gate", "exited", "status", "waiting", "deadline", "timed_out",
         "ident", "daemon", "held", "run_length", "site", "outside_since", "gil_points", "pending",
         "pending_what", "pending_lock", "accesses", "back_edges", "early", "io_deadline", "task",
+        "guarded_until",
     )
 
     def __init__(self, tid: int, thread: threading.Thread) -> None:
@@ -161,6 +162,9 @@ class ThreadState:
         self.timed_out = False
         self.early = False  # blocked with a deadline the strategy may end early (see Execution.block)
         self.io_deadline: float | None = None  # the virtual deadline of the blocking call it is in, if any
+        # the deadline of its last wait that was a hang guard: a wait for the same deadline continues it
+        # (``Condition.wait_for``, ``Queue.get`` wait again for what is left) and is a guard too
+        self.guarded_until: float | None = None
         self.ident: int | None = None
         self.daemon = thread.daemon
         self.held: list = []

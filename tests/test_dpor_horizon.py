@@ -97,3 +97,22 @@ def test_the_member_that_takes_dpors_turns_is_deterministic():
                           on_execution=lambda i, ex, out=choices: out.append(tuple(ex.choices)))
         runs.append(choices)
     assert runs[0] == runs[1]
+
+
+def alone_then_two():
+    """The main thread alone for about 600 events, then two threads: DPOR is first asked far past a
+    horizon of 50."""
+    global X
+    X = 0
+    for _ in range(300):
+        X = X + 1
+    _run(lambda: None, lambda: None)
+
+
+def test_the_trace_stops_at_the_horizon_while_one_thread_runs_alone():
+    # DPOR is not asked while one thread can run, so it cannot stop the trace itself there
+    for strategy in (DPOR(0, horizon=50), Portfolio(0, horizon=50)):
+        result, traces = _explore(alone_then_two, strategy, executions=1)
+        assert traces == [50], strategy
+    whole, traces = _explore(alone_then_two, DPOR(0), executions=1)
+    assert traces[0] > 600  # not cut by the default horizon

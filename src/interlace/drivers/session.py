@@ -133,8 +133,11 @@ class Session:
         log = HandoffLog() if capture_values else None
         observers = self.observers + (log,) if log is not None else self.observers
         record_trace = capture_values or getattr(strategy, "needs_trace", False)
+        # a report's run keeps its whole trace; a strategy's, only what the strategy reads of it
+        trace_limit = None if capture_values else getattr(strategy, "trace_horizon", None)
         ex = Execution(strategy, model=model, max_steps=max_steps, classifier=self.classifier, epoch=epoch,
-                       observers=observers, record_trace=record_trace, hang_guard=self.hang_guard)
+                       observers=observers, record_trace=record_trace, hang_guard=self.hang_guard,
+                       trace_limit=trace_limit)
         ex.capture_values = capture_values
         self.patches.refresh()
         for observer in observers:

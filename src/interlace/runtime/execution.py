@@ -88,7 +88,8 @@ class Execution:
     def __init__(self, strategy: Any, *, model: str = "free-threaded", max_steps: int | None = None,
                  classifier: CallClassifier | None = None, record_trace: bool = True,
                  epoch: float = 1_700_000_000.0, observers: tuple = (),
-                 livelock_window: int | None = None, hang_guard: float | None = HANG_GUARD) -> None:
+                 livelock_window: int | None = None, hang_guard: float | None = HANG_GUARD,
+                 trace_limit: int | None = None) -> None:
         self.epoch = epoch
         self.hang_guard = hang_guard
         self.strategy = strategy
@@ -107,6 +108,10 @@ class Execution:
         self._stayed = getattr(strategy, "stayed", None)
         self.classifier = classifier or CallClassifier()
         self.record_trace = record_trace
+        # the trace stops at this many events (None: it does not): a strategy that reads only the first
+        # events (DPOR's horizon) is not asked at all in a stretch with one runnable thread, so it
+        # cannot stop the trace itself there (a single-threaded test of 800,000 accesses kept them all)
+        self.trace_limit = trace_limit if trace_limit is not None else float("inf")
         self.capture_values = False
         self.observers: list = list(observers)
         # the observers called at every shared access (the lock-order detector only watches locks)
@@ -543,16 +548,21 @@ class Execution:
         else:
             self._schedule(me)
         if kind is not None and self.record_trace:
-            self.trace.append(Event(len(self.trace) + 1, me.tid, kind, what if isinstance(what, str) else str(what),
-                                    site, value))
+            trace = self.trace
+            trace.append(Event(len(trace) + 1, me.tid, kind, what if isinstance(what, str) else str(what), site, value))
+            if len(trace) >= self.trace_limit:
+                self.stop_tracing()
 
     def note(self, me: ThreadState, kind: str, what: Any, site: tuple | None, value: str | None = None) -> None:
         """Record an event that is not a scheduling point in this model (GIL model accesses)."""
         if site is not None:
             me.site = site
         if self.record_trace:
-            self.trace.append(Event(len(self.trace) + 1, me.tid, kind, what if isinstance(what, str) else str(what),
-                                    site or me.site, value))
+            trace = self.trace
+            trace.append(Event(len(trace) + 1, me.tid, kind, what if isinstance(what, str) else str(what),
+                               site or me.site, value))
+            if len(trace) >= self.trace_limit:
+                self.stop_tracing()
 
     def _schedule(self, me: ThreadState, finishing: bool = False) -> None:
         fast = self.fast

@@ -98,6 +98,10 @@ class Portfolio(Strategy):
     def needs_trace(self) -> bool:
         return self.active is self.dpor
 
+    @property
+    def trace_horizon(self) -> int | None:
+        return self.dpor.trace_horizon if self.active is self.dpor else None
+
     def thread_created(self, tid: int) -> None:
         self.active.thread_created(tid)
 

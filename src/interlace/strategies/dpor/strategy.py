@@ -93,6 +93,11 @@ class DPOR(Strategy):
     name = "dpor"
     needs_trace = True  # its transitions are read off the trace
 
+    @property
+    def trace_horizon(self) -> int:
+        """The events of the trace it reads: the execution records no more (see Execution.trace_limit)."""
+        return self.horizon
+
     def __init__(self, seed: int = 0, horizon: int = HORIZON) -> None:
         super().__init__(seed)
         self.horizon = horizon

@@ -627,3 +627,48 @@ def test_equal_stacks_are_kept_once():
 
     stacks = [capture() for _ in range(2)]
     assert stacks[0] == stacks[1] and stacks[0] is stacks[1]
+
+
+def _alone_then_a_lost_update():
+    import threading
+
+    box = {}
+    for i in range(200):
+        box[i] = i  # the main thread alone: ordered before everything the threads below do
+
+    def add():
+        box["n"] = box.get("n", 0) + 1
+
+    threads = [threading.Thread(target=add) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+
+
+def test_what_the_only_thread_does_is_not_kept_but_where_objects_were_first_used_is():
+    from interlace.detect import races as races_module
+
+    kept = []
+    real_end = races_module.RaceDetector.end
+
+    def end(self, ex):
+        kept.append(sorted(str(lk[1]) for lk in self.locations if lk[0] == id_box[0]))
+        real_end(self, ex)
+
+    id_box = []
+    real_access = races_module.RaceDetector.access
+
+    def access(self, ex, ts, kind, obj, key, site, atomic):
+        if type(obj) is dict and key == 0 and not id_box:
+            id_box.append(id(obj))
+        real_access(self, ex, ts, kind, obj, key, site, atomic)
+
+    with mock.patch.object(races_module.RaceDetector, "end", end), \
+            mock.patch.object(races_module.RaceDetector, "access", access):
+        result = interlace.explore(_alone_then_a_lost_update, executions=1, seed=1, races="warn")
+    assert kept == [["n"]]  # not the 200 keys the main thread wrote alone
+    [race] = result.races
+    assert race.violation == "lost update" and race.what == "dict['n']"
+    line = _alone_then_a_lost_update.__code__.co_firstlineno + 5
+    assert race.origin == f"object first used at test_races.py:{line}"

@@ -409,6 +409,7 @@ class RaceDetector:
         #: called with each new race that fails a run, as soon as it is found (``interlace run``
         #: prints it then: a long run shows its races as they happen, not at its end)
         self.on_race: Any = None
+        self.controlled = False  # the execution observed adds each thread as it is started (see begin)
         #: the deaths of the objects known (see detect/lifetimes.py; None: not told)
         self.watch = lifetimes.watch()
         self.died: list[int] = self.watch.died if self.watch is not None else []
@@ -442,6 +443,9 @@ class RaceDetector:
     def begin(self, ex: Any) -> None:
         self._reset()
         self.races = []
+        # a controlled execution adds a thread when it is started (detect-only mode meets a thread started
+        # by code it does not see only at the thread's first access): while it has one unit, nothing races
+        self.controlled = hasattr(ex, "os_threads")
 
     def end(self, ex: Any) -> None:
         if self.watch is not None:
@@ -531,6 +535,13 @@ class RaceDetector:
             if owner is not None:
                 oid, tp = owner
                 keyed = (_TYPES.get(tp) or _type_info(tp))[1]
+        if self.controlled and len(ex.threads) == 1:
+            # the execution's only unit so far: what it does happens before everything any other unit
+            # will do (each is started after this), so none of it can race; only the origin is kept
+            known = self.objects.get(oid)
+            if known is None or known.tp != id(tp):
+                self._know(oid, tp, obj, key, site)
+            return
         try:
             lk = (oid, key if type(key) in _VALUE_KEYS else _key_of(key))
             location = self.locations.get(lk)
@@ -546,11 +557,7 @@ class RaceDetector:
         if location is None:
             location = self.locations[lk] = _Location(ex.describe(obj, key) if key != _WHOLE else tp.__name__)
             if known is None:
-                known = self.objects[oid] = _Known(id(tp), self._origin_of(obj, key, site))
-                if self.watch is not None:
-                    self.watch.add(oid)
-                if len(self.objects) > MAX_KEPT:
-                    self._forget(next(iter(self.objects)))
+                known = self._know(oid, tp, obj, key, site)
             known.locations.append(lk)
         t = ts.tid
         clocks = self.clocks
@@ -624,6 +631,16 @@ class RaceDetector:
             cc[t] = epoch + 1  # what this thread does next is not published by this write
         else:
             location.reads[t] = access
+
+    def _know(self, oid: int, tp: type, obj: Any, key: Any, site: tuple) -> _Known:
+        """Start knowing the object at ``oid`` (forgetting a dead one known there)."""
+        self._forget(oid)
+        known = self.objects[oid] = _Known(id(tp), self._origin_of(obj, key, site))
+        if self.watch is not None:
+            self.watch.add(oid)
+        if len(self.objects) > MAX_KEPT:
+            self._forget(next(iter(self.objects)))
+        return known
 
     def _check(self, ex: Any, loc: _Location, lk: tuple, access: Access, c: VectorClock, write: bool) -> None:
         w = loc.write

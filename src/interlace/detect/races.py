@@ -540,6 +540,8 @@ class RaceDetector:
             # will do (each is started after this), so none of it can race; only the origin is kept
             known = self.objects.get(oid)
             if known is None or known.tp != id(tp):
+                if known is not None:
+                    self._forget(oid)  # a new object at the address of one that died
                 self._know(oid, tp, obj, key, site)
             return
         try:
@@ -633,8 +635,7 @@ class RaceDetector:
             location.reads[t] = access
 
     def _know(self, oid: int, tp: type, obj: Any, key: Any, site: tuple) -> _Known:
-        """Start knowing the object at ``oid`` (forgetting a dead one known there)."""
-        self._forget(oid)
+        """Start knowing the object at ``oid`` (nothing is known there: see _forget)."""
         known = self.objects[oid] = _Known(id(tp), self._origin_of(obj, key, site))
         if self.watch is not None:
             self.watch.add(oid)

@@ -562,6 +562,7 @@ class _DetectorHost:
     from interlace.runtime.execution import Execution as _Execution
 
     describe = _Execution.describe
+    controlled = False  # threads are not added as they are started: the detector keeps everything
 
     def gil_clock(self, ts) -> int:
         return 0

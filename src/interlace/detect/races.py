@@ -31,6 +31,7 @@ stacks, it does not fail the run.
 from __future__ import annotations
 
 import _thread
+import collections
 import linecache
 import os
 import sys
@@ -204,26 +205,79 @@ def _type_defines(tp: type, name: str) -> bool:
 
 
 #: how the accesses to an object of a type name their location
-_OTHER, _SKIP, _MODULE, _WHOLE_ONLY, _INDEXED, _DICT = range(6)
+_OTHER, _SKIP, _MODULE, _WHOLE_ONLY, _INDEXED, _DICT, _SUBCLASS = range(7)
 _TYPES: dict[type, tuple[int, bool]] = {}
+#: a subclass of a builtin container -> ``(category, keyed)`` of its items (see _SUBCLASS)
+_ITEMS_OF: dict[type, tuple[int, bool]] = {}
+_BUILTIN_CONTAINERS = (list, dict, set, frozenset, bytearray, collections.deque)
+
+
+def _container_info(tp: type) -> tuple[int, bool] | None:
+    """``(category, keyed)`` of the items of a builtin container type or a subclass of one."""
+    if issubclass(tp, _WHOLE_CONTAINERS) or issubclass(tp, collections.deque):
+        return _WHOLE_ONLY, False  # no per-item locations: every access is to the whole container
+    if issubclass(tp, (list, bytearray)):
+        return _INDEXED, True
+    if issubclass(tp, dict):
+        return _DICT, True
+    return None
 
 
 def _type_info(tp: type) -> tuple[int, bool]:
-    """``(category, keyed)`` for a type: keyed containers have a location per key plus the whole."""
+    """``(category, keyed)`` for a type: keyed containers have a location per key plus the whole.
+
+    A subclass of a builtin container (``OrderedDict``, ``Counter``, ``defaultdict``, a user's ``class
+    Cache(dict)``) is :data:`_SUBCLASS`: its items are a container's (a ``pop`` between ``if k in d``
+    and ``d[k]`` breaks the check), its attributes an object's (see :func:`_attribute`)."""
+    container = _container_info(tp)
     if issubclass(tp, _thread_local):
-        category = _SKIP
+        info = (_SKIP, False)
     elif tp is types.ModuleType:
-        category = _MODULE
-    elif issubclass(tp, _WHOLE_CONTAINERS) or tp.__name__ == "deque":
-        category = _WHOLE_ONLY  # no per-item locations: every access is to the whole container
-    elif issubclass(tp, (list, bytearray)):
-        category = _INDEXED
-    elif tp is dict:
-        category = _DICT
+        info = (_MODULE, False)
+    elif container is not None and tp not in _BUILTIN_CONTAINERS:
+        _ITEMS_OF[tp] = container
+        info = (_SUBCLASS, False)
     else:
-        category = _OTHER
-    info = _TYPES[tp] = (category, issubclass(tp, _KEYED_CONTAINERS))
+        info = container or (_OTHER, False)
+    _TYPES[tp] = info
     return info
+
+
+class _Attr:
+    """The key of an attribute of a container subclass's instance: a location of its own, apart from
+    the item of the same name and from the whole container."""
+
+    __slots__ = ("name",)
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    def __eq__(self, other: object) -> bool:
+        return type(other) is _Attr and other.name == self.name
+
+    def __hash__(self) -> int:
+        return hash(("_Attr", self.name))
+
+
+_DEFINES: dict[tuple[type, str], bool] = {}
+
+
+def _attribute(obj: Any, key: Any) -> bool:
+    """Whether an access of ``obj`` (an instance of a container subclass) by ``key`` is one of its
+    attributes, not an item: the hooks name both by ``(obj, key)``. An attribute is a string that the
+    instance's ``__dict__`` holds or its type defines (a method, a property, a slot,
+    ``default_factory``). A constructor's first store of an attribute comes before the attribute
+    exists, and is taken for an item's."""
+    if type(key) is not str or key == _WHOLE:
+        return False
+    own = _instance_dict(obj)
+    if own is not None and key in own:
+        return True
+    tp = type(obj)
+    defines = _DEFINES.get((tp, key))
+    if defines is None:
+        defines = _DEFINES[(tp, key)] = _type_defines(tp, key)
+    return defines
 
 
 class StackProbe:
@@ -443,9 +497,8 @@ class RaceDetector:
     def begin(self, ex: Any) -> None:
         self._reset()
         self.races = []
-        # a controlled execution adds a thread when it is started (detect-only mode meets a thread started
-        # by code it does not see only at the thread's first access): while it has one unit, nothing races
-        self.controlled = hasattr(ex, "os_threads")
+        # while a controlled execution has one unit, nothing races (see Execution.controlled)
+        self.controlled = ex.controlled
 
     def end(self, ex: Any) -> None:
         if self.watch is not None:
@@ -516,8 +569,14 @@ class RaceDetector:
         category, keyed = _TYPES.get(type(obj)) or _type_info(type(obj))
         oid = id(obj)
         tp = type(obj)
+        name = key
+        if category == _SUBCLASS:
+            if _attribute(obj, key):
+                category, key = _OTHER, _Attr(key)
+            else:
+                category, keyed = _ITEMS_OF[tp]
         if category == _OTHER:
-            if key == "__dict__" and kind == "read":
+            if name == "__dict__" and kind == "read":
                 self._note_dict(obj)
         elif category == _SKIP:
             return  # a threading.local: each thread sees its own attributes
@@ -542,10 +601,10 @@ class RaceDetector:
             if known is None or known.tp != id(tp):
                 if known is not None:
                     self._forget(oid)  # a new object at the address of one that died
-                self._know(oid, tp, obj, key, site)
+                self._know(oid, tp, obj, name, site)
             return
         try:
-            lk = (oid, key if type(key) in _VALUE_KEYS else _key_of(key))
+            lk = (oid, key if type(key) in _VALUE_KEYS or type(key) is _Attr else _key_of(key))
             location = self.locations.get(lk)
         except TypeError:
             key = _WHOLE
@@ -553,13 +612,15 @@ class RaceDetector:
             location = self.locations.get(lk)
         known = self.objects.get(oid)
         if known is not None and (known.tp != id(tp) or location is not None and kind == "write"
-                                  and category == _OTHER and self._stale(location, obj, key)):
+                                  and category == _OTHER and self._stale(location, obj, name)):
             self._forget(oid)  # a new object at the address of one that died
             known = location = None
         if location is None:
-            location = self.locations[lk] = _Location(ex.describe(obj, key) if key != _WHOLE else tp.__name__)
+            location = self.locations[lk] = _Location(
+                tp.__name__ if key == _WHOLE else f"{tp.__name__}.{name}" if type(key) is _Attr
+                else ex.describe(obj, key))
             if known is None:
-                known = self._know(oid, tp, obj, key, site)
+                known = self._know(oid, tp, obj, name, site)
             known.locations.append(lk)
         t = ts.tid
         clocks = self.clocks
@@ -604,7 +665,7 @@ class RaceDetector:
                 for k in known.locations:
                     if k != lk:
                         other = self.locations.get(k)
-                        if other is not None:
+                        if other is not None and type(k[1]) is not _Attr:
                             related.append(other)
                             self._check(ex, other, lk, access, c, write)
             else:

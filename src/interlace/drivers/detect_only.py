@@ -134,6 +134,7 @@ class NativeExecution:
     # the read themselves (attribute, subscript, a container's method) read first, then tell; a
     # write is told before it happens, so a read that sees it is told after it
     reads_first = True
+    controlled = False  # (see Execution.controlled)
     capture_values = False
     record_trace = False
     aborting = False

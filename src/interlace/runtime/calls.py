@@ -27,6 +27,7 @@ from functools import partial
 from types import BuiltinFunctionType, FunctionType, MethodType, MethodWrapperType
 from typing import Any
 
+from .containers import container_base
 from .iterating import SORT, WALKERS
 
 READ, WRITE, DELETE = "read", "write", "delete"
@@ -163,7 +164,7 @@ class CallClassifier:
             return WALKERS[fn](fn, args, ex) if entry[3] else entry
         if t is BuiltinFunctionType or t is MethodWrapperType:  # d.get, d.__setitem__
             owner = fn.__self__
-            table = CONTAINER_METHODS.get(type(owner))
+            table = CONTAINER_METHODS.get(container_base(type(owner)))
             if table is not None:
                 kind = table.get(fn.__name__)
                 if kind == WRITE and fn.__name__ == "sort" and type(owner) is list:
@@ -215,7 +216,7 @@ class CallClassifier:
             return kind, what, replacement, walks is True
         elif t is BuiltinFunctionType or t is MethodWrapperType:
             owner = fn.__self__
-            table = CONTAINER_METHODS.get(type(owner))
+            table = CONTAINER_METHODS.get(container_base(type(owner)))
             if table is not None:
                 return None, fn.__name__, None, fn.__name__ in table
             if _hashable(fn) and fn in self._indirect:
@@ -373,7 +374,7 @@ def _len(args: tuple, ex: Any) -> tuple:
     """``len(c)``: of a mutable builtin container, one atomic read of all of it (its size
     changes with every insertion); of anything else, nothing (``__len__`` written in Python is
     instrumented code, whose accesses show)."""
-    if len(args) == 1 and type(args[0]) in CONTAINER_METHODS:
+    if len(args) == 1 and container_base(type(args[0])) is not None:
         return READ, f"{type(args[0]).__name__}.__len__()", None, (args[0], "*", True)
     return None, "len", None, None
 

@@ -84,6 +84,9 @@ class Execution:
     """
 
     reads_first = False  # an access is told first: it is the scheduling point where others may run
+    #: each thread is added when it is started (detect-only mode's execution meets a thread started by code
+    #: it does not see only at that thread's first access)
+    controlled = True
 
     def __init__(self, strategy: Any, *, model: str = "free-threaded", max_steps: int | None = None,
                  classifier: CallClassifier | None = None, record_trace: bool = True,

@@ -18,12 +18,12 @@ tuples ``(filename, owner_lineno, owner_name, varname)`` naming the variable sta
 from __future__ import annotations
 
 import builtins
-import collections
 import operator
 import sys
 import types
 from typing import Any
 
+from .containers import container_base
 from .fastpath import native
 
 READ = "read"
@@ -39,8 +39,6 @@ strings inside code under test is rewritten too."""
 
 _getframe = sys._getframe
 _MISSING: Any = type("Missing", (), {"__repr__": lambda self: "<unbound>"})()
-_MUTABLE_CONTAINERS = frozenset({list, dict, set, bytearray, collections.deque, collections.OrderedDict,
-                                 collections.defaultdict, collections.Counter})
 _CODE_TYPES = frozenset({types.FunctionType, type, types.ModuleType, types.BuiltinFunctionType})
 
 
@@ -155,7 +153,7 @@ def _il_ra2(obj: Any, name: str, site: tuple) -> tuple:
 def _il_aug_wa(pair: tuple, rhs: Any, op: Any, name: str, site: tuple) -> None:
     obj, value = pair
     ex = _active
-    if ex is not None and type(value) in _MUTABLE_CONTAINERS:
+    if ex is not None and container_base(type(value)) is not None:
         ex.access(WRITE, value, "*", site)  # ``o.items += [x]`` extends the list in place
     result = op(value, rhs)
     if ex is not None:
@@ -219,7 +217,7 @@ def _il_rs2(obj: Any, key: Any, site: tuple) -> tuple:
 def _il_aug_ws(triple: tuple, rhs: Any, op: Any, site: tuple) -> None:
     obj, key, value = triple
     ex = _active
-    if ex is not None and type(value) in _MUTABLE_CONTAINERS and type(key) is not slice:
+    if ex is not None and container_base(type(value)) is not None and type(key) is not slice:
         ex.access(WRITE, value, "*", site)  # ``d[k] += [x]`` extends the list in place (a slice is a copy)
     result = op(value, rhs)
     if ex is not None:
@@ -235,7 +233,7 @@ def _il_inplace(value: Any, rhs: Any, op: Any, site: tuple) -> Any:
     a mutable builtin container, the operation changes it in place (``l += [1]``, ``s |= {2}``), a
     write of the whole container that the name's own accesses do not show."""
     ex = _active
-    if ex is not None and type(value) in _MUTABLE_CONTAINERS:
+    if ex is not None and container_base(type(value)) is not None:
         ex.access(WRITE, value, "*", site)
     return op(value, rhs)
 
@@ -261,7 +259,7 @@ def _il_iter(container: Any, site: tuple) -> Any:
     """``for x in c``, ``x in c`` and comprehensions over ``c``: one read of the whole container
     (when it is a mutable builtin one), then ``c`` itself, iterated natively."""
     ex = _active
-    if ex is not None and type(container) in _MUTABLE_CONTAINERS:
+    if ex is not None and container_base(type(container)) is not None:
         ex.access(READ, container, "*", site)
     return container
 
@@ -270,7 +268,7 @@ def _il_in(item: Any, container: Any, site: tuple) -> bool:
     """``item in container``: of a dict, a read of that key only (another key's store does not change
     the answer); of another mutable builtin container, a read of all of it."""
     ex = _active
-    if ex is not None and type(container) in _MUTABLE_CONTAINERS:
+    if ex is not None and container_base(type(container)) is not None:
         if isinstance(container, dict):
             try:
                 hash(item)

@@ -25,13 +25,13 @@ import json
 from collections.abc import Callable
 from typing import Any
 
+from .containers import container_base
+
 READ, WRITE = "read", "write"
 
 
 def _container(obj: Any) -> bool:
-    from .hooks import _MUTABLE_CONTAINERS
-
-    return type(obj) in _MUTABLE_CONTAINERS
+    return container_base(type(obj)) is not None
 
 
 def _each(ex: Any, cb: Any, kind: str, container: Any, what: str) -> Any:

@@ -9,10 +9,14 @@ those readers depend on what an execution *is*, not on the machinery that runs o
 
 from __future__ import annotations
 
+import os
 import threading
 from _thread import allocate_lock
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
+
+#: frames of interlace itself (its hooks) are not part of a failure's identity
+_PACKAGE_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__))) + os.sep
 
 RUNNABLE = "runnable"
 BLOCKED = "blocked"
@@ -133,8 +137,12 @@ class Failure:
         tb = exc.__traceback__
         last = None
         while tb is not None:
-            last = (tb.tb_frame.f_code.co_filename, tb.tb_lineno)
+            filename = tb.tb_frame.f_code.co_filename
+            if not filename.startswith(_PACKAGE_DIR):
+                last = (filename, tb.tb_lineno)
             tb = tb.tb_next
+        # (the program's last frame: an operation raises in interlace's Python hook when values are noted,
+        # in its C twin otherwise)
         return (self.kind, type(exc).__name__, last)
 
 

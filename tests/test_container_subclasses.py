@@ -135,3 +135,37 @@ def test_a_key_error_raised_by_a_subscript_replays_and_shrinks(name):
     assert not any("did not reproduce" in d for d in result.failure.details), result.failure.details
     again = interlace.replay(_check_then_remove(MAKERS[name]), result.schedule, races="off")
     assert again.failure is not None and again.failure.message == result.failure.message
+
+
+def _counter_updates(locked):
+    def program():
+        counts, lock = collections.Counter(), threading.Lock()
+
+        def count(words):
+            if locked:
+                with lock:
+                    counts.update(words)
+            else:
+                counts.update(words)
+
+        _run(lambda: count(["a", "b"]), lambda: count(["a"]))
+        with lock:
+            assert counts.most_common(1) == [("a", 2)]
+
+    return program
+
+
+def test_counter_update_from_two_threads_is_a_lost_update_that_can_happen_under_the_gil():
+    # Counter.update is Python code (uninstrumented): a read of all the counts, then their write
+    result = interlace.explore(_counter_updates(locked=False), executions=1, seed=0, strategy="dfs")
+    assert result.failure.kind == "race"
+    [race] = [r for r in result.races if r.fails]
+    assert (race.violation, race.what, race.current.kind, race.previous.kind) == \
+        ("lost update", "Counter", "read", "write")
+    assert race.gil is True and "can be switched out between its accesses" in race.gil_reason
+
+
+def test_counter_update_under_a_lock_is_no_race():
+    result = interlace.explore(_counter_updates(locked=True), executions=20, seed=1)
+    assert result.ok, result.report()
+    assert result.races == []

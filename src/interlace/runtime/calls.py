@@ -158,7 +158,8 @@ class CallClassifier:
         if t is MethodType:
             t = type(fn.__func__)
             if t is FunctionType:
-                return self._function(fn.__func__)
+                entry = self._function(fn.__func__)
+                return WALKERS[fn.__func__](fn, args, ex) if entry[3] else entry
         if t is FunctionType:
             entry = self._function(fn)
             return WALKERS[fn](fn, args, ex) if entry[3] else entry
@@ -210,7 +211,8 @@ class CallClassifier:
         t = type(fn)
         if t is MethodType:
             if type(fn.__func__) is FunctionType:
-                return (*self._function(fn.__func__)[:3], False)
+                kind, what, replacement, walks = self._function(fn.__func__)
+                return kind, what, replacement, walks is True
         elif t is FunctionType:
             kind, what, replacement, walks = self._function(fn)
             return kind, what, replacement, walks is True

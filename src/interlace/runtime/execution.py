@@ -845,10 +845,12 @@ class Execution:
         """A step of library code walking ``container`` where instrumented code cannot see it (a call
         back into Python from ``max(d, key=f)``, an item of a ``copy.deepcopy``; see
         runtime/iterating.py): a scheduling point in either model, an atomic ``kind`` access of the
-        whole container, or a call when ``kind`` is None."""
+        whole container, or a call when ``kind`` is None. Python code ran since the walk's last step (a
+        callback, the library's own): a point where a GIL can switch threads too."""
         me = self.me()
         if me is None:
             return
+        self.fast.gil_points += 1
         if kind is None:
             self.point(me, "call", what, site)
         else:

@@ -19,10 +19,12 @@ whole container.
 
 from __future__ import annotations
 
+import collections
 import copy
 import functools
 import json
 from collections.abc import Callable
+from types import MethodType
 from typing import Any
 
 from .containers import container_base
@@ -109,12 +111,52 @@ def _whole_read(name: str) -> Callable[[Any, tuple, Any], tuple]:
     return classify
 
 
+def _read_then_write(name: str) -> Callable[[Any, tuple, Any], tuple]:
+    """A library method written in Python that reads the items of its container and writes them back
+    (``Counter.update``: ``self[elem] = count + self_get(elem, 0)`` for each element). It is not atomic:
+    two threads' updates can lose counts. It runs uninstrumented, so it is told as a read of the whole
+    container at the call and a write of it once the method returned: the race detector sees a
+    read-then-write, and another thread's between them is a lost update."""
+
+    def classify(fn: Any, args: tuple, ex: Any) -> tuple:
+        obj = fn.__self__ if type(fn) is MethodType else args[0] if args else None
+        if not _container(obj):
+            return "call", name, None, None
+        site = ex.current.site if ex.current is not None else None
+
+        def call(*a: Any, **kw: Any) -> Any:
+            result = fn(*a, **kw)
+            ex.walk_step(WRITE, obj, name, site)
+            return result
+
+        return READ, name, call, (obj, "*", False)
+
+    return classify
+
+
+def _method_read(name: str) -> Callable[[Any, tuple, Any], tuple]:
+    """A library method written in Python that reads all of its container (``Counter.most_common``)."""
+
+    def classify(fn: Any, args: tuple, ex: Any) -> tuple:
+        obj = fn.__self__ if type(fn) is MethodType else args[0] if args else None
+        if _container(obj):
+            return READ, name, None, (obj, "*", False)
+        return "call", name, None, None
+
+    return classify
+
+
 #: callee -> classify(fn, args, ex) -> (kind, what, replacement, target), like CallClassifier.classify
 WALKERS: dict[Any, Callable[[Any, tuple, Any], tuple]] = {
     functools.reduce: _calls_back(0, 1), map: _calls_back(0, 1), filter: _calls_back(0, 1),
     max: _calls_back("key", 0), min: _calls_back("key", 0), sorted: _calls_back("key", 0),
     copy.deepcopy: _deepcopy, copy.copy: _whole_read("copy.copy"),
     json.dumps: _whole_read("json.dumps"), json.dump: _whole_read("json.dump"),
+    collections.Counter.update: _read_then_write("Counter.update()"),
+    collections.Counter.subtract: _read_then_write("Counter.subtract()"),
+    collections.Counter.most_common: _method_read("Counter.most_common()"),
+    collections.Counter.elements: _method_read("Counter.elements()"),
+    **({collections.Counter.total: _method_read("Counter.total()")} if hasattr(collections.Counter, "total") else {}),
 }
 
 #: ``list.sort``: a write of the whole list, with a step at each call of its key

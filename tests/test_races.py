@@ -13,6 +13,7 @@ import json
 import os
 import re
 import sys
+import threading
 import weakref
 from unittest import mock
 
@@ -138,6 +139,42 @@ def test_lock_order_inversion_without_deadlock_is_reported(tmp_path):
             "(acquired at abba.py:9)") in text
     assert ("thread 'one' acquired Lock@abba.py:3 at abba.py:6 while holding Lock@abba.py:2 "
             "(acquired at abba.py:5)") in text
+
+
+def _try_in_reverse(kind, how):
+    """``one`` takes a then b; ``two`` holds b and only tries a (``how``): it would fail, not wait."""
+    def program():
+        a, b = getattr(threading, kind)(), getattr(threading, kind)()
+
+        def one():
+            with a:
+                with b:
+                    pass
+
+        def two():
+            with b:
+                if a.acquire(**how):
+                    a.release()
+
+        for target in (one, two):
+            t = threading.Thread(target=target)
+            t.start()
+            t.join()
+
+    return program
+
+
+@pytest.mark.parametrize("kind", ["Lock", "RLock"])
+def test_an_acquire_that_cannot_wait_is_no_lock_order_inversion(kind):
+    for how in ({"blocking": False}, {"timeout": 0}):
+        result = interlace.explore(_try_in_reverse(kind, how), executions=3, seed=0)
+        assert result.ok and result.lock_inversions == [], (how, result.report())
+        assert interlace.detect(_try_in_reverse(kind, how)).lock_inversions == []
+    # the same order taken by a blocking acquire (even a timed one) is an inversion
+    for how in ({}, {"timeout": 5}):
+        result = interlace.explore(_try_in_reverse(kind, how), executions=1, seed=0)
+        assert len(result.lock_inversions) == 1, how
+        assert interlace.detect(_try_in_reverse(kind, how)).lock_inversions != []
 
 
 def test_ignore_race_comment_suppresses_and_counts(tmp_path):

@@ -1,9 +1,10 @@
 """Lock-order inversions (lockdep): two threads taking the same locks in opposite orders.
 
 Whenever a thread acquires a lock while holding others, the order "held -> acquired" is recorded
-with where each was taken. When a new order closes a cycle with orders recorded by other threads,
-the program can deadlock, even if this execution did not: that is reported with both acquisition
-stacks.
+with where each was taken; not for an acquire that could not wait (``blocking=False``, ``timeout=0``):
+it fails instead of waiting, so it closes no cycle of waiting threads. When a new order closes a cycle
+with orders recorded by other threads, the program can deadlock, even if this execution did not: that
+is reported with both acquisition stacks.
 """
 
 from __future__ import annotations
@@ -84,11 +85,14 @@ class LockOrderDetector:
         pass
 
     def sync(self, ex: Any, kind: str, ts: Any, obj: Any) -> None:
-        if kind != "acquire" or getattr(obj, "internal", False) or not getattr(obj, "tracked", True):
+        if (kind != "acquire" and kind != "try-acquire") or getattr(obj, "internal", False) \
+                or not getattr(obj, "tracked", True):
             return
         lock_id = id(obj)
         self.labels[lock_id] = obj
         self.acquired_at[(ts.tid, lock_id)] = ts.site
+        if kind == "try-acquire":
+            return  # it would have failed rather than wait: no thread can be stuck on it (lockdep's trylock)
         held = [h for h in ts.held if h is not obj and not getattr(h, "internal", False)]
         if not held:
             return

@@ -527,7 +527,7 @@ class RaceDetector:
             self._bury()
         t = ts.tid
         self.segs[t] = self.segs.get(t, 0) + 1  # a read before this and a write after are two steps
-        if kind == "acquire":
+        if kind == "acquire" or kind == "try-acquire":
             held = self.lock_clocks.get(id(obj))
             if held is not None:
                 self.clock(t).join(held)

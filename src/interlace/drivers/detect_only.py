@@ -24,6 +24,7 @@ from ..runtime import handoffs, hooks
 from ..runtime.calls import CallClassifier
 from ..runtime.execution import Execution, _call_with_arguments
 from ..runtime.fastpath import plain_key
+from ..runtime.locks import TRY_ACQUIRE
 from ..runtime.patching import _internal_owner, _real_allocate_lock, _real_rlock_factory
 from ..runtime.state import ThreadState
 
@@ -45,7 +46,7 @@ class ObservedLock:
     def acquire(self, blocking: bool = True, timeout: float = -1) -> bool:
         got = self._lock.acquire(blocking, timeout)
         if got and not self.internal:
-            _sync("acquire", self)
+            _sync("acquire" if blocking and timeout != 0 else TRY_ACQUIRE, self)
         return got
 
     def release(self) -> None:
@@ -89,6 +90,14 @@ def _sync(kind: str, obj: Any) -> None:
     if isinstance(ex, NativeExecution):
         me = ex.me()
         if me is not None:
+            held = me.held  # the locks the thread holds, innermost last (lock-order inversions)
+            if kind == "release":
+                for i in range(len(held) - 1, -1, -1):
+                    if held[i] is obj:
+                        del held[i]
+                        break
+            else:
+                held.append(obj)
             ex.synced(kind, me, obj)
 
 

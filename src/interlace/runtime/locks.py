@@ -29,6 +29,10 @@ from typing import Any
 
 from . import hooks
 
+#: the synchronisation observers are told of an acquire that could not have waited (``blocking=False``,
+#: ``timeout=0``): it orders like any acquire, but cannot be part of a deadlock (see detect/lockorder.py)
+TRY_ACQUIRE = "try-acquire"
+
 
 def _managed() -> tuple[Any, Any]:
     ex = hooks._active
@@ -90,7 +94,7 @@ class ControlledLock:
             # a timed wait woken by a release could have timed out before it: no edge then
             _tell(ex, "woken" if timeout == -1 else "woken-timed", me, self)
         if ex.observers and self.tracked and not self.internal:
-            ex.synced("acquire", me, self)
+            ex.synced("acquire" if blocking and timeout != 0 else TRY_ACQUIRE, me, self)
         return True
 
     def release(self) -> None:
@@ -177,14 +181,14 @@ class ControlledRLock:
         self._owner = me
         self._count = 1
         me.held.append(self)
-        self._note(ex, me, "acquire")
+        self._note(ex, me, "acquire", blocking and timeout != 0)
         return True
 
-    def _note(self, ex: Any, me: Any, kind: str) -> None:
+    def _note(self, ex: Any, me: Any, kind: str, could_wait: bool = True) -> None:
         if not self.internal:
             ex.note(me, kind, self.label, None)
             if ex.observers:
-                ex.synced(kind, me, self)
+                ex.synced(kind if could_wait else TRY_ACQUIRE, me, self)
         elif kind == "acquire":
             _tell(ex, "acquire", me, self)
 

@@ -62,6 +62,18 @@ ALONE_CLOCK_STEP = 0.5
 #: ended on a clock that stood still (``multiprocessing.Pool``'s handler threads poll with it)
 CLOCK_READS_STILL = 1000
 CLOCK_POLL_STEP = 0.001
+#: a thread that reads the clock POLL_READS times while it stands still is polling it (``while
+#: time.time() - start < 30:`` with other threads at work, or sleeping a few nanoseconds): from then on
+#: the clock counts the program's work, WORK_STEP virtual seconds per scheduling point of any thread
+#: (threads take turns, as under a GIL), so the loop ends after 30 / WORK_STEP points in all, as it ends
+#: on a real machine after as much work; on a clock that stood still it never did. A program that only
+#: sleeps and reads the clock sees sleeps last exactly what they asked. The timed waits the clock passes
+#: end (see advance_clock).
+POLL_READS = 8
+WORK_STEP = 10e-6
+#: a clock that moved less than this since a thread began reading it stands still for that thread (a
+#: sleep of ``sys.float_info.min`` seconds moves it by as much, or not at all once it is past zero)
+POLL_STILL = 1e-6
 #: a program's timed wait for another thread (a lock, a join, an Event/Condition/Queue/Barrier wait) with
 #: a timeout of at least this many seconds guards against a hang: no real machine lets it expire while
 #: another thread can still run, so it ends only when none can (a sleep, and a shorter timeout, which
@@ -140,6 +152,8 @@ class Execution:
         self._alone_since = 0
         self._read_at = -1  # the step of the last clock read, and how many reads since at that step
         self._reads_still = 0
+        self._worked_at = 0  # the step up to which the clock counted the work done (WORK_STEP)
+        self._polls: dict[int, tuple[float, int, int]] = {}  # tid -> (clock, reads of it, at step)
         # the tids of the RUNNABLE threads, ascending, kept in step with every status change by
         # _runnable()/_not_runnable(), which also end the fast path's budget
         self.enabled: list[int] = []
@@ -642,6 +656,17 @@ class Execution:
         scheduler applies that rule when it is asked, every BUDGET_CAP points of a thread alone, which
         for a loop that only reads the clock is millions of steps: a one-second busy-wait took 30 s."""
         step = self.fast.step
+        polled = self._polls.get(me.tid)
+        if polled is None or self.now - polled[0] >= POLL_STILL:
+            self._polls[me.tid] = (self.now, 1, step)
+        elif polled[1] + 1 < POLL_READS:
+            self._polls[me.tid] = (polled[0], polled[1] + 1, polled[2])
+        else:
+            worked = step - max(polled[2], self._worked_at)
+            if worked > 0:
+                self._worked_at = step
+                self.advance_clock(self.now + worked * WORK_STEP)
+            self._polls[me.tid] = (self.now, 1, step)
         if step - self._alone_since > ALONE_WINDOW:
             self._clock_alone(me)
         elif step != self._read_at:

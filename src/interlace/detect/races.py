@@ -65,9 +65,11 @@ class Access:
     stack: tuple[Frame, ...]
     line: tuple  # (filename, lineno) of site
     key: Any  # the location's key ("*": the whole container), to tell which locations conflict
-    #: [switch points before the first access of its statement, before the last, accesses]: the
-    #: accesses of one thread to one location within one statement (see RaceDetector._gil_verdict)
-    run: list
+    #: the accesses of one thread to one location within one statement (see RaceDetector._gil_verdict):
+    #: the switch points before the first, if it is the only one; else, shared by the accesses of the
+    #: run, [switch points before the first, before the last, accesses] (most runs have one access:
+    #: a list for each costs 100 threads reading 10,000 objects 240 MB)
+    run: int | list
     task: bool = False  # made by an asyncio task (see runtime/eventloop.py)
 
     @property
@@ -148,7 +150,7 @@ class _Step:
 
     __slots__ = ("number", "line", "kind", "run")
 
-    def __init__(self, number: int, line: tuple, kind: str, run: list) -> None:
+    def __init__(self, number: int, line: tuple, kind: str, run: int | list) -> None:
         self.number = number
         self.line = line
         self.kind = kind
@@ -279,6 +281,17 @@ def _kind_of(check: Access, act: Access) -> str:
     return "lost update" if check.line == act.line else "check-then-act"
 
 
+#: site -> its line, ``(filename, lineno)``: one tuple per line, kept by every access made there
+_LINES: dict[tuple, tuple] = {}
+
+
+def _line(site: tuple) -> tuple:
+    if len(_LINES) > 100_000:
+        _LINES.clear()  # a bound for long-lived processes (a whole test suite under the plugin)
+    line = _LINES[site] = (site[0], site[1])
+    return line
+
+
 def _site_key(site: tuple) -> tuple:
     return (site[0], site[1])
 
@@ -298,26 +311,42 @@ class _BySite:
     access at hand is reported already. Without that, every access of the seed article's 400 threads
     walked 400 entries per loop, to find the one lost update reported long before."""
 
-    __slots__ = ("entries", "lines", "by_line")
+    __slots__ = ("entries", "by_line", "line_of")
 
-    def __init__(self) -> None:
+    def __init__(self, line_of: Any) -> None:
         self.entries: dict[Any, Any] = {}
-        self.lines: dict[Any, tuple] = {}  # owner -> the line its entry is grouped under
         self.by_line: dict[tuple, dict[Any, Any]] = {}
+        #: the line an entry is grouped under, from the entry itself (a dict of it per owner cost a
+        #: dict entry per thread and location)
+        self.line_of = line_of
 
     def get(self, owner: Any) -> Any:
         return self.entries.get(owner)
 
     def put(self, owner: Any, value: Any, line: tuple) -> None:
-        old = self.lines.get(owner)
-        if old is not None and old != line:
-            group = self.by_line[old]
-            del group[owner]
-            if not group:
-                del self.by_line[old]
-        self.lines[owner] = line
+        entries = self.entries
+        old = entries.get(owner)
+        if old is not None:
+            old_line = self.line_of(old)
+            if old_line != line:
+                group = self.by_line[old_line]
+                del group[owner]
+                if not group:
+                    del self.by_line[old_line]
         self.by_line.setdefault(line, {})[owner] = value
-        self.entries[owner] = value
+        entries[owner] = value
+
+
+def _access_line(access: Access) -> tuple:
+    return access.line
+
+
+def _check_line(check: _Check) -> tuple:
+    return check.access.line
+
+
+def _act_line(rmw: tuple[_Check, Access]) -> tuple:
+    return rmw[1].line
 
 
 class _Location:
@@ -329,9 +358,10 @@ class _Location:
         self.what = what
         #: the clock of its last writer at that write: what a thread that accesses it next obtains
         self.pub: list[int] = []
-        #: the threads that obtained ``pub`` already: a clock only grows, so obtaining it again is nothing
-        self.obtained: set[int] = set()
-        self.writes = _BySite()  # each thread's last write of it (lost updates)
+        #: the threads that obtained ``pub`` already, a bit per thread id (a set of them cost 50 bytes per
+        #: thread and location): a clock only grows, so obtaining it again is nothing
+        self.obtained = 0
+        self.writes = _BySite(_access_line)  # each thread's last write of it (lost updates)
 
 
 class _Check:
@@ -339,28 +369,31 @@ class _Check:
     the read that a later write of the group in the same stretch may depend on. ``pre``: the thread's clock before
     that read obtained anything from the location (see :meth:`RaceDetector._atomicity`); only that stretch
     uses it, so it is dropped when the thread's next stretch makes its first check (a copy of a clock per
-    thread and location read is most of the detector's memory on many threads reading many objects)."""
+    thread and location read is most of the detector's memory on many threads reading many objects).
+    ``seg``: the stretch, one tuple shared by the checks made in it. ``use``: of a container, the
+    latest read that relied on this check (see :meth:`RaceDetector._use`)."""
 
-    __slots__ = ("seg", "access", "pre")
+    __slots__ = ("seg", "access", "pre", "use")
 
     def __init__(self, seg: tuple, access: Access, pre: list[int] | None) -> None:
         self.seg = seg
         self.access = access
         self.pre = pre
+        self.use: Access | None = None
 
 
 class _Group:
     """The locations an atomic step can read then write: one location, or a whole container with its
     items. ``checks``: each thread's :class:`_Check` of each key; ``rmws``: each thread's last read-then-write,
     ``(check, write)``; ``uses``: of a container, each thread's last check then later read of it
-    (``if k in d: return d[k]``), ``(check, read)``."""
+    (``if k in d: return d[k]``): the check, whose ``use`` is that read."""
 
     __slots__ = ("checks", "rmws", "uses")
 
     def __init__(self) -> None:
-        self.checks = _BySite()  # (tid, key) -> that thread's check of that key
-        self.rmws = _BySite()  # tid -> (check, write), grouped by the write's line
-        self.uses: dict[int, tuple[_Check, Access]] = {}  # containers: a check then a read that relies on it
+        self.checks = _BySite(_check_line)  # (tid, key) -> that thread's check of that key
+        self.rmws = _BySite(_act_line)  # tid -> (check, write), grouped by the write's line
+        self.uses: dict[int, _Check] = {}  # containers: a check then a read that relies on it
 
 
 class _Known:
@@ -378,11 +411,10 @@ class _Known:
 
 def _obtain(into: list[int], pub: list[int]) -> None:
     """``into`` (a thread's clock entries) becomes the pointwise maximum of itself and ``pub``."""
-    if len(pub) > len(into):
-        into.extend([0] * (len(pub) - len(into)))
-    for i, v in enumerate(pub):
-        if v > into[i]:
-            into[i] = v
+    n = len(pub)
+    if n > len(into):
+        into.extend([0] * (n - len(into)))
+    into[:n] = map(max, into, pub)  # (a loop in C: a clock has an entry per thread, hundreds of them)
 
 
 def _conflict(a: Any, b: Any) -> bool:
@@ -404,6 +436,8 @@ class RaceDetector:
         self.stacks = stacks
         self.races: list[Race] = []  # new, distinct races found by the last execution
         self.seen: dict[frozenset, Race] = {}  # by the pair of code locations
+        #: line -> the lines of the accesses its violations are with (the pairs of ``seen`` that are no note)
+        self.violated: dict[tuple, set[tuple]] = {}
         self.suppressed = 0
         self.stackless: dict[tuple[int, int], list[Access]] = {}  # (tid, number) -> accesses to complete
         #: called with each new race that fails a run, as soon as it is found (``interlace run``
@@ -432,7 +466,10 @@ class RaceDetector:
         self.groups: dict[Any, _Group] = {}
         self.dict_owners: dict[int, tuple[int, type]] = {}  # id of an object's __dict__ -> (id, type) of it
         self.owned_dicts: dict[int, int] = {}  # the other way: id of an object -> id of its __dict__
-        self.last: dict[tuple, Access | _Step] = {}  # (tid, location) -> that thread's latest access to it
+        # tid -> that thread's latest access, and the location it was to (a run of accesses to one location
+        # in one statement only ever continues the thread's latest; see _gil_verdict)
+        self.last: dict[int, Access | _Step] = {}
+        self.last_at: dict[int, _Location] = {}
         self.segs: dict[int, int] = {}  # tid -> number of its synchronisation events so far
         self.stretch: dict[int, tuple[tuple, list[_Check]]] = {}  # tid -> (its stretch, the checks made in it)
         self.started: dict[int, str] = {}
@@ -567,17 +604,21 @@ class RaceDetector:
         cc = c.c
         epoch = cc[t] if t < len(cc) else 0
         ordinal = ex.access_number(ts)
-        # the statement this access belongs to, for the GIL verdict (see _gil_verdict)
-        line = (site[0], site[1])
-        before = self.last.get((t, lk))
-        if (before is not None and before.number == ordinal - 1 and before.line == line
-                and not (before.kind != "read" and kind == "read")):
+        # the statement this access belongs to, for the GIL verdict (see _gil_verdict): a run goes on
+        # while the thread's accesses are to this location, one after the other, at one line
+        line = _LINES.get(site) or _line(site)
+        before = self.last.get(t)
+        if (before is not None and before.number == ordinal - 1 and self.last_at[t] is location
+                and before.line == line and not (before.kind != "read" and kind == "read")):
             run = before.run
-            run[1] = ex.gil_clock(ts)
-            run[2] += 1
+            if type(run) is int:
+                run = before.run = [run, ex.gil_clock(ts), 2]
+            else:
+                run[1] = ex.gil_clock(ts)
+                run[2] += 1
         else:
-            gil_clock = ex.gil_clock(ts)
-            run = [gil_clock, gil_clock, 1]
+            run = ex.gil_clock(ts)
+        self.last_at[t] = location
         write = kind != "read"
         # FastTrack's same-epoch rule: this thread made the same access at the same place since its
         # last synchronisation and the location has not changed hands since; nothing new can race.
@@ -585,11 +626,11 @@ class RaceDetector:
         same = location.reads.get(t) if not write else None
         if (same is not None and same.tid == t and same.clock == epoch and same.line == line
                 and same.kind == kind and same.atomic == atomic):
-            self.last[(t, lk)] = _Step(ordinal, line, kind, run)
+            self.last[t] = _Step(ordinal, line, kind, run)
             return
         access = Access(t, ts.name, kind, location.what, site, epoch, ordinal, atomic,
                         capture() if self.stacks else (), line, lk[1], run, ts.task is not None)
-        self.last[(t, lk)] = access
+        self.last[t] = access
         w = location.write
         if w is not None and w.tid != t and w.clock > (cc[w.tid] if w.tid < len(cc) else 0) \
                 and not (w.atomic and atomic):
@@ -616,20 +657,20 @@ class RaceDetector:
         self._atomicity(ex, group, location, related, lk, access, cc, write, ex.back_edge_count(ts), _apart(ex))
         # what this access obtains: the clocks the last writers left (every access is atomic)
         w = location.write
-        if w is not None and w.tid != t and t not in location.obtained:
+        if w is not None and w.tid != t and not location.obtained >> t & 1:
             _obtain(cc, location.pub)
-            location.obtained.add(t)
+            location.obtained |= 1 << t
         for loc in related:
             w = loc.write
-            if w is not None and w.tid != t and t not in loc.obtained:
+            if w is not None and w.tid != t and not loc.obtained >> t & 1:
                 _obtain(cc, loc.pub)
-                loc.obtained.add(t)
+                loc.obtained |= 1 << t
         if write:
             location.write = access
             location.reads = {}
             location.writes.put(t, access, access.line)
             location.pub = cc[:]
-            location.obtained = set()
+            location.obtained = 0
             cc[t] = epoch + 1  # what this thread does next is not published by this write
         else:
             location.reads[t] = access
@@ -679,19 +720,19 @@ class RaceDetector:
         k = access.key
         checks = group.checks
         if not write:
-            check = checks.get((t, k))
+            check = checks.entries.get((t, k))
             if check is None or check.seg != seg:
-                check = _Check(seg, access, list(cc))
-                checks.put((t, k), check, access.line)
                 stretch = self.stretch.get(t)
                 if stretch is None or stretch[0] != seg:
                     if stretch is not None:
                         for old in stretch[1]:
                             old.pre = None
                     stretch = self.stretch[t] = (seg, [])
+                check = _Check(stretch[0], access, list(cc))
+                checks.put((t, k), check, access.line)
                 stretch[1].append(check)
                 if container and k != _WHOLE:
-                    whole = checks.get((t, _WHOLE))
+                    whole = checks.entries.get((t, _WHOLE))
                     if whole is not None and whole.seg == seg:
                         self._use(ex, group, location, related, lk, access, whole, apart)  # if k in d: d[k]
             elif container:
@@ -725,7 +766,8 @@ class RaceDetector:
                                     f"{_loc(ucheck.access.site)} and its write at {_loc(uwrite.site)}, which "
                                     "then overwrites it")
         if apart and container and access.kind == "delete":
-            for u, (ucheck, use) in group.uses.items():
+            for u, ucheck in group.uses.items():
+                use = ucheck.use
                 # this removal can come between another thread's check of the container and its use
                 if (u != t and use.clock > (cc[u] if u < len(cc) else 0)
                         and _conflict(k, ucheck.access.key) and _conflict(k, use.key)
@@ -736,7 +778,7 @@ class RaceDetector:
                                     f"{_loc(ucheck.access.site)} and its use at {_loc(use.site)}")
         # this thread's check that this write may act on: its earliest read of the item or of the whole
         check = None
-        for candidate in (checks.get((t, k)), checks.get((t, _WHOLE)) if k != _WHOLE else None):
+        for candidate in (checks.entries.get((t, k)), checks.entries.get((t, _WHOLE)) if k != _WHOLE else None):
             if (candidate is not None and candidate.seg == seg
                     and (check is None or candidate.access.number < check.access.number)):
                 check = candidate
@@ -776,7 +818,8 @@ class RaceDetector:
         ``if q: q[0]``): another thread's removal (``del``, ``pop``, ``clear``, ...: a delete; what adds
         or replaces items keeps what the check saw) not ordered before the check can come between them."""
         t = access.tid
-        group.uses[t] = (check, access)
+        group.uses[t] = check
+        check.use = access
         if not apart:
             return
         pre = check.pre
@@ -836,12 +879,9 @@ class RaceDetector:
         known = self.objects.pop(oid, None)
         if known is None:
             return
-        threads = range(len(self.clocks))
         for lk in known.locations:
             self.locations.pop(lk, None)
             self.groups.pop(lk, None)
-            for t in threads:
-                self.last.pop((t, lk), None)
 
     # -- reporting -------------------------------------------------------------------------------------
 
@@ -849,8 +889,13 @@ class RaceDetector:
         """Whether a violation between ``current`` and an access at ``line`` is not reported yet (or only as
         a note): asked before the words of its report are made, which cost more than this (hundreds of
         threads repeat one lost update: almost every violation seen is one already reported)."""
-        known = self.seen.get(frozenset({current.line, line}))
-        return known is None or known.note
+        return line not in self.violated.get(current.line, ())
+
+    def _violated(self, race: Race) -> None:
+        """Index a race that is (now) a violation for :meth:`_unreported`."""
+        a, b = race.current.line, race.previous.line
+        self.violated.setdefault(a, set()).add(b)
+        self.violated.setdefault(b, set()).add(a)
 
     def _violation(self, ex: Any, loc: _Location, lk: tuple, current: Access, previous: Access,
                    violation: str, why: str) -> None:
@@ -859,13 +904,14 @@ class RaceDetector:
 
     def _race(self, ex: Any, loc: _Location, lk: tuple, current: Access, previous: Access,
               violation: str = "", why: str = "") -> None:
-        key = _pair_key(current, previous)
+        key = frozenset({current.line, previous.line})  # (see _pair_key: a line is its site's key)
         known = self.seen.get(key)
         if known is not None:
             if not (known.note and violation):
                 return  # reported already (between the units of an event loop: at nearly every turn)
             if any(r is known for r in self.races):  # found as a note in this execution: it is more
                 known.violation, known.why, known.current, known.previous = violation, why, current, previous
+                self._violated(known)
                 if not self.stacks:
                     for a in (current, previous):
                         self.stackless.setdefault((a.tid, a.number), []).append(a)
@@ -874,6 +920,8 @@ class RaceDetector:
                 return
         race = Race(loc.what, self._origin(lk), current, previous, violation=violation, why=why)
         self.seen[key] = race
+        if violation:
+            self._violated(race)
         for tid in (current.tid, previous.tid):
             if tid in self.started:
                 race.started[ex.threads[tid].name] = self.started[tid]
@@ -930,7 +978,7 @@ class RaceDetector:
             return True, f"This interpreter (Python {version}) is free-threaded: the race can manifest here."
         sequences = []
         for a in (race.previous, race.current):
-            first, last, accesses = a.run
+            first, last, accesses = (a.run, a.run, 1) if type(a.run) is int else a.run
             if accesses > 1:
                 sequences.append((a, last - first))
         if any(switches > 0 for _a, switches in sequences):

@@ -350,9 +350,9 @@ def _act_line(rmw: tuple[_Check, Access]) -> tuple:
 
 
 class _Location:
-    __slots__ = ("write", "reads", "what", "pub", "obtained", "writes")
+    __slots__ = ("write", "reads", "what", "pub", "obtained", "writes", "serial")
 
-    def __init__(self, what: str) -> None:
+    def __init__(self, what: str, serial: int) -> None:
         self.write: Access | None = None
         self.reads: dict[int, Access] = {}
         self.what = what
@@ -362,21 +362,29 @@ class _Location:
         #: thread and location): a clock only grows, so obtaining it again is nothing
         self.obtained = 0
         self.writes = _BySite(_access_line)  # each thread's last write of it (lost updates)
+        self.serial = serial  # unique among the locations of an execution (see _owner)
+
+
+def _owner(t: int, location: _Location | None) -> Any:
+    """What names thread ``t``'s check of ``location`` in its group: an int (a tuple costs twice its
+    memory, once per thread and location read, and is built at each look-up)."""
+    if location is None:
+        return None
+    return location.serial << 16 | t if t < 65536 else (t, location.serial)
 
 
 class _Check:
     """A thread's first read of a group of locations since its last synchronisation or loop back-edge:
     the read that a later write of the group in the same stretch may depend on. ``pre``: the thread's clock before
     that read obtained anything from the location (see :meth:`RaceDetector._atomicity`); only that stretch
-    uses it, so it is dropped when the thread's next stretch makes its first check (a copy of a clock per
-    thread and location read is most of the detector's memory on many threads reading many objects).
-    ``seg``: the stretch, one tuple shared by the checks made in it. ``use``: of a container, the
-    latest read that relied on this check (see :meth:`RaceDetector._use`)."""
+    uses it, so it is dropped when the thread's next stretch begins (a copy of a clock per thread and
+    location read is most of the detector's memory on many threads reading many objects). Which stretch
+    a check belongs to is told by its access's number (see ``RaceDetector.stretch``). ``use``: of a
+    container, the latest read that relied on this check (see :meth:`RaceDetector._use`)."""
 
-    __slots__ = ("seg", "access", "pre", "use")
+    __slots__ = ("access", "pre", "use")
 
-    def __init__(self, seg: tuple, access: Access, pre: list[int] | None) -> None:
-        self.seg = seg
+    def __init__(self, access: Access, pre: list[int] | None) -> None:
         self.access = access
         self.pre = pre
         self.use: Access | None = None
@@ -391,7 +399,7 @@ class _Group:
     __slots__ = ("checks", "rmws", "uses")
 
     def __init__(self) -> None:
-        self.checks = _BySite(_check_line)  # (tid, key) -> that thread's check of that key
+        self.checks = _BySite(_check_line)  # _owner(tid, location of key) -> that thread's check of that key
         self.rmws = _BySite(_act_line)  # tid -> (check, write), grouped by the write's line
         self.uses: dict[int, _Check] = {}  # containers: a check then a read that relies on it
 
@@ -454,6 +462,7 @@ class RaceDetector:
         self.lock_clocks: dict[int, VectorClock] = {}  # id of a lock -> the clock of its last release
         self.handoff_clocks: dict[tuple, VectorClock] = {}
         self.locations: dict[tuple, _Location] = {}
+        self.serial = 0  # of the last location made
         # Objects are known by id() only: the detector holds no reference, strong or weak, to any object
         # of the program (its lifetime, its weak references, ``__weakref__`` and ``getweakrefcount`` are
         # the program's own). The native watch says when a known object dies (_bury); without it, a new
@@ -471,7 +480,10 @@ class RaceDetector:
         self.last: dict[int, Access | _Step] = {}
         self.last_at: dict[int, _Location] = {}
         self.segs: dict[int, int] = {}  # tid -> number of its synchronisation events so far
-        self.stretch: dict[int, tuple[tuple, list[_Check]]] = {}  # tid -> (its stretch, the checks made in it)
+        #: tid -> its stretch: (synchronisation events, loop back-edges) so far, the number of its first
+        #: access seen in it (a check of an earlier number is of an earlier stretch: both counts only grow),
+        #: the checks made in it
+        self.stretch: dict[int, tuple[int, int, int, list[_Check]]] = {}
         self.started: dict[int, str] = {}
         self.pending: list[tuple[Race, tuple]] = []
 
@@ -594,7 +606,9 @@ class RaceDetector:
             self._forget(oid)  # a new object at the address of one that died
             known = location = None
         if location is None:
-            location = self.locations[lk] = _Location(ex.describe(obj, key) if key != _WHOLE else tp.__name__)
+            self.serial += 1
+            location = self.locations[lk] = _Location(ex.describe(obj, key) if key != _WHOLE else tp.__name__,
+                                                      self.serial)
             if known is None:
                 known = self._know(oid, tp, obj, key, site)
             known.locations.append(lk)
@@ -715,25 +729,28 @@ class RaceDetector:
             group = self.groups[key] = _Group()
             if type(key) is tuple and len(key) == 1:
                 self.objects[key[0]].locations.append(key)  # forgotten with its object
-        seg = (self.segs.get(t, 0), back_edges)
+        segs = self.segs.get(t, 0)
+        stretch = self.stretch.get(t)
+        if stretch is None or stretch[0] != segs or stretch[1] != back_edges:
+            if stretch is not None:
+                for old in stretch[3]:
+                    old.pre = None
+            stretch = self.stretch[t] = (segs, back_edges, access.number, [])
+        first = stretch[2]
         container = len(key) == 1
         k = access.key
         checks = group.checks
+        entries = checks.entries
+        owner = location.serial << 16 | t if t < 65536 else (t, location.serial)  # (_owner, inline)
         if not write:
-            check = checks.entries.get((t, k))
-            if check is None or check.seg != seg:
-                stretch = self.stretch.get(t)
-                if stretch is None or stretch[0] != seg:
-                    if stretch is not None:
-                        for old in stretch[1]:
-                            old.pre = None
-                    stretch = self.stretch[t] = (seg, [])
-                check = _Check(stretch[0], access, list(cc))
-                checks.put((t, k), check, access.line)
-                stretch[1].append(check)
+            check = entries.get(owner)
+            if check is None or check.access.number < first:
+                check = _Check(access, list(cc))
+                checks.put(owner, check, access.line)
+                stretch[3].append(check)
                 if container and k != _WHOLE:
-                    whole = checks.entries.get((t, _WHOLE))
-                    if whole is not None and whole.seg == seg:
+                    whole = entries.get(_owner(t, self.locations.get((key[0], _WHOLE))))
+                    if whole is not None and whole.access.number >= first:
                         self._use(ex, group, location, related, lk, access, whole, apart)  # if k in d: d[k]
             elif container:
                 self._use(ex, group, location, related, lk, access, check, apart)
@@ -778,8 +795,10 @@ class RaceDetector:
                                     f"{_loc(ucheck.access.site)} and its use at {_loc(use.site)}")
         # this thread's check that this write may act on: its earliest read of the item or of the whole
         check = None
-        for candidate in (checks.entries.get((t, k)), checks.entries.get((t, _WHOLE)) if k != _WHOLE else None):
-            if (candidate is not None and candidate.seg == seg
+        # a container's whole has a location of its own (an item's check and the whole's are one group's)
+        whole = self.locations.get((key[0], _WHOLE)) if container and k != _WHOLE else None
+        for candidate in (entries.get(owner), entries.get(_owner(t, whole))):
+            if (candidate is not None and candidate.access.number >= first
                     and (check is None or candidate.access.number < check.access.number)):
                 check = candidate
         if check is None:
@@ -803,8 +822,9 @@ class RaceDetector:
                                         "write, which then overwrites it")
         line = check.access.line  # another thread's check at the same line, which this write may follow
         if self._unreported(access, line):
-            for (u, ukey), ucheck in checks.by_line.get(line, {}).items():
-                if (u != t and _conflict(ukey, k)
+            for ucheck in checks.by_line.get(line, {}).values():
+                u = ucheck.access.tid
+                if (u != t and _conflict(ucheck.access.key, k)
                         and ucheck.access.clock > (cc[u] if u < len(cc) else 0)
                         and not _same_loop(ex, t, u)
                         and self._unreported(access, line)):

@@ -66,10 +66,10 @@ class Access:
     line: tuple  # (filename, lineno) of site
     key: Any  # the location's key ("*": the whole container), to tell which locations conflict
     #: the accesses of one thread to one location within one statement (see RaceDetector._gil_verdict):
-    #: the switch points before the first, if it is the only one; else, shared by the accesses of the
-    #: run, [switch points before the first, before the last, accesses] (most runs have one access:
-    #: a list for each costs 100 threads reading 10,000 objects 240 MB)
-    run: int | list
+    #: None if this is the only one; else, shared by the accesses of the run, [switch points before the
+    #: first, before the last, accesses] (most runs have one access, and the verdict needs no count of a
+    #: run of one: a list and an int for each cost 100 threads reading 10,000 objects 300 MB)
+    run: list | None
     task: bool = False  # made by an asyncio task (see runtime/eventloop.py)
 
     @property
@@ -150,7 +150,7 @@ class _Step:
 
     __slots__ = ("number", "line", "kind", "run")
 
-    def __init__(self, number: int, line: tuple, kind: str, run: int | list) -> None:
+    def __init__(self, number: int, line: tuple, kind: str, run: list | None) -> None:
         self.number = number
         self.line = line
         self.kind = kind
@@ -479,6 +479,7 @@ class RaceDetector:
         # in one statement only ever continues the thread's latest; see _gil_verdict)
         self.last: dict[int, Access | _Step] = {}
         self.last_at: dict[int, _Location] = {}
+        self.last_gil: dict[int, int] = {}  # tid -> the switch points before its latest access
         self.segs: dict[int, int] = {}  # tid -> number of its synchronisation events so far
         #: tid -> its stretch: (synchronisation events, loop back-edges) so far, the number of its first
         #: access seen in it (a check of an earlier number is of an earlier stretch: both counts only grow),
@@ -625,13 +626,14 @@ class RaceDetector:
         if (before is not None and before.number == ordinal - 1 and self.last_at[t] is location
                 and before.line == line and not (before.kind != "read" and kind == "read")):
             run = before.run
-            if type(run) is int:
-                run = before.run = [run, ex.gil_clock(ts), 2]
+            if run is None:
+                run = before.run = [self.last_gil[t], ex.gil_clock(ts), 2]
             else:
                 run[1] = ex.gil_clock(ts)
                 run[2] += 1
         else:
-            run = ex.gil_clock(ts)
+            run = None
+            self.last_gil[t] = ex.gil_clock(ts)  # where a run that goes on from this access begins
         self.last_at[t] = location
         write = kind != "read"
         # FastTrack's same-epoch rule: this thread made the same access at the same place since its
@@ -998,8 +1000,8 @@ class RaceDetector:
             return True, f"This interpreter (Python {version}) is free-threaded: the race can manifest here."
         sequences = []
         for a in (race.previous, race.current):
-            first, last, accesses = (a.run, a.run, 1) if type(a.run) is int else a.run
-            if accesses > 1:
+            if a.run is not None:  # (a run of one access has no switch point within it)
+                first, last, _accesses = a.run
                 sequences.append((a, last - first))
         if any(switches > 0 for _a, switches in sequences):
             a = next(a for a, s in sequences if s > 0)

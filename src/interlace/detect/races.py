@@ -292,6 +292,12 @@ def _line(site: tuple) -> tuple:
     return line
 
 
+def _index_pair(index: dict[tuple, set[tuple]], a: tuple, b: tuple) -> None:
+    """Add the pair of lines ``a``, ``b`` to ``index`` (line -> the lines it is paired with)."""
+    index.setdefault(a, set()).add(b)
+    index.setdefault(b, set()).add(a)
+
+
 def _site_key(site: tuple) -> tuple:
     return (site[0], site[1])
 
@@ -446,6 +452,7 @@ class RaceDetector:
         self.seen: dict[frozenset, Race] = {}  # by the pair of code locations
         #: line -> the lines of the accesses its violations are with (the pairs of ``seen`` that are no note)
         self.violated: dict[tuple, set[tuple]] = {}
+        self.noted: dict[tuple, set[tuple]] = {}  # line -> the lines of the accesses its races are with
         self.suppressed = 0
         self.stackless: dict[tuple[int, int], list[Access]] = {}  # (tid, number) -> accesses to complete
         #: called with each new race that fails a run, as soon as it is found (``interlace run``
@@ -915,9 +922,7 @@ class RaceDetector:
 
     def _violated(self, race: Race) -> None:
         """Index a race that is (now) a violation for :meth:`_unreported`."""
-        a, b = race.current.line, race.previous.line
-        self.violated.setdefault(a, set()).add(b)
-        self.violated.setdefault(b, set()).add(a)
+        _index_pair(self.violated, race.current.line, race.previous.line)
 
     def _violation(self, ex: Any, loc: _Location, lk: tuple, current: Access, previous: Access,
                    violation: str, why: str) -> None:
@@ -926,6 +931,8 @@ class RaceDetector:
 
     def _race(self, ex: Any, loc: _Location, lk: tuple, current: Access, previous: Access,
               violation: str = "", why: str = "") -> None:
+        if not violation and previous.line in self.noted.get(current.line, ()):
+            return  # reported already (the first read of each object by each thread, of an object published)
         key = frozenset({current.line, previous.line})  # (see _pair_key: a line is its site's key)
         known = self.seen.get(key)
         if known is not None:
@@ -942,6 +949,7 @@ class RaceDetector:
                 return
         race = Race(loc.what, self._origin(lk), current, previous, violation=violation, why=why)
         self.seen[key] = race
+        _index_pair(self.noted, current.line, previous.line)
         if violation:
             self._violated(race)
         for tid in (current.tid, previous.tid):

@@ -326,9 +326,6 @@ class _BySite:
         #: dict entry per thread and location)
         self.line_of = line_of
 
-    def get(self, owner: Any) -> Any:
-        return self.entries.get(owner)
-
     def put(self, owner: Any, value: Any, line: tuple) -> None:
         entries = self.entries
         old = entries.get(owner)

@@ -9,7 +9,7 @@ run`` with and without the race detector of 100 threads reading a linked list of
 of more-itertools' ``concurrent_tee`` test: many threads reading many objects, the detector's costliest).
 
 Usage: python bench/bench_real_size.py [--threads N] [--increments M] [--quick] [--no-pure] [--seed S]
-                                       [--no-explore] [--no-readers]
+                                       [--no-explore] [--no-readers] [--only-readers]
 (default 400 threads x 100,000 increments, the article's size; ``--quick``: 40 x 10,000)
 """
 
@@ -71,6 +71,7 @@ def main() -> None:
     parser.add_argument("--no-explore", action="store_true", help="skip the explore rows")
     parser.add_argument("--no-readers", action="store_true",
                         help="skip the many-readers rows (100 threads x 10,000 cells; --quick: 50 x 2,000)")
+    parser.add_argument("--only-readers", action="store_true", help="only the many-readers rows")
     options = parser.parse_args()
     n, m = (40, 10_000) if options.quick else (options.threads, options.increments)
     py = sys.executable
@@ -84,6 +85,9 @@ def main() -> None:
           f"{platform.machine()}, {os.cpu_count()} CPUs; native accelerator "
           f"{'built' if native() is not None else 'NOT built'}")
     with tempfile.TemporaryDirectory() as tmp:
+        if options.only_readers:
+            reader_rows(py, base, tmp, options.seed, *((2_000, 50) if options.quick else (10_000, 100)))
+            return
         plain_wall, plain_cpu, plain_rss = measure([py, ARTICLE, str(n), str(m)], base, tmp)
         print(f"{'mode':<26}{'wall s':>8}{'ratio':>8}{'cpu s':>8}{'cpu ratio':>10}{'peak RSS':>10}")
         print(f"{'plain python':<26}{plain_wall:>8.2f}{1:>7.1f}x{plain_cpu:>8.2f}{1:>9.1f}x{plain_rss:>7} MB")

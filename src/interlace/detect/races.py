@@ -66,9 +66,11 @@ class Access:
     stack: tuple[Frame, ...]
     line: tuple  # (filename, lineno) of site
     key: Any  # the location's key ("*": the whole container), to tell which locations conflict
-    #: [switch points before the first access of its statement, before the last, accesses]: the
-    #: accesses of one thread to one location within one statement (see RaceDetector._gil_verdict)
-    run: list
+    #: the accesses of one thread to one location within one statement (see RaceDetector._gil_verdict):
+    #: None if this is the only one; else, shared by the accesses of the run, [switch points before the
+    #: first, before the last, accesses] (most runs have one access, and the verdict needs no count of a
+    #: run of one: a list and an int for each cost 100 threads reading 10,000 objects 300 MB)
+    run: list | None
     task: bool = False  # made by an asyncio task (see runtime/eventloop.py)
 
     @property
@@ -149,7 +151,7 @@ class _Step:
 
     __slots__ = ("number", "line", "kind", "run")
 
-    def __init__(self, number: int, line: tuple, kind: str, run: list) -> None:
+    def __init__(self, number: int, line: tuple, kind: str, run: list | None) -> None:
         self.number = number
         self.line = line
         self.kind = kind
@@ -333,6 +335,23 @@ def _kind_of(check: Access, act: Access) -> str:
     return "lost update" if check.line == act.line else "check-then-act"
 
 
+#: site -> its line, ``(filename, lineno)``: one tuple per line, kept by every access made there
+_LINES: dict[tuple, tuple] = {}
+
+
+def _line(site: tuple) -> tuple:
+    if len(_LINES) > 100_000:
+        _LINES.clear()  # a bound for long-lived processes (a whole test suite under the plugin)
+    line = _LINES[site] = (site[0], site[1])
+    return line
+
+
+def _index_pair(index: dict[tuple, set[tuple]], a: tuple, b: tuple) -> None:
+    """Add the pair of lines ``a``, ``b`` to ``index`` (line -> the lines it is paired with)."""
+    index.setdefault(a, set()).add(b)
+    index.setdefault(b, set()).add(a)
+
+
 def _site_key(site: tuple) -> tuple:
     return (site[0], site[1])
 
@@ -352,69 +371,94 @@ class _BySite:
     access at hand is reported already. Without that, every access of the seed article's 400 threads
     walked 400 entries per loop, to find the one lost update reported long before."""
 
-    __slots__ = ("entries", "lines", "by_line")
+    __slots__ = ("entries", "by_line", "line_of")
 
-    def __init__(self) -> None:
+    def __init__(self, line_of: Any) -> None:
         self.entries: dict[Any, Any] = {}
-        self.lines: dict[Any, tuple] = {}  # owner -> the line its entry is grouped under
         self.by_line: dict[tuple, dict[Any, Any]] = {}
-
-    def get(self, owner: Any) -> Any:
-        return self.entries.get(owner)
+        #: the line an entry is grouped under, from the entry itself (a dict of it per owner cost a
+        #: dict entry per thread and location)
+        self.line_of = line_of
 
     def put(self, owner: Any, value: Any, line: tuple) -> None:
-        old = self.lines.get(owner)
-        if old is not None and old != line:
-            group = self.by_line[old]
-            del group[owner]
-            if not group:
-                del self.by_line[old]
-        self.lines[owner] = line
+        entries = self.entries
+        old = entries.get(owner)
+        if old is not None:
+            old_line = self.line_of(old)
+            if old_line != line:
+                group = self.by_line[old_line]
+                del group[owner]
+                if not group:
+                    del self.by_line[old_line]
         self.by_line.setdefault(line, {})[owner] = value
-        self.entries[owner] = value
+        entries[owner] = value
+
+
+def _access_line(access: Access) -> tuple:
+    return access.line
+
+
+def _check_line(check: _Check) -> tuple:
+    return check.access.line
+
+
+def _act_line(rmw: tuple[_Check, Access]) -> tuple:
+    return rmw[1].line
 
 
 class _Location:
-    __slots__ = ("write", "reads", "what", "pub", "obtained", "writes")
+    __slots__ = ("write", "reads", "what", "pub", "obtained", "writes", "serial")
 
-    def __init__(self, what: str) -> None:
+    def __init__(self, what: str, serial: int) -> None:
         self.write: Access | None = None
         self.reads: dict[int, Access] = {}
         self.what = what
         #: the clock of its last writer at that write: what a thread that accesses it next obtains
         self.pub: list[int] = []
-        #: the threads that obtained ``pub`` already: a clock only grows, so obtaining it again is nothing
-        self.obtained: set[int] = set()
-        self.writes = _BySite()  # each thread's last write of it (lost updates)
+        #: the threads that obtained ``pub`` already, a bit per thread id (a set of them cost 50 bytes per
+        #: thread and location): a clock only grows, so obtaining it again is nothing
+        self.obtained = 0
+        self.writes = _BySite(_access_line)  # each thread's last write of it (lost updates)
+        self.serial = serial  # unique among the locations of an execution (see _owner)
+
+
+def _owner(t: int, location: _Location | None) -> Any:
+    """What names thread ``t``'s check of ``location`` in its group: an int (a tuple costs twice its
+    memory, once per thread and location read, and is built at each look-up)."""
+    if location is None:
+        return None
+    return location.serial << 16 | t if t < 65536 else (t, location.serial)
 
 
 class _Check:
     """A thread's first read of a group of locations since its last synchronisation or loop back-edge:
     the read that a later write of the group in the same stretch may depend on. ``pre``: the thread's clock before
     that read obtained anything from the location (see :meth:`RaceDetector._atomicity`); only that stretch
-    uses it, so it is dropped when the thread's next stretch makes its first check (a copy of a clock per
-    thread and location read is most of the detector's memory on many threads reading many objects)."""
+    uses it, so it is dropped when the thread's next stretch begins (a copy of a clock per thread and
+    location read is most of the detector's memory on many threads reading many objects). Which stretch
+    a check belongs to is told by its access's number (see ``RaceDetector.stretch``). ``use``: of a
+    container, the latest read that relied on this check (see :meth:`RaceDetector._use`)."""
 
-    __slots__ = ("seg", "access", "pre")
+    __slots__ = ("access", "pre", "use")
 
-    def __init__(self, seg: tuple, access: Access, pre: list[int] | None) -> None:
-        self.seg = seg
+    def __init__(self, access: Access, pre: list[int] | None) -> None:
         self.access = access
         self.pre = pre
+        self.use: Access | None = None
 
 
 class _Group:
     """The locations an atomic step can read then write: one location, or a whole container with its
     items. ``checks``: each thread's :class:`_Check` of each key; ``rmws``: each thread's last read-then-write,
     ``(check, write)``; ``uses``: of a container, each thread's last check then later read of it
-    (``if k in d: return d[k]``), ``(check, read)``."""
+    (``if k in d: return d[k]``): the check, whose ``use`` is that read."""
 
     __slots__ = ("checks", "rmws", "uses")
 
     def __init__(self) -> None:
-        self.checks = _BySite()  # (tid, key) -> that thread's check of that key
-        self.rmws = _BySite()  # tid -> (check, write), grouped by the write's line
-        self.uses: dict[int, tuple[_Check, Access]] = {}  # containers: a check then a read that relies on it
+        self.checks = _BySite(_check_line)  # _owner(tid, location of key) -> that thread's check of that key
+        self.rmws = _BySite(_act_line)  # tid -> (check, write), grouped by the write's line
+        self.uses: dict[int, _Check] = {}  # containers: a check then a read that relies on it
 
 
 class _Known:
@@ -432,11 +476,10 @@ class _Known:
 
 def _obtain(into: list[int], pub: list[int]) -> None:
     """``into`` (a thread's clock entries) becomes the pointwise maximum of itself and ``pub``."""
-    if len(pub) > len(into):
-        into.extend([0] * (len(pub) - len(into)))
-    for i, v in enumerate(pub):
-        if v > into[i]:
-            into[i] = v
+    n = len(pub)
+    if n > len(into):
+        into.extend([0] * (n - len(into)))
+    into[:n] = map(max, into, pub)  # (a loop in C: a clock has an entry per thread, hundreds of them)
 
 
 def _conflict(a: Any, b: Any) -> bool:
@@ -458,6 +501,9 @@ class RaceDetector:
         self.stacks = stacks
         self.races: list[Race] = []  # new, distinct races found by the last execution
         self.seen: dict[frozenset, Race] = {}  # by the pair of code locations
+        #: line -> the lines of the accesses its violations are with (the pairs of ``seen`` that are no note)
+        self.violated: dict[tuple, set[tuple]] = {}
+        self.noted: dict[tuple, set[tuple]] = {}  # line -> the lines of the accesses its races are with
         self.suppressed = 0
         self.stackless: dict[tuple[int, int], list[Access]] = {}  # (tid, number) -> accesses to complete
         #: called with each new race that fails a run, as soon as it is found (``interlace run``
@@ -474,6 +520,7 @@ class RaceDetector:
         self.lock_clocks: dict[int, VectorClock] = {}  # id of a lock -> the clock of its last release
         self.handoff_clocks: dict[tuple, VectorClock] = {}
         self.locations: dict[tuple, _Location] = {}
+        self.serial = 0  # of the last location made
         # Objects are known by id() only: the detector holds no reference, strong or weak, to any object
         # of the program (its lifetime, its weak references, ``__weakref__`` and ``getweakrefcount`` are
         # the program's own). The native watch says when a known object dies (_bury); without it, a new
@@ -486,9 +533,16 @@ class RaceDetector:
         self.groups: dict[Any, _Group] = {}
         self.dict_owners: dict[int, tuple[int, type]] = {}  # id of an object's __dict__ -> (id, type) of it
         self.owned_dicts: dict[int, int] = {}  # the other way: id of an object -> id of its __dict__
-        self.last: dict[tuple, Access | _Step] = {}  # (tid, location) -> that thread's latest access to it
+        # tid -> that thread's latest access, and the location it was to (a run of accesses to one location
+        # in one statement only ever continues the thread's latest; see _gil_verdict)
+        self.last: dict[int, Access | _Step] = {}
+        self.last_at: dict[int, _Location] = {}
+        self.last_gil: dict[int, int] = {}  # tid -> the switch points before its latest access
         self.segs: dict[int, int] = {}  # tid -> number of its synchronisation events so far
-        self.stretch: dict[int, tuple[tuple, list[_Check]]] = {}  # tid -> (its stretch, the checks made in it)
+        #: tid -> its stretch: (synchronisation events, loop back-edges) so far, the number of its first
+        #: access seen in it (a check of an earlier number is of an earlier stretch: both counts only grow),
+        #: the checks made in it
+        self.stretch: dict[int, tuple[int, int, int, list[_Check]]] = {}
         self.started: dict[int, str] = {}
         self.pending: list[tuple[Race, tuple]] = []
 
@@ -616,9 +670,10 @@ class RaceDetector:
             self._forget(oid)  # a new object at the address of one that died
             known = location = None
         if location is None:
+            self.serial += 1
             location = self.locations[lk] = _Location(
                 tp.__name__ if key == _WHOLE else f"{tp.__name__}.{name}" if type(key) is _Attr
-                else ex.describe(obj, key))
+                else ex.describe(obj, key), self.serial)
             if known is None:
                 known = self._know(oid, tp, obj, name, site)
             known.locations.append(lk)
@@ -628,17 +683,22 @@ class RaceDetector:
         cc = c.c
         epoch = cc[t] if t < len(cc) else 0
         ordinal = ex.access_number(ts)
-        # the statement this access belongs to, for the GIL verdict (see _gil_verdict)
-        line = (site[0], site[1])
-        before = self.last.get((t, lk))
-        if (before is not None and before.number == ordinal - 1 and before.line == line
-                and not (before.kind != "read" and kind == "read")):
+        # the statement this access belongs to, for the GIL verdict (see _gil_verdict): a run goes on
+        # while the thread's accesses are to this location, one after the other, at one line
+        line = _LINES.get(site) or _line(site)
+        before = self.last.get(t)
+        if (before is not None and before.number == ordinal - 1 and self.last_at[t] is location
+                and before.line == line and not (before.kind != "read" and kind == "read")):
             run = before.run
-            run[1] = ex.gil_clock(ts)
-            run[2] += 1
+            if run is None:
+                run = before.run = [self.last_gil[t], ex.gil_clock(ts), 2]
+            else:
+                run[1] = ex.gil_clock(ts)
+                run[2] += 1
         else:
-            gil_clock = ex.gil_clock(ts)
-            run = [gil_clock, gil_clock, 1]
+            run = None
+            self.last_gil[t] = ex.gil_clock(ts)  # where a run that goes on from this access begins
+        self.last_at[t] = location
         write = kind != "read"
         # FastTrack's same-epoch rule: this thread made the same access at the same place since its
         # last synchronisation and the location has not changed hands since; nothing new can race.
@@ -646,11 +706,11 @@ class RaceDetector:
         same = location.reads.get(t) if not write else None
         if (same is not None and same.tid == t and same.clock == epoch and same.line == line
                 and same.kind == kind and same.atomic == atomic):
-            self.last[(t, lk)] = _Step(ordinal, line, kind, run)
+            self.last[t] = _Step(ordinal, line, kind, run)
             return
         access = Access(t, ts.name, kind, location.what, site, epoch, ordinal, atomic,
                         capture() if self.stacks else (), line, lk[1], run, ts.task is not None)
-        self.last[(t, lk)] = access
+        self.last[t] = access
         w = location.write
         if w is not None and w.tid != t and w.clock > (cc[w.tid] if w.tid < len(cc) else 0) \
                 and not (w.atomic and atomic):
@@ -677,20 +737,20 @@ class RaceDetector:
         self._atomicity(ex, group, location, related, lk, access, cc, write, ex.back_edge_count(ts), _apart(ex))
         # what this access obtains: the clocks the last writers left (every access is atomic)
         w = location.write
-        if w is not None and w.tid != t and t not in location.obtained:
+        if w is not None and w.tid != t and not location.obtained >> t & 1:
             _obtain(cc, location.pub)
-            location.obtained.add(t)
+            location.obtained |= 1 << t
         for loc in related:
             w = loc.write
-            if w is not None and w.tid != t and t not in loc.obtained:
+            if w is not None and w.tid != t and not loc.obtained >> t & 1:
                 _obtain(cc, loc.pub)
-                loc.obtained.add(t)
+                loc.obtained |= 1 << t
         if write:
             location.write = access
             location.reads = {}
             location.writes.put(t, access, access.line)
             location.pub = cc[:]
-            location.obtained = set()
+            location.obtained = 0
             cc[t] = epoch + 1  # what this thread does next is not published by this write
         else:
             location.reads[t] = access
@@ -735,25 +795,28 @@ class RaceDetector:
             group = self.groups[key] = _Group()
             if type(key) is tuple and len(key) == 1:
                 self.objects[key[0]].locations.append(key)  # forgotten with its object
-        seg = (self.segs.get(t, 0), back_edges)
+        segs = self.segs.get(t, 0)
+        stretch = self.stretch.get(t)
+        if stretch is None or stretch[0] != segs or stretch[1] != back_edges:
+            if stretch is not None:
+                for old in stretch[3]:
+                    old.pre = None
+            stretch = self.stretch[t] = (segs, back_edges, access.number, [])
+        first = stretch[2]
         container = len(key) == 1
         k = access.key
         checks = group.checks
+        entries = checks.entries
+        owner = location.serial << 16 | t if t < 65536 else (t, location.serial)  # (_owner, inline)
         if not write:
-            check = checks.get((t, k))
-            if check is None or check.seg != seg:
-                check = _Check(seg, access, list(cc))
-                checks.put((t, k), check, access.line)
-                stretch = self.stretch.get(t)
-                if stretch is None or stretch[0] != seg:
-                    if stretch is not None:
-                        for old in stretch[1]:
-                            old.pre = None
-                    stretch = self.stretch[t] = (seg, [])
-                stretch[1].append(check)
+            check = entries.get(owner)
+            if check is None or check.access.number < first:
+                check = _Check(access, list(cc))
+                checks.put(owner, check, access.line)
+                stretch[3].append(check)
                 if container and k != _WHOLE:
-                    whole = checks.get((t, _WHOLE))
-                    if whole is not None and whole.seg == seg:
+                    whole = entries.get(_owner(t, self.locations.get((key[0], _WHOLE))))
+                    if whole is not None and whole.access.number >= first:
                         self._use(ex, group, location, related, lk, access, whole, apart)  # if k in d: d[k]
             elif container:
                 self._use(ex, group, location, related, lk, access, check, apart)
@@ -786,7 +849,8 @@ class RaceDetector:
                                     f"{_loc(ucheck.access.site)} and its write at {_loc(uwrite.site)}, which "
                                     "then overwrites it")
         if apart and container and access.kind == "delete":
-            for u, (ucheck, use) in group.uses.items():
+            for u, ucheck in group.uses.items():
+                use = ucheck.use
                 # this removal can come between another thread's check of the container and its use
                 if (u != t and use.clock > (cc[u] if u < len(cc) else 0)
                         and _conflict(k, ucheck.access.key) and _conflict(k, use.key)
@@ -797,8 +861,10 @@ class RaceDetector:
                                     f"{_loc(ucheck.access.site)} and its use at {_loc(use.site)}")
         # this thread's check that this write may act on: its earliest read of the item or of the whole
         check = None
-        for candidate in (checks.get((t, k)), checks.get((t, _WHOLE)) if k != _WHOLE else None):
-            if (candidate is not None and candidate.seg == seg
+        # a container's whole has a location of its own (an item's check and the whole's are one group's)
+        whole = self.locations.get((key[0], _WHOLE)) if container and k != _WHOLE else None
+        for candidate in (entries.get(owner), entries.get(_owner(t, whole))):
+            if (candidate is not None and candidate.access.number >= first
                     and (check is None or candidate.access.number < check.access.number)):
                 check = candidate
         if check is None:
@@ -822,8 +888,9 @@ class RaceDetector:
                                         "write, which then overwrites it")
         line = check.access.line  # another thread's check at the same line, which this write may follow
         if self._unreported(access, line):
-            for (u, ukey), ucheck in checks.by_line.get(line, {}).items():
-                if (u != t and _conflict(ukey, k)
+            for ucheck in checks.by_line.get(line, {}).values():
+                u = ucheck.access.tid
+                if (u != t and _conflict(ucheck.access.key, k)
                         and ucheck.access.clock > (cc[u] if u < len(cc) else 0)
                         and not _same_loop(ex, t, u)
                         and self._unreported(access, line)):
@@ -837,7 +904,8 @@ class RaceDetector:
         ``if q: q[0]``): another thread's removal (``del``, ``pop``, ``clear``, ...: a delete; what adds
         or replaces items keeps what the check saw) not ordered before the check can come between them."""
         t = access.tid
-        group.uses[t] = (check, access)
+        group.uses[t] = check
+        check.use = access
         if not apart:
             return
         pre = check.pre
@@ -897,12 +965,9 @@ class RaceDetector:
         known = self.objects.pop(oid, None)
         if known is None:
             return
-        threads = range(len(self.clocks))
         for lk in known.locations:
             self.locations.pop(lk, None)
             self.groups.pop(lk, None)
-            for t in threads:
-                self.last.pop((t, lk), None)
 
     # -- reporting -------------------------------------------------------------------------------------
 
@@ -910,8 +975,11 @@ class RaceDetector:
         """Whether a violation between ``current`` and an access at ``line`` is not reported yet (or only as
         a note): asked before the words of its report are made, which cost more than this (hundreds of
         threads repeat one lost update: almost every violation seen is one already reported)."""
-        known = self.seen.get(frozenset({current.line, line}))
-        return known is None or known.note
+        return line not in self.violated.get(current.line, ())
+
+    def _violated(self, race: Race) -> None:
+        """Index a race that is (now) a violation for :meth:`_unreported`."""
+        _index_pair(self.violated, race.current.line, race.previous.line)
 
     def _violation(self, ex: Any, loc: _Location, lk: tuple, current: Access, previous: Access,
                    violation: str, why: str) -> None:
@@ -920,13 +988,16 @@ class RaceDetector:
 
     def _race(self, ex: Any, loc: _Location, lk: tuple, current: Access, previous: Access,
               violation: str = "", why: str = "") -> None:
-        key = _pair_key(current, previous)
+        if not violation and previous.line in self.noted.get(current.line, ()):
+            return  # reported already (the first read of each object by each thread, of an object published)
+        key = frozenset({current.line, previous.line})  # (see _pair_key: a line is its site's key)
         known = self.seen.get(key)
         if known is not None:
             if not (known.note and violation):
                 return  # reported already (between the units of an event loop: at nearly every turn)
             if any(r is known for r in self.races):  # found as a note in this execution: it is more
                 known.violation, known.why, known.current, known.previous = violation, why, current, previous
+                self._violated(known)
                 if not self.stacks:
                     for a in (current, previous):
                         self.stackless.setdefault((a.tid, a.number), []).append(a)
@@ -935,6 +1006,9 @@ class RaceDetector:
                 return
         race = Race(loc.what, self._origin(lk), current, previous, violation=violation, why=why)
         self.seen[key] = race
+        _index_pair(self.noted, current.line, previous.line)
+        if violation:
+            self._violated(race)
         for tid in (current.tid, previous.tid):
             if tid in self.started:
                 race.started[ex.threads[tid].name] = self.started[tid]
@@ -991,8 +1065,8 @@ class RaceDetector:
             return True, f"This interpreter (Python {version}) is free-threaded: the race can manifest here."
         sequences = []
         for a in (race.previous, race.current):
-            first, last, accesses = a.run
-            if accesses > 1:
+            if a.run is not None:  # (a run of one access has no switch point within it)
+                first, last, _accesses = a.run
                 sequences.append((a, last - first))
         if any(switches > 0 for _a, switches in sequences):
             a = next(a for a, s in sequences if s > 0)

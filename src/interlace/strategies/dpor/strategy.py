@@ -346,16 +346,9 @@ class DPOR(Strategy):
             node = self.nodes[-1]
             while node.wut:
                 branch = node.wut.pop(0)
-                if branch.ops and (branch.tid in node.done or branch.tid in node.sleep):
-                    continue  # cannot happen with exact dependences: a thread never runs twice from here
-                if not branch.ops and branch.tid in node.done:
-                    # a thread start's handshake only (:func:`.wakeup.helper`) of a thread that already
-                    # ran from here: it sleeps on the step it ran then, as before the handshake
-                    node.sleep.add(branch.tid)
-                node.chosen = branch.tid
-                node.done.add(branch.tid)
-                self.follow = branch
-                return True
+                if take(node, branch):
+                    self.follow = branch
+                    return True
             self.nodes.pop()
         return False
 
@@ -445,6 +438,21 @@ class DPOR(Strategy):
 
     def describe(self) -> str:
         return "dpor"
+
+
+def take(node: _Node, branch: Branch) -> bool:
+    """Make ``branch`` (just taken off ``node``'s wakeup tree) the thread ``node`` runs next; False when
+    it is to be skipped. Also what a coordinator does to the decisions of a copy of the tree for the
+    branches before the one a worker runs (``drivers/dpor_workers.py``)."""
+    if branch.ops and (branch.tid in node.done or branch.tid in node.sleep):
+        return False  # cannot happen with exact dependences: a thread never runs twice from here
+    if not branch.ops and branch.tid in node.done:
+        # a thread start's handshake only (:func:`.wakeup.helper`) of a thread that already
+        # ran from here: it sleeps on the step it ran then, as before the handshake
+        node.sleep.add(branch.tid)
+    node.chosen = branch.tid
+    node.done.add(branch.tid)
+    return True
 
 
 def _fair(enabled: list[int], current: int | None, execution: Any) -> int:

@@ -39,7 +39,7 @@ from __future__ import annotations
 import dataclasses
 import pickle
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -51,13 +51,25 @@ from ..strategies.dpor.transitions import EventLog
 from ..strategies.dpor.wakeup import Branch
 from .conclude import Run
 from .result import Result
-from .workers import POLL, Job, Lane, LaneEnd, Outcome, WorkerError, _conclude, _Merged, _Progress, _worker_main, \
-    job_bytes, outcome, worker_count
+from .workers import (
+    POLL,
+    Job,
+    Lane,
+    Outcome,
+    WorkerError,
+    _conclude,
+    _Merged,
+    _Progress,
+    _worker_main,
+    job_bytes,
+    outcome,
+    worker_count,
+)
 
-__all__ = ["Recording", "branch_state", "explore_dpor_in_workers", "replay", "run_branch"]
+__all__ = ["Recording", "branch_state", "explore_dpor_in_workers", "replay", "run_subtree"]
 
-AHEAD = 4  # executions run or running ahead of the coordinator, per worker: what keeps a worker busy
-_ROOT = 0  # the key of the first execution (no branch)
+SUBTREE = 64  # executions a worker runs in a row below the branch it was given, at most
+_FINISHED = "finished"  # a worker's word that its subtree ended
 
 
 @dataclass
@@ -69,14 +81,15 @@ class Recording:
     ``("h", events, kind, tid, lock)`` for each hidden lock operation (``events``: the trace's length
     then; ``threads``, ``lock``: as :func:`_thread_view`, :func:`_lock_view` keep them)."""
 
-    key: int
-    model: str
+    prefix: tuple  # the path's choices up to the branch it began with, that branch's included: which execution
+    model: str = ""
     calls: list = field(default_factory=list)
     choices: list[int] = field(default_factory=list)
     end: tuple = ()  # (events, threads) when the execution ended
     trace: list = field(default_factory=list)
     outcome: Outcome | None = None  # a failure, races or inversions (its index set by the coordinator)
     uninstrumented: list[str] = field(default_factory=list)
+    exact: bool = False  # run from the coordinator's own state (set there): it must be its execution
 
 
 # -- in a worker -----------------------------------------------------------------------------------
@@ -97,59 +110,74 @@ def _threads(execution: Any) -> list[tuple]:
     return [_thread_view(ts) for ts in execution.threads]
 
 
-def _record(dpor: DPOR, rec: Recording) -> None:
-    """Make ``dpor`` note in ``rec`` what it reads of the execution and what it chooses."""
-    choose, hidden, end = dpor.choose, dpor.hidden_sync, dpor.end
+class _Recorder:
+    """Makes a DPOR instance note, in :attr:`rec`, what it reads of each execution and what it chooses."""
 
-    def recorded_choose(enabled: list[int], current: int | None, execution: Any) -> int:
-        rec.calls.append(("c", len(execution.trace), list(enabled), current, _threads(execution)))
-        tid = choose(enabled, current, execution)
-        rec.choices.append(tid)
-        return tid
+    def __init__(self, dpor: DPOR) -> None:
+        self.rec = Recording(())
+        choose, hidden, end = dpor.choose, dpor.hidden_sync, dpor.end
 
-    def recorded_hidden(execution: Any, kind: str, ts: Any, lock: Any) -> None:
-        rec.calls.append(("h", len(execution.trace), kind, ts.tid, _lock_view(lock)))
-        hidden(execution, kind, ts, lock)
+        def recorded_choose(enabled: list[int], current: int | None, execution: Any) -> int:
+            self.rec.calls.append(("c", len(execution.trace), list(enabled), current, _threads(execution)))
+            tid = choose(enabled, current, execution)
+            self.rec.choices.append(tid)
+            return tid
 
-    def recorded_end(execution: Any) -> None:
-        rec.end = (len(execution.trace), _threads(execution))
-        rec.trace = list(execution.trace)
-        end(execution)
+        def recorded_hidden(execution: Any, kind: str, ts: Any, lock: Any) -> None:
+            self.rec.calls.append(("h", len(execution.trace), kind, ts.tid, _lock_view(lock)))
+            hidden(execution, kind, ts, lock)
 
-    dpor.choose, dpor.hidden_sync, dpor.end = recorded_choose, recorded_hidden, recorded_end  # type: ignore[method-assign]
+        def recorded_end(execution: Any) -> None:
+            self.rec.end = (len(execution.trace), _threads(execution))
+            self.rec.trace = list(execution.trace)
+            end(execution)
+
+        dpor.choose, dpor.hidden_sync, dpor.end = (  # type: ignore[method-assign]
+            recorded_choose, recorded_hidden, recorded_end)
 
 
-def run_branch(lane: Lane, payload: bytes) -> Recording:
-    """Run, in ``lane``'s session, the execution a :func:`branch_state` payload begins; its recording."""
-    key, state, flat = pickle.loads(payload)
+def run_subtree(lane: Lane, payload: bytes, more: Callable[[], bool]) -> Iterator[Recording]:
+    """Run, in ``lane``'s session, the execution a :func:`branch_state` payload begins, then on in
+    DPOR's order through the subtree below it (at most ``limit`` executions), while ``more()``;
+    yields each execution's recording. It stops at a failure: nothing after it in DPOR's order counts."""
+    limit, state, flat = pickle.loads(payload)
     dpor: DPOR = state
+    base = len(dpor.nodes) - 1  # the decision whose branch begins the subtree
     if flat is not None:
         dpor.nodes[-1].wut = [_unflat(flat)]
     job, session = lane.job, lane.session
     assert session is not None
-    rec = Recording(key, job.model)
-    _record(dpor, rec)
-    if session.race_detector is not None:
-        # detectors of its own: what a worker ran before (out of DPOR's order, or thrown away) hides nothing
-        session.race_detector = RaceDetector(tuple(job.ignore_races), stacks=False)
-        session.lock_order = LockOrderDetector()
-        session.observers = (session.race_detector, session.lock_order)
-    if dpor.begin(0):
+    recorder = _Recorder(dpor)
+    for count in range(limit):
+        if count and (not more() or not any(d > base for d, _, _ in waiting(dpor)[:1])):
+            return
+        if not dpor.begin(count):
+            return
+        rec = recorder.rec = Recording(tuple(node.chosen for node in dpor.nodes) if dpor.nodes else (), job.model)
+        if session.race_detector is not None:
+            # detectors of its own: what a worker ran before (out of DPOR's order, or thrown away) hides nothing
+            session.race_detector = RaceDetector(tuple(job.ignore_races), stacks=False)
+            session.lock_order = LockOrderDetector()
+            session.observers = (session.race_detector, session.lock_order)
         ex = session.run(dpor, job.model, job.max_steps)
         rec.outcome = outcome(0, ex, *session.new_findings())
-    lane.executions += 1
-    rec.uninstrumented = list(session.uninstrumented)
-    return rec
+        rec.uninstrumented = list(session.uninstrumented)
+        lane.executions += 1
+        yield rec
+        if ex.failure is not None:
+            return
 
 
 def _serve(lane: Lane, w: int, n: int, limit: Any, taken: Any, running: Any, done: Any, conn: Any,
            started: float) -> None:
-    """A local worker's body (see :func:`.workers._worker_main`): run the branches sent, until None."""
-    while True:
+    """A local worker's body (see :func:`.workers._worker_main`): the subtrees sent, each until it
+    ends or another comes (the coordinator wants that one more), until None comes."""
+    payload = conn.recv()
+    while payload is not None:
+        for rec in run_subtree(lane, payload, lambda: not conn.poll()):
+            conn.send(rec)
+        conn.send(_FINISHED)
         payload = conn.recv()
-        if payload is None:
-            return
-        conn.send(run_branch(lane, payload))
 
 
 # -- in the coordinator ----------------------------------------------------------------------------
@@ -264,11 +292,12 @@ def waiting(dpor: DPOR) -> list[tuple[int, int, Branch]]:
     return out
 
 
-def branch_state(dpor: DPOR, key: int, d: int = -1, j: int = 0) -> bytes:
+def branch_state(dpor: DPOR, limit: int, d: int = -1, j: int = 0) -> bytes:
     """A worker's payload: ``dpor`` (as it is between executions) cut down to branch ``j`` of decision
     ``d``'s wakeup tree, the branches before it taken as :meth:`DPOR._advance` takes them (``d`` -1: as
-    it is, for its first execution). Only what one execution reads travels: the wakeup trees of the
-    other decisions stay here, and the branch's (maybe thousands of steps deep) travels flat."""
+    it is, for its first execution), to run at most ``limit`` executions from. Only what the subtree
+    below the branch reads travels: the wakeup trees of the other decisions stay here, and the
+    branch's (maybe thousands of steps deep) travels flat."""
     copy = DPOR.__new__(DPOR)
     vars(copy).update(vars(dpor))
     copy.log, copy.follow, copy.trace_pos, copy.held_snaps, copy.decided_at, copy.tcount = (
@@ -281,7 +310,7 @@ def branch_state(dpor: DPOR, key: int, d: int = -1, j: int = 0) -> bytes:
             take(last, branch)
         flat = _flat(dpor.nodes[d].wut[j])
         copy.nodes = path
-    return pickle.dumps((key, copy, flat))
+    return pickle.dumps((limit, copy, flat))
 
 
 def _clone(node: _Node) -> _Node:
@@ -317,7 +346,8 @@ def _unflat(rows: list[tuple]) -> Branch:
 
 
 class DporPool:
-    """Where branches run: ``n`` local worker processes (see :func:`.workers._worker_main`)."""
+    """Where subtrees run: ``n`` local worker processes (see :func:`.workers._worker_main`), each
+    running one subtree at a time and sending the recordings as they come."""
 
     def __init__(self, data: bytes, n: int) -> None:
         import multiprocessing
@@ -325,7 +355,6 @@ class DporPool:
         ctx = multiprocessing.get_context("spawn")
         self.n = n
         self.procs, self.conns = [], []
-        self.queued: list[int] = [0] * n  # branches sent to each worker and not back yet
         for w in range(n):
             mine, theirs = ctx.Pipe()
             proc = ctx.Process(target=_worker_main, args=(data, w, n, None, None, None, None, theirs, _serve),
@@ -335,28 +364,24 @@ class DporPool:
             self.procs.append(proc)
             self.conns.append(mine)
 
-    def capacity(self) -> int:
-        return AHEAD * self.n - sum(self.queued)
-
-    def submit(self, payload: bytes) -> None:
-        w = min(range(self.n), key=self.queued.__getitem__)
-        self.queued[w] += 1
+    def submit(self, w: int, payload: bytes) -> None:
+        """Worker ``w`` runs this subtree next (at once, leaving the one it runs, if any)."""
         self.conns[w].send(payload)
 
-    def poll(self, timeout: float) -> list[Recording]:
+    def poll(self, timeout: float) -> list[tuple[int, Recording | str]]:
+        """(worker, a recording or :data:`_FINISHED`) for what the workers sent meanwhile."""
         from multiprocessing.connection import wait
 
-        out = []
+        out: list[tuple[int, Recording | str]] = []
         for conn in wait(self.conns, timeout):
             w = self.conns.index(conn)
             try:
                 message = conn.recv()
             except EOFError:
                 raise WorkerError(f"worker {w} ended without a word (exit code {self.procs[w].exitcode})") from None
-            if isinstance(message, str):
+            if isinstance(message, str) and message != _FINISHED:
                 raise WorkerError(message)
-            self.queued[w] -= 1
-            out.append(message)
+            out.append((w, message))
         return out
 
     def close(self) -> None:
@@ -409,22 +434,27 @@ def explore_dpor_in_workers(fn: Callable[[], Any], strat: DPOR, recipe: Callable
 def _coordinate(dpor: DPOR, pool: Any, merged: _Merged, executions: int, time_limit: float | None,
                 started: float, on_execution: Callable[[int, Any], None] | None) -> int:
     """Take DPOR's executions in its order from the workers' recordings (see the module's docstring);
-    the number taken."""
-    keys: dict[int, int] = {}  # id of a waiting branch -> its key
-    kept: dict[int, Branch] = {}  # key -> branch (kept alive: its id names no other branch meanwhile)
-    sent: set[int] = set()  # keys sent and not back
-    back: dict[int, Recording] = {}
-    exact: set[int] = set()  # keys sent when they were the next execution: from the coordinator's own state
-    serial = _ROOT
+    the number taken.
 
-    def key_of(branch: Branch) -> int:
-        nonlocal serial
-        key = keys.get(id(branch))
-        if key is None:
-            serial += 1
-            key = keys[id(branch)] = serial
-            kept[key] = branch
-        return key
+    An execution is named by its *prefix*: the choices of the path up to the decision whose branch it
+    began with, that branch's included (every execution has its own). Each worker runs one subtree
+    at a time, from a branch this process gave it (its *root*); a branch below a root a worker is
+    running is left to it, and a free worker gets the first branch, in DPOR's order, that no worker
+    runs or ran. A worker is taken off its subtree when it has to run the next execution afresh (its
+    recording was not DPOR's execution: it ran from a copy that changed since) and no worker is free."""
+    recs: dict[tuple, list[Recording]] = {}
+    roots: dict[int, tuple] = {}  # worker -> the prefix of the root of the subtree it runs
+    jobs = [0] * pool.n  # subtrees sent to each worker and not finished (more than one: it is leaving one)
+    exact: dict[int, tuple] = {}  # worker -> the prefix it runs from this DPOR's own state (it was the next)
+    stale: set[tuple] = set()  # prefixes whose recording was not the execution: the worker's subtree changed here
+
+    def covered(prefix: tuple) -> bool:
+        return prefix not in stale and any(prefix[:len(root)] == root for root in roots.values())
+
+    def send(w: int, prefix: tuple, payload: bytes) -> None:
+        pool.submit(w, payload)
+        roots[w] = prefix
+        jobs[w] += 1
 
     index = 0
     while index < executions:
@@ -435,45 +465,55 @@ def _coordinate(dpor: DPOR, pool: Any, merged: _Merged, executions: int, time_li
             dpor.begin(index)  # nothing left: DPOR says so (``done``, the coverage's "complete")
             merged.add(Outcome(index, exhausted=True))
             return index
-        # the next execution first, then those after it, as far as the workers' capacity goes
-        todo = [(_ROOT, -1, 0)] if not dpor.started else [(key_of(b), d, j) for d, j, b in ahead]
-        for key, d, j in todo:
-            if pool.capacity() <= 0 or len(back) >= AHEAD * max(pool.n, 1):
-                break
-            if key not in sent and key not in back:
-                sent.add(key)
-                if key == todo[0][0]:
-                    exact.add(key)
-                pool.submit(branch_state(dpor, key, d, j))
-        key, d, j = todo[0]
-        while key not in back:
-            if key not in sent:  # its recording was not this execution: run it from the state as it is now
-                sent.add(key)
-                exact.add(key)
-                pool.submit(branch_state(dpor, key, d, j))
-            for rec in pool.poll(POLL):
-                sent.discard(rec.key)
-                back[rec.key] = rec
-        rec = back.pop(key)
-        if not replay(dpor, index, rec):
-            if key in exact:
-                raise WorkerError(
-                    f"execution {index} did not run the same way in a worker as DPOR decides it here, from the "
-                    "same state: the program depends on something interlace does not control (wall-clock time, "
-                    "I/O, other processes), or on the process it runs in; explore it without workers")
+        path = [node.chosen for node in dpor.nodes]
+        head = (*path[:ahead[0][0]], ahead[0][2].tid) if ahead else ()
+        candidates = recs.get(head)
+        if candidates:
+            rec = candidates.pop(0)
+            if not candidates:
+                del recs[head]
+            if not replay(dpor, index, rec):
+                if rec.exact:
+                    raise WorkerError(
+                        f"execution {index} did not run the same way in a worker as DPOR decides it here, from "
+                        "the same state: the program depends on something interlace does not control (wall-clock "
+                        "time, I/O, other processes), or on the process it runs in; explore it without workers")
+                stale.add(head)
+                continue
+            stale.discard(head)
+            for name in rec.uninstrumented:
+                if name not in merged.uninstrumented:
+                    merged.uninstrumented.append(name)
+            if on_execution is not None:
+                on_execution(index, _Progress())
+            index += 1
+            if rec.outcome is not None and merged.add(dataclasses.replace(rec.outcome, index=index - 1)):
+                return index
             continue
-        exact.discard(key)
-        for name in rec.uninstrumented:
-            if name not in merged.uninstrumented:
-                merged.uninstrumented.append(name)
-        if key != _ROOT:
-            del keys[id(kept.pop(key))]
-        out = rec.outcome
-        if on_execution is not None:
-            on_execution(index, _Progress())
-        if out is not None:
-            out = dataclasses.replace(out, index=index)
-            if merged.add(out):
-                return index + 1
-        index += 1
+        free = [w for w in range(pool.n) if not jobs[w]]
+        if not covered(head) and head not in exact.values():
+            # the worker whose subtree went stale here, else the one given a root last, leaves its subtree
+            w = free[0] if free else next((w for w, root in roots.items() if head[:len(root)] == root),
+                                          max(roots, key=lambda w: roots[w]))
+            d, j, _ = ahead[0] if ahead else (-1, 0, None)
+            send(w, head, branch_state(dpor, SUBTREE if ahead else 1, d, j))
+            exact[w] = head
+            free = [f for f in free if f != w]
+        for d, j, branch in ahead[1:200]:
+            if not free:
+                break
+            prefix = (*path[:d], branch.tid)
+            if prefix not in recs and not covered(prefix):
+                send(free.pop(0), prefix, branch_state(dpor, SUBTREE, d, j))
+        for w, message in pool.poll(POLL):
+            if message == _FINISHED:
+                jobs[w] -= 1
+                if not jobs[w]:
+                    roots.pop(w, None)
+                    exact.pop(w, None)
+                continue
+            if jobs[w] == 1 and exact.get(w) == message.prefix:
+                message.exact = True  # the first of a subtree sent from this DPOR's own state
+                del exact[w]
+            recs.setdefault(message.prefix, []).append(message)
     return index

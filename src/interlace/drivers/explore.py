@@ -95,9 +95,7 @@ def explore(
         raise ValueError(f"max_preemptions bounds the dfs strategy, not {strategy!r}")
     strat = strategy_for(strategy, seed, depth, max_preemptions)
     if workers is not None or dask is not None:
-        from .workers import explore_in_workers, shared_out
-
-        from .workers import worker_count
+        from .workers import explore_in_workers, shared_out, worker_count
 
         if isinstance(strat, DPOR) and (dask is not None or workers is not None and worker_count(workers) > 1):
             from .dpor_workers import explore_dpor_in_workers

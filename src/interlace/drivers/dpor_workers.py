@@ -89,6 +89,8 @@ class Recording:
     trace: list = field(default_factory=list)
     outcome: Outcome | None = None  # a failure, races or inversions (its index set by the coordinator)
     uninstrumented: list[str] = field(default_factory=list)
+    schedule: list[int] = field(default_factory=list)  # every decision's choice, as a replay takes them
+    analysis: tuple = ()  # its transitions and races (see ``DPOR.analysis``)
     exact: bool = False  # run from the coordinator's own state (set there): it must be its execution
 
 
@@ -106,8 +108,19 @@ def _thread_view(ts: Any) -> tuple:
             ts.status)
 
 
-def _threads(execution: Any) -> list[tuple]:
-    return [_thread_view(ts) for ts in execution.threads]
+def _threads(execution: Any, last: list[tuple]) -> list[tuple[int, tuple]]:
+    """The threads' views that changed since ``last`` (updated), as (tid, view): what a decision adds."""
+    changed = []
+    for ts in execution.threads:
+        view = _thread_view(ts)
+        tid = ts.tid
+        if tid >= len(last):
+            last.append(view)
+            changed.append((tid, view))
+        elif last[tid] != view:
+            last[tid] = view
+            changed.append((tid, view))
+    return changed
 
 
 class _Recorder:
@@ -115,10 +128,11 @@ class _Recorder:
 
     def __init__(self, dpor: DPOR) -> None:
         self.rec = Recording(())
+        self.views: list[tuple] = []  # the threads as the last call saw them
         choose, hidden, end = dpor.choose, dpor.hidden_sync, dpor.end
 
         def recorded_choose(enabled: list[int], current: int | None, execution: Any) -> int:
-            self.rec.calls.append(("c", len(execution.trace), list(enabled), current, _threads(execution)))
+            self.rec.calls.append(("c", len(execution.trace), list(enabled), current, _threads(execution, self.views)))
             tid = choose(enabled, current, execution)
             self.rec.choices.append(tid)
             return tid
@@ -128,12 +142,18 @@ class _Recorder:
             hidden(execution, kind, ts, lock)
 
         def recorded_end(execution: Any) -> None:
-            self.rec.end = (len(execution.trace), _threads(execution))
+            self.rec.end = (len(execution.trace), _threads(execution, self.views))
             self.rec.trace = list(execution.trace)
             end(execution)
 
-        dpor.choose, dpor.hidden_sync, dpor.end = (  # type: ignore[method-assign]
-            recorded_choose, recorded_hidden, recorded_end)
+        analysis = dpor.analysis
+
+        def recorded_analysis(execution: Any) -> tuple:
+            self.rec.analysis = analysis(execution)
+            return self.rec.analysis
+
+        dpor.choose, dpor.hidden_sync, dpor.end, dpor.analysis = (  # type: ignore[method-assign]
+            recorded_choose, recorded_hidden, recorded_end, recorded_analysis)
 
 
 def run_subtree(lane: Lane, payload: bytes, more: Callable[[], bool]) -> Iterator[Recording]:
@@ -153,6 +173,7 @@ def run_subtree(lane: Lane, payload: bytes, more: Callable[[], bool]) -> Iterato
             return
         if not dpor.begin(count):
             return
+        recorder.views = []
         rec = recorder.rec = Recording(tuple(node.chosen for node in dpor.nodes) if dpor.nodes else (), job.model)
         if session.race_detector is not None:
             # detectors of its own: what a worker ran before (out of DPOR's order, or thrown away) hides nothing
@@ -161,6 +182,7 @@ def run_subtree(lane: Lane, payload: bytes, more: Callable[[], bool]) -> Iterato
             session.observers = (session.race_detector, session.lock_order)
         ex = session.run(dpor, job.model, job.max_steps)
         rec.outcome = outcome(0, ex, *session.new_findings())
+        rec.schedule = list(ex.choices)
         rec.uninstrumented = list(session.uninstrumented)
         lane.executions += 1
         yield rec
@@ -216,21 +238,22 @@ class _Execution:
             _, lock.label, lock.internal, lock.name = view
         return lock
 
-    def show(self, events: list, upto: int, threads: list[tuple] | None = None) -> None:
+    def show(self, events: list, upto: int, threads: list[tuple[int, tuple]] | None = None) -> None:
+        """The trace up to ``upto`` events, and the threads whose views changed (see :func:`_threads`)."""
         if len(self.trace) < upto:
             self.trace.extend(events[len(self.trace):upto])
-        if threads is not None:
-            out = []
-            for view in threads:
+        for tid, view in threads or ():
+            if tid < len(self.threads):
+                ts = self.threads[tid]
+            else:
                 ts = _Thread()
-                (ts.tid, ts.name, deadline, ts.run_length, ts.pending, ts.pending_what, lock, held, task,
-                 ts.status) = view
-                ts.deadline = 1.0 if deadline else None
-                ts.pending_lock = self.lock(lock)
-                ts.held = [self.lock(h) for h in held]
-                ts.task = True if task else None
-                out.append(ts)
-            self.threads = out
+                self.threads.append(ts)
+            (ts.tid, ts.name, deadline, ts.run_length, ts.pending, ts.pending_what, lock, held, task,
+             ts.status) = view
+            ts.deadline = 1.0 if deadline else None
+            ts.pending_lock = self.lock(lock)
+            ts.held = [self.lock(h) for h in held]
+            ts.task = True if task else None
 
 
 class _Saved:
@@ -276,7 +299,12 @@ def replay(dpor: DPOR, index: int, rec: Recording) -> bool:
             saved.restore(dpor)
             return False
     ex.show(events, rec.end[0], rec.end[1])
-    dpor.end(ex)
+    # the same path, so the same transitions and races: the worker's (a function of the execution)
+    dpor.analysis = lambda execution: rec.analysis  # type: ignore[method-assign]
+    try:
+        dpor.end(ex)
+    finally:
+        del dpor.analysis
     return True
 
 

@@ -117,3 +117,19 @@ def test_nothing_imports_dask_without_dask():
             "assert not {'dask', 'distributed'} & set(sys.modules), sorted(sys.modules)")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr
+
+
+def test_dpor_on_dask_runs_its_executions_ahead_and_gives_the_answer_of_one_worker(cluster, tmp_path):
+    """The Dask workers run DPOR's subtrees ahead of it, the coordinator takes their executions in DPOR's
+    order (drivers/dask_dpor.py): the failure, and a budget's executions and class count, of one worker."""
+    dpor = ("--strategy", "dpor")
+    code, on_dask = _explore(tmp_path, "dask", *dpor, "--dask", cluster)
+    local_code, local = _explore(tmp_path, "local", *dpor, "--workers", "1")
+    assert code == local_code == 1
+    assert on_dask == local
+    assert on_dask["executions"] == 2 and on_dask["schedule"]["execution"] == 1
+    code, on_dask = _explore(tmp_path, "dask", *dpor, "-n", "100", "--dask", cluster, "--", "--correct")
+    local_code, local = _explore(tmp_path, "local", *dpor, "-n", "100", "--workers", "1", "--", "--correct")
+    assert code == local_code == 0
+    assert on_dask == local
+    assert on_dask["executions"] == 100 and on_dask["coverage"]["classes"] == 100

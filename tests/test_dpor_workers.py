@@ -29,6 +29,7 @@ class InProcessPool:
 
     def __init__(self, lane: Lane, n: int, spoil: int = 0) -> None:
         self.lane, self.n = lane, n
+        self.subtree = dw.SUBTREE
         self.runs: list = [None] * n
         self.out: list = []
         self.turn = 0

@@ -382,6 +382,7 @@ class DporPool:
 
         ctx = multiprocessing.get_context("spawn")
         self.n = n
+        self.subtree = SUBTREE
         self.procs, self.conns = [], []
         for w in range(n):
             mine, theirs = ctx.Pipe()
@@ -524,7 +525,7 @@ def _coordinate(dpor: DPOR, pool: Any, merged: _Merged, executions: int, time_li
             w = free[0] if free else next((w for w, root in roots.items() if head[:len(root)] == root),
                                           max(roots, key=lambda w: roots[w]))
             d, j, _ = ahead[0] if ahead else (-1, 0, None)
-            send(w, head, branch_state(dpor, SUBTREE if ahead else 1, d, j))
+            send(w, head, branch_state(dpor, pool.subtree if ahead else 1, d, j))
             exact[w] = head
             free = [f for f in free if f != w]
         for d, j, branch in ahead[1:200]:
@@ -532,7 +533,7 @@ def _coordinate(dpor: DPOR, pool: Any, merged: _Merged, executions: int, time_li
                 break
             prefix = (*path[:d], branch.tid)
             if prefix not in recs and not covered(prefix):
-                send(free.pop(0), prefix, branch_state(dpor, SUBTREE, d, j))
+                send(free.pop(0), prefix, branch_state(dpor, pool.subtree, d, j))
         for w, message in pool.poll(POLL):
             if message == _FINISHED:
                 jobs[w] -= 1

@@ -98,6 +98,44 @@ def test_dfs_on_dask_splits_its_tree_and_gives_the_answer_of_one_worker(cluster,
     assert on_dask["exhausted"] and on_dask["executions"] == 263
     assert on_dask["coverage"] == {"strategy": "DFS", "classes": 263, "unit": "schedules", "bound": 1,
                                    "complete": False, "estimate": on_dask["coverage"]["estimate"]}
+    import cloudpickle
+
+    cloudpickle.register_pickle_by_value(sys.modules[__name__])  # the scheduler cannot import this module
+    try:
+        with distributed.Client(cluster, timeout=10) as client:  # each exploration deleted its limit Variable
+            assert client.run_on_scheduler(_variables) == []
+    finally:
+        cloudpickle.unregister_pickle_by_value(sys.modules[__name__])
+
+
+def _variables(dask_scheduler):
+    return sorted(dask_scheduler.extensions["variables"].variables)
+
+
+def test_a_retried_dfs_task_telling_its_walk_again_is_taken_once():
+    # a Dask task run again (its worker died) tells its messages again from the first: each is taken once,
+    # and its position and count never go back
+    from interlace.drivers.dask_tree import DaskTreeWorkers
+    from interlace.drivers.workers import LaneEnd
+
+    class Batches:
+        def __init__(self, batches):
+            self.batches = batches
+
+        def get(self, batch):
+            out, self.batches = self.batches, []
+            return out
+
+    end = LaneEnd(5, [])
+    backend = DaskTreeWorkers.__new__(DaskTreeWorkers)
+    backend.n, backend.running, backend.done, backend.ended, backend.told = 2, [-1, -1], [0, 0], [False] * 2, [0, 0]
+    backend.futures = []
+    backend.queue = Batches([(0, 0, 10, 2, ["a", "b"]), (1, 0, 4, 1, ["x"]), (0, 2, 30, 3, ["c"]),
+                             (0, 0, 12, 1, ["a"]), (0, 1, 20, 2, ["b", "c", "d"]), (0, 4, 40, 5, ["e", end])])
+    assert backend.poll(0) == ["a", "b", "x", "c", "d", "e", end]
+    assert backend.running == [40, 4] and backend.done == [5, 1] and backend.ended == [True, False]
+    backend.queue = Batches([(0, 0, 3, 1, ["a", "b", "c", "d", "e", end])])
+    assert backend.poll(0) == []
 
 
 def test_dask_not_installed_says_how_to_install_it(tmp_path):

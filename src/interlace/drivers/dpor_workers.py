@@ -37,6 +37,7 @@ a tree with one branch waiting keeps one worker busy.
 from __future__ import annotations
 
 import dataclasses
+import gc
 import pickle
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -47,7 +48,7 @@ from ..detect import LockOrderDetector, RaceDetector
 from ..runtime.execution import HANG_GUARD
 from ..strategies.dpor import DPOR
 from ..strategies.dpor.strategy import _Node, take
-from ..strategies.dpor.transitions import EventLog
+from ..strategies.dpor.transitions import EventLog, Transition
 from ..strategies.dpor.wakeup import Branch
 from .conclude import Run
 from .result import Result
@@ -149,8 +150,10 @@ class _Recorder:
         analysis = dpor.analysis
 
         def recorded_analysis(execution: Any) -> tuple:
-            self.rec.analysis = analysis(execution)
-            return self.rec.analysis
+            trans, found = analysis(execution)
+            # what the coordinator's DPOR reads of them, as plain data (pickling objects with slots is slow)
+            self.rec.analysis = ([(t.tid, t.decision, t.idx, t.ops, t.clock, t.later) for t in trans], found)
+            return trans, found
 
         dpor.choose, dpor.hidden_sync, dpor.end, dpor.analysis = (  # type: ignore[method-assign]
             recorded_choose, recorded_hidden, recorded_end, recorded_analysis)
@@ -300,7 +303,13 @@ def replay(dpor: DPOR, index: int, rec: Recording) -> bool:
             return False
     ex.show(events, rec.end[0], rec.end[1])
     # the same path, so the same transitions and races: the worker's (a function of the execution)
-    dpor.analysis = lambda execution: rec.analysis  # type: ignore[method-assign]
+    trans = []
+    for pos, (tid, decision, idx, ops, clock, later) in enumerate(rec.analysis[0]):
+        t = Transition(tid, decision, idx, pos)
+        t.ops, t.clock, t.later = ops, clock, later
+        trans.append(t)
+    found = rec.analysis[1]
+    dpor.analysis = lambda execution: (trans, found)  # type: ignore[method-assign]
     try:
         dpor.end(ex)
     finally:
@@ -450,7 +459,16 @@ def explore_dpor_in_workers(fn: Callable[[], Any], strat: DPOR, recipe: Callable
             pool = DaskDporPool(dask, data)
         else:
             pool = DporPool(data, worker_count(workers or 1))
-        merged.executions = _coordinate(strat, pool, merged, executions, time_limit, run.started, on_execution)
+        # The recordings here are many objects each, and the collector's full passes over all of them
+        # (set off by the allocations of unpickling) took more time than the replays; nothing here makes
+        # cycles but short-lived ones, which a collection of the young objects from time to time frees.
+        collecting = gc.isenabled()
+        gc.disable()
+        try:
+            merged.executions = _coordinate(strat, pool, merged, executions, time_limit, run.started, on_execution)
+        finally:
+            if collecting:
+                gc.enable()
     except KeyboardInterrupt:
         interrupted = True
     finally:
@@ -516,6 +534,8 @@ def _coordinate(dpor: DPOR, pool: Any, merged: _Merged, executions: int, time_li
             if on_execution is not None:
                 on_execution(index, _Progress())
             index += 1
+            if not index % 256:
+                gc.collect(1)
             if rec.outcome is not None and merged.add(dataclasses.replace(rec.outcome, index=index - 1)):
                 return index
             continue

@@ -112,6 +112,15 @@ def test_recordings_that_are_not_the_execution_are_run_again_and_change_nothing(
         assert len(stale) > 20
 
 
+def test_workers_wait_when_far_ahead_and_the_recordings_of_nothing_waiting_are_forgotten(monkeypatch):
+    one: list = []
+    result = interlace.explore(pinned.handoffs, strategy="dpor", executions=400, seed=7, races="off",
+                               shrink=False, on_execution=lambda i, ex: one.append(tuple(ex.choices)))
+    monkeypatch.setattr(dw, "KEPT", 1)
+    taken, coverage, _ = _taken(pinned.handoffs, 400, 3, "free-threaded", monkeypatch, spoil=4)
+    assert taken == one and coverage == result.coverage
+
+
 def test_a_recording_that_is_not_the_execution_is_refused_and_changes_nothing():
     # the second execution's recording, fed to a DPOR about to run its third: a choice differs
     job = Job(pinned.shared_data, DPOR, 3, "free-threaded", None, (), (), 5.0, "off", (), None)

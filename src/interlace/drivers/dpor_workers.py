@@ -70,6 +70,7 @@ from .workers import (
 __all__ = ["Recording", "branch_state", "explore_dpor_in_workers", "replay", "run_subtree"]
 
 SUBTREE = 64  # executions a worker runs in a row below the branch it was given, at most
+KEPT = 4 * SUBTREE  # recordings ahead of the coordinator, per worker, past which no worker gets more to run
 _FINISHED = "finished"  # a worker's word that its subtree ended
 
 
@@ -541,13 +542,20 @@ def _coordinate(dpor: DPOR, pool: Any, merged: _Merged, executions: int, time_li
             continue
         free = [w for w in range(pool.n) if not jobs[w]]
         if not covered(head) and head not in exact.values():
-            # the worker whose subtree went stale here, else the one given a root last, leaves its subtree
+            # the worker whose subtree went stale here, else any, leaves its subtree
             w = free[0] if free else next((w for w, root in roots.items() if head[:len(root)] == root),
-                                          max(roots, key=lambda w: roots[w]))
+                                          next(iter(roots)))
             d, j, _ = ahead[0] if ahead else (-1, 0, None)
             send(w, head, branch_state(dpor, pool.subtree if ahead else 1, d, j))
             exact[w] = head
             free = [f for f in free if f != w]
+        if free and len(recs) >= KEPT * pool.n:
+            # recordings no waiting branch leads to are of executions DPOR did not run (their worker's copy
+            # had changed) or ran already: forgotten; the others are kept until their turn
+            waiting_prefixes = [(*path[:d], branch.tid) for d, _, branch in ahead]
+            recs = {p: r for p, r in recs.items() if any(p[:len(w)] == w for w in waiting_prefixes)}
+            if len(recs) >= KEPT * pool.n:
+                free = []  # far enough ahead: no more until the coordinator takes some
         for d, j, branch in ahead[1:200]:
             if not free:
                 break

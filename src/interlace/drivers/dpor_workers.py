@@ -7,19 +7,24 @@ sequence, and then DPOR's own rules (sleep sets, the default choice) applied to 
 So this process, the coordinator, keeps the one DPOR instance that decides, and the workers run its
 future executions ahead of it, *speculatively*:
 
-* for each waiting branch, in DPOR's order (the deepest decision's first), a worker gets a copy of
-  the coordinator's DPOR cut down to that branch (:func:`branch_state`: the path to its decision, the
-  branches before it there taken as :meth:`DPOR._advance` would take them) and runs the execution it
-  begins, recording everything its DPOR reads of the execution (:class:`Recording`: each decision's
-  enabled threads and the threads' states, the hidden lock operations, the trace) and what it chose;
-* the coordinator takes the executions in DPOR's order. For its next one it feeds that branch's
-  recording to its own DPOR (:func:`replay`), which decides every decision again from its own
-  state. If each choice is the worker's, the recording *is* the execution the coordinator's DPOR
-  would have run (an execution is a function of its choices: the same fact replay and shrinking rest
-  on), and DPOR ends it as its own: the same races reversed, the same wakeup trees. If a choice
-  differs (an execution between them changed what DPOR decides there: a branch added below it, a
-  thread learnt asleep), the coordinator's DPOR is put back as it was (:class:`_Saved`) and the branch
-  runs again from a copy of its state as it is now. Never a different answer, only lost work.
+* a free worker gets a copy of the coordinator's DPOR cut down to the first waiting branch, in DPOR's
+  order (the deepest decision's first), that no worker runs or ran (:func:`branch_state`: the path to
+  its decision, the branches before it there taken as :meth:`DPOR._advance` would take them), and runs
+  the execution it begins and then, in DPOR's order, those below it, a *subtree* of at most
+  :data:`SUBTREE` (:func:`run_subtree`). For each it sends a :class:`Recording`: everything its DPOR
+  read of the execution (each decision's enabled threads and the threads' states, the hidden lock
+  operations, the trace), what it chose, and the transitions and races it found;
+* the coordinator takes the executions in DPOR's order, each named by its *prefix* (the path's
+  choices up to the decision whose branch it began with, that branch's included). For its next one
+  it feeds the recording of that prefix to its own DPOR (:func:`replay`), which decides every
+  decision again from its own state. If each choice is the worker's, the recording *is* the
+  execution the coordinator's DPOR would have run (an execution is a function of its choices: the
+  same fact replay and shrinking rest on), and DPOR ends it as its own, with the worker's
+  transitions and races (a function of the execution and the path): the same reversals, the same
+  wakeup trees. If a choice differs (an execution between them changed what DPOR decides there: a
+  branch added below it, a thread learnt asleep), the coordinator's DPOR is put back as it was
+  (:class:`_Saved`) and the branch runs again from a copy of its state as it is now. Never a
+  different answer, only lost work.
 
 So the executions, their order, the failure reported (the first in that order), the budget's cut
 and the coverage line ("all K interleaving classes explored") are those of one worker by
@@ -28,10 +33,11 @@ test programs. Each execution's races and inversions come from detectors of its 
 execution may run out of order, or be thrown away: a worker's detectors must not remember it), and
 are merged by key at the lowest execution as :mod:`.workers` does.
 
-What it costs: every execution's DPOR analysis runs twice (in the worker, to decide; here, to keep
-the trees), and the coordinator does it for all of them, in one process: that bounds the speed-up
-(``bench/bench_workers.py``'s dpor row). The workers can only run ahead as far as the trees reach:
-a tree with one branch waiting keeps one worker busy.
+What it costs: every execution's choices are decided twice (in the worker; here, to check them and
+keep the trees), the coordinator does that for all of them, in one process, and a recording is tens
+of kB to pickle: where DPOR's own work is most of an execution, that is as much as the execution
+(``bench/bench_workers.py``'s dpor rows, docs/parallel.md). The workers can only run ahead as far
+as the trees reach: a tree with one branch waiting keeps one worker busy.
 """
 
 from __future__ import annotations
@@ -81,7 +87,8 @@ class Recording:
 
     ``calls``: in order, ``("c", events, enabled, current, threads)`` for each decision and
     ``("h", events, kind, tid, lock)`` for each hidden lock operation (``events``: the trace's length
-    then; ``threads``, ``lock``: as :func:`_thread_view`, :func:`_lock_view` keep them)."""
+    then; ``threads``: the threads whose view changed since the last call, :func:`_threads`; ``lock``: as
+    :func:`_lock_view` keeps it)."""
 
     prefix: tuple  # the path's choices up to the branch it began with, that branch's included: which execution
     model: str = ""

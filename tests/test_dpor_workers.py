@@ -177,3 +177,24 @@ def test_dpor_on_workers_counts_the_budget_in_its_order():
     answers = _answers(programs.locked_counter, 60, workers=(1, 2))
     assert answers[0]["ok"] and answers[0]["executions"] == 60 and not answers[0]["coverage"]["complete"]
     assert answers[1] == answers[0]
+
+
+@pytest.mark.parametrize("bug", ["event_clear_race", "lost_wakeup", "abba_deadlock", "check_then_act"])
+def test_the_coordinator_finds_the_corpus_bugs_at_one_dpors_execution(bug, monkeypatch):
+    # bench/corpus bugs DPOR explores to the end (test_strategies_systematic.py): the same executions up to
+    # the same first failure, or to the same end with the same coverage
+    sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "bench"))
+    try:
+        from corpus import load
+    finally:
+        sys.path.pop(0)
+    fn = load(bug)
+    one: list = []
+    result = interlace.explore(fn, strategy="dpor", executions=2000, seed=7, races="off", shrink=False,
+                               on_execution=lambda i, ex: one.append(tuple(ex.choices)))
+    assert not result.ok or result.exhausted
+    for n in (2, 3):
+        taken, coverage, _ = _taken(fn, 2000, n, "free-threaded", monkeypatch)
+        assert taken == one
+        if result.ok:
+            assert coverage == result.coverage

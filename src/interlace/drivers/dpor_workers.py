@@ -553,9 +553,11 @@ def _coordinate(dpor: DPOR, pool: Any, merged: _Merged, executions: int, time_li
             w = free[0] if free else next((w for w, root in roots.items() if head[:len(root)] == root),
                                           next(iter(roots)))
             d, j, _ = ahead[0] if ahead else (-1, 0, None)
-            send(w, head, branch_state(dpor, pool.subtree if ahead else 1, d, j))
+            send(w, head, branch_state(dpor, min(pool.subtree, executions - index) if ahead else 1, d, j))
             exact[w] = head
             free = [f for f in free if f != w]
+        if len(recs) >= executions - index:
+            free = []  # as many recordings ahead as the budget has executions left: enough
         if free and len(recs) >= KEPT * pool.n:
             # recordings no waiting branch leads to are of executions DPOR did not run (their worker's copy
             # had changed) or ran already: forgotten; the others are kept until their turn
@@ -568,7 +570,7 @@ def _coordinate(dpor: DPOR, pool: Any, merged: _Merged, executions: int, time_li
                 break
             prefix = (*path[:d], branch.tid)
             if prefix not in recs and not covered(prefix):
-                send(free.pop(0), prefix, branch_state(dpor, pool.subtree, d, j))
+                send(free.pop(0), prefix, branch_state(dpor, min(pool.subtree, executions - index), d, j))
         for w, message in pool.poll(POLL):
             if message == _FINISHED:
                 jobs[w] -= 1

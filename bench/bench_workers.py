@@ -17,8 +17,12 @@ twice that efficiency.
 
 Usage: python bench/bench_workers.py [EXECUTIONS [STRATEGY[:PROGRAM] ...]]
 
-PROGRAM is ``workload`` (above, the default) or ``unbalanced`` (threads of 5 and 40 rounds: dfs's
-units then differ much in size, which a fixed share of them between the workers does not even out).
+PROGRAM is ``workload`` (above, the default), ``unbalanced`` (threads of 5 and 40 rounds: dfs's
+units then differ much in size, which a fixed share of them between the workers does not even out)
+or ``computing`` (work of the threads' own between the critical sections). With ``dpor`` (run by the
+workers ahead of this process, which takes every execution in DPOR's order and analyses it again:
+drivers/dpor_workers.py) the ratio depends on what an execution costs next to DPOR's analysis of it,
+which this process does for all of them: compare ``dpor`` and ``dpor:computing``.
 """
 
 from __future__ import annotations
@@ -71,7 +75,32 @@ def unbalanced() -> None:
 
 
 UNLIKE = (5, 40)
-PROGRAMS = {"workload": workload, "unbalanced": unbalanced}
+WORK = 400  # loop turns of a thread's own work (locals only: nothing shared) per round of ``computing``
+
+
+def computing() -> None:
+    """``workload`` with work of the threads' own between their critical sections: executions cost more,
+    a strategy's analysis of them (DPOR's races, which only see the shared accesses) the same."""
+    lock = threading.Lock()
+    box = {"n": 0}
+
+    def add() -> None:
+        for _ in range(ROUNDS):
+            x = 0
+            for i in range(WORK):
+                x += i * i
+            with lock:
+                box["n"] += x % 2 + 1
+
+    threads = [threading.Thread(target=add) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert box["n"] == 2 * ROUNDS
+
+
+PROGRAMS = {"workload": workload, "unbalanced": unbalanced, "computing": computing}
 
 
 def cpu() -> float:
@@ -117,6 +146,9 @@ def main() -> None:
         print(f"  ratio: {two / one:.2f}x; parallel efficiency {cpu1 / cpu2:.2f} (load average now: "
               f"{os.getloadavg()[0]:.2f})")
         share = chain_share(strategy, times)
+        if not share:
+            ratios.append(f"{name} {two / one:.2f}x")
+            continue
         print(f"  its chain (one worker's): {share:.0%} of --workers 1's time, so at most "
               f"{1 / max(share, 0.5):.2f}x with 2 workers")
         ratios.append(f"{name} {two / one:.2f}x")

@@ -98,6 +98,40 @@ def test_dfs_on_dask_splits_its_tree_and_gives_the_answer_of_one_worker(cluster,
     assert on_dask["exhausted"] and on_dask["executions"] == 263
     assert on_dask["coverage"] == {"strategy": "DFS", "classes": 263, "unit": "schedules", "bound": 1,
                                    "complete": False, "estimate": on_dask["coverage"]["estimate"]}
+    with distributed.Client(cluster, timeout=10) as client:  # each exploration deleted its limit Variable
+        assert client.run_on_scheduler(eval, VARIABLES) == []
+
+
+# the Variables on the scheduler, by a builtin (the scheduler cannot import this module; a function of it
+# sent by value would carry the instrumentation pytest --interlace gives it)
+VARIABLES = ("sorted(v for s in __import__('distributed').Scheduler._instances "
+             "for v in s.extensions['variables'].variables)")
+
+
+def test_a_retried_dfs_task_telling_its_walk_again_is_taken_once():
+    # a Dask task run again (its worker died) tells its messages again from the first: each is taken once,
+    # and its position and count never go back
+    from interlace.drivers.dask_tree import DaskTreeWorkers
+    from interlace.drivers.workers import LaneEnd
+
+    class Batches:
+        def __init__(self, batches):
+            self.batches = batches
+
+        def get(self, batch):
+            out, self.batches = self.batches, []
+            return out
+
+    end = LaneEnd(5, [])
+    backend = DaskTreeWorkers.__new__(DaskTreeWorkers)
+    backend.n, backend.running, backend.done, backend.ended, backend.told = 2, [-1, -1], [0, 0], [False] * 2, [0, 0]
+    backend.futures = []
+    backend.queue = Batches([(0, 0, 10, 2, ["a", "b"]), (1, 0, 4, 1, ["x"]), (0, 2, 30, 3, ["c"]),
+                             (0, 0, 12, 1, ["a"]), (0, 1, 20, 2, ["b", "c", "d"]), (0, 4, 40, 5, ["e", end])])
+    assert backend.poll(0) == ["a", "b", "x", "c", "d", "e", end]
+    assert backend.running == [40, 4] and backend.done == [5, 1] and backend.ended == [True, False]
+    backend.queue = Batches([(0, 0, 3, 1, ["a", "b", "c", "d", "e", end])])
+    assert backend.poll(0) == []
 
 
 def test_dask_not_installed_says_how_to_install_it(tmp_path):
@@ -117,3 +151,19 @@ def test_nothing_imports_dask_without_dask():
             "assert not {'dask', 'distributed'} & set(sys.modules), sorted(sys.modules)")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr
+
+
+def test_dpor_on_dask_runs_its_executions_ahead_and_gives_the_answer_of_one_worker(cluster, tmp_path):
+    """The Dask workers run DPOR's subtrees ahead of it, the coordinator takes their executions in DPOR's
+    order (drivers/dask_dpor.py): the failure, and a budget's executions and class count, of one worker."""
+    dpor = ("--strategy", "dpor")
+    code, on_dask = _explore(tmp_path, "dask", *dpor, "--dask", cluster)
+    local_code, local = _explore(tmp_path, "local", *dpor, "--workers", "1")
+    assert code == local_code == 1
+    assert on_dask == local
+    assert on_dask["executions"] == 2 and on_dask["schedule"]["execution"] == 1
+    code, on_dask = _explore(tmp_path, "dask", *dpor, "-n", "100", "--dask", cluster, "--", "--correct")
+    local_code, local = _explore(tmp_path, "local", *dpor, "-n", "100", "--workers", "1", "--", "--correct")
+    assert code == local_code == 0
+    assert on_dask == local
+    assert on_dask["executions"] == 100 and on_dask["coverage"]["classes"] == 100

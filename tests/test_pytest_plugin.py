@@ -734,9 +734,10 @@ INTERMEDIATE = """
 """
 
 
-# the default strategy's executions shared out, and dfs's tree split between the workers
-@pytest.mark.parametrize(("strategy", "found"), [((), 67), (("--interlace-strategy", "dfs"), 94)],
-                         ids=["default", "dfs"])
+# the default strategy's executions shared out, dfs's tree split between the workers, dpor's run ahead
+@pytest.mark.parametrize(("strategy", "found"), [((), 67), (("--interlace-strategy", "dfs"), 94),
+                                                 (("--interlace-strategy", "dpor"), 2)],
+                         ids=["default", "dfs", "dpor"])
 def test_interlace_workers_run_the_test_by_its_id_and_report_the_failure_of_one_worker(inner, strategy, found):
     inner.makepyfile(test_state=INTERMEDIATE)
     args = ("--interlace", "--interlace-seed", "5", "--interlace-executions", "300", *strategy)

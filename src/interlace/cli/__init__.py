@@ -76,7 +76,7 @@ def _parser() -> argparse.ArgumentParser:
                     help="also write an HTML timeline of the failure")
     ex.add_argument("--workers", default=None, metavar="N",
                     help="run the executions in N worker processes ('auto': one per core); the seed decides "
-                         "the result, not N (dpor runs on one worker)")
+                         "the result, not N")
     ex.add_argument("--dask", default=None, metavar="tcp://HOST:PORT",
                     help="run the executions on this Dask cluster (pip install 'interlace[dask]')")
     ex.add_argument("-m", dest="module", default=None, metavar="MODULE",
@@ -266,10 +266,6 @@ def _workers_option(options: argparse.Namespace) -> int | str | None:
         from ..drivers.dask_backend import check_dask
 
         check_dask(options.dask)
-    if options.strategy == "dpor" and (workers is not None and workers != "1" or options.dask is not None):
-        print(f"interlace: {options.strategy} runs on one worker{' on a cluster' if options.dask else ''}: each of its "
-              "executions extends the tree of schedules the earlier ones built, so they cannot be shared out.",
-              file=sys.stderr)
     return None if workers is None else workers if workers == "auto" else int(workers)
 
 

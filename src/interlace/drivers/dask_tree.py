@@ -27,6 +27,8 @@ from .workers import Backend, Job, Lane, LaneEnd, WorkerError
 SYNC = 0.1  # seconds between a task's looks at the coordinator (its limit) and reports to it
 
 _FAR = 2**62  # no limit yet
+CLOSE_WAIT = 5.0  # seconds the coordinator waits, at the end, for running tasks to stop before deleting the limit
+LOOK_WAIT = 5.0  # seconds a task waits for the limit (deleted: the exploration ended) before it stops
 
 
 class DaskTreeWorkers(Backend):
@@ -44,6 +46,7 @@ class DaskTreeWorkers(Backend):
         self.running = [-1] * self.n  # each task's position, as it last reported it
         self.done = [0] * self.n
         self.ended = [False] * self.n
+        self.told = [0] * self.n  # the messages of each task's walk taken (a retried task tells them again)
         self.futures = []
         for w in range(self.n):
             where = {"workers": [addresses[w]], "allow_other_workers": True} if addresses else {}
@@ -59,12 +62,19 @@ class DaskTreeWorkers(Backend):
             time.sleep(timeout)
             batch = self.queue.get(batch=True)
         items: list[Any] = []
-        for w, running, done, messages in batch:
+        for w, offset, running, done, messages in batch:
+            # a task Dask runs again (its worker died) walks the same units again and tells the same
+            # messages from the first: those taken already are skipped, and what it says of how far it
+            # got only counts when it is further than before (the coordinator's counts only grow)
             self.running[w] = max(self.running[w], running)
-            self.done[w] = done
-            items += messages
-            if any(isinstance(m, LaneEnd) for m in messages):
+            self.done[w] = max(self.done[w], done)
+            new = messages[max(self.told[w] - offset, 0):]
+            self.told[w] = max(self.told[w], offset + len(messages))
+            if any(isinstance(m, LaneEnd) for m in messages) and not self.ended[w]:
                 self.ended[w] = True
+                if not any(isinstance(m, LaneEnd) for m in new):
+                    new.append(next(m for m in messages if isinstance(m, LaneEnd)))
+            items += new
         return items
 
     def stop_from(self, index: int) -> None:
@@ -78,7 +88,16 @@ class DaskTreeWorkers(Backend):
 
     def close(self) -> None:
         try:
-            self.limit.set(0)  # running tasks stop at their next look (it stays: deleted, they would wait for it)
+            self.limit.set(0)  # running tasks stop at their next look, and say so
+            deadline = time.monotonic() + CLOSE_WAIT
+            try:
+                while not all(self.ended) and time.monotonic() < deadline:
+                    self.poll(SYNC)
+            except WorkerError:
+                pass  # a task failed: what it says now changes nothing (the exploration ends with its error)
+            # deleted, the limit is no longer on the scheduler; a task still running would wait for it at its
+            # next look, but only for LOOK_WAIT seconds, and then stops as at a limit of 0
+            self.limit.delete()
             self.client.cancel([f for f in self.futures if not f.done()])
             self.queue.close()
         finally:
@@ -97,6 +116,7 @@ class _Link:
         self.running = [-1] * n
         self.done = [0] * n
         self.messages: list[Any] = []
+        self.told = 0  # messages put in the queue so far: where the next batch begins in this walk's
         self.seen = _FAR
         self.synced = time.perf_counter()
 
@@ -112,9 +132,13 @@ class _Link:
 
     def sync(self) -> None:
         w = self.w
-        self.queue.put((w, self.running[w], self.done[w], self.messages))
+        self.queue.put((w, self.told, self.running[w], self.done[w], self.messages))
+        self.told += len(self.messages)
         self.messages = []
-        self.seen = self.limit.get()
+        try:
+            self.seen = self.limit.get(timeout=LOOK_WAIT)
+        except Exception:  # noqa: BLE001 - Dask's TimeoutError (the exploration ended and deleted it), or a lost scheduler
+            self.seen = 0
         self.synced = time.perf_counter()
 
 

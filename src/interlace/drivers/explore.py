@@ -17,6 +17,7 @@ from ..runtime.execution import HANG_GUARD, Execution
 from ..runtime.watchdog import STUCK_AFTER, interrupt_requested, interrupts
 from ..schedule import Schedule
 from ..strategies import ReplayStrategy, Strategy, make_strategy
+from ..strategies.dpor import DPOR
 from .conclude import Run, end_result, failure_result, suppressed
 from .result import ExplorationInterrupted, InterlaceFailure, Result
 from .session import DEFAULT_MAX_STEPS, Session, check_hang_guard, check_options
@@ -79,8 +80,8 @@ def explore(
     ``dask="tcp://HOST:PORT"`` on a Dask cluster (the ``[dask]`` extra); see :mod:`interlace.drivers.workers`.
     The answer is the same as with one worker: ``fn`` must then be importable by its qualified name
     (a module-level function), and the strategy partitionable (random, pct, pos, portfolio,
-    timeslice) or dfs, whose tree is split between the workers (:mod:`interlace.drivers.tree_workers`);
-    dpor runs on one worker.
+    timeslice) or dfs, whose tree is split between the workers (:mod:`interlace.drivers.tree_workers`),
+    or dpor, whose executions the workers run ahead of it (:mod:`interlace.drivers.dpor_workers`).
     """
     check_options(executions, model, max_steps, races)
     check_hang_guard(hang_guard)
@@ -94,8 +95,18 @@ def explore(
         raise ValueError(f"max_preemptions bounds the dfs strategy, not {strategy!r}")
     strat = strategy_for(strategy, seed, depth, max_preemptions)
     if workers is not None or dask is not None:
-        from .workers import explore_in_workers, shared_out
+        from .workers import explore_in_workers, shared_out, worker_count
 
+        if isinstance(strat, DPOR) and (dask is not None or workers is not None and worker_count(workers) > 1):
+            from .dpor_workers import explore_dpor_in_workers
+
+            # its executions run ahead in the workers, decided and counted here, in its order
+            recipe = functools.partial(strategy_for, strategy, seed, depth, max_preemptions)
+            return explore_dpor_in_workers(
+                fn, strat, recipe, workers=workers, dask=dask, executions=executions, seed=seed, model=model,
+                include=include, exclude=exclude, max_steps=max_steps, time_limit=time_limit, target=target,
+                stuck_timeout=stuck_timeout, races=races, ignore_races=ignore_races, on_execution=on_execution,
+                shrink=shrink, hang_guard=hang_guard)
         if shared_out(strat, workers, dask):
             # a worker builds its own instance, before any execution
             recipe = functools.partial(strategy_for, strategy, seed, depth, max_preemptions)

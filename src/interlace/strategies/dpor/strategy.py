@@ -346,27 +346,28 @@ class DPOR(Strategy):
             node = self.nodes[-1]
             while node.wut:
                 branch = node.wut.pop(0)
-                if branch.ops and (branch.tid in node.done or branch.tid in node.sleep):
-                    continue  # cannot happen with exact dependences: a thread never runs twice from here
-                if not branch.ops and branch.tid in node.done:
-                    # a thread start's handshake only (:func:`.wakeup.helper`) of a thread that already
-                    # ran from here: it sleeps on the step it ran then, as before the handshake
-                    node.sleep.add(branch.tid)
-                node.chosen = branch.tid
-                node.done.add(branch.tid)
-                self.follow = branch
-                return True
+                if take(node, branch):
+                    self.follow = branch
+                    return True
             self.nodes.pop()
         return False
 
-    def _analyse(self, execution: Any) -> None:
-        """The execution as transitions, and for each of its races, the reversal to run."""
+    def analysis(self, execution: Any) -> tuple[list[Transition], list[tuple[int, int, dict[int, int]]]]:
+        """The execution as transitions, and its races as ``(i.pos, j.pos, j's clock then)``: a function
+        of the execution and the path's choices alone (``drivers/dpor_workers.py`` takes a worker's
+        instead of working it out again for an execution it made the same choices in)."""
         trace = self.log.sync(execution)
         last = self.cut_held if self.cut else held_locks(execution)
         idents = lock_identities(trace, self.held_snaps + [last], self.trace_pos + [len(trace)])
         tasks = frozenset(ts.tid for ts in execution.threads if ts.task is not None)
         trans = transitions(self.log, [node.chosen for node in self.nodes], self.trace_pos, idents,
                             execution.model == "free-threaded", tasks)
+        names = {ts.name: ts.tid for ts in execution.threads}
+        return trans, [(i.pos, j.pos, dict(clock)) for i, j, clock in races(trans, names)]
+
+    def _analyse(self, execution: Any) -> None:
+        """The execution as transitions, and for each of its races, the reversal to run."""
+        trans, found = self.analysis(execution)
         for t in trans:
             # what each chosen transition did after its first step (see :class:`_Node`)
             if t.decision is not None and len(t.ops) > 1:
@@ -375,9 +376,8 @@ class DPOR(Strategy):
                     more = portable([op for op in t.ops[1:] if op[0] not in EDGE_ONLY])
                     if more:
                         node.extra[t.tid] = more
-        names = {ts.name: ts.tid for ts in execution.threads}
-        for i, j, clock in races(trans, names):
-            self._race(i, j, trans, clock)
+        for i, j, clock in found:
+            self._race(trans[i], trans[j], trans, clock)
 
     def _race(self, i: Transition, j: Transition, trans: list[Transition], jclock: dict[int, int]) -> None:
         """``i`` and ``j`` race: make the decision before ``i`` run ``notdep(i).j`` (the transitions
@@ -445,6 +445,21 @@ class DPOR(Strategy):
 
     def describe(self) -> str:
         return "dpor"
+
+
+def take(node: _Node, branch: Branch) -> bool:
+    """Make ``branch`` (just taken off ``node``'s wakeup tree) the thread ``node`` runs next; False when
+    it is to be skipped. Also what a coordinator does to the decisions of a copy of the tree for the
+    branches before the one a worker runs (``drivers/dpor_workers.py``)."""
+    if branch.ops and (branch.tid in node.done or branch.tid in node.sleep):
+        return False  # cannot happen with exact dependences: a thread never runs twice from here
+    if not branch.ops and branch.tid in node.done:
+        # a thread start's handshake only (:func:`.wakeup.helper`) of a thread that already
+        # ran from here: it sleeps on the step it ran then, as before the handshake
+        node.sleep.add(branch.tid)
+    node.chosen = branch.tid
+    node.done.add(branch.tid)
+    return True
 
 
 def _fair(enabled: list[int], current: int | None, execution: Any) -> int:

@@ -917,7 +917,10 @@ class Execution:
             return f"{name}.{key}"
         return f"{name}[{key!r}]" if isinstance(key, (str, int)) else f"{name}[...]"
 
-    def call(self, fn: Any, site: tuple, args: tuple) -> Any:
+    def call(self, fn: Any, site: tuple, args: tuple, entry: bool = False) -> Any:
+        """What to call for ``fn(*args)`` at ``site``, after its scheduling point (if it is one).
+        ``entry``: ``fn`` is the target a managed thread begins with (``Thread.run``), a call of
+        instrumented code then is no point in either model (its own accesses are)."""
         me = self.me()
         if me is None:
             return fn
@@ -927,7 +930,7 @@ class Execution:
         if replacement is not None:
             fn = replacement
         if kind is None:
-            if not self.free_threaded:
+            if not self.free_threaded and not entry:
                 self.point(me, "call", what, site)
         elif target is not None:
             self._access(me, kind, target[0], target[1], site, _NO_VALUE, target[2])

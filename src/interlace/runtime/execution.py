@@ -19,7 +19,7 @@ from typing import Any
 
 from . import hooks
 from .calls import CallClassifier
-from .describe import describe_deadlock, describe_livelock, is_cell_key, stack_of
+from .describe import describe_deadlock, describe_livelock, is_cell_key, multiprocessing_wait, stack_of
 from .fastpath import FastPath, native, plain_key
 from .state import (
     BLOCKED,
@@ -263,6 +263,7 @@ class Execution:
                 return  # nobody waits for it: a slow computation alone, as it would run without interlace
             self.failure = Failure(
                 "stuck",
+                multiprocessing_wait(self, t) or
                 f"thread {t.name!r} is stuck outside interlace's control: it has not reached a scheduling "
                 f"point for {idle:g}s, blocked (or computing) in code the scheduler cannot see (a socket, "
                 "a pipe, a subprocess, a C extension, a lock created by uninstrumented code); the other "

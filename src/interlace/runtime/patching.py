@@ -249,10 +249,14 @@ def _run(self: threading.Thread) -> None:
     target = getattr(self, "_target", None)
     if me is None or target is None or _stdlib_body(target):
         return _real_run(self)
-    fn = ex.call(target, me.site, self._args, entry=True)
+    fn = ex.call(target, me.site or _RUN_SITE, self._args, entry=True)
     if fn is not target:
         self._target = fn  # a controlled stand-in (a ``time.sleep`` bound before interlace was active)
     return _real_run(self)  # (its frame in a traceback, as without interlace)
+
+
+#: where a thread whose starter's place is not known (code that is not instrumented) calls its target
+_RUN_SITE = (threading.__file__, _real_run.__code__.co_firstlineno, 0)
 
 
 def _stdlib_body(target: Any) -> bool:

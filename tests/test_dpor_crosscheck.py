@@ -211,7 +211,7 @@ class _Program:
             state = simulate(self.ops, order, init)
             if state is not None:
                 finals.add((state["X"], state["Y"], state["L"], state["DX"], state["DY"],
-                            *(state[f"R{t}"] for t in range(len(self.ops)))))
+                            *(state[f"R{t}"] for t in range(len(self.lines)))))  # (threads with source)
         return finals
 
 
@@ -235,7 +235,11 @@ SEEDS = range(100)
 
 @pytest.mark.parametrize("seed", SEEDS)
 def test_dpor_reaches_every_outcome_of_a_generated_program(seed, tmp_path):
-    program = _Program(seed)
+    check_program(_Program(seed), tmp_path)
+
+
+def check_program(program: _Program, tmp_path) -> None:
+    """DPOR runs ``program`` to exhaustion, without a failure, and reaches exactly its brute-force outcomes."""
     expected = program.outcomes()
     assert expected, program.source()
     seen, result = dpor_outcomes(program, tmp_path)

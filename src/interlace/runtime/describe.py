@@ -5,6 +5,7 @@ from __future__ import annotations
 import collections
 import linecache
 import os
+import selectors
 import sys
 import threading
 import traceback
@@ -56,6 +57,44 @@ def stack_of(ex: Any, ts: Any) -> list[str]:
     if frame is None:
         return ["  (stack not available)\n"]
     return user_stack(frame)
+
+
+_MULTIPROCESSING_DIR = os.path.join(os.path.dirname(threading.__file__), "multiprocessing") + os.sep
+_PASSED_THROUGH = frozenset({selectors.__file__, threading.__file__})
+
+#: (file in multiprocessing/, function) of the innermost frame -> what the thread waits for there
+_MULTIPROCESSING_WAITS = {
+    ("connection.py", "_recv"): "reading a pipe from another process (multiprocessing.connection.Connection)",
+    ("connection.py", "_send"): "writing a pipe to another process (multiprocessing.connection.Connection)",
+    ("connection.py", "wait"): "waiting on pipes or processes (multiprocessing.connection.wait)",
+    ("synchronize.py", "__enter__"): "taking a process-shared lock (multiprocessing.synchronize.SemLock)",
+    ("synchronize.py", "wait"): "waiting on a process-shared condition (multiprocessing.synchronize)",
+    ("queues.py", "get"): "taking a process-shared lock of a multiprocessing queue (SemLock)",
+    ("queues.py", "put"): "taking a process-shared lock of a multiprocessing queue (SemLock)",
+    ("pool.py", "_help_stuff_finish"): "taking the lock of the pool's task queue, which an idle worker process "
+                                       "holds (multiprocessing.synchronize.SemLock)",
+}
+
+
+def multiprocessing_wait(ex: Any, ts: Any) -> str | None:
+    """A paragraph for a thread stuck inside ``multiprocessing`` (a ``Pool``, a ``ProcessPoolExecutor``,
+    a ``multiprocessing.Queue``): the other end of what it waits for is another process, which no
+    scheduler of this one orders, and the primitive blocks in C where interlace cannot hand the baton
+    over. None when the thread is not there."""
+    frame = sys._current_frames().get(ts.ident) if ts.ident is not None and ts.task is None else None
+    while frame is not None and (is_internal(frame.f_code.co_filename)
+                                 or frame.f_code.co_filename in _PASSED_THROUGH):
+        frame = frame.f_back  # what multiprocessing called to block: interlace's stand-ins, selectors
+    if frame is None or not frame.f_code.co_filename.startswith(_MULTIPROCESSING_DIR):
+        return None  # (code of the program below a multiprocessing frame is the program's)
+    key = (frame.f_code.co_filename[len(_MULTIPROCESSING_DIR):], frame.f_code.co_name)
+    what = _MULTIPROCESSING_WAITS.get(key) or f"in {key[1]}() of multiprocessing/{key[0]}"
+    return (f"thread {ts.name!r} is blocked in multiprocessing, {what}: what it waits for comes from another "
+            "process, which interlace does not schedule, and it blocks in C while the other threads wait for "
+            "it (a Pool's or a ProcessPoolExecutor's own threads do this even in a correct program). Explore "
+            "the threads of this process without the process pool: make the pool outside the explored code (a "
+            "fixture, a module-level pool), or use multiprocessing.pool.ThreadPool / ThreadPoolExecutor in the "
+            "test; or run the program once with `interlace run`")
 
 
 def task_stack(task: Any) -> list[str]:

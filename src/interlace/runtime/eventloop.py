@@ -116,8 +116,13 @@ def controlled_loop_class() -> type:
             self._il_sent: dict[int, tuple[Any, tuple]] = {}  # id(handle) -> (handle, happens-before key)
             self._il_busy_turns = 0
             self._il_last: Any = None  # the unit that ran the previous step
-            # id() of the pending timers that are hang guards (see _il_guard_timer)
-            self._il_guards: set[int] = set()
+            # id() -> the pending timers that are hang guards (see _guard_timer). A timer leaves the heap
+            # under control only through _il_due, which drops its entry: _run_once never lets the base
+            # loop's bulk removal of cancelled timers (``_timer_cancelled_count`` large) run while it is
+            # managed. The base loop may run it while no execution manages the loop (a fixture's loop
+            # between executions, a thread interlace does not manage): an entry then outlives its timer,
+            # and since it keeps the timer alive, its id is never another timer's.
+            self._il_guards: dict[int, Any] = {}
 
         def _il_me(self) -> Any:
             """The caller's state, if it is the baton holder of the active execution."""
@@ -184,7 +189,7 @@ def controlled_loop_class() -> type:
             timer = super().call_at(when, callback, *args, context=context)
             self._il_scheduled(timer)
             if self._il_me() is not None and _guard_timer(self._il_ex, callback, when - self.time()):
-                self._il_guards.add(id(timer))
+                self._il_guards[id(timer)] = timer
             return timer
 
         def call_soon_threadsafe(self, callback: Any, *args: Any, context: Any = None) -> Any:
@@ -227,7 +232,7 @@ def controlled_loop_class() -> type:
             while scheduled and (scheduled[0]._cancelled or scheduled[0]._when <= end):
                 timer = heapq.heappop(scheduled)
                 timer._scheduled = False
-                self._il_guards.discard(id(timer))
+                self._il_guards.pop(id(timer), None)
                 if timer._cancelled:
                     self._timer_cancelled_count -= 1
                 else:
@@ -241,7 +246,7 @@ def controlled_loop_class() -> type:
             if self._scheduled:
                 soonest = self._scheduled[0]
                 timeout = max(0.0, soonest._when - self.time())
-                guard = id(soonest) in self._il_guards
+                guard = self._il_guards.get(id(soonest)) is soonest
             if real_io:
                 self._process_events(self._selector.select(timeout))
                 return
@@ -271,7 +276,8 @@ def controlled_loop_class() -> type:
                     soonest = self._scheduled[0]
                     # a hang guard is due only to a loop that polls for it (no progress for as many
                     # points), not to one busy with real work (a gather of many steps under wait_for)
-                    if id(soonest) not in self._il_guards or ex.fast.step - ex.fast.progress_at > TIMER_PATIENCE:
+                    if self._il_guards.get(id(soonest)) is not soonest \
+                            or ex.fast.step - ex.fast.progress_at > TIMER_PATIENCE:
                         ex.advance_clock(soonest._when - self.time() + ex.now)
             if len(first) == 1 and me in first:
                 ex.point(me, None, None)

@@ -19,7 +19,7 @@ from typing import Any
 
 from . import hooks
 from .calls import CallClassifier
-from .describe import describe_deadlock, describe_livelock, is_cell_key, stack_of
+from .describe import describe_deadlock, describe_livelock, is_cell_key, multiprocessing_wait, stack_of
 from .fastpath import FastPath, native, plain_key
 from .state import (
     BLOCKED,
@@ -280,6 +280,7 @@ class Execution:
                 return  # nobody waits for it: a slow computation alone, as it would run without interlace
             self.failure = Failure(
                 "stuck",
+                multiprocessing_wait(self, t) or
                 f"thread {t.name!r} is stuck outside interlace's control: it has not reached a scheduling "
                 f"point for {idle:g}s, blocked (or computing) in code the scheduler cannot see (a socket, "
                 "a pipe, a subprocess, a C extension, a lock created by uninstrumented code); the other "
@@ -947,7 +948,10 @@ class Execution:
             return f"{name}.{key}"
         return f"{name}[{key!r}]" if isinstance(key, (str, int)) else f"{name}[...]"
 
-    def call(self, fn: Any, site: tuple, args: tuple) -> Any:
+    def call(self, fn: Any, site: tuple, args: tuple, entry: bool = False) -> Any:
+        """What to call for ``fn(*args)`` at ``site``, after its scheduling point (if it is one).
+        ``entry``: ``fn`` is the target a managed thread begins with (``Thread.run``), a call of
+        instrumented code then is no point in either model (its own accesses are)."""
         me = self.me()
         if me is None:
             return fn
@@ -957,7 +961,7 @@ class Execution:
         if replacement is not None:
             fn = replacement
         if kind is None:
-            if not self.free_threaded:
+            if not self.free_threaded and not entry:
                 self.point(me, "call", what, site)
         elif target is not None:
             self._access(me, kind, target[0], target[1], site, _NO_VALUE, target[2])

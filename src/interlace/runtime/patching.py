@@ -37,6 +37,7 @@ _real_simple_queue = queue.SimpleQueue
 _real_start = threading.Thread.start
 _real_join = threading.Thread.join
 _real_is_alive = threading.Thread.is_alive
+_real_run = threading.Thread.run
 _real_excepthook = threading.excepthook
 _real_start_new_thread = getattr(threading, "_start_new_thread", None)
 _real_start_joinable = getattr(threading, "_start_joinable_thread", None)
@@ -232,6 +233,35 @@ def _start(self: threading.Thread) -> None:
     if me is not None and self._initialized and not isinstance(_event_lock(self._started), ControlledLock):
         self._started = threading.Event()  # created outside the execution: make it controllable
     _real_start(self)
+
+
+def _run(self: threading.Thread) -> None:
+    """``Thread.run`` of a managed thread: its target is called as instrumented code calls a function.
+
+    A target that is not instrumented (``list.append``, a library function) has no scheduling point
+    of its own before it acts, and the starter, woken by ``_started.set()``, could never run before
+    it: the order "start() returned, the target has not run yet" went unexplored. Called this way it
+    is one (an access of the container, or a call into code interlace cannot see); an instrumented
+    target makes its own at its first access. The thread bodies of ``concurrent.futures`` and
+    ``queue``/``threading`` begin with a controlled primitive's scheduling point: they get none.
+    """
+    ex, me = _managed()
+    target = getattr(self, "_target", None)
+    if me is None or target is None or _stdlib_body(target):
+        return _real_run(self)
+    fn = ex.call(target, me.site or _RUN_SITE, self._args, entry=True)
+    if fn is not target:
+        self._target = fn  # a controlled stand-in (a ``time.sleep`` bound before interlace was active)
+    return _real_run(self)  # (its frame in a traceback, as without interlace)
+
+
+#: where a thread whose starter's place is not known (code that is not instrumented) calls its target
+_RUN_SITE = (threading.__file__, _real_run.__code__.co_firstlineno, 0)
+
+
+def _stdlib_body(target: Any) -> bool:
+    code = getattr(getattr(target, "__func__", target), "__code__", None)
+    return code is not None and code.co_filename in _STDLIB_SYNC_FILES
 
 
 def _event_lock(event: Any) -> Any:
@@ -451,6 +481,7 @@ class RuntimePatches:
         self._set(threading.Thread, "start", _start)
         self._set(threading.Thread, "join", _join)
         self._set(threading.Thread, "is_alive", _is_alive)
+        self._set(threading.Thread, "run", _run)
         self._set(threading.Thread, "ident", property(_ident, doc=_real_ident_property.__doc__))
         if _real_native_id_property is not None:
             self._set(threading.Thread, "native_id", property(_native_id, doc=_real_native_id_property.__doc__))

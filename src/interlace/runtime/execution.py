@@ -653,9 +653,10 @@ class Execution:
         fast.decides = decides
 
     def clock(self, me: ThreadState) -> float:
-        """The virtual time ``me`` reads. A thread alone moves it as it computes (see ALONE_WINDOW); the
-        scheduler applies that rule when it is asked, every BUDGET_CAP points of a thread alone, which
-        for a loop that only reads the clock is millions of steps: a one-second busy-wait took 30 s."""
+        """The virtual time ``me`` reads. A thread that polls it sees the work done since (see
+        POLL_READS); a thread alone moves it as it computes (see ALONE_WINDOW), a rule the scheduler also
+        applies when it is asked, every BUDGET_CAP points of a thread alone, which for a loop that only
+        reads the clock is millions of steps: a one-second busy-wait took 30 s."""
         step = self.fast.step
         polled = self._polls.get(me.tid)
         if polled is None or self.now - polled[0] >= POLL_STILL:

@@ -300,9 +300,11 @@ def test_a_long_computation_alone_is_not_a_livelock(monkeypatch):
     assert interlace.explore(_long_alone, executions=1).ok
     steps: list[int] = []
     assert interlace.explore(_busy_wait_alone, executions=1, on_execution=lambda i, ex: steps.append(ex.step)).ok
-    # a clock read by a thread alone applies the rule (0.5 s per 100,000 steps) itself: 1 s is 200,000
-    # steps, not the 8 million of waiting for the scheduler's slow path (every 4,096 points)
-    assert steps == [2 * execution.ALONE_WINDOW + 2]
+    # a clock read by a thread alone applies the rule (0.5 s per 100,000 steps) itself, not every 4,096
+    # points at the scheduler's slow path (8 million steps for 1 s); and the loop polls the clock, so its
+    # work counts too (10 us per step): at step 100,001 the clock is at 1.5 s and the wait is over
+    assert execution.ALONE_WINDOW * execution.WORK_STEP == 1.0
+    assert steps == [execution.ALONE_WINDOW + 1]
     result = interlace.explore(_spin_while_the_other_waits, executions=1, shrink=False)
     assert result.failure.kind == "livelock"
     assert result.failure.message.startswith(

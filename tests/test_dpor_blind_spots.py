@@ -106,8 +106,33 @@ def set_ior_against_truth():
     assert out == [False]
 
 
+def list_compared_while_appended():
+    flag = []
+
+    def append():
+        flag.append(1)
+
+    def check():
+        assert flag == [1]  # comparing a list reads all of it, in C: fails if it runs first
+
+    _pair(append, check)
+
+
+def dict_compared_while_stored():
+    a, b = {}, {"k": 1}
+
+    def store():
+        a["k"] = 1
+
+    def check():
+        assert a == b  # fails only if it runs before the store
+
+    _pair(store, check)
+
+
 @pytest.mark.parametrize("program", [deque_check_then_act, deque_while_len, list_iadd_against_len,
-                                     match_on_changing_mapping, memoryview_alias, set_ior_against_truth])
+                                     match_on_changing_mapping, memoryview_alias, set_ior_against_truth,
+                                     list_compared_while_appended, dict_compared_while_stored])
 def test_dpor_finds_the_failure(program):
     result = interlace.explore(program, strategy="dpor", executions=50, races="off", shrink=False)
     assert not result.ok

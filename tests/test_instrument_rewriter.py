@@ -792,3 +792,26 @@ def test_exceptions_identical(case, active):
         hooks.set_active(None)
     assert type(inst.value) is type(plain.value)
     assert str(inst.value) == str(plain.value)
+
+
+def test_comparing_containers_reads_them_but_not_a_local_or_against_a_constant():
+    ns, fake = run("""
+        flag = [1]
+        box = {"k": [1]}
+        def f():
+            i, n = [1], [1]
+            return (flag == [1],
+                    box["k"] < [2],
+                    flag == None,
+                    i == n,
+                    flag is flag)
+        r = f()
+    """)
+    assert accesses(fake)[2:] == [
+        ("read", "flag", 5), ("read", "*", 5),  # the global, then its contents
+        ("read", "box", 6), ("read", "k", 6), ("read", "*", 6),
+        ("read", "flag", 7),  # against a constant: the name only
+        ("read", "flag", 9), ("read", "flag", 9),  # identity reads no contents
+        ("write", "r", 10),
+    ]
+    assert ns["r"] == (True, True, False, True, True)

@@ -33,6 +33,8 @@ _AUG_OPS: dict[type, str] = {
 _NEVER_WRAP = frozenset({"super", "breakpoint"})
 _NO_ARG_FRAME_BUILTINS = frozenset({"locals", "globals", "dir", "vars"})
 _FRAME_GETTERS = frozenset({"_getframe", "currentframe"})
+#: comparisons that read the contents of a container operand (``is`` and ``in`` do not, or differently)
+_CONTENT_COMPARISONS = (ast.Eq, ast.NotEq, ast.Lt, ast.LtE, ast.Gt, ast.GtE)
 
 _LOAD = ast.Load()
 _STORE = ast.Store()
@@ -194,6 +196,15 @@ class _Rewriter:
                              node)
             return ast.UnaryOp(op=ast.Not(), operand=test, **_loc(node)) if isinstance(node.ops[0], ast.NotIn) \
                 else test
+        operands = [node.left, *node.comparators]
+        if all(isinstance(op, _CONTENT_COMPARISONS) for op in node.ops) and not any(
+                isinstance(o, ast.Constant) for o in operands):
+            # ``flag == [1]``, ``a < b``: comparing containers reads their contents, in C; a comparison
+            # with a plain constant (``n > 0``, ``x == None``) reads none. A function's own local is left
+            # alone: ``i < n`` in a loop is the common case, a shared container under a local alias rare
+            new = [self.expr(o) if isinstance(o, ast.Name) and self.classify(o.id)[0] not in (GLOBAL, CELL)
+                   else self.tested(o) for o in operands]
+            return _copy(node, left=new[0], comparators=new[1:])
         return _copy(node, left=self.expr(node.left), comparators=[self.expr(c) for c in node.comparators])
 
     def x_NamedExpr(self, node: ast.NamedExpr) -> ast.expr:

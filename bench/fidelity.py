@@ -41,6 +41,7 @@ SUITES: dict[str, tuple[list[str], list[str]]] = {
     "toolz": (["toolz/tests"], ["."]),
     "cachetools": (["tests"], ["src"]),
     "boltons": (["tests"], ["."]),
+    "readerwriterlock": (["tests"], ["."]),
 }
 
 

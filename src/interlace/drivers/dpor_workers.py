@@ -70,6 +70,7 @@ from .workers import (
     _worker_main,
     job_bytes,
     outcome,
+    stop_processes,
     worker_count,
 )
 
@@ -431,16 +432,7 @@ class DporPool:
         return out
 
     def close(self) -> None:
-        for proc in self.procs:
-            if proc.is_alive():
-                proc.terminate()
-        for proc in self.procs:
-            proc.join(1.0)
-            if proc.is_alive():
-                proc.kill()
-                proc.join(1.0)
-        for conn in self.conns:
-            conn.close()
+        stop_processes(self.procs, self.conns)
 
 
 def explore_dpor_in_workers(fn: Callable[[], Any], strat: DPOR, recipe: Callable[[], Any], *,

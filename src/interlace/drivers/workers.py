@@ -392,6 +392,20 @@ def _conclude(fn: Callable[[], Any], run: Run, merged: _Merged, job: Job, races:
 # -- local worker processes ----------------------------------------------------------------------------
 
 
+def stop_processes(procs: list, conns: list) -> None:
+    """End worker processes (terminated, then killed if they linger) and close their pipes."""
+    for proc in procs:
+        if proc.is_alive():
+            proc.terminate()
+    for proc in procs:
+        proc.join(1.0)
+        if proc.is_alive():
+            proc.kill()
+            proc.join(1.0)
+    for conn in conns:
+        conn.close()
+
+
 class LocalWorkers(Backend):
     """``n`` fresh processes taking the indexes below the shared limit (see :class:`Claims`)."""
 
@@ -459,16 +473,7 @@ class LocalWorkers(Backend):
         return sum(self.done)
 
     def close(self) -> None:
-        for proc in self.procs:
-            if proc.is_alive():
-                proc.terminate()
-        for proc in self.procs:
-            proc.join(1.0)
-            if proc.is_alive():
-                proc.kill()
-                proc.join(1.0)
-        for conn in self.conns:
-            conn.close()
+        stop_processes(self.procs, self.conns)
 
 
 def _worker_main(data: bytes, w: int, n: int, limit: Any, taken: Any, running: Any, done: Any, conn: Any,

@@ -46,6 +46,11 @@ for t in threads:
 """
 
 
+#: what the walk below goes into: builtin containers and the detector's own objects (a function they hold,
+#: ``_BySite.line_of``, would lead through its module's globals to the whole heap)
+_WALKED = (dict, list, tuple, set, frozenset)
+
+
 def _kept(detector) -> int:
     """How many distinct objects the detector's per-execution state holds (shared ones once)."""
     seen: set[int] = set()
@@ -55,7 +60,8 @@ def _kept(detector) -> int:
         if id(obj) in seen or isinstance(obj, (type, str)):
             continue
         seen.add(id(obj))
-        todo.extend(gc.get_referents(obj))
+        if isinstance(obj, _WALKED) or type(obj).__module__.startswith("interlace.detect"):
+            todo.extend(gc.get_referents(obj))
     return len(seen)
 
 

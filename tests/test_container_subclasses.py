@@ -169,3 +169,13 @@ def test_counter_update_under_a_lock_is_no_race():
     result = interlace.explore(_counter_updates(locked=True), executions=20, seed=1)
     assert result.ok, result.report()
     assert result.races == []
+
+
+def test_the_known_containers_are_those_whose_methods_are_known():
+    # runtime/containers.py maps a subclass to a container of calls.CONTAINER_METHODS: the two lists agree
+    from interlace.runtime.calls import CONTAINER_METHODS
+    from interlace.runtime.containers import KNOWN, container_base
+
+    assert set(KNOWN) == set(CONTAINER_METHODS)
+    assert container_base(type("Mine", (collections.OrderedDict,), {})) is collections.OrderedDict
+    assert container_base(tuple) is None

@@ -97,20 +97,16 @@ def explore(
     if workers is not None or dask is not None:
         from .workers import explore_in_workers, shared_out, worker_count
 
+        driver = None
         if isinstance(strat, DPOR) and (dask is not None or workers is not None and worker_count(workers) > 1):
             from .dpor_workers import explore_dpor_in_workers
 
-            # its executions run ahead in the workers, decided and counted here, in its order
+            driver = explore_dpor_in_workers  # its executions run ahead in the workers, decided here, in order
+        elif shared_out(strat, workers, dask):
+            driver = explore_in_workers  # a worker builds its own instance, before any execution
+        if driver is not None:
             recipe = functools.partial(strategy_for, strategy, seed, depth, max_preemptions)
-            return explore_dpor_in_workers(
-                fn, strat, recipe, workers=workers, dask=dask, executions=executions, seed=seed, model=model,
-                include=include, exclude=exclude, max_steps=max_steps, time_limit=time_limit, target=target,
-                stuck_timeout=stuck_timeout, races=races, ignore_races=ignore_races, on_execution=on_execution,
-                shrink=shrink, hang_guard=hang_guard)
-        if shared_out(strat, workers, dask):
-            # a worker builds its own instance, before any execution
-            recipe = functools.partial(strategy_for, strategy, seed, depth, max_preemptions)
-            return explore_in_workers(
+            return driver(
                 fn, strat, recipe, workers=workers, dask=dask, executions=executions, seed=seed, model=model,
                 include=include, exclude=exclude, max_steps=max_steps, time_limit=time_limit, target=target,
                 stuck_timeout=stuck_timeout, races=races, ignore_races=ignore_races, on_execution=on_execution,

@@ -53,6 +53,10 @@ exec(compile(textwrap.dedent("""
             return m
         def loop(self, site):
             self.log.append(("loop", None, site[1]))
+        def loop_entered(self):
+            pass
+        def loop_exited(self):
+            pass
     def record(set_active, fn, *args):
         fake = Fake()
         set_active(fake)

@@ -54,6 +54,12 @@ class Fake:
         self.objs.append(None)
         self.sites.append(site)
 
+    def loop_entered(self):
+        self.log.append(("enter", None, None))
+
+    def loop_exited(self):
+        self.log.append(("exit", None, None))
+
 def execute(set_active, code, ns, active):
     fake = Fake()
     set_active(fake if active else None)
@@ -409,6 +415,32 @@ def test_while_loop_and_continue():
     """)
     assert [e for e in fake.log if e[0] == "loop"] == [("loop", None, 3)] * 3
     assert ns["r"] == 13
+
+
+def test_a_loop_whose_test_reads_shared_state_says_where_it_begins_and_where_its_test_ends_it():
+    ns, fake = run("""
+        box = [0]
+        def f():
+            n = 0
+            while n < 2:
+                n += 1
+            while not box[0]:
+                box[0] = 1
+            else:
+                n += 10
+            while box[0]:
+                break
+            return n
+        r = f()
+    """)
+    marks = [e[:2] for e in fake.log if e[0] in ("enter", "exit", "loop", "read")]
+    assert marks == [
+        ("loop", None), ("loop", None),  # ``n < 2`` reads only locals: no marks
+        ("enter", None), ("read", "box"), ("read", 0), ("read", "box"), ("loop", None),
+        ("read", "box"), ("read", 0), ("exit", None),
+        ("enter", None), ("read", "box"), ("read", 0),  # left by ``break``: not by its test
+    ]
+    assert ns["r"] == 12
 
 
 def test_walrus_to_global_and_cell():

@@ -710,3 +710,46 @@ def test_what_the_only_thread_does_is_not_kept_but_where_objects_were_first_used
     assert race.violation == "lost update" and race.what == "dict['n']"
     line = _alone_then_a_lost_update.__code__.co_firstlineno + 5
     assert race.origin == f"object first used at test_races.py:{line}"
+
+
+READ_BEFORE_A_POLL = """
+import threading
+import time
+
+
+class Box:
+    n = 0
+    go = False
+
+
+box = Box()
+
+
+def bump():
+    v = box.n  # this read, made before the poll, is the check of the write below
+    while not box.go:
+        time.sleep(0.001)
+    box.n = v + 1
+
+
+box.go = True
+threads = [threading.Thread(target=bump) for _ in range(2)]
+for t in threads:
+    t.start()
+for t in threads:
+    t.join()
+"""
+
+
+@pytest.mark.parametrize("strategy", ["pct", "random", "portfolio"])
+def test_only_the_reads_that_end_a_poll_see_what_ended_it(strategy, tmp_path):
+    """A poll's exit orders the write its test read before what follows (note_poll_consume.py), but
+    not the writes a read made before the loop saw: the two threads' ``v = box.n`` ... ``box.n = v + 1``
+    around a poll that ends at once are still a lost update, predicted from any execution."""
+    script = tmp_path / "poll.py"
+    script.write_text(READ_BEFORE_A_POLL)
+    result = interlace.explore(ScriptRunner(str(script), []), strategy=strategy, seed=3, executions=1,
+                               races="warn")
+    failing = [(r.violation, lines_of(r)) for r in result.races if r.fails]
+    assert ("lost update", {18}) in failing, failing  # the other thread's write can come between 15 and 18
+    assert all(lines <= {15, 18} for _, lines in failing), failing

@@ -60,6 +60,12 @@ class CountingExecution:
 
     def loop(self, site):
         self.loops += 1
+
+    def loop_entered(self):
+        pass
+
+    def loop_exited(self):
+        pass
 """), "<fake>", "exec"), _FAKE_NS)
 CountingExecution = _FAKE_NS["CountingExecution"]
 

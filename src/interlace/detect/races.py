@@ -435,16 +435,20 @@ class _Check:
     the read that a later write of the group in the same stretch may depend on. ``pre``: the thread's clock before
     that read obtained anything from the location (see :meth:`RaceDetector._atomicity`); only that stretch
     uses it, so it is dropped when the thread's next stretch begins (a copy of a clock per thread and
-    location read is most of the detector's memory on many threads reading many objects). Which stretch
+    location read is most of the detector's memory on many threads reading many objects), and so is
+    ``saw``. Which stretch
     a check belongs to is told by its access's number (see ``RaceDetector.stretch``). ``use``: of a
     container, the latest read that relied on this check (see :meth:`RaceDetector._use`)."""
 
-    __slots__ = ("access", "pre", "use")
+    __slots__ = ("access", "pre", "use", "saw")
 
-    def __init__(self, access: Access, pre: list[int] | None) -> None:
+    def __init__(self, access: Access, pre: list[int] | None, saw: Access | None) -> None:
         self.access = access
         self.pre = pre
         self.use: Access | None = None
+        #: the write of another thread it read (the location's last), while its stretch lasts (see
+        #: RaceDetector.loop_exit)
+        self.saw = saw
 
 
 class _Group:
@@ -755,6 +759,29 @@ class RaceDetector:
         else:
             location.reads[t] = access
 
+    def loop_exit(self, ex: Any, ts: Any, since: int) -> None:
+        """A polling loop's test ended it (``while not box.ready: sleep()``): each read of its last
+        evaluation (``ts``'s accesses numbered above ``since``, in its current stretch) saw the write
+        that ended the loop. That write is ordered before what the thread does on the loop's exit: had
+        it come after the read, the read would have seen the value before it and the loop would have
+        gone on. So the check such a read made counts the write it read as ordered before it (its
+        ``pre``), and consuming what the poll waited for (``box.ready = False``) is no lost update
+        against the write it waited for. Any other write still is: one the read did not see, or one
+        the read saw only through it (two setters' ``ready = True``: either can come after the read)."""
+        t = ts.tid
+        stretch = self.stretch.get(t)
+        if stretch is None or stretch[0] != self.segs.get(t, 0) or stretch[1] != ex.back_edge_count(ts):
+            return  # nothing read since this thread's last synchronisation or back-edge
+        for check in stretch[3]:
+            saw, pre = check.saw, check.pre
+            if saw is None or pre is None or check.access.number <= since:
+                continue
+            u = saw.tid
+            if u >= len(pre):
+                pre = check.pre = pre + [0] * (u + 1 - len(pre))
+            if saw.clock > pre[u]:
+                pre[u] = saw.clock
+
     def _know(self, oid: int, tp: type, obj: Any, key: Any, site: tuple) -> _Known:
         """Start knowing the object at ``oid`` (nothing is known there: see _forget)."""
         known = self.objects[oid] = _Known(id(tp), self._origin_of(obj, key, site))
@@ -800,7 +827,7 @@ class RaceDetector:
         if stretch is None or stretch[0] != segs or stretch[1] != back_edges:
             if stretch is not None:
                 for old in stretch[3]:
-                    old.pre = None
+                    old.pre = old.saw = None
             stretch = self.stretch[t] = (segs, back_edges, access.number, [])
         first = stretch[2]
         container = len(key) == 1
@@ -811,7 +838,8 @@ class RaceDetector:
         if not write:
             check = entries.get(owner)
             if check is None or check.access.number < first:
-                check = _Check(access, list(cc))
+                w = location.write
+                check = _Check(access, list(cc), w if w is not None and w.tid != t else None)
                 checks.put(owner, check, access.line)
                 stretch[3].append(check)
                 if container and k != _WHOLE:

@@ -256,6 +256,20 @@ class NativeExecution:
             me.gil_points += 1
             me.back_edges += 1
 
+    def loop_entered(self) -> None:
+        me = self.me()
+        if me is not None:
+            me.loop_entry = me.accesses
+
+    def loop_exited(self) -> None:
+        me = self.me()
+        if me is not None:
+            with self._mutex:
+                for observer in self.access_observers:
+                    exited = getattr(observer, "loop_exit", None)
+                    if exited is not None:
+                        exited(self, me, me.loop_entry)
+
     def access_number(self, ts: ThreadState) -> int:
         return ts.accesses
 

@@ -440,9 +440,18 @@ class _Rewriter:
     s_AsyncFor = s_For
 
     def s_While(self, node: ast.While) -> list[ast.stmt]:
+        """A loop whose test may read shared state (``while not box.ready:``, ``while not
+        r.locked():``) is a poll: ``_il_wenter()`` before it and ``_il_wexit()`` where its test ends it
+        (the ``else`` branch) tell the race detector which reads ended it (see
+        ``RaceDetector.loop_exit``)."""
         test = self.tested(node.test)
         body = self.loop_body(node, [], node.body)
-        return [_copy(node, test=test, body=body, orelse=self.stmts(node.orelse))]
+        orelse = self.stmts(node.orelse)
+        if not any(isinstance(n, ast.Call) for n in ast.walk(test)):  # locals only: ``while i < n``
+            return [_copy(node, test=test, body=body, orelse=orelse)]
+        enter = ast.Expr(value=self.call("_il_wenter", [], node), **_loc(node))
+        leave = ast.Expr(value=self.call("_il_wexit", [], node), **_loc(node))
+        return [enter, _copy(node, test=test, body=body, orelse=[leave, *orelse])]
 
     def s_With(self, node: Any) -> list[ast.stmt]:
         items: list[ast.withitem] = []

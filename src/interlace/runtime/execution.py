@@ -1026,6 +1026,25 @@ class Execution:
         else:
             self.point(me, "loop", "back-edge", site)
 
+    def loop_entered(self) -> None:
+        """The calling thread enters a loop whose test reads shared state (see :meth:`loop_exited`)."""
+        me = self.current if self.fast.ident == get_ident() else self.me()
+        if me is not None:
+            me.loop_entry = self.access_number(me)
+
+    def loop_exited(self) -> None:
+        """That loop's test ended it: the reads its last evaluation made (the calling thread's accesses
+        since it entered the loop and since its last back-edge) saw what ended the loop. The race
+        detector uses it to tell a poll's consume from a lost update (``RaceDetector.loop_exit``)."""
+        if not self.access_observers:
+            return
+        me = self.current if self.fast.ident == get_ident() else self.me()
+        if me is not None:
+            for observer in self.access_observers:
+                exited = getattr(observer, "loop_exit", None)
+                if exited is not None:
+                    exited(self, me, me.loop_entry)
+
     def gil_clock(self, ts: ThreadState) -> int:
         """How many points where a GIL could switch threads ``ts`` passed (for the race detector's
         verdict: did one lie between two of its accesses?)."""

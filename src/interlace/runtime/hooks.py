@@ -294,6 +294,18 @@ def _il_loop(site: tuple) -> None:
         ex.loop(site)
 
 
+def _il_wenter() -> None:
+    ex = _active
+    if ex is not None:
+        ex.loop_entered()
+
+
+def _il_wexit() -> None:
+    ex = _active
+    if ex is not None:
+        ex.loop_exited()
+
+
 # -- exec / eval / compile of source strings ---------------------------------------------------------
 
 _exec, _eval, _compile = builtins.exec, builtins.eval, builtins.compile

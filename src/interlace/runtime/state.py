@@ -153,7 +153,7 @@ class ThreadState:
         "tid", "thread", "name", "gate", "exited", "status", "waiting", "deadline", "timed_out",
         "ident", "daemon", "held", "run_length", "site", "outside_since", "gil_points", "pending",
         "pending_what", "pending_lock", "accesses", "back_edges", "early", "io_deadline", "task",
-        "guarded_until",
+        "guarded_until", "loop_entry",
     )
 
     def __init__(self, tid: int, thread: threading.Thread) -> None:
@@ -181,6 +181,7 @@ class ThreadState:
         self.outside_since = 0.0
         self.gil_points = 0  # calls and loop back-edges so far: where the GIL could have switched
         self.back_edges = 0  # loop back-edges so far (a read before one is no check of a write after it)
+        self.loop_entry = 0  # its shared accesses before it entered its latest polling loop (see loop_exited)
         self.pending: str | None = "start"  # the operation the thread does when it next runs
         self.pending_what: Any = None  # and what it does it on (a name, a lock label, a thread)
         # the lock whose acquire the thread is in, from its scheduling point until it holds the lock

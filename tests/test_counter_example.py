@@ -85,6 +85,17 @@ def test_cli_explore_saves_schedule_and_replay_reproduces(tmp_path):
         assert "AssertionError in the main function: lost update" in rep.stderr
 
 
+def test_cli_output_into_a_closed_pipe_exits_141_without_a_traceback(tmp_path):
+    """``interlace explore ... | head -1``: the reader goes away; the schedule is still saved."""
+    proc = subprocess.Popen([sys.executable, "-m", "interlace", "explore", COUNTER, "--seed", "3", "-n", "50"],
+                            cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    proc.stdout.close()  # before interlace writes anything
+    err = proc.stderr.read().decode()
+    assert proc.wait(timeout=120) == 141, err
+    assert err == ""
+    assert len(list((tmp_path / ".interlace" / "schedules").glob("counter-seed3-exec*.json"))) == 2
+
+
 def test_cli_explore_locked_counter_exits_0(tmp_path):
     out = cli("explore", COUNTER_LOCKED, "-n", "200", "--seed", "1", cwd=tmp_path)
     assert out.returncode == 0, out.stdout + out.stderr

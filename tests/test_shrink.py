@@ -152,6 +152,25 @@ def test_livelock_shrinks_and_keeps_its_kind():
     assert again.failure.kind == "livelock"
 
 
+def test_a_candidate_that_would_starve_a_thread_forever_is_cut_short():
+    """A candidate runs at most CANDIDATE_STEPS times the failing execution's points (at least
+    CANDIDATE_SLACK more): past its deviations, the default order ran a worker forever here, and
+    shrinking never ended."""
+    from interlace.drivers import shrink as shrinking
+
+    result = interlace.explore(programs.stop_flag_after_a_sleep, executions=200, seed=1, races="off")
+    assert result.failure.kind == "exception", result.report()
+    assert result.failure.message == "AssertionError in the main function: the workers never counted"
+    assert result.shrink.reproduced and result.shrink.stopped is None
+    assert result.shrink.after <= result.shrink.before
+    with Session(programs.stop_flag_after_a_sleep, (), ()) as session:
+        starving = run_candidate(session, "free-threaded", shrinking.CANDIDATE_SLACK, EPOCH,
+                                 deviations={(0, 0, 0): 1})
+    assert starving.execution.failure.kind == "livelock"  # what the cut-short candidates end with
+    again = interlace.replay(programs.stop_flag_after_a_sleep, result.schedule, races="off")
+    assert again.failure.message == result.failure.message
+
+
 def test_no_shrink_keeps_the_schedule_as_found():
     result = interlace.explore(programs.lost_update_attribute, executions=300, seed=0, races="off",
                                shrink=False)

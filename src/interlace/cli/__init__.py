@@ -25,9 +25,11 @@ from ..drivers.script import (
 )
 
 EXIT_OK, EXIT_FAILURE, EXIT_USAGE, EXIT_DIVERGED, EXIT_INTERNAL, EXIT_INTERRUPTED = 0, 1, 2, 3, 4, 130
+EXIT_PIPE = 141  # as a shell reports a command that a closed pipe ended (128 + SIGPIPE)
 EXIT_CODES = ("exit codes: 0 no failure, 1 a failure found (or reproduced by replay), 2 usage or input error, "
               "3 the program diverged from the schedule or recording being replayed, 4 an internal error of "
-              "interlace (please report it), 130 interrupted (Ctrl-C)")
+              "interlace (please report it), 130 interrupted (Ctrl-C), 141 the output's reader went away "
+              "(interlace ... | head)")
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -174,6 +176,11 @@ def _main(argv: Sequence[str] | None) -> int:
     except KeyboardInterrupt:
         print("\ninterlace: interrupted.", file=sys.stderr)
         return EXIT_INTERRUPTED
+    except BrokenPipeError:
+        # what was saved is saved; the rest of the output has no reader (and flushing it at exit would
+        # raise again)
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_PIPE
     except Exception as exc:  # noqa: BLE001 - interlace's own bug: say so, distinctly from a failure found
         from ..drivers.workers import WorkerError
 

@@ -41,6 +41,10 @@ from .session import Session, check_options
 
 MAX_REPLAYS = 300
 STEP_BUDGET = 3_000_000
+#: a candidate runs at most this many times the failing execution's scheduling points (and at least
+#: CANDIDATE_SLACK more than it): a longer one is not the same failure made smaller
+CANDIDATE_STEPS = 4
+CANDIDATE_SLACK = 10_000
 
 
 class Decision(NamedTuple):
@@ -248,6 +252,11 @@ def shrink(session: Any, choices: list[int], failure: Any, model: str, max_steps
         result.elapsed = time.perf_counter() - started
         return result
     result.before = best.size
+    # A candidate leaves the original's schedule after its last deviation, and the default order may
+    # then starve a thread forever while the others make progress (a worker looping on a stop flag
+    # that only the starved thread sets): no candidate runs much longer than the failing execution.
+    longest = max(CANDIDATE_STEPS * steps, steps + CANDIDATE_SLACK)
+    max_steps = longest if max_steps is None else min(max_steps, longest)
     # A livelock must not shrink into starvation: a schedule that never lets a waiting thread run
     # "spins forever" too, with every spin a decision. Such candidates have more decisions.
     fair = best.size.decisions if failure.kind == "livelock" else None

@@ -177,6 +177,50 @@ def test_an_acquire_that_cannot_wait_is_no_lock_order_inversion(kind):
         assert interlace.detect(_try_in_reverse(kind, how)).lock_inversions != []
 
 
+def _cycle_through(hand_over):
+    """Orders a -> gate -> b (one thread) and b -> a (another): a cycle through ``gate``, which a third
+    thread releases after the first took it when ``hand_over`` (a binary semaphore, as
+    readerwriterlock's writer-preferring locks use their ``read_try``)."""
+
+    def program():
+        a, b, gate = threading.Lock(), threading.Lock(), threading.Lock()
+        taken = threading.Event()
+
+        def first():
+            with a:
+                gate.acquire()
+            with b:
+                pass
+            taken.set()
+            if not hand_over:
+                gate.release()
+
+        def second():
+            with b:
+                with a:
+                    pass
+
+        def third():
+            taken.wait()
+            if hand_over:
+                gate.release()
+
+        threads = [threading.Thread(target=f) for f in (first, second, third)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+
+    return program
+
+
+def test_a_cycle_through_a_lock_released_by_another_thread_is_no_inversion():
+    result = interlace.explore(_cycle_through(hand_over=True), executions=20, seed=0)
+    assert result.ok and result.lock_inversions == [], result.report()
+    result = interlace.explore(_cycle_through(hand_over=False), executions=1, seed=0)
+    assert [len(i.edges) for i in result.lock_inversions] == [3], result.report()
+
+
 def test_ignore_race_comment_suppresses_and_counts(tmp_path):
     program = tmp_path / "quiet.py"
     program.write_text(

@@ -5,6 +5,15 @@ with where each was taken; not for an acquire that could not wait (``blocking=Fa
 it fails instead of waiting, so it closes no cycle of waiting threads. When a new order closes a cycle
 with orders recorded by other threads, the program can deadlock, even if this execution did not: that
 is reported with both acquisition stacks.
+
+A lock released by a thread other than the one that acquired it is a binary semaphore, not a mutex
+(readerwriterlock's writer-preferring locks: the first writer takes ``read_try``, the last one releases
+it): that a thread holds it says nothing about who can release it, so a cycle through it is no
+deadlock (lockdep tracks no semaphore either). A cycle through a lock that its execution shows
+released that way is not reported (by the end of the execution: the cycle may close before the first
+such release). Only the execution's own releases count, so that what is reported does not depend on
+which executions ran before it (``--workers`` splits them): an execution that never hands the lock
+over still reports the cycle.
 """
 
 from __future__ import annotations
@@ -73,18 +82,34 @@ class LockOrderDetector:
         self.graph: dict[int, dict[int, Edge]] = {}
         self.labels: dict[int, Any] = {}
         self.acquired_at: dict[tuple[int, int], tuple | None] = {}
+        self.handed: set[str] = set()  # labels of locks released by a thread that did not acquire them
 
     def begin(self, ex: Any) -> None:
         self._reset()
         self.inversions = []
 
     def end(self, ex: Any) -> None:
-        pass
+        handed = self.handed
+        if handed and self.inversions:
+            kept = []
+            for inversion in self.inversions:
+                if any(e.first in handed or e.second in handed for e in inversion.edges):
+                    self.seen.discard(inversion.key())  # another execution may still report it
+                else:
+                    kept.append(inversion)
+            self.inversions = kept
 
     def access(self, ex: Any, ts: Any, kind: str, obj: Any, key: Any, site: tuple, atomic: bool) -> None:
         pass
 
     def sync(self, ex: Any, kind: str, ts: Any, obj: Any) -> None:
+        if kind == "release":
+            owner = getattr(obj, "_owner", None)  # still the acquirer: observers are told before it changes
+            # (by label, as the inversions name it: a lock whose creation is unknown, with a bare label,
+            # is not told from the others that share it)
+            if owner is not None and owner is not ts and "@" in getattr(obj, "label", ""):
+                self.handed.add(obj.label)
+            return
         if (kind != "acquire" and kind != "try-acquire") or getattr(obj, "internal", False) \
                 or not getattr(obj, "tracked", True):
             return
@@ -124,6 +149,8 @@ class LockOrderDetector:
         return None
 
     def _report(self, edges: list[Edge]) -> None:
+        if any(e.first in self.handed or e.second in self.handed for e in edges):
+            return
         inversion = LockInversion(edges)
         key = inversion.key()
         if key in self.seen:

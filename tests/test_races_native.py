@@ -19,7 +19,8 @@ import sys
 import pytest
 
 import interlace
-from interlace.detect import races
+from interlace.detect import races, stacks
+from interlace.drivers import session
 from interlace.drivers.script import ScriptRunner
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -101,6 +102,37 @@ def test_the_c_path_reports_what_the_python_path_reports(path, monkeypatch):
     for strategy, seed in (("pct", 1), ("random", 2), ("portfolio", 3)):
         compare(ScriptRunner(path, []), monkeypatch, executions=8, seed=seed, strategy=strategy, races="warn",
                 shrink=False)
+
+
+def live_stacks(ignore, stacks=False):
+    """A detector that captures every access's stack as it happens (as ``interlace run`` and detect-only
+    mode do), instead of replaying the execution for the stacks of the accesses it reports."""
+    return races.RaceDetector(ignore, stacks=True)
+
+
+@pytest.mark.parametrize("path", [p for p in CORPUS if not os.path.basename(p).startswith("clean_")] + EXAMPLES,
+                         ids=os.path.basename)
+def test_stacks_captured_in_c_as_accesses_happen_are_those_captured_in_python(path, monkeypatch):
+    monkeypatch.setattr(session, "RaceDetector", live_stacks)
+    found = compare(ScriptRunner(path, []), monkeypatch, executions=4, seed=1, strategy="pct", races="warn",
+                    shrink=False)
+    assert all(r[-1]["current"]["stack"] and r[-1]["previous"]["stack"] for r in found["races"])
+
+
+def nested(depth):
+    if depth:
+        return nested(depth - 1)
+    return stacks.capture(), NATIVE.capture(), stacks.capture(2), NATIVE.capture(2)
+
+
+def test_the_c_capture_is_the_python_capture_and_shares_its_stacks():
+    python, c, python_short, c_short = nested(3)
+    assert c is python  # the same tuple: one table of stacks
+    assert c_short is python_short
+    first = nested.__code__.co_firstlineno
+    assert [(name, line - first) for _file, line, name in c[-4:]] == [("nested", 2)] * 3 + [("nested", 3)]
+    assert c[-5][2] == "test_the_c_capture_is_the_python_capture_and_shares_its_stacks"
+    assert c_short == c[-2:]
 
 
 @pytest.mark.parametrize("strategy", ["pct", "portfolio", "random"])

@@ -37,13 +37,17 @@ static PyObject *g_line;       /* _line(site) */
 static PyObject *g_access;     /* the Access class */
 static PyObject *g_step;       /* the _Step class */
 static PyObject *g_attr;       /* the _Attr class */
-static PyObject *g_capture;    /* stacks.capture */
 static PyObject *g_value_keys; /* _VALUE_KEYS */
 static PyObject *g_clock;      /* the VectorClock class */
 static PyObject *g_whole;      /* _WHOLE, "*" */
+static PyObject *g_infos;      /* stacks._infos: id(code) -> (kind, filename, name, code) */
+static PyObject *g_stacks;     /* stacks._stacks: every stack captured, once */
+static PyObject *g_info;       /* stacks._info(code) */
 /* how many calls of access() and sync() did the work here and how many left it to Python (counts(), for
  * tests and benchmarks: a change in races.py that makes every access fall back shows there) */
 static unsigned long long n_taken, n_declined;
+
+static PyObject *capture_stack(Py_ssize_t depth);
 
 /* interned attribute names */
 static PyObject *s_died, *s_dict_owners, *s_controlled, *s_threads, *s_locations, *s_objects, *s_tp,
@@ -688,7 +692,7 @@ races_access(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
     int with_stacks = attr_true(det, s_stacks);
     if (with_stacks < 0)
         goto error_key;
-    stack = with_stacks ? PyObject_CallNoArgs(g_capture) : PyTuple_New(0);
+    stack = with_stacks ? capture_stack(12) : PyTuple_New(0);
     if (stack == NULL)
         goto error_key;
     task = PyObject_GetAttr(ts, s_task);
@@ -1036,21 +1040,139 @@ done:
     return Py_XNewRef(result);
 }
 
-/* setup(types, lines, line, Access, _Step, _Attr, capture, value_keys, VectorClock, whole) */
+/* the frame kinds of detect/stacks.py (_USER, _SKIP, _STOP_HERE) */
+enum { F_USER, F_SKIP, F_STOP_HERE };
+
+/* stacks.capture(depth), from the innermost Python frame (the caller of the C function that calls
+ * this, as sys._getframe(1) is capture's caller there) */
+static PyObject *
+capture_stack(Py_ssize_t depth)
+{
+    if (g_infos == NULL) {
+        PyErr_SetString(PyExc_RuntimeError, "interlace._races.setup_stacks() was not called");
+        return NULL;
+    }
+    PyObject *frames = PyList_New(0);
+    if (frames == NULL)
+        return NULL;
+    PyFrameObject *f = PyEval_GetFrame();
+    Py_XINCREF(f);
+    while (f != NULL) {
+        PyCodeObject *code = PyFrame_GetCode(f);
+        PyObject *code_id = PyLong_FromVoidPtr(code);
+        if (code_id == NULL) {
+            Py_DECREF(code);
+            goto error;
+        }
+        PyObject *info = PyDict_GetItemWithError(g_infos, code_id);
+        Py_DECREF(code_id);
+        if (info != NULL)
+            Py_INCREF(info);
+        else if (!PyErr_Occurred())
+            info = PyObject_CallOneArg(g_info, (PyObject *)code);
+        Py_DECREF(code);
+        if (info == NULL)
+            goto error;
+        if (!PyTuple_Check(info) || PyTuple_GET_SIZE(info) < 3) {
+            Py_DECREF(info);
+            PyErr_SetString(PyExc_TypeError, "a code's info must be (kind, filename, name, ...)");
+            goto error;
+        }
+        long kind = PyLong_AsLong(PyTuple_GET_ITEM(info, 0));
+        if (kind == -1 && PyErr_Occurred()) {
+            Py_DECREF(info);
+            goto error;
+        }
+        if (kind == F_USER) {
+            PyObject *lineno = PyLong_FromLong(PyFrame_GetLineNumber(f));
+            PyObject *frame = lineno ? PyTuple_Pack(3, PyTuple_GET_ITEM(info, 1), lineno, PyTuple_GET_ITEM(info, 2))
+                                     : NULL;
+            Py_XDECREF(lineno);
+            int r = frame == NULL ? -1 : PyList_Append(frames, frame);
+            Py_XDECREF(frame);
+            if (r < 0) {
+                Py_DECREF(info);
+                goto error;
+            }
+            if (PyList_GET_SIZE(frames) == depth) {
+                Py_DECREF(info);
+                break;
+            }
+        }
+        else if (kind == F_STOP_HERE || PyList_GET_SIZE(frames)) {
+            Py_DECREF(info);
+            break;
+        }
+        Py_DECREF(info);
+        PyFrameObject *back = PyFrame_GetBack(f);
+        Py_DECREF(f);
+        f = back;
+    }
+    Py_XDECREF(f);
+    f = NULL;
+    if (PyList_Reverse(frames) < 0)
+        goto error;
+    PyObject *stack = PyList_AsTuple(frames);
+    Py_DECREF(frames);
+    if (stack == NULL)
+        return NULL;
+    if (PyDict_GET_SIZE(g_stacks) > 100000)
+        PyDict_Clear(g_stacks);  /* a bound for long-lived processes (see stacks.py) */
+    PyObject *kept = PyDict_SetDefault(g_stacks, stack, stack);
+    Py_XINCREF(kept);
+    Py_DECREF(stack);
+    return kept;
+error:
+    Py_XDECREF(f);
+    Py_DECREF(frames);
+    return NULL;
+}
+
+static PyObject *
+races_capture(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
+{
+    Py_ssize_t depth = 12;
+    if (nargs > 1) {
+        PyErr_SetString(PyExc_TypeError, "capture() takes at most 1 argument");
+        return NULL;
+    }
+    if (nargs == 1) {
+        depth = PyLong_AsSsize_t(args[0]);
+        if (depth == -1 && PyErr_Occurred())
+            return NULL;
+    }
+    return capture_stack(depth);
+}
+
+/* setup_stacks(_infos, _stacks, _info) of detect/stacks.py */
+static PyObject *
+races_setup_stacks(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
+{
+    if (nargs != 3 || !PyDict_CheckExact(args[0]) || !PyDict_CheckExact(args[1])) {
+        PyErr_SetString(PyExc_TypeError, "setup_stacks(infos: dict, stacks: dict, info)");
+        return NULL;
+    }
+    Py_XSETREF(g_infos, Py_NewRef(args[0]));
+    Py_XSETREF(g_stacks, Py_NewRef(args[1]));
+    Py_XSETREF(g_info, Py_NewRef(args[2]));
+    Py_RETURN_NONE;
+}
+
+/* setup(types, lines, line, Access, _Step, _Attr, value_keys, VectorClock, whole) */
 static PyObject *
 races_setup(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
 {
-    if (nargs != 10) {
-        PyErr_SetString(PyExc_TypeError, "setup() takes 10 arguments");
+    if (nargs != 9) {
+        PyErr_SetString(PyExc_TypeError, "setup() takes 9 arguments");
         return NULL;
     }
-    if (!PyDict_CheckExact(args[0]) || !PyDict_CheckExact(args[1]) || !PyAnySet_Check(args[7])) {
+    if (!PyDict_CheckExact(args[0]) || !PyDict_CheckExact(args[1]) || !PyAnySet_Check(args[6])) {
         PyErr_SetString(PyExc_TypeError, "setup(): _TYPES and _LINES must be dicts, _VALUE_KEYS a set");
         return NULL;
     }
-    PyObject **slots[] = {&g_types, &g_lines, &g_line, &g_access, &g_step, &g_attr, &g_capture,
-                          &g_value_keys, &g_clock, &g_whole};
-    for (int i = 0; i < 10; i++)
+    PyObject **slots[] = {&g_types, &g_lines, &g_line, &g_access, &g_step, &g_attr, &g_value_keys, &g_clock,
+                          &g_whole};
+    for (int i = 0; i < 9; i++)
         Py_XSETREF(*slots[i], Py_NewRef(args[i]));
     Py_RETURN_NONE;
 }
@@ -1068,6 +1190,10 @@ static PyMethodDef races_methods[] = {
      "access(detector, ex, ts, kind, obj, key, site, atomic): RaceDetector.access's work; False: not done"},
     {"sync", (PyCFunction)(void (*)(void))races_sync, METH_FASTCALL,
      "sync(detector, ex, kind, ts, obj): RaceDetector.sync's work; False: not done"},
+    {"capture", (PyCFunction)(void (*)(void))races_capture, METH_FASTCALL,
+     "capture(depth=12): detect.stacks.capture in C (the caller's stack, without interlace's frames)"},
+    {"setup_stacks", (PyCFunction)(void (*)(void))races_setup_stacks, METH_FASTCALL,
+     "setup_stacks(_infos, _stacks, _info): detect/stacks.py's caches this module's capture() shares"},
     {"setup", (PyCFunction)(void (*)(void))races_setup, METH_FASTCALL,
      "setup(...): the module-level objects of detect/races.py this module works with"},
     {NULL, NULL, 0, NULL},

@@ -41,7 +41,7 @@ from typing import Any
 
 from ..runtime.describe import is_cell_key
 from . import lifetimes
-from .stacks import Frame, capture, format_stack
+from .stacks import Frame, capture, format_stack, share_caches
 from .vectorclock import VectorClock
 
 _WHOLE = "*"
@@ -503,7 +503,8 @@ def _load_native() -> Any:
         return None
     if getattr(_races, "API", None) != NATIVE_API:
         return None
-    _races.setup(_TYPES, _LINES, _line, Access, _Step, _Attr, capture, _VALUE_KEYS, VectorClock, _WHOLE)
+    _races.setup(_TYPES, _LINES, _line, Access, _Step, _Attr, _VALUE_KEYS, VectorClock, _WHOLE)
+    share_caches(_races)
     return _races
 
 

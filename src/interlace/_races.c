@@ -6,25 +6,34 @@
  * same objects (the detector's dicts, its _Location, Access and VectorClock instances), when the
  * access or synchronisation is a common one; otherwise it changes nothing and returns False, and the
  * Python method does all of the work. "Common": no object died since the last event, the location
- * exists already, its key is a plain value, the thread's clock exists (see the `return Py_False`
- * lines below for each case). What is not per-access bookkeeping stays Python and is called from
- * here: the atomicity checks (RaceDetector._atomicity), a race's report (_race), a stack's capture,
- * _stale and _BySite.put. So a change to those needs no change here; a change to what access() or
- * sync() do in races.py needs the same change here (tests/test_races_native.py compares the reports
- * of both paths field by field).
+ * exists already, its key is a plain value, the thread's clock exists (see the FALLBACK() lines below
+ * for each case). What is not per-access bookkeeping stays Python and is called from here: the
+ * atomicity checks (RaceDetector._atomicity), a race's report (_race), _stale and _BySite.put. So a
+ * change to those needs no change here; a change to what access() or sync() do in races.py needs the
+ * same change here (tests/test_races_native.py compares the reports of both paths field by field).
+ * capture() is detect/stacks.py's capture in C, sharing its caches; access() uses it when the detector
+ * keeps every access's stack (interlace run, detect-only mode).
  *
  * Optional, like _speedups: without it (not built, INTERLACE_PURE=1) races.py runs alone.
  *
- * Thread safety: this module has no state of its own but the references setup() stores once. The
- * detector's objects it changes are changed only by the unit that holds the scheduler's baton (one
- * managed thread or task runs at a time; the detector is told only by it), so on a free-threaded
- * interpreter too nothing else touches them meanwhile; the GIL is not relied on for them.
+ * Thread safety: the module's own data are the references setup() and setup_stacks() store once, at
+ * the import of detect/races.py (under the import lock), and two statistics counters. The detector's
+ * objects it reads and changes are changed by one unit at a time under the scheduler: only the unit
+ * that holds the baton (one managed thread or task runs at a time) tells the detector, so nothing else
+ * touches them meanwhile, GIL or not. In detect-only mode, where real threads tell the detector at
+ * once, that holds only under the GIL (as for the pure-Python methods: a call here gives the GIL up only
+ * where it calls back into Python). So, like _speedups and _lifetimes, it is not built for free-threaded
+ * interpreters (setup.py): that needs a lock around the detector in detect-only mode and strong
+ * references where this takes borrowed ones (PyList_GET_ITEM, PyDict_GetItemWithError).
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
 
 #if PY_VERSION_HEX < 0x030A0000
 #error "interlace._races needs Python 3.10 or later"
+#endif
+#if PY_VERSION_HEX < 0x030B0000
+#include <frameobject.h> /* PyFrame_GetBack, PyFrame_GetLineNumber: in Python.h from 3.11 on */
 #endif
 
 /* the categories of races.py (_OTHER, _SKIP, _MODULE, _WHOLE_ONLY, _INDEXED, _DICT, _SUBCLASS) */
@@ -92,38 +101,34 @@ attr_ll(PyObject *obj, PyObject *name, long long *out)
     return (*out == -1 && PyErr_Occurred()) ? -1 : 0;
 }
 
-/* Execution.access_number(ts), gil_clock(ts), back_edge_count(ts) (``method``), inline for an Execution:
- * ts.<field> + (ex.fast.<field> if ts is ex.current else 0); another kind of execution (detect-only
- * mode's, which has no ``current``) is asked */
+/* What unit_count needs of the execution for unit ``ts``: its FastPath if ``ts`` holds the baton, None if
+ * not, NULL (no error set) for another kind of execution (detect-only mode's, which has no
+ * ``current``): that one is asked. NULL with an error set: failed. */
 static PyObject *
-unit_count(PyObject *ex, PyObject *ts, PyObject *field, PyObject *method)
+fast_of(PyObject *ex, PyObject *ts)
 {
-    long long own;
     PyObject *current = PyObject_GetAttr(ex, s_current);
     if (current == NULL) {
-        if (!PyErr_ExceptionMatches(PyExc_AttributeError))
-            return NULL;
-        PyErr_Clear();
-        return PyObject_CallMethodOneArg(ex, method, ts);
-    }
-    if (attr_ll(ts, field, &own) < 0) {
-        Py_DECREF(current);
+        if (PyErr_ExceptionMatches(PyExc_AttributeError))
+            PyErr_Clear();
         return NULL;
     }
     int is_current = current == ts;
     Py_DECREF(current);
-    if (is_current) {
-        PyObject *fast = PyObject_GetAttr(ex, s_fast);
-        if (fast == NULL)
-            return NULL;
-        long long more;
-        int failed = attr_ll(fast, field, &more);
-        Py_DECREF(fast);
-        if (failed)
-            return NULL;
-        own += more;
-    }
-    return PyLong_FromLongLong(own);
+    return is_current ? PyObject_GetAttr(ex, s_fast) : Py_NewRef(Py_None);
+}
+
+/* Execution.access_number(ts), gil_clock(ts), back_edge_count(ts) (``method``), inline for an Execution:
+ * ts.<field> + (ex.fast.<field> if ts is ex.current else 0), ``fast`` from fast_of */
+static PyObject *
+unit_count(PyObject *ex, PyObject *ts, PyObject *fast, PyObject *field, PyObject *method)
+{
+    if (fast == NULL)
+        return PyObject_CallMethodOneArg(ex, method, ts);
+    long long own, more = 0;
+    if (attr_ll(ts, field, &own) < 0 || (fast != Py_None && attr_ll(fast, field, &more) < 0))
+        return NULL;
+    return PyLong_FromLongLong(own + more);
 }
 
 /* clock entries ``cc`` at ``tid`` (0 past the end), as races.py's ``cc[u] if u < len(cc) else 0`` */
@@ -370,7 +375,8 @@ races_access(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
              *ordinal = NULL, *line = NULL, *last = NULL, *before = NULL, *last_at = NULL, *run = NULL,
              *gil = NULL, *last_gil = NULL, *same = NULL, *access = NULL, *stack = NULL, *name_obj = NULL,
              *what = NULL, *task = NULL, *related = NULL, *group = NULL, *back_edges = NULL, *apart = NULL,
-             *reads = NULL, *writes = NULL, *pub = NULL, *next = NULL, *zero = NULL, *whole_key = NULL;
+             *reads = NULL, *writes = NULL, *pub = NULL, *next = NULL, *zero = NULL, *whole_key = NULL,
+             *fast = NULL;
     int atomic = PyObject_IsTrue(atomic_obj);
     CHECK_INT(atomic);
 
@@ -536,7 +542,10 @@ races_access(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
     epoch = t < PyList_GET_SIZE(cc) ? Py_NewRef(PyList_GET_ITEM(cc, t)) : PyLong_FromLong(0);
     if (epoch == NULL)
         goto error_key;
-    ordinal = unit_count(ex, ts, s_accesses, s_access_number);
+    fast = fast_of(ex, ts);
+    if (fast == NULL && PyErr_Occurred())
+        goto error_key;
+    ordinal = unit_count(ex, ts, fast, s_accesses, s_access_number);
     if (ordinal == NULL)
         goto error_key;
     line = PyDict_GetItemWithError(g_lines, site);
@@ -593,7 +602,7 @@ races_access(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
             }
         }
     }
-    gil = unit_count(ex, ts, s_gil_points, s_gil_clock);
+    gil = unit_count(ex, ts, fast, s_gil_points, s_gil_clock);
     if (gil == NULL)
         goto error_key;
     if (continues) {
@@ -780,7 +789,7 @@ races_access(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
     group = category != C_OTHER && category != C_MODULE ? PyTuple_Pack(1, oid) : Py_NewRef(lk);
     if (group == NULL)
         goto error_key;
-    back_edges = unit_count(ex, ts, s_back_edges, s_back_edge_count);
+    back_edges = unit_count(ex, ts, fast, s_back_edges, s_back_edge_count);
     if (back_edges == NULL)
         goto error_key;
     {
@@ -873,7 +882,7 @@ done:
     Py_XDECREF(same); Py_XDECREF(access); Py_XDECREF(stack); Py_XDECREF(name_obj); Py_XDECREF(what);
     Py_XDECREF(task); Py_XDECREF(related); Py_XDECREF(group); Py_XDECREF(back_edges); Py_XDECREF(apart);
     Py_XDECREF(reads); Py_XDECREF(writes); Py_XDECREF(pub); Py_XDECREF(next); Py_XDECREF(zero);
-    Py_XDECREF(whole_key);
+    Py_XDECREF(whole_key); Py_XDECREF(fast);
     return Py_XNewRef(result);
 }
 

@@ -18,13 +18,13 @@
  *
  * Thread safety: the module's own data are the references setup() and setup_stacks() store once, at
  * the import of detect/races.py (under the import lock), and two statistics counters. The detector's
- * objects it reads and changes are changed by one unit at a time under the scheduler: only the unit
- * that holds the baton (one managed thread or task runs at a time) tells the detector, so nothing else
- * touches them meanwhile, GIL or not. In detect-only mode, where real threads tell the detector at
- * once, that holds only under the GIL (as for the pure-Python methods: a call here gives the GIL up only
- * where it calls back into Python). So, like _speedups and _lifetimes, it is not built for free-threaded
- * interpreters (setup.py): that needs a lock around the detector in detect-only mode and strong
- * references where this takes borrowed ones (PyList_GET_ITEM, PyDict_GetItemWithError).
+ * objects it reads and changes (and whose items it borrows) are only ever used by one caller at a
+ * time, GIL or not: under the scheduler, the unit that holds the baton (one managed thread or task runs
+ * at a time, and only it tells the detector); in detect-only mode, where real threads run at once, the
+ * caller that holds the mutex serialising the detectors' calls (drivers/detect_only.py). Like
+ * _speedups and _lifetimes it is not built for free-threaded interpreters yet (setup.py): that also
+ * needs the Py_mod_gil slot (multi-phase init, or importing it turns the GIL back on) and the suite
+ * run on a free-threaded build, which this machine does not have.
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
@@ -77,6 +77,18 @@ str_eq(PyObject *a, PyObject *b)
     return PyUnicode_Compare(a, b) == 0;
 }
 
+/* getattr(obj, name, None) without making an AttributeError: 1 (found, *result set), 0 (not found),
+ * -1 (an error) */
+static int
+optional_attr(PyObject *obj, PyObject *name, PyObject **result)
+{
+#if PY_VERSION_HEX >= 0x030D0000
+    return PyObject_GetOptionalAttr(obj, name, result);
+#else
+    return _PyObject_LookupAttr(obj, name, result);
+#endif
+}
+
 /* bool(obj.name): 1, 0, or -1 with an error set */
 static int
 attr_true(PyObject *obj, PyObject *name)
@@ -107,12 +119,9 @@ attr_ll(PyObject *obj, PyObject *name, long long *out)
 static PyObject *
 fast_of(PyObject *ex, PyObject *ts)
 {
-    PyObject *current = PyObject_GetAttr(ex, s_current);
-    if (current == NULL) {
-        if (PyErr_ExceptionMatches(PyExc_AttributeError))
-            PyErr_Clear();
+    PyObject *current;
+    if (optional_attr(ex, s_current, &current) <= 0)
         return NULL;
-    }
     int is_current = current == ts;
     Py_DECREF(current);
     return is_current ? PyObject_GetAttr(ex, s_fast) : Py_NewRef(Py_None);
@@ -794,14 +803,13 @@ races_access(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
         goto error_key;
     {
         /* _apart(ex): getattr(ex, "os_threads", len(ex.threads)) > 1 */
-        PyObject *os_threads = PyObject_GetAttr(ex, s_os_threads);
+        PyObject *os_threads;
         long long n;
-        if (os_threads == NULL) {
-            if (!PyErr_ExceptionMatches(PyExc_AttributeError))
-                goto error_key;
-            PyErr_Clear();
+        int found = optional_attr(ex, s_os_threads, &os_threads);
+        if (found < 0)
+            goto error_key;
+        if (!found)
             n = units;
-        }
         else {
             n = PyLong_AsLongLong(os_threads);
             Py_DECREF(os_threads);

@@ -28,12 +28,16 @@
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
+#include <stdint.h>
 
 #if PY_VERSION_HEX < 0x030A0000
 #error "interlace._races needs Python 3.10 or later"
 #endif
 #if PY_VERSION_HEX < 0x030B0000
 #include <frameobject.h> /* PyFrame_GetBack, PyFrame_GetLineNumber: in Python.h from 3.11 on */
+#endif
+#if PY_VERSION_HEX < 0x030C0000
+#include <structmember.h> /* PyMemberDef: in Python.h from 3.12 on */
 #endif
 
 /* the categories of races.py (_OTHER, _SKIP, _MODULE, _WHOLE_ONLY, _INDEXED, _DICT, _SUBCLASS) */
@@ -77,6 +81,85 @@ str_eq(PyObject *a, PyObject *b)
     return PyUnicode_Compare(a, b) == 0;
 }
 
+/* -- attributes of the detector's objects ---------------------------------------------------------
+ * Most attributes read here are __slots__ of races.py's classes (_Location, Access, _Known, _Step,
+ * ThreadState): a member descriptor at a fixed offset in the instance. get_attr/set_attr read and
+ * write those at their offset, as the descriptor does, and everything else through PyObject_GetAttr /
+ * SetAttr. The offsets are cached by (type, name), valid while the type's version tag is (a change to
+ * the class invalidates it; a type without a valid tag is not cached). */
+
+#define SLOT_OBJECT_EX 16 /* T_OBJECT_EX / Py_T_OBJECT_EX */
+#define SLOT_READONLY 1   /* READONLY / Py_READONLY */
+#define SLOT_CACHE 128
+
+static struct {
+    PyTypeObject *type;
+    PyObject *name;
+    unsigned int version;
+    Py_ssize_t offset; /* -1: not a writable object slot */
+} slot_cache[SLOT_CACHE];
+
+static unsigned int
+valid_version(PyTypeObject *tp)
+{
+    return (tp->tp_flags & Py_TPFLAGS_VALID_VERSION_TAG) ? tp->tp_version_tag : 0;
+}
+
+/* the offset of the object slot ``name`` in instances of ``obj``'s type, or -1 */
+static Py_ssize_t
+slot_offset(PyObject *obj, PyObject *name)
+{
+    PyTypeObject *tp = Py_TYPE(obj);
+    size_t i = (((uintptr_t)tp >> 4) * 31 + ((uintptr_t)name >> 4)) & (SLOT_CACHE - 1);
+    unsigned int version = valid_version(tp);
+    if (version != 0 && slot_cache[i].type == tp && slot_cache[i].name == name && slot_cache[i].version == version)
+        return slot_cache[i].offset;
+    Py_ssize_t offset = -1;
+    if (tp->tp_getattro == PyObject_GenericGetAttr && tp->tp_setattro == PyObject_GenericSetAttr) {
+        PyObject *descr = _PyType_Lookup(tp, name); /* borrowed */
+        if (descr != NULL && Py_IS_TYPE(descr, &PyMemberDescr_Type)) {
+            PyMemberDef *member = ((PyMemberDescrObject *)descr)->d_member;
+            if (member->type == SLOT_OBJECT_EX && !(member->flags & SLOT_READONLY))
+                offset = member->offset;
+        }
+    }
+    version = valid_version(tp); /* (the lookup may have given the type its tag) */
+    if (version != 0) {
+        slot_cache[i].type = tp;
+        slot_cache[i].name = name;
+        slot_cache[i].version = version;
+        slot_cache[i].offset = offset;
+    }
+    return offset;
+}
+
+/* obj.name (a new reference, or NULL with an error set) */
+static PyObject *
+get_attr(PyObject *obj, PyObject *name)
+{
+    Py_ssize_t offset = slot_offset(obj, name);
+    if (offset >= 0) {
+        PyObject *value = *(PyObject **)((char *)obj + offset);
+        if (value != NULL)
+            return Py_NewRef(value);
+    }
+    return PyObject_GetAttr(obj, name); /* (an unset slot: its AttributeError) */
+}
+
+/* obj.name = value */
+static int
+set_attr(PyObject *obj, PyObject *name, PyObject *value)
+{
+    Py_ssize_t offset = slot_offset(obj, name);
+    if (offset < 0)
+        return PyObject_SetAttr(obj, name, value);
+    PyObject **slot = (PyObject **)((char *)obj + offset);
+    PyObject *old = *slot;
+    *slot = Py_NewRef(value);
+    Py_XDECREF(old);
+    return 0;
+}
+
 /* getattr(obj, name, None) without making an AttributeError: 1 (found, *result set), 0 (not found),
  * -1 (an error) */
 static int
@@ -93,7 +176,7 @@ optional_attr(PyObject *obj, PyObject *name, PyObject **result)
 static int
 attr_true(PyObject *obj, PyObject *name)
 {
-    PyObject *v = PyObject_GetAttr(obj, name);
+    PyObject *v = get_attr(obj, name);
     if (v == NULL)
         return -1;
     int r = PyObject_IsTrue(v);
@@ -105,7 +188,7 @@ attr_true(PyObject *obj, PyObject *name)
 static int
 attr_ll(PyObject *obj, PyObject *name, long long *out)
 {
-    PyObject *v = PyObject_GetAttr(obj, name);
+    PyObject *v = get_attr(obj, name);
     if (v == NULL)
         return -1;
     *out = PyLong_AsLongLong(v);
@@ -124,7 +207,7 @@ fast_of(PyObject *ex, PyObject *ts)
         return NULL;
     int is_current = current == ts;
     Py_DECREF(current);
-    return is_current ? PyObject_GetAttr(ex, s_fast) : Py_NewRef(Py_None);
+    return is_current ? get_attr(ex, s_fast) : Py_NewRef(Py_None);
 }
 
 /* Execution.access_number(ts), gil_clock(ts), back_edge_count(ts) (``method``), inline for an Execution:
@@ -160,7 +243,7 @@ entry_of(PyObject *cc, PyObject *tid_obj, long long *out)
 static int
 unordered(PyObject *a, PyObject *t, PyObject *cc, int atomic)
 {
-    PyObject *tid = PyObject_GetAttr(a, s_tid);
+    PyObject *tid = get_attr(a, s_tid);
     if (tid == NULL)
         return -1;
     int same = PyObject_RichCompareBool(tid, t, Py_EQ);
@@ -207,7 +290,7 @@ static int
 check(PyObject *det, PyObject *ex, PyObject *loc, PyObject *lk, PyObject *access, PyObject *t,
       PyObject *cc, int atomic, int write)
 {
-    PyObject *w = PyObject_GetAttr(loc, s_write);
+    PyObject *w = get_attr(loc, s_write);
     if (w == NULL)
         return -1;
     int r = w == Py_None ? 0 : race_if_unordered(det, ex, loc, lk, access, w, t, cc, atomic);
@@ -216,7 +299,7 @@ check(PyObject *det, PyObject *ex, PyObject *loc, PyObject *lk, PyObject *access
         return -1;
     if (!write)
         return 0;
-    PyObject *reads = PyObject_GetAttr(loc, s_reads);
+    PyObject *reads = get_attr(loc, s_reads);
     if (reads == NULL)
         return -1;
     PyObject *values = PyDict_Check(reads) ? PyDict_Values(reads) : NULL;
@@ -299,14 +382,14 @@ not_obtained(PyObject *obtained, Py_ssize_t t)
 static int
 obtain_from(PyObject *loc, PyObject *t_obj, Py_ssize_t t, PyObject *cc)
 {
-    PyObject *w = PyObject_GetAttr(loc, s_write);
+    PyObject *w = get_attr(loc, s_write);
     if (w == NULL)
         return -1;
     if (w == Py_None) {
         Py_DECREF(w);
         return 0;
     }
-    PyObject *wt = PyObject_GetAttr(w, s_tid);
+    PyObject *wt = get_attr(w, s_tid);
     Py_DECREF(w);
     if (wt == NULL)
         return -1;
@@ -314,7 +397,7 @@ obtain_from(PyObject *loc, PyObject *t_obj, Py_ssize_t t, PyObject *cc)
     Py_DECREF(wt);
     if (same != 0)
         return same < 0 ? -1 : 0;
-    PyObject *obtained = PyObject_GetAttr(loc, s_obtained);
+    PyObject *obtained = get_attr(loc, s_obtained);
     if (obtained == NULL)
         return -1;
     int todo = not_obtained(obtained, t);
@@ -322,7 +405,7 @@ obtain_from(PyObject *loc, PyObject *t_obj, Py_ssize_t t, PyObject *cc)
         Py_DECREF(obtained);
         return todo;
     }
-    PyObject *pub = PyObject_GetAttr(loc, s_pub);
+    PyObject *pub = get_attr(loc, s_pub);
     if (pub == NULL || obtain(cc, pub) < 0) {
         Py_XDECREF(pub);
         Py_DECREF(obtained);
@@ -338,7 +421,7 @@ obtain_from(PyObject *loc, PyObject *t_obj, Py_ssize_t t, PyObject *cc)
     Py_DECREF(obtained);
     if (now == NULL)
         return -1;
-    int r = PyObject_SetAttr(loc, s_obtained, now);
+    int r = set_attr(loc, s_obtained, now);
     Py_DECREF(now);
     return r;
 }
@@ -347,7 +430,7 @@ obtain_from(PyObject *loc, PyObject *t_obj, Py_ssize_t t, PyObject *cc)
 static PyObject *
 dict_attr(PyObject *det, PyObject *name)
 {
-    PyObject *d = PyObject_GetAttr(det, name);
+    PyObject *d = get_attr(det, name);
     if (d == NULL)
         return NULL;
     if (!PyDict_CheckExact(d)) {
@@ -458,7 +541,7 @@ races_access(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
     int is_controlled = attr_true(det, s_controlled);
     if (is_controlled < 0)
         goto error_key;
-    threads = PyObject_GetAttr(ex, s_threads);
+    threads = get_attr(ex, s_threads);
     if (threads == NULL)
         goto error_key;
     Py_ssize_t units = PyObject_Length(threads);
@@ -490,7 +573,7 @@ races_access(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
     if (known == NULL)
         FALLBACK();
     Py_INCREF(known);
-    known_tp = PyObject_GetAttr(known, s_tp);
+    known_tp = get_attr(known, s_tp);
     if (known_tp == NULL)
         goto error_key;
     tp_id = PyLong_FromVoidPtr(tp);
@@ -503,12 +586,12 @@ races_access(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
         FALLBACK();  /* a new object at the address of one that died */
     if (category == C_OTHER && str_eq(kind, s_write)) {
         /* _stale(location, obj, name), asked only when it can be true (its first test, inline) */
-        PyObject *w = PyObject_GetAttr(location, s_write);
+        PyObject *w = get_attr(location, s_write);
         if (w == NULL)
             goto error_key;
         int maybe = 0;
         if (w != Py_None && PyUnicode_CheckExact(name)) {
-            PyObject *wk = PyObject_GetAttr(w, s_kind);
+            PyObject *wk = get_attr(w, s_kind);
             if (wk == NULL) {
                 Py_DECREF(w);
                 goto error_key;
@@ -529,19 +612,19 @@ races_access(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
                 FALLBACK();
         }
     }
-    t_obj = PyObject_GetAttr(ts, s_tid);
+    t_obj = get_attr(ts, s_tid);
     if (t_obj == NULL)
         goto error_key;
     Py_ssize_t t = PyLong_AsSsize_t(t_obj);
     if (t == -1 && PyErr_Occurred())
         goto error_key;
-    clocks = PyObject_GetAttr(det, s_clocks);
+    clocks = get_attr(det, s_clocks);
     if (clocks == NULL)
         goto error_key;
     if (!PyList_CheckExact(clocks) || t < 0 || t >= PyList_GET_SIZE(clocks))
         FALLBACK();  /* self.clock(t) makes it */
     c = Py_NewRef(PyList_GET_ITEM(clocks, t));
-    cc = PyObject_GetAttr(c, s_c);
+    cc = get_attr(c, s_c);
     if (cc == NULL)
         goto error_key;
     if (!PyList_CheckExact(cc))
@@ -594,7 +677,7 @@ races_access(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
                 goto error_key;
             }
             if (at == location) {
-                PyObject *before_line = PyObject_GetAttr(before, s_line);
+                PyObject *before_line = get_attr(before, s_line);
                 if (before_line == NULL)
                     goto error_key;
                 int same_line = PyObject_RichCompareBool(before_line, line, Py_EQ);
@@ -602,7 +685,7 @@ races_access(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
                 if (same_line < 0)
                     goto error_key;
                 if (same_line) {
-                    PyObject *before_kind = PyObject_GetAttr(before, s_kind);
+                    PyObject *before_kind = get_attr(before, s_kind);
                     if (before_kind == NULL)
                         goto error_key;
                     continues = !(!str_eq(before_kind, s_read) && str_eq(kind, s_read));
@@ -615,7 +698,7 @@ races_access(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
     if (gil == NULL)
         goto error_key;
     if (continues) {
-        run = PyObject_GetAttr(before, s_run);
+        run = get_attr(before, s_run);
         if (run == NULL)
             goto error_key;
         if (run == Py_None) {
@@ -637,7 +720,7 @@ races_access(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
             PyList_SET_ITEM(run, 0, Py_NewRef(began));
             PyList_SET_ITEM(run, 1, Py_NewRef(gil));
             PyList_SET_ITEM(run, 2, two);
-            if (PyObject_SetAttr(before, s_run, run) < 0)
+            if (set_attr(before, s_run, run) < 0)
                 goto error_key;
         }
         else {
@@ -662,7 +745,7 @@ races_access(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
     if (PyDict_SetItem(last_at, t_obj, location) < 0)
         goto error_key;
     int write = !str_eq(kind, s_read);
-    reads = PyObject_GetAttr(location, s_reads);
+    reads = get_attr(location, s_reads);
     if (reads == NULL)
         goto error_key;
     if (!PyDict_Check(reads)) {
@@ -681,7 +764,7 @@ races_access(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
             PyObject *fields[] = {s_tid, s_clock, s_line, s_kind, s_atomic};
             PyObject *wanted[] = {t_obj, epoch, line, kind, atomic_obj};
             for (int i = 0; i < 5 && skip; i++) {
-                v = PyObject_GetAttr(same, fields[i]);
+                v = get_attr(same, fields[i]);
                 if (v == NULL)
                     goto error_key;
                 skip = PyObject_RichCompareBool(v, wanted[i], Py_EQ);
@@ -703,8 +786,8 @@ races_access(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
             }
         }
     }
-    name_obj = PyObject_GetAttr(ts, s_name);
-    what = name_obj ? PyObject_GetAttr(location, s_what) : NULL;
+    name_obj = get_attr(ts, s_name);
+    what = name_obj ? get_attr(location, s_what) : NULL;
     if (what == NULL)
         goto error_key;
     int with_stacks = attr_true(det, s_stacks);
@@ -713,7 +796,7 @@ races_access(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
     stack = with_stacks ? capture_stack(12) : PyTuple_New(0);
     if (stack == NULL)
         goto error_key;
-    task = PyObject_GetAttr(ts, s_task);
+    task = get_attr(ts, s_task);
     if (task == NULL)
         goto error_key;
     {
@@ -735,7 +818,7 @@ races_access(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
         if (is_whole < 0)
             goto error_key;
         if (is_whole) {
-            PyObject *known_locations = PyObject_GetAttr(known, s_locations);
+            PyObject *known_locations = get_attr(known, s_locations);
             if (known_locations == NULL)
                 goto error_key;
             PyObject *snapshot = PySequence_List(known_locations);
@@ -835,16 +918,16 @@ races_access(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
             goto error_key;
     }
     if (write) {
-        if (PyObject_SetAttr(location, s_write, access) < 0)
+        if (set_attr(location, s_write, access) < 0)
             goto error_key;
         PyObject *fresh = PyDict_New();
         if (fresh == NULL)
             goto error_key;
-        int r = PyObject_SetAttr(location, s_reads, fresh);
+        int r = set_attr(location, s_reads, fresh);
         Py_DECREF(fresh);
         if (r < 0)
             goto error_key;
-        writes = PyObject_GetAttr(location, s_writes);
+        writes = get_attr(location, s_writes);
         if (writes == NULL)
             goto error_key;
         PyObject *put = PyObject_CallMethodObjArgs(writes, s_put, t_obj, access, line, NULL);
@@ -852,10 +935,10 @@ races_access(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
             goto error_key;
         Py_DECREF(put);
         pub = PyList_GetSlice(cc, 0, PyList_GET_SIZE(cc));
-        if (pub == NULL || PyObject_SetAttr(location, s_pub, pub) < 0)
+        if (pub == NULL || set_attr(location, s_pub, pub) < 0)
             goto error_key;
         zero = PyLong_FromLong(0);
-        if (zero == NULL || PyObject_SetAttr(location, s_obtained, zero) < 0)
+        if (zero == NULL || set_attr(location, s_obtained, zero) < 0)
             goto error_key;
         PyObject *one = PyLong_FromLong(1);
         next = one ? PyNumber_Add(epoch, one) : NULL;
@@ -898,7 +981,7 @@ done:
 static PyObject *
 copy_clock(PyObject *c)
 {
-    PyObject *entries = PyObject_GetAttr(c, s_c);
+    PyObject *entries = get_attr(c, s_c);
     if (entries == NULL)
         return NULL;
     PyObject *copied = PySequence_List(entries);
@@ -914,10 +997,10 @@ copy_clock(PyObject *c)
 static int
 join_clock(PyObject *into, PyObject *other)
 {
-    PyObject *a = PyObject_GetAttr(into, s_c);
+    PyObject *a = get_attr(into, s_c);
     if (a == NULL)
         return -1;
-    PyObject *b = PyObject_GetAttr(other, s_c);
+    PyObject *b = get_attr(other, s_c);
     if (b == NULL) {
         Py_DECREF(a);
         return -1;
@@ -932,7 +1015,7 @@ join_clock(PyObject *into, PyObject *other)
 static int
 tick_clock(PyObject *c, Py_ssize_t t)
 {
-    PyObject *entries = PyObject_GetAttr(c, s_c);
+    PyObject *entries = get_attr(c, s_c);
     if (entries == NULL)
         return -1;
     if (!PyList_Check(entries)) {
@@ -983,13 +1066,13 @@ races_sync(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
         result = Py_False;  /* _bury first */
         goto done;
     }
-    t_obj = PyObject_GetAttr(ts, s_tid);
+    t_obj = get_attr(ts, s_tid);
     if (t_obj == NULL)
         goto error;
     Py_ssize_t t = PyLong_AsSsize_t(t_obj);
     if (t == -1 && PyErr_Occurred())
         goto error;
-    clocks = PyObject_GetAttr(det, s_clocks);
+    clocks = get_attr(det, s_clocks);
     segs = clocks ? dict_attr(det, s_segs) : NULL;
     table = segs ? dict_attr(det, acquire || release ? s_lock_clocks : s_handoff_clocks) : NULL;
     if (table == NULL || !PyList_CheckExact(clocks) || t < 0 || t >= PyList_GET_SIZE(clocks)) {
@@ -1019,7 +1102,7 @@ races_sync(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
             goto error;
     }
     else if (release) {
-        watch = PyObject_GetAttr(det, s_watch);
+        watch = get_attr(det, s_watch);
         if (watch == NULL)
             goto error;
         if (watch != Py_None && entry == NULL) {

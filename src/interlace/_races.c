@@ -47,8 +47,6 @@ enum { C_OTHER, C_SKIP, C_MODULE, C_WHOLE_ONLY, C_INDEXED, C_DICT, C_SUBCLASS };
 static PyObject *g_types;      /* _TYPES: type -> (category, keyed) */
 static PyObject *g_lines;      /* _LINES: site -> line */
 static PyObject *g_line;       /* _line(site) */
-static PyObject *g_access;     /* the Access class */
-static PyObject *g_step;       /* the _Step class */
 static PyObject *g_attr;       /* the _Attr class */
 static PyObject *g_value_keys; /* _VALUE_KEYS */
 static PyObject *g_clock;      /* the VectorClock class */
@@ -107,9 +105,8 @@ valid_version(PyTypeObject *tp)
 
 /* the offset of the object slot ``name`` in instances of ``obj``'s type, or -1 */
 static Py_ssize_t
-slot_offset(PyObject *obj, PyObject *name)
+type_slot_offset(PyTypeObject *tp, PyObject *name)
 {
-    PyTypeObject *tp = Py_TYPE(obj);
     size_t i = (((uintptr_t)tp >> 4) * 31 + ((uintptr_t)name >> 4)) & (SLOT_CACHE - 1);
     unsigned int version = valid_version(tp);
     if (version != 0 && slot_cache[i].type == tp && slot_cache[i].name == name && slot_cache[i].version == version)
@@ -131,6 +128,12 @@ slot_offset(PyObject *obj, PyObject *name)
         slot_cache[i].offset = offset;
     }
     return offset;
+}
+
+static Py_ssize_t
+slot_offset(PyObject *obj, PyObject *name)
+{
+    return type_slot_offset(Py_TYPE(obj), name);
 }
 
 /* obj.name (a new reference, or NULL with an error set) */
@@ -158,6 +161,84 @@ set_attr(PyObject *obj, PyObject *name, PyObject *value)
     *slot = Py_NewRef(value);
     Py_XDECREF(old);
     return 0;
+}
+
+/* A class whose instances this module makes by filling their slots, as its __init__ would: a plain
+ * class of races.py (Access, _Step) whose __slots__ are exactly ``fields`` and whose __init__ only
+ * stores its arguments in them (a dataclass without __post_init__; setup() checks what it can).
+ * ``direct`` 0: it did not pass the checks, and is called. */
+typedef struct {
+    PyObject **cls;
+    const char *const *names;
+    int count;
+    int direct;
+    PyObject *fields[16];
+} Maker;
+
+static const char *const access_names[] = {"tid", "thread", "kind", "what", "site", "clock", "number", "atomic",
+                                           "stack", "line", "key", "run", "task"};
+static const char *const step_names[] = {"number", "line", "kind", "run"};
+
+/* forward: the classes setup() stores */
+static PyObject *g_access, *g_step;
+static Maker make_access = {&g_access, access_names, 13, 0, {NULL}};
+static Maker make_step = {&g_step, step_names, 4, 0, {NULL}};
+
+static int
+prepare_maker(Maker *maker)
+{
+    PyTypeObject *tp = (PyTypeObject *)*maker->cls;
+    maker->direct = 0;
+    for (int i = 0; i < maker->count; i++) {
+        if (maker->fields[i] == NULL && (maker->fields[i] = PyUnicode_InternFromString(maker->names[i])) == NULL)
+            return -1;
+    }
+    if (!PyType_Check(tp) || tp->tp_base != &PyBaseObject_Type || tp->tp_new != PyBaseObject_Type.tp_new
+            || tp->tp_dictoffset != 0)
+        return 0;
+    PyObject *slots = PyObject_GetAttrString((PyObject *)tp, "__slots__");
+    if (slots == NULL) {
+        PyErr_Clear();
+        return 0;
+    }
+    PyObject *names = PySequence_Tuple(slots);
+    Py_DECREF(slots);
+    if (names == NULL) {
+        PyErr_Clear();
+        return 0;
+    }
+    int same = PyTuple_GET_SIZE(names) == maker->count;
+    for (int i = 0; same && i < maker->count; i++) {
+        int found = PySequence_Contains(names, maker->fields[i]);
+        if (found < 0) {
+            Py_DECREF(names);
+            return -1;
+        }
+        same = found && type_slot_offset(tp, maker->fields[i]) >= 0;
+    }
+    Py_DECREF(names);
+    int post_init = PyObject_HasAttrString((PyObject *)tp, "__post_init__");
+    maker->direct = same && !post_init;
+    return 0;
+}
+
+/* cls(*values) */
+static PyObject *
+make(Maker *maker, PyObject *const *values)
+{
+    PyTypeObject *tp = (PyTypeObject *)*maker->cls;
+    if (!maker->direct)
+        return PyObject_Vectorcall((PyObject *)tp, values, maker->count, NULL);
+    PyObject *obj = tp->tp_alloc(tp, 0);
+    if (obj == NULL)
+        return NULL;
+    for (int i = 0; i < maker->count; i++) {
+        if (set_attr(obj, maker->fields[i], values[i]) < 0) {
+            Py_DECREF(obj);
+            return NULL;
+        }
+    }
+    return obj;
 }
 
 /* getattr(obj, name, None) without making an AttributeError: 1 (found, *result set), 0 (not found),
@@ -774,7 +855,7 @@ races_access(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
             }
             if (skip) {
                 PyObject *step_args[] = {ordinal, line, kind, run};
-                PyObject *step = PyObject_Vectorcall(g_step, step_args, 4, NULL);
+                PyObject *step = make(&make_step, step_args);
                 if (step == NULL)
                     goto error_key;
                 int r = PyDict_SetItem(last, t_obj, step);
@@ -802,7 +883,7 @@ races_access(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
     {
         PyObject *access_args[] = {t_obj, name_obj, kind, what, site, epoch, ordinal, atomic_obj, stack, line,
                                    owned_key, run, task != Py_None ? Py_True : Py_False};
-        access = PyObject_Vectorcall(g_access, access_args, 13, NULL);
+        access = make(&make_access, access_args);
     }
     if (access == NULL)
         goto error_key;
@@ -1274,18 +1355,21 @@ races_setup(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
                           &g_whole};
     for (int i = 0; i < 9; i++)
         Py_XSETREF(*slots[i], Py_NewRef(args[i]));
+    if (prepare_maker(&make_access) < 0 || prepare_maker(&make_step) < 0)
+        return NULL;
     Py_RETURN_NONE;
 }
 
 static PyObject *
 races_counts(PyObject *module, PyObject *unused)
 {
-    return Py_BuildValue("(KK)", n_taken, n_declined);
+    return Py_BuildValue("(KKii)", n_taken, n_declined, make_access.direct, make_step.direct);
 }
 
 static PyMethodDef races_methods[] = {
     {"counts", races_counts, METH_NOARGS,
-     "counts() -> (taken, declined): calls of access() and sync() that did the work here, that left it to Python"},
+     "counts() -> (taken, declined, direct Access, direct _Step): calls of access() and sync() that did the work "
+     "here, that left it to Python; whether Access and _Step objects are made by filling their slots"},
     {"access", (PyCFunction)(void (*)(void))races_access, METH_FASTCALL,
      "access(detector, ex, ts, kind, obj, key, site, atomic): RaceDetector.access's work; False: not done"},
     {"sync", (PyCFunction)(void (*)(void))races_sync, METH_FASTCALL,

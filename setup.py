@@ -1,4 +1,5 @@
-"""Build of the optional native accelerators (``interlace._speedups``, ``_lifetimes``, ``_races``); everything else is in pyproject.toml.
+"""Build of the optional native accelerators (``interlace._speedups``, ``_lifetimes``, ``_races``);
+everything else is in pyproject.toml.
 
 The extension is ``optional``: without a C compiler (or on an interpreter it does not support) the
 build says so and installs the pure-Python package, which behaves the same, only slower. It is not

@@ -4,7 +4,8 @@ The program is a small service: 8 worker tasks take 400 requests from an ``async
 up in a cache under an ``asyncio.Lock`` (a miss awaits a backend call), and count them; the main task
 gathers them. Every request is a few task steps, so the ratio is the cost of a step under control:
 the strategy's choice among the ready tasks, the happens-before edges, the pure-Python task and the
-instrumented accesses. The aim (issue 15) is at most 5x, with the detectors off and on. Measured for
+instrumented accesses. The aim (issue 15) is at most 5x, with the detectors off and on (with the race
+detector's native path, ``interlace._races``, and without it, as with ``INTERLACE_PURE=1``). Measured for
 ``pct`` (the strategy of most of the default's executions) and for the default ``portfolio``, whose
 first execution is DPOR's (it records a trace and analyses it). The program has one benign race (a note:
 ``served["n"] += 1`` outside the lock), so with the detectors on the execution is replayed once more for
@@ -12,7 +13,9 @@ the stacks of its two accesses. All are measured in this run, interleaved, best 
 process (steadier than wall time on a loaded machine; the scheduler's hand-offs here stay on one thread).
 
 ``--breakdown``: where the time of ``pct`` with the detectors on goes, by switching parts off (the
-detector's work at accesses and at synchronisations, the replay for stacks): differences of best-of-7.
+replay for stacks, the atomicity checks, the detector's work at accesses and at synchronisations):
+differences of best-of-7. The lines "detector in Python" are the same with the detector's native
+path (``interlace._races``) off, as with ``INTERLACE_PURE=1``.
 
 Usage: python bench/bench_asyncio.py [--breakdown]
 """
@@ -85,11 +88,14 @@ def best(variants: dict, prepare=lambda name: None) -> dict:
 
 
 def breakdown() -> None:
+    from interlace.detect import races
     from interlace.detect.races import RaceDetector
     from interlace.drivers.session import Session
 
-    real = RaceDetector.access, RaceDetector.sync, Session._fill_stacks
-    skip = {"no replay for stacks": ("fill",), "nor detector at accesses": ("fill", "access"),
+    real = RaceDetector.access, RaceDetector.sync, Session._fill_stacks, RaceDetector._atomicity, races._native
+    skip = {"  detector in Python": ("native",), "no replay for stacks": ("fill",),
+            "  detector in Python ": ("fill", "native"), "nor atomicity checks": ("fill", "atomicity"),
+            "nor detector at accesses": ("fill", "access"),
             "nor detector at synchronisations": ("fill", "access", "sync")}
 
     def prepare(name):
@@ -97,6 +103,8 @@ def breakdown() -> None:
         RaceDetector.access = (lambda *a: None) if "access" in off else real[0]
         RaceDetector.sync = (lambda *a: None) if "sync" in off else real[1]
         Session._fill_stacks = (lambda *a: None) if "fill" in off else real[2]
+        RaceDetector._atomicity = (lambda *a: None) if "atomicity" in off else real[3]
+        races._native = None if "native" in off else real[4]
 
     variants = {"plain": workload, "detectors off": controlled("pct", "off"), "detectors on": controlled("pct", "warn")}
     variants.update({name: controlled("pct", "warn") for name in skip})
@@ -113,19 +121,31 @@ def main() -> None:
     if "--breakdown" in sys.argv:
         breakdown()
         return
+    from interlace.detect import races as detector
+
+    native = detector._native
     variants = {"plain": workload}
     for strategy in ("pct", "portfolio"):
-        for races in ("off", "warn"):
-            variants[(strategy, races)] = controlled(strategy, races)
+        for races in ("off", "warn", "python"):
+            if races != "python" or native is not None:
+                variants[(strategy, races)] = controlled(strategy, "warn" if races == "python" else races)
+
+    def prepare(name):  # ("python": the race detector's pure-Python path, as with INTERLACE_PURE=1)
+        detector._native = None if name is not None and name[-1] == "python" else native
+
     started = time.perf_counter()
-    times = best(variants)
+    times = best(variants, lambda name: prepare(None if name == "plain" else name))
     wall = time.perf_counter() - started
     plain = min(plain, times.pop("plain"))
     print(f"plain asyncio.run {plain * 1e3:.1f} ms; one controlled execution (CPU time, ratio to plain):")
     for strategy in ("pct", "portfolio"):
         off, on = times[(strategy, "off")], times[(strategy, "warn")]
-        print(f"  {strategy:9} detectors off {off * 1e3:5.1f} ms ({off / plain:.1f}x), on {on * 1e3:5.1f} ms "
-              f"({on / plain:.1f}x)")
+        line = (f"  {strategy:9} detectors off {off * 1e3:5.1f} ms ({off / plain:.1f}x), on {on * 1e3:5.1f} ms "
+                f"({on / plain:.1f}x)")
+        if (strategy, "python") in times:
+            python = times[(strategy, "python")]
+            line += f", on with the detector in Python {python * 1e3:5.1f} ms ({python / plain:.1f}x)"
+        print(line)
     print(f"(CPU time, best of {ROUNDS}; {wall:.1f} s wall for all; load average {_load()})")
 
 

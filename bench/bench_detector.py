@@ -8,12 +8,15 @@
 The workload has many shared accesses: two threads each update attributes and dict items of shared
 objects under a lock, 3,000 times.
 
-Usage: python bench/bench_detector.py
+``--paths``: the race detector's C path against its Python path, in CPU time (see paths()).
+
+Usage: python bench/bench_detector.py [--paths]
 """
 
 from __future__ import annotations
 
 import platform
+import sys
 import threading
 import time
 
@@ -55,10 +58,43 @@ def best(fn, repeats: int = 5) -> float:
     return min(times)
 
 
+def paths() -> None:
+    """``--paths``: the race detector's native path (``interlace._races``) against its pure-Python one
+    (as with ``INTERLACE_PURE=1``), interleaved, best of 5 CPU times of this process (its threads'
+    included), steadier than wall time on a loaded machine."""
+    from interlace.detect import races
+
+    native = races._native
+    if native is None:
+        print("interlace._races is not built (or INTERLACE_PURE=1): one path only")
+        return
+    explore = lambda: interlace.explore(workload, executions=1, seed=0, races="error", shrink=False)  # noqa: E731
+    variants = {"controlled, detectors off": (native, lambda: interlace.explore(
+                    workload, executions=1, seed=0, races="off", shrink=False)),
+                "controlled, detectors on, C": (native, explore), "controlled, detectors on, Python": (None, explore),
+                "detect-only, C": (native, lambda: interlace.detect(workload)),
+                "detect-only, Python": (None, lambda: interlace.detect(workload))}
+    times = dict.fromkeys(variants, float("inf"))
+    for _ in range(5):
+        for name, (path, fn) in variants.items():
+            races._native = path
+            started = time.process_time()
+            fn()
+            times[name] = min(times[name], time.process_time() - started)
+    races._native = native
+    for name, t in times.items():
+        print(f"  {name:34} {t * 1e3:7.1f} ms")
+    with open("/proc/loadavg") as f:
+        print(f"(CPU time, best of 5, interleaved; load average {f.read().split()[0]})")
+
+
 def main() -> None:
     print(f"interlace {interlace.__version__} on Python {platform.python_version()} ({platform.machine()})")
     plain = best(workload)  # before anything is instrumented
     interlace.explore(workload, executions=1, seed=0, races="off", shrink=False)  # instrument, warm up
+    if "--paths" in sys.argv:
+        paths()
+        return
     off = best(lambda: interlace.explore(workload, executions=1, seed=0, races="off", shrink=False))
     on = best(lambda: interlace.explore(workload, executions=1, seed=0, races="error", shrink=False))
     print(f"controlled execution: detectors off {off * 1e3:.1f} ms, on {on * 1e3:.1f} ms, "

@@ -41,7 +41,7 @@ from typing import Any
 
 from ..runtime.describe import is_cell_key
 from . import lifetimes
-from .stacks import Frame, capture, format_stack
+from .stacks import Frame, capture, format_stack, share_caches
 from .vectorclock import VectorClock
 
 _WHOLE = "*"
@@ -491,6 +491,30 @@ def _conflict(a: Any, b: Any) -> bool:
     return a == b or a == _WHOLE or b == _WHOLE
 
 
+#: the interface version of interlace._races this code expects (its ``API`` constant)
+NATIVE_API = 1
+
+
+def _load_native() -> Any:
+    """``interlace._races``: :meth:`RaceDetector.access` and :meth:`RaceDetector.sync` in C for the common
+    accesses and synchronisations (the same work on the same objects; it calls back here for the rest).
+    None: not built, built from another version of the source, or ``INTERLACE_PURE=1``."""
+    if os.environ.get("INTERLACE_PURE"):
+        return None
+    try:
+        from .. import _races  # type: ignore[attr-defined]
+    except ImportError:
+        return None
+    if getattr(_races, "API", None) != NATIVE_API:
+        return None
+    _races.setup(_TYPES, _LINES, _line, Access, _Step, _Attr, _VALUE_KEYS, VectorClock, _WHOLE)
+    share_caches(_races)
+    return _races
+
+
+_native = _load_native()
+
+
 class RaceDetector:
     """An execution observer (see ``Execution.observers``); one instance serves many executions.
 
@@ -581,6 +605,8 @@ class RaceDetector:
     # -- synchronisation -------------------------------------------------------------------------------
 
     def sync(self, ex: Any, kind: str, ts: Any, obj: Any) -> None:
+        if _native is not None and _native.sync(self, ex, kind, ts, obj):
+            return  # done in C, the same work as below
         if self.died:
             self._bury()
         t = ts.tid
@@ -621,6 +647,8 @@ class RaceDetector:
     # -- accesses --------------------------------------------------------------------------------------
 
     def access(self, ex: Any, ts: Any, kind: str, obj: Any, key: Any, site: tuple, atomic: bool) -> None:
+        if _native is not None and _native.access(self, ex, ts, kind, obj, key, site, atomic):
+            return  # done in C (interlace._races mirrors this method: change both)
         if self.died:
             self._bury()
         # On the path of every shared access: one type lookup decides how the location is named.

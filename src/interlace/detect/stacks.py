@@ -73,6 +73,12 @@ def capture(depth: int = 12) -> tuple[Frame, ...]:
     return _stacks.setdefault(stack, stack)
 
 
+def share_caches(native: Any) -> None:
+    """Hand this module's caches to ``interlace._races``, whose ``capture`` (in C, for the race detector's
+    accesses) then captures exactly what :func:`capture` does, into the same table of stacks."""
+    native.setup_stacks(_infos, _stacks, _info)
+
+
 def format_stack(frames: tuple[Frame, ...], indent: str = "    ") -> str:
     """Like a traceback: ``File "x.py", line 3, in f`` and the source line."""
     lines = []

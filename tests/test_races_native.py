@@ -1,0 +1,158 @@
+"""The race detector's C path (``interlace._races``) gives the same reports as its Python path.
+
+``RaceDetector.access`` and ``RaceDetector.sync`` hand the common accesses and synchronisations to
+the native module, which does the same work on the same objects. Here every program of the race
+corpus, the examples and asyncio programs (tasks alone, tasks and threads) is explored with both
+paths in one process, and every race of every result is compared field by field: both accesses
+(thread, kind, location, site, clock, number, atomicity, stack, line, key, GIL run, task), the
+verdicts and the words of the report.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import glob
+import os
+import re
+import sys
+
+import pytest
+
+import interlace
+from interlace.detect import races, stacks
+from interlace.drivers import session
+from interlace.drivers.script import ScriptRunner
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(HERE)
+CORPUS = sorted(glob.glob(os.path.join(HERE, "race_corpus", "*.py")))
+NATIVE = races._native
+EXAMPLES = [os.path.join(ROOT, "examples", name)
+            for name in ("async_cache.py", "async_cache_locked.py", "async_thread_race.py", "counter.py")]
+
+pytestmark = [
+    pytest.mark.timeout(300),
+    pytest.mark.skipif(NATIVE is None,
+                       reason="interlace._races is not built (or INTERLACE_PURE=1): there is one path only"),
+]
+
+
+def tasks_and_a_thread():
+    """Tasks under an asyncio.Lock and without, a hand-off through a Queue, a thread on the same dict."""
+    box = {"n": 0, "seen": []}
+
+    def reset():
+        box["seen"].append(box["n"])
+        box["n"] = 0
+
+    async def main():
+        lock = asyncio.Lock()
+        queue: asyncio.Queue = asyncio.Queue()
+
+        async def add(i):
+            async with lock:
+                box["n"] = box["n"] + 1
+            box[i] = i
+            await queue.put(i)
+
+        tasks = [asyncio.create_task(add(i)) for i in range(3)]
+        await asyncio.to_thread(reset)
+        for _ in tasks:
+            box["got"] = await queue.get()
+        await asyncio.gather(*tasks)
+
+    asyncio.run(main())
+
+
+def access_fields(a):
+    return (a.tid, a.thread, a.kind, a.what, a.site, a.clock, a.number, a.atomic, a.stack, a.line, a.key,
+            None if a.run is None else list(a.run), a.task)
+
+
+def reports(target, monkeypatch, native, **options):
+    """Everything a result says about races, with the C path on or off."""
+    monkeypatch.setattr(races, "_native", native)
+    result = interlace.explore(target, **options)
+    return {
+        "executions": result.executions,
+        "ok": result.ok,
+        "races": [(r.what, r.origin, r.started, r.gil, r.gil_reason, r.suppressed, r.execution, r.violation,
+                   r.why, access_fields(r.current), access_fields(r.previous), r.format(), r.to_dict())
+                  for r in result.races],
+    }
+
+
+def compare(target, monkeypatch, **options):
+    taken = NATIVE.counts()[0]
+    with_c = reports(target, monkeypatch, NATIVE, **options)
+    assert NATIVE.counts()[0] > taken, "the C path did none of the work"
+    without = reports(target, monkeypatch, None, **options)
+    assert unnumbered(with_c) == unnumbered(without)
+    return with_c
+
+
+def unnumbered(found):
+    """``found`` as text, without the numbers threading gives thread names process-wide (ThreadPoolExecutor-3_0
+    in one exploration is ThreadPoolExecutor-7_0 in the next)."""
+    return re.sub(r"(ThreadPoolExecutor-|Thread-)\d+", r"\1N", repr(found))
+
+
+@pytest.mark.parametrize("path", CORPUS + EXAMPLES, ids=os.path.basename)
+def test_the_c_path_reports_what_the_python_path_reports(path, monkeypatch):
+    for strategy, seed in (("pct", 1), ("random", 2), ("portfolio", 3)):
+        compare(ScriptRunner(path, []), monkeypatch, executions=8, seed=seed, strategy=strategy, races="warn",
+                shrink=False)
+
+
+def live_stacks(ignore, stacks=False):
+    """A detector that captures every access's stack as it happens (as ``interlace run`` and detect-only
+    mode do), instead of replaying the execution for the stacks of the accesses it reports."""
+    return races.RaceDetector(ignore, stacks=True)
+
+
+@pytest.mark.parametrize("path", [p for p in CORPUS if not os.path.basename(p).startswith("clean_")] + EXAMPLES,
+                         ids=os.path.basename)
+def test_stacks_captured_in_c_as_accesses_happen_are_those_captured_in_python(path, monkeypatch):
+    monkeypatch.setattr(session, "RaceDetector", live_stacks)
+    found = compare(ScriptRunner(path, []), monkeypatch, executions=4, seed=1, strategy="pct", races="warn",
+                    shrink=False)
+    assert all(r[-1]["current"]["stack"] and r[-1]["previous"]["stack"] for r in found["races"])
+
+
+def nested(depth):
+    if depth:
+        return nested(depth - 1)
+    return stacks.capture(), NATIVE.capture(), stacks.capture(2), NATIVE.capture(2)
+
+
+def test_the_c_capture_is_the_python_capture_and_shares_its_stacks():
+    python, c, python_short, c_short = nested(3)
+    assert c is python  # the same tuple: one table of stacks
+    assert c_short is python_short
+    first = nested.__code__.co_firstlineno
+    assert [(name, line - first) for _file, line, name in c[-4:]] == [("nested", 2)] * 3 + [("nested", 3)]
+    assert c[-5][2] == "test_the_c_capture_is_the_python_capture_and_shares_its_stacks"
+    assert c_short == c[-2:]
+
+
+@pytest.mark.parametrize("strategy", ["pct", "portfolio", "random"])
+def test_tasks_and_a_thread_give_the_same_reports(strategy, monkeypatch):
+    found = compare(tasks_and_a_thread, monkeypatch, executions=4, seed=3, strategy=strategy, races="warn",
+                    shrink=False)
+    assert found["races"], "the program's races were not found: nothing was compared"
+
+
+def test_the_benchmark_s_service_gives_the_same_reports_and_runs_nearly_all_in_c(monkeypatch):
+    sys.path.insert(0, os.path.join(ROOT, "bench"))
+    try:
+        import bench_asyncio
+    finally:
+        sys.path.remove(os.path.join(ROOT, "bench"))
+    taken, declined, *direct = NATIVE.counts()
+    assert direct == [1, 1]  # Access and _Step objects made by filling their slots (see _races.c, Maker)
+    found = compare(bench_asyncio.workload, monkeypatch, executions=2, seed=0, strategy="pct", races="warn",
+                    shrink=False)
+    assert [(r[0], r[7]) for r in found["races"]] == [("dict['n']", "")]  # the benign note
+    more_taken, more_declined, *_ = NATIVE.counts()
+    # the locations made at first use and the first units' accesses are the Python path's
+    assert more_declined - declined < (more_taken - taken) / 20

@@ -486,6 +486,16 @@ def _obtain(into: list[int], pub: list[int]) -> None:
     into[:n] = map(max, into, pub)  # (a loop in C: a clock has an entry per thread, hundreds of them)
 
 
+def _kept(check: Access, act: Access, other: Access) -> bool:
+    """``other`` cannot break the read-then-write ``check`` ... ``act``: a removal from a container
+    (``if q: q.popleft()``, ``if s: s.pop()``) after a check of the whole container, against another
+    thread's write of the whole that is no removal (``q.append(x)``). Such a write leaves the container
+    non-empty and nothing it adds is lost to the removal (each is one atomic operation): a single
+    consumer and its producer are correct. Another removal still breaks it (two consumers)."""
+    return (act.kind == "delete" and other.kind == "write" and act.key == _WHOLE and check.key == _WHOLE
+            and other.key == _WHOLE)
+
+
 def _conflict(a: Any, b: Any) -> bool:
     """Whether two keys of one object name overlapping locations (the whole container overlaps all)."""
     return a == b or a == _WHOLE or b == _WHOLE
@@ -898,7 +908,7 @@ class RaceDetector:
                 # fall between its check and its act
                 if (u != t and uwrite.clock > (cc[u] if u < len(cc) else 0)
                         and _conflict(k, ucheck.access.key) and _conflict(k, uwrite.key)
-                        and not _same_loop(ex, t, u)
+                        and not _same_loop(ex, t, u) and not _kept(ucheck.access, uwrite, access)
                         and self._unreported(access, line)):
                     self._violation(ex, location, lk, access, uwrite, "lost update",
                                     f"this write can come between {uwrite.who}'s read at "
@@ -936,7 +946,7 @@ class RaceDetector:
                 for u, other in writes.items():
                     if (u != t and other.clock > (pre[u] if u < len(pre) else 0)
                             and _conflict(other.key, check.access.key) and _conflict(other.key, k)
-                            and not _same_loop(ex, t, u)
+                            and not _same_loop(ex, t, u) and not _kept(check.access, access, other)
                             and self._unreported(access, line)):
                         self._violation(ex, loc, lk, access, other, "lost update",
                                         f"{other.who}'s write at {_loc(other.site)} can come between "

@@ -417,12 +417,13 @@ def test_binary_junk_gets_a_clear_message(tmp_path, command, name):
 def test_exit_codes_are_documented_in_help_and_readme(tmp_path):
     assert EXIT_CODES == ("exit codes: 0 no failure, 1 a failure found (or reproduced by replay), 2 usage or input "
                           "error, 3 the program diverged from the schedule or recording being replayed, 4 an internal "
-                          "error of interlace (please report it), 130 interrupted (Ctrl-C)")
+                          "error of interlace (please report it), 130 interrupted (Ctrl-C), 141 the output's "
+                          "reader went away (interlace ... | head)")
     helped = " ".join(interlace(tmp_path, "--help").stdout.split())
     assert "Exit codes: 0 no failure, 1 a failure found" in helped
     readme = open(os.path.join(os.path.dirname(_SRC), "README.md"), encoding="utf-8").read()
     sentence = " ".join(readme[readme.index("Exit codes:"):].split("\n\n")[0].split())
-    for code in ("`0`", "`1`", "`2`", "`3`", "`4`", "`130`"):
+    for code in ("`0`", "`1`", "`2`", "`3`", "`4`", "`130`", "`141`"):
         assert code in sentence
 
 

@@ -97,6 +97,35 @@ def test_a_timers_long_interval_is_a_delay_not_a_hang_guard():
     result = interlace.explore(program, executions=200, seed=1)
     assert not result.ok
     assert "fired before it was cancelled" in result.failure.message
+    # the report says the failure rests on the timer's five seconds passing before the cancel
+    assert [(name, seconds) for name, seconds, _ in result.early_wakes] == [(result.threads[1], 5.0)]
+    report = result.report()
+    assert (f"\nTiming: in this interleaving,\n  {result.threads[1]} (at test_hang_guard.py:92) woke from a "
+            "sleep or timed wait of 5s while other threads could still run\n") in report
+    assert [(w["thread"], w["seconds"], w["site"][1]) for w in result.to_dict()["early_wakes"]] == [
+        (result.threads[1], 5.0, 92)]
+    again = interlace.replay(program, result.schedule)
+    assert again.early_wakes == result.early_wakes
+
+
+def test_a_failure_that_waits_for_no_timeout_says_nothing_of_timing():
+    result = interlace.explore(_lost_update_program, executions=200, seed=1, races="off")
+    assert not result.ok and result.early_wakes == []
+    assert "Timing:" not in result.report()
+
+
+def _lost_update_program() -> None:
+    box = {"n": 0}
+
+    def add() -> None:
+        box["n"] = box["n"] + 1
+
+    threads = [threading.Thread(target=add) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert box["n"] == 2, "lost update"
 
 
 def test_a_hang_guard_still_expires_when_nothing_else_can_run():

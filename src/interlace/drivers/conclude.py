@@ -64,7 +64,8 @@ def failure_result(run: Run, session: Session, ex: Any, index: int, executions: 
         trace=ex.trace, uninstrumented=session.uninstrumented, threads=[t.name for t in ex.threads],
         races=run.races, lock_inversions=run.inversions, suppressed_races=suppressed(run.races),
         original_schedule=original, decisions=decisions, shrink=shrunk,
-        handoffs=session.handoffs_of(ex), interrupted=interrupt_requested(),
+        handoffs=session.handoffs_of(ex), early_wakes=session.early_wakes_of(ex),
+        interrupted=interrupt_requested(),
     )
     if found.interrupted:  # while shrinking: the failure found stands, not shrunk further
         raise ExplorationInterrupted(found)

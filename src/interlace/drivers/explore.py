@@ -184,6 +184,7 @@ def replay(
         elapsed=time.perf_counter() - started, failure=failure, trace=ex.trace,
         uninstrumented=session.uninstrumented, divergence=strat.divergence,
         threads=[t.name for t in ex.threads], handoffs=session.handoffs_of(ex),
+        early_wakes=session.early_wakes_of(ex),
     )
     result.races, result.lock_inversions = session.new_findings()
     result.suppressed_races = suppressed(result.races)

@@ -48,6 +48,9 @@ class Result:
     original_schedule: Schedule | None = None  # the failing schedule before shrinking
     decisions: list = field(default_factory=list)  # shrink.Decision per decision of the shown trace
     handoffs: list = field(default_factory=list)  # (from, to, what) hand-offs between steps of the trace
+    #: (thread, virtual seconds, site) of each timed wait the execution ended while other threads could
+    #: still run (a sleep, a Timer's interval, a short timeout; see Execution._advance_time)
+    early_wakes: list = field(default_factory=list)
     shrink: Any = None  # shrink.ShrinkResult: what shrinking did
     #: systematic strategies: {"strategy", "classes", "unit", "bound", "complete", "estimate"}, and DPOR's
     #: "horizon" (the events of each execution it explored, when an execution was longer) (else None)
@@ -109,6 +112,8 @@ class Result:
             "uninstrumented": self.uninstrumented,
             "schedule": None if self.schedule is None else json.loads(self.schedule.to_json()),
             "exhausted": self.exhausted, "coverage": self.coverage, "interrupted": self.interrupted,
+            "early_wakes": [{"thread": name, "seconds": seconds, "site": list(site) if site else None}
+                            for name, seconds, site in self.early_wakes],
         }
 
     def fail_on_races(self) -> None:

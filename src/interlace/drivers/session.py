@@ -181,6 +181,11 @@ class Session:
         noted = self.handoffs
         return noted[1] if noted is not None and noted[0] is ex else []
 
+    @staticmethod
+    def early_wakes_of(ex: Execution) -> list[tuple[str, float, tuple | None]]:
+        """(thread name, virtual seconds, site) of the timed waits ``ex`` ended while others could run."""
+        return [(ex.threads[tid].name, seconds, site) for tid, seconds, site in ex.early_wakes]
+
     def new_findings(self) -> tuple[list, list]:
         """Races and lock-order inversions first seen in the last execution."""
         races = list(self.race_detector.races) if self.race_detector else []

@@ -420,7 +420,7 @@ def record(fn: Any, schedule: Any, *, include: Any = (), exclude: Any = (), race
         strategy=schedule.strategy or "replay", model=schedule.model, elapsed=time.perf_counter() - started,
         failure=failure, trace=ex.trace, uninstrumented=session.uninstrumented,
         divergence=strategy.divergence, threads=[t.name for t in ex.threads], decisions=strategy.decisions,
-        handoffs=session.handoffs_of(ex),
+        handoffs=session.handoffs_of(ex), early_wakes=session.early_wakes_of(ex),
     )
     result.races, result.lock_inversions = session.new_findings()
     result.suppressed_races = sum(1 for r in result.races if r.suppressed)

@@ -41,12 +41,32 @@ def format_result(result: Any, replay_command: str | None = None, color: bool | 
                                width=table_width(color))
     if table:
         lines += ["", table]
+    lines += _early_wakes(result)
     shrunk = getattr(result, "shrink", None)
     if shrunk is not None and not shrunk.skipped:
         lines += ["", f"Schedule {shrunk.summary()}."]
     if replay_command:
         lines += ["", f"Replay it: {replay_command}"]
     return "\n".join(lines) + _uninstrumented(result)
+
+
+def _early_wakes(result: Any) -> list[str]:
+    """Why a timed wait ended while other threads could still run: a failure that depends on it is a
+    program relying on a delay for an order that no scheduler promises (the others may be slower)."""
+    seen: dict[tuple, float] = {}
+    for name, seconds, site in getattr(result, "early_wakes", ()):
+        seen.setdefault((name, location(site) if site else "?"), seconds)
+    if not seen:
+        return []
+    lines = ["", "Timing: in this interleaving,"]
+    for (name, where), seconds in list(seen.items())[:3]:
+        lines.append(f"  {name} (at {where}) woke from a sleep or timed wait of {seconds:g}s while other threads "
+                     f"could still run")
+    if len(seen) > 3:
+        lines.append(f"  ... and {len(seen) - 3} more")
+    lines.append("  Real threads do that when the others are delayed that long (a loaded machine, a pause): "
+                 "if the program counts on the delay for an order, that is the bug.")
+    return lines
 
 
 def _uninstrumented(result: Any) -> str:

@@ -148,6 +148,9 @@ class Execution:
         # strategies see as the running thread (choosing another one preempts it)
         self.unit_hint: ThreadState | None = None
         self.asked = 0  # decisions the strategy was asked (the others were taken by the fast path)
+        #: (tid, virtual seconds skipped, site) of each timed wait the strategy ended while others could
+        #: still run (see _advance_time): what a report must say for a failure that depends on it
+        self.early_wakes: list[tuple[int, float, tuple | None]] = []
         # the step at which the virtual clock last moved for a thread alone, or at which several could run
         self._alone_since = 0
         self._read_at = -1  # the step of the last clock read, and how many reads since at that step
@@ -627,6 +630,8 @@ class Execution:
             nxt = threads[tid]
             self.choices.append(tid)
             if nxt.deadline is not None:
+                if nxt.deadline > self.now:
+                    self.early_wakes.append((nxt.tid, nxt.deadline - self.now, nxt.site))
                 self._advance_time(nxt)  # the strategy ends its sleep (or timeout) now
             elif self._quantum is not None:
                 quantum = self._quantum(enabled, tid, self)

@@ -746,7 +746,7 @@ static PyObject *pure[H_COUNT];  /* the pure-Python hooks, called on every slow 
 
 static PyObject *s_read, *s_write;  /* hooks.READ / hooks.WRITE (the very objects) */
 static PyObject *s_tell, *s_current, *s_site, *s_gil_points, *s_back_edges, *s_accesses, *one;
-static PyObject *s_pending, *s_pending_what, *s_call;
+static PyObject *s_pending, *s_pending_what, *s_call, *s_access, *s_access_observers;
 /* what _il_cp always leaves to the Python hook (builtins.exec/eval/compile), and collections.deque */
 static PyObject *b_exec, *b_eval, *b_compile, *deque_type;
 
@@ -885,11 +885,13 @@ plain_key(PyObject *key)
     return 0;
 }
 
-/* Execution._tell for the fast path: the same key tuple in the same dict; Python only when new. */
+/* Execution._tell for the fast path: the same key tuple in the same dict; when new, the entry is
+ * added and the access observers (ex.access_observers) are called here, as _tell calls them. A key that
+ * is no plain value is _tell's. */
 static int
 tell(FastPathObject *f, PyObject *kind, PyObject *obj, PyObject *key, PyObject *site)
 {
-    PyObject *ex = active_ex;
+    PyObject *ex = active_ex, *me;
     if (!plain_key(key) || !PyDict_CheckExact(f->told))
         goto call;
     PyObject *oid = PyLong_FromVoidPtr(obj);
@@ -900,23 +902,56 @@ tell(FastPathObject *f, PyObject *kind, PyObject *obj, PyObject *key, PyObject *
     if (told == NULL)
         return -1;
     PyObject *entry = PyDict_GetItemWithError(f->told, told);  /* borrowed */
-    Py_DECREF(told);
-    if (entry != NULL && names(entry, obj))
+    if (entry != NULL && names(entry, obj)) {
+        Py_DECREF(told);
         return 0;
+    }
     if (entry == NULL && PyErr_Occurred()) {
+        Py_DECREF(told);
         if (!PyErr_ExceptionMatches(PyExc_TypeError))
             return -1;
         PyErr_Clear();  /* unhashable: _tell tells it, as always */
+        goto call;
     }
+    int rc = PyDict_SetItem(f->told, told, (PyObject *)Py_TYPE(obj));
+    Py_DECREF(told);
+    if (rc < 0)
+        return -1;
+    Py_INCREF(ex);
+    me = PyObject_GetAttr(ex, s_current);
+    PyObject *observers = me == NULL ? NULL : PyObject_GetAttr(ex, s_access_observers);
+    if (observers != NULL && !PyList_CheckExact(observers)) {
+        PyErr_SetString(PyExc_TypeError, "access_observers must be a list");
+        Py_CLEAR(observers);
+    }
+    if (observers == NULL) {
+        Py_XDECREF(me);
+        Py_DECREF(ex);
+        return -1;
+    }
+    rc = 0;
+    for (Py_ssize_t i = 0; rc == 0 && i < PyList_GET_SIZE(observers); i++) {
+        PyObject *call[8] = {PyList_GET_ITEM(observers, i), ex, me, kind, obj, key, site, Py_False};
+        Py_INCREF(call[0]);
+        PyObject *r = PyObject_VectorcallMethod(s_access, call, 8 | PY_VECTORCALL_ARGUMENTS_OFFSET, NULL);
+        Py_DECREF(call[0]);
+        if (r == NULL)
+            rc = -1;
+        Py_XDECREF(r);
+    }
+    Py_DECREF(observers);
+    Py_DECREF(me);
+    Py_DECREF(ex);
+    return rc;
 call:
     Py_INCREF(ex);
-    PyObject *me = PyObject_GetAttr(ex, s_current);
+    me = PyObject_GetAttr(ex, s_current);
     if (me == NULL) {
         Py_DECREF(ex);
         return -1;
     }
-    PyObject *call[7] = {ex, me, kind, obj, key, site, Py_False};
-    PyObject *r = PyObject_VectorcallMethod(s_tell, call, 7 | PY_VECTORCALL_ARGUMENTS_OFFSET, NULL);
+    PyObject *args[7] = {ex, me, kind, obj, key, site, Py_False};
+    PyObject *r = PyObject_VectorcallMethod(s_tell, args, 7 | PY_VECTORCALL_ARGUMENTS_OFFSET, NULL);
     Py_DECREF(me);
     Py_DECREF(ex);
     if (r == NULL)
@@ -1380,8 +1415,10 @@ PyInit__speedups(void)
     s_pending = PyUnicode_InternFromString("pending");
     s_pending_what = PyUnicode_InternFromString("pending_what");
     s_call = PyUnicode_InternFromString("call");
+    s_access = PyUnicode_InternFromString("access");
+    s_access_observers = PyUnicode_InternFromString("access_observers");
     one = PyLong_FromLong(1);
-    if (s_pending == NULL || s_pending_what == NULL || s_call == NULL)
+    if (s_pending == NULL || s_pending_what == NULL || s_call == NULL || s_access == NULL || s_access_observers == NULL)
         return NULL;
     if (s_tell == NULL || s_current == NULL || s_site == NULL || s_gil_points == NULL || s_back_edges == NULL || s_accesses == NULL || one == NULL)
         return NULL;

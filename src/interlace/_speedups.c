@@ -1257,19 +1257,23 @@ sp_cp(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
     if (callee_key(fn, &k1, &k2, &hold, &hold2) && !substituted(c, fn))
         e = callee_find(c, k1, k2);
     if (e != NULL && (e->verdict == V_NOTHING || (e->verdict == V_CALL && f->budget > 0 && !f->trace))) {
-        /* Execution.callee, then point()'s fast path for a "call" */
-        if (PyObject_SetAttr(me, s_site, args[0]) < 0)
-            goto error;
+        /* Execution.callee, then point()'s fast path for a "call" (the entry is read before anything
+         * that could run other code and change the table) */
+        int verdict = e->verdict;
+        PyObject *what = Py_NewRef(e->what ? e->what : Py_None);
         f->gil_points++;
-        if (e->verdict == V_CALL) {
-            if (PyObject_SetAttr(me, s_pending, s_call) < 0
-                || PyObject_SetAttr(me, s_pending_what, e->what ? e->what : Py_None) < 0)
-                goto error;
+        if (verdict == V_CALL) {
             f->step++;
             f->loops = 0;
             f->budget--;
         }
+        int rc = PyObject_SetAttr(me, s_site, args[0]);
+        if (rc == 0 && verdict == V_CALL)
+            rc = PyObject_SetAttr(me, s_pending, s_call) < 0 || PyObject_SetAttr(me, s_pending_what, what) < 0 ? -1 : 0;
+        Py_DECREF(what);
         Py_DECREF(me);
+        if (rc < 0)
+            return NULL;
         fast_hits++;
         return Py_NewRef(fn);
     }
@@ -1278,9 +1282,6 @@ sp_cp(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
     if (r != NULL && e == NULL && active_callees == c && callee_learn(c, fn) < 0)
         Py_CLEAR(r);
     return r;
-error:
-    Py_DECREF(me);
-    return NULL;
 }
 
 /* _il_with(site, manager) -> the manager (Execution.with_manager): itself when the classifier said no

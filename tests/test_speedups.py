@@ -240,3 +240,28 @@ def test_the_native_call_hook_remembers_each_callee_once() -> None:
     size = len(cache)
     cache.clear()
     assert len(cache) == 0 < size
+
+
+@needs_native
+@pytest.mark.timeout(60)
+def test_a_verdict_that_fails_means_ask_every_time_never_the_programs_error() -> None:
+    import sys
+
+    from interlace.drivers.session import Session
+    from interlace.runtime.calls import ASK
+    from interlace.strategies import make_strategy
+
+    sys.path.insert(0, HERE)
+    try:
+        import speedups_programs as p
+    finally:
+        sys.path.remove(HERE)
+
+    def broken(_what):
+        raise ValueError("no verdict")
+
+    with Session(p.main_calls, (), ()) as session:
+        cache = session.classifier.native = native.Callees(broken, broken, ())
+        ex = session.run(make_strategy("pct", 1), "free-threaded", None)
+    assert ex.failure is None
+    assert cache.lookup(p._twice) == ASK and cache.lookup(p.Marker) == ASK

@@ -639,8 +639,14 @@ callee_learn(CalleesObject *c, PyObject *fn)
     if (substituted(c, fn) || !callee_key(fn, &k1, &k2, &hold, &hold2) || callee_find(c, k1, k2) != NULL)
         return 0;
     PyObject *r = PyObject_CallOneArg(c->verdict, fn);
-    if (r == NULL)
-        return -1;
+    if (r == NULL) {
+        /* the call itself was classified and made: a verdict that fails only means "ask every time"
+         * (never the program's error); Ctrl-C and the like go on */
+        if (!PyErr_ExceptionMatches(PyExc_Exception))
+            return -1;
+        PyErr_Clear();
+        return callee_find(c, k1, k2) != NULL ? 0 : callee_put(c, k1, k2, hold, hold2, V_ASK, NULL);
+    }
     int verdict;
     PyObject *what;
     if (!PyTuple_Check(r) || PyTuple_GET_SIZE(r) != 2 || !PyLong_Check(PyTuple_GET_ITEM(r, 0))) {
@@ -667,12 +673,16 @@ manager_learn(CalleesObject *c, PyTypeObject *t)
     if (callee_find(c, (void *)t, MANAGER) != NULL)
         return 0;
     PyObject *r = PyObject_CallOneArg(c->kept, (PyObject *)t);
-    if (r == NULL)
-        return -1;
-    int kept = PyObject_IsTrue(r);
-    Py_DECREF(r);
-    if (kept < 0)
-        return -1;
+    int kept = r == NULL ? -1 : PyObject_IsTrue(r);
+    Py_XDECREF(r);
+    if (kept < 0) {
+        if (!PyErr_ExceptionMatches(PyExc_Exception))
+            return -1;
+        PyErr_Clear();  /* as in callee_learn */
+        kept = 0;
+    }
+    if (callee_find(c, (void *)t, MANAGER) != NULL)
+        return 0;
     return callee_put(c, (void *)t, MANAGER, (PyObject *)t, NULL, kept ? V_NOTHING : V_ASK, NULL);
 }
 

@@ -7,6 +7,8 @@ each against the program run plainly.
   ``iter_index``, whose ``test_primes`` makes 46 million such calls), plus an instrumented helper;
 - ``library calls``: one thread calling instrumented functions, a bound method, pure builtins, a
   standard-library function and class (call points of the fast path);
+- ``container methods``: one thread appending to a list and a deque and popping from the deque (each
+  call one atomic access of the whole container, made by the C ``AccessCall`` the hook returns);
 - ``serialize``: 10 threads taking 100,000 items from a generator behind a lock (more-itertools'
   ``serialize``; its test takes 10**6), with the race detector on and off.
 
@@ -17,6 +19,7 @@ disturb it less than the wall clock. Usage: python bench/bench_calls.py [--round
 from __future__ import annotations
 
 import argparse
+import collections
 import platform
 import resource
 import sys
@@ -62,6 +65,16 @@ def library_calls() -> None:
         box.add(_twice(i) + abs(-i) + "a-b".count("-"))
         if i % 100 == 0:
             textwrap.dedent("  x")
+
+
+def container_methods() -> None:
+    items: list = []
+    queue: collections.deque = collections.deque()
+    for i in range(100_000 * SCALE["n"]):
+        items.append(i)
+        queue.append(i)
+        queue.popleft()
+    assert len(items) == 100_000 * SCALE["n"]
 
 
 class Serialized:
@@ -147,6 +160,7 @@ def main() -> None:
     print(f"{'program':<22} {'races':<6} {'steps':>9} {'plain':>7} {'no cache':>9} {'cache':>7} "
           f"{'x plain':>8} {'speed-up':>9}")
     rows = [("index loop", index_loop, "error"), ("library calls", library_calls, "error"),
+            ("container methods", container_methods, "error"),
             ("serialize, 10 threads", serialize, "error"), ("serialize, 10 threads", serialize, "off")]
     for name, fn, races in rows:
         base = plain(fn, args.rounds)

@@ -132,6 +132,9 @@ class Tally:
     def __init__(self) -> None:
         self.n = 0
         self.seen: list = []
+        self.log: dict = {}
+        self.queue: collections.deque = collections.deque()
+        self.marks: set = set()
 
     def bump(self, k: int) -> int:
         self.n = self.n + k
@@ -158,7 +161,15 @@ def _caller(tally: Tally, lock, k: int) -> None:
         total += textwrap.dedent("  a").count("a")  # a Python function of the standard library: a call point
         collections.OrderedDict(a=i)  # a class of the standard library
         Marker()  # a class of the code under test
-        tally.seen.append(i)  # a container's method: an access named by its arguments
+        tally.seen.append(i)  # a container's method: an access of the whole container
+        tally.log.update(last=i)  # ... with keyword arguments
+        tally.queue.append(i)
+        if len(tally.queue) > 3:  # len: an access named by its argument
+            tally.queue.popleft()
+        tally.log.get("last")  # a keyed dict method: an access of that key
+        tally.marks.add(i % 4)
+        tally.seen.index(i)
+        tally.seen.sort()  # a list's sort: a walk of it
         bytearray(b"xyz").index(b"y")  # a builtin method that is no access
         with EARLY_LOCK:  # substituted: the execution's stand-in
             total += 1

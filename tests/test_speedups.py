@@ -174,11 +174,12 @@ def test_the_classifier_says_what_every_call_of_a_callee_is() -> None:
     """What the native call hook remembers (CallClassifier.verdict): one answer for every callee of the
     same kind, or ASK when each call must be classified (an access named by its arguments, a
     substitution, a real lock's method)."""
+    import collections
     import sys
     import textwrap
     import time
 
-    from interlace.runtime.calls import ASK, CALL_POINT, NO_POINT, CallClassifier
+    from interlace.runtime.calls import ASK, CALL_POINT, NO_POINT, WHOLE_ACCESS, CallClassifier
     from interlace.runtime.patching import shadow_of, shadowed_types, substitutions
 
     sys.path.insert(0, HERE)
@@ -195,7 +196,12 @@ def test_the_classifier_says_what_every_call_of_a_callee_is() -> None:
     assert c.verdict(abs) == (NO_POINT, "abs")
     assert c.verdict(bytearray().index) == (NO_POINT, "index")
     assert c.verdict("x".count) == (CALL_POINT, "str.count")
-    assert c.verdict([].append) == (ASK, "")  # an access of the list: classified with its arguments
+    assert c.verdict([].append) == (WHOLE_ACCESS, "write")  # the whole list, whatever the arguments
+    assert c.verdict([].index) == (WHOLE_ACCESS, "read")
+    assert c.verdict(collections.deque().popleft) == (WHOLE_ACCESS, "delete")
+    assert c.verdict({}.update) == (WHOLE_ACCESS, "write") and c.verdict(set().add) == (WHOLE_ACCESS, "write")
+    assert c.verdict({}.get) == (ASK, "")  # a keyed dict method: the key is in its arguments
+    assert c.verdict([].sort) == (ASK, "")  # a walk of the list (it calls back)
     assert c.verdict(len) == (ASK, "")
     assert c.verdict(time.sleep) == (ASK, "")  # substituted by the virtual clock's
     assert c.verdict(p.EARLY_LOCK.acquire) == (ASK, "")  # a real lock's: its stand-in's
@@ -214,7 +220,7 @@ def test_the_native_call_hook_remembers_each_callee_once() -> None:
     import textwrap
 
     from interlace.drivers.session import Session
-    from interlace.runtime.calls import ASK, CALL_POINT, NO_POINT
+    from interlace.runtime.calls import ASK, CALL_POINT, NO_POINT, WHOLE_ACCESS
     from interlace.strategies import make_strategy
 
     sys.path.insert(0, HERE)
@@ -234,7 +240,8 @@ def test_the_native_call_hook_remembers_each_callee_once() -> None:
     assert cache.lookup(p.Marker) == CALL_POINT
     assert cache.lookup(bytearray().index) == NO_POINT
     assert cache.lookup(b"".upper) == CALL_POINT
-    assert cache.lookup([].append) == ASK
+    assert cache.lookup([].append) == WHOLE_ACCESS and cache.lookup({}.update) == WHOLE_ACCESS
+    assert cache.lookup({}.get) == ASK and cache.lookup(len) == ASK
     assert cache.lookup(p.early_sleep) is None  # substituted: never remembered
     assert cache.lookup(print) is None  # never called
     size = len(cache)

@@ -23,6 +23,7 @@
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
 #include <pythread.h>
+#include <stddef.h>
 
 #if PY_VERSION_HEX < 0x030A0000
 #error "interlace._speedups needs Python 3.10 or later"
@@ -420,7 +421,7 @@ static PyTypeObject ToldType = {
  * that is an object is held (strong reference), so that it names nothing else while it is cached:
  * code objects, classes and builtins only, which the classifier's caches hold as well, never a
  * program's data object. */
-enum { V_ASK = 0, V_NOTHING = 1, V_CALL = 2 };
+enum { V_ASK = 0, V_NOTHING = 1, V_CALL = 2, V_ACCESS = 3 };
 static char manager_marker;
 #define MANAGER ((void *)&manager_marker)
 #define CALLEES_MAX 65536  /* entries; the table is emptied when it would grow past it */
@@ -429,7 +430,7 @@ typedef struct {
     void *k1, *k2;       /* the key (k1 NULL: a free slot) */
     PyObject *hold;      /* strong references that keep the key's addresses valid */
     PyObject *hold2;
-    PyObject *what;      /* the name of a V_CALL callee (pending_what of its scheduling point) */
+    PyObject *what;      /* the name of a V_CALL callee (pending_what of its point), a V_ACCESS one's kind */
     int verdict;
 } CalleeEntry;
 
@@ -756,7 +757,7 @@ static PyObject *pure[H_COUNT];  /* the pure-Python hooks, called on every slow 
 
 static PyObject *s_read, *s_write;  /* hooks.READ / hooks.WRITE (the very objects) */
 static PyObject *s_tell, *s_current, *s_site, *s_gil_points, *s_back_edges, *s_accesses, *one;
-static PyObject *s_pending, *s_pending_what, *s_call, *s_access, *s_access_observers;
+static PyObject *s_pending, *s_pending_what, *s_call, *s_access, *s_access_observers, *s_star, *s_call_method;
 /* what _il_cp always leaves to the Python hook (builtins.exec/eval/compile), and collections.deque */
 static PyObject *b_exec, *b_eval, *b_compile, *deque_type;
 
@@ -899,7 +900,7 @@ plain_key(PyObject *key)
  * added and the access observers (ex.access_observers) are called here, as _tell calls them. A key that
  * is no plain value is _tell's. */
 static int
-tell(FastPathObject *f, PyObject *kind, PyObject *obj, PyObject *key, PyObject *site)
+tell(FastPathObject *f, PyObject *kind, PyObject *obj, PyObject *key, PyObject *site, PyObject *atomic)
 {
     PyObject *ex = active_ex, *me;
     if (!plain_key(key) || !PyDict_CheckExact(f->told))
@@ -907,7 +908,7 @@ tell(FastPathObject *f, PyObject *kind, PyObject *obj, PyObject *key, PyObject *
     PyObject *oid = PyLong_FromVoidPtr(obj);
     if (oid == NULL)
         return -1;
-    PyObject *told = PyTuple_Pack(5, oid, key, kind, site, Py_False);
+    PyObject *told = PyTuple_Pack(5, oid, key, kind, site, atomic);
     Py_DECREF(oid);
     if (told == NULL)
         return -1;
@@ -941,7 +942,7 @@ tell(FastPathObject *f, PyObject *kind, PyObject *obj, PyObject *key, PyObject *
     }
     rc = 0;
     for (Py_ssize_t i = 0; rc == 0 && i < PyList_GET_SIZE(observers); i++) {
-        PyObject *call[8] = {PyList_GET_ITEM(observers, i), ex, me, kind, obj, key, site, Py_False};
+        PyObject *call[8] = {PyList_GET_ITEM(observers, i), ex, me, kind, obj, key, site, atomic};
         Py_INCREF(call[0]);
         PyObject *r = PyObject_VectorcallMethod(s_access, call, 8 | PY_VECTORCALL_ARGUMENTS_OFFSET, NULL);
         Py_DECREF(call[0]);
@@ -960,7 +961,7 @@ call:
         Py_DECREF(ex);
         return -1;
     }
-    PyObject *args[7] = {ex, me, kind, obj, key, site, Py_False};
+    PyObject *args[7] = {ex, me, kind, obj, key, site, atomic};
     PyObject *r = PyObject_VectorcallMethod(s_tell, args, 7 | PY_VECTORCALL_ARGUMENTS_OFFSET, NULL);
     Py_DECREF(me);
     Py_DECREF(ex);
@@ -984,7 +985,7 @@ fast_access(int write, PyObject *obj, PyObject *key, PyObject *site)
         f->progress_at = f->step;
     if (!f->observe)
         return 0;
-    return tell(f, write ? s_write : s_read, obj, key, site);
+    return tell(f, write ? s_write : s_read, obj, key, site, Py_False);
 }
 
 /* Detector-only mode (NativeExecution.access): is this access one the calling thread told since no
@@ -1236,6 +1237,119 @@ holder(void)
     return PyObject_GetAttr(active_ex, s_current);
 }
 
+/* AccessCall: what _il_cp returns for a method of a builtin container whose every call is one atomic
+ * access of the whole container (list.append, deque.popleft, set.add, dict.update, ...): called with
+ * the arguments, it is Execution.call for it (the access is the scheduling point, after the arguments
+ * were evaluated), then calls the method. On the fast path it does that in C; otherwise it calls
+ * ex.call(fn, site, args), as the Python hook's wrapper (execution._call_with_arguments) does. */
+typedef struct {
+    PyObject_HEAD
+    vectorcallfunc vectorcall;
+    PyObject *ex, *fn, *site, *kind;
+} AccessCallObject;
+
+static PyTypeObject AccessCallType;
+
+static int
+AccessCall_traverse(AccessCallObject *self, visitproc visit, void *arg)
+{
+    Py_VISIT(self->ex);
+    Py_VISIT(self->fn);
+    Py_VISIT(self->site);
+    Py_VISIT(self->kind);
+    return 0;
+}
+
+static int
+AccessCall_clear(AccessCallObject *self)
+{
+    Py_CLEAR(self->ex);
+    Py_CLEAR(self->fn);
+    Py_CLEAR(self->site);
+    Py_CLEAR(self->kind);
+    return 0;
+}
+
+static void
+AccessCall_dealloc(AccessCallObject *self)
+{
+    PyObject_GC_UnTrack(self);
+    AccessCall_clear(self);
+    Py_TYPE(self)->tp_free((PyObject *)self);
+}
+
+static PyObject *
+AccessCall_vectorcall(AccessCallObject *self, PyObject *const *args, size_t nargsf, PyObject *kwnames)
+{
+    FastPathObject *f = active_fast;
+    if (active_ex == self->ex && fast_ok()) {
+        /* Execution.call: the site, a GIL point; then _access(atomic=True): point()'s fast path, _tell */
+        PyObject *me = PyObject_GetAttr(active_ex, s_current);
+        if (me == NULL)
+            return NULL;
+        PyObject *owner = Py_NewRef(PyCFunction_GET_SELF(self->fn));
+        f->gil_points++;
+        fast_hits++;
+        f->step++;
+        f->budget--;
+        f->loops = 0;
+        f->accesses++;
+        if (self->kind != s_read)
+            f->progress_at = f->step;
+        int rc = PyObject_SetAttr(me, s_site, self->site) < 0 || PyObject_SetAttr(me, s_pending, self->kind) < 0
+                 || PyObject_SetAttr(me, s_pending_what, Py_None) < 0 ? -1 : 0;
+        if (rc == 0 && f->observe)
+            rc = tell(f, self->kind, owner, s_star, self->site, Py_True);
+        Py_DECREF(owner);
+        Py_DECREF(me);
+        if (rc < 0)
+            return NULL;
+        return PyObject_Vectorcall(self->fn, args, nargsf, kwnames);
+    }
+    Py_ssize_t nargs = PyVectorcall_NARGS(nargsf);
+    PyObject *positional = PyTuple_New(nargs);
+    if (positional == NULL)
+        return NULL;
+    for (Py_ssize_t i = 0; i < nargs; i++)
+        PyTuple_SET_ITEM(positional, i, Py_NewRef(args[i]));
+    PyObject *call[4] = {self->ex, self->fn, self->site, positional};
+    PyObject *target = PyObject_VectorcallMethod(s_call_method, call, 4 | PY_VECTORCALL_ARGUMENTS_OFFSET, NULL);
+    Py_DECREF(positional);
+    if (target == NULL)
+        return NULL;
+    PyObject *r = PyObject_Vectorcall(target, args, nargsf, kwnames);
+    Py_DECREF(target);
+    return r;
+}
+
+static PyTypeObject AccessCallType = {
+    PyVarObject_HEAD_INIT(NULL, 0)
+    .tp_name = "interlace._speedups.AccessCall",
+    .tp_basicsize = sizeof(AccessCallObject),
+    .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC | Py_TPFLAGS_HAVE_VECTORCALL,
+    .tp_doc = "A call of a builtin container's method that is one access of the whole container (from _il_cp).",
+    .tp_vectorcall_offset = offsetof(AccessCallObject, vectorcall),
+    .tp_call = PyVectorcall_Call,
+    .tp_dealloc = (destructor)AccessCall_dealloc,
+    .tp_traverse = (traverseproc)AccessCall_traverse,
+    .tp_clear = (inquiry)AccessCall_clear,
+};
+
+static PyObject *
+access_call(PyObject *ex, PyObject *fn, PyObject *site, PyObject *kind)
+{
+    AccessCallObject *self = PyObject_GC_New(AccessCallObject, &AccessCallType);
+    if (self == NULL)
+        return NULL;
+    self->vectorcall = (vectorcallfunc)AccessCall_vectorcall;
+    self->ex = Py_NewRef(ex);
+    self->fn = Py_NewRef(fn);
+    self->site = Py_NewRef(site);
+    self->kind = Py_NewRef(kind);
+    PyObject_GC_Track(self);
+    return (PyObject *)self;
+}
+
 /* _il_cp(site, fn) -> what to call: Execution.callee, answered from Callees when the classifier said
  * what every call of fn is in the free-threaded model: no scheduling point (a call of instrumented
  * code, a pure builtin, a builtin method that is no access), or a "call" point that the fast path
@@ -1266,6 +1380,19 @@ sp_cp(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
     CalleeEntry *e = NULL;
     if (callee_key(fn, &k1, &k2, &hold, &hold2) && !substituted(c, fn))
         e = callee_find(c, k1, k2);
+    if (e != NULL && e->verdict == V_ACCESS && Py_IS_TYPE(fn, &PyCFunction_Type) && e->what != NULL) {
+        /* Execution.callee for a call whose access needs the arguments: the site, a GIL point, and the
+         * wrapper that makes the access when it has them */
+        PyObject *kind = Py_NewRef(e->what);
+        f->gil_points++;
+        int rc = PyObject_SetAttr(me, s_site, args[0]);
+        Py_DECREF(me);
+        PyObject *r = rc < 0 ? NULL : access_call(active_ex, fn, args[0], kind);
+        Py_DECREF(kind);
+        if (r != NULL)
+            fast_hits++;
+        return r;
+    }
     if (e != NULL && (e->verdict == V_NOTHING || (e->verdict == V_CALL && f->budget > 0 && !f->trace))) {
         /* Execution.callee, then point()'s fast path for a "call" (the entry is read before anything
          * that could run other code and change the table) */
@@ -1415,7 +1542,8 @@ static struct PyModuleDef speedups_module = {
 PyMODINIT_FUNC
 PyInit__speedups(void)
 {
-    if (PyType_Ready(&FastPathType) < 0 || PyType_Ready(&ToldType) < 0 || PyType_Ready(&CalleesType) < 0)
+    if (PyType_Ready(&FastPathType) < 0 || PyType_Ready(&ToldType) < 0 || PyType_Ready(&CalleesType) < 0
+        || PyType_Ready(&AccessCallType) < 0)
         return NULL;
     s_tell = PyUnicode_InternFromString("_tell");
     s_current = PyUnicode_InternFromString("current");
@@ -1427,9 +1555,12 @@ PyInit__speedups(void)
     s_pending_what = PyUnicode_InternFromString("pending_what");
     s_call = PyUnicode_InternFromString("call");
     s_access = PyUnicode_InternFromString("access");
+    s_star = PyUnicode_InternFromString("*");
+    s_call_method = PyUnicode_InternFromString("call");
     s_access_observers = PyUnicode_InternFromString("access_observers");
     one = PyLong_FromLong(1);
-    if (s_pending == NULL || s_pending_what == NULL || s_call == NULL || s_access == NULL || s_access_observers == NULL)
+    if (s_pending == NULL || s_pending_what == NULL || s_call == NULL || s_access == NULL || s_access_observers == NULL
+        || s_star == NULL || s_call_method == NULL)
         return NULL;
     if (s_tell == NULL || s_current == NULL || s_site == NULL || s_gil_points == NULL || s_back_edges == NULL || s_accesses == NULL || one == NULL)
         return NULL;

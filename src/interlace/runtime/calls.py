@@ -125,7 +125,7 @@ _ITEMGETTER = type(operator.itemgetter(0))
 
 
 #: what every call of a callee is in the free-threaded model (:meth:`CallClassifier.verdict`)
-ASK, NO_POINT, CALL_POINT = 0, 1, 2
+ASK, NO_POINT, CALL_POINT, WHOLE_ACCESS = 0, 1, 2, 3
 
 _native = native()
 
@@ -249,17 +249,22 @@ class CallClassifier:
         with the same code, a builtin method of the same method and type of instance, the same class
         or builtin function), is in the free-threaded model: NO_POINT (nothing: instrumented code, a
         pure builtin, a builtin method that is no access), CALL_POINT (a ``call`` scheduling point of
-        ``what``, nothing substituted), or ASK (classify each call: an access named by its arguments,
-        a substitution, anything else). The native ``_il_cp`` remembers it after a first call of the
-        callee was classified the usual way (``Callees``)."""
+        ``what``, nothing substituted), WHOLE_ACCESS (a method of a builtin container that is one atomic
+        access of the whole container, whatever its arguments; ``what`` is its kind), or ASK (classify
+        each call: an access named by its arguments, a substitution, anything else). The native
+        ``_il_cp`` remembers it after a first call of the callee was classified the usual way
+        (``Callees``)."""
         if id(fn) in self.substitutions:
             return ASK, ""
         if type(fn) is BuiltinFunctionType and self.shadowed_types is not None \
                 and type(fn.__self__) in self.shadowed_types:
             return ASK, ""  # the method of a real lock made before the execution: substituted
         kind, what, replacement, needs_args = self.classify_callee(fn)
-        if replacement is not None or needs_args:
+        if replacement is not None:
             return ASK, ""
+        if needs_args:
+            whole = _whole_container_access(fn)
+            return (WHOLE_ACCESS, whole) if whole is not None else (ASK, "")
         if kind is None:
             return NO_POINT, what
         return (CALL_POINT, what) if kind == "call" else (ASK, "")
@@ -323,6 +328,20 @@ class CallClassifier:
         if self.shadow_factory is None:
             return None
         return self.shadow_factory(manager)
+
+
+def _whole_container_access(fn: Any) -> str | None:
+    """The kind of access every call of ``fn`` is when it is a builtin container's method that reads or
+    changes the whole container (see :meth:`CallClassifier.classify`: key ``"*"``, atomic), else None:
+    a keyed dict method names its key in its arguments, a list's ``sort`` walks it calling back."""
+    if type(fn) is not BuiltinFunctionType:
+        return None
+    owner = fn.__self__
+    table = CONTAINER_METHODS.get(container_base(type(owner)))
+    name = fn.__name__
+    if table is None or name == "sort" or name in _KEYED and isinstance(owner, dict):
+        return None
+    return table.get(name)
 
 
 def _entry_functions(target: Any, depth: int = 0) -> list[FunctionType]:

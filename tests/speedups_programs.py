@@ -10,12 +10,15 @@ from __future__ import annotations
 import _thread
 import collections
 import math
+import textwrap
 import threading
+from time import sleep as early_sleep  # bound before interlace is active: substituted at every call
 
 counter = 0
 lock = threading.Lock()
 G0 = G1 = G2 = G3 = G4 = G5 = G6 = G7 = 0
 TABLE = {"a": 0, 1: 0, (2, "b"): 0, 3.5: 0, None: 0}
+EARLY_LOCK = threading.Lock()  # a real lock made before any execution: shadowed at every call and with
 
 
 def _increase(m: int) -> None:
@@ -123,6 +126,70 @@ def main_bank() -> None:
             pass
     bank.balance("alice")
     bank.close()
+
+
+class Tally:
+    def __init__(self) -> None:
+        self.n = 0
+        self.seen: list = []
+        self.log: dict = {}
+        self.queue: collections.deque = collections.deque()
+        self.marks: set = set()
+
+    def bump(self, k: int) -> int:
+        self.n = self.n + k
+        return self.n
+
+
+class Marker:
+    pass
+
+
+def _twice(x: int) -> int:
+    return x * 2
+
+
+def _caller(tally: Tally, lock, k: int) -> None:
+    """Every kind of callee the call hook tells apart, and with-statements, truth tests, ``in`` and
+    augmented assignments of containers and of other values."""
+    total = 0
+    mine: list = []
+    for i in range(30):
+        tally.bump(k)  # a bound method of instrumented code: no point
+        total += _twice(i) + abs(-i) + max(i, k)  # instrumented, pure builtins
+        total += b"ab".upper().count(b"A") + "x-y".count("-")  # builtin methods: call points
+        total += textwrap.dedent("  a").count("a")  # a Python function of the standard library: a call point
+        collections.OrderedDict(a=i)  # a class of the standard library
+        Marker()  # a class of the code under test
+        tally.seen.append(i)  # a container's method: an access of the whole container
+        tally.log.update(last=i)  # ... with keyword arguments
+        tally.queue.append(i)
+        if len(tally.queue) > 3:  # len: an access named by its argument
+            tally.queue.popleft()
+        tally.log.get("last")  # a keyed dict method: an access of that key
+        tally.marks.add(i % 4)
+        tally.seen.index(i)
+        tally.seen.sort()  # a list's sort: a walk of it
+        bytearray(b"xyz").index(b"y")  # a builtin method that is no access
+        with EARLY_LOCK:  # substituted: the execution's stand-in
+            total += 1
+        with lock:
+            tally.n = tally.n + 1
+        early_sleep(0)  # substituted: the virtual clock
+        if tally.seen and i in tally.seen and k in (1, 2) and i not in mine:
+            mine += [i]
+        total -= 1
+
+
+def main_calls() -> None:
+    """Calls of every kind of callee from two threads, with locks made before and during the execution."""
+    tally = Tally()
+    lock = threading.Lock()
+    threads = [threading.Thread(target=_caller, args=(tally, lock, k)) for k in (1, 2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
 
 
 def _one_after_another(target, args_list) -> None:

@@ -797,3 +797,53 @@ def test_hang_guard_option_and_marker(inner):
     bad = run(inner, "--interlace", "--interlace-hang-guard", "soon")
     assert bad.ret == pytest.ExitCode.USAGE_ERROR
     bad.stderr.fnmatch_lines(["*--interlace-hang-guard: takes a number of seconds (at least 0) or 'none', not 'soon'"])
+
+
+def test_step_budget_option_and_marker(inner):
+    """A test stops being explored before a next execution once its executions took the step budget;
+    the summary says so. Counted, so it stops at the same execution on every machine."""
+    inner.makepyfile(test_budget="""
+        import threading
+
+        import pytest
+
+        def locked_counter():
+            box = {"n": 0}
+            lock = threading.Lock()
+
+            def work():
+                for _ in range(3):
+                    with lock:
+                        box["n"] += 1
+
+            threads = [threading.Thread(target=work) for _ in range(2)]
+            for t in threads:
+                t.start()
+            for t in threads:
+                t.join()
+            assert box["n"] == 6
+
+        def test_default():
+            locked_counter()
+
+        @pytest.mark.interlace(step_budget=1)
+        def test_one_step():
+            locked_counter()
+    """)
+    result = run(inner, "--interlace", "--interlace-executions", "5", "--strict-markers")
+    result.assert_outcomes(passed=2)
+    lines = summary_lines(result)
+    assert lines["test_budget.py::test_default"].startswith("test_budget.py::test_default: 5 executions, ")
+    assert lines["test_budget.py::test_one_step"].startswith("test_budget.py::test_one_step: 1 execution, ")
+    cut = [line for line in result.outlines if "cut short" in line]
+    assert len(cut) == 1 and re.fullmatch(
+        r"    exploration cut short by the step budget: 1 execution took \d+ scheduling steps "
+        r"\(--interlace-step-budget 1\)", cut[0]), cut
+    both = run(inner, "--interlace", "--interlace-executions", "5", "--interlace-step-budget", "1")
+    both_cut = [line for line in both.outlines if "cut short" in line]
+    assert len(both_cut) == 2 and cut[0] in both_cut  # the same test stops at the same step count again
+    assert summary_lines(both)["test_budget.py::test_default"].startswith("test_budget.py::test_default: 1 execution, ")
+    bad = run(inner, "--interlace", "--interlace-step-budget", "lots")
+    assert bad.ret == pytest.ExitCode.USAGE_ERROR
+    bad.stderr.fnmatch_lines(["*--interlace-step-budget: a number of scheduling steps (at least 1) or 'none', "
+                              "not 'lots'"])

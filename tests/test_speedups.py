@@ -39,7 +39,7 @@ def _probe(pure: bool, *programs: str) -> dict:
 
 @needs_native
 @pytest.mark.timeout(300)
-@pytest.mark.parametrize("programs", [("article", "locked"), ("loops", "globals", "bank")])
+@pytest.mark.parametrize("programs", [("article", "locked"), ("loops", "globals", "bank"), ("calls",)])
 def test_same_decisions_steps_and_races(programs) -> None:
     fast, pure = _probe(False, *programs), _probe(True, *programs)
     assert fast.pop("native") is True and pure.pop("native") is False
@@ -47,7 +47,7 @@ def test_same_decisions_steps_and_races(programs) -> None:
     assert pure.pop("native hits") == dict.fromkeys(programs, 0)
     assert all(hits[p] > 100 for p in programs), hits  # the C fast path really ran
     assert fast == pure
-    assert "article/pct/free-threaded" in fast or "loops/pct/free-threaded" in fast
+    assert all(f"{p}/pct/free-threaded" in fast for p in programs)
     for name, case in fast.items():
         assert case["runs"], name
 
@@ -61,8 +61,8 @@ def test_detector_only_mode_finds_the_same_races() -> None:
         assert pure[name].pop("native hits") == 0
     assert fast == pure
     assert fast["article"]["races"] == [[
-        "DATA RACE (lost update) on counter: read at speedups_programs.py:24 (Thread-2 (run)) vs write at "
-        "speedups_programs.py:24 (Thread-1 (run))",
+        "DATA RACE (lost update) on counter: read at speedups_programs.py:27 (Thread-2 (run)) vs write at "
+        "speedups_programs.py:27 (Thread-1 (run))",
         "Under the GIL of Python {}.{} it cannot manifest: each thread's accesses to counter within one statement "
         "run with no switch point between them. It can on free-threaded builds (3.13t and later) and on Python "
         "3.9 and earlier.".format(*sys.version_info[:2])]]
@@ -168,3 +168,107 @@ def test_native_hooks_are_installed_and_pass_through_outside_an_execution() -> N
         native._il_rs(box, "missing", ("f", 1, 0))
     with pytest.raises(AttributeError):
         native._il_ra(box, "nope", ("f", 1, 0))
+
+
+def test_the_classifier_says_what_every_call_of_a_callee_is() -> None:
+    """What the native call hook remembers (CallClassifier.verdict): one answer for every callee of the
+    same kind, or ASK when each call must be classified (an access named by its arguments, a
+    substitution, a real lock's method)."""
+    import collections
+    import sys
+    import textwrap
+    import time
+
+    from interlace.runtime.calls import ASK, CALL_POINT, NO_POINT, WHOLE_ACCESS, CallClassifier
+    from interlace.runtime.patching import shadow_of, shadowed_types, substitutions
+
+    sys.path.insert(0, HERE)
+    try:
+        import speedups_programs as p
+    finally:
+        sys.path.remove(HERE)
+    mine = {p._twice.__code__, p.Tally.bump.__code__}
+    c = CallClassifier(lambda code: code in mine, substitutions(), shadow_of, None, shadowed_types())
+    assert c.verdict(p._twice) == (NO_POINT, "_twice")
+    assert c.verdict(p.Tally().bump) == (NO_POINT, "Tally.bump")
+    assert c.verdict(textwrap.dedent) == (CALL_POINT, "textwrap.dedent")
+    assert c.verdict(p.Marker) == (CALL_POINT, "speedups_programs.Marker")
+    assert c.verdict(abs) == (NO_POINT, "abs")
+    assert c.verdict(bytearray().index) == (NO_POINT, "index")
+    assert c.verdict("x".count) == (CALL_POINT, "str.count")
+    assert c.verdict([].append) == (WHOLE_ACCESS, "write")  # the whole list, whatever the arguments
+    assert c.verdict([].index) == (WHOLE_ACCESS, "read")
+    assert c.verdict(collections.deque().popleft) == (WHOLE_ACCESS, "delete")
+    assert c.verdict({}.update) == (WHOLE_ACCESS, "write") and c.verdict(set().add) == (WHOLE_ACCESS, "write")
+    assert c.verdict({}.get) == (ASK, "")  # a keyed dict method: the key is in its arguments
+    assert c.verdict([].sort) == (ASK, "")  # a walk of the list (it calls back)
+    assert c.verdict(len) == (ASK, "")
+    assert c.verdict(time.sleep) == (ASK, "")  # substituted by the virtual clock's
+    assert c.verdict(p.EARLY_LOCK.acquire) == (ASK, "")  # a real lock's: its stand-in's
+    assert c.manager_kept(type(p.EARLY_LOCK)) is False
+    assert c.manager_kept(p.Tally) is True
+    assert CallClassifier(shadow_factory=shadow_of).manager_kept(p.Tally) is False  # types unknown
+    assert CallClassifier().manager_kept(type(p.EARLY_LOCK)) is True  # nothing is substituted
+
+
+@needs_native
+@pytest.mark.timeout(60)
+def test_the_native_call_hook_remembers_each_callee_once() -> None:
+    """After an execution, the native hooks' cache holds the classifier's verdict on each callee the
+    program called (by its code, its method and type of instance, or itself), never a substituted one."""
+    import sys
+    import textwrap
+
+    from interlace.drivers.session import Session
+    from interlace.runtime.calls import ASK, CALL_POINT, NO_POINT, WHOLE_ACCESS
+    from interlace.strategies import make_strategy
+
+    sys.path.insert(0, HERE)
+    try:
+        import speedups_programs as p
+    finally:
+        sys.path.remove(HERE)
+    with Session(p.main_calls, (), ()) as session:
+        hits = native.hits()
+        ex = session.run(make_strategy("pct", 1), "free-threaded", None)
+        assert ex.failure is None
+        assert native.hits() - hits > 1000
+    cache = session.classifier.native
+    assert cache.lookup(p._twice) == NO_POINT
+    assert cache.lookup(p.Tally().bump) == NO_POINT
+    assert cache.lookup(textwrap.dedent) == CALL_POINT
+    assert cache.lookup(p.Marker) == CALL_POINT
+    assert cache.lookup(bytearray().index) == NO_POINT
+    assert cache.lookup(b"".upper) == CALL_POINT
+    assert cache.lookup([].append) == WHOLE_ACCESS and cache.lookup({}.update) == WHOLE_ACCESS
+    assert cache.lookup({}.get) == ASK and cache.lookup(len) == ASK
+    assert cache.lookup(p.early_sleep) is None  # substituted: never remembered
+    assert cache.lookup(print) is None  # never called
+    size = len(cache)
+    cache.clear()
+    assert len(cache) == 0 < size
+
+
+@needs_native
+@pytest.mark.timeout(60)
+def test_a_verdict_that_fails_means_ask_every_time_never_the_programs_error() -> None:
+    import sys
+
+    from interlace.drivers.session import Session
+    from interlace.runtime.calls import ASK
+    from interlace.strategies import make_strategy
+
+    sys.path.insert(0, HERE)
+    try:
+        import speedups_programs as p
+    finally:
+        sys.path.remove(HERE)
+
+    def broken(_what):
+        raise ValueError("no verdict")
+
+    with Session(p.main_calls, (), ()) as session:
+        cache = session.classifier.native = native.Callees(broken, broken, ())
+        ex = session.run(make_strategy("pct", 1), "free-threaded", None)
+    assert ex.failure is None
+    assert cache.lookup(p._twice) == ASK and cache.lookup(p.Marker) == ASK

@@ -11,7 +11,11 @@
  *   the baton, budget left, free-threaded model, no trace), doing exactly the counter updates of
  *   Execution.access / Execution.loop and the same `told` check (the same key tuple in the same
  *   dict), and calls back into Python (ex._tell) only for an access not told yet. Otherwise it calls
- *   the pure-Python hook unchanged, so every decision is made by the same Python code.
+ *   the pure-Python hook unchanged, so every decision is made by the same Python code;
+ * - C versions of the call and with-statement hooks (_il_cp, _il_with) that answer from Callees, a
+ *   cache of what the classifier (runtime/calls.py) said of a callee or a context manager's type,
+ *   and of the hooks that only look at a value's type (_il_iter, _il_in, _il_inplace): a value that is
+ *   no mutable builtin container is no access.
  *
  * The module keeps process-wide state (the active execution), like hooks._active, and relies on the
  * GIL: setup.py does not build it for free-threaded interpreters.
@@ -19,6 +23,7 @@
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
 #include <pythread.h>
+#include <stddef.h>
 
 #if PY_VERSION_HEX < 0x030A0000
 #error "interlace._speedups needs Python 3.10 or later"
@@ -407,22 +412,354 @@ static PyTypeObject ToldType = {
 };
 
 /* ---------------------------------------------------------------------------------------------- */
+/* Callees: what every call of a callee means, as runtime/calls.py's CallClassifier.verdict said      */
+
+/* A callee is named by a pair of addresses: a Python function or bound method by its code object
+ * (the classifier's own cache is keyed by code), a builtin method bound to an instance by its C
+ * method definition and the instance's type (all it is classified by), a module's builtin function
+ * or a class by itself; a context manager by its type and the address of MANAGER. Every address
+ * that is an object is held (strong reference), so that it names nothing else while it is cached:
+ * code objects, classes and builtins only, which the classifier's caches hold as well, never a
+ * program's data object. */
+enum { V_ASK = 0, V_NOTHING = 1, V_CALL = 2, V_ACCESS = 3 };
+static char manager_marker;
+#define MANAGER ((void *)&manager_marker)
+#define CALLEES_MAX 65536  /* entries; the table is emptied when it would grow past it */
+
+typedef struct {
+    void *k1, *k2;       /* the key (k1 NULL: a free slot) */
+    PyObject *hold;      /* strong references that keep the key's addresses valid */
+    PyObject *hold2;
+    PyObject *what;      /* the name of a V_CALL callee (pending_what of its point), a V_ACCESS one's kind */
+    int verdict;
+} CalleeEntry;
+
+typedef struct {
+    PyObject_HEAD
+    CalleeEntry *table;
+    Py_ssize_t cap;      /* a power of two, or 0 */
+    Py_ssize_t used;
+    PyObject *verdict;   /* classifier.verdict(fn) -> (verdict, what) */
+    PyObject *kept;      /* classifier.manager_kept(type) -> bool */
+    void **substituted;  /* addresses of the originals the classifier substitutes: never cached */
+    Py_ssize_t nsub;
+} CalleesObject;
+
+static PyTypeObject CalleesType;
+
+static void
+callees_empty(CalleesObject *self)
+{
+    CalleeEntry *table = self->table;
+    Py_ssize_t cap = self->cap;
+    self->table = NULL;
+    self->cap = self->used = 0;
+    for (Py_ssize_t i = 0; i < cap; i++) {
+        Py_XDECREF(table[i].hold);
+        Py_XDECREF(table[i].hold2);
+        Py_XDECREF(table[i].what);
+    }
+    PyMem_Free(table);
+}
+
+static int
+Callees_init(CalleesObject *self, PyObject *args, PyObject *kwds)
+{
+    static char *kwlist[] = {"verdict", "kept", "substituted", NULL};
+    PyObject *verdict, *kept, *substituted;
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, "OOO!:Callees", kwlist, &verdict, &kept, &PyTuple_Type,
+                                     &substituted))
+        return -1;
+    Py_ssize_t n = PyTuple_GET_SIZE(substituted);
+    void **subs = PyMem_Calloc(n ? n : 1, sizeof(void *));
+    if (subs == NULL) {
+        PyErr_NoMemory();
+        return -1;
+    }
+    for (Py_ssize_t i = 0; i < n; i++) {
+        subs[i] = PyLong_AsVoidPtr(PyTuple_GET_ITEM(substituted, i));
+        if (subs[i] == NULL && PyErr_Occurred()) {
+            PyMem_Free(subs);
+            return -1;
+        }
+    }
+    callees_empty(self);
+    PyMem_Free(self->substituted);
+    self->substituted = subs;
+    self->nsub = n;
+    Py_INCREF(verdict);
+    Py_XSETREF(self->verdict, verdict);
+    Py_INCREF(kept);
+    Py_XSETREF(self->kept, kept);
+    return 0;
+}
+
+static int
+Callees_traverse(CalleesObject *self, visitproc visit, void *arg)
+{
+    Py_VISIT(self->verdict);
+    Py_VISIT(self->kept);
+    return 0;
+}
+
+static int
+Callees_clear(CalleesObject *self)
+{
+    Py_CLEAR(self->verdict);
+    Py_CLEAR(self->kept);
+    return 0;
+}
+
+static void
+Callees_dealloc(CalleesObject *self)
+{
+    PyObject_GC_UnTrack(self);
+    Callees_clear(self);
+    callees_empty(self);
+    PyMem_Free(self->substituted);
+    Py_TYPE(self)->tp_free((PyObject *)self);
+}
+
+static inline size_t
+callee_hash(void *k1, void *k2)
+{
+    size_t h = (size_t)k1 >> 4;
+    h ^= ((size_t)k2 >> 4) * (size_t)0x9E3779B97F4A7C15ULL;
+    return h ^ (h >> 17);
+}
+
+static CalleeEntry *
+callee_find(CalleesObject *c, void *k1, void *k2)
+{
+    if (c->cap == 0)
+        return NULL;
+    size_t mask = (size_t)c->cap - 1;
+    for (size_t i = callee_hash(k1, k2) & mask;; i = (i + 1) & mask) {
+        CalleeEntry *e = &c->table[i];
+        if (e->k1 == NULL)
+            return NULL;
+        if (e->k1 == k1 && e->k2 == k2)
+            return e;
+    }
+}
+
+/* Add an entry (the key is not in the table); steals nothing: takes new references to hold, hold2, what. */
+static int
+callee_put(CalleesObject *c, void *k1, void *k2, PyObject *hold, PyObject *hold2, int verdict, PyObject *what)
+{
+    if (c->used + 1 > CALLEES_MAX)
+        callees_empty(c);
+    if ((c->used + 1) * 2 > c->cap) {
+        Py_ssize_t cap = c->cap ? c->cap * 2 : 64;
+        CalleeEntry *table = PyMem_Calloc((size_t)cap, sizeof(CalleeEntry));
+        if (table == NULL) {
+            PyErr_NoMemory();
+            return -1;
+        }
+        size_t mask = (size_t)cap - 1;
+        for (Py_ssize_t j = 0; j < c->cap; j++) {
+            CalleeEntry *old = &c->table[j];
+            if (old->k1 == NULL)
+                continue;
+            size_t i = callee_hash(old->k1, old->k2) & mask;
+            while (table[i].k1 != NULL)
+                i = (i + 1) & mask;
+            table[i] = *old;
+        }
+        PyMem_Free(c->table);
+        c->table = table;
+        c->cap = cap;
+    }
+    size_t mask = (size_t)c->cap - 1;
+    size_t i = callee_hash(k1, k2) & mask;
+    while (c->table[i].k1 != NULL)
+        i = (i + 1) & mask;
+    CalleeEntry *e = &c->table[i];
+    e->k1 = k1;
+    e->k2 = k2;
+    e->hold = Py_XNewRef(hold);
+    e->hold2 = Py_XNewRef(hold2);
+    e->what = Py_XNewRef(what);
+    e->verdict = verdict;
+    c->used++;
+    return 0;
+}
+
+/* The key of a callee, or 0 when calls of it are classified anew every time (a callable object, a
+ * partial, a method-wrapper, a builtin method of the METH_METHOD kind, ...). */
+static int
+callee_key(PyObject *fn, void **k1, void **k2, PyObject **hold, PyObject **hold2)
+{
+    *k2 = NULL;
+    *hold2 = NULL;
+    PyTypeObject *t = Py_TYPE(fn);
+    if (t == &PyMethod_Type) {
+        fn = PyMethod_GET_FUNCTION(fn);
+        t = Py_TYPE(fn);
+        if (t != &PyFunction_Type)
+            return 0;
+    }
+    if (t == &PyFunction_Type) {
+        *k1 = *hold = PyFunction_GET_CODE(fn);
+        return 1;
+    }
+    if (t == &PyCFunction_Type) {
+        PyObject *self = PyCFunction_GET_SELF(fn);
+        if (self == NULL || PyModule_Check(self)) {
+            *k1 = *hold = fn;
+            return 1;
+        }
+        /* a builtin method of an instance is classified by its method and the instance's type only */
+        *k1 = (void *)((PyCFunctionObject *)fn)->m_ml;
+        *k2 = *hold2 = (PyObject *)Py_TYPE(self);
+        *hold = NULL;
+        return 1;
+    }
+    if (PyType_Check(fn)) {
+        *k1 = *hold = fn;
+        return 1;
+    }
+    return 0;
+}
+
+static int
+substituted(CalleesObject *c, PyObject *fn)
+{
+    for (Py_ssize_t i = 0; i < c->nsub; i++)
+        if (c->substituted[i] == (void *)fn)
+            return 1;
+    return 0;
+}
+
+/* Ask the classifier what calls of ``fn`` are and remember it (after a call of it took the Python hook). */
+static int
+callee_learn(CalleesObject *c, PyObject *fn)
+{
+    void *k1, *k2;
+    PyObject *hold, *hold2;
+    if (substituted(c, fn) || !callee_key(fn, &k1, &k2, &hold, &hold2) || callee_find(c, k1, k2) != NULL)
+        return 0;
+    PyObject *r = PyObject_CallOneArg(c->verdict, fn);
+    if (r == NULL) {
+        /* the call itself was classified and made: a verdict that fails only means "ask every time"
+         * (never the program's error); Ctrl-C and the like go on */
+        if (!PyErr_ExceptionMatches(PyExc_Exception))
+            return -1;
+        PyErr_Clear();
+        return callee_find(c, k1, k2) != NULL ? 0 : callee_put(c, k1, k2, hold, hold2, V_ASK, NULL);
+    }
+    int verdict;
+    PyObject *what;
+    if (!PyTuple_Check(r) || PyTuple_GET_SIZE(r) != 2 || !PyLong_Check(PyTuple_GET_ITEM(r, 0))) {
+        Py_DECREF(r);
+        PyErr_SetString(PyExc_TypeError, "verdict() must return (int, what)");
+        return -1;
+    }
+    verdict = (int)PyLong_AsLong(PyTuple_GET_ITEM(r, 0));
+    what = PyTuple_GET_ITEM(r, 1);
+    /* the key again: classifying may have instrumented the function (a new code object) */
+    if (!callee_key(fn, &k1, &k2, &hold, &hold2) || callee_find(c, k1, k2) != NULL) {
+        Py_DECREF(r);
+        return 0;
+    }
+    int rc = callee_put(c, k1, k2, hold, hold2, verdict, what);
+    Py_DECREF(r);
+    return rc;
+}
+
+/* Ask the classifier whether a context manager of this type is ever substituted, and remember it. */
+static int
+manager_learn(CalleesObject *c, PyTypeObject *t)
+{
+    if (callee_find(c, (void *)t, MANAGER) != NULL)
+        return 0;
+    PyObject *r = PyObject_CallOneArg(c->kept, (PyObject *)t);
+    int kept = r == NULL ? -1 : PyObject_IsTrue(r);
+    Py_XDECREF(r);
+    if (kept < 0) {
+        if (!PyErr_ExceptionMatches(PyExc_Exception))
+            return -1;
+        PyErr_Clear();  /* as in callee_learn */
+        kept = 0;
+    }
+    if (callee_find(c, (void *)t, MANAGER) != NULL)
+        return 0;
+    return callee_put(c, (void *)t, MANAGER, (PyObject *)t, NULL, kept ? V_NOTHING : V_ASK, NULL);
+}
+
+static PyObject *
+Callees_clear_method(CalleesObject *self, PyObject *Py_UNUSED(ignored))
+{
+    callees_empty(self);
+    Py_RETURN_NONE;
+}
+
+static PyObject *
+Callees_lookup(CalleesObject *self, PyObject *fn)
+{
+    void *k1, *k2;
+    PyObject *hold, *hold2;
+    if (!callee_key(fn, &k1, &k2, &hold, &hold2))
+        Py_RETURN_NONE;
+    CalleeEntry *e = callee_find(self, k1, k2);
+    if (e == NULL)
+        Py_RETURN_NONE;
+    return PyLong_FromLong(e->verdict);
+}
+
+static Py_ssize_t
+Callees_len(CalleesObject *self)
+{
+    return self->used;
+}
+
+static PyMethodDef Callees_methods[] = {
+    {"clear", (PyCFunction)Callees_clear_method, METH_NOARGS, "Forget every verdict."},
+    {"lookup", (PyCFunction)Callees_lookup, METH_O, "The verdict remembered for calls of fn, or None (for tests)."},
+    {NULL}
+};
+
+static PySequenceMethods Callees_as_sequence = {
+    .sq_length = (lenfunc)Callees_len,
+};
+
+static PyTypeObject CalleesType = {
+    PyVarObject_HEAD_INIT(NULL, 0)
+    .tp_name = "interlace._speedups.Callees",
+    .tp_basicsize = sizeof(CalleesObject),
+    .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC,
+    .tp_doc = "Callees(verdict, kept, substituted): what the C call and with hooks remember of the classifier's answers.",
+    .tp_new = PyType_GenericNew,
+    .tp_init = (initproc)Callees_init,
+    .tp_dealloc = (destructor)Callees_dealloc,
+    .tp_traverse = (traverseproc)Callees_traverse,
+    .tp_clear = (inquiry)Callees_clear,
+    .tp_methods = Callees_methods,
+    .tp_as_sequence = &Callees_as_sequence,
+};
+
+/* ---------------------------------------------------------------------------------------------- */
 /* the active execution and the pure-Python hooks                                                  */
 
 static PyObject *active_ex = NULL;            /* hooks._active, or NULL */
 static FastPathObject *active_fast = NULL;    /* its native FastPath, or NULL (the slow path always) */
 static long long loop_every = 1024;           /* execution.LOOP_POINT_EVERY */
 static ToldObject *active_told = NULL;        /* detector-only mode: its filter, or NULL */
+static CalleesObject *active_callees = NULL;  /* its classifier's Callees, or NULL */
 static long long fast_hits = 0;               /* hooks that took the fast path in C (for tests) */
 
-enum { H_RG, H_WG, H_RC, H_WC, H_RA, H_WA, H_RS, H_WS, H_LOOP, H_COUNT };
+enum { H_RG, H_WG, H_RC, H_WC, H_RA, H_WA, H_RS, H_WS, H_LOOP, H_CP, H_WITH, H_ITER, H_IN, H_INPLACE, H_COUNT };
 static const char *hook_names[H_COUNT] = {
     "_il_rg", "_il_wg", "_il_rc", "_il_wc", "_il_ra", "_il_wa", "_il_rs", "_il_ws", "_il_loop",
+    "_il_cp", "_il_with", "_il_iter", "_il_in", "_il_inplace",
 };
 static PyObject *pure[H_COUNT];  /* the pure-Python hooks, called on every slow path */
 
 static PyObject *s_read, *s_write;  /* hooks.READ / hooks.WRITE (the very objects) */
 static PyObject *s_tell, *s_current, *s_site, *s_gil_points, *s_back_edges, *s_accesses, *one;
+static PyObject *s_pending, *s_pending_what, *s_call, *s_access, *s_access_observers, *s_star, *s_call_method;
+/* what _il_cp always leaves to the Python hook (builtins.exec/eval/compile), and collections.deque */
+static PyObject *b_exec, *b_eval, *b_compile, *deque_type;
 
 static inline PyObject *
 one_obj(void)
@@ -430,16 +767,16 @@ one_obj(void)
     return one;
 }
 
-/* activate(ex, fast, loop_every): what hooks.set_active tells the C hooks. */
+/* activate(ex, fast, told, callees, loop_every): what hooks.set_active tells the C hooks. */
 static PyObject *
 sp_activate(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
 {
-    if (nargs != 4) {
-        PyErr_SetString(PyExc_TypeError, "activate(execution, fast, told, loop_every)");
+    if (nargs != 5) {
+        PyErr_SetString(PyExc_TypeError, "activate(execution, fast, told, callees, loop_every)");
         return NULL;
     }
-    PyObject *ex = args[0], *fast = args[1], *told = args[2];
-    long long every = PyLong_AsLongLong(args[3]);
+    PyObject *ex = args[0], *fast = args[1], *told = args[2], *callees = args[3];
+    long long every = PyLong_AsLongLong(args[4]);
     if (every == -1 && PyErr_Occurred())
         return NULL;
     if (fast != Py_None && !PyObject_TypeCheck(fast, &FastPathType)) {
@@ -450,16 +787,24 @@ sp_activate(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
         PyErr_SetString(PyExc_TypeError, "told must be a native Told or None");
         return NULL;
     }
+    if (callees != Py_None && !PyObject_TypeCheck(callees, &CalleesType)) {
+        PyErr_SetString(PyExc_TypeError, "callees must be a native Callees or None");
+        return NULL;
+    }
     PyObject *old_ex = active_ex;
     FastPathObject *old_fast = active_fast;
     ToldObject *old_told = active_told;
+    CalleesObject *old_callees = active_callees;
     active_ex = ex == Py_None ? NULL : Py_NewRef(ex);
     active_fast = (ex == Py_None || fast == Py_None) ? NULL : (FastPathObject *)Py_NewRef(fast);
     active_told = (ex == Py_None || told == Py_None) ? NULL : (ToldObject *)Py_NewRef(told);
+    /* the call and with hooks answer from the cache only on an execution's fast path */
+    active_callees = (active_fast == NULL || callees == Py_None) ? NULL : (CalleesObject *)Py_NewRef(callees);
     loop_every = every;
     Py_XDECREF(old_ex);
     Py_XDECREF(old_fast);
     Py_XDECREF(old_told);
+    Py_XDECREF(old_callees);
     Py_RETURN_NONE;
 }
 
@@ -484,6 +829,24 @@ sp_bind(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
     Py_XSETREF(s_read, args[1]);
     Py_INCREF(args[2]);
     Py_XSETREF(s_write, args[2]);
+    PyObject *builtins = PyImport_ImportModule("builtins");
+    PyObject *collections = builtins == NULL ? NULL : PyImport_ImportModule("collections");
+    if (collections == NULL) {
+        Py_XDECREF(builtins);
+        return NULL;
+    }
+    Py_XSETREF(b_exec, PyObject_GetAttrString(builtins, "exec"));
+    Py_XSETREF(b_eval, PyObject_GetAttrString(builtins, "eval"));
+    Py_XSETREF(b_compile, PyObject_GetAttrString(builtins, "compile"));
+    Py_XSETREF(deque_type, PyObject_GetAttrString(collections, "deque"));
+    Py_DECREF(builtins);
+    Py_DECREF(collections);
+    if (b_exec == NULL || b_eval == NULL || b_compile == NULL || deque_type == NULL)
+        return NULL;
+    if (!PyType_Check(deque_type)) {
+        PyErr_SetString(PyExc_TypeError, "collections.deque is not a type");
+        return NULL;
+    }
     Py_RETURN_NONE;
 }
 
@@ -533,38 +896,73 @@ plain_key(PyObject *key)
     return 0;
 }
 
-/* Execution._tell for the fast path: the same key tuple in the same dict; Python only when new. */
+/* Execution._tell for the fast path: the same key tuple in the same dict; when new, the entry is
+ * added and the access observers (ex.access_observers) are called here, as _tell calls them. A key that
+ * is no plain value is _tell's. */
 static int
-tell(FastPathObject *f, PyObject *kind, PyObject *obj, PyObject *key, PyObject *site)
+tell(FastPathObject *f, PyObject *kind, PyObject *obj, PyObject *key, PyObject *site, PyObject *atomic)
 {
-    PyObject *ex = active_ex;
+    PyObject *ex = active_ex, *me;
     if (!plain_key(key) || !PyDict_CheckExact(f->told))
         goto call;
     PyObject *oid = PyLong_FromVoidPtr(obj);
     if (oid == NULL)
         return -1;
-    PyObject *told = PyTuple_Pack(5, oid, key, kind, site, Py_False);
+    PyObject *told = PyTuple_Pack(5, oid, key, kind, site, atomic);
     Py_DECREF(oid);
     if (told == NULL)
         return -1;
     PyObject *entry = PyDict_GetItemWithError(f->told, told);  /* borrowed */
-    Py_DECREF(told);
-    if (entry != NULL && names(entry, obj))
+    if (entry != NULL && names(entry, obj)) {
+        Py_DECREF(told);
         return 0;
+    }
     if (entry == NULL && PyErr_Occurred()) {
+        Py_DECREF(told);
         if (!PyErr_ExceptionMatches(PyExc_TypeError))
             return -1;
         PyErr_Clear();  /* unhashable: _tell tells it, as always */
+        goto call;
     }
+    int rc = PyDict_SetItem(f->told, told, (PyObject *)Py_TYPE(obj));
+    Py_DECREF(told);
+    if (rc < 0)
+        return -1;
+    Py_INCREF(ex);
+    me = PyObject_GetAttr(ex, s_current);
+    PyObject *observers = me == NULL ? NULL : PyObject_GetAttr(ex, s_access_observers);
+    if (observers != NULL && !PyList_CheckExact(observers)) {
+        PyErr_SetString(PyExc_TypeError, "access_observers must be a list");
+        Py_CLEAR(observers);
+    }
+    if (observers == NULL) {
+        Py_XDECREF(me);
+        Py_DECREF(ex);
+        return -1;
+    }
+    rc = 0;
+    for (Py_ssize_t i = 0; rc == 0 && i < PyList_GET_SIZE(observers); i++) {
+        PyObject *call[8] = {PyList_GET_ITEM(observers, i), ex, me, kind, obj, key, site, atomic};
+        Py_INCREF(call[0]);
+        PyObject *r = PyObject_VectorcallMethod(s_access, call, 8 | PY_VECTORCALL_ARGUMENTS_OFFSET, NULL);
+        Py_DECREF(call[0]);
+        if (r == NULL)
+            rc = -1;
+        Py_XDECREF(r);
+    }
+    Py_DECREF(observers);
+    Py_DECREF(me);
+    Py_DECREF(ex);
+    return rc;
 call:
     Py_INCREF(ex);
-    PyObject *me = PyObject_GetAttr(ex, s_current);
+    me = PyObject_GetAttr(ex, s_current);
     if (me == NULL) {
         Py_DECREF(ex);
         return -1;
     }
-    PyObject *call[7] = {ex, me, kind, obj, key, site, Py_False};
-    PyObject *r = PyObject_VectorcallMethod(s_tell, call, 7 | PY_VECTORCALL_ARGUMENTS_OFFSET, NULL);
+    PyObject *args[7] = {ex, me, kind, obj, key, site, atomic};
+    PyObject *r = PyObject_VectorcallMethod(s_tell, args, 7 | PY_VECTORCALL_ARGUMENTS_OFFSET, NULL);
     Py_DECREF(me);
     Py_DECREF(ex);
     if (r == NULL)
@@ -587,7 +985,7 @@ fast_access(int write, PyObject *obj, PyObject *key, PyObject *site)
         f->progress_at = f->step;
     if (!f->observe)
         return 0;
-    return tell(f, write ? s_write : s_read, obj, key, site);
+    return tell(f, write ? s_write : s_read, obj, key, site, Py_False);
 }
 
 /* Detector-only mode (NativeExecution.access): is this access one the calling thread told since no
@@ -827,6 +1225,282 @@ sp_loop(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
     return slow(H_LOOP, args, nargs);
 }
 
+/* The baton holder's ThreadState when the calling OS thread holds the baton of an execution with a
+ * native FastPath (Execution.me()'s first case), else NULL with no error set; NULL with an error set if
+ * reading it failed. A new reference. */
+static PyObject *
+holder(void)
+{
+    FastPathObject *f = active_fast;
+    if (f == NULL || !f->has_ident || f->ident != PyThread_get_thread_ident())
+        return NULL;
+    return PyObject_GetAttr(active_ex, s_current);
+}
+
+/* AccessCall: what _il_cp returns for a method of a builtin container whose every call is one atomic
+ * access of the whole container (list.append, deque.popleft, set.add, dict.update, ...): called with
+ * the arguments, it is Execution.call for it (the access is the scheduling point, after the arguments
+ * were evaluated), then calls the method. On the fast path it does that in C; otherwise it calls
+ * ex.call(fn, site, args), as the Python hook's wrapper (execution._call_with_arguments) does. */
+typedef struct {
+    PyObject_HEAD
+    vectorcallfunc vectorcall;
+    PyObject *ex, *fn, *site, *kind;
+} AccessCallObject;
+
+static PyTypeObject AccessCallType;
+
+static int
+AccessCall_traverse(AccessCallObject *self, visitproc visit, void *arg)
+{
+    Py_VISIT(self->ex);
+    Py_VISIT(self->fn);
+    Py_VISIT(self->site);
+    Py_VISIT(self->kind);
+    return 0;
+}
+
+static int
+AccessCall_clear(AccessCallObject *self)
+{
+    Py_CLEAR(self->ex);
+    Py_CLEAR(self->fn);
+    Py_CLEAR(self->site);
+    Py_CLEAR(self->kind);
+    return 0;
+}
+
+static void
+AccessCall_dealloc(AccessCallObject *self)
+{
+    PyObject_GC_UnTrack(self);
+    AccessCall_clear(self);
+    Py_TYPE(self)->tp_free((PyObject *)self);
+}
+
+static PyObject *
+AccessCall_vectorcall(AccessCallObject *self, PyObject *const *args, size_t nargsf, PyObject *kwnames)
+{
+    FastPathObject *f = active_fast;
+    if (active_ex == self->ex && fast_ok()) {
+        /* Execution.call: the site, a GIL point; then _access(atomic=True): point()'s fast path, _tell */
+        PyObject *me = PyObject_GetAttr(active_ex, s_current);
+        if (me == NULL)
+            return NULL;
+        PyObject *owner = Py_NewRef(PyCFunction_GET_SELF(self->fn));
+        f->gil_points++;
+        fast_hits++;
+        f->step++;
+        f->budget--;
+        f->loops = 0;
+        f->accesses++;
+        if (self->kind != s_read)
+            f->progress_at = f->step;
+        int rc = PyObject_SetAttr(me, s_site, self->site) < 0 || PyObject_SetAttr(me, s_pending, self->kind) < 0
+                 || PyObject_SetAttr(me, s_pending_what, Py_None) < 0 ? -1 : 0;
+        if (rc == 0 && f->observe)
+            rc = tell(f, self->kind, owner, s_star, self->site, Py_True);
+        Py_DECREF(owner);
+        Py_DECREF(me);
+        if (rc < 0)
+            return NULL;
+        return PyObject_Vectorcall(self->fn, args, nargsf, kwnames);
+    }
+    Py_ssize_t nargs = PyVectorcall_NARGS(nargsf);
+    PyObject *positional = PyTuple_New(nargs);
+    if (positional == NULL)
+        return NULL;
+    for (Py_ssize_t i = 0; i < nargs; i++)
+        PyTuple_SET_ITEM(positional, i, Py_NewRef(args[i]));
+    PyObject *call[4] = {self->ex, self->fn, self->site, positional};
+    PyObject *target = PyObject_VectorcallMethod(s_call_method, call, 4 | PY_VECTORCALL_ARGUMENTS_OFFSET, NULL);
+    Py_DECREF(positional);
+    if (target == NULL)
+        return NULL;
+    PyObject *r = PyObject_Vectorcall(target, args, nargsf, kwnames);
+    Py_DECREF(target);
+    return r;
+}
+
+static PyTypeObject AccessCallType = {
+    PyVarObject_HEAD_INIT(NULL, 0)
+    .tp_name = "interlace._speedups.AccessCall",
+    .tp_basicsize = sizeof(AccessCallObject),
+    .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC | Py_TPFLAGS_HAVE_VECTORCALL,
+    .tp_doc = "A call of a builtin container's method that is one access of the whole container (from _il_cp).",
+    .tp_vectorcall_offset = offsetof(AccessCallObject, vectorcall),
+    .tp_call = PyVectorcall_Call,
+    .tp_dealloc = (destructor)AccessCall_dealloc,
+    .tp_traverse = (traverseproc)AccessCall_traverse,
+    .tp_clear = (inquiry)AccessCall_clear,
+};
+
+static PyObject *
+access_call(PyObject *ex, PyObject *fn, PyObject *site, PyObject *kind)
+{
+    AccessCallObject *self = PyObject_GC_New(AccessCallObject, &AccessCallType);
+    if (self == NULL)
+        return NULL;
+    self->vectorcall = (vectorcallfunc)AccessCall_vectorcall;
+    self->ex = Py_NewRef(ex);
+    self->fn = Py_NewRef(fn);
+    self->site = Py_NewRef(site);
+    self->kind = Py_NewRef(kind);
+    PyObject_GC_Track(self);
+    return (PyObject *)self;
+}
+
+/* _il_cp(site, fn) -> what to call: Execution.callee, answered from Callees when the classifier said
+ * what every call of fn is in the free-threaded model: no scheduling point (a call of instrumented
+ * code, a pure builtin, a builtin method that is no access), or a "call" point that the fast path
+ * takes (budget left, no trace). Anything else, and the first call of each callee, is the Python
+ * hook's; after it, the classifier's verdict on fn is remembered. */
+static PyObject *
+sp_cp(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
+{
+    if (nargs != 2)
+        return slow(H_CP, args, nargs);
+    PyObject *fn = args[1];
+    if (fn == b_exec || fn == b_eval || fn == b_compile)
+        return slow(H_CP, args, nargs);
+    if (active_ex == NULL)
+        return Py_NewRef(fn);
+    CalleesObject *c = active_callees;
+    FastPathObject *f = active_fast;
+    if (c == NULL || !f->free_threaded)
+        return slow(H_CP, args, nargs);
+    PyObject *me = holder();
+    if (me == NULL) {
+        if (PyErr_Occurred())
+            return NULL;
+        return slow(H_CP, args, nargs);
+    }
+    void *k1, *k2;
+    PyObject *hold, *hold2;
+    CalleeEntry *e = NULL;
+    if (callee_key(fn, &k1, &k2, &hold, &hold2) && !substituted(c, fn))
+        e = callee_find(c, k1, k2);
+    if (e != NULL && e->verdict == V_ACCESS && Py_IS_TYPE(fn, &PyCFunction_Type) && e->what != NULL) {
+        /* Execution.callee for a call whose access needs the arguments: the site, a GIL point, and the
+         * wrapper that makes the access when it has them */
+        PyObject *kind = Py_NewRef(e->what);
+        f->gil_points++;
+        int rc = PyObject_SetAttr(me, s_site, args[0]);
+        Py_DECREF(me);
+        PyObject *r = rc < 0 ? NULL : access_call(active_ex, fn, args[0], kind);
+        Py_DECREF(kind);
+        if (r != NULL)
+            fast_hits++;
+        return r;
+    }
+    if (e != NULL && (e->verdict == V_NOTHING || (e->verdict == V_CALL && f->budget > 0 && !f->trace))) {
+        /* Execution.callee, then point()'s fast path for a "call" (the entry is read before anything
+         * that could run other code and change the table) */
+        int verdict = e->verdict;
+        PyObject *what = Py_NewRef(e->what ? e->what : Py_None);
+        f->gil_points++;
+        if (verdict == V_CALL) {
+            f->step++;
+            f->loops = 0;
+            f->budget--;
+        }
+        int rc = PyObject_SetAttr(me, s_site, args[0]);
+        if (rc == 0 && verdict == V_CALL)
+            rc = PyObject_SetAttr(me, s_pending, s_call) < 0 || PyObject_SetAttr(me, s_pending_what, what) < 0 ? -1 : 0;
+        Py_DECREF(what);
+        Py_DECREF(me);
+        if (rc < 0)
+            return NULL;
+        fast_hits++;
+        return Py_NewRef(fn);
+    }
+    Py_DECREF(me);
+    PyObject *r = slow(H_CP, args, nargs);
+    if (r != NULL && e == NULL && active_callees == c && callee_learn(c, fn) < 0)
+        Py_CLEAR(r);
+    return r;
+}
+
+/* _il_with(site, manager) -> the manager (Execution.with_manager): itself when the classifier said no
+ * manager of its type is ever substituted (a real lock made before the execution is). */
+static PyObject *
+sp_with(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
+{
+    if (nargs != 2)
+        return slow(H_WITH, args, nargs);
+    if (active_ex == NULL)
+        return Py_NewRef(args[1]);
+    CalleesObject *c = active_callees;
+    if (c == NULL)
+        return slow(H_WITH, args, nargs);
+    PyObject *me = holder();
+    if (me == NULL) {
+        if (PyErr_Occurred())
+            return NULL;
+        return slow(H_WITH, args, nargs);
+    }
+    PyTypeObject *t = Py_TYPE(args[1]);
+    CalleeEntry *e = callee_find(c, (void *)t, MANAGER);
+    if (e != NULL && e->verdict == V_NOTHING) {
+        int rc = PyObject_SetAttr(me, s_site, args[0]);
+        Py_DECREF(me);
+        if (rc < 0)
+            return NULL;
+        fast_hits++;
+        return Py_NewRef(args[1]);
+    }
+    Py_DECREF(me);
+    PyObject *r = slow(H_WITH, args, nargs);
+    if (r != NULL && e == NULL && active_callees == c && manager_learn(c, t) < 0)
+        Py_CLEAR(r);
+    return r;
+}
+
+/* runtime.containers.container_base(type(obj)) is not None: a mutable builtin container, or a subclass */
+static inline int
+is_container(PyObject *obj)
+{
+    PyTypeObject *t = Py_TYPE(obj);
+    if (t == &PyLong_Type || t == &PyUnicode_Type || t == &PyFloat_Type || t == &PyTuple_Type || obj == Py_None
+        || t == &PyBool_Type || t == &PyBytes_Type)
+        return 0;
+    return PyList_Check(obj) || PyDict_Check(obj) || PyByteArray_Check(obj)
+           || PyType_IsSubtype(t, &PySet_Type) || PyType_IsSubtype(t, (PyTypeObject *)deque_type);
+}
+
+/* _il_iter(container, site) -> container: a read of the whole of a container; nothing for another value. */
+static PyObject *
+sp_iter(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
+{
+    if (nargs == 2 && (active_ex == NULL || !is_container(args[0])))
+        return Py_NewRef(args[0]);
+    return slow(H_ITER, args, nargs);
+}
+
+/* _il_in(item, container, site) -> item in container */
+static PyObject *
+sp_in(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
+{
+    if (nargs == 3 && (active_ex == NULL || !is_container(args[1]))) {
+        int r = PySequence_Contains(args[1], args[0]);
+        if (r < 0)
+            return NULL;
+        return PyBool_FromLong(r);
+    }
+    return slow(H_IN, args, nargs);
+}
+
+/* _il_inplace(value, rhs, op, site) -> op(value, rhs): a write of the whole of a container; nothing else. */
+static PyObject *
+sp_inplace(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
+{
+    if (nargs == 4 && (active_ex == NULL || !is_container(args[0]))) {
+        PyObject *call[2] = {args[0], args[1]};
+        return PyObject_Vectorcall(args[2], call, 2, NULL);
+    }
+    return slow(H_INPLACE, args, nargs);
+}
+
 static PyObject *
 sp_hits(PyObject *module, PyObject *Py_UNUSED(ignored))
 {
@@ -836,7 +1510,8 @@ sp_hits(PyObject *module, PyObject *Py_UNUSED(ignored))
 static PyMethodDef module_methods[] = {
     {"hits", (PyCFunction)sp_hits, METH_NOARGS, "How many hook calls took the fast path in C so far (for tests)."},
     {"activate", (PyCFunction)(void (*)(void))sp_activate, METH_FASTCALL,
-     "activate(execution, fast, told, loop_every): the active execution (None: none), its native FastPath or detector-only Told."},
+     "activate(execution, fast, told, callees, loop_every): the active execution (None: none), its native FastPath "
+     "or detector-only Told, its classifier's Callees."},
     {"bind", (PyCFunction)(void (*)(void))sp_bind, METH_FASTCALL,
      "bind(hooks, READ, WRITE): the pure-Python hooks the C ones fall back to."},
     {"_il_rg", (PyCFunction)(void (*)(void))sp_rg, METH_FASTCALL, "a global read"},
@@ -848,6 +1523,11 @@ static PyMethodDef module_methods[] = {
     {"_il_rs", (PyCFunction)(void (*)(void))sp_rs, METH_FASTCALL, "a subscript read"},
     {"_il_ws", (PyCFunction)(void (*)(void))sp_ws, METH_FASTCALL, "a subscript write"},
     {"_il_loop", (PyCFunction)(void (*)(void))sp_loop, METH_FASTCALL, "a loop back-edge"},
+    {"_il_cp", (PyCFunction)(void (*)(void))sp_cp, METH_FASTCALL, "what to call for a call"},
+    {"_il_with", (PyCFunction)(void (*)(void))sp_with, METH_FASTCALL, "the context manager of a with-statement"},
+    {"_il_iter", (PyCFunction)(void (*)(void))sp_iter, METH_FASTCALL, "a container iterated or tested"},
+    {"_il_in", (PyCFunction)(void (*)(void))sp_in, METH_FASTCALL, "an in-test"},
+    {"_il_inplace", (PyCFunction)(void (*)(void))sp_inplace, METH_FASTCALL, "an augmented assignment to a name"},
     {NULL}
 };
 
@@ -862,7 +1542,8 @@ static struct PyModuleDef speedups_module = {
 PyMODINIT_FUNC
 PyInit__speedups(void)
 {
-    if (PyType_Ready(&FastPathType) < 0 || PyType_Ready(&ToldType) < 0)
+    if (PyType_Ready(&FastPathType) < 0 || PyType_Ready(&ToldType) < 0 || PyType_Ready(&CalleesType) < 0
+        || PyType_Ready(&AccessCallType) < 0)
         return NULL;
     s_tell = PyUnicode_InternFromString("_tell");
     s_current = PyUnicode_InternFromString("current");
@@ -870,7 +1551,17 @@ PyInit__speedups(void)
     s_gil_points = PyUnicode_InternFromString("gil_points");
     s_back_edges = PyUnicode_InternFromString("back_edges");
     s_accesses = PyUnicode_InternFromString("accesses");
+    s_pending = PyUnicode_InternFromString("pending");
+    s_pending_what = PyUnicode_InternFromString("pending_what");
+    s_call = PyUnicode_InternFromString("call");
+    s_access = PyUnicode_InternFromString("access");
+    s_star = PyUnicode_InternFromString("*");
+    s_call_method = PyUnicode_InternFromString("call");
+    s_access_observers = PyUnicode_InternFromString("access_observers");
     one = PyLong_FromLong(1);
+    if (s_pending == NULL || s_pending_what == NULL || s_call == NULL || s_access == NULL || s_access_observers == NULL
+        || s_star == NULL || s_call_method == NULL)
+        return NULL;
     if (s_tell == NULL || s_current == NULL || s_site == NULL || s_gil_points == NULL || s_back_edges == NULL || s_accesses == NULL || one == NULL)
         return NULL;
     PyObject *m = PyModule_Create(&speedups_module);
@@ -883,13 +1574,19 @@ PyInit__speedups(void)
         return NULL;
     }
     /* what runtime/fastpath.native() checks: a build of another version of this file is not used */
-    if (PyModule_AddIntConstant(m, "API", 5) < 0) {
+    if (PyModule_AddIntConstant(m, "API", 6) < 0) {
         Py_DECREF(m);
         return NULL;
     }
     Py_INCREF(&ToldType);
     if (PyModule_AddObject(m, "Told", (PyObject *)&ToldType) < 0) {
         Py_DECREF(&ToldType);
+        Py_DECREF(m);
+        return NULL;
+    }
+    Py_INCREF(&CalleesType);
+    if (PyModule_AddObject(m, "Callees", (PyObject *)&CalleesType) < 0) {
+        Py_DECREF(&CalleesType);
         Py_DECREF(m);
         return NULL;
     }

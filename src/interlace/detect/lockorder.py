@@ -118,6 +118,8 @@ class LockOrderDetector:
         self.acquired_at[(ts.tid, lock_id)] = ts.site
         if kind == "try-acquire":
             return  # it would have failed rather than wait: no thread can be stuck on it (lockdep's trylock)
+        if len(ts.held) == 1 and ts.held[0] is obj:
+            return  # the common case: no other lock held
         held = [h for h in ts.held if h is not obj and not getattr(h, "internal", False)]
         if not held:
             return

@@ -47,6 +47,7 @@ def explore(
     shrink: bool = True,
     workers: int | str | None = None,
     dask: str | None = None,
+    step_budget: int | None = None,
 ) -> Result:
     """Run ``fn`` once per execution under ``strategy`` until it fails or the budget is spent.
 
@@ -76,6 +77,12 @@ def explore(
     context switches, then fewer decisions; see :mod:`interlace.drivers.shrink`) before it is reported:
     ``result.schedule`` is the shrunk one, ``result.original_schedule`` the one found.
 
+    ``step_budget`` (default none) stops the exploration before a next execution once the executions
+    run so far took that many scheduling steps in all (``result.step_budget_spent``; ``result.steps``
+    counts them): a bound on the work of a test whose every execution is long, which, being counted,
+    ends it at the same execution on every machine and under any load (``time_limit`` is wall-clock).
+    It is not applied with ``workers`` or ``dask``.
+
     ``workers=N`` (``"auto"``: one per core) runs the executions in N fresh worker processes, and
     ``dask="tcp://HOST:PORT"`` on a Dask cluster (the ``[dask]`` extra); see :mod:`interlace.drivers.workers`.
     The answer is the same as with one worker: ``fn`` must then be importable by its qualified name
@@ -85,6 +92,7 @@ def explore(
     """
     check_options(executions, model, max_steps, races)
     check_hang_guard(hang_guard)
+    check_step_budget(step_budget)
     if ignore_races is None:
         from ..config import load_config
 
@@ -105,6 +113,8 @@ def explore(
         elif shared_out(strat, workers, dask):
             driver = explore_in_workers  # a worker builds its own instance, before any execution
         if driver is not None:
+            if step_budget is not None:
+                raise ValueError("step_budget is not applied with workers or dask: leave it None there")
             recipe = functools.partial(strategy_for, strategy, seed, depth, max_preemptions)
             return driver(
                 fn, strat, recipe, workers=workers, dask=dask, executions=executions, seed=seed, model=model,
@@ -113,8 +123,8 @@ def explore(
                 shrink=shrink, hang_guard=hang_guard)
     run = Run(seed=seed, strategy=strat.describe(), model=model, max_steps=max_steps, target=dict(target or {}),
               started=time.perf_counter(), hang_guard=hang_guard)
-    done = 0
-    exhausted = interrupted = False
+    done = steps = 0
+    exhausted = interrupted = budget_spent = False
     with Session(fn, include, exclude, stuck_timeout=stuck_timeout, races=races,
                  ignore_races=ignore_races, replayable=True, hang_guard=hang_guard) as session, interrupts():
         for index in range(executions):
@@ -123,19 +133,32 @@ def explore(
             if not strat.begin(index):
                 exhausted = True
                 break
+            if step_budget is not None and steps >= step_budget:
+                budget_spent = True  # (after begin(): a strategy with nothing left says so first)
+                break
             ex = session.run(strat, model, max_steps)
             if interrupt_requested() and (ex.failure is None or ex.failure.kind == "interrupted"):
                 interrupted = True
                 break
             done += 1
+            steps += ex.step
             if on_execution is not None:
                 on_execution(index, ex)
             run.note_findings(index, *session.new_findings(), ex)
             if ex.failure is not None:
                 return failure_result(run, session, ex, index, done, shrink)
-        return end_result(run, session, races, executions=done, exhausted=exhausted, interrupted=interrupted,
-                          uninstrumented=session.uninstrumented,
-                          coverage=strat.coverage() if hasattr(strat, "coverage") else None)
+        result = end_result(run, session, races, executions=done, exhausted=exhausted, interrupted=interrupted,
+                            uninstrumented=session.uninstrumented,
+                            coverage=strat.coverage() if hasattr(strat, "coverage") else None)
+        result.steps, result.step_budget_spent = steps, budget_spent
+        return result
+
+
+def check_step_budget(step_budget: int | None) -> None:
+    if step_budget is not None and (isinstance(step_budget, bool) or not isinstance(step_budget, int)
+                                    or step_budget < 1):
+        raise ValueError(f"step_budget must be a number of scheduling steps (at least 1) or None, not "
+                         f"{step_budget!r}")
 
 
 def strategy_for(strategy: str | Strategy, seed: int, depth: int, max_preemptions: int | None) -> Strategy:

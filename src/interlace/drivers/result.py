@@ -56,6 +56,10 @@ class Result:
     #: "horizon" (the events of each execution it explored, when an execution was longer) (else None)
     coverage: dict | None = None
     interrupted: bool = False  # Ctrl-C ended the exploration (see ExplorationInterrupted)
+    #: the scheduling steps of the executions run (counted by explore() in this process; 0 otherwise)
+    steps: int = 0
+    #: explore()'s ``step_budget`` ended the exploration before ``executions`` were run
+    step_budget_spent: bool = False
 
     def coverage_line(self) -> str | None:
         """E.g. 'all 14 interleaving classes explored (DPOR), no failure', or how much was covered."""

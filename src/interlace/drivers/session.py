@@ -14,7 +14,7 @@ from ..runtime.calls import CallClassifier
 from ..runtime.execution import HANG_GUARD, Execution
 from ..runtime.exits import ExitPatch
 from ..runtime.handoffs import HandoffLog
-from ..runtime.patching import RuntimePatches, shadow_of, substitutions
+from ..runtime.patching import RuntimePatches, shadow_of, shadowed_types, substitutions
 from ..runtime.watchdog import STUCK_AFTER, Watchdog
 from ..schedule import MODELS
 from ..strategies import ReplayStrategy, Strategy
@@ -85,7 +85,7 @@ class Session:
             is_instrumented_code = inst.is_instrumented_code
             self._selection = selection
         self.classifier = CallClassifier(is_instrumented_code, substitutions(), shadow_of,
-                                         self._adopt if instrument else None)
+                                         self._adopt if instrument else None, shadowed_types())
         self.patches = RuntimePatches()
         # known blocking calls wait deterministically (not for `interlace run`: its inputs record them)
         self.blocking = BlockingCalls() if blocking else None

@@ -29,7 +29,15 @@ import pytest
 from .exploration import run
 from .failures import InterlaceFailed, InterlaceRaceWarning
 from .fixtures import setup_broader
-from .options import DEFAULT_EXECUTIONS, REPLAY, hang_guard_option, plan_for, strategy_names
+from .options import (
+    DEFAULT_EXECUTIONS,
+    DEFAULT_STEP_BUDGET,
+    REPLAY,
+    hang_guard_option,
+    plan_for,
+    step_budget_option,
+    strategy_names,
+)
 from .summary import SUMMARY, Summary
 
 __all__ = ["InterlaceRaceWarning"]
@@ -58,6 +66,10 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                     help="a wait for another thread with a timeout of at least this many seconds only guards "
                          "against a hang: it ends only when no other thread can run (default 1; 'none': every "
                          "timeout may end early, as sleeps and shorter timeouts do)")
+    group.addoption("--interlace-step-budget", default=None, metavar="STEPS",
+                    help=f"stop exploring a test before a next execution once its executions took this many "
+                         f"scheduling steps in all (default {DEFAULT_STEP_BUDGET:,}; 'none': no budget); counted, "
+                         f"so the same on every machine")
     group.addoption("--interlace-replay", default=None, metavar="FILE",
                     help="replay exactly the schedule in FILE (written by a failing explored test)")
     group.addoption("--interlace-workers", default=None, metavar="N",
@@ -88,6 +100,7 @@ def pytest_configure(config: pytest.Config) -> None:
         raise pytest.UsageError(f"--interlace-workers: a number of worker processes (at least 1) or 'auto', "
                                 f"not {workers!r}")
     hang_guard_option(config)  # a bad value is a usage error before any test runs
+    step_budget_option(config)
     path = config.getoption("interlace_replay")
     if path:
         from ..schedule import Schedule, ScheduleError

@@ -116,6 +116,7 @@ def run(item: Any, plan: dict) -> None:
                 body.__interlace_remote__ = PytestTarget.of(item)  # type: ignore[attr-defined]
             else:  # (workers report no choices: the distinct interleavings are not counted then)
                 options["on_execution"] = lambda index, ex: seen.add(tuple(ex.choices))
+                options["step_budget"] = plan["step_budget"]  # (counted here: not applied with workers)
             # dfs's walk ends by itself after a first execution without choices, and its tree is split
             # between workers only when it comes by name
             strategy = plan["strategy"] if plan["strategy"] == "dfs" else \
@@ -142,6 +143,8 @@ def run(item: Any, plan: dict) -> None:
         "uninstrumented": [u for u in result.uninstrumented if not u.startswith("interlace.")],
         "races": sum(1 for r in result.races if r.fails) + len(result.lock_inversions),
         "notes": sum(1 for r in result.races if not r.suppressed and r.note),
+        "steps": result.steps,
+        "step_budget": plan["step_budget"] if result.step_budget_spent else None,
     }
     item.user_properties.append(("interlace", stats))
     if outcome is not None:

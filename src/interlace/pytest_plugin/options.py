@@ -13,8 +13,14 @@ from typing import Any
 import pytest
 
 DEFAULT_EXECUTIONS = 100
+#: a test's exploration stops before a next execution once its executions took this many scheduling
+#: steps in all (``--interlace-step-budget``): counted, so the same test stops at the same execution on
+#: every machine. A test of a normal suite takes far fewer (100 executions of 50,000 steps); one that
+#: pushes 10**6 items through a lock from 10 threads takes 5 million in one execution, 10 to 30 s with
+#: the race detector (docs/pytest.md)
+DEFAULT_STEP_BUDGET = 5_000_000
 MARKER_KEYS = ("executions", "strategy", "seed", "model", "races", "skip", "time_limit", "max_steps",
-               "hang_guard")
+               "hang_guard", "step_budget")
 
 REPLAY = pytest.StashKey[Any]()  # the Schedule loaded from --interlace-replay
 
@@ -72,6 +78,7 @@ def plan_for(item: pytest.Item) -> dict | None:
         "time_limit": kwargs.get("time_limit"),
         "max_steps": kwargs.get("max_steps"),
         "hang_guard": kwargs["hang_guard"] if "hang_guard" in kwargs else hang_guard_option(config),
+        "step_budget": kwargs["step_budget"] if "step_budget" in kwargs else step_budget_option(config),
         "workers": config.getoption("interlace_workers"),
     }
 
@@ -88,6 +95,23 @@ def hang_guard_option(config: pytest.Config) -> float | None:
         return parse_hang_guard(text)
     except ValueError as exc:
         raise pytest.UsageError(f"--interlace-hang-guard: {exc}") from None
+
+
+def step_budget_option(config: pytest.Config) -> int | None:
+    """``--interlace-step-budget``: scheduling steps, or ``none`` (default DEFAULT_STEP_BUDGET)."""
+    text = config.getoption("interlace_step_budget")
+    if text is None:
+        return DEFAULT_STEP_BUDGET
+    if text.strip().lower() == "none":
+        return None
+    try:
+        budget = int(text.replace("_", ""))
+    except ValueError:
+        budget = 0
+    if budget < 1:
+        raise pytest.UsageError(f"--interlace-step-budget: a number of scheduling steps (at least 1) or 'none', "
+                                f"not {text!r}")
+    return budget
 
 
 def strategy_names() -> tuple[str, ...]:

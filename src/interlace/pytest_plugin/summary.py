@@ -59,6 +59,9 @@ class Summary:
                 + f"{s['elapsed']:.2f}s "
                 f"(seed {s['seed']}){note} [{verdict}]"
             )
+            if s.get("step_budget"):
+                tr.write_line(f"    exploration cut short by the step budget: {_n(s['executions'], 'execution')} "
+                              f"took {s['steps']:,} scheduling steps (--interlace-step-budget {s['step_budget']})")
             missing = s.get("uninstrumented") or []
             if missing and not s["failed"]:
                 shown = ", ".join(missing[:3]) + (f", ... ({len(missing) - 3} more)" if len(missing) > 3 else "")

@@ -28,6 +28,7 @@ from types import BuiltinFunctionType, FunctionType, MethodType, MethodWrapperTy
 from typing import Any
 
 from .containers import container_base
+from .fastpath import native
 from .iterating import SORT, WALKERS
 
 READ, WRITE, DELETE = "read", "write", "delete"
@@ -123,19 +124,32 @@ _ATTRGETTER = type(operator.attrgetter("x"))
 _ITEMGETTER = type(operator.itemgetter(0))
 
 
+#: what every call of a callee is in the free-threaded model (:meth:`CallClassifier.verdict`)
+ASK, NO_POINT, CALL_POINT, WHOLE_ACCESS = 0, 1, 2, 3
+
+_native = native()
+
+
 class CallClassifier:
     """Classifies callees for :meth:`Execution.call`; results for Python functions are cached."""
 
     def __init__(self, is_instrumented_code: Callable[[Any], bool] = lambda code: False,
                  substitutions: dict[int, Any] | None = None,
                  shadow_factory: Callable[[Any], Any] | None = None,
-                 adopt: Callable[[FunctionType, bool], bool] | None = None) -> None:
+                 adopt: Callable[[FunctionType, bool], bool] | None = None,
+                 shadowed_types: frozenset[type] | None = None) -> None:
         self.is_instrumented_code = is_instrumented_code
         #: instruments a function of the code under test that was not (made before its module was
         #: instrumented and kept where no walk found it); False when it cannot be, which it reports
         self.adopt = adopt
         self.substitutions = substitutions or {}
         self.shadow_factory = shadow_factory
+        #: the types of the objects ``shadow_factory`` substitutes (None: unknown, any object may be)
+        self.shadowed_types = shadowed_types
+        #: the native call and with hooks' memory of :meth:`verdict` and :meth:`manager_kept` (None
+        #: without the accelerator): most calls are of a few callees, each classified once
+        self.native = None if _native is None else _native.Callees(
+            self.verdict, self.manager_kept, tuple(self.substitutions))
         self._code_cache: dict[int, tuple] = {}  # id(code) -> (code, classification)
         self._class_cache: dict[type, tuple] = {}
         self._indirect: dict[Any, Callable] = {
@@ -230,6 +244,37 @@ class CallClassifier:
         kind, what, replacement, _target = self.classify(fn, (), None)
         return kind, what, replacement, False
 
+    def verdict(self, fn: Any) -> tuple[int, str]:
+        """``(verdict, what)``: what a call of ``fn``, or of any callee of the same kind (a function
+        with the same code, a builtin method of the same method and type of instance, the same class
+        or builtin function), is in the free-threaded model: NO_POINT (nothing: instrumented code, a
+        pure builtin, a builtin method that is no access), CALL_POINT (a ``call`` scheduling point of
+        ``what``, nothing substituted), WHOLE_ACCESS (a method of a builtin container that is one atomic
+        access of the whole container, whatever its arguments; ``what`` is its kind), or ASK (classify
+        each call: an access named by its arguments, a substitution, anything else). The native
+        ``_il_cp`` remembers it after a first call of the callee was classified the usual way
+        (``Callees``)."""
+        if id(fn) in self.substitutions:
+            return ASK, ""
+        if type(fn) is BuiltinFunctionType and self.shadowed_types is not None \
+                and type(fn.__self__) in self.shadowed_types:
+            return ASK, ""  # the method of a real lock made before the execution: substituted
+        kind, what, replacement, needs_args = self.classify_callee(fn)
+        if replacement is not None:
+            return ASK, ""
+        if needs_args:
+            whole = _whole_container_access(fn)
+            return (WHOLE_ACCESS, whole) if whole is not None else (ASK, "")
+        if kind is None:
+            return NO_POINT, what
+        return (CALL_POINT, what) if kind == "call" else (ASK, "")
+
+    def manager_kept(self, tp: type) -> bool:
+        """No context manager of type ``tp`` is ever substituted (see :meth:`substitute_manager`)."""
+        if self.shadow_factory is None:
+            return True
+        return self.shadowed_types is not None and tp not in self.shadowed_types
+
     def _function(self, fn: FunctionType) -> tuple[str | None, str, Any, Any]:
         """``(kind, what, replacement, walks)``: ``walks`` True for a library function that walks a
         container (runtime/iterating.py: classify it with its arguments), else None (no target)."""
@@ -283,6 +328,20 @@ class CallClassifier:
         if self.shadow_factory is None:
             return None
         return self.shadow_factory(manager)
+
+
+def _whole_container_access(fn: Any) -> str | None:
+    """The kind of access every call of ``fn`` is when it is a builtin container's method that reads or
+    changes the whole container (see :meth:`CallClassifier.classify`: key ``"*"``, atomic), else None:
+    a keyed dict method names its key in its arguments, a list's ``sort`` walks it calling back."""
+    if type(fn) is not BuiltinFunctionType:
+        return None
+    owner = fn.__self__
+    table = CONTAINER_METHODS.get(container_base(type(owner)))
+    name = fn.__name__
+    if table is None or name == "sort" or name in _KEYED and isinstance(owner, dict):
+        return None
+    return table.get(name)
 
 
 def _entry_functions(target: Any, depth: int = 0) -> list[FunctionType]:

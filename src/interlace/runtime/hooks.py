@@ -48,10 +48,13 @@ def set_active(execution: Any) -> None:
     if _native is not None:
         # the C hooks take the fast path on an execution's native FastPath (see runtime/fastpath.py),
         # or skip the accesses detector-only mode already told (see drivers/detect_only.py)
+        # (and the call and with hooks answer from its classifier's Callees)
         fast = getattr(execution, "fast", None)
         told = getattr(execution, "told", None)
+        callees = getattr(getattr(execution, "classifier", None), "native", None)
         _native.activate(execution, fast if type(fast) is _native.FastPath else None,
-                         told if type(told) is _native.Told else None, _loop_point_every())
+                         told if type(told) is _native.Told else None,
+                         callees if type(callees) is _native.Callees else None, _loop_point_every())
 
 
 def set_source_compiler(compiler: Any) -> None:
@@ -391,7 +394,8 @@ of :data:`HOOKS`, falling back to the Python ones above whenever the fast path d
 if _native is not None:
     _native.bind(HOOKS, READ, WRITE)
     HOOKS.update({name: getattr(_native, name) for name in ("_il_rg", "_il_wg", "_il_rc", "_il_wc", "_il_ra",
-                                                             "_il_wa", "_il_rs", "_il_ws", "_il_loop")})
+                                                             "_il_wa", "_il_rs", "_il_ws", "_il_loop", "_il_cp",
+                                                             "_il_with", "_il_iter", "_il_in", "_il_inplace")})
 
 
 def install_builtins() -> None:

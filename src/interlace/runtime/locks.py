@@ -61,7 +61,8 @@ class ControlledLock:
         self.internal = internal  # the stdlib's own lock (an Event's, a Queue's): kept out of traces
 
     def acquire(self, blocking: bool = True, timeout: float = -1) -> bool:
-        _check_args(blocking, timeout)
+        if timeout != -1 or not blocking:
+            _check_args(blocking, timeout)
         ex, me = _managed()
         if me is None:
             if self._locked:
@@ -87,7 +88,8 @@ class ControlledLock:
         if self.tracked:
             me.held.append(self)
             if not self.internal:
-                ex.note(me, "acquire", self.label, None)
+                if ex.record_trace:
+                    ex.note(me, "acquire", self.label, None)
             else:
                 _tell(ex, "acquire", me, self)
         elif waited:
@@ -103,9 +105,10 @@ class ControlledLock:
         ex, me = _managed()
         if me is not None:
             if self.tracked and not self.internal:
-                ex.note(me, "release", self.label, None)
-            if ex.observers and self.tracked and not self.internal:
-                ex.synced("release", me, self)
+                if ex.record_trace:
+                    ex.note(me, "release", self.label, None)
+                if ex.observers:
+                    ex.synced("release", me, self)
             if not self.tracked:
                 _tell(ex, "release", me, self)
         owner = self._owner

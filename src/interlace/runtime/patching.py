@@ -547,6 +547,11 @@ def substitutions() -> dict[int, Any]:
     return {id(original): replacement for original, replacement in pairs}
 
 
+def shadowed_types() -> frozenset[type]:
+    """The types of the objects :func:`shadow_of` substitutes."""
+    return frozenset({REAL_LOCK_TYPE, *REAL_RLOCK_TYPES})
+
+
 def shadow_of(obj: Any) -> Any:
     """The controlled stand-in, for this execution, of a real lock created outside it."""
     t = type(obj)

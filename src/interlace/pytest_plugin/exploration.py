@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from ..strategies import Strategy
-from .failures import fail, strip_frames, tidy, warn_races
+from .failures import deferred_failure, fail, strip_frames, tidy, warn_races
 from .fixtures import execution_body, teardown_function_fixtures
 from .schedules import replay_command, schedule_path
 
@@ -97,6 +97,7 @@ def run(item: Any, plan: dict) -> None:
     body = execution_body(item)
     config = item.config
     seen: set[tuple] = set()
+    timed_out = None
     started = time.perf_counter()
     replaying = plan["replay"] is not None
     try:
@@ -120,11 +121,19 @@ def run(item: Any, plan: dict) -> None:
             # between workers only when it comes by name
             strategy = plan["strategy"] if plan["strategy"] == "dfs" else \
                 UntilNothingToChoose(plan["strategy"], plan["seed"])
-            result = interlace.explore(
-                body, executions=plan["executions"], seed=plan["seed"], strategy=strategy,
-                model=plan["model"], races=plan["races"], hang_guard=plan["hang_guard"],
-                target={"pytest": item.nodeid}, **options,
-            )
+            try:
+                result = interlace.explore(
+                    body, executions=plan["executions"], seed=plan["seed"], strategy=strategy,
+                    model=plan["model"], races=plan["races"], hang_guard=plan["hang_guard"],
+                    target={"pytest": item.nodeid}, **options,
+                )
+            except pytest.fail.Exception as exc:  # pytest-timeout's, raised once the exploration stopped
+                timed_out = deferred_failure(exc)
+                if timed_out is None:
+                    raise
+                result = getattr(exc.__context__, "result", None)  # (an ExplorationInterrupted's)
+                if result is None:
+                    raise timed_out from None
     finally:
         try:
             teardown_function_fixtures(item)  # outside any execution: whatever an aborted run left
@@ -136,7 +145,8 @@ def run(item: Any, plan: dict) -> None:
     stats = {
         "nodeid": item.nodeid, "executions": result.executions, "interleavings": None if seen_none else len(seen),
         "elapsed": round(elapsed, 4), "seed": result.seed, "strategy": result.strategy,
-        "mode": "replay" if replaying else "explore", "failed": not result.ok and outcome is None,
+        "mode": "replay" if replaying else "explore",
+        "failed": (not result.ok or timed_out is not None) and outcome is None,
         "exhausted": bool(result.exhausted),
         "coverage": result.coverage_line() if result.coverage else None,
         "uninstrumented": [u for u in result.uninstrumented if not u.startswith("interlace.")],
@@ -146,6 +156,8 @@ def run(item: Any, plan: dict) -> None:
     item.user_properties.append(("interlace", stats))
     if outcome is not None:
         raise outcome
+    if timed_out is not None:
+        raise timed_out from None
     if replaying:
         _finish_replay(item, result)
         return

@@ -254,13 +254,13 @@ class Execution:
         self._abort_from(me)
         raise Abort
 
-    def interrupt(self) -> None:
-        """Ctrl-C (from the watchdog thread): end the execution as "interrupted"; every managed thread
-        unwinds with Abort at its next scheduling point."""
+    def interrupt(self, by: str = "the user (Ctrl-C)") -> None:
+        """Ctrl-C, or a deferred signal (from the watchdog thread): end the execution as "interrupted";
+        every managed thread unwinds with Abort at its next scheduling point."""
         with self._mutex:
             if self.aborting:
                 return
-            self.failure = Failure("interrupted", "interrupted by the user (Ctrl-C)", step=self.step)
+            self.failure = Failure("interrupted", f"interrupted by {by}", step=self.step)
             self.aborting = True
             self._hold(None)
             for ts in self.threads:

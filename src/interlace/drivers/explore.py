@@ -191,10 +191,12 @@ def replay(
         ignore_races = load_config().ignore_races
     strat = ReplayStrategy(schedule.choices)
     started = time.perf_counter()
-    with Session(fn, include, exclude, races=races, ignore_races=ignore_races,
-                 hang_guard=schedule.hang_guard) as session:  # runs fn once
+    with interrupts() as stops, Session(fn, include, exclude, races=races, ignore_races=ignore_races,
+                                        hang_guard=schedule.hang_guard) as session:  # runs fn once
+        stops.where = "the replay of a schedule"
         strat.begin(0)
         ex = session.run(strat, schedule.model, schedule.max_steps, schedule.epoch, capture_values=True)
+        interrupted = interrupt_requested()
     failure = ex.failure if ex.failure is None or ex.failure.kind != "divergence" else None
     result = Result(
         ok=failure is None and strat.divergence is None, executions=1, seed=schedule.seed,
@@ -209,4 +211,7 @@ def replay(
         result.fail_on_races()
     if result.failure is not None:
         result.schedule = dataclasses.replace(schedule, choices=list(ex.choices), failure=result.failure.message)
+    if interrupted:
+        result.interrupted = True
+        raise ExplorationInterrupted(result)
     return result

@@ -101,39 +101,19 @@ def run(item: Any, plan: dict) -> None:
     started = time.perf_counter()
     replaying = plan["replay"] is not None
     try:
-        if replaying:
-            result = interlace.replay(body, plan["replay"], races=plan["races"])
-            seen.add(tuple(result.schedule.choices) if result.schedule is not None else ())
-        else:
-            options: dict = {}
-            if plan["time_limit"] is not None:
-                options["time_limit"] = float(plan["time_limit"])
-            if plan["max_steps"] is not None:
-                options["max_steps"] = int(plan["max_steps"])
-            if plan["workers"] is not None:
-                from .remote import PytestTarget
-
-                options["workers"] = plan["workers"]
-                body.__interlace_remote__ = PytestTarget.of(item)  # type: ignore[attr-defined]
-            else:  # (workers report no choices: the distinct interleavings are not counted then)
-                options["on_execution"] = lambda index, ex: seen.add(tuple(ex.choices))
-            # dfs's walk ends by itself after a first execution without choices, and its tree is split
-            # between workers only when it comes by name
-            strategy = plan["strategy"] if plan["strategy"] == "dfs" else \
-                UntilNothingToChoose(plan["strategy"], plan["seed"])
-            try:
-                result = interlace.explore(
-                    body, executions=plan["executions"], seed=plan["seed"], strategy=strategy,
-                    model=plan["model"], races=plan["races"], hang_guard=plan["hang_guard"],
-                    target={"pytest": item.nodeid}, **options,
-                )
-            except pytest.fail.Exception as exc:  # pytest-timeout's, raised once the exploration stopped
-                timed_out = deferred_failure(exc)
-                if timed_out is None:
-                    raise
-                result = getattr(exc.__context__, "result", None)  # (an ExplorationInterrupted's)
-                if result is None:
-                    raise timed_out from None
+        try:
+            if replaying:
+                result = interlace.replay(body, plan["replay"], races=plan["races"])
+                seen.add(tuple(result.schedule.choices) if result.schedule is not None else ())
+            else:
+                result = _explore(item, plan, body, seen)
+        except pytest.fail.Exception as exc:  # pytest-timeout's, raised once the exploration stopped
+            timed_out = deferred_failure(exc)
+            if timed_out is None:
+                raise
+            result = getattr(exc.__context__, "result", None)  # (an ExplorationInterrupted's)
+            if result is None:
+                raise timed_out from None
     finally:
         try:
             teardown_function_fixtures(item)  # outside any execution: whatever an aborted run left
@@ -177,6 +157,32 @@ def run(item: Any, plan: dict) -> None:
             html = f"\n\nHTML report: {page if shown.startswith('..') else shown}"
         fail(f"{strip_frames(result.report())}{html}\n\nReplay it: {command}", result)
     warn_races(item, result)
+
+
+def _explore(item: Any, plan: dict, body: Any, seen: set[tuple]) -> Any:
+    import interlace
+
+    options: dict = {}
+    if plan["time_limit"] is not None:
+        options["time_limit"] = float(plan["time_limit"])
+    if plan["max_steps"] is not None:
+        options["max_steps"] = int(plan["max_steps"])
+    if plan["workers"] is not None:
+        from .remote import PytestTarget
+
+        options["workers"] = plan["workers"]
+        body.__interlace_remote__ = PytestTarget.of(item)  # type: ignore[attr-defined]
+    else:  # (workers report no choices: the distinct interleavings are not counted then)
+        options["on_execution"] = lambda index, ex: seen.add(tuple(ex.choices))
+    # dfs's walk ends by itself after a first execution without choices, and its tree is split
+    # between workers only when it comes by name
+    strategy = plan["strategy"] if plan["strategy"] == "dfs" else \
+        UntilNothingToChoose(plan["strategy"], plan["seed"])
+    return interlace.explore(
+        body, executions=plan["executions"], seed=plan["seed"], strategy=strategy,
+        model=plan["model"], races=plan["races"], hang_guard=plan["hang_guard"],
+        target={"pytest": item.nodeid}, **options,
+    )
 
 
 def _finish_replay(item: Any, result: Any) -> None:

@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 
+from ..runtime.state import Choices
 from ..strategies import Strategy
 from .failures import deferred_failure, fail, strip_frames, tidy, warn_races
 from .fixtures import execution_body, teardown_function_fixtures
@@ -75,6 +76,14 @@ class UntilNothingToChoose(Strategy):
         return getattr(self.inner, attr)
 
 
+def choice_runs(choices: Any) -> tuple:
+    """An execution's decisions, as (tid, count) runs: two executions made the same decisions if and only
+    if they have the same runs."""
+    if isinstance(choices, Choices):
+        return tuple(zip(choices.tids, choices.counts, strict=True))
+    return tuple(Choices(choices).runs())
+
+
 def _outcome_exception(result: Any) -> BaseException | None:
     """A skip/xfail/exit raised by the test: pytest's business, not a failure to explore."""
     failure = result.failure
@@ -104,7 +113,7 @@ def run(item: Any, plan: dict) -> None:
         try:
             if replaying:
                 result = interlace.replay(body, plan["replay"], races=plan["races"])
-                seen.add(tuple(result.schedule.choices) if result.schedule is not None else ())
+                seen.add(choice_runs(result.schedule.choices) if result.schedule is not None else ())
             else:
                 result = _explore(item, plan, body, seen)
         except pytest.fail.Exception as exc:  # pytest-timeout's, raised once the exploration stopped
@@ -173,7 +182,8 @@ def _explore(item: Any, plan: dict, body: Any, seen: set[tuple]) -> Any:
         options["workers"] = plan["workers"]
         body.__interlace_remote__ = PytestTarget.of(item)  # type: ignore[attr-defined]
     else:  # (workers report no choices: the distinct interleavings are not counted then)
-        options["on_execution"] = lambda index, ex: seen.add(tuple(ex.choices))
+        # (as runs: a long execution makes millions of decisions, most of them runs of the same thread)
+        options["on_execution"] = lambda index, ex: seen.add(choice_runs(ex.choices))
     # dfs's walk ends by itself after a first execution without choices, and its tree is split
     # between workers only when it comes by name
     strategy = plan["strategy"] if plan["strategy"] == "dfs" else \

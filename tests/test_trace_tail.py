@@ -1,9 +1,13 @@
 """A long run's report keeps only the trace events it may show (runtime/tracetail.py): the report is the
-one the whole trace gave, the memory does not grow with the run's length."""
+one the whole trace gave, the memory does not grow with the run's length. Its schedule of millions of
+decisions is written as json writes it, without a string per decision."""
 
 from __future__ import annotations
 
+import json
+import random
 import threading
+from dataclasses import asdict
 
 import pytest
 
@@ -12,6 +16,7 @@ from interlace.drivers import conclude
 from interlace.report.html import render_html
 from interlace.runtime.state import Event
 from interlace.runtime.tracetail import TraceTail
+from interlace.schedule import Schedule
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -89,3 +94,12 @@ def test_the_report_of_a_long_racy_run_is_the_one_of_its_whole_trace(monkeypatch
     assert kept.report() == whole.report()
     assert "Interleaving (the last 5000 of " in kept.report()
     assert render_html(kept) == render_html(whole)
+
+
+@pytest.mark.parametrize("n", [0, 3, 10_000, 10_001, 45_678])
+def test_a_long_schedule_is_the_json_the_indenting_encoder_writes(n):
+    choices = [random.Random(n).randrange(300) for _ in range(n)]
+    schedule = Schedule(choices=choices, target={"pytest": 'test_a.py::test["choices": []]'}, failure="boom")
+    doc = {"format": "interlace-schedule", "version": 1, **asdict(schedule)}
+    assert schedule.to_json() == json.dumps(doc, indent=1) + "\n"
+    assert Schedule.from_json(schedule.to_json()) == schedule

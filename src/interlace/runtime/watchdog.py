@@ -178,7 +178,7 @@ def _run_deferred(saved: dict[int, Any], where: str) -> None:
     for number, handler in saved.items():
         if signal.getsignal(number) is _on_deferred:  # (unless the program installed its own since)
             signal.signal(number, handler)
-    for number in list(_interrupt["arrived"]):
+    for number in dict.fromkeys(_interrupt["arrived"]):  # (the watchdog and the main thread may both note it)
         handler = saved.get(number)
         if handler is None:
             continue

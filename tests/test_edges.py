@@ -205,6 +205,61 @@ def test_ctrl_c_during_the_api_raises_exploration_interrupted(tmp_path):
     assert (code, out) == (0, "interrupted True True True\n"), err
 
 
+@pytest.mark.timeout(120)
+def test_ctrl_c_during_one_long_explored_execution_stops_it_at_once(tmp_path):
+    write(tmp_path, "long.py", LONG % 10**8)
+    started = time.monotonic()
+    code, out, err = interrupted_when(tmp_path, "started", "explore", "long.py", "-n", "3", "--seed", "1",
+                                      "--strategy", "pct")
+    assert code == 130, err
+    assert err == "interlace: interrupted after 0 execution(s), no failure so far (strategy pct(depth=3), seed 1).\n"
+    assert time.monotonic() - started < 20
+
+
+@pytest.mark.timeout(120)
+def test_a_raising_alarm_handler_runs_once_the_explored_execution_stopped(tmp_path):
+    """A SIGALRM handler that raises (pytest-timeout's "signal" method, here the program's own) would
+    run in the main thread wherever it is, parked next to the thread that holds the baton: it runs when
+    the execution has stopped, and its exception says where the exploration was."""
+    write(tmp_path, "alarm.py", """
+        import re
+        import signal
+        import threading
+
+        import interlace
+
+        def on_alarm(signum, frame):
+            raise TimeoutError("alarm")
+
+        def program():
+            box = [0]
+
+            def work():
+                for _ in range(10**8):
+                    box[0] += 1
+
+            threads = [threading.Thread(target=work) for _ in range(2)]
+            for t in threads:
+                t.start()
+            for t in threads:
+                t.join()
+
+        signal.signal(signal.SIGALRM, on_alarm)
+        signal.setitimer(signal.ITIMER_REAL, 1)
+        try:
+            interlace.explore(program, executions=5, seed=1, strategy="pct")
+        except TimeoutError as exc:
+            print(exc, re.sub(r"[0-9,]+ scheduling", "N scheduling", exc.__notes__[0]))
+        print(threading.active_count(), signal.getsignal(signal.SIGALRM) is on_alarm)
+    """)
+    done = subprocess.run([sys.executable, "alarm.py"], cwd=tmp_path, capture_output=True, text=True, timeout=60,
+                          env=_ENV)
+    assert done.stdout == ("alarm interlace: SIGALRM came during execution 1 of at most 5 (strategy pct(depth=3), "
+                           "seed 1), N scheduling points into it; 0 execution(s) before it ran without failure. Its "
+                           "handler ran once the execution running then had stopped (all its threads unwound).\n"
+                           "1 True\n"), done.stderr
+
+
 # -- os._exit in a thread -------------------------------------------------------------------------------
 
 EXIT_IN_THREAD = """

@@ -11,6 +11,9 @@ import os
 import re
 import shlex
 import shutil
+import signal
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -676,8 +679,8 @@ def test_subtests_go_on_after_a_failure_and_fail_the_test(inner):
 
 
 def test_pytest_timeout_ends_the_exploration_at_once(inner):
-    """pytest-timeout fails the test from the main thread wherever it is (here: blocked in C, out of
-    interlace's sight): the exploration ends then, its shrinking's replays do not block again."""
+    """pytest-timeout's signal comes while the main thread is blocked in C, out of interlace's sight:
+    the execution is stopped (the blocked call interrupted), then the timeout fails the test."""
     inner.makepyfile(test_slow="""
         import select
         import threading
@@ -691,10 +694,126 @@ def test_pytest_timeout_ends_the_exploration_at_once(inner):
             select.select([], [], [], 30)
     """)
     started = time.monotonic()
-    result = run(inner, "--interlace", "--interlace-executions", "3")
+    result = run(inner, "--interlace", "--interlace-executions", "3", "--interlace-seed", "1")
     result.assert_outcomes(failed=1)
-    result.stdout.fnmatch_lines(["*Failed in the main function: Timeout (>2.0s) from pytest-timeout.*"])
+    result.stdout.fnmatch_lines(["Timeout (>2.0s) from pytest-timeout.", "",
+                                 "interlace: SIGALRM came during execution 1 of at most 3 (strategy pct(depth=3), "
+                                 "seed *), * scheduling points into it; 0 execution(s) before it ran without failure. "
+                                 "Its handler ran once the execution running then had stopped (all its threads "
+                                 "unwound)."])
     assert time.monotonic() - started < 8
+
+
+LONG_STRESS = """
+    import threading
+    import time
+    import unittest
+
+    import pytest
+
+    class TestStress(unittest.TestCase):
+        @pytest.mark.timeout(2)
+        def test_stress(self):
+            # readerwriterlock's shape: threads loop for long, each kind in a subTest, the main thread polls
+            for kind in range(3):
+                with self.subTest(kind):
+                    lock = threading.Lock()
+                    box = [0]
+
+                    def work():
+                        for _ in range(10**8):
+                            with lock:
+                                box[0] += 1
+
+                    threads = [threading.Thread(target=work) for _ in range(3)]
+                    for t in threads:
+                        t.start()
+                    while threads:
+                        time.sleep(0.5)
+                        threads = [t for t in threads if t.is_alive()]
+
+    @pytest.mark.thread_unsafe
+    def test_zz_next():
+        assert threading.active_count() == 1  # no thread of the stopped execution is left
+"""
+
+
+def test_pytest_timeout_signal_stops_a_long_execution_and_the_next_test_runs(inner):
+    """pytest-timeout's SIGALRM handler raised in the main thread while it was parked (another thread
+    held the baton), so the main thread ran on next to it, and the subTest around it took the timeout
+    for a subtest's failure: the test ran for hours. Now the handler waits until the running execution
+    has stopped, then fails the test saying where the exploration was."""
+    inner.makepyfile(test_long=LONG_STRESS)
+    started = time.monotonic()
+    result = inner.runpytest_subprocess("--interlace", "--interlace-executions", "5", "--interlace-seed", "1",
+                                        timeout=60)
+    assert time.monotonic() - started < 15
+    result.assert_outcomes(failed=1, passed=1)
+    result.stdout.fnmatch_lines(["Timeout (>2.0s) from pytest-timeout.", "",
+                                 "interlace: SIGALRM came during execution 1 of at most 5 (strategy pct(depth=3), "
+                                 "seed *), * scheduling points into it; 0 execution(s) before it ran without failure. "
+                                 "Its handler ran once the execution running then had stopped (all its threads "
+                                 "unwound).",
+                                 "*= interlace =*"])
+    assert summary_lines(result)["test_long.py::TestStress::test_stress"].endswith("[FAILED]")
+    result.stdout.fnmatch_lines(["FAILED test_long.py::TestStress::test_stress - Timeout (>2.0s) from "
+                                 "pytest-timeout. (during*"])
+
+
+def test_pytest_timeout_thread_method_ends_the_process_as_it_does_without_interlace(inner):
+    """The "thread" method dumps the stacks and ends the process with os._exit(1) from its own
+    thread, which interlace does not manage: that works as it does plainly."""
+    inner.makepyfile(test_long=LONG_STRESS)
+    started = time.monotonic()
+    result = inner.runpytest_subprocess("--interlace", "--timeout-method=thread", "-k", "test_stress", timeout=60)
+    assert time.monotonic() - started < 15
+    assert result.ret == 1
+    result.stdout.fnmatch_lines(["*+ Timeout +*", "*Stack of *"])
+
+
+def test_ctrl_c_stops_a_long_execution_and_says_where(inner):
+    """Ctrl-C (SIGINT to the process group, as a terminal sends it) during one long execution: the
+    exploration stops at once and pytest's interrupted line says where it was."""
+    inner.makepyfile(test_long="""
+        import threading
+        import time
+
+        def test_long():
+            open("started", "w").close()
+            box = [0]
+
+            def work():
+                for _ in range(10**8):
+                    box[0] += 1
+
+            threads = [threading.Thread(target=work) for _ in range(2)]
+            for t in threads:
+                t.start()
+            for t in threads:
+                t.join()
+    """)
+    child = subprocess.Popen([sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "--interlace",
+                              "--interlace-seed", "1", "test_long.py"],
+                             cwd=inner.path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                             start_new_session=True, preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+    try:
+        deadline = time.monotonic() + 60
+        while not (inner.path / "started").exists():
+            assert time.monotonic() < deadline and child.poll() is None, child.communicate()
+            time.sleep(0.05)
+        time.sleep(0.5)
+        os.killpg(child.pid, signal.SIGINT)
+        interrupted = time.monotonic()
+        out, _ = child.communicate(timeout=60)
+        assert time.monotonic() - interrupted < 10
+    finally:
+        if child.poll() is None:
+            os.killpg(child.pid, signal.SIGKILL)
+            child.wait()
+    assert child.returncode == pytest.ExitCode.INTERRUPTED, out
+    assert re.search(r"ExplorationInterrupted: interlace: interrupted by the user \(Ctrl-C\) during execution 1 of "
+                     r"at most 100 \(strategy pct\(depth=3\), seed \d+\), [\d,]+ scheduling points into it; 0 "
+                     r"execution\(s\) before it ran without failure", out), out
 
 
 # -- workers -------------------------------------------------------------------------------------------

@@ -19,6 +19,9 @@ VERSION = 1
 MODELS = ("free-threaded", "gil")
 
 
+_CHUNK = 10_000  # choices written at a time by Schedule.to_json
+
+
 class ScheduleError(Exception):
     """A schedule file that cannot be used; the message says why and what to do."""
 
@@ -39,7 +42,16 @@ class Schedule:
 
     def to_json(self) -> str:
         doc = {"format": FORMAT, "version": VERSION, **asdict(self)}
-        return json.dumps(doc, indent=1, sort_keys=False) + "\n"
+        choices = doc["choices"]
+        if len(choices) <= _CHUNK:
+            return json.dumps(doc, indent=1, sort_keys=False) + "\n"
+        # the same text, without the indenting encoder's string per choice (a long execution's millions
+        # of decisions took hundreds of MB): the choices written in chunks, in their place
+        doc["choices"] = []
+        text = json.dumps(doc, indent=1, sort_keys=False)
+        listed = ",\n  ".join(",\n  ".join(map(str, choices[i:i + _CHUNK])) for i in range(0, len(choices), _CHUNK))
+        head, tail = text.split('"choices": []', 1)
+        return f'{head}"choices": [\n  {listed}\n ]{tail}\n'
 
     @classmethod
     def from_json(cls, text: str, source: str = "schedule") -> Schedule:

@@ -13,6 +13,7 @@ from typing import Any
 
 from ..runtime.execution import HANG_GUARD
 from ..runtime.state import Failure
+from ..runtime.tracetail import TraceTail, race_steps
 from ..runtime.watchdog import interrupt_requested
 from ..schedule import Schedule
 from .result import ExplorationInterrupted, Result
@@ -81,7 +82,10 @@ def end_result(run: Run, session: Session | None, races: str, *, executions: int
     finding = run.first_finding
     if races == "error" and finding is not None and not interrupted and session is not None:
         index, choices, trace, threads = finding
-        again, replayed = session.rerun(choices, run.model, run.max_steps, capture_values=True)
+        # the report shows the run up to its first race, or its end: the run keeps only the events it may show
+        first = next((r for r in run.races if r.fails), None)
+        tail = TraceTail(until=race_steps(first, threads) if first is not None else None)
+        again, replayed = session.rerun(choices, run.model, run.max_steps, capture_values=True, tail=tail)
         if replayed.divergence is None and again.choices == choices:
             finding = (index, choices, again.trace, threads)
             handoffs = session.handoffs_of(again)

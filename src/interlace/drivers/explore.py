@@ -14,7 +14,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from ..runtime.execution import HANG_GUARD, Execution
-from ..runtime.watchdog import STUCK_AFTER, interrupt_requested, interrupts
+from ..runtime.watchdog import STUCK_AFTER, interrupt_reason, interrupt_requested, interrupts
 from ..schedule import Schedule
 from ..strategies import ReplayStrategy, Strategy, make_strategy
 from ..strategies.dpor import DPOR
@@ -125,33 +125,44 @@ def explore(
               started=time.perf_counter(), hang_guard=hang_guard)
     done = steps = 0
     exhausted = interrupted = budget_spent = False
-    with Session(fn, include, exclude, stuck_timeout=stuck_timeout, races=races,
-                 ignore_races=ignore_races, replayable=True, hang_guard=hang_guard) as session, interrupts():
-        for index in range(executions):
-            if time_limit is not None and time.perf_counter() - run.started > time_limit:
-                break
-            if not strat.begin(index):
-                exhausted = True
-                break
-            if step_budget is not None and steps >= step_budget:
-                budget_spent = True  # (after begin(): a strategy with nothing left says so first)
-                break
-            ex = session.run(strat, model, max_steps)
-            if interrupt_requested() and (ex.failure is None or ex.failure.kind == "interrupted"):
-                interrupted = True
-                break
-            done += 1
-            steps += ex.step
-            if on_execution is not None:
-                on_execution(index, ex)
-            run.note_findings(index, *session.new_findings(), ex)
-            if ex.failure is not None:
-                return failure_result(run, session, ex, index, done, shrink)
-        result = end_result(run, session, races, executions=done, exhausted=exhausted, interrupted=interrupted,
-                            uninstrumented=session.uninstrumented,
-                            coverage=strat.coverage() if hasattr(strat, "coverage") else None)
-        result.steps, result.step_budget_spent = steps, budget_spent
-        return result
+    # (a deferred signal's handler runs when interrupts() exits: after the session, its watchdog and
+    # patches, are gone)
+    with interrupts() as stops, Session(fn, include, exclude, stuck_timeout=stuck_timeout, races=races,
+                                        ignore_races=ignore_races, replayable=True, hang_guard=hang_guard) as session:
+        try:
+            for index in range(executions):
+                if time_limit is not None and time.perf_counter() - run.started > time_limit:
+                    break
+                if not strat.begin(index):
+                    exhausted = True
+                    break
+                if step_budget is not None and steps >= step_budget:
+                    budget_spent = True  # (after begin(): a strategy with nothing left says so first)
+                    break
+                ex = session.run(strat, model, max_steps)
+                if interrupt_requested() and (ex.failure is None or ex.failure.kind == "interrupted"):
+                    interrupted = True
+                    stops.where = stopped_where(index, executions, done, ex, run.strategy, seed)
+                    break
+                done += 1
+                steps += ex.step
+                if on_execution is not None:
+                    on_execution(index, ex)
+                run.note_findings(index, *session.new_findings(), ex)
+                if ex.failure is not None:
+                    stops.where = (f"the shrinking of the failure that execution {index + 1} found "
+                                   f"({ex.failure.message.splitlines()[0] if ex.failure.message else ex.failure.kind})")
+                    return failure_result(run, session, ex, index, done, shrink)
+            if not interrupted:
+                stops.where = f"the end of the exploration, after {done} execution(s) without failure"
+            result = end_result(run, session, races, executions=done, exhausted=exhausted, interrupted=interrupted,
+                                uninstrumented=session.uninstrumented,
+                                coverage=strat.coverage() if hasattr(strat, "coverage") else None)
+            result.steps, result.step_budget_spent = steps, budget_spent
+            return result
+        except ExplorationInterrupted as exc:
+            exc.args = (f"interlace: interrupted by {interrupt_reason()} during {stops.where}",)
+            raise
 
 
 def check_step_budget(step_budget: int | None) -> None:
@@ -159,6 +170,13 @@ def check_step_budget(step_budget: int | None) -> None:
                                     or step_budget < 1):
         raise ValueError(f"step_budget must be a number of scheduling steps (at least 1) or None, not "
                          f"{step_budget!r}")
+
+
+def stopped_where(index: int, executions: int, done: int, ex: Execution, strategy: str, seed: int) -> str:
+    """Where an interrupt stopped the exploration, for the note on a deferred signal's exception."""
+    steps = f", {ex.failure.step:,} scheduling points into it" if ex.failure is not None else ", once it had ended"
+    return (f"execution {index + 1} of at most {executions} (strategy {strategy}, seed {seed}){steps}; "
+            f"{done} execution(s) before it ran without failure")
 
 
 def strategy_for(strategy: str | Strategy, seed: int, depth: int, max_preemptions: int | None) -> Strategy:
@@ -196,10 +214,12 @@ def replay(
         ignore_races = load_config().ignore_races
     strat = ReplayStrategy(schedule.choices)
     started = time.perf_counter()
-    with Session(fn, include, exclude, races=races, ignore_races=ignore_races,
-                 hang_guard=schedule.hang_guard) as session:  # runs fn once
+    with interrupts() as stops, Session(fn, include, exclude, races=races, ignore_races=ignore_races,
+                                        hang_guard=schedule.hang_guard) as session:  # runs fn once
+        stops.where = "the replay of a schedule"
         strat.begin(0)
         ex = session.run(strat, schedule.model, schedule.max_steps, schedule.epoch, capture_values=True)
+        interrupted = interrupt_requested()
     failure = ex.failure if ex.failure is None or ex.failure.kind != "divergence" else None
     result = Result(
         ok=failure is None and strat.divergence is None, executions=1, seed=schedule.seed,
@@ -215,4 +235,7 @@ def replay(
         result.fail_on_races()
     if result.failure is not None:
         result.schedule = dataclasses.replace(schedule, choices=list(ex.choices), failure=result.failure.message)
+    if interrupted:
+        result.interrupted = True
+        raise ExplorationInterrupted(result)
     return result

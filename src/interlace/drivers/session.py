@@ -15,6 +15,7 @@ from ..runtime.execution import HANG_GUARD, Execution
 from ..runtime.exits import ExitPatch
 from ..runtime.handoffs import HandoffLog
 from ..runtime.patching import RuntimePatches, shadow_of, shadowed_types, substitutions
+from ..runtime.tracetail import TraceTail
 from ..runtime.watchdog import STUCK_AFTER, Watchdog
 from ..schedule import MODELS
 from ..strategies import ReplayStrategy, Strategy
@@ -126,10 +127,11 @@ class Session:
             self._instrumenting.__exit__(*exc)
 
     def run(self, strategy: Strategy, model: str, max_steps: int | None, epoch: float = EPOCH,
-            capture_values: bool = False) -> Execution:
+            capture_values: bool = False, tail: TraceTail | None = None) -> Execution:
         """One execution. Only a run for the report (``capture_values``: the values read, the hand-offs
         for the HTML's arrows) or for a strategy that reads it (``needs_trace``) keeps a trace: the
-        others keep nothing per step, so their memory does not grow with their length."""
+        others keep nothing per step, so their memory does not grow with their length. A report's run
+        whose strategy does not read the trace may keep only its ``tail`` (see runtime/tracetail.py)."""
         log = HandoffLog() if capture_values else None
         observers = self.observers + (log,) if log is not None else self.observers
         record_trace = capture_values or getattr(strategy, "needs_trace", False)
@@ -139,6 +141,8 @@ class Session:
                        observers=observers, record_trace=record_trace, hang_guard=self.hang_guard,
                        trace_limit=trace_limit)
         ex.capture_values = capture_values
+        if tail is not None:
+            ex.trace = tail
         self.patches.refresh()
         for observer in observers:
             observer.begin(ex)
@@ -153,14 +157,15 @@ class Session:
         return ex
 
     def rerun(self, choices: Sequence[int], model: str, max_steps: int | None, epoch: float = EPOCH,
-              observers: Sequence[Any] = (), capture_values: bool = False) -> tuple[Execution, ReplayStrategy]:
+              observers: Sequence[Any] = (), capture_values: bool = False,
+              tail: TraceTail | None = None) -> tuple[Execution, ReplayStrategy]:
         """Run an execution again, by its ``choices``, with only ``observers`` watching (the detectors
         saw it already): for what its first run did not note."""
         strategy = ReplayStrategy(list(choices))
         strategy.begin(0)
         saved, self.observers = self.observers, tuple(observers)
         try:
-            ex = self.run(strategy, model, max_steps, epoch, capture_values=capture_values)
+            ex = self.run(strategy, model, max_steps, epoch, capture_values=capture_values, tail=tail)
         finally:
             self.observers = saved
         return ex, strategy

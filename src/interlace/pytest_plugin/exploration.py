@@ -13,8 +13,9 @@ from typing import Any
 
 import pytest
 
+from ..runtime.state import Choices
 from ..strategies import Strategy
-from .failures import fail, strip_frames, tidy, warn_races
+from .failures import deferred_failure, fail, strip_frames, tidy, warn_races
 from .fixtures import execution_body, teardown_function_fixtures
 from .schedules import replay_command, schedule_path
 
@@ -75,6 +76,14 @@ class UntilNothingToChoose(Strategy):
         return getattr(self.inner, attr)
 
 
+def choice_runs(choices: Any) -> tuple:
+    """An execution's decisions, as (tid, count) runs: two executions made the same decisions if and only
+    if they have the same runs."""
+    if isinstance(choices, Choices):
+        return tuple(zip(choices.tids, choices.counts, strict=True))
+    return tuple(Choices(choices).runs())
+
+
 def _outcome_exception(result: Any) -> BaseException | None:
     """A skip/xfail/exit raised by the test: pytest's business, not a failure to explore."""
     failure = result.failure
@@ -97,35 +106,23 @@ def run(item: Any, plan: dict) -> None:
     body = execution_body(item)
     config = item.config
     seen: set[tuple] = set()
+    timed_out = None
     started = time.perf_counter()
     replaying = plan["replay"] is not None
     try:
-        if replaying:
-            result = interlace.replay(body, plan["replay"], races=plan["races"])
-            seen.add(tuple(result.schedule.choices) if result.schedule is not None else ())
-        else:
-            options: dict = {}
-            if plan["time_limit"] is not None:
-                options["time_limit"] = float(plan["time_limit"])
-            if plan["max_steps"] is not None:
-                options["max_steps"] = int(plan["max_steps"])
-            if plan["workers"] is not None:
-                from .remote import PytestTarget
-
-                options["workers"] = plan["workers"]
-                body.__interlace_remote__ = PytestTarget.of(item)  # type: ignore[attr-defined]
-            else:  # (workers report no choices: the distinct interleavings are not counted then)
-                options["on_execution"] = lambda index, ex: seen.add(tuple(ex.choices))
-                options["step_budget"] = plan["step_budget"]  # (counted here: not applied with workers)
-            # dfs's walk ends by itself after a first execution without choices, and its tree is split
-            # between workers only when it comes by name
-            strategy = plan["strategy"] if plan["strategy"] == "dfs" else \
-                UntilNothingToChoose(plan["strategy"], plan["seed"])
-            result = interlace.explore(
-                body, executions=plan["executions"], seed=plan["seed"], strategy=strategy,
-                model=plan["model"], races=plan["races"], hang_guard=plan["hang_guard"],
-                target={"pytest": item.nodeid}, **options,
-            )
+        try:
+            if replaying:
+                result = interlace.replay(body, plan["replay"], races=plan["races"])
+                seen.add(choice_runs(result.schedule.choices) if result.schedule is not None else ())
+            else:
+                result = _explore(item, plan, body, seen)
+        except pytest.fail.Exception as exc:  # pytest-timeout's, raised once the exploration stopped
+            timed_out = deferred_failure(exc)
+            if timed_out is None:
+                raise
+            result = getattr(exc.__context__, "result", None)  # (an ExplorationInterrupted's)
+            if result is None:
+                raise timed_out from None
     finally:
         try:
             teardown_function_fixtures(item)  # outside any execution: whatever an aborted run left
@@ -137,7 +134,8 @@ def run(item: Any, plan: dict) -> None:
     stats = {
         "nodeid": item.nodeid, "executions": result.executions, "interleavings": None if seen_none else len(seen),
         "elapsed": round(elapsed, 4), "seed": result.seed, "strategy": result.strategy,
-        "mode": "replay" if replaying else "explore", "failed": not result.ok and outcome is None,
+        "mode": "replay" if replaying else "explore",
+        "failed": (not result.ok or timed_out is not None) and outcome is None,
         "exhausted": bool(result.exhausted),
         "coverage": result.coverage_line() if result.coverage else None,
         "uninstrumented": [u for u in result.uninstrumented if not u.startswith("interlace.")],
@@ -149,6 +147,8 @@ def run(item: Any, plan: dict) -> None:
     item.user_properties.append(("interlace", stats))
     if outcome is not None:
         raise outcome
+    if timed_out is not None:
+        raise timed_out from None
     if replaying:
         _finish_replay(item, result)
         return
@@ -168,6 +168,34 @@ def run(item: Any, plan: dict) -> None:
             html = f"\n\nHTML report: {page if shown.startswith('..') else shown}"
         fail(f"{strip_frames(result.report())}{html}\n\nReplay it: {command}", result)
     warn_races(item, result)
+
+
+def _explore(item: Any, plan: dict, body: Any, seen: set[tuple]) -> Any:
+    import interlace
+
+    options: dict = {}
+    if plan["time_limit"] is not None:
+        options["time_limit"] = float(plan["time_limit"])
+    if plan["max_steps"] is not None:
+        options["max_steps"] = int(plan["max_steps"])
+    if plan["workers"] is not None:
+        from .remote import PytestTarget
+
+        options["workers"] = plan["workers"]
+        body.__interlace_remote__ = PytestTarget.of(item)  # type: ignore[attr-defined]
+    else:  # (workers report no choices: the distinct interleavings are not counted then)
+        # (as runs: a long execution makes millions of decisions, most of them runs of the same thread)
+        options["on_execution"] = lambda index, ex: seen.add(choice_runs(ex.choices))
+        options["step_budget"] = plan["step_budget"]  # (counted here: not applied with workers)
+    # dfs's walk ends by itself after a first execution without choices, and its tree is split
+    # between workers only when it comes by name
+    strategy = plan["strategy"] if plan["strategy"] == "dfs" else \
+        UntilNothingToChoose(plan["strategy"], plan["seed"])
+    return interlace.explore(
+        body, executions=plan["executions"], seed=plan["seed"], strategy=strategy,
+        model=plan["model"], races=plan["races"], hang_guard=plan["hang_guard"],
+        target={"pytest": item.nodeid}, **options,
+    )
 
 
 def _finish_replay(item: Any, result: Any) -> None:

@@ -41,6 +41,20 @@ def fail(text: str, result: Any) -> None:
     raise InterlaceFailed(text, f"interlace: {message.splitlines()[0] if message else 'failure'}")
 
 
+def deferred_failure(exc: BaseException) -> InterlaceFailed | None:
+    """interlace's failure for ``exc`` if a deferred signal's handler raised it during the exploration
+    (pytest-timeout's timeout, see ``runtime.watchdog.interrupts``): its message and where the exploration
+    was, without the frames of interlace and pytest-timeout it was raised through; else None."""
+    from ..runtime.watchdog import deferred_note
+
+    note = deferred_note(exc)
+    if note is None or not isinstance(exc, pytest.fail.Exception):
+        return None
+    message = str(exc.msg).strip()
+    return InterlaceFailed(f"{message}\n\n{note}",
+                           f"{message.splitlines()[0] if message else 'failed'} (during interlace's exploration)")
+
+
 def tidy(result: Any) -> None:
     """Keep the report about the user's code: no plugin entries, no pytest/pluggy frames."""
     result.uninstrumented = [u for u in result.uninstrumented if not u.startswith("interlace.")]

@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from .subtests import SubtestFailures, fixture_subtests, unittest_subtests
+from .subtests import SubtestFailures, fixture_subtests, is_timeout, unittest_subtests
 
 
 def _scope_of(item: Any, name: str) -> str:
@@ -137,11 +137,6 @@ def _call_test(item: Any) -> None:
                 function(*args, **kwargs)
 
 
-def _is_timeout(exc: BaseException) -> bool:
-    """pytest-timeout's signal: it fails the test from the main thread, wherever that thread is."""
-    return type(exc).__name__ == "Failed" and "from pytest-timeout" in str(exc)
-
-
 def execution_body(item: Any) -> Callable[[], None]:
     """What one execution runs: fresh fixtures, the test, the teardown of those fixtures."""
     from ..runtime.state import Abort
@@ -158,7 +153,7 @@ def execution_body(item: Any) -> Callable[[], None]:
         except Abort:
             raise
         except BaseException as exc:
-            if _is_timeout(exc):
+            if is_timeout(exc):
                 timed_out.append(exc)
             try:
                 teardown_function_fixtures(item)

@@ -18,6 +18,12 @@ from collections.abc import Iterator
 from typing import Any
 
 
+def is_timeout(exc: BaseException) -> bool:
+    """pytest-timeout's signal: it fails the test from the main thread, wherever that thread is (a
+    subtest's failure would let the test run on past its time)."""
+    return type(exc).__name__ == "Failed" and "from pytest-timeout" in str(exc)
+
+
 class SubtestFailures:
     """The subtests of one execution that failed: ``(description, exception)``."""
 
@@ -31,7 +37,7 @@ class SubtestFailures:
 
         from ..runtime.state import Abort
 
-        if isinstance(exc, (Abort, KeyboardInterrupt, SystemExit, Exit, GeneratorExit)):
+        if isinstance(exc, (Abort, KeyboardInterrupt, SystemExit, Exit, GeneratorExit)) or is_timeout(exc):
             return False
         if isinstance(exc, (unittest.SkipTest, Skipped)):
             return True  # a skipped subtest: the test goes on, not failed

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..runtime.describe import is_internal
+from ..runtime.tracetail import REPORT_WINDOW, TraceTail, race_steps, step_of
 
 QUIET = frozenset({"loop"})
 
@@ -86,7 +87,7 @@ def preemption_points(trace: list, decisions: list | None) -> list[tuple[int, in
 
 #: a report analyses at most this many trace events: the last ones, where the failure is; a long
 #: run's earlier steps are counted in the report, not shown (see Analysis.skipped)
-WINDOW = 5000
+WINDOW = REPORT_WINDOW
 
 
 def analyze(trace: list, decisions: list | None = None, failure: Any = None, window: int = WINDOW) -> Analysis:
@@ -94,10 +95,12 @@ def analyze(trace: list, decisions: list | None = None, failure: Any = None, win
     locations its thread touched are visited, through per-thread and per-location position lists)."""
     full = list(trace)
     skipped = max(len(full) - window, 0)
-    if skipped:
-        skipped = sum(1 for e in full[:skipped] if e.kind not in QUIET)  # steps not shown
-        full = full[len(full) - window:]
-        cut = len(trace) - window
+    # a long run's report trace keeps only its last events: those it no longer has are counted by kind
+    gone = sum(n for kind, n in trace.dropped.items() if kind not in QUIET) if isinstance(trace, TraceTail) else 0
+    if skipped or gone:
+        skipped = gone + sum(1 for e in full[:skipped] if e.kind not in QUIET)  # steps not shown
+        full = full[max(len(full) - window, 0):]
+        cut = len(trace) - len(full)
         decisions = [d._replace(position=d.position - cut) for d in decisions or () if d.position > cut] or None
     preemptions = preemption_points(full, decisions)
     events = [e for e in full if e.kind not in QUIET]
@@ -273,17 +276,14 @@ def race_end(trace: list, threads: list[str], race: Any) -> int | None:
     like the race's second one (same thread, kind and line) after one like its first. The race is
     usually early and the run long (the seed article's program: the first lost update within a few
     hundred of 800,000 steps); the end of the run shows nothing of it. None: not found."""
-    tids = {name: tid for tid, name in enumerate(threads)}
-
-    def like(a: Any) -> tuple:
-        return tids.get(a.thread), a.kind, tuple(a.site[:2])
-
-    first, second = like(race.previous), like(race.current)
+    first, second = steps = race_steps(race, threads)
+    if isinstance(trace, TraceTail) and trace.until == steps:
+        return trace.cut_at  # (found as the run went: the tail keeps itself as it was there)
     seen = False
     for i, e in enumerate(trace):
-        if e.site is None:
+        step = step_of(e)
+        if step is None:
             continue
-        step = (e.tid, e.kind, tuple(e.site[:2]))
         if seen and step == second:
             return i + 1
         seen = seen or step == first

@@ -79,6 +79,10 @@ POLL_STILL = 1e-6
 #: another thread can still run, so it ends only when none can (a sleep, and a shorter timeout, which
 #: may be synchronisation, may end early). ``hang_guard=None``: every timed wait may end early
 HANG_GUARD = 1.0
+#: wall-clock seconds an interrupted execution's main thread has to come back (see Execution.interrupt):
+#: a Ctrl-C or a test's timeout must end the test within seconds, and only a thread blocked in C takes
+#: longer than a few milliseconds
+INTERRUPT_PATIENCE = 0.5
 #: virtual seconds: a timed wait whose deadline is this close to the one of the thread's last hang guard
 #: is what is left of it (the stdlib computes the rest as ``endtime - monotonic()``: float rounding only)
 GUARD_SAME_DEADLINE = 1e-6
@@ -171,6 +175,9 @@ class Execution:
         self._watch_step = -1
         self._watch_since = 0.0
         self._aborted_at: float | None = None  # wall clock, seen by the watchdog
+        # seconds the watchdog waits for an aborted execution's main thread before interrupting its
+        # blocking call (an interrupt's: the stuck timeout otherwise)
+        self._unwind_patience: float | None = None
         self.unblock_main = False  # the watchdog sent SIGINT to a main thread blocked in C: raise Abort
 
     # -- identity ------------------------------------------------------------------------------------
@@ -236,6 +243,8 @@ class Execution:
         main = self.threads[0] if self.threads else None
         if main is None or main.status == FINISHED or main.ident != threading.main_thread().ident:
             return
+        if self._unwind_patience is not None:
+            stuck_after = min(stuck_after, self._unwind_patience)
         if self._aborted_at is None:
             self._aborted_at = now
         elif now - self._aborted_at >= stuck_after:
@@ -257,13 +266,16 @@ class Execution:
         self._abort_from(me)
         raise Abort
 
-    def interrupt(self) -> None:
-        """Ctrl-C (from the watchdog thread): end the execution as "interrupted"; every managed thread
-        unwinds with Abort at its next scheduling point."""
+    def interrupt(self, by: str = "the user (Ctrl-C)") -> None:
+        """Ctrl-C, or a deferred signal (from the watchdog thread): end the execution as "interrupted";
+        every managed thread unwinds with Abort at its next scheduling point. A main thread that does
+        not come back within INTERRUPT_PATIENCE seconds (blocked in C: a ``select``, a ``recv``) has its
+        call interrupted, as for a stuck execution."""
         with self._mutex:
             if self.aborting:
                 return
-            self.failure = Failure("interrupted", "interrupted by the user (Ctrl-C)", step=self.step)
+            self.failure = Failure("interrupted", f"interrupted by {by}", step=self.step)
+            self._unwind_patience = INTERRUPT_PATIENCE
             self.aborting = True
             self._hold(None)
             for ts in self.threads:

@@ -8,7 +8,8 @@ Two things need a clock that the virtual one cannot give:
   ends with a "stuck" report that shows where it is (:meth:`Execution.watch`), and the thread, if it
   never returns, is abandoned (:func:`abandoned`) so that the process can still end;
 - Ctrl-C during an exploration (:func:`request_interrupt`): the running execution ends as
-  "interrupted" instead of the program seeing a ``KeyboardInterrupt`` wherever the signal fell.
+  "interrupted" instead of the program seeing a ``KeyboardInterrupt`` wherever the signal fell; and so
+  does a SIGALRM whose handler would raise (pytest-timeout's "signal" method): see :func:`interrupts`.
 
 Scheduling decisions never depend on the clock: a thread that is merely slow keeps the baton, and a
 blocking call interlace knows (``recv``, ``accept``, ``os.read``, ``select``, ``Popen.wait``) hands it
@@ -33,12 +34,21 @@ from . import hooks
 STUCK_AFTER = 10.0
 _TICK = 0.05
 
-_interrupt: dict[str, Any] = {"requested": False, "pipe": None, "ours": 0}
+#: signals whose Python handler waits, while an exploration runs, until its running execution has ended
+#: (see :func:`interrupts`): pytest-timeout's "signal" method fails the test from a SIGALRM handler
+DEFERRED = tuple(getattr(signal, name) for name in ("SIGALRM",) if hasattr(signal, name))
+CTRL_C = "the user (Ctrl-C)"
+
+_interrupt: dict[str, Any] = {"requested": False, "pipe": None, "ours": 0, "reason": CTRL_C,
+                              "sigint": False, "deferred": {}, "arrived": []}
 _abandoned: list[int] = []  # OS thread idents left blocked in C by a "stuck" execution
 
 
-def request_interrupt() -> None:
-    """Ctrl-C: end the running execution (if any) as "interrupted". Safe in a signal handler."""
+def request_interrupt(reason: str = CTRL_C) -> None:
+    """Ctrl-C: end the running execution (if any) as "interrupted by ``reason``". Safe in a signal
+    handler."""
+    if not _interrupt["requested"]:
+        _interrupt["reason"] = reason
     _interrupt["requested"] = True
 
 
@@ -46,9 +56,16 @@ def interrupt_requested() -> bool:
     return _interrupt["requested"]
 
 
+def interrupt_reason() -> str:
+    """Who asked for the interrupt: the user (Ctrl-C) or a deferred signal (a timeout)."""
+    return _interrupt["reason"]
+
+
 def clear_interrupt() -> None:
     _interrupt["requested"] = False
     _interrupt["ours"] = 0
+    _interrupt["reason"] = CTRL_C
+    _interrupt["arrived"] = []
 
 
 def interrupt_main_thread(ident: int) -> None:
@@ -83,29 +100,114 @@ def _count_signals() -> None:
     except OSError:
         return
     for number in data:
-        if number != signal.SIGINT:
+        if number in _interrupt["deferred"]:
+            _deferred_arrived(number)  # (the main thread runs its Python handler only when it next runs)
+            continue
+        if number != signal.SIGINT or not _interrupt["sigint"]:
             continue
         if _interrupt["ours"] > 0:
             _interrupt["ours"] -= 1
-        elif _interrupt["requested"]:
+        elif _interrupt["requested"] and _interrupt["reason"] == CTRL_C:
             os.write(2, b"\ninterlace: interrupted again: exiting now.\n")
             os._exit(130)
         else:
             request_interrupt()
 
 
+def _on_deferred(signum: int, frame: Any) -> None:
+    """Stands for the handler of a deferred signal while an exploration runs: only asks for the end of
+    the running execution (see :func:`interrupts`)."""
+    _deferred_arrived(signum)
+
+
+def _deferred_arrived(signum: int) -> None:
+    if signum not in _interrupt["arrived"]:
+        _interrupt["arrived"].append(signum)
+        request_interrupt(f"{signal.Signals(signum).name} (a timeout: pytest-timeout's, or an alarm)")
+
+
+class Interruptions:
+    """What :func:`interrupts` yields: the driver says here where it was when an interrupt stopped it,
+    for the note added to a deferred signal's exception."""
+
+    def __init__(self) -> None:
+        self.where = "between two executions"
+
+
+def annotate(exc: BaseException, note: str) -> None:
+    """``exc.add_note(note)``, also on Python 3.10 (where only the attribute is set)."""
+    if hasattr(exc, "add_note"):
+        exc.add_note(note)
+    else:
+        exc.__notes__ = [*getattr(exc, "__notes__", []), note]  # type: ignore[attr-defined]
+
+
+#: the first words of the note :func:`interrupts` adds to a deferred handler's exception
+NOTE_PREFIX = "interlace: "
+
+
+def deferred_note(exc: BaseException) -> str | None:
+    """The note :func:`interrupts` added to ``exc``, raised by a deferred signal's handler, if any."""
+    notes = [n for n in getattr(exc, "__notes__", ()) if isinstance(n, str) and n.startswith(NOTE_PREFIX)
+             and " came during " in n]
+    return notes[-1] if notes else None
+
+
+def _defer_signals() -> dict[int, Any]:
+    """Install :func:`_on_deferred` for each signal of DEFERRED that has a Python handler; returns the
+    handlers replaced. Such a handler runs in the main thread wherever it is, which under an execution
+    is parked on its gate while another thread holds the baton, or inside the scheduler: pytest-timeout's
+    ``pytest.fail`` raised there went on in the main thread next to the baton holder, and a
+    ``self.subTest`` around it caught it, so the test ran on (readerwriterlock's 30 s stress test for
+    hours instead of failing at its timeout)."""
+    saved = {}
+    if threading.current_thread() is threading.main_thread():
+        for number in DEFERRED:
+            handler = signal.getsignal(number)
+            if callable(handler) and handler is not _on_deferred:
+                saved[number] = handler
+                signal.signal(number, _on_deferred)
+    _interrupt["deferred"] = saved
+    return saved
+
+
+def _run_deferred(saved: dict[int, Any], where: str) -> None:
+    """Put the deferred handlers back; call those whose signal came, the execution running then having
+    ended (its threads unwound): their exception (pytest-timeout's failure) gets a note saying where."""
+    _interrupt["deferred"] = {}
+    for number, handler in saved.items():
+        if signal.getsignal(number) is _on_deferred:  # (unless the program installed its own since)
+            signal.signal(number, handler)
+    for number in dict.fromkeys(_interrupt["arrived"]):  # (the watchdog and the main thread may both note it)
+        handler = saved.get(number)
+        if handler is None:
+            continue
+        try:
+            handler(number, sys._getframe())
+        except BaseException as exc:
+            annotate(exc, f"{NOTE_PREFIX}{signal.Signals(number).name} came during {where}. Its handler ran "
+                          "once the execution running then had stopped (all its threads unwound).")
+            raise
+
+
 @contextmanager
-def interrupts() -> Iterator[None]:
+def interrupts() -> Iterator[Interruptions]:
     """While exploring or recording: Ctrl-C ends the running execution cleanly (see
     :func:`request_interrupt`) instead of raising ``KeyboardInterrupt`` wherever the program happens
     to be. Only where Python's own handler is in place (the main thread; not under a handler the
     caller installed). The signal is noticed through a wake-up pipe that the watchdog thread reads,
-    since the main thread may be parked while another managed thread runs."""
+    since the main thread may be parked while another managed thread runs.
+
+    A signal of DEFERRED (SIGALRM) with a Python handler ends the running execution the same way, and
+    its handler runs when this context exits (see :func:`_defer_signals`)."""
     clear_interrupt()
+    where = Interruptions()
+    saved = _defer_signals()
     installed = (threading.current_thread() is threading.main_thread()
                  and signal.getsignal(signal.SIGINT) is signal.default_int_handler)
+    _interrupt["sigint"] = installed
     pipe: tuple[int, int] | None = None
-    if installed:
+    if installed or saved:
         pipe = os.pipe()
         for fd in pipe:
             os.set_blocking(fd, False)
@@ -116,17 +218,19 @@ def interrupts() -> Iterator[None]:
             os.close(pipe[1])
             pipe = None
         _interrupt["pipe"] = pipe[0] if pipe is not None else None
+    if installed:
         signal.signal(signal.SIGINT, _on_sigint)
     try:
-        yield
+        yield where
     finally:
         if installed:
             signal.signal(signal.SIGINT, signal.default_int_handler)
-            if pipe is not None:
-                signal.set_wakeup_fd(-1)
-                _interrupt["pipe"] = None
-                os.close(pipe[0])
-                os.close(pipe[1])
+        if pipe is not None:
+            signal.set_wakeup_fd(-1)
+            _interrupt["pipe"] = None
+            os.close(pipe[0])
+            os.close(pipe[1])
+        _run_deferred(saved, where.where)
 
 
 def abandon(ident: int) -> None:
@@ -169,7 +273,7 @@ class Watchdog:
                     # a recorded run hands KeyboardInterrupt to the program (RecordingStrategy)
                     take = getattr(ex.strategy, "take_interrupt", None)
                     if take is None or not take(time.monotonic()):
-                        ex.interrupt()
+                        ex.interrupt(interrupt_reason())
                 if self.stuck_after > 0:
                     ex.watch(time.monotonic(), self.stuck_after)
         finally:

@@ -332,6 +332,8 @@ def test_builtin_fixtures_and_fixture_errors(inner):
             assert (tmp_path / "f.txt").read_text() == "hi"
             assert "printed" in capsys.readouterr().out
             assert "hello from a thread" in caplog.text
+            assert caplog.messages == ["hello from a thread"]  # this execution's only
+            assert [r.message for r in caplog.get_records("call")] == ["hello from a thread"]
             assert request.node.name == "test_builtins"
 
         @pytest.fixture

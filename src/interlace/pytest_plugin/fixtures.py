@@ -48,7 +48,20 @@ def _fresh_setup(item: Any) -> None:
             item._instance = instance
             item._obj = getattr(instance, item.originalname if not _is_unittest(item) else item.name)
     item._initrequest()
+    _fresh_log_capture(item)
     item._request._fillfixtures()
+
+
+def _fresh_log_capture(item: Any) -> None:
+    """``caplog`` reads the records pytest collects once per phase of the test (its handler is not a
+    fixture's): each execution starts with none, so that ``caplog.messages == [...]`` sees its own."""
+    try:
+        from _pytest.logging import caplog_handler_key
+    except ImportError:  # pragma: no cover - another pytest
+        return
+    handler = item.stash.get(caplog_handler_key, None)
+    if handler is not None:
+        handler.clear()  # (in place: caplog.get_records("call") reads the same list)
 
 
 def teardown_function_fixtures(item: Any) -> None:

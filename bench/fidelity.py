@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import datetime
+import importlib.util
 import json
 import os
 import platform
@@ -42,7 +43,15 @@ SUITES: dict[str, tuple[list[str], list[str]]] = {
     "cachetools": (["tests"], ["src"]),
     "boltons": (["tests"], ["."]),
     "readerwriterlock": (["tests"], ["."]),
+    "filelock": (["tests"], ["src"]),
 }
+#: the pytest plugins a suite needs beyond interlace's test extras (it is skipped, saying how to install
+#: them, when one is missing), and the suites whose async tests run on pytest-asyncio (for the others
+#: it is switched off: its configuration warning is an error under toolz's filterwarnings)
+NEEDS: dict[str, list[str]] = {"filelock": ["pytest_mock"]}
+ASYNCIO = {"filelock"}
+#: ini options a suite's own configuration does not set and its tests assume
+INI: dict[str, list[str]] = {"filelock": ["asyncio_default_fixture_loop_scope=session"]}
 
 
 def fetch(dist: str) -> Path:
@@ -83,8 +92,9 @@ def run_suite(root: Path, dist: str, instrumented: bool, args: argparse.Namespac
     out = CACHE / "results"
     out.mkdir(parents=True, exist_ok=True)
     xml = out / f"{dist}-{'interlace' if instrumented else 'plain'}.xml"
-    # (no suite uses pytest-asyncio, and its configuration warning is an error under toolz's filterwarnings)
-    cmd = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "no:asyncio",
+    cmd = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
+           *([] if dist in ASYNCIO else ["-p", "no:asyncio"]),
+           *[arg for option in INI.get(dist, []) for arg in ("-o", option)],
            "--timeout", str(args.timeout), f"--junitxml={xml}", "-o", "junit_family=xunit2", "--rootdir", str(root),
            *tests]
     if args.k:
@@ -139,6 +149,11 @@ def main() -> None:
 
     rows, report = [], {}
     for dist in args.only or SUITES:
+        missing = [m for m in NEEDS.get(dist, []) if importlib.util.find_spec(m) is None]
+        if missing:
+            names = " ".join(m.replace("_", "-") for m in missing)
+            print(f"fidelity: skipping {dist}: its tests need {names} (pip install {names})", file=sys.stderr)
+            continue
         root = fetch(dist)
         plain = run_suite(root, dist, False, args)
         inst = run_suite(root, dist, True, args)

@@ -43,8 +43,6 @@ def test_the_budget_stops_the_exploration_at_the_execution_that_spends_it() -> N
     assert all(s > 20 for s in steps)
     spent, counted = _steps_of_each_execution(8, step_budget=steps[0] + steps[1])
     assert spent.ok and spent.executions == 2 and spent.step_budget_spent
-    assert {k: spent.to_dict()[k] for k in ("steps", "step_budget_spent")} == {
-        "steps": steps[0] + steps[1], "step_budget_spent": True}
     assert counted == steps[:2] and spent.steps == steps[0] + steps[1]
     left, counted = _steps_of_each_execution(8, step_budget=steps[0] + steps[1] + 1)
     assert left.executions == 3 and counted == steps[:3] and left.step_budget_spent

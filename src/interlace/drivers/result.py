@@ -118,7 +118,6 @@ class Result:
             "exhausted": self.exhausted, "coverage": self.coverage, "interrupted": self.interrupted,
             "early_wakes": [{"thread": name, "seconds": seconds, "site": list(site) if site else None}
                             for name, seconds, site in self.early_wakes],
-            "steps": self.steps, "step_budget_spent": self.step_budget_spent,
         }
 
     def fail_on_races(self) -> None:

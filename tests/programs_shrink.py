@@ -119,13 +119,11 @@ def spin_until_set():
     run_threads(spin, lambda: None)
 
 
-def stop_flag_after_a_sleep():
-    """Two workers count until the main thread, after sleeping 10 ms, sets a stop flag; the main
+def stop_flag_set_at_once():
+    """Two workers count until the main thread, right after starting them, sets a stop flag; the main
     thread assumes they counted at least once by then (a timing assumption: the workers may not have
     run at all). A schedule that leaves the failing one's deviations early can run a worker forever:
     it makes progress (the count) while the main thread, which alone could stop it, never runs."""
-    import time
-
     stop = threading.Event()
     lock = threading.Lock()
     count = {"n": 0}
@@ -134,12 +132,10 @@ def stop_flag_after_a_sleep():
         while not stop.is_set():
             with lock:
                 count["n"] += 1
-            time.sleep(0.001)
 
     threads = [threading.Thread(target=worker) for _ in range(2)]
     for t in threads:
         t.start()
-    time.sleep(0.01)
     stop.set()
     for t in threads:
         t.join()

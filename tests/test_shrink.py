@@ -158,16 +158,16 @@ def test_a_candidate_that_would_starve_a_thread_forever_is_cut_short():
     shrinking never ended."""
     from interlace.drivers import shrink as shrinking
 
-    result = interlace.explore(programs.stop_flag_after_a_sleep, executions=200, seed=1, races="off")
+    result = interlace.explore(programs.stop_flag_set_at_once, executions=200, seed=1, races="off")
     assert result.failure.kind == "exception", result.report()
     assert result.failure.message == "AssertionError in the main function: the workers never counted"
     assert result.shrink.reproduced and result.shrink.stopped is None
     assert result.shrink.after <= result.shrink.before
-    with Session(programs.stop_flag_after_a_sleep, (), ()) as session:
+    with Session(programs.stop_flag_set_at_once, (), ()) as session:
         starving = run_candidate(session, "free-threaded", shrinking.CANDIDATE_SLACK, EPOCH,
                                  deviations={(0, 0, 0): 1})
     assert starving.execution.failure.kind == "livelock"  # what the cut-short candidates end with
-    again = interlace.replay(programs.stop_flag_after_a_sleep, result.schedule, races="off")
+    again = interlace.replay(programs.stop_flag_set_at_once, result.schedule, races="off")
     assert again.failure.message == result.failure.message
 
 

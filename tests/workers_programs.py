@@ -120,3 +120,44 @@ def seen_twice():
         assert (first, second) != (1, 2), "saw both steps"
 
     _run(writer, reader)
+
+
+
+def gate_cycle(releaser):
+    """Orders a -> gate -> b (one thread) and b -> a (another): a cycle through ``gate``, a binary
+    semaphore when a thread other than its taker releases it (readerwriterlock's ``read_try``).
+    ``releaser``: "taker" (a mutex: a potential deadlock), "third" (another thread releases it: no
+    deadlock is possible through it), or "either" (whichever of the two comes first: an execution
+    where its taker released it does not show that it is a semaphore)."""
+    a, b, gate, mine = threading.Lock(), threading.Lock(), threading.Lock(), threading.Lock()
+    taken = threading.Event()
+    released = []
+
+    def release(who):
+        with mine:
+            if not released and releaser in (who, "either"):
+                released.append(1)
+                gate.release()
+
+    def first():
+        with a:
+            gate.acquire()
+        with b:
+            pass
+        taken.set()
+        release("taker")
+
+    def second():
+        with b:
+            with a:
+                pass
+
+    def third():
+        taken.wait()
+        release("third")
+
+    _run(first, second, third)
+
+
+def gate_sometimes_handed_over():
+    gate_cycle("either")

@@ -11,9 +11,12 @@ A lock released by a thread other than the one that acquired it is a binary sema
 it): that a thread holds it says nothing about who can release it, so a cycle through it is no
 deadlock (lockdep tracks no semaphore either). A cycle through a lock that its execution shows
 released that way is not reported (by the end of the execution: the cycle may close before the first
-such release). Only the execution's own releases count, so that what is reported does not depend on
-which executions ran before it (``--workers`` splits them): an execution that never hands the lock
-over still reports the cycle.
+such release). Nor is one through a lock that any execution of the exploration handed over: an
+execution that happens not to hand it over (too short, or the order it ran) proves nothing about who
+may release it. Each execution's detector knows its own releases (``handed``), so that what it
+reports does not depend on which executions ran before it (``--workers`` splits them); the exploration
+drops, at its end, the inversions through a lock handed over in any execution it counts
+(``drivers.conclude.Run``, and the workers' coordinator, from each execution's labels).
 """
 
 from __future__ import annotations
@@ -42,6 +45,10 @@ class LockInversion:
 
     edges: list[Edge] = field(default_factory=list)
     execution: int | None = None
+
+    def through(self, labels: set[str] | frozenset[str]) -> bool:
+        """Whether the cycle goes through one of the locks named ``labels``."""
+        return any(e.first in labels or e.second in labels for e in self.edges)
 
     def key(self) -> frozenset:
         return frozenset((e.first, e.second, _site(e.second_site)) for e in self.edges)
@@ -93,7 +100,7 @@ class LockOrderDetector:
         if handed and self.inversions:
             kept = []
             for inversion in self.inversions:
-                if any(e.first in handed or e.second in handed for e in inversion.edges):
+                if inversion.through(handed):
                     self.seen.discard(inversion.key())  # another execution may still report it
                 else:
                     kept.append(inversion)
@@ -151,9 +158,9 @@ class LockOrderDetector:
         return None
 
     def _report(self, edges: list[Edge]) -> None:
-        if any(e.first in self.handed or e.second in self.handed for e in edges):
-            return
         inversion = LockInversion(edges)
+        if inversion.through(self.handed):
+            return
         key = inversion.key()
         if key in self.seen:
             return

@@ -35,20 +35,35 @@ class Run:
     #: (index, choices, trace, thread names) of the first execution with a race or inversion that fails
     first_finding: tuple | None = None
     hang_guard: float | None = HANG_GUARD
+    #: the labels of the locks some execution handed over from one thread to another: no inversion
+    #: through them is reported (detect/lockorder.py), whichever execution found it
+    handed: set = field(default_factory=set)
+    #: the executions that may be the first finding once every handed-over lock is known: (index, choices,
+    #: trace, thread names, whether a race of it fails, its inversions), up to the first with a failing race
+    _found: list = field(default_factory=list)
 
     def schedule(self, choices: list[int], index: int, failure: str) -> Schedule:
         return Schedule(choices=list(choices), model=self.model, max_steps=self.max_steps, epoch=EPOCH,
                         strategy=self.strategy, seed=self.seed, execution=index, target=dict(self.target),
                         failure=failure, hang_guard=self.hang_guard)
 
-    def note_findings(self, index: int, races: list, inversions: list, ex: Any) -> None:
-        """Races and inversions first seen by execution ``index`` (``ex``)."""
+    def note_findings(self, index: int, races: list, inversions: list, ex: Any,
+                      handed: frozenset[str] = frozenset()) -> None:
+        """Races and inversions first seen by execution ``index`` (``ex``), and the locks it handed over."""
         for item in (*races, *inversions):
             item.execution = index
         self.races += races
         self.inversions += inversions
-        if self.first_finding is None and (any(r.fails for r in races) or inversions):
-            self.first_finding = (index, list(ex.choices), ex.trace, [t.name for t in ex.threads])
+        fails = any(r.fails for r in races)
+        if (fails or inversions) and not (self._found and self._found[-1][4]):
+            self._found.append((index, list(ex.choices), ex.trace, [t.name for t in ex.threads], fails,
+                                inversions))
+        if handed - self.handed:
+            self.handed |= handed
+            self.inversions = [i for i in self.inversions if not i.through(self.handed)]
+        kept = {id(i) for i in self.inversions}
+        self.first_finding = next(((i, c, t, n) for i, c, t, n, f, found in self._found
+                                   if f or any(id(v) in kept for v in found)), None)
 
 
 def failure_result(run: Run, session: Session, ex: Any, index: int, executions: int, shrink: bool) -> Result:

@@ -193,7 +193,7 @@ def run_subtree(lane: Lane, payload: bytes, more: Callable[[], bool]) -> Iterato
             session.lock_order = LockOrderDetector()
             session.observers = (session.race_detector, session.lock_order)
         ex = session.run(dpor, job.model, job.max_steps)
-        rec.outcome = outcome(0, ex, *session.new_findings())
+        rec.outcome = outcome(0, ex, *session.new_findings(), session.handed_locks())
         rec.schedule = list(ex.choices)
         rec.uninstrumented = list(session.uninstrumented)
         lane.executions += 1

@@ -148,7 +148,7 @@ def explore(
                 steps += ex.step
                 if on_execution is not None:
                     on_execution(index, ex)
-                run.note_findings(index, *session.new_findings(), ex)
+                run.note_findings(index, *session.new_findings(), ex, session.handed_locks())
                 if ex.failure is not None:
                     stops.where = (f"the shrinking of the failure that execution {index + 1} found "
                                    f"({ex.failure.message.splitlines()[0] if ex.failure.message else ex.failure.kind})")

@@ -191,6 +191,11 @@ class Session:
         """(thread name, virtual seconds, site) of the timed waits ``ex`` ended while others could run."""
         return [(ex.threads[tid].name, seconds, site) for tid, seconds, site in ex.early_wakes]
 
+    def handed_locks(self) -> frozenset[str]:
+        """The labels of the locks the last execution released from a thread that did not acquire them
+        (a cycle through them is no deadlock: detect/lockorder.py)."""
+        return frozenset(self.lock_order.handed) if self.lock_order else frozenset()
+
     def new_findings(self) -> tuple[list, list]:
         """Races and lock-order inversions first seen in the last execution."""
         races = list(self.race_detector.races) if self.race_detector else []

@@ -168,7 +168,7 @@ def walk_share(lane: Lane, w: int, n: int, limit: Any, taken: Any, running: Any,
             continue
         lane.executions += 1
         done[w] = lane.executions
-        out = outcome(position, ex, races, inversions)
+        out = outcome(position, ex, races, inversions, lane.session.handed_locks())
         if out is not None:
             conn.send(Found(strat.position, out))
         if ex.failure is not None:

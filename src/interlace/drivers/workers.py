@@ -86,6 +86,7 @@ class Outcome:
     threads: list[str] = field(default_factory=list)
     exhausted: bool = False
     coverage: dict | None = None
+    handed: frozenset[str] = frozenset()  # the locks it handed over (see conclude.Run.handed)
 
 
 @dataclass
@@ -140,15 +141,17 @@ class Lane:
             self.unreported.append(index)
             return None
         self.executions += 1
-        return outcome(index, ex, races, inversions)
+        return outcome(index, ex, races, inversions, self.session.handed_locks())
 
 
-def outcome(index: int, ex: Any, races: list, inversions: list) -> Outcome | None:
-    """What a worker reports of execution ``index`` (``ex``), if anything: a failure or new findings."""
-    if ex.failure is None and not races and not inversions:
+def outcome(index: int, ex: Any, races: list, inversions: list,
+            handed: frozenset[str] = frozenset()) -> Outcome | None:
+    """What a worker reports of execution ``index`` (``ex``), if anything: a failure, new findings, or
+    locks it handed over."""
+    if ex.failure is None and not races and not inversions and not handed:
         return None
     out = Outcome(index, failure=None if ex.failure is None else ex.failure.message, choices=list(ex.choices),
-                  races=races, inversions=inversions)
+                  races=races, inversions=inversions, handed=handed)
     if any(r.fails for r in races) or inversions:
         out.trace, out.threads = ex.trace, [t.name for t in ex.threads]
     return out
@@ -335,12 +338,13 @@ class _Merged:
         execution that found it), and the Outcome of the first execution whose findings fail a run."""
         outcomes = sorted([o for o in self.outcomes if o.index < self.stop]
                           + ([self.failed] if self.failed is not None else []), key=lambda o: o.index)
+        handed = frozenset().union(*(o.handed for o in outcomes))
         races: dict[Any, Any] = {}
         inversions: dict[Any, Any] = {}
         first: Outcome | None = None
         for out in outcomes:
             new = [r for r in out.races if r.key() not in races]
-            new_inversions = [i for i in out.inversions if i.key() not in inversions]
+            new_inversions = [i for i in out.inversions if i.key() not in inversions and not i.through(handed)]
             for item in new:
                 races[item.key()] = item
             for item in new_inversions:

@@ -8,8 +8,11 @@ it, which it can only if the worker's code was rewritten.
 
 from __future__ import annotations
 
+import asyncio
 import importlib
+import inspect
 import sys
+import types
 import uuid
 
 import pytest
@@ -20,6 +23,7 @@ from interlace.instrument import adopt, is_instrumented_function
 MAKERS = r'''
 import functools
 import threading
+import types
 
 d = {}
 
@@ -72,6 +76,19 @@ LOCAL_CLASS = [make_class()() for _ in range(2)]
 CALLABLE = [Counter() for _ in range(2)]
 THREAD_CLASS = make_thread_class()
 exec("def generated():\n    d['k'] = d.get('k', 0) + 1\n")  # at import: never rewritten
+
+
+@types.coroutine
+def awaitable_bump():
+    d["k"] = d.get("k", 0) + 1
+    yield
+
+
+async def await_twice():
+    d.clear()
+    await awaitable_bump()
+    await awaitable_bump()
+    assert d["k"] == 2, d
 del make_worker, Counter, logged, make_class, make_thread_class  # reachable only through the lists
 
 
@@ -164,3 +181,40 @@ def test_generated_thread_target_is_reported_and_denies_exhaustion(makers):
         "6 interleaving classes explored (DPOR), not all of them: some code ran without scheduling "
         "points (not instrumented)")
     assert result.report().endswith(f"Not instrumented (ran without scheduling points):\n  {expected}")
+
+
+@pytest.mark.timeout(60)
+def test_a_flag_a_decorator_set_on_the_code_survives_its_instrumentation(makers):
+    """``types.coroutine`` makes a generator function awaitable by a flag on its code: the rewritten
+    code that replaces it keeps the flag (``await awaitable_bump()`` raised TypeError without it)."""
+    assert not is_instrumented_function(makers.awaitable_bump)
+    result = interlace.explore(lambda: asyncio.run(makers.await_twice()), executions=5, seed=0, races="off")
+    assert result.ok and result.uninstrumented == [], result.report()
+    code = makers.awaitable_bump.__code__
+    assert is_instrumented_function(makers.awaitable_bump) and code.co_flags & inspect.CO_ITERABLE_COROUTINE
+
+
+@pytest.mark.timeout(60)
+def test_code_copied_from_rewritten_code_counts_as_rewritten():
+    """``types.coroutine`` applied during an execution copies the rewritten code with a flag set
+    (``code.replace``): the copy calls the hooks as the original does. It was reported "source changed
+    since import" (pykka's ``test_future_supports_yield_from_syntax``), and then in every later test."""
+
+    def program():
+        d = {}
+
+        @types.coroutine
+        def bump():
+            v = d.get("k", 0)
+            yield
+            d["k"] = v + 1
+
+        async def main():
+            await asyncio.gather(bump(), bump())
+            assert d["k"] == 2, "lost update"
+
+        asyncio.run(main())
+
+    result = interlace.explore(program, executions=50, seed=0)
+    assert result.uninstrumented == []
+    assert result.failure.message.startswith("AssertionError in the main function: lost update")

@@ -457,22 +457,25 @@ def test_marker_opts_in_configures_and_skips(inner):
     assert set(summary_lines(with_flag)) == {"test_marked.py::test_opted_in", "test_marked.py::test_not_marked"}
 
 
+LOST_UPDATE = """
+    import threading
+
+    def {name}():
+        box = {{"n": 0}}
+
+        def worker():
+            box["n"] = box["n"] + 1
+
+        t = threading.Thread(target=worker)
+        t.start()
+        worker()
+        t.join()
+        assert box["n"] in (1, 2)
+"""
+
+
 def test_races_error_warn_off(inner):
-    inner.makepyfile(test_race="""
-        import threading
-
-        def test_unsynchronised_flag():
-            box = {"n": 0}
-
-            def worker():
-                box["n"] = box["n"] + 1
-
-            t = threading.Thread(target=worker)
-            t.start()
-            worker()
-            t.join()
-            assert box["n"] in (1, 2)
-    """)
+    inner.makepyfile(test_race=LOST_UPDATE.format(name="test_unsynchronised_flag"))
     error = run(inner, "--interlace")
     error.assert_outcomes(failed=1)
     error.stdout.fnmatch_lines(["*data race(s) found*", "DATA RACE (lost update) on dict?'n'? *"])
@@ -484,6 +487,37 @@ def test_races_error_warn_off(inner):
     off = run(inner, "--interlace", "--interlace-races=off")
     off.assert_outcomes(passed=1)
     assert "InterlaceRaceWarning" not in off.stdout.str()
+
+
+def test_a_benign_race_note_is_shown_but_never_made_an_error_by_the_suites_filters(inner):
+    """janus's suite sets ``filterwarnings = error``: its notes failed 15 of its tests. A race that
+    fails with races="warn" still follows the filters."""
+    inner.makeini("""
+        [pytest]
+        filterwarnings = error
+    """)
+    inner.makepyfile(test_flag="""
+        import threading
+
+        def test_flag_written_once():
+            box = {"done": False}
+
+            def finish():
+                box["done"] = True
+
+            t = threading.Thread(target=finish)
+            t.start()
+            seen = box["done"]
+            t.join()
+            assert seen in (True, False)
+    """)
+    result = run(inner, "--interlace", "-p", "no:asyncio")
+    result.assert_outcomes(passed=1, warnings=1)
+    result.stdout.fnmatch_lines(["*InterlaceRaceWarning: test_flag.py::test_flag_written_once: NOTE: benign*"])
+    inner.makepyfile(test_flag=LOST_UPDATE.format(name="test_lost_update"))
+    warn = run(inner, "--interlace", "--interlace-races=warn", "-p", "no:asyncio")
+    warn.assert_outcomes(failed=1)
+    warn.stdout.fnmatch_lines(["*InterlaceRaceWarning: test_flag.py::test_lost_update: DATA RACE (lost update)*"])
 
 
 def test_parametrised_class_and_unittest_tests(inner):
@@ -703,7 +737,7 @@ def test_pytest_timeout_ends_the_exploration_at_once(inner):
                                  "seed *), * scheduling points into it; 0 execution(s) before it ran without failure. "
                                  "Its handler ran once the execution running then had stopped (all its threads "
                                  "unwound)."])
-    assert time.monotonic() - started < 8
+    assert time.monotonic() - started < 25  # not the 30 s of the select (a loaded machine starts pytest slowly)
 
 
 LONG_STRESS = """

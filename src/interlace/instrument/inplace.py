@@ -11,6 +11,7 @@ from __future__ import annotations
 import ast
 import gc
 import importlib.machinery
+import inspect
 import os
 import sys
 import types
@@ -19,7 +20,7 @@ from typing import Any
 
 from .cache import compile_cached
 from .importhook import is_hook_loaded
-from .registry import is_instrumented_code
+from .registry import is_instrumented_code, register
 from .rewriter import compile_source
 from .selection import DEFAULT, Selection
 
@@ -30,6 +31,9 @@ _replacements: dict[int, tuple[types.CodeType, types.CodeType]] = {}
 
 _modules: dict[str, tuple[int, _ModuleInfo | None, list[str]]] = {}
 """module name -> (id(module object), info or None, failures)."""
+
+#: code flags a decorator sets on a function's code after compiling it, which its rewritten code keeps
+_KEPT_FLAGS = inspect.CO_ITERABLE_COROUTINE
 
 _STANDARD_LOADERS = (importlib.machinery.SourceFileLoader, importlib.machinery.SourcelessFileLoader)
 
@@ -297,7 +301,11 @@ class _Run:
             if found is None:
                 self.fail(f"{_fn_name(fn)}: {reason}", info.name)
                 return
+            # a flag set on the live code after its compilation (``types.coroutine``: awaitable) stays
             new = found
+            if code.co_flags & _KEPT_FLAGS & ~found.co_flags:
+                new = found.replace(co_flags=found.co_flags | code.co_flags & _KEPT_FLAGS)
+                register(new)
             _replacements[id(code)] = (code, new)
         if new.co_freevars != code.co_freevars:
             self.fail(f"{_fn_name(fn)}: freevars differ", self._home(code))

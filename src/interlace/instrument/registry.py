@@ -37,7 +37,18 @@ def register(code: types.CodeType) -> None:
 
 def is_instrumented_code(code: Any) -> bool:
     ref = _codes.get(id(code))
-    return ref is not None and ref() is code
+    return ref is not None and ref() is code or _copied(code)
+
+
+def _copied(code: Any) -> bool:
+    """Whether ``code`` is a copy of rewritten code made by ``code.replace()``, which calls the hooks
+    as the rewritten code does (``types.coroutine`` sets a flag so on a generator function that a test
+    defines: pykka's ``test_future_supports_yield_from_syntax`` was reported not instrumented). Such a
+    copy is registered when first seen."""
+    if not isinstance(code, types.CodeType) or not any(name.startswith("_il_") for name in code.co_names):
+        return False
+    register(code)
+    return True
 
 
 def is_instrumented_function(fn: Any) -> bool:

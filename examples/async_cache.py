@@ -4,8 +4,9 @@ Two requests for one key arrive close together. Each checks the cache, misses, a
 from the backend; the second must find what the first stored. An ``await`` is a switch point like a
 thread switch: if the loop runs the second request's check while the first is still loading, both
 load, and the backend is hit twice. The plain event loop runs ready tasks in a fixed order, in which
-the first request always stores before the second checks, so ``python async_cache.py`` passes;
-interlace explores the order of ready tasks:
+the first request always stores before the second checks, so ``python async_cache.py`` passes; but
+a real backend's reply can come later than the session check, which interlace explores (a task's
+step after a ``sleep`` may run after steps queued behind it):
 
     interlace explore examples/async_cache.py
 """

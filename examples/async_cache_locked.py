@@ -1,7 +1,8 @@
 """The async cache, fixed: an ``asyncio.Lock`` makes the check and the load one step for other tasks.
 
 A request that finds the lock taken waits for it, then finds the value the first request stored.
-DPOR proves it, running one execution per class of equivalent task orders:
+DPOR proves it, running one execution per class of equivalent task orders (one here: whichever
+request goes on first after its sleep, the second waits for the lock or finds the value):
 
     interlace explore examples/async_cache_locked.py --strategy dpor -n 100000
 """

@@ -91,7 +91,7 @@ def two_tasks_racing():
 def test_a_race_between_two_tasks_has_both_stacks():
     result = interlace.explore(two_tasks_racing, executions=1, strategy="pct", seed=0)
     assert [(r.what, r.note, r.current.thread, r.previous.thread) for r in result.races] == [
-        ("dict['n']", True, "Task-2", "Task-3")]
+        ("dict['n']", True, "Task-3", "Task-2")]  # the tasks start in the order they were made
     race = result.races[0]
     for access in (race.current, race.previous):
         assert [(frame[1], frame[2]) for frame in access.stack] == [(82, "add")]

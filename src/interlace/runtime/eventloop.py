@@ -10,10 +10,12 @@ patched) is :class:`ControlledLoop`:
   its own tid, lane in the reports, vector clock and PCT priority; its steps run on the loop's OS
   thread. Ready callbacks that belong to no task (a future's done callback, a timer, a
   ``call_soon_threadsafe`` callback) are steps of the loop's thread itself;
-- each turn of the loop runs *one* ready step, chosen by the strategy among the units with one ready
-  and every runnable thread (:meth:`Execution.choose_unit`): tasks and threads share one scheduler.
-  The steps of one unit stay in the order they were scheduled (one task has one step ready at a
-  time; the loop's own callbacks stay FIFO); the order across units is the strategy's;
+- each turn of the loop runs *one* ready step, chosen by the strategy among the units with one that
+  may run now and every runnable thread (:meth:`Execution.choose_unit`): tasks and threads share one
+  scheduler. The steps keep asyncio's order (callbacks run in the order they were scheduled, which
+  programs count on: two ``create_task`` then ``await asyncio.sleep(0)`` have both tasks started),
+  except that a task's step after it yielded (``sleep(0)``) or after a timer woke it may run after
+  steps queued behind it (:meth:`ControlledLoop._il_candidates`);
 - ``loop.time()`` is the virtual clock (``time.monotonic`` is). A timer is due when the loop has
   nothing else to run: the loop then blocks *as a timed wait of the execution* (which the strategy
   may end early with respect to the threads, like a ``time.sleep``), and the clock jumps to the
@@ -39,6 +41,7 @@ names do not depend on what ran before in the process.
 
 from __future__ import annotations
 
+import asyncio
 import heapq
 import itertools
 from typing import Any
@@ -116,6 +119,12 @@ def controlled_loop_class() -> type:
             self._il_sent: dict[int, tuple[Any, tuple]] = {}  # id(handle) -> (handle, happens-before key)
             self._il_busy_turns = 0
             self._il_last: Any = None  # the unit that ran the previous step
+            # id() -> the ready handles that may run later than their place in the queue (see
+            # _il_candidates): a task's next step after it yielded to the loop (``asyncio.sleep(0)``), and
+            # what a timer's firing scheduled, directly or through callbacks of the loop's own (the
+            # wake-up of a task after ``asyncio.sleep(d)``); ``_il_timed``: such a callback is running
+            self._il_late: dict[int, Any] = {}
+            self._il_timed = False
             # id() -> the pending timers that are hang guards (see _guard_timer). A timer leaves the heap
             # under control only through _il_due, which drops its entry: _run_once never lets the base
             # loop's bulk removal of cancelled timers (``_timer_cancelled_count`` large) run while it is
@@ -183,6 +192,8 @@ def controlled_loop_class() -> type:
         def _call_soon(self, callback: Any, args: Any, context: Any) -> Any:
             handle = super()._call_soon(callback, args, context)
             self._il_scheduled(handle)
+            if self._il_timed or self._il_units and self._il_unit_of(handle, None) is self._il_me():
+                self._il_late[id(handle)] = handle  # a timer's effect, or a task's own next step
             return handle
 
         def call_at(self, when: Any, callback: Any, *args: Any, context: Any = None) -> Any:
@@ -259,16 +270,15 @@ def controlled_loop_class() -> type:
         def _il_run_one(self, ex: Any, me: Any) -> None:
             ready = self._ready
             if any(h._cancelled for h in ready):
+                for h in ready:
+                    if h._cancelled:
+                        self._il_late.pop(id(h), None)
                 kept = [h for h in ready if not h._cancelled]
                 ready.clear()
                 ready.extend(kept)
                 if not ready:
                     return
-            first: dict[Any, Any] = {}  # unit -> its first ready step, in the queue's order
-            for handle in ready:
-                unit = self._il_unit_of(handle, me)
-                if unit not in first:
-                    first[unit] = handle
+            first = self._il_candidates(ready, me)
             if self._scheduled:
                 self._il_busy_turns += 1
                 if self._il_busy_turns > TIMER_PATIENCE:
@@ -288,6 +298,8 @@ def controlled_loop_class() -> type:
             self._il_last = chosen
             handle = first[chosen]
             ready.remove(handle)
+            late = self._il_late.pop(id(handle), None) is handle
+            self._il_timed = isinstance(handle, asyncio.TimerHandle) or late and chosen is me
             sent = self._il_sent.pop(id(handle), None)
             if sent is not None and sent[0] is handle:
                 if ex.access_observers:
@@ -297,11 +309,32 @@ def controlled_loop_class() -> type:
             try:
                 handle._run()
             finally:
+                self._il_timed = False
                 if chosen is not me and not ex.aborting:
                     done = chosen.task.done()
                     if done and ex.observers:
                         handoffs.task_ended(chosen.task)
                     ex.end_unit(chosen, me, done)
+
+        def _il_candidates(self, ready: Any, me: Any) -> dict[Any, Any]:
+            """unit -> the ready step of it the strategy may choose. The real loop runs its callbacks in
+            the order they were scheduled ("callbacks are called in the order in which they are
+            registered"): programs count on it (``create_task`` twice, then ``await asyncio.sleep(0)``:
+            both tasks have started; janus's tests). So the steps keep the queue's order, except that
+            a task's step after it yielded to the loop (``asyncio.sleep(0)``) or after a timer woke it
+            (``asyncio.sleep(d)``, a timeout) may run after steps queued behind it: such a wait stands
+            for time the program does not control (a backend's reply, a delay), which could have been
+            longer; what was queued behind it may run first. No step runs before one queued ahead of
+            it that may not be delayed, and each unit's steps keep their order."""
+            late = self._il_late
+            first: dict[Any, Any] = {}
+            for handle in ready:  # up to the first step that may not be delayed: none may pass it
+                unit = self._il_unit_of(handle, me)
+                if unit not in first:
+                    first[unit] = handle
+                if late.get(id(handle)) is not handle:
+                    break
+            return first
 
     ControlledLoop.__name__ = ControlledLoop.__qualname__ = "ControlledLoop"
     _loop_class = ControlledLoop

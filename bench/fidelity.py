@@ -45,17 +45,22 @@ SUITES: dict[str, tuple[list[str], list[str]]] = {
     "readerwriterlock": (["tests"], ["."]),
     # (not tests/test_virtualenv.py: it needs virtualenv, and tests filelock's use by it)
     "filelock": (["tests/test_filelock.py", "tests/test_error.py", "tests/test_async_filelock.py"], ["src"]),
+    # actors on threads (futures, inboxes, a registry); its tests import ``tests.types``
+    "pykka": (["tests"], ["src", "."]),
+    # a queue with a threading and an asyncio side (not tests/test_benchmarks.py: it needs pytest-codspeed)
+    "janus": (["tests/test_async.py", "tests/test_mixed.py", "tests/test_sync.py"], ["."]),
 }
 #: the pytest plugins a suite needs beyond interlace's test extras (it is skipped, saying how to install
 #: them, when one is missing), and the suites whose async tests run on pytest-asyncio (for the others
 #: it is switched off: its configuration warning is an error under toolz's filterwarnings)
-NEEDS: dict[str, list[str]] = {"filelock": ["pytest_mock"]}
-ASYNCIO = {"filelock"}
+NEEDS: dict[str, list[str]] = {"filelock": ["pytest_mock"], "pykka": ["pytest_mock"]}
+ASYNCIO = {"filelock", "janus"}
 #: the version to download where the newest one's sdist does not build its metadata here (filelock
 #: 3.20's needs hatch plugins from the network)
 PINS: dict[str, str] = {"filelock": "3.16.1"}
 #: ini options a suite's own configuration does not set and its tests assume
-INI: dict[str, list[str]] = {"filelock": ["asyncio_default_fixture_loop_scope=session"]}
+INI: dict[str, list[str]] = {"filelock": ["asyncio_default_fixture_loop_scope=session"],
+                             "janus": ["addopts="]}  # (its addopts ask for pytest-cov)
 
 
 def fetch(dist: str) -> Path:

@@ -342,6 +342,31 @@ def test_the_loop_keeps_asyncios_order_but_a_step_after_a_sleep_may_come_later(s
     assert orders == {("a", "b"), ("b", "a")}
 
 
+@pytest.mark.parametrize("strategy", ["dpor", "pct", "random"])
+def test_tasks_woken_by_timers_keep_the_order_of_the_deadlines(strategy):
+    """Two tasks that each sleep 10 us between tries alternate on a real loop (tenacity's
+    ``test_attempt_number_is_correct_for_interleaved_coroutines`` counts on it): a wake-up by a timer
+    may come after other work, not after a timer due later."""
+    seen = set()
+
+    def program():
+        order = []
+
+        async def tries(tag):
+            for _ in range(3):
+                await asyncio.sleep(0.00001)
+                order.append(tag)
+
+        async def main():
+            await asyncio.gather(tries("a"), tries("b"))
+            seen.add("".join(order))
+
+        asyncio.run(main())
+
+    result = interlace.explore(program, executions=50, strategy=strategy, seed=0, races="off")
+    assert result.ok and seen == {"ababab"}, seen
+
+
 def test_the_same_seed_explores_the_same_task_orders():
     a = interlace.explore(check_then_act, executions=100, strategy="pct", seed=3)
     b = interlace.explore(check_then_act, executions=100, strategy="pct", seed=3)

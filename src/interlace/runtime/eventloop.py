@@ -119,10 +119,11 @@ def controlled_loop_class() -> type:
             self._il_sent: dict[int, tuple[Any, tuple]] = {}  # id(handle) -> (handle, happens-before key)
             self._il_busy_turns = 0
             self._il_last: Any = None  # the unit that ran the previous step
-            # id() -> the ready handles that may run later than their place in the queue (see
-            # _il_candidates): a task's next step after it yielded to the loop (``asyncio.sleep(0)``), and
-            # what a timer's firing scheduled, directly or through callbacks of the loop's own (the
-            # wake-up of a task after ``asyncio.sleep(d)``); ``_il_timed``: such a callback is running
+            # id() -> (handle, by a timer) of the ready handles that may run later than their place in
+            # the queue (see _il_candidates): a task's next step after it yielded to the loop
+            # (``asyncio.sleep(0)``), and what a timer's firing scheduled, directly or through callbacks
+            # of the loop's own (the wake-up of a task after ``asyncio.sleep(d)``); ``_il_timed``: such a
+            # callback is running
             self._il_late: dict[int, Any] = {}
             self._il_timed = False
             # id() -> the pending timers that are hang guards (see _guard_timer). A timer leaves the heap
@@ -192,8 +193,10 @@ def controlled_loop_class() -> type:
         def _call_soon(self, callback: Any, args: Any, context: Any) -> Any:
             handle = super()._call_soon(callback, args, context)
             self._il_scheduled(handle)
-            if self._il_timed or self._il_units and self._il_unit_of(handle, None) is self._il_me():
-                self._il_late[id(handle)] = handle  # a timer's effect, or a task's own next step
+            if self._il_timed:
+                self._il_late[id(handle)] = (handle, True)  # a timer's effect
+            elif self._il_units and self._il_unit_of(handle, None) is self._il_me():
+                self._il_late[id(handle)] = (handle, False)  # a task's own next step
             return handle
 
         def call_at(self, when: Any, callback: Any, *args: Any, context: Any = None) -> Any:
@@ -298,8 +301,9 @@ def controlled_loop_class() -> type:
             self._il_last = chosen
             handle = first[chosen]
             ready.remove(handle)
-            late = self._il_late.pop(id(handle), None) is handle
-            self._il_timed = isinstance(handle, asyncio.TimerHandle) or late and chosen is me
+            entry = self._il_late.pop(id(handle), None)
+            timed = entry is not None and entry[0] is handle and entry[1]
+            self._il_timed = isinstance(handle, asyncio.TimerHandle) or timed and chosen is me
             sent = self._il_sent.pop(id(handle), None)
             if sent is not None and sent[0] is handle:
                 if ex.access_observers:
@@ -325,14 +329,22 @@ def controlled_loop_class() -> type:
             (``asyncio.sleep(d)``, a timeout) may run after steps queued behind it: such a wait stands
             for time the program does not control (a backend's reply, a delay), which could have been
             longer; what was queued behind it may run first. No step runs before one queued ahead of
-            it that may not be delayed, and each unit's steps keep their order."""
+            it that may not be delayed, each unit's steps keep their order, and the steps timers woke
+            keep the order of the timers' deadlines (as a thread's timed waits end in that order: two
+            tasks that each sleep 10 us between tries alternate, tenacity's tests count on it)."""
             late = self._il_late
             first: dict[Any, Any] = {}
+            seen: set[Any] = set()
+            timer_seen = False
             for handle in ready:  # up to the first step that may not be delayed: none may pass it
                 unit = self._il_unit_of(handle, me)
-                if unit not in first:
+                entry = late.get(id(handle))
+                kind = entry[1] if entry is not None and entry[0] is handle else None
+                if unit not in seen and not (kind and timer_seen):
                     first[unit] = handle
-                if late.get(id(handle)) is not handle:
+                seen.add(unit)
+                timer_seen = timer_seen or kind is True
+                if kind is None:
                     break
             return first
 

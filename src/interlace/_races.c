@@ -149,6 +149,23 @@ get_attr(PyObject *obj, PyObject *name)
     return PyObject_GetAttr(obj, name); /* (an unset slot: its AttributeError) */
 }
 
+/* det.name for the detector (a RaceDetector): read from its instance dict, where every attribute this
+ * module reads of it lives (no descriptor of its class has these names), without the look-up in its
+ * type's MRO that getattr makes first; a name not there is asked of getattr. */
+static PyObject *
+det_attr(PyObject *det, PyObject *name)
+{
+    PyObject **dictptr = _PyObject_GetDictPtr(det);
+    if (dictptr != NULL && *dictptr != NULL) {
+        PyObject *value = PyDict_GetItemWithError(*dictptr, name);
+        if (value != NULL)
+            return Py_NewRef(value);
+        if (PyErr_Occurred())
+            return NULL;
+    }
+    return get_attr(det, name);
+}
+
 /* obj.name = value */
 static int
 set_attr(PyObject *obj, PyObject *name, PyObject *value)
@@ -191,6 +208,7 @@ typedef struct {
     int count;
     int direct;
     PyObject *fields[16];
+    Py_ssize_t offsets[16]; /* of each field's slot, when ``direct`` */
 } Maker;
 
 static const char *const access_names[] = {"tid", "thread", "kind", "what", "site", "clock", "number", "atomic",
@@ -232,7 +250,8 @@ prepare_maker(Maker *maker)
             Py_DECREF(names);
             return -1;
         }
-        same = found && type_slot_offset(tp, maker->fields[i]) >= 0;
+        maker->offsets[i] = type_slot_offset(tp, maker->fields[i]);
+        same = found && maker->offsets[i] >= 0;
     }
     Py_DECREF(names);
     int post_init = PyObject_HasAttrString((PyObject *)tp, "__post_init__");
@@ -250,12 +269,8 @@ make(Maker *maker, PyObject *const *values)
     PyObject *obj = tp->tp_alloc(tp, 0);
     if (obj == NULL)
         return NULL;
-    for (int i = 0; i < maker->count; i++) {
-        if (set_attr(obj, maker->fields[i], values[i]) < 0) {
-            Py_DECREF(obj);
-            return NULL;
-        }
-    }
+    for (int i = 0; i < maker->count; i++)  /* (a new instance's slots are empty) */
+        *(PyObject **)((char *)obj + maker->offsets[i]) = Py_NewRef(values[i]);
     return obj;
 }
 
@@ -276,6 +291,18 @@ static int
 attr_true(PyObject *obj, PyObject *name)
 {
     PyObject *v = get_attr(obj, name);
+    if (v == NULL)
+        return -1;
+    int r = PyObject_IsTrue(v);
+    Py_DECREF(v);
+    return r;
+}
+
+/* bool(det.name) of the detector (see det_attr): 1, 0, or -1 with an error set */
+static int
+det_true(PyObject *det, PyObject *name)
+{
+    PyObject *v = det_attr(det, name);
     if (v == NULL)
         return -1;
     int r = PyObject_IsTrue(v);
@@ -373,7 +400,7 @@ static PyObject *s_noted;
 static int
 noted_already(PyObject *det, PyObject *access, PyObject *other)
 {
-    PyObject *noted = get_attr(det, s_noted);
+    PyObject *noted = det_attr(det, s_noted);
     if (noted == NULL)
         return -1;
     int r = 0;
@@ -469,6 +496,8 @@ obtain(PyObject *into, PyObject *pub)
     }
     for (Py_ssize_t i = 0; i < n; i++) {
         PyObject *a = PyList_GET_ITEM(into, i), *b = PyList_GET_ITEM(pub, i);
+        if (a == b)
+            continue;  /* (most entries: a clock's entries are shared by its copies) */
         int greater = PyObject_RichCompareBool(b, a, Py_GT);
         if (greater < 0)
             return -1;
@@ -561,7 +590,7 @@ obtain_from(PyObject *loc, PyObject *t_obj, Py_ssize_t t, PyObject *cc)
 static PyObject *
 dict_attr(PyObject *det, PyObject *name)
 {
-    PyObject *d = get_attr(det, name);
+    PyObject *d = det_attr(det, name);
     if (d == NULL)
         return NULL;
     if (!PyDict_CheckExact(d)) {
@@ -653,7 +682,7 @@ not_same_loop(PyObject *ex, PyObject *t, PyObject *u)
 static int
 unreported(PyObject *det, PyObject *current_line, PyObject *line)
 {
-    PyObject *violated = get_attr(det, s_violated);
+    PyObject *violated = det_attr(det, s_violated);
     if (violated == NULL)
         return -1;
     if (!PyDict_Check(violated)) {
@@ -1421,7 +1450,7 @@ races_access(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
     int atomic = PyObject_IsTrue(atomic_obj);
     CHECK_INT(atomic);
 
-    int any_died = attr_true(det, s_died);
+    int any_died = det_true(det, s_died);
     CHECK_INT(any_died);
     if (any_died)
         FALLBACK();  /* _bury first */
@@ -1487,7 +1516,7 @@ races_access(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
     }
     else
         FALLBACK();
-    int is_controlled = attr_true(det, s_controlled);
+    int is_controlled = det_true(det, s_controlled);
     if (is_controlled < 0)
         goto error_key;
     threads = get_attr(ex, s_threads);
@@ -1496,8 +1525,25 @@ races_access(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
     Py_ssize_t units = PyObject_Length(threads);
     if (units < 0)
         goto error_key;
-    if (is_controlled && units == 1)
-        FALLBACK();  /* the only unit so far: only the origin is kept */
+    if (is_controlled && units == 1) {
+        /* the only unit so far: only the origin is kept, and it is kept already unless the object is new */
+        objects = dict_attr(det, s_objects);
+        if (objects == NULL)
+            FALLBACK();
+        known = PyDict_GetItemWithError(objects, oid);
+        if (known == NULL)
+            FALLBACK();  /* _know */
+        Py_INCREF(known);
+        known_tp = get_attr(known, s_tp);
+        tp_id = known_tp ? PyLong_FromVoidPtr(tp) : NULL;
+        int same_type = tp_id ? PyObject_RichCompareBool(known_tp, tp_id, Py_EQ) : -1;
+        if (same_type < 0)
+            goto error_key;
+        if (!same_type)
+            FALLBACK();  /* a new object at the address of one that died: _forget, _know */
+        result = Py_True;
+        goto done_key;
+    }
     PyObject *key_type = (PyObject *)Py_TYPE(owned_key);
     int plain = key_type == g_attr;
     if (!plain) {
@@ -1567,7 +1613,7 @@ races_access(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
     Py_ssize_t t = PyLong_AsSsize_t(t_obj);
     if (t == -1 && PyErr_Occurred())
         goto error_key;
-    clocks = get_attr(det, s_clocks);
+    clocks = det_attr(det, s_clocks);
     if (clocks == NULL)
         goto error_key;
     if (!PyList_CheckExact(clocks) || t < 0 || t >= PyList_GET_SIZE(clocks))
@@ -1740,7 +1786,7 @@ races_access(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
     what = name_obj ? get_attr(location, s_what) : NULL;
     if (what == NULL)
         goto error_key;
-    int with_stacks = attr_true(det, s_stacks);
+    int with_stacks = det_true(det, s_stacks);
     if (with_stacks < 0)
         goto error_key;
     stack = with_stacks ? capture_stack(12) : PyTuple_New(0);
@@ -2001,7 +2047,7 @@ races_sync(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
     }
     PyObject *result = NULL, *t_obj = NULL, *clocks = NULL, *segs = NULL, *count = NULL,
              *table = NULL, *table_key = NULL, *copy = NULL, *watch = NULL;
-    int any_died = attr_true(det, s_died);
+    int any_died = det_true(det, s_died);
     if (any_died < 0)
         goto error;
     if (any_died) {
@@ -2014,7 +2060,7 @@ races_sync(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
     Py_ssize_t t = PyLong_AsSsize_t(t_obj);
     if (t == -1 && PyErr_Occurred())
         goto error;
-    clocks = get_attr(det, s_clocks);
+    clocks = det_attr(det, s_clocks);
     segs = clocks ? dict_attr(det, s_segs) : NULL;
     table = segs ? dict_attr(det, acquire || release ? s_lock_clocks : s_handoff_clocks) : NULL;
     if (table == NULL || !PyList_CheckExact(clocks) || t < 0 || t >= PyList_GET_SIZE(clocks)) {
@@ -2044,7 +2090,7 @@ races_sync(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
             goto error;
     }
     else if (release) {
-        watch = get_attr(det, s_watch);
+        watch = det_attr(det, s_watch);
         if (watch == NULL)
             goto error;
         if (watch != Py_None && entry == NULL) {

@@ -7,10 +7,11 @@
  * access or synchronisation is a common one; otherwise it changes nothing and returns False, and the
  * Python method does all of the work. "Common": no object died since the last event, the location
  * exists already, its key is a plain value, the thread's clock exists (see the FALLBACK() lines below
- * for each case). What is not per-access bookkeeping stays Python and is called from here: the
- * atomicity checks (RaceDetector._atomicity), a race's report (_race), _stale and _BySite.put. So a
- * change to those needs no change here; a change to what access() or sync() do in races.py needs the
- * same change here (tests/test_races_native.py compares the reports of both paths field by field).
+ * for each case). atomicity() is RaceDetector._atomicity, called by access() here and by the Python
+ * method when this module is loaded. What is rare stays Python and is called from here: a race's report
+ * (_race, after the test whether it is noted already), the words of a violation, _use, _same_loop,
+ * _stale. A change to what access(), sync() or _atomicity do in races.py needs the same change here
+ * (tests/test_races_native.py compares the reports of both paths field by field).
  * capture() is detect/stacks.py's capture in C, sharing its caches; access() uses it when the detector
  * keeps every access's stack (interlace run, detect-only mode).
  *
@@ -613,10 +614,14 @@ static PyObject *s_groups, *s_stretch, *s_checks, *s_entries, *s_by_line, *s_rmw
     *s_access, *s_pre, *s_use, *s_saw, *s_key, *s_violated, *s_use_m, *s_read_between, *s_write_between,
     *s_removal_between, *s_overwritten, *s_same_check;
 
-/* The detector's objects live as long as the detector and form no cycle (an Access, a _Check, a list of
- * clock entries refer to none of the program's objects and to nothing that refers back): the cyclic
- * collector need not walk them. Left tracked, they were a third of the detector's time on many new
- * locations (every young collection, and the full ones, walk all of them). */
+/* The detector's objects form no cycle and refer to none of the program's objects: an Access, a _Check,
+ * a list of clock entries, a _Location, a _Known, a _Group, a _BySite and their dicts refer only to each
+ * other downwards (a location to its accesses, a group to its checks), to ints, strings and tuples of
+ * them. So the cyclic collector need not walk them: each is untracked when made here or first seen here
+ * (and a dict again after each insertion, which tracks it again). Left tracked, they were most of the
+ * detector's time on many objects read by many threads: every full collection walked all of them
+ * (850,000 objects, a dict of 100 accesses per location, 1 s a collection, for 100 threads reading a
+ * linked list of 30,000 items). */
 static void
 untrack(PyObject *obj)
 {
@@ -820,6 +825,11 @@ by_site_put(PyObject *site, PyObject *owner, PyObject *value, PyObject *line, in
     }
     if (PyDict_SetItem(group, owner, value) < 0 || PyDict_SetItem(entries, owner, value) < 0)
         goto done;
+    /* (an insertion tracks a dict again) */
+    untrack(site);
+    untrack(group);
+    untrack(entries);
+    untrack(by_line);
     r = 0;
 done:
     Py_DECREF(entries);
@@ -999,8 +1009,10 @@ races_atomicity(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
         goto error;
     }
     group = PyDict_GetItemWithError(groups, key);
-    if (group != NULL)
+    if (group != NULL) {
         Py_INCREF(group);
+        untrack(group);
+    }
     else {
         if (PyErr_Occurred())
             goto error;
@@ -1023,6 +1035,8 @@ races_atomicity(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
             }
             PyObject *known_locations = get_attr(known, s_locations);
             int bad = known_locations == NULL || PyList_Append(known_locations, key) < 0;
+            if (!bad)
+                untrack(known_locations);
             Py_XDECREF(known_locations);
             if (bad)
                 goto error;
@@ -1564,10 +1578,12 @@ races_access(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
     if (location == NULL)
         FALLBACK();  /* PyErr_Occurred: unhashable (Python names the whole); else a new location */
     Py_INCREF(location);
+    untrack(location);
     known = PyDict_GetItemWithError(objects, oid);
     if (known == NULL)
         FALLBACK();
     Py_INCREF(known);
+    untrack(known);
     known_tp = get_attr(known, s_tp);
     if (known_tp == NULL)
         goto error_key;
@@ -1924,12 +1940,8 @@ races_access(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
         if (r < 0)
             goto error_key;
         writes = get_attr(location, s_writes);
-        if (writes == NULL)
+        if (writes == NULL || by_site_put(writes, t_obj, access, line, BY_ACCESS) < 0)
             goto error_key;
-        PyObject *put = PyObject_CallMethodObjArgs(writes, s_put, t_obj, access, line, NULL);
-        if (put == NULL)
-            goto error_key;
-        Py_DECREF(put);
         pub = PyList_GetSlice(cc, 0, PyList_GET_SIZE(cc));
         if (pub == NULL)
             goto error_key;
@@ -1950,6 +1962,7 @@ races_access(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
     else {
         if (PyDict_SetItem(reads, t_obj, access) < 0)
             goto error_key;
+        untrack(reads);  /* (an insertion tracks a dict again) */
     }
     result = Py_True;
 done_key:

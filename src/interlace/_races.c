@@ -89,7 +89,7 @@ str_eq(PyObject *a, PyObject *b)
 
 #define SLOT_OBJECT_EX 16 /* T_OBJECT_EX / Py_T_OBJECT_EX */
 #define SLOT_READONLY 1   /* READONLY / Py_READONLY */
-#define SLOT_CACHE 128
+#define SLOT_CACHE 1024
 
 static struct {
     PyTypeObject *type;

@@ -7,10 +7,11 @@
  * access or synchronisation is a common one; otherwise it changes nothing and returns False, and the
  * Python method does all of the work. "Common": no object died since the last event, the location
  * exists already, its key is a plain value, the thread's clock exists (see the FALLBACK() lines below
- * for each case). What is not per-access bookkeeping stays Python and is called from here: the
- * atomicity checks (RaceDetector._atomicity), a race's report (_race), _stale and _BySite.put. So a
- * change to those needs no change here; a change to what access() or sync() do in races.py needs the
- * same change here (tests/test_races_native.py compares the reports of both paths field by field).
+ * for each case). atomicity() is RaceDetector._atomicity, called by access() here and by the Python
+ * method when this module is loaded. What is rare stays Python and is called from here: a race's report
+ * (_race, after the test whether it is noted already), the words of a violation, _use, _same_loop,
+ * _stale. A change to what access(), sync() or _atomicity do in races.py needs the same change here
+ * (tests/test_races_native.py compares the reports of both paths field by field).
  * capture() is detect/stacks.py's capture in C, sharing its caches; access() uses it when the detector
  * keeps every access's stack (interlace run, detect-only mode).
  *
@@ -88,7 +89,7 @@ str_eq(PyObject *a, PyObject *b)
 
 #define SLOT_OBJECT_EX 16 /* T_OBJECT_EX / Py_T_OBJECT_EX */
 #define SLOT_READONLY 1   /* READONLY / Py_READONLY */
-#define SLOT_CACHE 128
+#define SLOT_CACHE 1024
 
 static struct {
     PyTypeObject *type;
@@ -149,6 +150,23 @@ get_attr(PyObject *obj, PyObject *name)
     return PyObject_GetAttr(obj, name); /* (an unset slot: its AttributeError) */
 }
 
+/* det.name for the detector (a RaceDetector): read from its instance dict, where every attribute this
+ * module reads of it lives (no descriptor of its class has these names), without the look-up in its
+ * type's MRO that getattr makes first; a name not there is asked of getattr. */
+static PyObject *
+det_attr(PyObject *det, PyObject *name)
+{
+    PyObject **dictptr = _PyObject_GetDictPtr(det);
+    if (dictptr != NULL && *dictptr != NULL) {
+        PyObject *value = PyDict_GetItemWithError(*dictptr, name);
+        if (value != NULL)
+            return Py_NewRef(value);
+        if (PyErr_Occurred())
+            return NULL;
+    }
+    return get_attr(det, name);
+}
+
 /* obj.name = value */
 static int
 set_attr(PyObject *obj, PyObject *name, PyObject *value)
@@ -163,6 +181,24 @@ set_attr(PyObject *obj, PyObject *name, PyObject *value)
     return 0;
 }
 
+/* ``op(x.name, y.name)`` */
+static int
+attrs_pair(PyObject *x, PyObject *y, PyObject *name, int (*op)(PyObject *, PyObject *))
+{
+    PyObject *a = get_attr(x, name);
+    if (a == NULL)
+        return -1;
+    PyObject *b = get_attr(y, name);
+    if (b == NULL) {
+        Py_DECREF(a);
+        return -1;
+    }
+    int r = op(a, b);
+    Py_DECREF(a);
+    Py_DECREF(b);
+    return r;
+}
+
 /* A class whose instances this module makes by filling their slots, as its __init__ would: a plain
  * class of races.py (Access, _Step) whose __slots__ are exactly ``fields`` and whose __init__ only
  * stores its arguments in them (a dataclass without __post_init__; setup() checks what it can).
@@ -173,6 +209,7 @@ typedef struct {
     int count;
     int direct;
     PyObject *fields[16];
+    Py_ssize_t offsets[16]; /* of each field's slot, when ``direct`` */
 } Maker;
 
 static const char *const access_names[] = {"tid", "thread", "kind", "what", "site", "clock", "number", "atomic",
@@ -214,7 +251,8 @@ prepare_maker(Maker *maker)
             Py_DECREF(names);
             return -1;
         }
-        same = found && type_slot_offset(tp, maker->fields[i]) >= 0;
+        maker->offsets[i] = type_slot_offset(tp, maker->fields[i]);
+        same = found && maker->offsets[i] >= 0;
     }
     Py_DECREF(names);
     int post_init = PyObject_HasAttrString((PyObject *)tp, "__post_init__");
@@ -232,12 +270,8 @@ make(Maker *maker, PyObject *const *values)
     PyObject *obj = tp->tp_alloc(tp, 0);
     if (obj == NULL)
         return NULL;
-    for (int i = 0; i < maker->count; i++) {
-        if (set_attr(obj, maker->fields[i], values[i]) < 0) {
-            Py_DECREF(obj);
-            return NULL;
-        }
-    }
+    for (int i = 0; i < maker->count; i++)  /* (a new instance's slots are empty) */
+        *(PyObject **)((char *)obj + maker->offsets[i]) = Py_NewRef(values[i]);
     return obj;
 }
 
@@ -258,6 +292,18 @@ static int
 attr_true(PyObject *obj, PyObject *name)
 {
     PyObject *v = get_attr(obj, name);
+    if (v == NULL)
+        return -1;
+    int r = PyObject_IsTrue(v);
+    Py_DECREF(v);
+    return r;
+}
+
+/* bool(det.name) of the detector (see det_attr): 1, 0, or -1 with an error set */
+static int
+det_true(PyObject *det, PyObject *name)
+{
+    PyObject *v = det_attr(det, name);
     if (v == NULL)
         return -1;
     int r = PyObject_IsTrue(v);
@@ -346,9 +392,41 @@ unordered(PyObject *a, PyObject *t, PyObject *cc, int atomic)
     return both < 0 ? -1 : !both;
 }
 
+static PyObject *s_noted;
+
+/* Whether _race would return at once for a note between ``access`` and ``other``: ``previous.line in
+ * self.noted.get(current.line, ())`` (the race is reported already). 1, 0, -1. A race of a line with many
+ * threads (a flag polled, the unlocked read of double-checked locking) is found again by each thread's
+ * first read of each new location: asking it here saves a call of _race each time. */
+static int
+noted_already(PyObject *det, PyObject *access, PyObject *other)
+{
+    PyObject *noted = det_attr(det, s_noted);
+    if (noted == NULL)
+        return -1;
+    int r = 0;
+    if (PyDict_Check(noted)) {
+        PyObject *line = get_attr(access, s_line);
+        PyObject *lines = line ? PyDict_GetItemWithError(noted, line) : NULL;
+        Py_XDECREF(line);
+        if (lines != NULL) {
+            PyObject *other_line = get_attr(other, s_line);
+            r = other_line == NULL ? -1 : PySequence_Contains(lines, other_line);
+            Py_XDECREF(other_line);
+        }
+        else if (PyErr_Occurred())
+            r = -1;
+    }
+    Py_DECREF(noted);
+    return r;
+}
+
 static int
 call_race(PyObject *det, PyObject *ex, PyObject *loc, PyObject *lk, PyObject *access, PyObject *other)
 {
+    int known = noted_already(det, access, other);
+    if (known != 0)
+        return known < 0 ? -1 : 0;
     PyObject *r = PyObject_CallMethodObjArgs(det, s_race, ex, loc, lk, access, other, NULL);
     if (r == NULL)
         return -1;
@@ -419,6 +497,8 @@ obtain(PyObject *into, PyObject *pub)
     }
     for (Py_ssize_t i = 0; i < n; i++) {
         PyObject *a = PyList_GET_ITEM(into, i), *b = PyList_GET_ITEM(pub, i);
+        if (a == b)
+            continue;  /* (most entries: a clock's entries are shared by its copies) */
         int greater = PyObject_RichCompareBool(b, a, Py_GT);
         if (greater < 0)
             return -1;
@@ -511,7 +591,7 @@ obtain_from(PyObject *loc, PyObject *t_obj, Py_ssize_t t, PyObject *cc)
 static PyObject *
 dict_attr(PyObject *det, PyObject *name)
 {
-    PyObject *d = get_attr(det, name);
+    PyObject *d = det_attr(det, name);
     if (d == NULL)
         return NULL;
     if (!PyDict_CheckExact(d)) {
@@ -519,6 +599,837 @@ dict_attr(PyObject *det, PyObject *name)
         return NULL;
     }
     return d;
+}
+
+/* -- RaceDetector._atomicity ------------------------------------------------------------------------
+ * The same statements as races.py's, on the same objects. What is rare stays Python and is called from
+ * here: making a _Group, _use, _same_loop (asked only when everything else says violation) and the
+ * words of each violation (_read_between, _write_between, _removal_between, _overwritten, _same_check). */
+
+static PyObject *g_group_cls, *g_same_loop_fn;  /* setup_atomicity(): _Group, _same_loop */
+static PyObject *g_check_cls;
+static const char *const check_names[] = {"access", "pre", "use", "saw"};
+static Maker make_check = {&g_check_cls, check_names, 4, 0, {NULL}};
+static PyObject *s_groups, *s_stretch, *s_checks, *s_entries, *s_by_line, *s_rmws, *s_uses, *s_serial,
+    *s_access, *s_pre, *s_use, *s_saw, *s_key, *s_violated, *s_use_m, *s_read_between, *s_write_between,
+    *s_removal_between, *s_overwritten, *s_same_check;
+
+/* The detector's objects form no cycle and refer to none of the program's objects: an Access, a _Check,
+ * a list of clock entries, a _Location, a _Known, a _Group, a _BySite and their dicts refer only to each
+ * other downwards (a location to its accesses, a group to its checks), to ints, strings and tuples of
+ * them. So the cyclic collector need not walk them: each is untracked when made here or first seen here
+ * (and a dict again after each insertion, which tracks it again). Left tracked, they were most of the
+ * detector's time on many objects read by many threads: every full collection walked all of them
+ * (850,000 objects, a dict of 100 accesses per location, 1 s a collection, for 100 threads reading a
+ * linked list of 30,000 items). */
+static void
+untrack(PyObject *obj)
+{
+    if (PyObject_IS_GC(obj) && PyObject_GC_IsTracked(obj))
+        PyObject_GC_UnTrack(obj);
+}
+
+/* ``obj.name`` as a long long; 0 on success */
+static int
+ll_attr(PyObject *obj, PyObject *name, long long *out)
+{
+    return attr_ll(obj, name, out);
+}
+
+/* races.py's _conflict(a, b) */
+static int
+conflict(PyObject *a, PyObject *b)
+{
+    if (a == b)
+        return 1;
+    int r = PyObject_RichCompareBool(a, b, Py_EQ);
+    if (r != 0)
+        return r;
+    r = PyObject_RichCompareBool(a, g_whole, Py_EQ);
+    if (r != 0)
+        return r;
+    return PyObject_RichCompareBool(b, g_whole, Py_EQ);
+}
+
+static int
+equal(PyObject *a, PyObject *b)
+{
+    return PyObject_RichCompareBool(a, b, Py_EQ);
+}
+
+/* _conflict(x.key, y.key) of two Accesses, ``x.line == y.line``: 1, 0, -1 */
+#define keys_conflict(x, y) attrs_pair((x), (y), s_key, conflict)
+#define same_line(x, y) attrs_pair((x), (y), s_line, equal)
+
+/* ``a.clock > (clock[u] if u < len(clock) else 0)``, ``u`` the tid (an int object) */
+static int
+after(PyObject *a, PyObject *clock, PyObject *u)
+{
+    long long known, mine;
+    if (ll_attr(a, s_clock, &mine) < 0 || entry_of(clock, u, &known) < 0)
+        return -1;
+    return mine > known;
+}
+
+/* not _same_loop(ex, t, u) */
+static int
+not_same_loop(PyObject *ex, PyObject *t, PyObject *u)
+{
+    PyObject *r = PyObject_CallFunctionObjArgs(g_same_loop_fn, ex, t, u, NULL);
+    if (r == NULL)
+        return -1;
+    int same = PyObject_IsTrue(r);
+    Py_DECREF(r);
+    return same < 0 ? -1 : !same;
+}
+
+/* detector._unreported(current, line): ``line not in self.violated.get(current.line, ())`` */
+static int
+unreported(PyObject *det, PyObject *current_line, PyObject *line)
+{
+    PyObject *violated = det_attr(det, s_violated);
+    if (violated == NULL)
+        return -1;
+    if (!PyDict_Check(violated)) {
+        Py_DECREF(violated);
+        PyErr_SetString(PyExc_TypeError, "the detector's violated must be a dict");
+        return -1;
+    }
+    PyObject *lines = PyDict_GetItemWithError(violated, current_line);
+    int r;
+    if (lines == NULL)
+        r = PyErr_Occurred() ? -1 : 1;
+    else {
+        Py_INCREF(lines);
+        r = PySequence_Contains(lines, line);
+        Py_DECREF(lines);
+        r = r < 0 ? -1 : !r;
+    }
+    Py_DECREF(violated);
+    return r;
+}
+
+/* _kept(check, act, other): act.kind == "delete" and other.kind == "write" and all three keys are _WHOLE */
+static int
+kept(PyObject *check_access, PyObject *act, PyObject *other)
+{
+    PyObject *objs[] = {act, other};
+    PyObject *kinds[] = {s_delete, s_write};
+    for (int i = 0; i < 2; i++) {
+        PyObject *k = get_attr(objs[i], s_kind);
+        if (k == NULL)
+            return -1;
+        int same = str_eq(k, kinds[i]);
+        Py_DECREF(k);
+        if (!same)
+            return 0;
+    }
+    PyObject *all[] = {act, check_access, other};
+    for (int i = 0; i < 3; i++) {
+        PyObject *key = get_attr(all[i], s_key);
+        if (key == NULL)
+            return -1;
+        int whole = PyObject_RichCompareBool(key, g_whole, Py_EQ);
+        Py_DECREF(key);
+        if (whole <= 0)
+            return whole;
+    }
+    return 1;
+}
+
+/* what a _BySite groups an entry under (its line_of): an Access's line, a _Check's access's, an act's */
+enum { BY_ACCESS, BY_CHECK, BY_ACT };
+
+static PyObject *
+line_of(PyObject *entry, int by)
+{
+    if (by == BY_CHECK || by == BY_ACT) {
+        PyObject *inner;
+        if (by == BY_CHECK)
+            inner = get_attr(entry, s_access);
+        else {
+            if (!PyTuple_Check(entry) || PyTuple_GET_SIZE(entry) != 2) {
+                PyErr_SetString(PyExc_TypeError, "an act must be a (check, write) pair");
+                return NULL;
+            }
+            inner = Py_NewRef(PyTuple_GET_ITEM(entry, 1));
+        }
+        if (inner == NULL)
+            return NULL;
+        PyObject *line = get_attr(inner, s_line);
+        Py_DECREF(inner);
+        return line;
+    }
+    return get_attr(entry, s_line);
+}
+
+/* _BySite.put(owner, value, line) on ``site`` (a _BySite), whose line_of is ``by`` */
+static int
+by_site_put(PyObject *site, PyObject *owner, PyObject *value, PyObject *line, int by)
+{
+    PyObject *entries = get_attr(site, s_entries);
+    if (entries == NULL)
+        return -1;
+    PyObject *by_line = get_attr(site, s_by_line);
+    if (by_line == NULL || !PyDict_Check(entries) || !PyDict_Check(by_line)) {
+        if (by_line != NULL)
+            PyErr_SetString(PyExc_TypeError, "a _BySite's entries and by_line must be dicts");
+        Py_DECREF(entries);
+        Py_XDECREF(by_line);
+        return -1;
+    }
+    int r = -1;
+    PyObject *old = PyDict_GetItemWithError(entries, owner);
+    if (old == NULL && PyErr_Occurred())
+        goto done;
+    if (old != NULL) {
+        PyObject *old_line = line_of(old, by);
+        if (old_line == NULL)
+            goto done;
+        int same = PyObject_RichCompareBool(old_line, line, Py_EQ);
+        if (same < 0) {
+            Py_DECREF(old_line);
+            goto done;
+        }
+        if (!same) {
+            PyObject *group = PyDict_GetItemWithError(by_line, old_line);
+            if (group == NULL) {
+                if (!PyErr_Occurred())
+                    PyErr_SetObject(PyExc_KeyError, old_line);
+                Py_DECREF(old_line);
+                goto done;
+            }
+            Py_INCREF(group);
+            int bad = PyDict_DelItem(group, owner) < 0
+                      || (PyDict_GET_SIZE(group) == 0 && PyDict_DelItem(by_line, old_line) < 0);
+            Py_DECREF(group);
+            if (bad) {
+                Py_DECREF(old_line);
+                goto done;
+            }
+        }
+        Py_DECREF(old_line);
+    }
+    PyObject *group = PyDict_GetItemWithError(by_line, line);
+    if (group == NULL) {
+        if (PyErr_Occurred())
+            goto done;
+        PyObject *fresh = PyDict_New();
+        if (fresh == NULL)
+            goto done;
+        int bad = PyDict_SetItem(by_line, line, fresh) < 0;
+        Py_DECREF(fresh);
+        if (bad)
+            goto done;
+        group = fresh;  /* (by_line holds it) */
+    }
+    if (PyDict_SetItem(group, owner, value) < 0 || PyDict_SetItem(entries, owner, value) < 0)
+        goto done;
+    /* (an insertion tracks a dict again) */
+    untrack(site);
+    untrack(group);
+    untrack(entries);
+    untrack(by_line);
+    r = 0;
+done:
+    Py_DECREF(entries);
+    Py_DECREF(by_line);
+    return r;
+}
+
+/* det.<method>(ex, loc, lk, access, a, b): the words of one violation, and its report */
+static int
+report(PyObject *det, PyObject *method, PyObject *ex, PyObject *loc, PyObject *lk, PyObject *access,
+       PyObject *a, PyObject *b)
+{
+    PyObject *args[] = {det, ex, loc, lk, access, a, b};
+    PyObject *r = PyObject_VectorcallMethod(method, args, 7 | PY_VECTORCALL_ARGUMENTS_OFFSET, NULL);
+    if (r == NULL)
+        return -1;
+    Py_DECREF(r);
+    return 0;
+}
+
+/* _owner(t, location), location not None */
+static PyObject *
+owner_of(Py_ssize_t t, PyObject *t_obj, PyObject *location)
+{
+    PyObject *serial = get_attr(location, s_serial);
+    if (serial == NULL)
+        return NULL;
+    PyObject *owner;
+    if (t < 65536) {
+        long long n = PyLong_AsLongLong(serial);
+        if (n == -1 && PyErr_Occurred()) {
+            Py_DECREF(serial);
+            return NULL;
+        }
+        if (n >= 0 && n < ((long long)1 << 46))
+            owner = PyLong_FromLongLong(n << 16 | (long long)t);
+        else {
+            PyObject *sixteen = PyLong_FromLong(16);
+            PyObject *moved = sixteen ? PyNumber_Lshift(serial, sixteen) : NULL;
+            owner = moved ? PyNumber_Or(moved, t_obj) : NULL;
+            Py_XDECREF(sixteen);
+            Py_XDECREF(moved);
+        }
+    }
+    else
+        owner = PyTuple_Pack(2, t_obj, serial);
+    Py_DECREF(serial);
+    return owner;
+}
+
+/* a _Check's access's number */
+static int
+check_number(PyObject *check, long long *out)
+{
+    PyObject *a = get_attr(check, s_access);
+    if (a == NULL)
+        return -1;
+    int r = ll_attr(a, s_number, out);
+    Py_DECREF(a);
+    return r;
+}
+
+/* The scan of the group's read-then-writes (``group.rmws``) for ``access``. A read: another thread read
+ * this at the same line and then wrote it; this read can come between the two (_read_between). A write:
+ * another thread's read-then-write not ordered before it; this write can come between its check and its
+ * act (_write_between). */
+static int
+scan_rmws(PyObject *det, PyObject *ex, PyObject *group, PyObject *location, PyObject *lk, PyObject *access,
+          PyObject *t_obj, PyObject *k, PyObject *aline, PyObject *cc, int write)
+{
+    PyObject *rmws_site = get_attr(group, s_rmws);
+    if (rmws_site == NULL)
+        return -1;
+    PyObject *by_line = get_attr(rmws_site, s_by_line);
+    Py_DECREF(rmws_site);
+    if (by_line == NULL)
+        return -1;
+    int r = -1;
+    Py_ssize_t pos = 0;
+    PyObject *line, *rmws;
+    while (PyDict_Next(by_line, &pos, &line, &rmws)) {
+        Py_INCREF(line);
+        Py_INCREF(rmws);
+        int go = unreported(det, aline, line);
+        Py_ssize_t inner = 0;
+        PyObject *u, *pair;
+        while (go > 0 && PyDict_Next(rmws, &inner, &u, &pair)) {
+            if (!PyTuple_Check(pair) || PyTuple_GET_SIZE(pair) != 2) {
+                PyErr_SetString(PyExc_TypeError, "an act must be a (check, write) pair");
+                go = -1;
+                break;
+            }
+            Py_INCREF(u);
+            Py_INCREF(pair);
+            PyObject *ucheck = PyTuple_GET_ITEM(pair, 0), *uwrite = PyTuple_GET_ITEM(pair, 1);
+            PyObject *ucheck_access = get_attr(ucheck, s_access);
+            int hit = ucheck_access == NULL ? -1 : PyObject_RichCompareBool(u, t_obj, Py_NE);
+            if (hit > 0)  /* a read: at its line; a write: overlapping the other's check */
+                hit = write ? keys_conflict(access, ucheck_access) : same_line(ucheck_access, access);
+            if (hit > 0) {
+                PyObject *wkey = get_attr(uwrite, s_key);
+                hit = wkey == NULL ? -1 : conflict(k, wkey);
+                Py_XDECREF(wkey);
+            }
+            if (hit > 0)
+                hit = after(uwrite, cc, u);
+            if (hit > 0)
+                hit = not_same_loop(ex, t_obj, u);
+            if (hit > 0 && write) {
+                hit = kept(ucheck_access, uwrite, access);
+                hit = hit < 0 ? -1 : !hit;
+            }
+            if (hit > 0)
+                hit = unreported(det, aline, line);
+            if (hit > 0)
+                hit = report(det, write ? s_write_between : s_read_between, ex, location, lk, access, ucheck,
+                             uwrite) < 0 ? -1 : 0;
+            Py_XDECREF(ucheck_access);
+            Py_DECREF(u);
+            Py_DECREF(pair);
+            if (hit < 0)
+                go = -1;
+        }
+        Py_DECREF(line);
+        Py_DECREF(rmws);
+        if (go < 0)
+            goto done;
+    }
+    r = 0;
+done:
+    Py_DECREF(by_line);
+    return r;
+}
+
+/* atomicity(detector, ex, key, location, related, lk, access, cc, write, back_edges, apart): the body of
+ * RaceDetector._atomicity */
+static PyObject *
+races_atomicity(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
+{
+    if (nargs != 11) {
+        PyErr_SetString(PyExc_TypeError, "atomicity() takes 11 arguments");
+        return NULL;
+    }
+    if (g_group_cls == NULL) {
+        PyErr_SetString(PyExc_RuntimeError, "interlace._races.setup_atomicity() was not called");
+        return NULL;
+    }
+    PyObject *det = args[0], *ex = args[1], *key = args[2], *location = args[3], *related = args[4],
+             *lk = args[5], *access = args[6], *cc = args[7];
+    int write = PyObject_IsTrue(args[8]);
+    int apart = PyObject_IsTrue(args[10]);
+    PyObject *back_edges = args[9];
+    if (write < 0 || apart < 0)
+        return NULL;
+    if (!PyList_Check(related) || !PyList_Check(cc)) {
+        PyErr_SetString(PyExc_TypeError, "atomicity(): related and cc must be lists");
+        return NULL;
+    }
+    PyObject *result = NULL;
+    PyObject *t_obj = NULL, *groups = NULL, *group = NULL, *segs_d = NULL, *segs = NULL, *stretches = NULL,
+             *stretch = NULL, *k = NULL, *checks = NULL, *entries = NULL, *owner = NULL, *aline = NULL,
+             *check = NULL, *whole_key = NULL, *whole_owner = NULL, *pre = NULL, *act = NULL, *rmws_site = NULL,
+             *locations = NULL;
+    t_obj = get_attr(access, s_tid);
+    if (t_obj == NULL)
+        goto error;
+    Py_ssize_t t = PyLong_AsSsize_t(t_obj);
+    if (t == -1 && PyErr_Occurred())
+        goto error;
+    groups = dict_attr(det, s_groups);
+    stretches = groups ? dict_attr(det, s_stretch) : NULL;
+    segs_d = stretches ? dict_attr(det, s_segs) : NULL;
+    locations = segs_d ? dict_attr(det, s_locations) : NULL;
+    if (locations == NULL) {
+        if (!PyErr_Occurred())
+            PyErr_SetString(PyExc_TypeError, "the detector's groups, stretch, segs, locations must be dicts");
+        goto error;
+    }
+    group = PyDict_GetItemWithError(groups, key);
+    if (group != NULL) {
+        Py_INCREF(group);
+        untrack(group);
+    }
+    else {
+        if (PyErr_Occurred())
+            goto error;
+        group = PyObject_CallNoArgs(g_group_cls);
+        if (group == NULL || PyDict_SetItem(groups, key, group) < 0)
+            goto error;
+        if (PyTuple_CheckExact(key) && PyTuple_GET_SIZE(key) == 1) {
+            PyObject *objects = dict_attr(det, s_objects);
+            if (objects == NULL) {
+                if (!PyErr_Occurred())
+                    PyErr_SetString(PyExc_TypeError, "the detector's objects must be a dict");
+                goto error;
+            }
+            PyObject *known = PyDict_GetItemWithError(objects, PyTuple_GET_ITEM(key, 0));
+            Py_DECREF(objects);
+            if (known == NULL) {
+                if (!PyErr_Occurred())
+                    PyErr_SetObject(PyExc_KeyError, PyTuple_GET_ITEM(key, 0));
+                goto error;
+            }
+            PyObject *known_locations = get_attr(known, s_locations);
+            int bad = known_locations == NULL || PyList_Append(known_locations, key) < 0;
+            if (!bad)
+                untrack(known_locations);
+            Py_XDECREF(known_locations);
+            if (bad)
+                goto error;
+        }
+    }
+    segs = PyDict_GetItemWithError(segs_d, t_obj);
+    if (segs == NULL) {
+        if (PyErr_Occurred())
+            goto error;
+        segs = PyLong_FromLong(0);
+        if (segs == NULL)
+            goto error;
+    }
+    else
+        Py_INCREF(segs);
+    stretch = PyDict_GetItemWithError(stretches, t_obj);
+    if (stretch == NULL && PyErr_Occurred())
+        goto error;
+    Py_XINCREF(stretch);
+    int fresh = stretch == NULL;
+    if (!fresh) {
+        if (!PyTuple_Check(stretch) || PyTuple_GET_SIZE(stretch) != 4 || !PyList_Check(PyTuple_GET_ITEM(stretch, 3))) {
+            PyErr_SetString(PyExc_TypeError, "a stretch must be (segs, back_edges, first, checks)");
+            goto error;
+        }
+        int same = PyObject_RichCompareBool(PyTuple_GET_ITEM(stretch, 0), segs, Py_EQ);
+        if (same > 0)
+            same = PyObject_RichCompareBool(PyTuple_GET_ITEM(stretch, 1), back_edges, Py_EQ);
+        if (same < 0)
+            goto error;
+        fresh = !same;
+        if (fresh) {
+            PyObject *olds = PyTuple_GET_ITEM(stretch, 3);
+            for (Py_ssize_t i = 0; i < PyList_GET_SIZE(olds); i++) {
+                PyObject *old = PyList_GET_ITEM(olds, i);
+                if (set_attr(old, s_pre, Py_None) < 0 || set_attr(old, s_saw, Py_None) < 0)
+                    goto error;
+            }
+        }
+    }
+    if (fresh) {
+        PyObject *number = get_attr(access, s_number);
+        PyObject *list = number ? PyList_New(0) : NULL;
+        Py_XSETREF(stretch, list ? PyTuple_Pack(4, segs, back_edges, number, list) : NULL);
+        Py_XDECREF(number);
+        Py_XDECREF(list);
+        if (stretch == NULL || PyDict_SetItem(stretches, t_obj, stretch) < 0)
+            goto error;
+    }
+    long long first = PyLong_AsLongLong(PyTuple_GET_ITEM(stretch, 2));
+    if (first == -1 && PyErr_Occurred())
+        goto error;
+    PyObject *stretch_checks = PyTuple_GET_ITEM(stretch, 3);
+    int container = PyTuple_Check(key) && PyTuple_GET_SIZE(key) == 1;
+    k = get_attr(access, s_key);
+    aline = k ? get_attr(access, s_line) : NULL;
+    checks = aline ? get_attr(group, s_checks) : NULL;
+    entries = checks ? get_attr(checks, s_entries) : NULL;
+    if (entries == NULL)
+        goto error;
+    if (!PyDict_Check(entries)) {
+        PyErr_SetString(PyExc_TypeError, "a _BySite's entries must be a dict");
+        goto error;
+    }
+    owner = owner_of(t, t_obj, location);
+    if (owner == NULL)
+        goto error;
+    int k_whole = PyObject_RichCompareBool(k, g_whole, Py_EQ);
+    if (k_whole < 0)
+        goto error;
+    if (!write) {
+        check = PyDict_GetItemWithError(entries, owner);
+        if (check == NULL && PyErr_Occurred())
+            goto error;
+        Py_XINCREF(check);
+        long long number = 0;
+        if (check != NULL && check_number(check, &number) < 0)
+            goto error;
+        if (check == NULL || number < first) {
+            PyObject *w = get_attr(location, s_write);
+            if (w == NULL)
+                goto error;
+            PyObject *saw = Py_None;
+            if (w != Py_None) {
+                PyObject *wt = get_attr(w, s_tid);
+                int other = wt == NULL ? -1 : PyObject_RichCompareBool(wt, t_obj, Py_NE);
+                Py_XDECREF(wt);
+                if (other < 0) {
+                    Py_DECREF(w);
+                    goto error;
+                }
+                if (other)
+                    saw = w;
+            }
+            pre = PyList_GetSlice(cc, 0, PyList_GET_SIZE(cc));
+            if (pre == NULL) {
+                Py_DECREF(w);
+                goto error;
+            }
+            untrack(pre);
+            PyObject *check_args[] = {access, pre, Py_None, saw};
+            Py_XSETREF(check, make(&make_check, check_args));
+            Py_DECREF(w);
+            if (check == NULL)
+                goto error;
+            untrack(check);
+            if (by_site_put(checks, owner, check, aline, BY_CHECK) < 0 || PyList_Append(stretch_checks, check) < 0)
+                goto error;
+            if (container && !k_whole) {
+                whole_key = PyTuple_Pack(2, PyTuple_GET_ITEM(key, 0), g_whole);
+                if (whole_key == NULL)
+                    goto error;
+                PyObject *whole_loc = PyDict_GetItemWithError(locations, whole_key);
+                if (whole_loc == NULL && PyErr_Occurred())
+                    goto error;
+                PyObject *whole = NULL;
+                if (whole_loc != NULL) {
+                    whole_owner = owner_of(t, t_obj, whole_loc);
+                    if (whole_owner == NULL)
+                        goto error;
+                    whole = PyDict_GetItemWithError(entries, whole_owner);
+                    if (whole == NULL && PyErr_Occurred())
+                        goto error;
+                }
+                if (whole != NULL) {
+                    Py_INCREF(whole);
+                    long long n;
+                    int bad = check_number(whole, &n) < 0;
+                    if (!bad && n >= first) {
+                        PyObject *use_args[] = {det, ex, group, location, related, lk, access, whole, args[10]};
+                        PyObject *r = PyObject_VectorcallMethod(s_use_m, use_args,
+                                                                9 | PY_VECTORCALL_ARGUMENTS_OFFSET, NULL);
+                        bad = r == NULL;
+                        Py_XDECREF(r);
+                    }
+                    Py_DECREF(whole);
+                    if (bad)
+                        goto error;
+                }
+            }
+        }
+        else if (container) {
+            PyObject *use_args[] = {det, ex, group, location, related, lk, access, check, args[10]};
+            PyObject *r = PyObject_VectorcallMethod(s_use_m, use_args, 9 | PY_VECTORCALL_ARGUMENTS_OFFSET, NULL);
+            if (r == NULL)
+                goto error;
+            Py_DECREF(r);
+        }
+        if (apart && scan_rmws(det, ex, group, location, lk, access, t_obj, k, aline, cc, 0) < 0)
+            goto error;
+        result = Py_None;
+        goto done;
+    }
+    /* a write */
+    rmws_site = get_attr(group, s_rmws);
+    if (rmws_site == NULL)
+        goto error;
+    if (apart && scan_rmws(det, ex, group, location, lk, access, t_obj, k, aline, cc, 1) < 0)
+        goto error;
+    if (apart && container) {
+        PyObject *akind = get_attr(access, s_kind);
+        if (akind == NULL)
+            goto error;
+        int removal = str_eq(akind, s_delete);
+        Py_DECREF(akind);
+        if (removal) {
+            PyObject *uses = get_attr(group, s_uses);
+            if (uses == NULL)
+                goto error;
+            Py_ssize_t pos = 0;
+            PyObject *u, *ucheck;
+            int hit = 0;
+            while (hit >= 0 && PyDict_Next(uses, &pos, &u, &ucheck)) {
+                Py_INCREF(u);
+                Py_INCREF(ucheck);
+                PyObject *use = get_attr(ucheck, s_use);
+                PyObject *ucheck_access = NULL, *use_line = NULL;
+                hit = use == NULL ? -1 : PyObject_RichCompareBool(u, t_obj, Py_NE);
+                if (hit > 0)
+                    hit = after(use, cc, u);
+                if (hit > 0) {
+                    ucheck_access = get_attr(ucheck, s_access);
+                    hit = ucheck_access == NULL ? -1 : keys_conflict(access, ucheck_access);
+                }
+                if (hit > 0)
+                    hit = keys_conflict(access, use);
+                if (hit > 0)
+                    hit = not_same_loop(ex, t_obj, u);
+                if (hit > 0) {
+                    use_line = get_attr(use, s_line);
+                    hit = use_line == NULL ? -1 : unreported(det, aline, use_line);
+                }
+                if (hit > 0)
+                    hit = report(det, s_removal_between, ex, location, lk, access, ucheck, use) < 0 ? -1 : 0;
+                Py_XDECREF(use);
+                Py_XDECREF(ucheck_access);
+                Py_XDECREF(use_line);
+                Py_DECREF(u);
+                Py_DECREF(ucheck);
+            }
+            Py_DECREF(uses);
+            if (hit < 0)
+                goto error;
+        }
+    }
+    /* this thread's check that this write may act on: its earliest read of the item or of the whole */
+    {
+        PyObject *candidates[2] = {NULL, NULL};
+        PyObject *c0 = PyDict_GetItemWithError(entries, owner);
+        if (c0 == NULL && PyErr_Occurred())
+            goto error;
+        candidates[0] = c0;
+        if (container && !k_whole) {
+            whole_key = PyTuple_Pack(2, PyTuple_GET_ITEM(key, 0), g_whole);
+            if (whole_key == NULL)
+                goto error;
+            PyObject *whole_loc = PyDict_GetItemWithError(locations, whole_key);
+            if (whole_loc == NULL && PyErr_Occurred())
+                goto error;
+            if (whole_loc != NULL) {
+                whole_owner = owner_of(t, t_obj, whole_loc);
+                if (whole_owner == NULL)
+                    goto error;
+                candidates[1] = PyDict_GetItemWithError(entries, whole_owner);
+                if (candidates[1] == NULL && PyErr_Occurred())
+                    goto error;
+            }
+        }
+        long long best = 0;
+        for (int i = 0; i < 2; i++) {
+            long long n;
+            if (candidates[i] == NULL)
+                continue;
+            if (check_number(candidates[i], &n) < 0)
+                goto error;
+            if (n >= first && (check == NULL || n < best)) {
+                Py_XSETREF(check, Py_NewRef(candidates[i]));
+                best = n;
+            }
+        }
+    }
+    if (check == NULL) {
+        result = Py_None;
+        goto done;
+    }
+    pre = get_attr(check, s_pre);
+    if (pre == NULL)
+        goto error;
+    act = PyTuple_Pack(2, check, access);
+    if (act == NULL || by_site_put(rmws_site, t_obj, act, aline, BY_ACT) < 0)
+        goto error;
+    if (!apart) {
+        result = Py_None;
+        goto done;
+    }
+    if (!PyList_Check(pre)) {
+        PyErr_SetString(PyExc_TypeError, "a check's pre must be a list");
+        goto error;
+    }
+    PyObject *check_access = get_attr(check, s_access);
+    if (check_access == NULL)
+        goto error;
+    {
+        int failed = 0;
+        for (Py_ssize_t i = -1; !failed && i < PyList_GET_SIZE(related); i++) {
+            PyObject *loc = i < 0 ? location : PyList_GET_ITEM(related, i);
+            Py_INCREF(loc);
+            PyObject *writes = get_attr(loc, s_writes);
+            PyObject *wl = writes ? get_attr(writes, s_by_line) : NULL;
+            Py_XDECREF(writes);
+            if (wl == NULL) {
+                Py_DECREF(loc);
+                failed = 1;
+                break;
+            }
+            Py_ssize_t pos = 0;
+            PyObject *line, *ws;
+            while (!failed && PyDict_Next(wl, &pos, &line, &ws)) {
+                Py_INCREF(line);
+                Py_INCREF(ws);
+                int go = unreported(det, aline, line);
+                Py_ssize_t inner = 0;
+                PyObject *u, *other;
+                while (go > 0 && PyDict_Next(ws, &inner, &u, &other)) {
+                    Py_INCREF(u);
+                    Py_INCREF(other);
+                    int hit = PyObject_RichCompareBool(u, t_obj, Py_NE);
+                    if (hit > 0)
+                        hit = after(other, pre, u);
+                    if (hit > 0)
+                        hit = keys_conflict(other, check_access);
+                    if (hit > 0)
+                        hit = keys_conflict(other, access);
+                    if (hit > 0)
+                        hit = not_same_loop(ex, t_obj, u);
+                    if (hit > 0) {
+                        hit = kept(check_access, access, other);
+                        hit = hit < 0 ? -1 : !hit;
+                    }
+                    if (hit > 0)
+                        hit = unreported(det, aline, line);
+                    if (hit > 0)
+                        hit = report(det, s_overwritten, ex, loc, lk, access, check, other) < 0 ? -1 : 0;
+                    Py_DECREF(u);
+                    Py_DECREF(other);
+                    if (hit < 0)
+                        go = -1;
+                }
+                Py_DECREF(line);
+                Py_DECREF(ws);
+                if (go < 0)
+                    failed = 1;
+            }
+            Py_DECREF(wl);
+            Py_DECREF(loc);
+        }
+        if (failed) {
+            Py_DECREF(check_access);
+            goto error;
+        }
+    }
+    /* another thread's check at the same line, which this write may follow */
+    {
+        PyObject *cline = get_attr(check_access, s_line);
+        Py_DECREF(check_access);
+        if (cline == NULL)
+            goto error;
+        int go = unreported(det, aline, cline);
+        PyObject *cl = go > 0 ? get_attr(checks, s_by_line) : NULL;
+        PyObject *same_line = NULL;
+        if (cl != NULL) {
+            same_line = PyDict_GetItemWithError(cl, cline);
+            if (same_line == NULL && PyErr_Occurred())
+                go = -1;
+            Py_XINCREF(same_line);
+            Py_DECREF(cl);
+        }
+        else if (go > 0)
+            go = -1;
+        Py_ssize_t pos = 0;
+        PyObject *o, *ucheck;
+        while (go > 0 && same_line != NULL && PyDict_Next(same_line, &pos, &o, &ucheck)) {
+            Py_INCREF(ucheck);
+            PyObject *ua = get_attr(ucheck, s_access);
+            PyObject *u = ua ? get_attr(ua, s_tid) : NULL;
+            int hit = u == NULL ? -1 : PyObject_RichCompareBool(u, t_obj, Py_NE);
+            if (hit > 0)
+                hit = keys_conflict(ua, access);
+            if (hit > 0)
+                hit = after(ua, cc, u);
+            if (hit > 0)
+                hit = not_same_loop(ex, t_obj, u);
+            if (hit > 0)
+                hit = unreported(det, aline, cline);
+            if (hit > 0)
+                hit = report(det, s_same_check, ex, location, lk, access, check, ucheck) < 0 ? -1 : 0;
+            Py_XDECREF(ua);
+            Py_XDECREF(u);
+            Py_DECREF(ucheck);
+            if (hit < 0)
+                go = -1;
+        }
+        Py_XDECREF(same_line);
+        Py_DECREF(cline);
+        if (go < 0)
+            goto error;
+    }
+    result = Py_None;
+    goto done;
+error:
+    result = NULL;
+done:
+    Py_XDECREF(t_obj); Py_XDECREF(groups); Py_XDECREF(group); Py_XDECREF(segs_d); Py_XDECREF(segs);
+    Py_XDECREF(stretches); Py_XDECREF(stretch); Py_XDECREF(k); Py_XDECREF(checks); Py_XDECREF(entries);
+    Py_XDECREF(owner); Py_XDECREF(aline); Py_XDECREF(check); Py_XDECREF(whole_key); Py_XDECREF(whole_owner);
+    Py_XDECREF(pre); Py_XDECREF(act); Py_XDECREF(rmws_site); Py_XDECREF(locations);
+    return Py_XNewRef(result);
+}
+
+/* setup_atomicity(_Group, _Check, _same_loop) of detect/races.py */
+static PyObject *
+races_setup_atomicity(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
+{
+    if (nargs != 3) {
+        PyErr_SetString(PyExc_TypeError, "setup_atomicity() takes 3 arguments");
+        return NULL;
+    }
+    Py_XSETREF(g_group_cls, Py_NewRef(args[0]));
+    Py_XSETREF(g_check_cls, Py_NewRef(args[1]));
+    Py_XSETREF(g_same_loop_fn, Py_NewRef(args[2]));
+    if (prepare_maker(&make_check) < 0)
+        return NULL;
+    Py_RETURN_NONE;
 }
 
 #define FALLBACK(...) do { __VA_ARGS__; if (PyErr_Occurred()) goto error; result = Py_False; goto done; } while (0)
@@ -553,7 +1464,7 @@ races_access(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
     int atomic = PyObject_IsTrue(atomic_obj);
     CHECK_INT(atomic);
 
-    int any_died = attr_true(det, s_died);
+    int any_died = det_true(det, s_died);
     CHECK_INT(any_died);
     if (any_died)
         FALLBACK();  /* _bury first */
@@ -619,7 +1530,7 @@ races_access(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
     }
     else
         FALLBACK();
-    int is_controlled = attr_true(det, s_controlled);
+    int is_controlled = det_true(det, s_controlled);
     if (is_controlled < 0)
         goto error_key;
     threads = get_attr(ex, s_threads);
@@ -628,8 +1539,25 @@ races_access(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
     Py_ssize_t units = PyObject_Length(threads);
     if (units < 0)
         goto error_key;
-    if (is_controlled && units == 1)
-        FALLBACK();  /* the only unit so far: only the origin is kept */
+    if (is_controlled && units == 1) {
+        /* the only unit so far: only the origin is kept, and it is kept already unless the object is new */
+        objects = dict_attr(det, s_objects);
+        if (objects == NULL)
+            FALLBACK();
+        known = PyDict_GetItemWithError(objects, oid);
+        if (known == NULL)
+            FALLBACK();  /* _know */
+        Py_INCREF(known);
+        known_tp = get_attr(known, s_tp);
+        tp_id = known_tp ? PyLong_FromVoidPtr(tp) : NULL;
+        int same_type = tp_id ? PyObject_RichCompareBool(known_tp, tp_id, Py_EQ) : -1;
+        if (same_type < 0)
+            goto error_key;
+        if (!same_type)
+            FALLBACK();  /* a new object at the address of one that died: _forget, _know */
+        result = Py_True;
+        goto done_key;
+    }
     PyObject *key_type = (PyObject *)Py_TYPE(owned_key);
     int plain = key_type == g_attr;
     if (!plain) {
@@ -650,10 +1578,12 @@ races_access(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
     if (location == NULL)
         FALLBACK();  /* PyErr_Occurred: unhashable (Python names the whole); else a new location */
     Py_INCREF(location);
+    untrack(location);
     known = PyDict_GetItemWithError(objects, oid);
     if (known == NULL)
         FALLBACK();
     Py_INCREF(known);
+    untrack(known);
     known_tp = get_attr(known, s_tp);
     if (known_tp == NULL)
         goto error_key;
@@ -699,7 +1629,7 @@ races_access(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
     Py_ssize_t t = PyLong_AsSsize_t(t_obj);
     if (t == -1 && PyErr_Occurred())
         goto error_key;
-    clocks = get_attr(det, s_clocks);
+    clocks = det_attr(det, s_clocks);
     if (clocks == NULL)
         goto error_key;
     if (!PyList_CheckExact(clocks) || t < 0 || t >= PyList_GET_SIZE(clocks))
@@ -858,6 +1788,7 @@ races_access(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
                 PyObject *step = make(&make_step, step_args);
                 if (step == NULL)
                     goto error_key;
+                untrack(step);
                 int r = PyDict_SetItem(last, t_obj, step);
                 Py_DECREF(step);
                 if (r < 0)
@@ -871,7 +1802,7 @@ races_access(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
     what = name_obj ? get_attr(location, s_what) : NULL;
     if (what == NULL)
         goto error_key;
-    int with_stacks = attr_true(det, s_stacks);
+    int with_stacks = det_true(det, s_stacks);
     if (with_stacks < 0)
         goto error_key;
     stack = with_stacks ? capture_stack(12) : PyTuple_New(0);
@@ -887,6 +1818,7 @@ races_access(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
     }
     if (access == NULL)
         goto error_key;
+    untrack(access);
     if (PyDict_SetItem(last, t_obj, access) < 0)
         goto error_key;
     if (check(det, ex, location, lk, access, t_obj, cc, atomic, write) < 0)
@@ -985,8 +1917,7 @@ races_access(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
     {
         PyObject *atomicity_args[] = {det, ex, group, location, related, lk, access, cc,
                                       write ? Py_True : Py_False, back_edges, apart};
-        PyObject *r = PyObject_VectorcallMethod(s_atomicity, atomicity_args,
-                                                11 | PY_VECTORCALL_ARGUMENTS_OFFSET, NULL);
+        PyObject *r = races_atomicity(module, atomicity_args, 11);
         if (r == NULL)
             goto error_key;
         Py_DECREF(r);
@@ -1009,14 +1940,13 @@ races_access(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
         if (r < 0)
             goto error_key;
         writes = get_attr(location, s_writes);
-        if (writes == NULL)
+        if (writes == NULL || by_site_put(writes, t_obj, access, line, BY_ACCESS) < 0)
             goto error_key;
-        PyObject *put = PyObject_CallMethodObjArgs(writes, s_put, t_obj, access, line, NULL);
-        if (put == NULL)
-            goto error_key;
-        Py_DECREF(put);
         pub = PyList_GetSlice(cc, 0, PyList_GET_SIZE(cc));
-        if (pub == NULL || set_attr(location, s_pub, pub) < 0)
+        if (pub == NULL)
+            goto error_key;
+        untrack(pub);
+        if (set_attr(location, s_pub, pub) < 0)
             goto error_key;
         zero = PyLong_FromLong(0);
         if (zero == NULL || set_attr(location, s_obtained, zero) < 0)
@@ -1032,6 +1962,7 @@ races_access(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
     else {
         if (PyDict_SetItem(reads, t_obj, access) < 0)
             goto error_key;
+        untrack(reads);  /* (an insertion tracks a dict again) */
     }
     result = Py_True;
 done_key:
@@ -1078,18 +2009,7 @@ copy_clock(PyObject *c)
 static int
 join_clock(PyObject *into, PyObject *other)
 {
-    PyObject *a = get_attr(into, s_c);
-    if (a == NULL)
-        return -1;
-    PyObject *b = get_attr(other, s_c);
-    if (b == NULL) {
-        Py_DECREF(a);
-        return -1;
-    }
-    int r = obtain(a, b);
-    Py_DECREF(a);
-    Py_DECREF(b);
-    return r;
+    return attrs_pair(into, other, s_c, obtain);
 }
 
 /* VectorClock.tick(t) */
@@ -1140,7 +2060,7 @@ races_sync(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
     }
     PyObject *result = NULL, *t_obj = NULL, *clocks = NULL, *segs = NULL, *count = NULL,
              *table = NULL, *table_key = NULL, *copy = NULL, *watch = NULL;
-    int any_died = attr_true(det, s_died);
+    int any_died = det_true(det, s_died);
     if (any_died < 0)
         goto error;
     if (any_died) {
@@ -1153,7 +2073,7 @@ races_sync(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
     Py_ssize_t t = PyLong_AsSsize_t(t_obj);
     if (t == -1 && PyErr_Occurred())
         goto error;
-    clocks = get_attr(det, s_clocks);
+    clocks = det_attr(det, s_clocks);
     segs = clocks ? dict_attr(det, s_segs) : NULL;
     table = segs ? dict_attr(det, acquire || release ? s_lock_clocks : s_handoff_clocks) : NULL;
     if (table == NULL || !PyList_CheckExact(clocks) || t < 0 || t >= PyList_GET_SIZE(clocks)) {
@@ -1183,7 +2103,7 @@ races_sync(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
             goto error;
     }
     else if (release) {
-        watch = get_attr(det, s_watch);
+        watch = det_attr(det, s_watch);
         if (watch == NULL)
             goto error;
         if (watch != Py_None && entry == NULL) {
@@ -1378,6 +2298,11 @@ static PyMethodDef races_methods[] = {
      "capture(depth=12): detect.stacks.capture in C (the caller's stack, without interlace's frames)"},
     {"setup_stacks", (PyCFunction)(void (*)(void))races_setup_stacks, METH_FASTCALL,
      "setup_stacks(_infos, _stacks, _info): detect/stacks.py's caches this module's capture() shares"},
+    {"atomicity", (PyCFunction)(void (*)(void))races_atomicity, METH_FASTCALL,
+     "atomicity(detector, ex, key, location, related, lk, access, cc, write, back_edges, apart): "
+     "RaceDetector._atomicity's work"},
+    {"setup_atomicity", (PyCFunction)(void (*)(void))races_setup_atomicity, METH_FASTCALL,
+     "setup_atomicity(_Group, _Check, _same_loop): the classes and function of detect/races.py atomicity() uses"},
     {"setup", (PyCFunction)(void (*)(void))races_setup, METH_FASTCALL,
      "setup(...): the module-level objects of detect/races.py this module works with"},
     {NULL, NULL, 0, NULL},
@@ -1408,6 +2333,12 @@ PyInit__races(void)
         {&s_add, "add"}, {&s_acquire, "acquire"}, {&s_try_acquire, "try-acquire"},
         {&s_release, "release"}, {&s_signal, "signal"}, {&s_wait, "wait"}, {&s_delete, "delete"},
         {&s_access_number, "access_number"}, {&s_gil_clock, "gil_clock"}, {&s_back_edge_count, "back_edge_count"},
+        {&s_noted, "noted"}, {&s_groups, "groups"}, {&s_stretch, "stretch"}, {&s_checks, "checks"}, {&s_entries, "entries"},
+        {&s_by_line, "by_line"}, {&s_rmws, "rmws"}, {&s_uses, "uses"}, {&s_serial, "serial"},
+        {&s_access, "access"}, {&s_pre, "pre"}, {&s_use, "use"}, {&s_saw, "saw"}, {&s_key, "key"},
+        {&s_violated, "violated"}, {&s_use_m, "_use"}, {&s_read_between, "_read_between"},
+        {&s_write_between, "_write_between"}, {&s_removal_between, "_removal_between"},
+        {&s_overwritten, "_overwritten"}, {&s_same_check, "_same_check"},
     };
     for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
         *names[i].slot = PyUnicode_InternFromString(names[i].text);
@@ -1418,7 +2349,7 @@ PyInit__races(void)
     if (m == NULL)
         return NULL;
     /* the interface version detect/races.py expects (its NATIVE_API) */
-    if (PyModule_AddIntConstant(m, "API", 1) < 0) {
+    if (PyModule_AddIntConstant(m, "API", 2) < 0) {
         Py_DECREF(m);
         return NULL;
     }

@@ -502,7 +502,7 @@ def _conflict(a: Any, b: Any) -> bool:
 
 
 #: the interface version of interlace._races this code expects (its ``API`` constant)
-NATIVE_API = 1
+NATIVE_API = 2
 
 
 def _load_native() -> Any:
@@ -518,6 +518,7 @@ def _load_native() -> Any:
     if getattr(_races, "API", None) != NATIVE_API:
         return None
     _races.setup(_TYPES, _LINES, _line, Access, _Step, _Attr, _VALUE_KEYS, VectorClock, _WHOLE)
+    _races.setup_atomicity(_Group, _Check, _same_loop)
     share_caches(_races)
     return _races
 
@@ -854,6 +855,9 @@ class RaceDetector:
         relies on the check (``if k in d: return d[k]``) is violated by a removal (:meth:`_use`).
         ``apart``: see :func:`_apart` (False: only the checks and acts are kept).
         """
+        if _native is not None:  # the same work in C (interlace._races mirrors this method: change both)
+            _native.atomicity(self, ex, key, location, related, lk, access, cc, write, back_edges, apart)
+            return
         t = access.tid
         group = self.groups.get(key)
         if group is None:
@@ -895,10 +899,7 @@ class RaceDetector:
                             and uwrite.clock > (cc[u] if u < len(cc) else 0)
                             and not _same_loop(ex, t, u)
                             and self._unreported(access, line)):
-                        self._violation(ex, location, lk, access, uwrite, _kind_of(ucheck.access, uwrite),
-                                        f"{uwrite.who} read this at {_loc(ucheck.access.site)} and then "
-                                        f"wrote it at {_loc(uwrite.site)}; the same read by {access.who} "
-                                        "can come between the two")
+                        self._read_between(ex, location, lk, access, ucheck, uwrite)
             return
         for line, rmws in group.rmws.by_line.items() if apart else ():
             if not self._unreported(access, line):
@@ -910,10 +911,7 @@ class RaceDetector:
                         and _conflict(k, ucheck.access.key) and _conflict(k, uwrite.key)
                         and not _same_loop(ex, t, u) and not _kept(ucheck.access, uwrite, access)
                         and self._unreported(access, line)):
-                    self._violation(ex, location, lk, access, uwrite, "lost update",
-                                    f"this write can come between {uwrite.who}'s read at "
-                                    f"{_loc(ucheck.access.site)} and its write at {_loc(uwrite.site)}, which "
-                                    "then overwrites it")
+                    self._write_between(ex, location, lk, access, ucheck, uwrite)
         if apart and container and access.kind == "delete":
             for u, ucheck in group.uses.items():
                 use = ucheck.use
@@ -922,9 +920,7 @@ class RaceDetector:
                         and _conflict(k, ucheck.access.key) and _conflict(k, use.key)
                         and not _same_loop(ex, t, u)
                         and self._unreported(access, use.line)):
-                    self._violation(ex, location, lk, access, use, "check-then-act",
-                                    f"this write can come between {use.who}'s check at "
-                                    f"{_loc(ucheck.access.site)} and its use at {_loc(use.site)}")
+                    self._removal_between(ex, location, lk, access, ucheck, use)
         # this thread's check that this write may act on: its earliest read of the item or of the whole
         check = None
         # a container's whole has a location of its own (an item's check and the whole's are one group's)
@@ -948,10 +944,7 @@ class RaceDetector:
                             and _conflict(other.key, check.access.key) and _conflict(other.key, k)
                             and not _same_loop(ex, t, u) and not _kept(check.access, access, other)
                             and self._unreported(access, line)):
-                        self._violation(ex, loc, lk, access, other, "lost update",
-                                        f"{other.who}'s write at {_loc(other.site)} can come between "
-                                        f"{access.who}'s read at {_loc(check.access.site)} and this "
-                                        "write, which then overwrites it")
+                        self._overwritten(ex, loc, lk, access, check, other)
         line = check.access.line  # another thread's check at the same line, which this write may follow
         if self._unreported(access, line):
             for ucheck in checks.by_line.get(line, {}).values():
@@ -960,9 +953,42 @@ class RaceDetector:
                         and ucheck.access.clock > (cc[u] if u < len(cc) else 0)
                         and not _same_loop(ex, t, u)
                         and self._unreported(access, line)):
-                    self._violation(ex, location, lk, access, ucheck.access, _kind_of(check.access, access),
-                                    f"{access.who} read this at {_loc(check.access.site)} and then wrote it "
-                                    f"here; the same read by {ucheck.access.who} can come between the two")
+                    self._same_check(ex, location, lk, access, check, ucheck)
+
+    # -- the atomicity violations _atomicity finds (interlace._races calls these too: one text) --------
+
+    def _read_between(self, ex: Any, location: _Location, lk: tuple, access: Access, ucheck: _Check,
+                      uwrite: Access) -> None:
+        self._violation(ex, location, lk, access, uwrite, _kind_of(ucheck.access, uwrite),
+                        f"{uwrite.who} read this at {_loc(ucheck.access.site)} and then "
+                        f"wrote it at {_loc(uwrite.site)}; the same read by {access.who} "
+                        "can come between the two")
+
+    def _write_between(self, ex: Any, location: _Location, lk: tuple, access: Access, ucheck: _Check,
+                       uwrite: Access) -> None:
+        self._violation(ex, location, lk, access, uwrite, "lost update",
+                        f"this write can come between {uwrite.who}'s read at "
+                        f"{_loc(ucheck.access.site)} and its write at {_loc(uwrite.site)}, which "
+                        "then overwrites it")
+
+    def _removal_between(self, ex: Any, location: _Location, lk: tuple, access: Access, ucheck: _Check,
+                         use: Access) -> None:
+        self._violation(ex, location, lk, access, use, "check-then-act",
+                        f"this write can come between {use.who}'s check at "
+                        f"{_loc(ucheck.access.site)} and its use at {_loc(use.site)}")
+
+    def _overwritten(self, ex: Any, loc: _Location, lk: tuple, access: Access, check: _Check,
+                     other: Access) -> None:
+        self._violation(ex, loc, lk, access, other, "lost update",
+                        f"{other.who}'s write at {_loc(other.site)} can come between "
+                        f"{access.who}'s read at {_loc(check.access.site)} and this "
+                        "write, which then overwrites it")
+
+    def _same_check(self, ex: Any, location: _Location, lk: tuple, access: Access, check: _Check,
+                    ucheck: _Check) -> None:
+        self._violation(ex, location, lk, access, ucheck.access, _kind_of(check.access, access),
+                        f"{access.who} read this at {_loc(check.access.site)} and then wrote it "
+                        f"here; the same read by {ucheck.access.who} can come between the two")
 
     def _use(self, ex: Any, group: _Group, location: _Location, related: list[_Location], lk: tuple,
              access: Access, check: _Check, apart: bool) -> None:

@@ -18,7 +18,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from . import eventloop, handoffs, hooks
+from . import eventloop, handoffs, hooks, outside
 from .locks import ControlledLock, ControlledRLock, _tell
 from .state import FINISHED, SLEEP
 
@@ -117,6 +117,8 @@ def Lock() -> Any:  # noqa: N802 - stands in for threading.Lock
     ex, me = _managed()
     if me is None:
         return _real_allocate_lock()
+    if outside.for_machinery(sys._getframe(1), _STDLIB_SYNC_FILES):
+        return outside.OutsideLock()
     owner, internal = _internal_owner(sys._getframe(1))
     if owner is not None:
         _adopt_copies(sys._getframe(1))
@@ -151,7 +153,11 @@ def _allocate_lock() -> Any:
         return _real_allocate_lock()
     frame = sys._getframe(1)
     if frame.f_code.co_name != "__init__":
+        if outside.waits_outside(frame.f_locals.get("self")):
+            return outside.OutsideLock()  # a waiter of the machinery's Condition: released by its threads
         return ControlledLock("Condition waiter", tracked=False)
+    if outside.for_machinery(frame, _STDLIB_SYNC_FILES):
+        return outside.OutsideLock()
     owner, internal = _internal_owner(frame)
     return ControlledLock(_lock_label(owner or "_RLock", me), internal=internal)
 
@@ -160,6 +166,8 @@ def RLock(*args: Any, **kwargs: Any) -> Any:  # noqa: N802 - stands in for threa
     ex, me = _managed()
     if me is None:
         return _real_rlock_factory(*args, **kwargs)
+    if outside.for_machinery(sys._getframe(1), _STDLIB_SYNC_FILES):
+        return outside.OutsideRLock()
     owner, internal = _internal_owner(sys._getframe(1))
     if owner is not None:
         _adopt_copies(sys._getframe(1))
@@ -170,7 +178,9 @@ def RLock(*args: Any, **kwargs: Any) -> Any:  # noqa: N802 - stands in for threa
 
 def SimpleQueue() -> Any:  # noqa: N802 - stands in for queue.SimpleQueue
     ex, me = _managed()
-    return queue._PySimpleQueue() if me is not None else _real_simple_queue()
+    if me is None or outside.for_machinery(sys._getframe(1), _STDLIB_SYNC_FILES):
+        return _real_simple_queue()
+    return queue._PySimpleQueue()
 
 
 # -- virtual clock -----------------------------------------------------------------------------------
@@ -230,6 +240,8 @@ time_.__name__ = "time"
 
 def _start(self: threading.Thread) -> None:
     ex, me = _managed()
+    if me is not None and outside.mark_thread(self, sys._getframe(1), _STDLIB_SYNC_FILES):
+        return _real_start(self)  # the machinery's thread: a real one, outside the execution
     if me is not None and self._initialized and not isinstance(_event_lock(self._started), ControlledLock):
         self._started = threading.Event()  # created outside the execution: make it controllable
     _real_start(self)
@@ -271,7 +283,7 @@ def _event_lock(event: Any) -> Any:
 def _start_new_thread(function: Any, args: tuple = (), kwargs: dict | None = None) -> int:
     ex, me = _managed()
     thread = getattr(function, "__self__", None)
-    if me is None or not isinstance(thread, threading.Thread):
+    if me is None or not isinstance(thread, threading.Thread) or outside.is_machinery_thread(thread):
         return _real_start_new_thread(function, args, kwargs or {})
     ex.classifier.adopt_thread(thread)
     ex.spawn(thread, lambda boot: _real_start_new_thread(boot, (function,)))
@@ -281,7 +293,7 @@ def _start_new_thread(function: Any, args: tuple = (), kwargs: dict | None = Non
 def _start_joinable_thread(function: Any, handle: Any = None, daemon: bool = True) -> Any:
     ex, me = _managed()
     thread = getattr(function, "__self__", None)
-    if me is None or not isinstance(thread, threading.Thread):
+    if me is None or not isinstance(thread, threading.Thread) or outside.is_machinery_thread(thread):
         return _real_start_joinable(function, handle=handle, daemon=daemon)
     ex.classifier.adopt_thread(thread)
     result: list = []
@@ -422,6 +434,17 @@ def _ordered_pool_init(original: Callable[..., None]) -> Callable[..., None]:
     return __init__
 
 
+def _outside_waiters(original: Callable[..., Any]) -> Callable[..., Any]:
+    def _create_and_install_waiters(fs: Any, return_when: Any) -> Any:
+        if any(outside.waits_outside(getattr(f, "_condition", None)) for f in fs):
+            with outside.making():
+                return original(fs, return_when)
+        return original(fs, return_when)
+
+    _create_and_install_waiters.__wrapped__ = original  # type: ignore[attr-defined]
+    return _create_and_install_waiters
+
+
 # -- installation ----------------------------------------------------------------------------------------
 
 
@@ -502,9 +525,31 @@ class RuntimePatches:
         self._set(cf_thread, "_global_shutdown_lock", cf_thread._global_shutdown_lock)
         handoffs.install(self._set)
         eventloop.install(self._set)
+        self._install_machinery()
         pool = cf_thread.ThreadPoolExecutor
         self._set(pool, "__init__", _ordered_pool_init(pool.__init__))
         return self
+
+    def _install_machinery(self) -> None:
+        """multiprocessing's machinery runs outside the execution (see runtime/outside.py): its modules
+        keep the real clock and sleep, and the waiters that ``concurrent.futures.wait``/``as_completed``
+        install on the futures of a ``ProcessPoolExecutor`` are real, like those futures' own locks."""
+        import importlib
+
+        real_time = outside.real_time({
+            "sleep": _real_sleep, "time": _real_time, "time_ns": _real_time_ns, "monotonic": _real_monotonic,
+            "monotonic_ns": _real_monotonic_ns, "perf_counter": _real_perf_counter,
+            "perf_counter_ns": _real_perf_counter_ns})
+        for name in outside.TIMED_MODULES:
+            try:  # imported now, so that a pool made by the code under test finds them patched
+                module = sys.modules.get(name) or importlib.import_module(name)
+            except ImportError:  # no process-shared semaphores on this platform
+                continue
+            self._set(vars(module), "time", real_time)
+        import concurrent.futures._base as cf_base
+
+        self._set(cf_base, "_create_and_install_waiters",
+                  _outside_waiters(cf_base._create_and_install_waiters))
 
     def refresh(self) -> None:
         """Fresh per-execution state: thread names count from 1, module-level locks are free."""

@@ -28,11 +28,10 @@ import select
 import selectors
 import socket
 import subprocess
-import sys
 from collections.abc import Callable
 from typing import Any
 
-from . import hooks, outside
+from . import hooks
 from .calls import schedule_like
 from .state import BLOCKED, RUNNABLE, Abort
 
@@ -166,14 +165,14 @@ def _socket_reader(name: str, original: Callable) -> Callable:
 
 def _read(fd: int, n: int) -> bytes:
     ex, me = _caller()
-    if me is not None and not outside.called_from_machinery(sys._getframe(1)):
+    if me is not None:
         wait_until_ready(ex, me, _readable(fd), f"os.read of fd {fd}")
     return _real_read(fd, n)
 
 
 def _select(rlist: Any, wlist: Any, xlist: Any, timeout: float | None = None) -> Any:
     ex, me = _caller()
-    if me is None or outside.called_from_machinery(sys._getframe(1)):
+    if me is None:
         return _real_select(rlist, wlist, xlist, timeout)
     lists = (list(rlist), list(wlist), list(xlist))
 
@@ -192,7 +191,7 @@ def _selector_select(original: Callable) -> Callable:
     with a zero timeout returns the ready events, so waiting is the same as for the calls above."""
     def select_(self: Any, timeout: float | None = None) -> Any:
         ex, me = _caller()
-        if me is None or outside.called_from_machinery(sys._getframe(1)):
+        if me is None:
             return original(self, timeout)
         found: list = [[]]
 

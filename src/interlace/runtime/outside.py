@@ -94,13 +94,6 @@ def mark_thread(thread: threading.Thread, frame: Any, sync_files: frozenset) -> 
     return False
 
 
-def called_from_machinery(frame: Any) -> bool:
-    """Whether the blocking call whose caller is ``frame`` is made by the machinery's code (a
-    ``Connection`` reading its pipe, ``multiprocessing.connection.wait``): it runs as it would without
-    interlace, on the wall clock, whoever calls it."""
-    return frame is not None and is_machinery_file(frame.f_code.co_filename)
-
-
 def is_machinery_thread(thread: Any) -> bool:
     return thread in _threads
 

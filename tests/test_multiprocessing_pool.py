@@ -18,7 +18,7 @@ import re
 import threading
 
 import pytest
-from test_pytest_plugin import inner, run, summary_lines  # noqa: F401 - the pytester fixture, and its helpers
+import test_pytest_plugin
 
 import interlace
 
@@ -269,13 +269,17 @@ def test_pool_and_threads():
 '''
 
 
-def test_a_pool_in_a_test_passes_under_the_pytest_plugin_with_the_same_summary_twice(inner):
-    inner.makepyfile(test_pools=PLUGIN_TESTS)
+inner_pytester = test_pytest_plugin.inner  # pytester running the plugin as installed (a fixture)
+
+
+def test_a_pool_in_a_test_passes_under_the_pytest_plugin_with_the_same_summary_twice(inner_pytester):
+    inner_pytester.makepyfile(test_pools=PLUGIN_TESTS)
     lines = []
     for _ in range(2):
-        result = run(inner, "--interlace", "--interlace-executions", "5", "--interlace-seed", "1")
+        result = test_pytest_plugin.run(inner_pytester, "--interlace", "--interlace-executions", "5",
+                                        "--interlace-seed", "1")
         result.assert_outcomes(passed=1)
-        line = summary_lines(result)["test_pools.py::test_pool_and_threads"]
+        line = test_pytest_plugin.summary_lines(result)["test_pools.py::test_pool_and_threads"]
         lines.append(re.sub(r"\d+\.\d+s", "<time>", line))
     assert lines[0] == lines[1]
     assert lines[0].startswith("test_pools.py::test_pool_and_threads: 5 executions, ") and lines[0].endswith("[ok]")

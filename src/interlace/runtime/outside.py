@@ -41,7 +41,8 @@ _real_rlock = _thread.RLock
 
 #: the threads :func:`mark_thread` found to be the machinery's (started as real, unmanaged threads)
 _threads: weakref.WeakSet = weakref.WeakSet()
-_local = threading.local()
+#: the threads inside a :class:`making` block (a set, not a thread-local: empty, it costs one truth test)
+_making: set[int] = set()
 
 
 def is_machinery_file(filename: str) -> bool:
@@ -64,7 +65,7 @@ def _thread_pool(obj: Any) -> bool:
 
 def for_machinery(frame: Any, sync_files: frozenset) -> bool:
     """Whether what is being made at ``frame`` (a factory's caller) is made for the machinery."""
-    if getattr(_local, "making", False):
+    if _making and _thread.get_ident() in _making:
         return True
     while frame is not None and frame.f_code.co_filename in sync_files:
         frame = frame.f_back
@@ -79,11 +80,13 @@ class making:  # noqa: N801 - used as a context manager, like a function
     ``concurrent.futures.wait``/``as_completed`` install on a ``ProcessPoolExecutor``'s futures)."""
 
     def __enter__(self) -> None:
-        self._saved = getattr(_local, "making", False)
-        _local.making = True
+        self._ident = _thread.get_ident()
+        self._nested = self._ident in _making
+        _making.add(self._ident)
 
     def __exit__(self, *exc: Any) -> None:
-        _local.making = self._saved
+        if not self._nested:
+            _making.discard(self._ident)
 
 
 def mark_thread(thread: threading.Thread, frame: Any, sync_files: frozenset) -> bool:

@@ -29,6 +29,7 @@ from typing import Any
 
 from ..runtime import hooks
 from ..runtime.calls import schedule_like
+from ..runtime.outside import is_machinery_file
 from ..runtime.state import RUNNABLE, Abort, Failure
 
 RECORD = "record"
@@ -256,7 +257,9 @@ def interlace_calling(depth: int = 1) -> bool:
     """Whether interlace's own code (its instrumentation cache, the replay's debugger) is behind this
     call rather than the program: the nearest caller that is neither the standard library nor the
     runtime's hooks. Such calls read files and the environment in managed threads, but they are not the
-    program's inputs and do not happen the same way from one run to the next."""
+    program's inputs and do not happen the same way from one run to the next. Nor are those of
+    multiprocessing's machinery, which runs outside the scheduler (runtime/outside.py): it compares
+    ``os.getpid()`` with the pid it saw to tell a forked child, so a replayed pid broke ``Process.join``."""
     frame = sys._getframe(depth + 1)
     while frame is not None:
         filename = frame.f_code.co_filename
@@ -265,6 +268,8 @@ def interlace_calling(depth: int = 1) -> bool:
                 return True
         elif not (filename.startswith(_STDLIB) or filename.startswith("<frozen")):
             return False
+        elif is_machinery_file(filename):
+            return True
         frame = frame.f_back
     return False
 

@@ -70,7 +70,7 @@ class Channel:
         if ex is None:
             return None, None
         me = ex.me()
-        if me is None or me.tid in self.busy:
+        if me is None or me.tid in self.busy or machinery_calling():
             return None, None
         return ex, me
 
@@ -251,6 +251,23 @@ _MISSING: Any = object()
 _PACKAGE = os.path.dirname(os.path.dirname(os.path.abspath(__file__))) + os.sep
 _TRANSPARENT = (os.path.join(_PACKAGE, "inputs") + os.sep, os.path.join(_PACKAGE, "runtime") + os.sep)
 _STDLIB = os.path.dirname(os.__file__) + os.sep
+
+
+def machinery_calling() -> bool:
+    """Whether multiprocessing's machinery (runtime/outside.py) is behind this call: the nearest frame
+    that is neither interlace's inputs and runtime nor the standard library is, or the walk meets a
+    frame of the machinery first (a forkserver's socket, a spawned child's preparation data)."""
+    frame = sys._getframe(2)
+    while frame is not None:
+        filename = frame.f_code.co_filename
+        if filename.startswith(_TRANSPARENT):
+            pass
+        elif not (filename.startswith(_STDLIB) or filename.startswith("<frozen")):
+            return False
+        elif is_machinery_file(filename):
+            return True
+        frame = frame.f_back
+    return False
 
 
 def interlace_calling(depth: int = 1) -> bool:

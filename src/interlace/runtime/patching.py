@@ -118,7 +118,7 @@ def Lock() -> Any:  # noqa: N802 - stands in for threading.Lock
     if me is None:
         return _real_allocate_lock()
     if outside.for_machinery(sys._getframe(1), _STDLIB_SYNC_FILES):
-        return outside.OutsideLock()
+        return _for_machinery(outside.OutsideLock)
     owner, internal = _internal_owner(sys._getframe(1))
     if owner is not None:
         _adopt_copies(sys._getframe(1))
@@ -140,6 +140,15 @@ def _adopt_copies(frame: Any) -> None:
         frame = frame.f_back
 
 
+def _for_machinery(make: Callable[[], Any]) -> Any:
+    """Something made for multiprocessing's machinery (runtime/outside.py): a real one. The machinery's
+    modules imported since the installation get the real clock now, before they can use it."""
+    patches = _installed
+    if patches is not None:
+        patches.adopt_machinery()
+    return make()
+
+
 def _lock_label(owner: str, me: Any) -> str:
     site = me.site
     return f"{owner}@{os.path.basename(site[0])}:{site[1]}" if site else owner
@@ -157,7 +166,7 @@ def _allocate_lock() -> Any:
             return outside.OutsideLock()  # a waiter of the machinery's Condition: released by its threads
         return ControlledLock("Condition waiter", tracked=False)
     if outside.for_machinery(frame, _STDLIB_SYNC_FILES):
-        return outside.OutsideLock()
+        return _for_machinery(outside.OutsideLock)
     owner, internal = _internal_owner(frame)
     return ControlledLock(_lock_label(owner or "_RLock", me), internal=internal)
 
@@ -167,7 +176,7 @@ def RLock(*args: Any, **kwargs: Any) -> Any:  # noqa: N802 - stands in for threa
     if me is None:
         return _real_rlock_factory(*args, **kwargs)
     if outside.for_machinery(sys._getframe(1), _STDLIB_SYNC_FILES):
-        return outside.OutsideRLock()
+        return _for_machinery(outside.OutsideRLock)
     owner, internal = _internal_owner(sys._getframe(1))
     if owner is not None:
         _adopt_copies(sys._getframe(1))
@@ -178,8 +187,10 @@ def RLock(*args: Any, **kwargs: Any) -> Any:  # noqa: N802 - stands in for threa
 
 def SimpleQueue() -> Any:  # noqa: N802 - stands in for queue.SimpleQueue
     ex, me = _managed()
-    if me is None or outside.for_machinery(sys._getframe(1), _STDLIB_SYNC_FILES):
+    if me is None:
         return _real_simple_queue()
+    if outside.for_machinery(sys._getframe(1), _STDLIB_SYNC_FILES):
+        return _for_machinery(_real_simple_queue)
     return queue._PySimpleQueue()
 
 
@@ -241,7 +252,7 @@ time_.__name__ = "time"
 def _start(self: threading.Thread) -> None:
     ex, me = _managed()
     if me is not None and outside.mark_thread(self, sys._getframe(1), _STDLIB_SYNC_FILES):
-        return _real_start(self)  # the machinery's thread: a real one, outside the execution
+        return _for_machinery(lambda: _real_start(self))  # the machinery's thread: real, outside the execution
     if me is not None and self._initialized and not isinstance(_event_lock(self._started), ControlledLock):
         self._started = threading.Event()  # created outside the execution: make it controllable
     _real_start(self)
@@ -531,25 +542,30 @@ class RuntimePatches:
         return self
 
     def _install_machinery(self) -> None:
-        """multiprocessing's machinery runs outside the execution (see runtime/outside.py): its modules
-        keep the real clock and sleep, and the waiters that ``concurrent.futures.wait``/``as_completed``
-        install on the futures of a ``ProcessPoolExecutor`` are real, like those futures' own locks."""
-        import importlib
-
-        real_time = outside.real_time({
+        """multiprocessing's machinery runs outside the execution (see runtime/outside.py): the waiters
+        that ``concurrent.futures.wait``/``as_completed`` install on the futures of a
+        ``ProcessPoolExecutor`` are real, like those futures' own locks; and its modules keep the real
+        clock and sleep (:meth:`adopt_machinery`)."""
+        self._real_time = outside.real_time({
             "sleep": _real_sleep, "time": _real_time, "time_ns": _real_time_ns, "monotonic": _real_monotonic,
             "monotonic_ns": _real_monotonic_ns, "perf_counter": _real_perf_counter,
             "perf_counter_ns": _real_perf_counter_ns})
-        for name in outside.TIMED_MODULES:
-            try:  # imported now, so that a pool made by the code under test finds them patched
-                module = sys.modules.get(name) or importlib.import_module(name)
-            except ImportError:  # no process-shared semaphores on this platform
-                continue
-            self._set(vars(module), "time", real_time)
+        self.adopt_machinery()
         import concurrent.futures._base as cf_base
 
         self._set(cf_base, "_create_and_install_waiters",
                   _outside_waiters(cf_base._create_and_install_waiters))
+
+    def adopt_machinery(self) -> None:
+        """The machinery's modules imported so far get the real clock and sleep (their global ``time``).
+        Called at installation and whenever something is made for the machinery, not by importing them
+        here: a replay with ``fresh_modules`` drops what it imported, and importing ``_multiprocessing``
+        afresh again and again crashed the interpreter (in-process replays of a recording, 30 times)."""
+        real_time = self._real_time
+        for name in outside.TIMED_MODULES:
+            module = sys.modules.get(name)
+            if module is not None and vars(module).get("time") is not real_time:
+                self._set(vars(module), "time", real_time)
 
     def refresh(self) -> None:
         """Fresh per-execution state: thread names count from 1, module-level locks are free."""

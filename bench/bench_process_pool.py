@@ -29,6 +29,13 @@ import time
 import interlace
 
 
+def start_and_join(threads: list[threading.Thread]) -> None:
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+
+
 def square(x: int) -> int:
     return x * x
 
@@ -37,10 +44,7 @@ def pool_program() -> None:
     with multiprocessing.get_context("fork").Pool(2) as pool:
         got: list[int] = []
         threads = [threading.Thread(target=lambda i=i: got.append(pool.apply(square, (i,)))) for i in (1, 2)]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join()
+        start_and_join(threads)
         assert sorted(got) == [1, 4] and pool.map(square, range(8)) == [x * x for x in range(8)]
 
 
@@ -49,10 +53,7 @@ def executor_program() -> None:
         got: list[int] = []
         threads = [threading.Thread(target=lambda i=i: got.append(executor.submit(square, i).result()))
                    for i in (1, 2)]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join()
+        start_and_join(threads)
         assert sorted(got) == [1, 4]
 
 
@@ -70,20 +71,14 @@ def queue_program() -> None:
             got.append(item)
 
     threads = [threading.Thread(target=produce), threading.Thread(target=consume)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    start_and_join(threads)
     assert got == list(range(20))
 
 
 def threads_program() -> None:
     box = [0]
     threads = [threading.Thread(target=box.append, args=(i,)) for i in range(20)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    start_and_join(threads)
 
 
 def rate(fn, executions: int) -> tuple[float, float]:

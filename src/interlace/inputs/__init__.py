@@ -254,20 +254,10 @@ _STDLIB = os.path.dirname(os.__file__) + os.sep
 
 
 def machinery_calling() -> bool:
-    """Whether multiprocessing's machinery (runtime/outside.py) is behind this call: the nearest frame
-    that is neither interlace's inputs and runtime nor the standard library is, or the walk meets a
-    frame of the machinery first (a forkserver's socket, a spawned child's preparation data)."""
-    frame = sys._getframe(2)
-    while frame is not None:
-        filename = frame.f_code.co_filename
-        if filename.startswith(_TRANSPARENT):
-            pass
-        elif not (filename.startswith(_STDLIB) or filename.startswith("<frozen")):
-            return False
-        elif is_machinery_file(filename):
-            return True
-        frame = frame.f_back
-    return False
+    """Whether multiprocessing's machinery (runtime/outside.py) is behind this call: the walk out from
+    the patched function meets a frame of the machinery before any of the program (a forkserver's
+    socket, a spawned child's preparation data)."""
+    return _not_the_programs(sys._getframe(2), interlace_too=False)
 
 
 def interlace_calling(depth: int = 1) -> bool:
@@ -277,11 +267,17 @@ def interlace_calling(depth: int = 1) -> bool:
     program's inputs and do not happen the same way from one run to the next. Nor are those of
     multiprocessing's machinery, which runs outside the scheduler (runtime/outside.py): it compares
     ``os.getpid()`` with the pid it saw to tell a forked child, so a replayed pid broke ``Process.join``."""
-    frame = sys._getframe(depth + 1)
+    return _not_the_programs(sys._getframe(depth + 1), interlace_too=True)
+
+
+def _not_the_programs(frame: Any, interlace_too: bool) -> bool:
+    """Walk out from ``frame`` past the standard library and interlace's inputs and runtime: True at a
+    frame of multiprocessing's machinery (or of interlace's other code, with ``interlace_too``), False
+    at the program's."""
     while frame is not None:
         filename = frame.f_code.co_filename
         if filename.startswith(_PACKAGE):
-            if not filename.startswith(_TRANSPARENT):
+            if interlace_too and not filename.startswith(_TRANSPARENT):
                 return True
         elif not (filename.startswith(_STDLIB) or filename.startswith("<frozen")):
             return False

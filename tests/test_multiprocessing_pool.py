@@ -283,3 +283,35 @@ def test_a_pool_in_a_test_passes_under_the_pytest_plugin_with_the_same_summary_t
         lines.append(re.sub(r"\d+\.\d+s", "<time>", line))
     assert lines[0] == lines[1]
     assert lines[0].startswith("test_pools.py::test_pool_and_threads: 5 executions, ") and lines[0].endswith("[ok]")
+
+
+RECORDED_POOL = """
+    import multiprocessing, os, threading
+
+    def square(x):
+        return x * x
+
+    if __name__ == "__main__":
+        with multiprocessing.get_context("fork").Pool(2) as pool:
+            got = []
+            threads = [threading.Thread(target=lambda i=i: got.append(pool.apply(square, (i,)))) for i in (1, 2)]
+            for t in threads:
+                t.start()
+            for t in threads:
+                t.join()
+            print(sorted(got), pool.map(square, range(4)), os.getpid() > 0)
+"""
+
+
+def test_a_recorded_run_with_a_fork_pool_replays(tmp_path):
+    """Each forked worker ends with ``os._exit``, which in a recorded run used to write the recording's end
+    (two children at once: the recording could not be read), and the pool's own ``os.getpid`` calls were
+    recorded, so that the replay's ``Process.join`` saw a pid that was not its own."""
+    import test_run
+
+    prog = test_run.program(tmp_path, RECORDED_POOL)
+    done = test_run.cli("run", "-q", "--keep", "all", "--record", "p.ilr", prog, cwd=str(tmp_path))
+    assert (done.returncode, done.stdout) == (0, b"[1, 4] [0, 1, 4, 9] True\n"), done.stderr.decode()
+    for _ in range(2):
+        again = test_run.cli("replay", "-q", "p.ilr", cwd=str(tmp_path))
+        assert (again.returncode, again.stdout, again.stderr) == (0, done.stdout, done.stderr)

@@ -146,6 +146,26 @@ def test_a_lost_update_of_the_programs_threads_beside_a_pool_is_found_and_replay
         assert again.failure.kind == "exception" and again.failure.message == result.failure.message
 
 
+def two_threads_ask_a_pool() -> None:
+    with multiprocessing.get_context("fork").Pool(2) as pool:
+        got = []
+        threads = [threading.Thread(target=lambda i=i: got.append(pool.apply(square, (i,)))) for i in (1, 2)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert sorted(got) == [1, 4]
+
+
+def test_a_pool_is_explored_on_workers_as_in_one_process():
+    """A worker process is daemonic, and a daemonic process may not start a pool's processes: the worker
+    clears the flag for itself."""
+    alone = interlace.explore(two_threads_ask_a_pool, executions=6, seed=7, strategy="random")
+    spread = interlace.explore(two_threads_ask_a_pool, executions=6, seed=7, strategy="random", workers=2)
+    assert alone.ok and spread.ok and (alone.executions, spread.executions) == (6, 6)
+    assert spread.failure is None and spread.races == alone.races == []
+
+
 def test_the_pools_own_threads_are_not_the_programs():
     names: list[list[str]] = []
 

@@ -16,6 +16,7 @@ import multiprocessing
 import os
 import re
 import threading
+import time
 
 import pytest
 import test_pytest_plugin
@@ -255,6 +256,30 @@ def test_a_thread_taking_a_process_shared_lock_is_named():
     assert result.failure.message.startswith(
         "thread 'taker' is blocked in multiprocessing, taking a process-shared lock "
         "(multiprocessing.synchronize.SemLock): ")
+
+
+def test_a_pool_that_does_not_answer_while_another_thread_waits_is_named():
+    """The pool's answer holds the baton while it is awaited; one slower than the stuck timeout, with
+    another thread of the execution alive, is reported stuck (raise the timeout if it is only slow)."""
+    pools = []
+
+    def main():
+        pools.append(multiprocessing.get_context("fork").Pool(1))
+        asker = threading.Thread(target=pools[0].apply, args=(time.sleep, (1,)), name="asker")
+        asker.start()
+        asker.join()
+
+    try:
+        result = interlace.explore(main, strategy="random", executions=3, races="off", shrink=False,
+                                   stuck_timeout=0.3)
+    finally:  # the abandoned asker gets its answer and ends (a terminated pool would leave it waiting)
+        pools[0].close()
+        pools[0].join()
+    assert result.failure.kind == "stuck" and result.executions == 1
+    assert result.failure.message.startswith(
+        "thread 'asker' is blocked in multiprocessing, waiting for a pool's answer (AsyncResult.get/wait, "
+        "Pool.apply/map): what it waits for comes from another process, and a call into multiprocessing runs "
+        "outside the scheduler, holding the baton until that process answers")
 
 
 def test_a_thread_stuck_elsewhere_keeps_the_general_message():

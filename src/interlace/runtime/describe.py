@@ -71,6 +71,8 @@ _MULTIPROCESSING_WAITS = {
     ("synchronize.py", "wait"): "waiting on a process-shared condition (multiprocessing.synchronize)",
     ("queues.py", "get"): "taking a process-shared lock of a multiprocessing queue (SemLock)",
     ("queues.py", "put"): "taking a process-shared lock of a multiprocessing queue (SemLock)",
+    ("pool.py", "wait"): "waiting for a pool's answer (AsyncResult.get/wait, Pool.apply/map)",
+    ("pool.py", "next"): "waiting for a pool's next answer (Pool.imap)",
     ("pool.py", "_help_stuff_finish"): "taking the lock of the pool's task queue, which an idle worker process "
                                        "holds (multiprocessing.synchronize.SemLock)",
 }

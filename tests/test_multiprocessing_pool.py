@@ -83,7 +83,7 @@ def test_a_fork_pool_made_in_the_explored_code_passes_with_the_same_decisions_tw
 
 def test_a_spawn_pool_made_in_the_explored_code_passes_with_the_same_decisions_twice():
     def main():
-        with multiprocessing.get_context("spawn").Pool(2) as pool:
+        with multiprocessing.get_context("spawn").Pool(1) as pool:
             assert pool.map(square, range(4)) == [0, 1, 4, 9]
             assert pool.apply_async(square, (5,)).get() == 25
 

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import _thread
 import os
+import sys
 import threading
 import time
 import types
@@ -54,13 +55,15 @@ def is_machinery_file(filename: str) -> bool:
 
 def _thread_pool(obj: Any) -> bool:
     """Whether ``obj`` is (or belongs to) a ``multiprocessing.pool.ThreadPool``: threads, all managed."""
-    pool_module = __import__("sys").modules.get("multiprocessing.pool")
+    pool_module = sys.modules.get("multiprocessing.pool")
     if pool_module is None or obj is None:
         return False
     thread_pool = pool_module.ThreadPool
     if isinstance(obj, type):
         return issubclass(obj, thread_pool)
-    return isinstance(obj, thread_pool) or isinstance(getattr(obj, "_pool", None), thread_pool)
+    if isinstance(obj, (pool_module.ApplyResult, pool_module.IMapIterator)):  # (their pool is set first)
+        return isinstance(getattr(obj, "_pool", None), thread_pool)
+    return isinstance(obj, thread_pool)
 
 
 def for_machinery(frame: Any, sync_files: frozenset) -> bool:

@@ -38,6 +38,7 @@ EXIT_OK, EXIT_FAILURE, EXIT_USAGE, EXIT_DIVERGED, EXIT_INTERRUPTED = 0, 1, 2, 3,
 KEEP = ("failing", "all", "none")
 _real_time = time.time
 _real_perf = time.perf_counter
+_real_getpid = os.getpid  # (a recorded run's os.getpid is one of its inputs)
 
 
 # -- one run -------------------------------------------------------------------------------------------
@@ -272,11 +273,13 @@ def record(script: str | None, args: list[str], *, module: str | None = None, pa
     recorder = RecordingStrategy(strat, writer)
     recorder.on_freeze = lambda: setattr(channel, "frozen", True)
     real_exit = os._exit
+    recording_pid = _real_getpid()
 
     def hard_exit(code: int) -> None:
-        """``os._exit`` in the program: end the recording first (the process ends without cleanup)."""
+        """``os._exit`` in the program: end the recording first (the process ends without cleanup). Not in
+        a forked child (a fork-context Pool's worker ends with ``os._exit``): the recording is the parent's."""
         try:
-            if not writer.closed:
+            if not writer.closed and _real_getpid() == recording_pid:
                 from ..runtime import hooks
 
                 if hooks._active is not None:
@@ -404,10 +407,12 @@ def replay(path: str, *, until: int | None = None, quiet: bool = False, stdout: 
     modules = set(sys.modules) if fresh_modules else None
     real_exit = os._exit
     end = rec.end or {}
+    replaying_pid = _real_getpid()
 
     def replayed_exit(code: int) -> None:
-        """``os._exit`` in the replayed program: say so (the process ends without cleanup)."""
-        if not quiet:
+        """``os._exit`` in the replayed program: say so (the process ends without cleanup); not in a forked
+        child (a fork-context Pool's worker)."""
+        if not quiet and _real_getpid() == replaying_pid:
             same = end.get("outcome") == "os._exit" and end.get("exit_code") == code
             report.write(f"interlace: the replay reached os._exit({code}){_exit_place()}"
                          f"{', as the recorded run did' if same else ''}.\n")

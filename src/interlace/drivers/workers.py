@@ -23,6 +23,7 @@ indexes (a chain's in chunks of their own, kept on one Dask worker) as tasks wit
 from __future__ import annotations
 
 import dataclasses
+import multiprocessing
 import os
 import pickle
 import signal
@@ -484,6 +485,9 @@ def _worker_main(data: bytes, w: int, n: int, limit: Any, taken: Any, running: A
                  body: Callable[..., None]) -> None:
     """A worker process: its lane, run by ``body`` until its executions run out or pass the limit."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the coordinator's: it stops the workers
+    # daemonic (it must not outlive the coordinator), but the program it explores may make a process pool,
+    # as it may without workers ("daemonic processes are not allowed to have children" otherwise)
+    multiprocessing.current_process()._config.pop("daemon", None)
     try:
         job: Job = pickle.loads(data)
         started = time.perf_counter()

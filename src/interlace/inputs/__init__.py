@@ -29,6 +29,7 @@ from typing import Any
 
 from ..runtime import hooks
 from ..runtime.calls import schedule_like
+from ..runtime.outside import is_machinery_file
 from ..runtime.state import RUNNABLE, Abort, Failure
 
 RECORD = "record"
@@ -69,7 +70,7 @@ class Channel:
         if ex is None:
             return None, None
         me = ex.me()
-        if me is None or me.tid in self.busy:
+        if me is None or me.tid in self.busy or machinery_calling():
             return None, None
         return ex, me
 
@@ -252,19 +253,36 @@ _TRANSPARENT = (os.path.join(_PACKAGE, "inputs") + os.sep, os.path.join(_PACKAGE
 _STDLIB = os.path.dirname(os.__file__) + os.sep
 
 
+def machinery_calling() -> bool:
+    """Whether multiprocessing's machinery (runtime/outside.py) is behind this call: the walk out from
+    the patched function meets a frame of the machinery before any of the program (a forkserver's
+    socket, a spawned child's preparation data)."""
+    return _not_the_programs(sys._getframe(2), interlace_too=False)
+
+
 def interlace_calling(depth: int = 1) -> bool:
     """Whether interlace's own code (its instrumentation cache, the replay's debugger) is behind this
     call rather than the program: the nearest caller that is neither the standard library nor the
     runtime's hooks. Such calls read files and the environment in managed threads, but they are not the
-    program's inputs and do not happen the same way from one run to the next."""
-    frame = sys._getframe(depth + 1)
+    program's inputs and do not happen the same way from one run to the next. Nor are those of
+    multiprocessing's machinery, which runs outside the scheduler (runtime/outside.py): it compares
+    ``os.getpid()`` with the pid it saw to tell a forked child, so a replayed pid broke ``Process.join``."""
+    return _not_the_programs(sys._getframe(depth + 1), interlace_too=True)
+
+
+def _not_the_programs(frame: Any, interlace_too: bool) -> bool:
+    """Walk out from ``frame`` past the standard library and interlace's inputs and runtime: True at a
+    frame of multiprocessing's machinery (or of interlace's other code, with ``interlace_too``), False
+    at the program's."""
     while frame is not None:
         filename = frame.f_code.co_filename
         if filename.startswith(_PACKAGE):
-            if not filename.startswith(_TRANSPARENT):
+            if interlace_too and not filename.startswith(_TRANSPARENT):
                 return True
         elif not (filename.startswith(_STDLIB) or filename.startswith("<frozen")):
             return False
+        elif is_machinery_file(filename):
+            return True
         frame = frame.f_back
     return False
 

@@ -17,6 +17,7 @@ import socket
 from typing import Any
 
 from ..runtime.patching import _real_monotonic
+from . import interlace_calling
 
 _real_select = select.select
 _real_getaddrinfo = socket.getaddrinfo
@@ -135,7 +136,7 @@ def install_select(ch: Any) -> None:
 
     def select_(rlist: Any, wlist: Any, xlist: Any, timeout: float | None = None) -> Any:
         ex, me = ch.caller()
-        if me is None:
+        if me is None or interlace_calling():  # (multiprocessing's machinery polls its pipes: no input)
             return _real_select(rlist, wlist, xlist, timeout)
         lists = (list(rlist), list(wlist), list(xlist))
         if ch.recording:
@@ -184,7 +185,7 @@ def install_select(ch: Any) -> None:
             original = cls.select
 
             def patched(self: Any, timeout: float | None = None, _original: Any = original) -> Any:
-                if ch.caller()[1] is None:
+                if ch.caller()[1] is None or interlace_calling():
                     return _original(self, timeout)
                 return selector_select(self, timeout)
             ch.set(cls, "select", patched)

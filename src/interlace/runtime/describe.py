@@ -71,16 +71,19 @@ _MULTIPROCESSING_WAITS = {
     ("synchronize.py", "wait"): "waiting on a process-shared condition (multiprocessing.synchronize)",
     ("queues.py", "get"): "taking a process-shared lock of a multiprocessing queue (SemLock)",
     ("queues.py", "put"): "taking a process-shared lock of a multiprocessing queue (SemLock)",
+    ("pool.py", "wait"): "waiting for a pool's answer (AsyncResult.get/wait, Pool.apply/map)",
+    ("pool.py", "next"): "waiting for a pool's next answer (Pool.imap)",
     ("pool.py", "_help_stuff_finish"): "taking the lock of the pool's task queue, which an idle worker process "
                                        "holds (multiprocessing.synchronize.SemLock)",
 }
 
 
 def multiprocessing_wait(ex: Any, ts: Any) -> str | None:
-    """A paragraph for a thread stuck inside ``multiprocessing`` (a ``Pool``, a ``ProcessPoolExecutor``,
-    a ``multiprocessing.Queue``): the other end of what it waits for is another process, which no
-    scheduler of this one orders, and the primitive blocks in C where interlace cannot hand the baton
-    over. None when the thread is not there."""
+    """A paragraph for a thread stuck inside ``multiprocessing``: the other end of what it waits for is
+    another process (which no scheduler of this one orders) and the call runs outside the scheduler
+    (runtime/outside.py), holding the baton; if that process waits in turn for a thread of this one
+    (a ``multiprocessing.Queue`` between two threads, a pool task waiting for an event one of them sets),
+    nothing can move. None when the thread is not there."""
     frame = sys._current_frames().get(ts.ident) if ts.ident is not None and ts.task is None else None
     while frame is not None and (is_internal(frame.f_code.co_filename)
                                  or frame.f_code.co_filename in _PASSED_THROUGH):
@@ -90,11 +93,12 @@ def multiprocessing_wait(ex: Any, ts: Any) -> str | None:
     key = (frame.f_code.co_filename[len(_MULTIPROCESSING_DIR):], frame.f_code.co_name)
     what = _MULTIPROCESSING_WAITS.get(key) or f"in {key[1]}() of multiprocessing/{key[0]}"
     return (f"thread {ts.name!r} is blocked in multiprocessing, {what}: what it waits for comes from another "
-            "process, which interlace does not schedule, and it blocks in C while the other threads wait for "
-            "it (a Pool's or a ProcessPoolExecutor's own threads do this even in a correct program). Explore "
-            "the threads of this process without the process pool: make the pool outside the explored code (a "
-            "fixture, a module-level pool), or use multiprocessing.pool.ThreadPool / ThreadPoolExecutor in the "
-            "test; or run the program once with `interlace run`")
+            "process, and a call into multiprocessing runs outside the scheduler, holding the baton until that "
+            "process answers, so no other thread of the execution runs meanwhile. If the other process waits "
+            "for a thread of this one (a multiprocessing Queue, Pipe, Lock or Event between threads of one "
+            "process, a pool task that waits for one of them), use queue.Queue / threading's primitives "
+            "between threads, or make the pool outside the explored code (a fixture, a module-level pool); "
+            "if it is only slow, raise the stuck timeout")
 
 
 def task_stack(task: Any) -> list[str]:

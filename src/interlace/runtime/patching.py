@@ -18,7 +18,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from . import eventloop, handoffs, hooks
+from . import eventloop, handoffs, hooks, outside
 from .locks import ControlledLock, ControlledRLock, _tell
 from .state import FINISHED, SLEEP
 
@@ -117,6 +117,8 @@ def Lock() -> Any:  # noqa: N802 - stands in for threading.Lock
     ex, me = _managed()
     if me is None:
         return _real_allocate_lock()
+    if outside.for_machinery(sys._getframe(1), _STDLIB_SYNC_FILES):
+        return _for_machinery(outside.OutsideLock)
     owner, internal = _internal_owner(sys._getframe(1))
     if owner is not None:
         _adopt_copies(sys._getframe(1))
@@ -138,6 +140,15 @@ def _adopt_copies(frame: Any) -> None:
         frame = frame.f_back
 
 
+def _for_machinery(make: Callable[[], Any]) -> Any:
+    """Something made for multiprocessing's machinery (runtime/outside.py): a real one. The machinery's
+    modules imported since the installation get the real clock now, before they can use it."""
+    patches = _installed
+    if patches is not None:
+        patches.adopt_machinery()
+    return make()
+
+
 def _lock_label(owner: str, me: Any) -> str:
     site = me.site
     return f"{owner}@{os.path.basename(site[0])}:{site[1]}" if site else owner
@@ -151,7 +162,11 @@ def _allocate_lock() -> Any:
         return _real_allocate_lock()
     frame = sys._getframe(1)
     if frame.f_code.co_name != "__init__":
+        if outside.waits_outside(frame.f_locals.get("self")):
+            return outside.OutsideLock()  # a waiter of the machinery's Condition: released by its threads
         return ControlledLock("Condition waiter", tracked=False)
+    if outside.for_machinery(frame, _STDLIB_SYNC_FILES):
+        return _for_machinery(outside.OutsideLock)
     owner, internal = _internal_owner(frame)
     return ControlledLock(_lock_label(owner or "_RLock", me), internal=internal)
 
@@ -160,6 +175,8 @@ def RLock(*args: Any, **kwargs: Any) -> Any:  # noqa: N802 - stands in for threa
     ex, me = _managed()
     if me is None:
         return _real_rlock_factory(*args, **kwargs)
+    if outside.for_machinery(sys._getframe(1), _STDLIB_SYNC_FILES):
+        return _for_machinery(outside.OutsideRLock)
     owner, internal = _internal_owner(sys._getframe(1))
     if owner is not None:
         _adopt_copies(sys._getframe(1))
@@ -170,7 +187,11 @@ def RLock(*args: Any, **kwargs: Any) -> Any:  # noqa: N802 - stands in for threa
 
 def SimpleQueue() -> Any:  # noqa: N802 - stands in for queue.SimpleQueue
     ex, me = _managed()
-    return queue._PySimpleQueue() if me is not None else _real_simple_queue()
+    if me is None:
+        return _real_simple_queue()
+    if outside.for_machinery(sys._getframe(1), _STDLIB_SYNC_FILES):
+        return _for_machinery(_real_simple_queue)
+    return queue._PySimpleQueue()
 
 
 # -- virtual clock -----------------------------------------------------------------------------------
@@ -230,6 +251,8 @@ time_.__name__ = "time"
 
 def _start(self: threading.Thread) -> None:
     ex, me = _managed()
+    if me is not None and outside.mark_thread(self, sys._getframe(1), _STDLIB_SYNC_FILES):
+        return _for_machinery(lambda: _real_start(self))  # the machinery's thread: real, outside the execution
     if me is not None and self._initialized and not isinstance(_event_lock(self._started), ControlledLock):
         self._started = threading.Event()  # created outside the execution: make it controllable
     _real_start(self)
@@ -271,7 +294,7 @@ def _event_lock(event: Any) -> Any:
 def _start_new_thread(function: Any, args: tuple = (), kwargs: dict | None = None) -> int:
     ex, me = _managed()
     thread = getattr(function, "__self__", None)
-    if me is None or not isinstance(thread, threading.Thread):
+    if me is None or not isinstance(thread, threading.Thread) or outside.is_machinery_thread(thread):
         return _real_start_new_thread(function, args, kwargs or {})
     ex.classifier.adopt_thread(thread)
     ex.spawn(thread, lambda boot: _real_start_new_thread(boot, (function,)))
@@ -281,7 +304,7 @@ def _start_new_thread(function: Any, args: tuple = (), kwargs: dict | None = Non
 def _start_joinable_thread(function: Any, handle: Any = None, daemon: bool = True) -> Any:
     ex, me = _managed()
     thread = getattr(function, "__self__", None)
-    if me is None or not isinstance(thread, threading.Thread):
+    if me is None or not isinstance(thread, threading.Thread) or outside.is_machinery_thread(thread):
         return _real_start_joinable(function, handle=handle, daemon=daemon)
     ex.classifier.adopt_thread(thread)
     result: list = []
@@ -422,6 +445,17 @@ def _ordered_pool_init(original: Callable[..., None]) -> Callable[..., None]:
     return __init__
 
 
+def _outside_waiters(original: Callable[..., Any]) -> Callable[..., Any]:
+    def _create_and_install_waiters(fs: Any, return_when: Any) -> Any:
+        if any(outside.waits_outside(getattr(f, "_condition", None)) for f in fs):
+            with outside.making():
+                return original(fs, return_when)
+        return original(fs, return_when)
+
+    _create_and_install_waiters.__wrapped__ = original  # type: ignore[attr-defined]
+    return _create_and_install_waiters
+
+
 # -- installation ----------------------------------------------------------------------------------------
 
 
@@ -502,9 +536,36 @@ class RuntimePatches:
         self._set(cf_thread, "_global_shutdown_lock", cf_thread._global_shutdown_lock)
         handoffs.install(self._set)
         eventloop.install(self._set)
+        self._install_machinery()
         pool = cf_thread.ThreadPoolExecutor
         self._set(pool, "__init__", _ordered_pool_init(pool.__init__))
         return self
+
+    def _install_machinery(self) -> None:
+        """multiprocessing's machinery runs outside the execution (see runtime/outside.py): the waiters
+        that ``concurrent.futures.wait``/``as_completed`` install on the futures of a
+        ``ProcessPoolExecutor`` are real, like those futures' own locks; and its modules keep the real
+        clock and sleep (:meth:`adopt_machinery`)."""
+        self._real_time = outside.real_time({
+            "sleep": _real_sleep, "time": _real_time, "time_ns": _real_time_ns, "monotonic": _real_monotonic,
+            "monotonic_ns": _real_monotonic_ns, "perf_counter": _real_perf_counter,
+            "perf_counter_ns": _real_perf_counter_ns})
+        self.adopt_machinery()
+        import concurrent.futures._base as cf_base
+
+        self._set(cf_base, "_create_and_install_waiters",
+                  _outside_waiters(cf_base._create_and_install_waiters))
+
+    def adopt_machinery(self) -> None:
+        """The machinery's modules imported so far get the real clock and sleep (their global ``time``).
+        Called at installation and whenever something is made for the machinery, not by importing them
+        here: a replay with ``fresh_modules`` drops what it imported, and importing ``_multiprocessing``
+        afresh again and again crashed the interpreter (in-process replays of a recording, 30 times)."""
+        real_time = self._real_time
+        for name in outside.TIMED_MODULES:
+            module = sys.modules.get(name)
+            if module is not None and vars(module).get("time") is not real_time:
+                self._set(vars(module), "time", real_time)
 
     def refresh(self) -> None:
         """Fresh per-execution state: thread names count from 1, module-level locks are free."""

@@ -360,3 +360,25 @@ def test_a_recorded_run_with_a_fork_pool_replays(tmp_path):
     for _ in range(2):
         again = test_run.cli("replay", "-q", "p.ilr", cwd=str(tmp_path))
         assert (again.returncode, again.stdout, again.stderr) == (0, done.stdout, done.stderr)
+
+
+def _child_exits(status: int) -> None:
+    raise SystemExit(status)
+
+
+def test_a_forked_process_ends_as_it_would_without_interlace():
+    """A ``Process`` forked by a managed thread ends with ``os._exit(exitcode)`` in the child: it is the
+    child's own end, not the program's. It was caught as an "exit" failure in the child, which then
+    unwound into the caller's code (under pytest, the child went on running the test session:
+    fasteners' 11 tests that start processes failed so, in 20 minutes)."""
+    codes = []
+
+    def program():
+        child = multiprocessing.get_context("fork").Process(target=_child_exits, args=(7,))
+        child.start()
+        child.join(30)
+        codes.append(child.exitcode)
+
+    result = interlace.explore(program, executions=3, seed=0)
+    assert result.ok, result.report()
+    assert codes == [7, 7, 7]

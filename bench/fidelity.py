@@ -49,11 +49,16 @@ SUITES: dict[str, tuple[list[str], list[str]]] = {
     "pykka": (["tests"], ["src", "."]),
     # a queue with a threading and an asyncio side (not tests/test_benchmarks.py: it needs pytest-codspeed)
     "janus": (["tests/test_async.py", "tests/test_mixed.py", "tests/test_sync.py"], ["."]),
+    # thread, reader-writer and inter-process locks, tried by many forked processes (not
+    # tests/test_eventlet.py: it needs eventlet)
+    "fasteners": ([f"tests/test_{name}.py" for name in ("decorators", "helpers", "lock", "process_lock",
+                                                          "reader_writer_lock")], ["."]),
 }
 #: the pytest plugins a suite needs beyond interlace's test extras (it is skipped, saying how to install
 #: them, when one is missing), and the suites whose async tests run on pytest-asyncio (for the others
 #: it is switched off: its configuration warning is an error under toolz's filterwarnings)
-NEEDS: dict[str, list[str]] = {"filelock": ["pytest_mock"], "pykka": ["pytest_mock"]}
+NEEDS: dict[str, list[str]] = {"filelock": ["pytest_mock"], "pykka": ["pytest_mock"],
+                               "fasteners": ["diskcache", "more_itertools"]}
 ASYNCIO = {"filelock", "janus"}
 #: the version to download where the newest one's sdist does not build its metadata here (filelock
 #: 3.20's needs hatch plugins from the network)

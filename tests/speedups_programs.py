@@ -216,6 +216,9 @@ def _shapes(k: int, reg: Registry, view: memoryview, cells: list, keyed: dict) -
         reg.seen += [i]
         view[0] += 1
         cells[1:2] += [k]
+        # tests and walks of containers: a dict's key, a tuple key, a list, a dict subclass
+        if (k, "x") in keyed and "log" in keyed and i in cells and k not in reg:
+            keyed["seen"] = sum(c for c in cells if c > 0)
 
 
 def main_shapes() -> None:

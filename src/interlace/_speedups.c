@@ -1639,6 +1639,13 @@ sp_iter(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
 {
     if (nargs == 2 && (active_ex == NULL || !is_container(args[0])))
         return Py_NewRef(args[0]);
+    if (nargs == 2) {
+        int quick = quick_access(0, args[0], s_star, args[1], NULL);
+        if (quick < 0)
+            return NULL;
+        if (quick)
+            return Py_NewRef(args[0]);
+    }
     return slow(H_ITER, args, nargs);
 }
 
@@ -1651,6 +1658,19 @@ sp_in(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
         if (r < 0)
             return NULL;
         return PyBool_FromLong(r);
+    }
+    /* a container: of a dict, a read of that key (a plain one: hashing it runs no program code), of
+     * another, a read of all of it; then the test itself */
+    if (nargs == 3 && (!PyDict_Check(args[1]) || plain_key(args[0]))) {
+        int quick = quick_access(0, args[1], PyDict_Check(args[1]) ? args[0] : s_star, args[2], NULL);
+        if (quick < 0)
+            return NULL;
+        if (quick) {
+            int r = PySequence_Contains(args[1], args[0]);
+            if (r < 0)
+                return NULL;
+            return PyBool_FromLong(r);
+        }
     }
     return slow(H_IN, args, nargs);
 }

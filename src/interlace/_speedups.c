@@ -859,6 +859,7 @@ slow(int hook, PyObject *const *args, Py_ssize_t nargs)
 
 /* The trace (Execution.note, point): state.Event and state.short_repr, bound by bind_trace(). */
 static PyObject *t_event = NULL, *t_short_repr = NULL;
+static PyObject *s_fast, *s_observers, *s_sync;
 static PyObject *s_trace, *s_trace_limit, *s_stop_tracing, *s_capture_values, *s_tid, *s_describe, *s_builtins,
     *s_dunder_name;
 
@@ -1783,6 +1784,71 @@ sp_aug_ws(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
     Py_RETURN_NONE;
 }
 
+/* edge(ex, kind, me, obj, keep_progress): Execution.synced for an execution with a native FastPath (the
+ * told filter emptied, progress, each observer's sync(ex, kind, me, obj) in turn); with keep_progress,
+ * the step of the last progress is left as it was (an event loop's callback edge, eventloop._sync).
+ * The callers (eventloop._sync, handoffs._emit) take it from Execution.edge, which is None where
+ * synced is another's (a subclass's) or the FastPath is the Python one. */
+static PyObject *
+sp_edge(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
+{
+    if (nargs != 5) {
+        PyErr_SetString(PyExc_TypeError, "edge(execution, kind, me, obj, keep_progress)");
+        return NULL;
+    }
+    PyObject *ex = args[0];
+    int keep = PyObject_IsTrue(args[4]);
+    if (keep < 0)
+        return NULL;
+    PyObject *fast = PyObject_GetAttr(ex, s_fast);
+    if (fast == NULL)
+        return NULL;
+    if (!PyObject_TypeCheck(fast, &FastPathType)) {
+        Py_DECREF(fast);
+        PyErr_SetString(PyExc_TypeError, "edge() needs an execution with a native FastPath");
+        return NULL;
+    }
+    FastPathObject *f = (FastPathObject *)fast;
+    long long progress = f->progress_at;
+    if (PyDict_CheckExact(f->told))
+        PyDict_Clear(f->told);
+    else {
+        PyObject *r = PyObject_CallMethod(f->told, "clear", NULL);
+        if (r == NULL) {
+            Py_DECREF(fast);
+            return NULL;
+        }
+        Py_DECREF(r);
+    }
+    f->progress_at = f->step;
+    PyObject *observers = PyObject_GetAttr(ex, s_observers);
+    if (observers != NULL && !PyList_CheckExact(observers)) {
+        PyErr_SetString(PyExc_TypeError, "Execution.observers must be a list");
+        Py_CLEAR(observers);
+    }
+    if (observers == NULL) {
+        Py_DECREF(fast);
+        return NULL;
+    }
+    int rc = 0;
+    for (Py_ssize_t i = 0; rc == 0 && i < PyList_GET_SIZE(observers); i++) {
+        PyObject *call[5] = {PyList_GET_ITEM(observers, i), ex, args[1], args[2], args[3]};
+        Py_INCREF(call[0]);
+        PyObject *r = PyObject_VectorcallMethod(s_sync, call, 5 | PY_VECTORCALL_ARGUMENTS_OFFSET, NULL);
+        Py_DECREF(call[0]);
+        if (r == NULL)
+            rc = -1;
+        Py_XDECREF(r);
+    }
+    Py_DECREF(observers);
+    if (rc == 0 && keep)
+        f->progress_at = progress;
+    Py_DECREF(fast);
+    if (rc < 0)
+        return NULL;
+    Py_RETURN_NONE;
+}
+
 /* bind_trace(Event, short_repr): what the fast path notes in the trace, once at import. */
 static PyObject *
 sp_bind_trace(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
@@ -1809,6 +1875,8 @@ static PyMethodDef module_methods[] = {
      "or detector-only Told, its classifier's Callees."},
     {"bind", (PyCFunction)(void (*)(void))sp_bind, METH_FASTCALL,
      "bind(hooks, READ, WRITE): the pure-Python hooks the C ones fall back to."},
+    {"edge", (PyCFunction)(void (*)(void))sp_edge, METH_FASTCALL,
+     "edge(execution, kind, me, obj, keep_progress): Execution.synced, in C (see Execution.edge)."},
     {"bind_trace", (PyCFunction)(void (*)(void))sp_bind_trace, METH_FASTCALL,
      "bind_trace(Event, short_repr): the trace's event type and value repr, for the fast path's notes."},
     {"_il_rg", (PyCFunction)(void (*)(void))sp_rg, METH_FASTCALL, "a global read"},
@@ -1860,6 +1928,11 @@ PyInit__speedups(void)
     s_call_method = PyUnicode_InternFromString("call");
     s_access_observers = PyUnicode_InternFromString("access_observers");
     one = PyLong_FromLong(1);
+    s_fast = PyUnicode_InternFromString("fast");
+    s_observers = PyUnicode_InternFromString("observers");
+    s_sync = PyUnicode_InternFromString("sync");
+    if (s_fast == NULL || s_observers == NULL || s_sync == NULL)
+        return NULL;
     s_trace = PyUnicode_InternFromString("trace");
     s_trace_limit = PyUnicode_InternFromString("trace_limit");
     s_stop_tracing = PyUnicode_InternFromString("stop_tracing");

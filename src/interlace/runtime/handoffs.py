@@ -39,7 +39,11 @@ def _emit(kind: str, key: tuple) -> None:
         return
     me = ex.me()
     if me is not None:
-        ex.synced(kind, me, key)
+        edge = getattr(ex, "edge", None)  # Execution.synced in C (detector-only mode's execution has none)
+        if edge is not None:
+            edge(ex, kind, me, key, False)
+        else:
+            ex.synced(kind, me, key)
 
 
 def _observed() -> bool:

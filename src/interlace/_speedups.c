@@ -859,7 +859,7 @@ slow(int hook, PyObject *const *args, Py_ssize_t nargs)
 
 /* The trace (Execution.note, point): state.Event and state.short_repr, bound by bind_trace(). */
 static PyObject *t_event = NULL, *t_short_repr = NULL;
-static PyObject *s_fast, *s_observers, *s_sync;
+static PyObject *s_fast, *s_observers, *s_sync, *s_me, *s_edge, *s_synced;
 static PyObject *s_trace, *s_trace_limit, *s_stop_tracing, *s_capture_values, *s_tid, *s_describe, *s_builtins,
     *s_dunder_name;
 
@@ -1789,6 +1789,8 @@ sp_aug_ws(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
  * the step of the last progress is left as it was (an event loop's callback edge, eventloop._sync).
  * The callers (eventloop._sync, handoffs._emit) take it from Execution.edge, which is None where
  * synced is another's (a subclass's) or the FastPath is the Python one. */
+static int do_edge(PyObject *ex, PyObject *kind, PyObject *me, PyObject *obj, int keep);
+
 static PyObject *
 sp_edge(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
 {
@@ -1796,17 +1798,72 @@ sp_edge(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
         PyErr_SetString(PyExc_TypeError, "edge(execution, kind, me, obj, keep_progress)");
         return NULL;
     }
-    PyObject *ex = args[0];
     int keep = PyObject_IsTrue(args[4]);
-    if (keep < 0)
+    if (keep < 0 || do_edge(args[0], args[1], args[2], args[3], keep) < 0)
         return NULL;
+    Py_RETURN_NONE;
+}
+
+/* handoff(kind, key): handoffs._emit (a hand-off's signal or wait, told to the active execution's
+ * observers by the baton holder), with edge() when the execution has it. */
+static PyObject *
+sp_handoff(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
+{
+    if (nargs != 2) {
+        PyErr_SetString(PyExc_TypeError, "handoff(kind, key)");
+        return NULL;
+    }
+    if (active_ex == NULL)
+        Py_RETURN_NONE;
+    PyObject *ex = Py_NewRef(active_ex), *me = NULL, *edge = NULL, *r = NULL;
+    PyObject *observers = PyObject_GetAttr(ex, s_observers);
+    if (observers == NULL)
+        goto done;
+    int told = PyObject_IsTrue(observers);
+    Py_DECREF(observers);
+    if (told <= 0) {
+        r = told < 0 ? NULL : Py_NewRef(Py_None);
+        goto done;
+    }
+    /* ex.me(): the baton holder's state on its own OS thread (else the method: None, or Abort) */
+    me = holder();
+    if (me == NULL && !PyErr_Occurred())
+        me = PyObject_CallMethodNoArgs(ex, s_me);
+    if (me == NULL)
+        goto done;
+    if (me == Py_None) {
+        r = Py_NewRef(Py_None);
+        goto done;
+    }
+    edge = PyObject_GetAttr(ex, s_edge);
+    if (edge == NULL) {
+        if (!PyErr_ExceptionMatches(PyExc_AttributeError))
+            goto done;
+        PyErr_Clear();
+    }
+    if (edge != NULL && edge != Py_None)
+        r = do_edge(ex, args[0], me, args[1], 0) < 0 ? NULL : Py_NewRef(Py_None);
+    else {
+        PyObject *call[4] = {ex, args[0], me, args[1]};
+        r = PyObject_VectorcallMethod(s_synced, call, 4 | PY_VECTORCALL_ARGUMENTS_OFFSET, NULL);
+    }
+done:
+    Py_XDECREF(edge);
+    Py_XDECREF(me);
+    Py_DECREF(ex);
+    return r;
+}
+
+static int
+do_edge(PyObject *ex, PyObject *kind, PyObject *me, PyObject *obj, int keep)
+{
     PyObject *fast = PyObject_GetAttr(ex, s_fast);
     if (fast == NULL)
-        return NULL;
+        return -1;
     if (!PyObject_TypeCheck(fast, &FastPathType)) {
         Py_DECREF(fast);
         PyErr_SetString(PyExc_TypeError, "edge() needs an execution with a native FastPath");
-        return NULL;
+        return -1;
     }
     FastPathObject *f = (FastPathObject *)fast;
     long long progress = f->progress_at;
@@ -1816,7 +1873,7 @@ sp_edge(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
         PyObject *r = PyObject_CallMethod(f->told, "clear", NULL);
         if (r == NULL) {
             Py_DECREF(fast);
-            return NULL;
+            return -1;
         }
         Py_DECREF(r);
     }
@@ -1828,11 +1885,11 @@ sp_edge(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
     }
     if (observers == NULL) {
         Py_DECREF(fast);
-        return NULL;
+        return -1;
     }
     int rc = 0;
     for (Py_ssize_t i = 0; rc == 0 && i < PyList_GET_SIZE(observers); i++) {
-        PyObject *call[5] = {PyList_GET_ITEM(observers, i), ex, args[1], args[2], args[3]};
+        PyObject *call[5] = {PyList_GET_ITEM(observers, i), ex, kind, me, obj};
         Py_INCREF(call[0]);
         PyObject *r = PyObject_VectorcallMethod(s_sync, call, 5 | PY_VECTORCALL_ARGUMENTS_OFFSET, NULL);
         Py_DECREF(call[0]);
@@ -1844,9 +1901,7 @@ sp_edge(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
     if (rc == 0 && keep)
         f->progress_at = progress;
     Py_DECREF(fast);
-    if (rc < 0)
-        return NULL;
-    Py_RETURN_NONE;
+    return rc;
 }
 
 /* bind_trace(Event, short_repr): what the fast path notes in the trace, once at import. */
@@ -1875,6 +1930,8 @@ static PyMethodDef module_methods[] = {
      "or detector-only Told, its classifier's Callees."},
     {"bind", (PyCFunction)(void (*)(void))sp_bind, METH_FASTCALL,
      "bind(hooks, READ, WRITE): the pure-Python hooks the C ones fall back to."},
+    {"handoff", (PyCFunction)(void (*)(void))sp_handoff, METH_FASTCALL,
+     "handoff(kind, key): a hand-off's signal or wait for the active execution's observers (handoffs._emit)."},
     {"edge", (PyCFunction)(void (*)(void))sp_edge, METH_FASTCALL,
      "edge(execution, kind, me, obj, keep_progress): Execution.synced, in C (see Execution.edge)."},
     {"bind_trace", (PyCFunction)(void (*)(void))sp_bind_trace, METH_FASTCALL,
@@ -1931,7 +1988,10 @@ PyInit__speedups(void)
     s_fast = PyUnicode_InternFromString("fast");
     s_observers = PyUnicode_InternFromString("observers");
     s_sync = PyUnicode_InternFromString("sync");
-    if (s_fast == NULL || s_observers == NULL || s_sync == NULL)
+    s_me = PyUnicode_InternFromString("me");
+    s_edge = PyUnicode_InternFromString("edge");
+    s_synced = PyUnicode_InternFromString("synced");
+    if (s_fast == NULL || s_observers == NULL || s_sync == NULL || s_me == NULL || s_edge == NULL || s_synced == NULL)
         return NULL;
     s_trace = PyUnicode_InternFromString("trace");
     s_trace_limit = PyUnicode_InternFromString("trace_limit");

@@ -919,7 +919,17 @@ describe(PyObject *obj, PyObject *key)
     }
     if (!plain_key(key))
         goto python;  /* key == "*" and the formatting could run the program's code */
-    PyObject *name = PyObject_GetAttr((PyObject *)Py_TYPE(obj), s_dunder_name);
+    /* type(obj).__name__: a heap type's own name unless its metaclass is not type's (it may say another) */
+    PyTypeObject *t = Py_TYPE(obj);
+    PyObject *name;
+    if (Py_IS_TYPE(t, &PyType_Type) && (t->tp_flags & Py_TPFLAGS_HEAPTYPE))
+        name = Py_NewRef(((PyHeapTypeObject *)t)->ht_name);
+    else if (Py_IS_TYPE(t, &PyType_Type)) {
+        const char *dot = strrchr(t->tp_name, '.');
+        name = PyUnicode_FromString(dot != NULL ? dot + 1 : t->tp_name);
+    }
+    else
+        name = PyObject_GetAttr((PyObject *)t, s_dunder_name);
     if (name == NULL)
         return NULL;
     if (!PyUnicode_CheckExact(name)) {
@@ -965,11 +975,27 @@ append_event(PyObject *me, PyObject *kind, PyObject *what, PyObject *site, PyObj
     PyObject *index = PyLong_FromSsize_t(PyList_GET_SIZE(trace) + 1);
     if (index == NULL)
         goto done;
+#if PY_VERSION_HEX < 0x030E0000
+    /* tuple.__new__(Event, fields), which allocates the subclass's tuple and fills it, as done here
+     * (3.14 tuples cache their hash: there, tuple.__new__ itself) */
+    (void)fields;
+    (void)args;
+    event = ((PyTypeObject *)t_event)->tp_alloc((PyTypeObject *)t_event, 6);
+    if (event == NULL) {
+        Py_DECREF(index);
+        goto done;
+    }
+    PyObject *items[6] = {index, tid, kind, text, site, value};
+    for (int i = 0; i < 6; i++)
+        PyTuple_SET_ITEM(event, i, Py_NewRef(items[i]));
+    Py_DECREF(index);
+#else
     fields = PyTuple_Pack(6, index, tid, kind, text, site, value);
     Py_DECREF(index);
     args = fields == NULL ? NULL : PyTuple_Pack(1, fields);
     /* tuple.__new__(Event, fields): what the named tuple's __new__ does, without its Python frame */
     event = args == NULL ? NULL : PyTuple_Type.tp_new((PyTypeObject *)t_event, args, NULL);
+#endif
     if (event == NULL || PyList_Append(trace, event) < 0)
         goto done;
     PyObject *limit = PyObject_GetAttr(ex, s_trace_limit);

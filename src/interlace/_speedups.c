@@ -859,7 +859,7 @@ slow(int hook, PyObject *const *args, Py_ssize_t nargs)
 
 /* The trace (Execution.note, point): state.Event and state.short_repr, bound by bind_trace(). */
 static PyObject *t_event = NULL, *t_short_repr = NULL;
-static PyObject *s_fast, *s_observers, *s_sync, *s_me, *s_edge, *s_synced;
+static PyObject *s_fast, *s_observers, *s_sync, *s_me, *s_edge, *s_synced, *s_append;
 static PyObject *s_trace, *s_trace_limit, *s_stop_tracing, *s_capture_values, *s_tid, *s_describe, *s_builtins,
     *s_dunder_name;
 
@@ -968,11 +968,11 @@ append_event(PyObject *me, PyObject *kind, PyObject *what, PyObject *site, PyObj
     int rc = -1;
     if (text == NULL)
         goto done;
-    if (!PyList_CheckExact(trace)) {
-        PyErr_SetString(PyExc_TypeError, "Execution.trace must be a list");
+    /* a list, or a report's TraceTail (runtime/tracetail.py): its len() and append() */
+    Py_ssize_t length = PyList_CheckExact(trace) ? PyList_GET_SIZE(trace) : PyObject_Size(trace);
+    if (length < 0)
         goto done;
-    }
-    PyObject *index = PyLong_FromSsize_t(PyList_GET_SIZE(trace) + 1);
+    PyObject *index = PyLong_FromSsize_t(length + 1);
     if (index == NULL)
         goto done;
 #if PY_VERSION_HEX < 0x030E0000
@@ -996,14 +996,28 @@ append_event(PyObject *me, PyObject *kind, PyObject *what, PyObject *site, PyObj
     /* tuple.__new__(Event, fields): what the named tuple's __new__ does, without its Python frame */
     event = args == NULL ? NULL : PyTuple_Type.tp_new((PyTypeObject *)t_event, args, NULL);
 #endif
-    if (event == NULL || PyList_Append(trace, event) < 0)
+    if (event == NULL)
         goto done;
+    if (PyList_CheckExact(trace)) {
+        if (PyList_Append(trace, event) < 0)
+            goto done;
+        length = PyList_GET_SIZE(trace);
+    }
+    else {
+        PyObject *r = PyObject_CallMethodOneArg(trace, s_append, event);
+        if (r == NULL)
+            goto done;
+        Py_DECREF(r);
+        length = PyObject_Size(trace);
+        if (length < 0)
+            goto done;
+    }
     PyObject *limit = PyObject_GetAttr(ex, s_trace_limit);
     if (limit == NULL)
         goto done;
-    PyObject *length = PyLong_FromSsize_t(PyList_GET_SIZE(trace));
-    int full = length == NULL ? -1 : PyObject_RichCompareBool(length, limit, Py_GE);
-    Py_XDECREF(length);
+    PyObject *count = PyLong_FromSsize_t(length);
+    int full = count == NULL ? -1 : PyObject_RichCompareBool(count, limit, Py_GE);
+    Py_XDECREF(count);
     Py_DECREF(limit);
     if (full < 0)
         goto done;
@@ -2014,6 +2028,9 @@ PyInit__speedups(void)
     s_fast = PyUnicode_InternFromString("fast");
     s_observers = PyUnicode_InternFromString("observers");
     s_sync = PyUnicode_InternFromString("sync");
+    s_append = PyUnicode_InternFromString("append");
+    if (s_append == NULL)
+        return NULL;
     s_me = PyUnicode_InternFromString("me");
     s_edge = PyUnicode_InternFromString("edge");
     s_synced = PyUnicode_InternFromString("synced");

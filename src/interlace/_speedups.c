@@ -6,12 +6,16 @@
  * - FastPath, a C type with exactly the fields of runtime.fastpath.FastPath (same names, same
  *   meaning), which an Execution uses when this module is available;
  * - C versions of the hottest access hooks of runtime/hooks.py (_il_rg, _il_wg, _il_rc, _il_wc,
- *   _il_ra, _il_wa, _il_rs, _il_ws, _il_loop). Each takes the scheduler's fast path entirely in C
+ *   _il_ra, _il_wa, _il_rs, _il_ws, _il_loop, and the halves of augmented assignments _il_ra2,
+ *   _il_aug_wa, _il_rs2, _il_aug_ws). Each takes the scheduler's fast path entirely in C
  *   when its conditions hold (an active execution with a native FastPath, the calling OS thread holds
- *   the baton, budget left, free-threaded model, no trace), doing exactly the counter updates of
+ *   the baton, budget left, free-threaded model; no trace, or a kept trace without captured values,
+ *   whose event it notes as Execution._traced does), doing exactly the counter updates of
  *   Execution.access / Execution.loop and the same `told` check (the same key tuple in the same
- *   dict), and calls back into Python (ex._tell) only for an access not told yet. Otherwise it calls
+ *   dict), and calls the access observers only for an access not told yet. Otherwise it calls
  *   the pure-Python hook unchanged, so every decision is made by the same Python code;
+ * - edge() and handoff(): Execution.synced and handoffs._emit, the detectors' happens-before edges of
+ *   an event loop's callbacks and of the hand-offs;
  * - C versions of the call and with-statement hooks (_il_cp, _il_with) that answer from Callees, a
  *   cache of what the classifier (runtime/calls.py) said of a callee or a context manager's type,
  *   and of the hooks that only look at a value's type (_il_iter, _il_in, _il_inplace): a value that is

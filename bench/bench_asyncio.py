@@ -18,7 +18,12 @@ differences of best-of-7. The lines "detector in Python" are the same with the d
 path (``interlace._races``) off, as with ``INTERLACE_PURE=1``. ``--breakdown portfolio``: the same for
 the default's first execution (DPOR's), with one more line: nor DPOR's analysis of the trace.
 
-Usage: python bench/bench_asyncio.py [--breakdown [pct|portfolio]]
+``--repeat STRATEGY RACES N`` (``plain`` for no control): only N executions after a warm-up, for counting
+instructions, which the machine's load does not change: per execution, the difference of
+``valgrind --tool=callgrind`` totals ("Collected") for N = 4 and N = 1, divided by 3, with
+``PYTHONHASHSEED=0``.
+
+Usage: python bench/bench_asyncio.py [--breakdown [pct|portfolio] | --repeat STRATEGY RACES N]
 """
 
 from __future__ import annotations
@@ -121,7 +126,21 @@ def breakdown(strategy: str) -> None:
     print(f"(CPU time, best of {ROUNDS}, {strategy}; load average {_load()})")
 
 
+def repeat(strategy: str, races: str, n: int) -> None:
+    """``--repeat``: a warm-up (instrumenting, one execution of the same kind), then n executions."""
+    workload()
+    interlace.explore(workload, executions=1, seed=0, races="off", shrink=False)
+    run = workload if strategy == "plain" else controlled(strategy, races)
+    run()
+    for _ in range(n):
+        run()
+
+
 def main() -> None:
+    if "--repeat" in sys.argv:
+        strategy, races, n = sys.argv[sys.argv.index("--repeat") + 1:][:3]
+        repeat(strategy, races, int(n))
+        return
     print(f"interlace {interlace.__version__} on Python {platform.python_version()} ({platform.machine()})")
     plain = timed(workload)  # before anything is instrumented
     interlace.explore(workload, executions=1, seed=0, races="off", shrink=False)  # instrument, warm up

@@ -15,9 +15,15 @@ process (steadier than wall time on a loaded machine; the scheduler's hand-offs 
 ``--breakdown``: where the time of ``pct`` with the detectors on goes, by switching parts off (the
 replay for stacks, the atomicity checks, the detector's work at accesses and at synchronisations):
 differences of best-of-7. The lines "detector in Python" are the same with the detector's native
-path (``interlace._races``) off, as with ``INTERLACE_PURE=1``.
+path (``interlace._races``) off, as with ``INTERLACE_PURE=1``. ``--breakdown portfolio``: the same for
+the default's first execution (DPOR's), with one more line: nor DPOR's analysis of the trace.
 
-Usage: python bench/bench_asyncio.py [--breakdown]
+``--repeat STRATEGY RACES N`` (``plain`` for no control): only N executions after a warm-up, for counting
+instructions, which the machine's load does not change: per execution, the difference of
+``valgrind --tool=callgrind`` totals ("Collected") for N = 4 and N = 1, divided by 3, with
+``PYTHONHASHSEED=0``.
+
+Usage: python bench/bench_asyncio.py [--breakdown [pct|portfolio] | --repeat STRATEGY RACES N]
 """
 
 from __future__ import annotations
@@ -87,18 +93,22 @@ def best(variants: dict, prepare=lambda name: None) -> dict:
     return times
 
 
-def breakdown() -> None:
+def breakdown(strategy: str) -> None:
     from interlace.detect import races
     from interlace.detect.races import RaceDetector
     from interlace.drivers.session import Session
+    from interlace.strategies.dpor.strategy import DPOR
 
-    real = RaceDetector.access, RaceDetector.sync, Session._fill_stacks, RaceDetector._atomicity, races._native
+    real = (RaceDetector.access, RaceDetector.sync, Session._fill_stacks, RaceDetector._atomicity, races._native,
+            DPOR._analyse)
     skip = {"  detector in Python": ("native",), "no replay for stacks": ("fill",),
             "  detector in Python ": ("fill", "native"),
             # (interlace._races runs the atomicity checks inside its access(): switched off on the Python path)
             "  nor atomicity checks": ("fill", "native", "atomicity"),
             "nor detector at accesses": ("fill", "access"),
             "nor detector at synchronisations": ("fill", "access", "sync")}
+    if strategy == "portfolio":
+        skip["nor DPOR's analysis"] = ("fill", "access", "sync", "analysis")
 
     def prepare(name):
         off = skip.get(name, ())
@@ -107,21 +117,38 @@ def breakdown() -> None:
         Session._fill_stacks = (lambda *a: None) if "fill" in off else real[2]
         RaceDetector._atomicity = (lambda *a: None) if "atomicity" in off else real[3]
         races._native = None if "native" in off else real[4]
+        DPOR._analyse = (lambda *a: None) if "analysis" in off else real[5]
 
-    variants = {"plain": workload, "detectors off": controlled("pct", "off"), "detectors on": controlled("pct", "warn")}
-    variants.update({name: controlled("pct", "warn") for name in skip})
+    variants = {"plain": workload, "detectors off": controlled(strategy, "off"),
+                "detectors on": controlled(strategy, "warn")}
+    variants.update({name: controlled(strategy, "warn") for name in skip})
     times = best(variants, prepare)
     for name, t in times.items():
         print(f"  {name:34} {t * 1e3:6.1f} ms  {t / times['plain']:5.1f}x")
-    print(f"(CPU time, best of {ROUNDS}, pct; load average {_load()})")
+    print(f"(CPU time, best of {ROUNDS}, {strategy}; load average {_load()})")
+
+
+def repeat(strategy: str, races: str, n: int) -> None:
+    """``--repeat``: a warm-up (instrumenting, one execution of the same kind), then n executions."""
+    workload()
+    interlace.explore(workload, executions=1, seed=0, races="off", shrink=False)
+    run = workload if strategy == "plain" else controlled(strategy, races)
+    run()
+    for _ in range(n):
+        run()
 
 
 def main() -> None:
+    if "--repeat" in sys.argv:
+        strategy, races, n = sys.argv[sys.argv.index("--repeat") + 1:][:3]
+        repeat(strategy, races, int(n))
+        return
     print(f"interlace {interlace.__version__} on Python {platform.python_version()} ({platform.machine()})")
     plain = timed(workload)  # before anything is instrumented
     interlace.explore(workload, executions=1, seed=0, races="off", shrink=False)  # instrument, warm up
     if "--breakdown" in sys.argv:
-        breakdown()
+        after = sys.argv[sys.argv.index("--breakdown") + 1:]
+        breakdown(after[0] if after else "pct")
         return
     from interlace.detect import races as detector
 

@@ -50,7 +50,8 @@ def main() -> None:
 
             def seen(i: int, ex: execution.Execution, runs: list = runs) -> None:
                 runs.append([list(ex.choices.tids), list(ex.choices.counts), ex.step, ex.fast.gil_points,
-                             ex.fast.progress_at, ex.failure.kind if ex.failure else None])
+                             ex.fast.progress_at, ex.failure.kind if ex.failure else None,
+                             [list(event) for event in ex.trace]])  # DPOR's: the events the C path notes too
 
             hits = _hits()
             result = interlace.explore(fn, executions=n, strategy=strategy, seed=7, model=model,

@@ -192,6 +192,77 @@ def main_calls() -> None:
         t.join()
 
 
+class Registry(dict):
+    """A dict subclass: the fast path leaves describing its accesses to Python."""
+
+
+def _shapes(k: int, reg: Registry, view: memoryview, cells: list, keyed: dict) -> None:
+    for i in range(6):
+        reg[k] = reg.get(k, 0) + i  # a dict subclass's item, and a call of its method
+        view[i % 4] = (view[i % 4] + k) % 256  # a memoryview's item: the buffer it exposes
+        cells.append(i)  # a whole-container access
+        cells[0] = cells[-1] + len(cells)
+        keyed[(k, "x")] = keyed.get((k, "x"), 0) + 1  # a tuple key
+        keyed[b"raw"] = keyed.get(b"raw", 0) + 1  # a bytes key
+        keyed[True] = i  # a bool key
+        keyed["*"] = i  # the key that names a whole container elsewhere
+        # augmented assignments: of an attribute, an item, a container changed in place, a memoryview's item
+        reg.total = getattr(reg, "total", 0)
+        reg.total += k
+        keyed["*"] += 1
+        keyed.setdefault("log", [])
+        keyed["log"] += [k]
+        reg.seen = getattr(reg, "seen", [])
+        reg.seen += [i]
+        view[0] += 1
+        cells[1:2] += [k]
+        # tests and walks of containers: a dict's key, a tuple key, a list, a dict subclass
+        if (k, "x") in keyed and "log" in keyed and i in cells and k not in reg:
+            keyed["seen"] = sum(c for c in cells if c > 0)
+
+
+def main_shapes() -> None:
+    """Accesses whose locations are described in every way the trace shows (DPOR keeps it)."""
+    reg, view, cells, keyed = Registry(), memoryview(bytearray(4)), [0], {}
+    threads = [threading.Thread(target=_shapes, args=(k, reg, view, cells, keyed)) for k in (1, 2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+
+
+def main_service() -> None:
+    """asyncio: workers taking requests from a Queue, a cache under a Lock (bench/bench_asyncio.py's program
+    at a small size)."""
+    import asyncio
+
+    async def serve() -> None:
+        queue: asyncio.Queue = asyncio.Queue()
+        lock = asyncio.Lock()
+        cache: dict = {}
+        served = {"n": 0}
+
+        async def worker() -> None:
+            while True:
+                key = await queue.get()
+                if key is None:
+                    return
+                async with lock:
+                    if key not in cache:
+                        await asyncio.sleep(0)
+                        cache[key] = key * 2
+                served["n"] += 1
+
+        workers = [asyncio.create_task(worker()) for _ in range(3)]
+        for i in range(20):
+            await queue.put(i % 5)
+        for _ in workers:
+            await queue.put(None)
+        await asyncio.gather(*workers)
+
+    asyncio.run(serve())
+
+
 def _one_after_another(target, args_list) -> None:
     """Real threads that run one after another, ordered by raw ``_thread`` locks the detectors do
     not see: detector-only mode then finds the same races every time. Each thread waits for ``go``

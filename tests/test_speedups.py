@@ -39,7 +39,8 @@ def _probe(pure: bool, *programs: str) -> dict:
 
 @needs_native
 @pytest.mark.timeout(300)
-@pytest.mark.parametrize("programs", [("article", "locked"), ("loops", "globals", "bank"), ("calls",)])
+@pytest.mark.parametrize("programs", [("article", "locked"), ("loops", "globals", "bank"), ("calls",),
+                                      ("shapes", "service")])
 def test_same_decisions_steps_and_races(programs) -> None:
     fast, pure = _probe(False, *programs), _probe(True, *programs)
     assert fast.pop("native") is True and pure.pop("native") is False
@@ -272,3 +273,28 @@ def test_a_verdict_that_fails_means_ask_every_time_never_the_programs_error() ->
         ex = session.run(make_strategy("pct", 1), "free-threaded", None)
     assert ex.failure is None
     assert cache.lookup(p._twice) == ASK and cache.lookup(p.Marker) == ASK
+
+
+@needs_native
+@pytest.mark.timeout(120)
+def test_the_native_fast_path_notes_a_kept_trace_in_a_list_or_a_tail() -> None:
+    """With the trace kept (DPOR's), the C hooks note each access's event as Execution._traced does;
+    into a report's TraceTail too (its len() and append()), which then holds the last events of the
+    same trace."""
+    import speedups_programs
+
+    from interlace.drivers.session import Session
+    from interlace.runtime.tracetail import TraceTail
+    from interlace.strategies import make_strategy
+
+    traces = []
+    for tail in (None, TraceTail(keep=50)):
+        hits = native.hits()
+        with Session(speedups_programs.main_service, (), (), races="warn") as session:
+            ex = session.run(make_strategy("dpor", seed=1), "free-threaded", None, tail=tail)
+        assert native.hits() - hits > 100  # the C fast path ran
+        traces.append(ex.trace)
+    whole, tail = traces
+    assert len(whole) > 200 and len(tail) == len(whole)
+    assert list(tail.events) == whole[-50:]
+    assert [e.index for e in whole] == list(range(1, len(whole) + 1))

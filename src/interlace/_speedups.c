@@ -6,12 +6,16 @@
  * - FastPath, a C type with exactly the fields of runtime.fastpath.FastPath (same names, same
  *   meaning), which an Execution uses when this module is available;
  * - C versions of the hottest access hooks of runtime/hooks.py (_il_rg, _il_wg, _il_rc, _il_wc,
- *   _il_ra, _il_wa, _il_rs, _il_ws, _il_loop). Each takes the scheduler's fast path entirely in C
+ *   _il_ra, _il_wa, _il_rs, _il_ws, _il_loop, and the halves of augmented assignments _il_ra2,
+ *   _il_aug_wa, _il_rs2, _il_aug_ws). Each takes the scheduler's fast path entirely in C
  *   when its conditions hold (an active execution with a native FastPath, the calling OS thread holds
- *   the baton, budget left, free-threaded model, no trace), doing exactly the counter updates of
+ *   the baton, budget left, free-threaded model; no trace, or a kept trace without captured values,
+ *   whose event it notes as Execution._traced does), doing exactly the counter updates of
  *   Execution.access / Execution.loop and the same `told` check (the same key tuple in the same
- *   dict), and calls back into Python (ex._tell) only for an access not told yet. Otherwise it calls
+ *   dict), and calls the access observers only for an access not told yet. Otherwise it calls
  *   the pure-Python hook unchanged, so every decision is made by the same Python code;
+ * - edge() and handoff(): Execution.synced and handoffs._emit, the detectors' happens-before edges of
+ *   an event loop's callbacks and of the hand-offs;
  * - C versions of the call and with-statement hooks (_il_cp, _il_with) that answer from Callees, a
  *   cache of what the classifier (runtime/calls.py) said of a callee or a context manager's type,
  *   and of the hooks that only look at a value's type (_il_iter, _il_in, _il_inplace): a value that is
@@ -748,10 +752,11 @@ static ToldObject *active_told = NULL;        /* detector-only mode: its filter,
 static CalleesObject *active_callees = NULL;  /* its classifier's Callees, or NULL */
 static long long fast_hits = 0;               /* hooks that took the fast path in C (for tests) */
 
-enum { H_RG, H_WG, H_RC, H_WC, H_RA, H_WA, H_RS, H_WS, H_LOOP, H_CP, H_WITH, H_ITER, H_IN, H_INPLACE, H_COUNT };
+enum { H_RG, H_WG, H_RC, H_WC, H_RA, H_WA, H_RS, H_WS, H_LOOP, H_CP, H_WITH, H_ITER, H_IN, H_INPLACE, H_RA2,
+       H_AUG_WA, H_RS2, H_AUG_WS, H_COUNT };
 static const char *hook_names[H_COUNT] = {
     "_il_rg", "_il_wg", "_il_rc", "_il_wc", "_il_ra", "_il_wa", "_il_rs", "_il_ws", "_il_loop",
-    "_il_cp", "_il_with", "_il_iter", "_il_in", "_il_inplace",
+    "_il_cp", "_il_with", "_il_iter", "_il_in", "_il_inplace", "_il_ra2", "_il_aug_wa", "_il_rs2", "_il_aug_ws",
 };
 static PyObject *pure[H_COUNT];  /* the pure-Python hooks, called on every slow path */
 
@@ -856,13 +861,208 @@ slow(int hook, PyObject *const *args, Py_ssize_t nargs)
     return PyObject_Vectorcall(pure[hook], args, nargs, NULL);
 }
 
-/* The fast path's conditions (Execution.access): the baton holder, budget left, free-threaded, no trace. */
+/* The trace (Execution.note, point): state.Event and state.short_repr, bound by bind_trace(). */
+static PyObject *t_event = NULL, *t_short_repr = NULL;
+static PyObject *s_fast, *s_observers, *s_sync, *s_me, *s_edge, *s_synced, *s_append;
+static PyObject *s_trace, *s_trace_limit, *s_stop_tracing, *s_capture_values, *s_tid, *s_describe, *s_builtins,
+    *s_dunder_name;
+
+/* With the trace kept, the fast path notes an access's event itself (as Execution._traced does), unless
+ * the execution captures the values read: the Python hooks then report each value (ex.observe). */
+static int
+trace_plain(void)
+{
+    if (t_event == NULL)
+        return 0;
+    PyObject *capture = PyObject_GetAttr(active_ex, s_capture_values);
+    if (capture == NULL) {
+        PyErr_Clear();
+        return 0;
+    }
+    int plain = capture == Py_False;
+    Py_DECREF(capture);
+    return plain;
+}
+
+/* The fast path's conditions (Execution.access): the baton holder, budget left, free-threaded; and
+ * no trace, or one the C path can note (trace_plain). */
 static inline int
 fast_ok(void)
 {
     FastPathObject *f = active_fast;
-    return f != NULL && f->budget > 0 && f->has_ident && f->free_threaded && !f->trace
-           && f->ident == PyThread_get_thread_ident();
+    return f != NULL && f->budget > 0 && f->has_ident && f->free_threaded
+           && f->ident == PyThread_get_thread_ident() && (!f->trace || trace_plain());
+}
+
+/* Execution.describe(obj, key), in C for the keys whose comparisons and formatting run no program code
+ * (exact str and int keys, the plain values); any other case is the Python method's. A new reference. */
+static int plain_key(PyObject *key);
+
+static PyObject *
+describe(PyObject *obj, PyObject *key)
+{
+    PyTypeObject *tk = Py_TYPE(key);
+    if (PyDict_CheckExact(obj)) {
+        int global = PyDict_Contains(obj, s_builtins);
+        if (global < 0)
+            return NULL;
+        if (global) {  /* a module global: str(key) */
+            if (tk == &PyUnicode_Type)
+                return Py_NewRef(key);
+            goto python;
+        }
+    }
+    else if (PyDict_Check(obj))
+        goto python;  /* a dict subclass: its __contains__ may be the program's */
+    if (PyTuple_CheckExact(obj) && tk == &PyUnicode_Type && PyTuple_GET_SIZE(obj) == 4) {
+        PyObject *name = PyTuple_GET_ITEM(obj, 3);
+        if (!PyUnicode_CheckExact(name))
+            goto python;
+        if (PyUnicode_Compare(name, key) == 0 && PyUnicode_CheckExact(PyTuple_GET_ITEM(obj, 0)))
+            return Py_NewRef(key);  /* a closure cell (describe.is_cell_key) */
+    }
+    if (!plain_key(key))
+        goto python;  /* key == "*" and the formatting could run the program's code */
+    /* type(obj).__name__: a heap type's own name unless its metaclass is not type's (it may say another) */
+    PyTypeObject *t = Py_TYPE(obj);
+    PyObject *name;
+    if (Py_IS_TYPE(t, &PyType_Type) && (t->tp_flags & Py_TPFLAGS_HEAPTYPE))
+        name = Py_NewRef(((PyHeapTypeObject *)t)->ht_name);
+    else if (Py_IS_TYPE(t, &PyType_Type)) {
+        const char *dot = strrchr(t->tp_name, '.');
+        name = PyUnicode_FromString(dot != NULL ? dot + 1 : t->tp_name);
+    }
+    else
+        name = PyObject_GetAttr((PyObject *)t, s_dunder_name);
+    if (name == NULL)
+        return NULL;
+    if (!PyUnicode_CheckExact(name)) {
+        Py_DECREF(name);
+        goto python;
+    }
+    PyObject *what;
+    if (tk == &PyUnicode_Type) {
+        if (PyUnicode_Compare(key, s_star) == 0)
+            return name;  /* the whole container */
+        if (!PyDict_Check(obj) && !PyList_Check(obj))
+            what = PyUnicode_FromFormat("%U.%U", name, key);
+        else
+            what = PyUnicode_FromFormat("%U[%R]", name, key);
+    }
+    else if (tk == &PyLong_Type || tk == &PyBool_Type)
+        what = PyUnicode_FromFormat("%U[%R]", name, key);
+    else
+        what = PyUnicode_FromFormat("%U[...]", name);
+    Py_DECREF(name);
+    return what;
+python:
+    return PyObject_CallMethodObjArgs(active_ex, s_describe, obj, key, NULL);
+}
+
+/* Execution.note / point's trace: Event(len(trace) + 1, me.tid, kind, what, site, value) appended to
+ * ex.trace (``what`` as str); at ex.trace_limit events, ex.stop_tracing(). */
+static int
+append_event(PyObject *me, PyObject *kind, PyObject *what, PyObject *site, PyObject *value)
+{
+    PyObject *ex = Py_NewRef(active_ex);
+    PyObject *trace = PyObject_GetAttr(ex, s_trace);
+    PyObject *tid = trace == NULL ? NULL : PyObject_GetAttr(me, s_tid);
+    PyObject *text = tid == NULL ? NULL : PyUnicode_Check(what) ? Py_NewRef(what) : PyObject_Str(what);
+    PyObject *fields = NULL, *args = NULL, *event = NULL;
+    int rc = -1;
+    if (text == NULL)
+        goto done;
+    /* a list, or a report's TraceTail (runtime/tracetail.py): its len() and append() */
+    Py_ssize_t length = PyList_CheckExact(trace) ? PyList_GET_SIZE(trace) : PyObject_Size(trace);
+    if (length < 0)
+        goto done;
+    PyObject *index = PyLong_FromSsize_t(length + 1);
+    if (index == NULL)
+        goto done;
+#if PY_VERSION_HEX < 0x030E0000
+    /* tuple.__new__(Event, fields), which allocates the subclass's tuple and fills it, as done here
+     * (3.14 tuples cache their hash: there, tuple.__new__ itself) */
+    (void)fields;
+    (void)args;
+    event = ((PyTypeObject *)t_event)->tp_alloc((PyTypeObject *)t_event, 6);
+    if (event == NULL) {
+        Py_DECREF(index);
+        goto done;
+    }
+    PyObject *items[6] = {index, tid, kind, text, site, value};
+    for (int i = 0; i < 6; i++)
+        PyTuple_SET_ITEM(event, i, Py_NewRef(items[i]));
+    Py_DECREF(index);
+#else
+    fields = PyTuple_Pack(6, index, tid, kind, text, site, value);
+    Py_DECREF(index);
+    args = fields == NULL ? NULL : PyTuple_Pack(1, fields);
+    /* tuple.__new__(Event, fields): what the named tuple's __new__ does, without its Python frame */
+    event = args == NULL ? NULL : PyTuple_Type.tp_new((PyTypeObject *)t_event, args, NULL);
+#endif
+    if (event == NULL)
+        goto done;
+    if (PyList_CheckExact(trace)) {
+        if (PyList_Append(trace, event) < 0)
+            goto done;
+        length = PyList_GET_SIZE(trace);
+    }
+    else {
+        PyObject *r = PyObject_CallMethodOneArg(trace, s_append, event);
+        if (r == NULL)
+            goto done;
+        Py_DECREF(r);
+        length = PyObject_Size(trace);
+        if (length < 0)
+            goto done;
+    }
+    PyObject *limit = PyObject_GetAttr(ex, s_trace_limit);
+    if (limit == NULL)
+        goto done;
+    PyObject *count = PyLong_FromSsize_t(length);
+    int full = count == NULL ? -1 : PyObject_RichCompareBool(count, limit, Py_GE);
+    Py_XDECREF(count);
+    Py_DECREF(limit);
+    if (full < 0)
+        goto done;
+    if (full) {
+        PyObject *r = PyObject_CallMethodNoArgs(ex, s_stop_tracing);
+        if (r == NULL)
+            goto done;
+        Py_DECREF(r);
+    }
+    rc = 0;
+done:
+    Py_XDECREF(event);
+    Py_XDECREF(args);
+    Py_XDECREF(fields);
+    Py_XDECREF(text);
+    Py_XDECREF(tid);
+    Py_XDECREF(trace);
+    Py_DECREF(ex);
+    return rc;
+}
+
+/* Execution._traced: what the fast path notes of an access when the trace is kept (``value`` NULL: the
+ * hook gave none). */
+static int
+note_access(PyObject *kind, PyObject *obj, PyObject *key, PyObject *site, PyObject *value)
+{
+    PyObject *me = PyObject_GetAttr(active_ex, s_current);
+    if (me == NULL)
+        return -1;
+    PyObject *shown = NULL;
+    PyObject *what = describe(obj, key);
+    int rc = what == NULL || PyObject_SetAttr(me, s_pending, kind) < 0
+             || PyObject_SetAttr(me, s_pending_what, what) < 0 ? -1 : 0;
+    if (rc == 0) {
+        shown = value == NULL ? Py_NewRef(Py_None) : PyObject_CallOneArg(t_short_repr, value);
+        rc = shown == NULL || PyObject_SetAttr(me, s_site, site) < 0 ? -1 : append_event(me, kind, what, site, shown);
+    }
+    Py_XDECREF(shown);
+    Py_XDECREF(what);
+    Py_DECREF(me);
+    return rc;
 }
 
 /* Does a `told` entry name this object? Entries hold the object's type (never a reference to the
@@ -971,9 +1171,9 @@ call:
     return 0;
 }
 
-/* Execution.access's fast path; the caller checked fast_ok(). */
+/* Execution.access's fast path; the caller checked fast_ok(). ``value``: a write's value (NULL: none). */
 static inline int
-fast_access(int write, PyObject *obj, PyObject *key, PyObject *site)
+fast_access(int write, PyObject *obj, PyObject *key, PyObject *site, PyObject *value)
 {
     FastPathObject *f = active_fast;
     fast_hits++;
@@ -983,6 +1183,8 @@ fast_access(int write, PyObject *obj, PyObject *key, PyObject *site)
     f->accesses++;
     if (write)
         f->progress_at = f->step;
+    if (f->trace && note_access(write ? s_write : s_read, obj, key, site, value) < 0)
+        return -1;
     if (!f->observe)
         return 0;
     return tell(f, write ? s_write : s_read, obj, key, site, Py_False);
@@ -1041,10 +1243,10 @@ is_code(PyObject *value)
 /* An access the C hooks take themselves: 1 when the fast path counted it or detect-only mode already
  * told it (nothing more to do than the access itself), 0 when the Python hook must take it, -1 on error. */
 static int
-quick_access(int write, PyObject *obj, PyObject *key, PyObject *site)
+quick_access(int write, PyObject *obj, PyObject *key, PyObject *site, PyObject *value)
 {
     if (fast_ok())
-        return fast_access(write, obj, key, site) < 0 ? -1 : 1;
+        return fast_access(write, obj, key, site, value) < 0 ? -1 : 1;
     if (active_told != NULL)
         return detect_known(write ? s_write : s_read, obj, key, site);
     return 0;
@@ -1062,7 +1264,7 @@ sp_rg(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
                 return NULL;
             if (value != NULL && is_code(value))
                 Py_RETURN_NONE;  /* reading code, not data */
-            int quick = quick_access(0, ns, args[0], args[1]);
+            int quick = quick_access(0, ns, args[0], args[1], NULL);
             if (quick < 0)
                 return NULL;
             if (quick)
@@ -1079,7 +1281,7 @@ sp_wg(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
     if (nargs == 3 && (active_fast != NULL || active_told != NULL)) {
         PyObject *ns = PyEval_GetGlobals();
         if (ns != NULL) {
-            int quick = quick_access(1, ns, args[0], args[2]);
+            int quick = quick_access(1, ns, args[0], args[2], args[1]);
             if (quick < 0)
                 return NULL;
             if (quick)
@@ -1101,7 +1303,7 @@ static PyObject *
 sp_rc(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
 {
     if (nargs == 2 && is_cell_key(args[0])) {
-        int quick = quick_access(0, args[0], PyTuple_GET_ITEM(args[0], 3), args[1]);
+        int quick = quick_access(0, args[0], PyTuple_GET_ITEM(args[0], 3), args[1], NULL);
         if (quick < 0)
             return NULL;
         if (quick)
@@ -1115,7 +1317,7 @@ static PyObject *
 sp_wc(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
 {
     if (nargs == 3 && is_cell_key(args[0])) {
-        int quick = quick_access(1, args[0], PyTuple_GET_ITEM(args[0], 3), args[2]);
+        int quick = quick_access(1, args[0], PyTuple_GET_ITEM(args[0], 3), args[2], args[1]);
         if (quick < 0)
             return NULL;
         if (quick)
@@ -1129,7 +1331,7 @@ static PyObject *
 sp_ra(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
 {
     if (nargs == 3) {
-        int quick = quick_access(0, args[0], args[1], args[2]);
+        int quick = quick_access(0, args[0], args[1], args[2], NULL);
         if (quick < 0)
             return NULL;
         if (quick)
@@ -1143,7 +1345,7 @@ static PyObject *
 sp_wa(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
 {
     if (nargs == 4) {
-        int quick = quick_access(1, args[1], args[2], args[3]);
+        int quick = quick_access(1, args[1], args[2], args[3], args[0]);
         if (quick < 0)
             return NULL;
         if (quick) {
@@ -1155,12 +1357,12 @@ sp_wa(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
     return slow(H_WA, args, nargs);
 }
 
-/* _il_rs(obj, key, site) -> obj[key] */
+/* _il_rs(obj, key, site) -> obj[key] (an item of a memoryview is the Python hook's: see hooks._exposed) */
 static PyObject *
 sp_rs(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
 {
-    if (nargs == 3) {
-        int quick = quick_access(0, args[0], args[1], args[2]);
+    if (nargs == 3 && !PyMemoryView_Check(args[0])) {
+        int quick = quick_access(0, args[0], args[1], args[2], NULL);
         if (quick < 0)
             return NULL;
         if (quick)
@@ -1169,12 +1371,12 @@ sp_rs(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
     return slow(H_RS, args, nargs);
 }
 
-/* _il_ws(value, obj, key, site): obj[key] = value */
+/* _il_ws(value, obj, key, site): obj[key] = value (a memoryview's item is the Python hook's) */
 static PyObject *
 sp_ws(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
 {
-    if (nargs == 4) {
-        int quick = quick_access(1, args[1], args[2], args[3]);
+    if (nargs == 4 && !PyMemoryView_Check(args[1])) {
+        int quick = quick_access(1, args[1], args[2], args[3], args[0]);
         if (quick < 0)
             return NULL;
         if (quick) {
@@ -1296,8 +1498,14 @@ AccessCall_vectorcall(AccessCallObject *self, PyObject *const *args, size_t narg
         f->accesses++;
         if (self->kind != s_read)
             f->progress_at = f->step;
-        int rc = PyObject_SetAttr(me, s_site, self->site) < 0 || PyObject_SetAttr(me, s_pending, self->kind) < 0
-                 || PyObject_SetAttr(me, s_pending_what, Py_None) < 0 ? -1 : 0;
+        /* point(): the whole container described only when the trace is kept */
+        PyObject *what = f->trace ? describe(owner, s_star) : Py_NewRef(Py_None);
+        int rc = what == NULL || PyObject_SetAttr(me, s_site, self->site) < 0
+                 || PyObject_SetAttr(me, s_pending, self->kind) < 0
+                 || PyObject_SetAttr(me, s_pending_what, what) < 0 ? -1 : 0;
+        if (rc == 0 && f->trace)
+            rc = append_event(me, self->kind, what, self->site, Py_None);
+        Py_XDECREF(what);
         if (rc == 0 && f->observe)
             rc = tell(f, self->kind, owner, s_star, self->site, Py_True);
         Py_DECREF(owner);
@@ -1393,7 +1601,7 @@ sp_cp(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
             fast_hits++;
         return r;
     }
-    if (e != NULL && (e->verdict == V_NOTHING || (e->verdict == V_CALL && f->budget > 0 && !f->trace))) {
+    if (e != NULL && (e->verdict == V_NOTHING || (e->verdict == V_CALL && f->budget > 0 && (!f->trace || trace_plain())))) {
         /* Execution.callee, then point()'s fast path for a "call" (the entry is read before anything
          * that could run other code and change the table) */
         int verdict = e->verdict;
@@ -1407,6 +1615,8 @@ sp_cp(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
         int rc = PyObject_SetAttr(me, s_site, args[0]);
         if (rc == 0 && verdict == V_CALL)
             rc = PyObject_SetAttr(me, s_pending, s_call) < 0 || PyObject_SetAttr(me, s_pending_what, what) < 0 ? -1 : 0;
+        if (rc == 0 && verdict == V_CALL && f->trace)
+            rc = append_event(me, s_call, what, args[0], Py_None);
         Py_DECREF(what);
         Py_DECREF(me);
         if (rc < 0)
@@ -1474,6 +1684,13 @@ sp_iter(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
 {
     if (nargs == 2 && (active_ex == NULL || !is_container(args[0])))
         return Py_NewRef(args[0]);
+    if (nargs == 2) {
+        int quick = quick_access(0, args[0], s_star, args[1], NULL);
+        if (quick < 0)
+            return NULL;
+        if (quick)
+            return Py_NewRef(args[0]);
+    }
     return slow(H_ITER, args, nargs);
 }
 
@@ -1486,6 +1703,19 @@ sp_in(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
         if (r < 0)
             return NULL;
         return PyBool_FromLong(r);
+    }
+    /* a container: of a dict, a read of that key (a plain one: hashing it runs no program code), of
+     * another, a read of all of it; then the test itself */
+    if (nargs == 3 && (!PyDict_Check(args[1]) || plain_key(args[0]))) {
+        int quick = quick_access(0, args[1], PyDict_Check(args[1]) ? args[0] : s_star, args[2], NULL);
+        if (quick < 0)
+            return NULL;
+        if (quick) {
+            int r = PySequence_Contains(args[1], args[0]);
+            if (r < 0)
+                return NULL;
+            return PyBool_FromLong(r);
+        }
     }
     return slow(H_IN, args, nargs);
 }
@@ -1501,6 +1731,236 @@ sp_inplace(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
     return slow(H_INPLACE, args, nargs);
 }
 
+/* The write of an augmented assignment (``obj.name op= rhs``, ``obj[key] op= rhs``) once ``result`` is
+ * computed: the fast path, or Execution.access as the Python hook calls it. 0, or -1 on error. */
+static int
+aug_write(PyObject *obj, PyObject *key, PyObject *site, PyObject *result)
+{
+    int quick = quick_access(1, obj, key, site, result);
+    if (quick != 0 || active_ex == NULL)
+        return quick < 0 ? -1 : 0;
+    PyObject *ex = Py_NewRef(active_ex);
+    PyObject *call[6] = {ex, s_write, obj, key, site, result};
+    PyObject *r = PyObject_VectorcallMethod(s_access, call, 6 | PY_VECTORCALL_ARGUMENTS_OFFSET, NULL);
+    Py_DECREF(ex);
+    if (r == NULL)
+        return -1;
+    Py_DECREF(r);
+    return 0;
+}
+
+/* _il_ra2(obj, name, site) -> (obj, _il_ra(obj, name, site)): the read of ``obj.name op= rhs`` */
+static PyObject *
+sp_ra2(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
+{
+    if (nargs != 3)
+        return slow(H_RA2, args, nargs);
+    PyObject *value = sp_ra(module, args, nargs);
+    if (value == NULL)
+        return NULL;
+    PyObject *pair = PyTuple_Pack(2, args[0], value);
+    Py_DECREF(value);
+    return pair;
+}
+
+/* _il_aug_wa(pair, rhs, op, name, site): ``obj.name = op(value, rhs)``; a container changed in place
+ * (``o.items += [x]``) is the Python hook's. */
+static PyObject *
+sp_aug_wa(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
+{
+    if (nargs != 5 || !PyTuple_CheckExact(args[0]) || PyTuple_GET_SIZE(args[0]) != 2
+        || (active_ex != NULL && is_container(PyTuple_GET_ITEM(args[0], 1))))
+        return slow(H_AUG_WA, args, nargs);
+    PyObject *obj = PyTuple_GET_ITEM(args[0], 0), *call[2] = {PyTuple_GET_ITEM(args[0], 1), args[1]};
+    PyObject *result = PyObject_Vectorcall(args[2], call, 2, NULL);
+    if (result == NULL)
+        return NULL;
+    Py_INCREF(obj);
+    int rc = active_ex != NULL ? aug_write(obj, args[3], args[4], result) : 0;
+    if (rc == 0)
+        rc = PyObject_SetAttr(obj, args[3], result);
+    Py_DECREF(obj);
+    Py_DECREF(result);
+    if (rc < 0)
+        return NULL;
+    Py_RETURN_NONE;
+}
+
+/* _il_rs2(obj, key, site) -> (obj, key, _il_rs(obj, key, site)): the read of ``obj[key] op= rhs`` */
+static PyObject *
+sp_rs2(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
+{
+    if (nargs != 3)
+        return slow(H_RS2, args, nargs);
+    PyObject *value = sp_rs(module, args, nargs);
+    if (value == NULL)
+        return NULL;
+    PyObject *triple = PyTuple_Pack(3, args[0], args[1], value);
+    Py_DECREF(value);
+    return triple;
+}
+
+/* _il_aug_ws(triple, rhs, op, site): ``obj[key] = op(value, rhs)``; a container changed in place and a
+ * memoryview's item are the Python hook's. */
+static PyObject *
+sp_aug_ws(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
+{
+    if (nargs != 4 || !PyTuple_CheckExact(args[0]) || PyTuple_GET_SIZE(args[0]) != 3
+        || PyMemoryView_Check(PyTuple_GET_ITEM(args[0], 0))
+        || (active_ex != NULL && is_container(PyTuple_GET_ITEM(args[0], 2))
+            && !PySlice_Check(PyTuple_GET_ITEM(args[0], 1))))
+        return slow(H_AUG_WS, args, nargs);
+    PyObject *obj = PyTuple_GET_ITEM(args[0], 0), *key = PyTuple_GET_ITEM(args[0], 1);
+    PyObject *call[2] = {PyTuple_GET_ITEM(args[0], 2), args[1]};
+    PyObject *result = PyObject_Vectorcall(args[2], call, 2, NULL);
+    if (result == NULL)
+        return NULL;
+    Py_INCREF(obj);
+    Py_INCREF(key);
+    int rc = active_ex != NULL ? aug_write(obj, key, args[3], result) : 0;
+    if (rc == 0)
+        rc = PyObject_SetItem(obj, key, result);
+    Py_DECREF(obj);
+    Py_DECREF(key);
+    Py_DECREF(result);
+    if (rc < 0)
+        return NULL;
+    Py_RETURN_NONE;
+}
+
+/* edge(ex, kind, me, obj, keep_progress): Execution.synced for an execution with a native FastPath (the
+ * told filter emptied, progress, each observer's sync(ex, kind, me, obj) in turn); with keep_progress,
+ * the step of the last progress is left as it was (an event loop's callback edge, eventloop._sync).
+ * The callers (eventloop._sync, handoffs._emit) take it from Execution.edge, which is None where
+ * synced is another's (a subclass's) or the FastPath is the Python one. */
+static int do_edge(PyObject *ex, PyObject *kind, PyObject *me, PyObject *obj, int keep);
+
+static PyObject *
+sp_edge(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
+{
+    if (nargs != 5) {
+        PyErr_SetString(PyExc_TypeError, "edge(execution, kind, me, obj, keep_progress)");
+        return NULL;
+    }
+    int keep = PyObject_IsTrue(args[4]);
+    if (keep < 0 || do_edge(args[0], args[1], args[2], args[3], keep) < 0)
+        return NULL;
+    Py_RETURN_NONE;
+}
+
+/* handoff(kind, key): handoffs._emit (a hand-off's signal or wait, told to the active execution's
+ * observers by the baton holder), with edge() when the execution has it. */
+static PyObject *
+sp_handoff(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
+{
+    if (nargs != 2) {
+        PyErr_SetString(PyExc_TypeError, "handoff(kind, key)");
+        return NULL;
+    }
+    if (active_ex == NULL)
+        Py_RETURN_NONE;
+    PyObject *ex = Py_NewRef(active_ex), *me = NULL, *edge = NULL, *r = NULL;
+    PyObject *observers = PyObject_GetAttr(ex, s_observers);
+    if (observers == NULL)
+        goto done;
+    int told = PyObject_IsTrue(observers);
+    Py_DECREF(observers);
+    if (told <= 0) {
+        r = told < 0 ? NULL : Py_NewRef(Py_None);
+        goto done;
+    }
+    /* ex.me(): the baton holder's state on its own OS thread (else the method: None, or Abort) */
+    me = holder();
+    if (me == NULL && !PyErr_Occurred())
+        me = PyObject_CallMethodNoArgs(ex, s_me);
+    if (me == NULL)
+        goto done;
+    if (me == Py_None) {
+        r = Py_NewRef(Py_None);
+        goto done;
+    }
+    edge = PyObject_GetAttr(ex, s_edge);
+    if (edge == NULL) {
+        if (!PyErr_ExceptionMatches(PyExc_AttributeError))
+            goto done;
+        PyErr_Clear();
+    }
+    if (edge != NULL && edge != Py_None)
+        r = do_edge(ex, args[0], me, args[1], 0) < 0 ? NULL : Py_NewRef(Py_None);
+    else {
+        PyObject *call[4] = {ex, args[0], me, args[1]};
+        r = PyObject_VectorcallMethod(s_synced, call, 4 | PY_VECTORCALL_ARGUMENTS_OFFSET, NULL);
+    }
+done:
+    Py_XDECREF(edge);
+    Py_XDECREF(me);
+    Py_DECREF(ex);
+    return r;
+}
+
+static int
+do_edge(PyObject *ex, PyObject *kind, PyObject *me, PyObject *obj, int keep)
+{
+    PyObject *fast = PyObject_GetAttr(ex, s_fast);
+    if (fast == NULL)
+        return -1;
+    if (!PyObject_TypeCheck(fast, &FastPathType)) {
+        Py_DECREF(fast);
+        PyErr_SetString(PyExc_TypeError, "edge() needs an execution with a native FastPath");
+        return -1;
+    }
+    FastPathObject *f = (FastPathObject *)fast;
+    long long progress = f->progress_at;
+    if (PyDict_CheckExact(f->told))
+        PyDict_Clear(f->told);
+    else {
+        PyObject *r = PyObject_CallMethod(f->told, "clear", NULL);
+        if (r == NULL) {
+            Py_DECREF(fast);
+            return -1;
+        }
+        Py_DECREF(r);
+    }
+    f->progress_at = f->step;
+    PyObject *observers = PyObject_GetAttr(ex, s_observers);
+    if (observers != NULL && !PyList_CheckExact(observers)) {
+        PyErr_SetString(PyExc_TypeError, "Execution.observers must be a list");
+        Py_CLEAR(observers);
+    }
+    if (observers == NULL) {
+        Py_DECREF(fast);
+        return -1;
+    }
+    int rc = 0;
+    for (Py_ssize_t i = 0; rc == 0 && i < PyList_GET_SIZE(observers); i++) {
+        PyObject *call[5] = {PyList_GET_ITEM(observers, i), ex, kind, me, obj};
+        Py_INCREF(call[0]);
+        PyObject *r = PyObject_VectorcallMethod(s_sync, call, 5 | PY_VECTORCALL_ARGUMENTS_OFFSET, NULL);
+        Py_DECREF(call[0]);
+        if (r == NULL)
+            rc = -1;
+        Py_XDECREF(r);
+    }
+    Py_DECREF(observers);
+    if (rc == 0 && keep)
+        f->progress_at = progress;
+    Py_DECREF(fast);
+    return rc;
+}
+
+/* bind_trace(Event, short_repr): what the fast path notes in the trace, once at import. */
+static PyObject *
+sp_bind_trace(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
+{
+    if (nargs != 2 || !PyType_Check(args[0]) || !PyType_IsSubtype((PyTypeObject *)args[0], &PyTuple_Type)) {
+        PyErr_SetString(PyExc_TypeError, "bind_trace(Event, short_repr)");
+        return NULL;
+    }
+    Py_XSETREF(t_event, Py_NewRef(args[0]));
+    Py_XSETREF(t_short_repr, Py_NewRef(args[1]));
+    Py_RETURN_NONE;
+}
+
 static PyObject *
 sp_hits(PyObject *module, PyObject *Py_UNUSED(ignored))
 {
@@ -1514,6 +1974,12 @@ static PyMethodDef module_methods[] = {
      "or detector-only Told, its classifier's Callees."},
     {"bind", (PyCFunction)(void (*)(void))sp_bind, METH_FASTCALL,
      "bind(hooks, READ, WRITE): the pure-Python hooks the C ones fall back to."},
+    {"handoff", (PyCFunction)(void (*)(void))sp_handoff, METH_FASTCALL,
+     "handoff(kind, key): a hand-off's signal or wait for the active execution's observers (handoffs._emit)."},
+    {"edge", (PyCFunction)(void (*)(void))sp_edge, METH_FASTCALL,
+     "edge(execution, kind, me, obj, keep_progress): Execution.synced, in C (see Execution.edge)."},
+    {"bind_trace", (PyCFunction)(void (*)(void))sp_bind_trace, METH_FASTCALL,
+     "bind_trace(Event, short_repr): the trace's event type and value repr, for the fast path's notes."},
     {"_il_rg", (PyCFunction)(void (*)(void))sp_rg, METH_FASTCALL, "a global read"},
     {"_il_wg", (PyCFunction)(void (*)(void))sp_wg, METH_FASTCALL, "a global write"},
     {"_il_rc", (PyCFunction)(void (*)(void))sp_rc, METH_FASTCALL, "a closure cell read"},
@@ -1528,6 +1994,10 @@ static PyMethodDef module_methods[] = {
     {"_il_iter", (PyCFunction)(void (*)(void))sp_iter, METH_FASTCALL, "a container iterated or tested"},
     {"_il_in", (PyCFunction)(void (*)(void))sp_in, METH_FASTCALL, "an in-test"},
     {"_il_inplace", (PyCFunction)(void (*)(void))sp_inplace, METH_FASTCALL, "an augmented assignment to a name"},
+    {"_il_ra2", (PyCFunction)(void (*)(void))sp_ra2, METH_FASTCALL, "the read of an augmented attribute assignment"},
+    {"_il_aug_wa", (PyCFunction)(void (*)(void))sp_aug_wa, METH_FASTCALL, "the write of an augmented attribute assignment"},
+    {"_il_rs2", (PyCFunction)(void (*)(void))sp_rs2, METH_FASTCALL, "the read of an augmented subscript assignment"},
+    {"_il_aug_ws", (PyCFunction)(void (*)(void))sp_aug_ws, METH_FASTCALL, "the write of an augmented subscript assignment"},
     {NULL}
 };
 
@@ -1559,6 +2029,28 @@ PyInit__speedups(void)
     s_call_method = PyUnicode_InternFromString("call");
     s_access_observers = PyUnicode_InternFromString("access_observers");
     one = PyLong_FromLong(1);
+    s_fast = PyUnicode_InternFromString("fast");
+    s_observers = PyUnicode_InternFromString("observers");
+    s_sync = PyUnicode_InternFromString("sync");
+    s_append = PyUnicode_InternFromString("append");
+    if (s_append == NULL)
+        return NULL;
+    s_me = PyUnicode_InternFromString("me");
+    s_edge = PyUnicode_InternFromString("edge");
+    s_synced = PyUnicode_InternFromString("synced");
+    if (s_fast == NULL || s_observers == NULL || s_sync == NULL || s_me == NULL || s_edge == NULL || s_synced == NULL)
+        return NULL;
+    s_trace = PyUnicode_InternFromString("trace");
+    s_trace_limit = PyUnicode_InternFromString("trace_limit");
+    s_stop_tracing = PyUnicode_InternFromString("stop_tracing");
+    s_capture_values = PyUnicode_InternFromString("capture_values");
+    s_tid = PyUnicode_InternFromString("tid");
+    s_describe = PyUnicode_InternFromString("describe");
+    s_builtins = PyUnicode_InternFromString("__builtins__");
+    s_dunder_name = PyUnicode_InternFromString("__name__");
+    if (s_trace == NULL || s_trace_limit == NULL || s_stop_tracing == NULL || s_capture_values == NULL || s_tid == NULL
+        || s_describe == NULL || s_builtins == NULL || s_dunder_name == NULL)
+        return NULL;
     if (s_pending == NULL || s_pending_what == NULL || s_call == NULL || s_access == NULL || s_access_observers == NULL
         || s_star == NULL || s_call_method == NULL)
         return NULL;
@@ -1574,7 +2066,7 @@ PyInit__speedups(void)
         return NULL;
     }
     /* what runtime/fastpath.native() checks: a build of another version of this file is not used */
-    if (PyModule_AddIntConstant(m, "API", 6) < 0) {
+    if (PyModule_AddIntConstant(m, "API", 7) < 0) {
         Py_DECREF(m);
         return NULL;
     }

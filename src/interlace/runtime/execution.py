@@ -109,6 +109,10 @@ class Execution:
     """
 
     reads_first = False  # an access is told first: it is the scheduling point where others may run
+    #: ``edge(ex, kind, me, obj, keep_progress)``: :meth:`synced` in C (``interlace._speedups.edge``), for the
+    #: hand-offs and an event loop's callback edges, set when the FastPath is the native one and
+    #: ``synced`` is this class's (None: call :meth:`synced`)
+    edge: Any = None
     #: each thread is added when it is started (detect-only mode's execution meets a thread started by code
     #: it does not see only at that thread's first access)
     controlled = True
@@ -149,6 +153,8 @@ class Execution:
         # cannot show anything new (FastTrack's same-epoch rule, applied before the observers are even
         # called)
         self.fast = _FastPath(self.free_threaded, record_trace, bool(self.access_observers), self.step_limit)
+        if _native is not None and type(self).synced is Execution.synced:
+            self.edge = _native.edge
         self.threads: list[ThreadState] = []
         self.by_thread: dict[threading.Thread, ThreadState] = {}
         self.by_ident: dict[int, ThreadState] = {}

@@ -58,7 +58,7 @@ class FastPath:
 
 
 #: the interface version of interlace._speedups this code expects (its ``API`` constant)
-NATIVE_API = 6
+NATIVE_API = 7
 
 
 #: the keys a told entry may hold: their hash and equality run no program code, and holding them keeps

@@ -25,6 +25,7 @@ from typing import Any
 
 from .containers import container_base
 from .fastpath import native
+from .state import Event, short_repr
 
 READ = "read"
 WRITE = "write"
@@ -393,9 +394,11 @@ _native = native()
 of :data:`HOOKS`, falling back to the Python ones above whenever the fast path does not apply."""
 if _native is not None:
     _native.bind(HOOKS, READ, WRITE)
+    _native.bind_trace(Event, short_repr)  # the fast path notes accesses in a kept trace (DPOR's) too
     HOOKS.update({name: getattr(_native, name) for name in ("_il_rg", "_il_wg", "_il_rc", "_il_wc", "_il_ra",
                                                              "_il_wa", "_il_rs", "_il_ws", "_il_loop", "_il_cp",
-                                                             "_il_with", "_il_iter", "_il_in", "_il_inplace")})
+                                                             "_il_with", "_il_iter", "_il_in", "_il_inplace",
+                                                             "_il_ra2", "_il_aug_wa", "_il_rs2", "_il_aug_ws")})
 
 
 def install_builtins() -> None:

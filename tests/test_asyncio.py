@@ -8,12 +8,14 @@ the examples are found, shrunk and replayed from the command line.
 from __future__ import annotations
 
 import asyncio
+import gc
 import json
 import os
 import subprocess
 import sys
 import threading
 import time
+import weakref
 
 import pytest
 
@@ -365,6 +367,29 @@ def test_tasks_woken_by_timers_keep_the_order_of_the_deadlines(strategy):
 
     result = interlace.explore(program, executions=50, strategy=strategy, seed=0, races="off")
     assert result.ok and seen == {"ababab"}, seen
+
+
+def test_a_finished_task_is_not_kept_alive():
+    """The execution keeps no finished task (async-lru's tests collect one to see "Task exception was
+    never retrieved" logged, or to see that what its frames held is freed)."""
+
+    def program():
+        async def boom():
+            raise RuntimeError("boom")
+
+        async def main():
+            task = asyncio.get_running_loop().create_task(boom())
+            await asyncio.sleep(0)
+            assert isinstance(task.exception(), RuntimeError)
+            ref = weakref.ref(task)
+            del task
+            gc.collect()
+            assert ref() is None, "the finished task is kept alive"
+
+        asyncio.run(main())
+
+    result = interlace.explore(program, executions=5, seed=0)
+    assert result.ok, result.report()
 
 
 def test_the_same_seed_explores_the_same_task_orders():

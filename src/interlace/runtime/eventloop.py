@@ -315,9 +315,12 @@ def controlled_loop_class() -> type:
             finally:
                 self._il_timed = False
                 if chosen is not me and not ex.aborting:
-                    done = chosen.task.done()
-                    if done and ex.observers:
-                        handoffs.task_ended(chosen.task)
+                    task = chosen.task
+                    done = task.done()
+                    if done:
+                        if ex.observers:
+                            handoffs.task_ended(task)
+                        self._il_units.pop(task, None)
                     ex.end_unit(chosen, me, done)
 
         def _il_candidates(self, ready: Any, me: Any) -> dict[Any, Any]:

@@ -24,6 +24,7 @@ from .fastpath import FastPath, native, plain_key
 from .state import (
     BLOCKED,
     END_OF_MAIN,
+    ENDED_TASK,
     FINISHED,
     OUTSIDE,
     RUNNABLE,
@@ -504,7 +505,10 @@ class Execution:
         same OS thread: no hand-off), ``unit`` waits for its next step or has ended."""
         progress = self.fast.progress_at
         self._not_runnable(unit, FINISHED if finished else BLOCKED)
-        unit.waiting = unit.task
+        if finished:
+            unit.task = unit.waiting = ENDED_TASK  # (see state.ENDED_TASK)
+        else:
+            unit.waiting = unit.task
         me.waiting = None
         self._runnable(me)
         self.fast.told.clear()

@@ -27,6 +27,22 @@ END_OF_MAIN = "end of main"  # what the main thread waits on once its function h
 SLEEP = "sleep"
 
 
+class _EndedTask:
+    """What a unit's ``task`` becomes once the task ended: still a task (the reports, DPOR and the
+    detectors tell tasks from threads by it), no longer the program's object, which the execution must
+    not keep alive (a task nobody retrieved the exception of logs it when collected: async-lru's tests
+    wait for that log; objects its frames hold are freed then)."""
+
+    def get_coro(self) -> None:
+        return None
+
+    def done(self) -> bool:
+        return True
+
+
+ENDED_TASK = _EndedTask()
+
+
 _SCALARS = (int, float, bool, str, bytes, type(None))
 
 

@@ -149,8 +149,8 @@ def outcome(index: int, ex: Any, races: list, inversions: list,
             handed: frozenset[str] = frozenset()) -> Outcome | None:
     """What a worker reports of execution ``index`` (``ex``), if anything: a failure, new findings, or
     locks it handed over."""
-    if ex.failure is None and not races and not inversions and not handed:
-        return None
+    if ex.failure is None and not races and not inversions:
+        return Outcome(index, handed=handed) if handed else None  # (no schedule to carry)
     out = Outcome(index, failure=None if ex.failure is None else ex.failure.message, choices=list(ex.choices),
                   races=races, inversions=inversions, handed=handed)
     if any(r.fails for r in races) or inversions:

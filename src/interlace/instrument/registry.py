@@ -7,11 +7,13 @@ Every nested code object (functions, lambdas, comprehensions, class bodies) is r
 
 from __future__ import annotations
 
+import os
 import types
 import weakref
 from typing import Any
 
 _codes: dict[int, weakref.ref] = {}
+_OWN = os.path.dirname(os.path.dirname(os.path.abspath(__file__))) + os.sep  # interlace's package
 
 
 def register(code: types.CodeType) -> None:
@@ -45,8 +47,9 @@ def _copied(code: Any) -> bool:
     as the rewritten code does (``types.coroutine`` sets a flag so on a generator function that a test
     defines: pykka's ``test_future_supports_yield_from_syntax`` was reported not instrumented). Such a
     copy is registered when first seen."""
-    if not isinstance(code, types.CodeType) or not any(name.startswith("_il_") for name in code.co_names):
-        return False
+    if not isinstance(code, types.CodeType) or code.co_filename.startswith(_OWN) \
+            or not any(name.startswith("_il_") for name in code.co_names):
+        return False  # (interlace's own code calls the hooks by those names too)
     register(code)
     return True
 

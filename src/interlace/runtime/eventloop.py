@@ -174,36 +174,40 @@ def controlled_loop_class() -> type:
 
         # -- happens-before: scheduling a callback -> running it -------------------------------------
 
-        def _il_scheduled(self, handle: Any) -> None:
-            me = self._il_me()
-            if me is None:
-                return
+        def _il_scheduled(self, handle: Any, me: Any) -> bool:
+            """Tell the detectors and DPOR that ``me`` scheduled ``handle`` (the edge to its run); True
+            when it is ``me``'s own next step (``sleep(0)``), which program order already orders."""
+            if self._il_unit_of(handle, None) is me:
+                return True
             ex = self._il_ex
             if not ex.access_observers and ex.hidden_sync is None:
-                return  # happens-before matters to the detectors of races (and to DPOR) only
-            if self._il_unit_of(handle, None) is me:
-                return  # a task scheduling its own next step (``sleep(0)``): program order already
+                return False  # happens-before matters to the detectors of races (and to DPOR) only
             key = ("asyncio callback", next(_handle_numbers))
             self._il_sent[id(handle)] = (handle, key)
             if ex.access_observers:
                 _sync(ex, "signal", me, key)
             if ex.hidden_sync is not None:
                 ex.hidden_sync(ex, "release", me, handle)
+            return False
 
         def _call_soon(self, callback: Any, args: Any, context: Any) -> Any:
             handle = super()._call_soon(callback, args, context)
-            self._il_scheduled(handle)
-            if self._il_timed:
-                self._il_late[id(handle)] = (handle, True)  # a timer's effect
-            elif self._il_units and self._il_unit_of(handle, None) is self._il_me():
-                self._il_late[id(handle)] = (handle, False)  # a task's own next step
+            me = self._il_me()
+            if me is not None:
+                own = self._il_scheduled(handle, me)
+                if self._il_timed:
+                    self._il_late[id(handle)] = (handle, True)  # a timer's effect
+                elif own:
+                    self._il_late[id(handle)] = (handle, False)  # a task's own next step
             return handle
 
         def call_at(self, when: Any, callback: Any, *args: Any, context: Any = None) -> Any:
             timer = super().call_at(when, callback, *args, context=context)
-            self._il_scheduled(timer)
-            if self._il_me() is not None and _guard_timer(self._il_ex, callback, when - self.time()):
-                self._il_guards[id(timer)] = timer
+            me = self._il_me()
+            if me is not None:
+                self._il_scheduled(timer, me)
+                if _guard_timer(self._il_ex, callback, when - self.time()):
+                    self._il_guards[id(timer)] = timer
             return timer
 
         def call_soon_threadsafe(self, callback: Any, *args: Any, context: Any = None) -> Any:

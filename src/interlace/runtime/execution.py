@@ -17,7 +17,7 @@ from bisect import insort
 from functools import partial
 from typing import Any
 
-from . import hooks
+from . import hooks, pools
 from .calls import CallClassifier
 from .describe import describe_deadlock, describe_livelock, is_cell_key, multiprocessing_wait, stack_of
 from .fastpath import FastPath, native, plain_key
@@ -362,6 +362,7 @@ class Execution:
                 self._not_runnable(main, FINISHED)
                 self._abort_all()
                 self._join_os_threads()
+                pools.end_of_execution()
         finally:
             hooks.set_active(None)
 

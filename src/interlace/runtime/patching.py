@@ -18,7 +18,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from . import eventloop, handoffs, hooks, outside
+from . import eventloop, handoffs, hooks, outside, pools
 from .locks import ControlledLock, ControlledRLock, _tell
 from .state import FINISHED, SLEEP
 
@@ -420,31 +420,6 @@ def _excepthook(args: Any) -> None:
     return None
 
 
-class _OrderedThreads(dict):
-    """The set of a ThreadPoolExecutor's workers, iterated in the order they were added.
-
-    ``shutdown`` joins ``self._threads`` in iteration order; a plain set orders by object id, so the
-    join order (and with it the schedule) would differ from one process to the next.
-    """
-
-    def add(self, item: Any) -> None:
-        self[item] = None
-
-    def discard(self, item: Any) -> None:
-        self.pop(item, None)
-
-
-def _ordered_pool_init(original: Callable[..., None]) -> Callable[..., None]:
-    def __init__(self: Any, *args: Any, **kwargs: Any) -> None:  # noqa: N807
-        original(self, *args, **kwargs)
-        ex, me = _managed()
-        if me is not None and isinstance(self._threads, set):
-            self._threads = _OrderedThreads.fromkeys(self._threads)
-
-    __init__.__wrapped__ = original  # type: ignore[attr-defined]
-    return __init__
-
-
 def _outside_waiters(original: Callable[..., Any]) -> Callable[..., Any]:
     def _create_and_install_waiters(fs: Any, return_when: Any) -> Any:
         if any(outside.waits_outside(getattr(f, "_condition", None)) for f in fs):
@@ -538,7 +513,9 @@ class RuntimePatches:
         eventloop.install(self._set)
         self._install_machinery()
         pool = cf_thread.ThreadPoolExecutor
-        self._set(pool, "__init__", _ordered_pool_init(pool.__init__))
+        self._set(pool, "__init__", pools.made_by(pool.__init__))
+        self._set(pool, "submit", pools.adopting(pool.submit))
+        self._set(pool, "shutdown", pools.adopting(pool.shutdown))
         return self
 
     def _install_machinery(self) -> None:

@@ -471,8 +471,8 @@ def test_races_between_tasks_are_notes_with_both_stacks():
     assert race.note and race.current.task and race.previous.task
     text = race.format()
     assert "by task 'Task-" in text
-    assert text.endswith("Between steps of one event loop: the order depends on the order in which the loop "
-                         "runs ready tasks and callbacks, whatever the interpreter.")
+    assert text.endswith("Between steps of one event loop: the order depends on which task's await completes "
+                         "first (a timer, I/O, another thread), whatever the interpreter.")
 
 
 def test_a_task_and_a_worker_thread_racing_on_one_dict_are_found():

@@ -599,8 +599,8 @@ class RaceDetector:
         for race, lk in self.pending:
             if _same_loop(ex, race.current.tid, race.previous.tid):
                 race.gil, race.gil_reason = True, (
-                    "Between steps of one event loop: the order depends on the order in which the loop runs "
-                    "ready tasks and callbacks, whatever the interpreter.")
+                    "Between steps of one event loop: the order depends on which task's await completes "
+                    "first (a timer, I/O, another thread), whatever the interpreter.")
             else:
                 race.gil, race.gil_reason = self._gil_verdict(race, lk)
         self.pending = []

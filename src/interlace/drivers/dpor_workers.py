@@ -108,7 +108,9 @@ class Recording:
 
 
 def _lock_view(lock: Any) -> tuple:
-    return (id(lock), getattr(lock, "label", "?"), getattr(lock, "internal", False), getattr(lock, "name", None))
+    label = getattr(lock, "label", "?")
+    return (id(lock), label, getattr(lock, "internal", False), getattr(lock, "name", None),
+            getattr(lock, "ident", label))
 
 
 def _thread_view(ts: Any) -> tuple:
@@ -218,7 +220,7 @@ def _serve(lane: Lane, w: int, n: int, limit: Any, taken: Any, running: Any, don
 
 
 class _Lock:
-    __slots__ = ("label", "internal", "name")
+    __slots__ = ("label", "internal", "name", "ident")
 
 
 class _Thread:
@@ -247,7 +249,7 @@ class _Execution:
         lock = self.locks.get(view[0])
         if lock is None:
             lock = self.locks[view[0]] = _Lock()
-            _, lock.label, lock.internal, lock.name = view
+            _, lock.label, lock.internal, lock.name, lock.ident = view
         return lock
 
     def show(self, events: list, upto: int, threads: list[tuple[int, tuple]] | None = None) -> None:

@@ -51,7 +51,7 @@ def _check_args(blocking: bool, timeout: float) -> None:
 class ControlledLock:
     """A ``threading.Lock`` whose every acquire and release is decided by the scheduler."""
 
-    __slots__ = ("_owner", "_locked", "label", "tracked", "internal", "__weakref__")
+    __slots__ = ("_owner", "_locked", "label", "tracked", "internal", "ident", "__weakref__")
 
     def __init__(self, label: str | None = None, tracked: bool = True, internal: bool = False) -> None:
         self._locked = False
@@ -59,6 +59,7 @@ class ControlledLock:
         self.label = label or _label("Lock")
         self.tracked = tracked  # Condition waiter locks are not "held" in any meaningful sense
         self.internal = internal  # the stdlib's own lock (an Event's, a Queue's): kept out of traces
+        self.ident = self.label  # what DPOR calls its hidden events (see patching.internal_ident)
 
     def acquire(self, blocking: bool = True, timeout: float = -1) -> bool:
         if timeout != -1 or not blocking:
@@ -149,13 +150,14 @@ class ControlledLock:
 class ControlledRLock:
     """A ``threading.RLock``: reentrant, owned, with the hooks ``Condition`` uses."""
 
-    __slots__ = ("_owner", "_count", "label", "internal", "__weakref__")
+    __slots__ = ("_owner", "_count", "label", "internal", "ident", "__weakref__")
 
     def __init__(self, label: str | None = None, internal: bool = False) -> None:
         self._owner: Any = None
         self._count = 0
         self.label = label or _label("RLock")
         self.internal = internal
+        self.ident = self.label
 
     def acquire(self, blocking: bool = True, timeout: float = -1) -> bool:
         _check_args(blocking, timeout)

@@ -124,7 +124,7 @@ def Lock() -> Any:  # noqa: N802 - stands in for threading.Lock
         _adopt_copies(sys._getframe(1))
     if owner is None:
         return ControlledLock()
-    return ControlledLock(_lock_label(owner, me), internal=internal)
+    return _named(ControlledLock(_lock_label(owner, me), internal=internal), me)
 
 
 def _adopt_copies(frame: Any) -> None:
@@ -168,7 +168,7 @@ def _allocate_lock() -> Any:
     if outside.for_machinery(frame, _STDLIB_SYNC_FILES):
         return _for_machinery(outside.OutsideLock)
     owner, internal = _internal_owner(frame)
-    return ControlledLock(_lock_label(owner or "_RLock", me), internal=internal)
+    return _named(ControlledLock(_lock_label(owner or "_RLock", me), internal=internal), me)
 
 
 def RLock(*args: Any, **kwargs: Any) -> Any:  # noqa: N802 - stands in for threading.RLock
@@ -182,7 +182,28 @@ def RLock(*args: Any, **kwargs: Any) -> Any:  # noqa: N802 - stands in for threa
         _adopt_copies(sys._getframe(1))
     if owner is None:
         return ControlledRLock()
-    return ControlledRLock(_lock_label(owner, me), internal=internal)
+    return _named(ControlledRLock(_lock_label(owner, me), internal=internal), me)
+
+
+#: (thread, label) -> how many internal locks with that label the thread made in this execution
+_made_internal: dict[tuple[int, str], int] = {}
+
+
+def _named(lock: Any, me: Any) -> Any:
+    """An internal lock (an Event's, a Queue's, a Future's) gets an identity of its own for DPOR.
+
+    Its label names where the program made the primitive, which many share (a pool's queue, its idle
+    semaphore and its shutdown lock; every future submitted on one line): as one location, every
+    acquire of any of them conflicted with all the others, and two workers doing nothing made more than
+    30,000 interleaving classes. The identity adds the thread that made the lock and how many such
+    locks it made before: the same in every execution whose thread did the same before (a thread's own
+    order does not depend on the schedule), so what DPOR keeps across executions still names it."""
+    if lock.internal:
+        key = (me.tid, lock.label)
+        n = _made_internal.get(key, 0) + 1
+        _made_internal[key] = n
+        lock.ident = f"{lock.label}#{me.tid}.{n}"
+    return lock
 
 
 def SimpleQueue() -> Any:  # noqa: N802 - stands in for queue.SimpleQueue
@@ -547,6 +568,7 @@ class RuntimePatches:
     def refresh(self) -> None:
         """Fresh per-execution state: thread names count from 1, module-level locks are free."""
         threading._counter = itertools.count(1).__next__
+        _made_internal.clear()
         cf_thread = sys.modules["concurrent.futures.thread"]
         cf_thread._global_shutdown_lock = ControlledLock("concurrent.futures global shutdown lock")
 

@@ -486,6 +486,6 @@ def _pending_op(ts: Any) -> tuple:
         lock = getattr(ts, "pending_lock", None)
         if lock is not None:
             if getattr(lock, "internal", False):
-                return ("handshake", None) if handshake(lock) else ("internal", lock.label)
+                return ("handshake", None) if handshake(lock) else ("internal", lock.ident)
             return ("acquire", getattr(lock, "label", "?"))
     return (kind, ts.pending_what)

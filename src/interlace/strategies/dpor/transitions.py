@@ -77,23 +77,23 @@ class EventLog:
     def hidden(self, execution: Any, kind: str, ts: Any, lock: Any) -> None:
         """A lock operation that the trace does not show (see ``runtime/locks.py``).
 
-        ``acquire`` of an internal lock: the primitive's state changes there (an Event's flag, a
-        Queue's items), so it is an event of its own, a write of a location named after the lock (two
-        primitives made on one line share it: a conflict more at worst). ``release`` of an untracked
-        lock and ``woken``, its acquire that waited for that release: ``Condition.notify`` waking a
-        waiter, a happens-before edge (the waiter could not have run before it), not a race. ``read``
-        of the state behind an internal lock without taking it (``Event.is_set``, ``Barrier.broken``).
-        ``alive`` (``Thread.is_alive``) and ``finish`` (a thread's end): a read and a write of the
-        thread's liveness. ``expired``: a timed wait or sleep that ended: no edge (it could have ended
-        at any decision while it lasted, see ``Execution._advance_time``)."""
+        ``acquire`` of an internal lock: the primitive's state changes there (an Event's flag, a Queue's
+        items), so it is an event of its own, a write of a location named after the lock: its label and which
+        of the locks with that label its maker made (``runtime/patching._named``). ``release`` of an untracked
+        lock and ``woken``, its acquire that waited for that release: ``Condition.notify`` waking a waiter, a
+        happens-before edge (the waiter could not have run before it), not a race. ``read`` of the state
+        behind an internal lock without taking it (``Event.is_set``, ``Barrier.broken``). ``alive``
+        (``Thread.is_alive``) and ``finish`` (a thread's end): a read and a write of the thread's liveness.
+        ``expired``: a timed wait or sleep that ended: no edge (it could have ended at any decision while it
+        lasted, see ``Execution._advance_time``)."""
         events = self.sync(execution)
         if kind == "acquire":
             if not handshake(lock):
-                events.append(Hidden(ts.tid, "internal", lock.label))
+                events.append(Hidden(ts.tid, "internal", lock.ident))
         elif kind == "read":
             # no scheduling point before it: it belongs to the thread's transition in progress
             if not handshake(lock):
-                events.append(Hidden(ts.tid, "read", lock.label))
+                events.append(Hidden(ts.tid, "read", lock.ident))
         elif kind == "expired":
             # a sleep or a timeout that ended: no edge (the strategies may end it at any decision while
             # it lasts, ``Execution._advance_time``, so the sleeper's next step can go before what the

@@ -9,7 +9,7 @@ Accesses of the same location conflict unless both are reads (``list[0]`` and ``
 different locations; a whole-container operation conflicts with all its items, and the writes of two
 keys of a mapping conflict, since a new key resizes it under an iteration in progress); two acquires
 of the same lock conflict, and so do two critical sections of one internal lock of the standard
-library (``("internal", label)``, a write of the primitive's state); operations ordered by
+library (``("internal", ident)``, a write of the primitive's state); operations ordered by
 happens-before edges only (:data:`EDGE_ONLY`: a start, a join, a release) conflict with nothing; a
 ``sleep`` orders nothing (a sleeper may wake before or after any step of the others, see
 ``Execution._advance_time``): it is a read of the virtual clock (:data:`CLOCK`), which only the end of a
@@ -28,7 +28,8 @@ from typing import Any
 
 ACCESS = frozenset({"read", "write", "delete"})
 #: what conflicts by location: accesses, and the critical sections of the standard library's own locks
-#: (``("internal", "Event@file.py:9")``: one write of a location named after the primitive's lock)
+#: (``("internal", "Event@file.py:9#1.2")``: one write of a location named after the primitive's lock,
+#: see ``runtime/patching._named``)
 LOCATED = ACCESS | {"internal"}
 #: operations ordered by happens-before edges, never by conflicts
 EDGE_ONLY = frozenset({"start", "join", "release", "loop", "finish"})

@@ -415,6 +415,37 @@ def test_a_task_polling_for_a_timer_ends():
     assert result.ok, result.report()
 
 
+async def _two_pollers() -> None:
+    """A client asks, then polls with ``sleep(0)`` under a 1 s ``wait_for`` (a hang guard) for the
+    answer of a server that polls for the question the same way (asgiref's UDP server test)."""
+    box = {"question": False, "answer": False}
+
+    async def until(key: str) -> None:
+        while not box[key]:
+            await asyncio.sleep(0)
+
+    async def server() -> None:
+        await until("question")
+        box["answer"] = True
+
+    async def client() -> None:
+        box["question"] = True
+        await asyncio.wait_for(until("answer"), timeout=1.0)
+
+    await asyncio.gather(server(), client())
+
+
+@pytest.mark.parametrize("strategy", ["dpor", "portfolio", "pct"])
+def test_a_task_polling_with_sleep_0_does_not_starve_another_poller(strategy):
+    """In asyncio both pollers take turns. A task the loop chose again had its run length reset, as if
+    it had just been switched to: DPOR's fair default (and PCT's spin limit) never moved on from it,
+    the server never ran, and the hang guard timed out after 1,000 turns without progress."""
+    for seed in range(5):
+        result = interlace.explore(lambda: asyncio.run(_two_pollers()), executions=20, strategy=strategy,
+                                   seed=seed)
+        assert result.ok, result.report()
+
+
 @pytest.mark.parametrize("strategy", ["random", "pct", "dfs", "dpor", "pos"])
 def test_asyncio_primitives_behave_as_under_the_real_loop(strategy, recwarn):
     semantics_log.clear()

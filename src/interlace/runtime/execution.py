@@ -676,7 +676,10 @@ class Execution:
             me.run_length += 1
             return
         fast.told.clear()
-        nxt.run_length = 0
+        if nxt is self.unit_hint:
+            nxt.run_length += 1  # a task chosen again by its loop: it goes on running (spin limits count it)
+        else:
+            nxt.run_length = 0
         self._hold(nxt)
         nxt.gate.release()
         if finishing:

@@ -19,11 +19,13 @@ patched) is :class:`ControlledLoop`:
 - ``loop.time()`` is the virtual clock (``time.monotonic`` is). A timer is due when the loop has
   nothing else to run: the loop then blocks *as a timed wait of the execution* (which the strategy
   may end early with respect to the threads, like a ``time.sleep``), and the clock jumps to the
-  timer when nothing else can run. A loop that stays busy for ``TIMER_PATIENCE`` turns while a
-  timer is pending lets the clock reach it, so a task polling with ``sleep(0)`` for a timer's
-  effect still ends. A timeout of ``wait_for``/``wait``/``as_completed``/``asyncio.timeout`` of at
-  least the execution's ``hang_guard`` is a hang guard (:func:`_guard_timer`): the idle wait for it
-  ends only when nothing else can run, and a busy loop reaches it only if it made no progress;
+  timer when nothing else can run. A loop that stays busy for ``TIMER_PATIENCE`` turns without
+  progress (no write, nobody blocked or woken) while a timer is pending lets the clock reach it, so a
+  task polling with ``sleep(0)`` for a timer's effect still ends; one busy with work lets the clock
+  count it (``WORK_STEP`` per turn, as for a thread that polls the clock). A timeout of
+  ``wait_for``/``wait``/``as_completed``/``asyncio.timeout`` of at least the execution's
+  ``hang_guard`` is a hang guard (:func:`_guard_timer`): the idle wait for it ends only when nothing
+  else can run;
 - with no ready step and no timer the loop blocks on the execution until a managed thread calls
   ``call_soon_threadsafe`` (``run_in_executor``, ``to_thread`` end so): no real selector, no wall
   clock. When nothing can ever wake it, the execution reports a deadlock naming what each task
@@ -47,6 +49,7 @@ import itertools
 from typing import Any
 
 from . import handoffs, hooks
+from .execution import WORK_STEP
 from .state import Abort
 
 #: turns of a busy loop after which its soonest pending timer is due (see the module docstring)
@@ -95,6 +98,8 @@ def controlled_loop_class() -> type:
     if _loop_class is not None:
         return _loop_class
     from asyncio import tasks
+
+    from .patching import MONOTONIC_BASE
 
     py_task = tasks._PyTask
 
@@ -241,12 +246,19 @@ def controlled_loop_class() -> type:
             if ex.aborting:
                 raise Abort
 
+        def _il_time(self) -> float:
+            """The loop's own look at the virtual clock, at every turn: not the program polling it (a
+            thread that reads a clock standing still again and again is busy-waiting, and the clock
+            then counts its work, ``WORK_STEP`` per point: 0.5 ms per turn of a busy loop)."""
+            ex = self._il_ex
+            return MONOTONIC_BASE + ex.now if ex is not None and ex is hooks._active else self.time()
+
         def _il_due(self) -> None:
             """Move the timers that are due (on the virtual clock) to the ready queue."""
             scheduled = self._scheduled
             if not scheduled:
                 return
-            end = self.time() + self._clock_resolution
+            end = self._il_time() + self._clock_resolution
             while scheduled and (scheduled[0]._cancelled or scheduled[0]._when <= end):
                 timer = heapq.heappop(scheduled)
                 timer._scheduled = False
@@ -263,7 +275,7 @@ def controlled_loop_class() -> type:
             guard = False
             if self._scheduled:
                 soonest = self._scheduled[0]
-                timeout = max(0.0, soonest._when - self.time())
+                timeout = max(0.0, soonest._when - self._il_time())
                 guard = self._il_guards.get(id(soonest)) is soonest
             if real_io:
                 self._process_events(self._selector.select(timeout))
@@ -290,12 +302,15 @@ def controlled_loop_class() -> type:
                 self._il_busy_turns += 1
                 if self._il_busy_turns > TIMER_PATIENCE:
                     self._il_busy_turns = 0
-                    soonest = self._scheduled[0]
-                    # a hang guard is due only to a loop that polls for it (no progress for as many
-                    # points), not to one busy with real work (a gather of many steps under wait_for)
-                    if self._il_guards.get(id(soonest)) is not soonest \
-                            or ex.fast.step - ex.fast.progress_at > TIMER_PATIENCE:
-                        ex.advance_clock(soonest._when - self.time() + ex.now)
+                    if ex.fast.step - ex.fast.progress_at > TIMER_PATIENCE:
+                        # a loop that polls (no progress for as many points): its soonest timer is due
+                        soonest = self._scheduled[0]
+                        ex.advance_clock(soonest._when - self._il_time() + ex.now)
+                    else:
+                        # busy with real work: time passes as the work takes it (a timeout under
+                        # which many steps run, or a periodic timer beside a long exchange of
+                        # messages, is not due after a thousand of them)
+                        ex.advance_clock(ex.now + TIMER_PATIENCE * WORK_STEP)
             if len(first) == 1 and me in first:
                 ex.point(me, None, None)
                 chosen = me

@@ -459,8 +459,9 @@ class Execution:
                 and fast.step < self.step_limit):
             # one task ready and nothing else can run: no decision, the baton passes on this OS thread
             u = units[0]
-            self._offer(u, me)
-            self._wait_for_loop(me, busy)
+            u.gate, u.ident, u.waiting, u.pending, u.pending_what = me.gate, me.ident, None, None, u.name
+            self._swap(me, BLOCKED, u)  # (_offer(u, me) then _wait_for_loop(me, busy), in one)
+            me.waiting = busy
             fast.progress_at = progress
             fast.step += 1
             fast.loops = 0
@@ -504,13 +505,16 @@ class Execution:
         """The step of ``unit`` on the event loop of ``me`` returned: ``me`` holds the baton again (the
         same OS thread: no hand-off), ``unit`` waits for its next step or has ended."""
         progress = self.fast.progress_at
-        self._not_runnable(unit, FINISHED if finished else BLOCKED)
+        if me.status != RUNNABLE and self.enabled == [unit.tid]:
+            self._swap(unit, FINISHED if finished else BLOCKED, me)  # the usual case, in one change
+        else:
+            self._not_runnable(unit, FINISHED if finished else BLOCKED)
+            self._runnable(me)
         if finished:
             unit.task = unit.waiting = ENDED_TASK  # (see state.ENDED_TASK)
         else:
             unit.waiting = unit.task
         me.waiting = None
-        self._runnable(me)
         self.fast.told.clear()
         self._hold(me)
         if not finished:
@@ -784,6 +788,16 @@ class Execution:
             self.enabled.remove(ts.tid)
             self.enabled_mask &= ~(1 << ts.tid)
         ts.status = status
+        self._changed()
+
+    def _swap(self, out: ThreadState, status: str, into: ThreadState) -> None:
+        """``out``, the only runnable unit, stops (``status``) and ``into``, not runnable, becomes the
+        only one: :meth:`_not_runnable` and :meth:`_runnable` in one change (an event loop's turn hands
+        the baton so twice), with the same result."""
+        out.status = status
+        into.status = RUNNABLE
+        self.enabled[0] = into.tid
+        self.enabled_mask = 1 << into.tid
         self._changed()
 
     def _changed(self) -> None:

@@ -54,6 +54,10 @@ static PyObject *g_clock;      /* the VectorClock class */
 static PyObject *g_whole;      /* _WHOLE, "*" */
 static PyObject *g_infos;      /* stacks._infos: id(code) -> (kind, filename, name, code) */
 static PyObject *g_stacks;     /* stacks._stacks: every stack captured, once */
+/* (id(code), instruction offset) -> (code, line number): PyFrame_GetLineNumber walks the code's line
+ * table from its start, about 4,600 instructions for an instrumented coroutine (most of a capture's
+ * cost); the value keeps its code object alive, so the id cannot name another one */
+static PyObject *g_lines;
 static PyObject *g_info;       /* stacks._info(code) */
 /* how many calls of access() and sync() did the work here and how many left it to Python (counts(), for
  * tests and benchmarks: a change in races.py that makes every access fall back shows there) */
@@ -2144,6 +2148,44 @@ done:
 /* the frame kinds of detect/stacks.py (_USER, _SKIP, _STOP_HERE) */
 enum { F_USER, F_SKIP, F_STOP_HERE };
 
+/* PyFrame_GetLineNumber(f) as a new reference, from g_lines when no trace function runs (a tracer may
+ * set a frame's line number itself: then, and before 3.11, the frame is asked) */
+static PyObject *
+frame_line(PyFrameObject *f)
+{
+#if PY_VERSION_HEX >= 0x030B0000
+    if (PyThreadState_Get()->c_tracefunc != NULL)
+        return PyLong_FromLong(PyFrame_GetLineNumber(f));
+    if (g_lines == NULL && (g_lines = PyDict_New()) == NULL)
+        return NULL;
+    PyCodeObject *code = PyFrame_GetCode(f);
+    PyObject *key = Py_BuildValue("(Ni)", PyLong_FromVoidPtr(code), PyFrame_GetLasti(f));
+    if (key == NULL) {
+        Py_DECREF(code);
+        return NULL;
+    }
+    PyObject *known = PyDict_GetItemWithError(g_lines, key);  /* borrowed */
+    if (known != NULL && PyTuple_GET_ITEM(known, 0) == (PyObject *)code) {
+        Py_DECREF(key);
+        Py_DECREF(code);
+        return Py_NewRef(PyTuple_GET_ITEM(known, 1));
+    }
+    PyObject *lineno = PyErr_Occurred() ? NULL : PyLong_FromLong(PyFrame_GetLineNumber(f));
+    PyObject *entry = lineno == NULL ? NULL : PyTuple_Pack(2, (PyObject *)code, lineno);
+    Py_DECREF(code);
+    if (entry != NULL && PyDict_GET_SIZE(g_lines) > 200000)
+        PyDict_Clear(g_lines);  /* a bound for long-lived processes */
+    int r = entry == NULL ? -1 : PyDict_SetItem(g_lines, key, entry);
+    Py_DECREF(key);
+    Py_XDECREF(entry);
+    if (r < 0)
+        Py_CLEAR(lineno);
+    return lineno;
+#else
+    return PyLong_FromLong(PyFrame_GetLineNumber(f));
+#endif
+}
+
 /* stacks.capture(depth), from the innermost Python frame (the caller of the C function that calls
  * this, as sys._getframe(1) is capture's caller there) */
 static PyObject *
@@ -2185,7 +2227,7 @@ capture_stack(Py_ssize_t depth)
             goto error;
         }
         if (kind == F_USER) {
-            PyObject *lineno = PyLong_FromLong(PyFrame_GetLineNumber(f));
+            PyObject *lineno = frame_line(f);
             PyObject *frame = lineno ? PyTuple_Pack(3, PyTuple_GET_ITEM(info, 1), lineno, PyTuple_GET_ITEM(info, 2))
                                      : NULL;
             Py_XDECREF(lineno);

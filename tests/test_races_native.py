@@ -260,3 +260,4 @@ def test_the_c_capture_s_cached_line_numbers_are_the_frames():
     assert traced[1] is traced[0] and traced[3] is traced[2]
     first = nested.__code__.co_firstlineno
     assert [(name, line - first) for _file, line, name in traced[1][-3:]] == [("nested", 2)] * 2 + [("nested", 3)]
+    assert all(type(site[0]) is str for site in races._LINES)  # (the detector's table of lines is its own)

@@ -57,7 +57,7 @@ static PyObject *g_stacks;     /* stacks._stacks: every stack captured, once */
 /* (id(code), instruction offset) -> (code, line number): PyFrame_GetLineNumber walks the code's line
  * table from its start, about 4,600 instructions for an instrumented coroutine (most of a capture's
  * cost); the value keeps its code object alive, so the id cannot name another one */
-static PyObject *g_lines;
+static PyObject *g_frame_lines;
 static PyObject *g_info;       /* stacks._info(code) */
 /* how many calls of access() and sync() did the work here and how many left it to Python (counts(), for
  * tests and benchmarks: a change in races.py that makes every access fall back shows there) */
@@ -2148,15 +2148,15 @@ done:
 /* the frame kinds of detect/stacks.py (_USER, _SKIP, _STOP_HERE) */
 enum { F_USER, F_SKIP, F_STOP_HERE };
 
-/* PyFrame_GetLineNumber(f) as a new reference, from g_lines when no trace function runs (a tracer may
- * set a frame's line number itself: then, and before 3.11, the frame is asked) */
+/* PyFrame_GetLineNumber(f) as a new reference, from g_frame_lines when no trace function runs (a
+ * tracer may set a frame's line number itself: then, and before 3.11, the frame is asked) */
 static PyObject *
 frame_line(PyFrameObject *f)
 {
 #if PY_VERSION_HEX >= 0x030B0000
     if (PyThreadState_Get()->c_tracefunc != NULL)
         return PyLong_FromLong(PyFrame_GetLineNumber(f));
-    if (g_lines == NULL && (g_lines = PyDict_New()) == NULL)
+    if (g_frame_lines == NULL && (g_frame_lines = PyDict_New()) == NULL)
         return NULL;
     PyCodeObject *code = PyFrame_GetCode(f);
     PyObject *key = Py_BuildValue("(Ni)", PyLong_FromVoidPtr(code), PyFrame_GetLasti(f));
@@ -2164,7 +2164,7 @@ frame_line(PyFrameObject *f)
         Py_DECREF(code);
         return NULL;
     }
-    PyObject *known = PyDict_GetItemWithError(g_lines, key);  /* borrowed */
+    PyObject *known = PyDict_GetItemWithError(g_frame_lines, key);  /* borrowed */
     if (known != NULL && PyTuple_GET_ITEM(known, 0) == (PyObject *)code) {
         Py_DECREF(key);
         Py_DECREF(code);
@@ -2173,9 +2173,9 @@ frame_line(PyFrameObject *f)
     PyObject *lineno = PyErr_Occurred() ? NULL : PyLong_FromLong(PyFrame_GetLineNumber(f));
     PyObject *entry = lineno == NULL ? NULL : PyTuple_Pack(2, (PyObject *)code, lineno);
     Py_DECREF(code);
-    if (entry != NULL && PyDict_GET_SIZE(g_lines) > 200000)
-        PyDict_Clear(g_lines);  /* a bound for long-lived processes */
-    int r = entry == NULL ? -1 : PyDict_SetItem(g_lines, key, entry);
+    if (entry != NULL && PyDict_GET_SIZE(g_frame_lines) > 200000)
+        PyDict_Clear(g_frame_lines);  /* a bound for long-lived processes */
+    int r = entry == NULL ? -1 : PyDict_SetItem(g_frame_lines, key, entry);
     Py_DECREF(key);
     Py_XDECREF(entry);
     if (r < 0)

@@ -217,7 +217,7 @@ class Execution:
             held.gil_points += fast.gil_points
             held.accesses += fast.accesses
             held.back_edges += fast.back_edges
-        fast.gil_points = fast.accesses = fast.back_edges = 0
+        fast.gil_points = fast.accesses = fast.back_edges = fast.handed = 0
         self.current = ts
         self.fast.ident = ts.ident if ts is not None else None
 
@@ -468,6 +468,11 @@ class Execution:
             fast.told.clear()
             u.run_length = 0
             self._hold(u)
+            # its first point would be one with u the only unit that can run: the C path may make it (see
+            # FastPath.handed) up to the step where _schedule would stop at the step bound or check for a
+            # thread alone (ALONE_WINDOW)
+            handed = self._alone_since + ALONE_WINDOW
+            fast.handed = handed if handed <= self.step_limit else int(self.step_limit)
             return u
         for u in units:
             self._offer(u, me)
@@ -705,6 +710,7 @@ class Execution:
         fast = self.fast
         left = self.step_limit - fast.step
         fast.budget = fast.granted = int(min(points, BUDGET_CAP, max(left, 0)))
+        fast.handed = 0
         fast.decides = decides
 
     def clock(self, me: ThreadState) -> float:
@@ -767,7 +773,7 @@ class Execution:
         the choices and the strategy (stayed())."""
         fast = self.fast
         taken = fast.granted - fast.budget
-        fast.budget = fast.granted = 0
+        fast.budget = fast.granted = fast.handed = 0
         if taken:
             if holder is not None:
                 holder.run_length += taken
@@ -805,6 +811,7 @@ class Execution:
         fast = self.fast
         if fast.granted:
             self._end_budget(self.current)
+        fast.handed = 0
         fast.progress_at = fast.step
 
     def _unstick(self, me: ThreadState, finishing: bool) -> bool:

@@ -57,7 +57,9 @@ static PyObject *g_stacks;     /* stacks._stacks: every stack captured, once */
 /* (id(code), instruction offset) -> (code, line number): PyFrame_GetLineNumber walks the code's line
  * table from its start, about 4,600 instructions for an instrumented coroutine (most of a capture's
  * cost); the value keeps its code object alive, so the id cannot name another one */
+#if PY_VERSION_HEX >= 0x030B0000
 static PyObject *g_frame_lines;
+#endif
 static PyObject *g_info;       /* stacks._info(code) */
 /* how many calls of access() and sync() did the work here and how many left it to Python (counts(), for
  * tests and benchmarks: a change in races.py that makes every access fall back shows there) */

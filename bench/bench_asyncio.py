@@ -7,13 +7,16 @@ the strategy's choice among the ready tasks, the happens-before edges, the pure-
 instrumented accesses. The aim (issue 15) is at most 5x, with the detectors off and on (with the race
 detector's native path, ``interlace._races``, and without it, as with ``INTERLACE_PURE=1``). Measured for
 ``pct`` (the strategy of most of the default's executions) and for the default ``portfolio``, whose
-first execution is DPOR's (it records a trace and analyses it). The program has one benign race (a note:
-``served["n"] += 1`` outside the lock), so with the detectors on the execution is replayed once more for
-the stacks of its two accesses. All are measured in this run, interleaved, best of 7, as CPU time of this
-process (steadier than wall time on a loaded machine; the scheduler's hand-offs here stay on one thread).
+first execution is DPOR's (it records a trace, and analyses it when it had a decision: with asyncio's
+order kept, this program's has none). The program has one benign race (a note: ``served["n"] += 1``
+outside the lock), whose stacks the first execution of an exploration captures as its accesses happen
+(a later execution that finds a new race is replayed once more for them). All are measured in this run,
+interleaved, best of 7, as CPU time of this process (steadier than wall time on a loaded machine; the
+scheduler's hand-offs here stay on one thread).
 
 ``--breakdown``: where the time of ``pct`` with the detectors on goes, by switching parts off (the
-replay for stacks, the atomicity checks, the detector's work at accesses and at synchronisations):
+replay for stacks, which the measured first execution no longer makes, the atomicity checks, the
+detector's work at accesses and at synchronisations):
 differences of best-of-7. The lines "detector in Python" are the same with the detector's native
 path (``interlace._races``) off, as with ``INTERLACE_PURE=1``. ``--breakdown portfolio``: the same for
 the default's first execution (DPOR's), with one more line: nor DPOR's analysis of the trace.

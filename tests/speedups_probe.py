@@ -51,7 +51,10 @@ def main() -> None:
             def seen(i: int, ex: execution.Execution, runs: list = runs) -> None:
                 runs.append([list(ex.choices.tids), list(ex.choices.counts), ex.step, ex.fast.gil_points,
                              ex.fast.progress_at, ex.failure.kind if ex.failure else None,
-                             [list(event) for event in ex.trace]])  # DPOR's: the events the C path notes too
+                             [list(event) for event in ex.trace],  # DPOR's: the events the C path notes too
+                             # what each unit's points left (an event loop's unit's first point is made in C)
+                             [[t.name, t.run_length, t.site, t.pending, str(t.pending_what), t.status]
+                              for t in ex.threads]])
 
             hits = _hits()
             result = interlace.explore(fn, executions=n, strategy=strategy, seed=7, model=model,

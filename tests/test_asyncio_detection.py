@@ -119,3 +119,42 @@ def ordered_handoff():
 def test_an_ordered_handoff_between_tasks_is_no_race():
     result = interlace.explore(ordered_handoff, executions=30, strategy="random", seed=0)
     assert result.ok and result.races == []
+
+
+def test_the_first_execution_captures_its_races_stacks_as_they_happen(monkeypatch):
+    """The first execution the detector watches captures every access's stack (no replay for the stacks of
+    its races); the others capture none, and a race they find gets its stacks from a replay. The stacks are
+    those the replay captures."""
+    from interlace.detect.races import RaceDetector
+    from interlace.drivers.session import Session
+
+    seen, replays = [], []
+    begin, fill = RaceDetector.begin, Session._fill_stacks
+
+    def spy_begin(self, ex):
+        seen.append(self.stacks)
+        begin(self, ex)
+
+    def spy_fill(self, *args):
+        replays.append(len(seen))
+        fill(self, *args)
+
+    monkeypatch.setattr(RaceDetector, "begin", spy_begin)
+    monkeypatch.setattr(Session, "_fill_stacks", spy_fill)
+    live = interlace.explore(two_tasks_racing, executions=3, strategy="random", seed=0, shrink=False)
+    assert seen == [True, False, False] and replays == []  # (the race is found in the first execution)
+    assert [(r.what, r.current.thread, r.previous.thread) for r in live.races] == [("dict['n']", "Task-3", "Task-2")]
+
+    init = Session.__init__
+
+    def replaying(self, *args, **kwargs):
+        init(self, *args, **kwargs)
+        self._live_stacks = False  # as before: the stacks by a replay of the execution
+
+    monkeypatch.setattr(Session, "__init__", replaying)
+    seen.clear()
+    replayed = interlace.explore(two_tasks_racing, executions=3, strategy="random", seed=0, shrink=False)
+    assert seen[0] is False and replays == [1]
+    assert [(r.current.stack, r.previous.stack) for r in replayed.races] == [
+        (r.current.stack, r.previous.stack) for r in live.races]
+    assert all(r.current.stack and r.previous.stack for r in live.races)

@@ -240,3 +240,24 @@ def test_the_detector_leaves_its_accesses_and_locations_to_reference_counting(mo
     (reads, tracked_reads), (shared, tracked_locations) = seen[True]
     assert seen[False] == ((reads, reads), (shared, shared))  # the Python path: every one tracked
     assert reads > 6 * 40 and tracked_reads <= 7 and shared > 40 and tracked_locations == 0
+
+
+def twice():
+    return [(stacks.capture(), NATIVE.capture()) for _ in range(2)]
+
+
+def test_the_c_capture_s_cached_line_numbers_are_the_frames():
+    """The C capture keeps each (code, instruction offset)'s line number; asked again at the same place it
+    gives the same stack, and under a tracer (which may set a frame's line itself) it asks the frame."""
+    (python, c), (python_again, c_again) = twice()
+    assert c is python and c_again is python_again and c_again is c
+    previous = sys.gettrace()
+    sys.settrace(lambda *args: None)
+    try:
+        traced = nested(2)
+    finally:
+        sys.settrace(previous)
+    assert traced[1] is traced[0] and traced[3] is traced[2]
+    first = nested.__code__.co_firstlineno
+    assert [(name, line - first) for _file, line, name in traced[1][-3:]] == [("nested", 2)] * 2 + [("nested", 3)]
+    assert all(type(site[0]) is str for site in races._LINES)  # (the detector's table of lines is its own)

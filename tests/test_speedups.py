@@ -11,6 +11,7 @@ import json
 import os
 import subprocess
 import sys
+from unittest import mock
 
 import pytest
 
@@ -298,3 +299,27 @@ def test_the_native_fast_path_notes_a_kept_trace_in_a_list_or_a_tail() -> None:
     assert len(whole) > 200 and len(tail) == len(whole)
     assert list(tail.events) == whole[-50:]
     assert [e.index for e in whole] == list(range(1, len(whole) + 1))
+
+
+@needs_native
+def test_a_units_first_point_after_its_loop_handed_it_the_baton_is_made_in_c(monkeypatch) -> None:
+    """A task's step that an event loop hands the baton to with no decision: its first access is made a
+    point in C (FastPath.handed), as the slow path would with the same grant (execution.BUDGET_CAP), so
+    the scheduler is asked at the turns that have a choice only. (The probe above compares what the two
+    paths leave: decisions, steps, traces, each unit's run, site and pending operation.)"""
+    sys.path.insert(0, os.path.dirname(__file__))
+    import speedups_programs
+
+    import interlace
+    from interlace.runtime import execution
+
+    assert native.BUDGET_CAP == execution.BUDGET_CAP
+    spies = {}
+    for name in ("_schedule", "choose_unit"):  # (mock's wrappers: the test's own code would be instrumented)
+        real = getattr(execution.Execution, name)
+        spies[name] = mock.create_autospec(real, side_effect=real)
+        monkeypatch.setattr(execution.Execution, name, spies[name])
+    result = interlace.explore(speedups_programs.main_service, executions=1, strategy="pct", seed=0)
+    assert result.ok, result.failure
+    turns, asked = spies["choose_unit"].call_count, spies["_schedule"].call_count
+    assert turns > 20 and asked < turns / 3, (turns, asked)  # (each turn asked once before)

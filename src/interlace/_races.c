@@ -54,6 +54,12 @@ static PyObject *g_clock;      /* the VectorClock class */
 static PyObject *g_whole;      /* _WHOLE, "*" */
 static PyObject *g_infos;      /* stacks._infos: id(code) -> (kind, filename, name, code) */
 static PyObject *g_stacks;     /* stacks._stacks: every stack captured, once */
+/* (id(code), instruction offset) -> (code, line number): PyFrame_GetLineNumber walks the code's line
+ * table from its start, about 4,600 instructions for an instrumented coroutine (most of a capture's
+ * cost); the value keeps its code object alive, so the id cannot name another one */
+#if PY_VERSION_HEX >= 0x030B0000
+static PyObject *g_frame_lines;
+#endif
 static PyObject *g_info;       /* stacks._info(code) */
 /* how many calls of access() and sync() did the work here and how many left it to Python (counts(), for
  * tests and benchmarks: a change in races.py that makes every access fall back shows there) */
@@ -2144,10 +2150,49 @@ done:
 /* the frame kinds of detect/stacks.py (_USER, _SKIP, _STOP_HERE) */
 enum { F_USER, F_SKIP, F_STOP_HERE };
 
-/* stacks.capture(depth), from the innermost Python frame (the caller of the C function that calls
- * this, as sys._getframe(1) is capture's caller there) */
+/* PyFrame_GetLineNumber(f) as a new reference, from g_frame_lines when no trace function runs (a
+ * tracer may set a frame's line number itself: then, and before 3.11, the frame is asked) */
 static PyObject *
-capture_stack(Py_ssize_t depth)
+frame_line(PyFrameObject *f)
+{
+#if PY_VERSION_HEX >= 0x030B0000
+    if (PyThreadState_Get()->c_tracefunc != NULL)
+        return PyLong_FromLong(PyFrame_GetLineNumber(f));
+    if (g_frame_lines == NULL && (g_frame_lines = PyDict_New()) == NULL)
+        return NULL;
+    PyCodeObject *code = PyFrame_GetCode(f);
+    PyObject *key = Py_BuildValue("(Ni)", PyLong_FromVoidPtr(code), PyFrame_GetLasti(f));
+    if (key == NULL) {
+        Py_DECREF(code);
+        return NULL;
+    }
+    PyObject *known = PyDict_GetItemWithError(g_frame_lines, key);  /* borrowed */
+    if (known != NULL && PyTuple_GET_ITEM(known, 0) == (PyObject *)code) {
+        Py_DECREF(key);
+        Py_DECREF(code);
+        return Py_NewRef(PyTuple_GET_ITEM(known, 1));
+    }
+    PyObject *lineno = PyErr_Occurred() ? NULL : PyLong_FromLong(PyFrame_GetLineNumber(f));
+    PyObject *entry = lineno == NULL ? NULL : PyTuple_Pack(2, (PyObject *)code, lineno);
+    Py_DECREF(code);
+    if (entry != NULL && PyDict_GET_SIZE(g_frame_lines) > 200000)
+        PyDict_Clear(g_frame_lines);  /* a bound for long-lived processes */
+    int r = entry == NULL ? -1 : PyDict_SetItem(g_frame_lines, key, entry);
+    Py_DECREF(key);
+    Py_XDECREF(entry);
+    if (r < 0)
+        Py_CLEAR(lineno);
+    return lineno;
+#else
+    return PyLong_FromLong(PyFrame_GetLineNumber(f));
+#endif
+}
+
+/* stacks.capture(depth), from the innermost Python frame (the caller of the C function that calls
+ * this, as sys._getframe(1) is capture's caller there): the walk that makes the stack's tuple (see
+ * capture_stack for the cache in front of it) */
+static PyObject *
+capture_walk(Py_ssize_t depth)
 {
     if (g_infos == NULL) {
         PyErr_SetString(PyExc_RuntimeError, "interlace._races.setup_stacks() was not called");
@@ -2185,7 +2230,7 @@ capture_stack(Py_ssize_t depth)
             goto error;
         }
         if (kind == F_USER) {
-            PyObject *lineno = PyLong_FromLong(PyFrame_GetLineNumber(f));
+            PyObject *lineno = frame_line(f);
             PyObject *frame = lineno ? PyTuple_Pack(3, PyTuple_GET_ITEM(info, 1), lineno, PyTuple_GET_ITEM(info, 2))
                                      : NULL;
             Py_XDECREF(lineno);
@@ -2245,6 +2290,155 @@ races_capture(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
     return capture_stack(depth);
 }
 
+#if PY_VERSION_HEX >= 0x030B0000
+/* A capture's result is a function of the code objects of the frames it keeps and their instruction
+ * offsets (the filename and name are the code's, the line the offset's, when no tracer sets a frame's
+ * line): the last stacks captured, by that signature, in a direct-mapped table, so that capturing the
+ * stack of an access made where one was captured before walks the frames but neither computes line
+ * numbers nor makes and interns a tuple (about 5,000 instructions of the detector's work per access on
+ * an asyncio program's hot path). Each slot holds its code objects (so their addresses name no other
+ * code) and its stack; a stack is returned only while stacks._stacks still holds it, as the walk would
+ * have returned it. */
+#define SIG_MAX 12
+#define SIG_SLOTS 1024
+typedef struct {
+    Py_ssize_t n, depth;
+    PyObject *code[SIG_MAX];
+    int lasti[SIG_MAX];
+    PyObject *stack;
+} SigSlot;
+static SigSlot sig_slots[SIG_SLOTS];
+
+/* id(code) -> its info, the last one seen at each slot (a strong reference to both) */
+#define INFO_SLOTS 2048
+static struct { PyObject *code, *info; } info_slots[INFO_SLOTS];
+
+static void
+sig_clear(void)
+{
+    for (int i = 0; i < SIG_SLOTS; i++) {
+        SigSlot *slot = &sig_slots[i];
+        for (Py_ssize_t k = 0; k < slot->n; k++)
+            Py_CLEAR(slot->code[k]);
+        slot->n = 0;
+        Py_CLEAR(slot->stack);
+    }
+    for (int i = 0; i < INFO_SLOTS; i++) {
+        Py_CLEAR(info_slots[i].code);
+        Py_CLEAR(info_slots[i].info);
+    }
+}
+
+/* the info of ``code`` (borrowed, valid while the slot keeps it: until the next call), as capture_walk
+ * finds it; NULL with an error */
+static PyObject *
+code_info(PyCodeObject *code)
+{
+    size_t h = ((uintptr_t)code >> 4) & (INFO_SLOTS - 1);
+    if (info_slots[h].code == (PyObject *)code)
+        return info_slots[h].info;
+    PyObject *code_id = PyLong_FromVoidPtr(code);
+    if (code_id == NULL)
+        return NULL;
+    PyObject *info = PyDict_GetItemWithError(g_infos, code_id);
+    Py_DECREF(code_id);
+    if (info != NULL)
+        Py_INCREF(info);
+    else if (!PyErr_Occurred())
+        info = PyObject_CallOneArg(g_info, (PyObject *)code);
+    if (info == NULL)
+        return NULL;
+    if (!PyTuple_Check(info) || PyTuple_GET_SIZE(info) < 3 || !PyLong_Check(PyTuple_GET_ITEM(info, 0))) {
+        Py_DECREF(info);
+        PyErr_SetString(PyExc_TypeError, "a code's info must be (kind, filename, name, ...)");
+        return NULL;
+    }
+    Py_XSETREF(info_slots[h].code, Py_NewRef((PyObject *)code));
+    Py_XSETREF(info_slots[h].info, info);
+    return info;
+}
+#endif
+
+/* capture_walk(depth), from the table of the last stacks captured when it has this one (see SigSlot) */
+static PyObject *
+capture_stack(Py_ssize_t depth)
+{
+#if PY_VERSION_HEX >= 0x030B0000
+    if (g_infos == NULL || depth > SIG_MAX || depth < 1 || PyThreadState_Get()->c_tracefunc != NULL)
+        return capture_walk(depth);
+    PyObject *code[SIG_MAX];
+    int lasti[SIG_MAX];
+    Py_ssize_t n = 0;
+    uint64_t hash = (uint64_t)depth * 0x9E3779B97F4A7C15ULL;
+    int failed = 0;
+    PyFrameObject *f = PyEval_GetFrame();
+    Py_XINCREF(f);
+    while (f != NULL) {
+        PyCodeObject *c = PyFrame_GetCode(f);
+        PyObject *info = code_info(c);
+        if (info == NULL) {
+            Py_DECREF(c);
+            failed = 1;
+            break;
+        }
+        long kind = PyLong_AsLong(PyTuple_GET_ITEM(info, 0));
+        if (kind == F_USER) {
+            code[n] = (PyObject *)c;  /* the reference PyFrame_GetCode gave, released below */
+            lasti[n] = PyFrame_GetLasti(f);
+            hash = (hash ^ (uintptr_t)c ^ ((uint64_t)(unsigned)lasti[n] * 0x9E3779B97F4A7C15ULL)) * 0x100000001B3ULL;
+            n++;
+            if (n == depth)
+                break;
+        }
+        else {
+            Py_DECREF(c);
+            if (kind == F_STOP_HERE || n)
+                break;
+        }
+        PyFrameObject *back = PyFrame_GetBack(f);
+        Py_DECREF(f);
+        f = back;
+    }
+    Py_XDECREF(f);
+    PyObject *result = NULL;
+    if (!failed) {
+        hash ^= hash >> 33;  /* (the high bits of the products into the slot's) */
+        hash *= 0xFF51AFD7ED558CCDULL;
+        hash ^= hash >> 33;
+        SigSlot *slot = &sig_slots[hash & (SIG_SLOTS - 1)];
+        int same = slot->stack != NULL && slot->n == n && slot->depth == depth;
+        for (Py_ssize_t k = 0; same && k < n; k++)
+            same = slot->code[k] == code[k] && slot->lasti[k] == lasti[k];
+        if (same) {
+            PyObject *kept = PyDict_GetItemWithError(g_stacks, slot->stack);  /* borrowed */
+            if (kept == slot->stack)
+                result = Py_NewRef(kept);
+            else if (PyErr_Occurred())
+                failed = 1;
+        }
+        if (result == NULL && !failed) {
+            result = capture_walk(depth);
+            if (result != NULL) {
+                for (Py_ssize_t k = 0; k < slot->n; k++)
+                    Py_CLEAR(slot->code[k]);
+                for (Py_ssize_t k = 0; k < n; k++) {
+                    slot->code[k] = Py_NewRef(code[k]);
+                    slot->lasti[k] = lasti[k];
+                }
+                slot->n = n;
+                slot->depth = depth;
+                Py_XSETREF(slot->stack, Py_NewRef(result));
+            }
+        }
+    }
+    for (Py_ssize_t k = 0; k < n; k++)
+        Py_DECREF(code[k]);
+    return result;
+#else
+    return capture_walk(depth);
+#endif
+}
+
 /* setup_stacks(_infos, _stacks, _info) of detect/stacks.py */
 static PyObject *
 races_setup_stacks(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
@@ -2256,6 +2450,9 @@ races_setup_stacks(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
     Py_XSETREF(g_infos, Py_NewRef(args[0]));
     Py_XSETREF(g_stacks, Py_NewRef(args[1]));
     Py_XSETREF(g_info, Py_NewRef(args[2]));
+#if PY_VERSION_HEX >= 0x030B0000
+    sig_clear();  /* (what they hold was found in the tables set before) */
+#endif
     Py_RETURN_NONE;
 }
 

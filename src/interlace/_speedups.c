@@ -48,6 +48,7 @@ typedef struct {
     long long gil_points;
     long long accesses;
     long long back_edges;
+    long long handed;  /* see fastpath.FastPath and first_point() */
     PyObject *limit;  /* as given (int or float) */
     double limit_d;   /* the same, for comparisons */
     char decides;
@@ -86,6 +87,7 @@ FastPath_init(FastPathObject *self, PyObject *args, PyObject *kwds)
     self->has_ident = 0;
     self->ident = 0;
     self->budget = self->granted = self->step = self->progress_at = self->loops = self->gil_points = self->accesses = self->back_edges = 0;
+    self->handed = 0;
     self->decides = 0;
     self->free_threaded = (char)a;
     self->trace = (char)b;
@@ -233,6 +235,7 @@ LL_FIELD(loops)
 LL_FIELD(gil_points)
 LL_FIELD(accesses)
 LL_FIELD(back_edges)
+LL_FIELD(handed)
 BOOL_FIELD(decides)
 BOOL_FIELD(free_threaded)
 BOOL_FIELD(trace)
@@ -251,6 +254,7 @@ static PyGetSetDef FastPath_getset[] = {
     GETSET(gil_points),
     GETSET(accesses),
     GETSET(back_edges),
+    GETSET(handed),
     {"limit", (getter)get_limit, (setter)set_limit_field, "the step bound (inf: none)", NULL},
     GETSET(free_threaded),
     GETSET(trace),
@@ -762,6 +766,8 @@ static PyObject *pure[H_COUNT];  /* the pure-Python hooks, called on every slow 
 
 static PyObject *s_read, *s_write;  /* hooks.READ / hooks.WRITE (the very objects) */
 static PyObject *s_tell, *s_current, *s_site, *s_gil_points, *s_back_edges, *s_accesses, *one;
+static PyObject *s_run_length;
+static long long handed_cap = 4096;  /* execution.BUDGET_CAP (the module's BUDGET_CAP: a test compares) */
 static PyObject *s_pending, *s_pending_what, *s_call, *s_access, *s_access_observers, *s_star, *s_call_method;
 /* what _il_cp always leaves to the Python hook (builtins.exec/eval/compile), and collections.deque */
 static PyObject *b_exec, *b_eval, *b_compile, *deque_type;
@@ -1171,6 +1177,53 @@ call:
     return 0;
 }
 
+/* The first scheduling point of a unit an event loop handed the baton to with no decision
+ * (Execution.choose_unit sets fast.handed): the slow path would make it a point (the holder's site,
+ * pending operation and its description) where _schedule, with the holder the only unit that can run,
+ * counts it in the holder's run and grants the budget; done here for an access, the same updates, then
+ * the access goes on as on the fast path. ``handed`` is the last step at which this holds (the step
+ * bound, or the window after which _schedule checks for a thread alone): any change of who can run,
+ * any grant or end of the budget and any hand-off of the baton clears it (Execution._changed, _grant,
+ * _end_budget, _hold). */
+static inline int
+handed_ok(void)
+{
+    FastPathObject *f = active_fast;
+    return f != NULL && f->handed && f->budget == 0 && f->granted == 0 && f->step + 1 <= f->handed
+           && f->has_ident && f->free_threaded && f->ident == PyThread_get_thread_ident()
+           && (!f->trace || trace_plain());
+}
+
+static int
+first_point(int write, PyObject *obj, PyObject *key, PyObject *site)
+{
+    FastPathObject *f = active_fast;
+    PyObject *me = PyObject_GetAttr(active_ex, s_current);
+    if (me == NULL)
+        return -1;
+    PyObject *what = describe(obj, key);
+    PyObject *run = what == NULL ? NULL : PyObject_GetAttr(me, s_run_length);
+    PyObject *more = run == NULL ? NULL : PyNumber_Add(run, one_obj());
+    int rc = more == NULL || PyObject_SetAttr(me, s_site, site) < 0
+             || PyObject_SetAttr(me, s_pending, write ? s_write : s_read) < 0
+             || PyObject_SetAttr(me, s_pending_what, what) < 0 || PyObject_SetAttr(me, s_run_length, more) < 0
+             ? -1 : 0;
+    Py_XDECREF(more);
+    Py_XDECREF(run);
+    Py_XDECREF(what);
+    Py_DECREF(me);
+    if (rc < 0)
+        return -1;
+    /* Execution._grant(BUDGET_CAP, False) at the point's step (the access below takes that point) */
+    double left = f->limit_d - (double)(f->step + 1);
+    long long granted = left < (double)handed_cap ? (left > 0 ? (long long)left : 0) : handed_cap;
+    f->granted = granted;
+    f->budget = granted + 1;
+    f->decides = 0;
+    f->handed = 0;
+    return 0;
+}
+
 /* Execution.access's fast path; the caller checked fast_ok(). ``value``: a write's value (NULL: none). */
 static inline int
 fast_access(int write, PyObject *obj, PyObject *key, PyObject *site, PyObject *value)
@@ -1247,6 +1300,8 @@ quick_access(int write, PyObject *obj, PyObject *key, PyObject *site, PyObject *
 {
     if (fast_ok())
         return fast_access(write, obj, key, site, value) < 0 ? -1 : 1;
+    if (handed_ok())
+        return first_point(write, obj, key, site) < 0 || fast_access(write, obj, key, site, value) < 0 ? -1 : 1;
     if (active_told != NULL)
         return detect_known(write ? s_write : s_read, obj, key, site);
     return 0;
@@ -2022,6 +2077,9 @@ PyInit__speedups(void)
     s_back_edges = PyUnicode_InternFromString("back_edges");
     s_accesses = PyUnicode_InternFromString("accesses");
     s_pending = PyUnicode_InternFromString("pending");
+    s_run_length = PyUnicode_InternFromString("run_length");
+    if (s_run_length == NULL)
+        return NULL;
     s_pending_what = PyUnicode_InternFromString("pending_what");
     s_call = PyUnicode_InternFromString("call");
     s_access = PyUnicode_InternFromString("access");
@@ -2066,6 +2124,10 @@ PyInit__speedups(void)
         return NULL;
     }
     /* what runtime/fastpath.native() checks: a build of another version of this file is not used */
+    if (PyModule_AddIntConstant(m, "BUDGET_CAP", (long)handed_cap) < 0) {
+        Py_DECREF(m);
+        return NULL;
+    }
     if (PyModule_AddIntConstant(m, "API", 7) < 0) {
         Py_DECREF(m);
         return NULL;

@@ -315,11 +315,12 @@ def replay(dpor: DPOR, index: int, rec: Recording) -> bool:
     ex.show(events, rec.end[0], rec.end[1])
     # the same path, so the same transitions and races: the worker's (a function of the execution)
     trans = []
-    for pos, (tid, decision, idx, ops, clock, later) in enumerate(rec.analysis[0]):
+    recorded = rec.analysis or ((), [])  # (none: the execution had no decision, see DPOR._analyse)
+    for pos, (tid, decision, idx, ops, clock, later) in enumerate(recorded[0]):
         t = Transition(tid, decision, idx, pos)
         t.ops, t.clock, t.later = ops, clock, later
         trans.append(t)
-    found = rec.analysis[1]
+    found = recorded[1]
     dpor.analysis = lambda execution: (trans, found)  # type: ignore[method-assign]
     try:
         dpor.end(ex)

@@ -71,6 +71,10 @@ class Session:
         # ``replayable``: ``fn`` is run many times anyway (explore, not replay or run, which promise one
         # run), so a race's stacks are captured by one more run of its execution, not at every access
         self.race_detector = RaceDetector(tuple(ignore_races), stacks=not replayable) if races != "off" else None
+        # ... except in the first execution the detector watches, which captures them as they happen: it
+        # finds most of an exploration's races (those of every schedule), and capturing every access's
+        # stack costs it less than the replay would (see docs/benchmarks.md, bench_asyncio)
+        self._live_stacks = replayable and self.race_detector is not None
         self.lock_order = LockOrderDetector() if races != "off" else None
         self.observers = tuple(d for d in (self.race_detector, self.lock_order) if d is not None)
         self.watchdog = Watchdog(stuck_after=stuck_timeout)
@@ -144,9 +148,18 @@ class Session:
         if tail is not None:
             ex.trace = tail
         self.patches.refresh()
+        detector = self.race_detector
+        live = self._live_stacks and detector in observers
+        if live:
+            self._live_stacks = False
+            detector.stacks = True  # type: ignore[union-attr]
         for observer in observers:
             observer.begin(ex)
-        ex.run(self.fn)
+        try:
+            ex.run(self.fn)
+        finally:
+            if live:
+                detector.stacks = False  # type: ignore[union-attr]
         for observer in observers:
             observer.end(ex)
         strategy.end(ex)

@@ -288,7 +288,7 @@ def controlled_loop_class() -> type:
 
         def _il_run_one(self, ex: Any, me: Any) -> None:
             ready = self._ready
-            if any(h._cancelled for h in ready):
+            if (ready[0]._cancelled if len(ready) == 1 else any(h._cancelled for h in ready)):
                 for h in ready:
                     if h._cancelled:
                         self._il_late.pop(id(h), None)
@@ -319,8 +319,12 @@ def controlled_loop_class() -> type:
                 chosen = ex.choose_unit(me, units, me in first, _BUSY, self._il_last)
             self._il_last = chosen
             handle = first[chosen]
-            ready.remove(handle)
-            entry = self._il_late.pop(id(handle), None)
+            if ready[0] is handle:
+                ready.popleft()  # (what remove() does for the first step, without the search)
+            else:
+                ready.remove(handle)
+            late = self._il_late
+            entry = late.pop(id(handle), None) if late else None
             timed = entry is not None and entry[0] is handle and entry[1]
             self._il_timed = isinstance(handle, asyncio.TimerHandle) or timed and chosen is me
             sent = self._il_sent.pop(id(handle), None)
@@ -354,6 +358,9 @@ def controlled_loop_class() -> type:
             it that may not be delayed, each unit's steps keep their order, and the steps timers woke
             keep the order of the timers' deadlines (as a thread's timed waits end in that order: two
             tasks that each sleep 10 us between tries alternate, tenacity's tests count on it)."""
+            if len(ready) == 1:  # (what the loop below gives for one step)
+                handle = ready[0]
+                return {self._il_unit_of(handle, me): handle}
             late = self._il_late
             first: dict[Any, Any] = {}
             seen: set[Any] = set()

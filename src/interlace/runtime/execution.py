@@ -217,7 +217,7 @@ class Execution:
             held.gil_points += fast.gil_points
             held.accesses += fast.accesses
             held.back_edges += fast.back_edges
-        fast.gil_points = fast.accesses = fast.back_edges = 0
+        fast.gil_points = fast.accesses = fast.back_edges = fast.handed = 0
         self.current = ts
         self.fast.ident = ts.ident if ts is not None else None
 
@@ -460,14 +460,20 @@ class Execution:
                 and fast.step < self.step_limit):
             # one task ready and nothing else can run: no decision, the baton passes on this OS thread
             u = units[0]
-            self._offer(u, me)
-            self._wait_for_loop(me, busy)
+            u.gate, u.ident, u.waiting, u.pending, u.pending_what = me.gate, me.ident, None, None, u.name
+            self._swap(me, BLOCKED, u)  # (_offer(u, me) then _wait_for_loop(me, busy), in one)
+            me.waiting = busy
             fast.progress_at = progress
             fast.step += 1
             fast.loops = 0
             fast.told.clear()
             u.run_length = 0
             self._hold(u)
+            # its first point would be one with u the only unit that can run: the C path may make it (see
+            # FastPath.handed) up to the step where _schedule would stop at the step bound or check for a
+            # thread alone (ALONE_WINDOW)
+            handed = self._alone_since + ALONE_WINDOW
+            fast.handed = handed if handed <= self.step_limit else int(self.step_limit)
             return u
         for u in units:
             self._offer(u, me)
@@ -505,13 +511,16 @@ class Execution:
         """The step of ``unit`` on the event loop of ``me`` returned: ``me`` holds the baton again (the
         same OS thread: no hand-off), ``unit`` waits for its next step or has ended."""
         progress = self.fast.progress_at
-        self._not_runnable(unit, FINISHED if finished else BLOCKED)
+        if me.status != RUNNABLE and self.enabled == [unit.tid]:
+            self._swap(unit, FINISHED if finished else BLOCKED, me)  # the usual case, in one change
+        else:
+            self._not_runnable(unit, FINISHED if finished else BLOCKED)
+            self._runnable(me)
         if finished:
             unit.task = unit.waiting = ENDED_TASK  # (see state.ENDED_TASK)
         else:
             unit.waiting = unit.task
         me.waiting = None
-        self._runnable(me)
         self.fast.told.clear()
         self._hold(me)
         if not finished:
@@ -705,6 +714,7 @@ class Execution:
         fast = self.fast
         left = self.step_limit - fast.step
         fast.budget = fast.granted = int(min(points, BUDGET_CAP, max(left, 0)))
+        fast.handed = 0
         fast.decides = decides
 
     def clock(self, me: ThreadState) -> float:
@@ -767,7 +777,7 @@ class Execution:
         the choices and the strategy (stayed())."""
         fast = self.fast
         taken = fast.granted - fast.budget
-        fast.budget = fast.granted = 0
+        fast.budget = fast.granted = fast.handed = 0
         if taken:
             if holder is not None:
                 holder.run_length += taken
@@ -790,11 +800,22 @@ class Execution:
         ts.status = status
         self._changed()
 
+    def _swap(self, out: ThreadState, status: str, into: ThreadState) -> None:
+        """``out``, the only runnable unit, stops (``status``) and ``into``, not runnable, becomes the
+        only one: :meth:`_not_runnable` and :meth:`_runnable` in one change (an event loop's turn hands
+        the baton so twice), with the same result."""
+        out.status = status
+        into.status = RUNNABLE
+        self.enabled[0] = into.tid
+        self.enabled_mask = 1 << into.tid
+        self._changed()
+
     def _changed(self) -> None:
         """Who can run changed: that is progress, and it ends the fast path's budget."""
         fast = self.fast
         if fast.granted:
             self._end_budget(self.current)
+        fast.handed = 0
         fast.progress_at = fast.step
 
     def _unstick(self, me: ThreadState, finishing: bool) -> bool:

@@ -20,6 +20,10 @@ Invariants (the baton holder is the only writer, except ``ident``, set under the
   back-edges) that the holder passed since it got the baton, ``back_edges`` its loop back-edges and
   ``accesses`` its shared accesses (told to the observers or not) since then: all three are added to
   its ThreadState when it loses the baton.
+- ``handed`` (0: none): an event loop handed the baton to one of its units with no decision, and no
+  point has been taken since (:meth:`Execution.choose_unit`); while the step stays at most ``handed``,
+  that unit's first point may be made in C as the slow path would make it (``interlace._speedups``'s
+  ``first_point``). Any change of who can run, grant or end of the budget, or hand-off clears it.
 - ``told`` maps ``(id(obj), key, kind, site, atomic)`` of the accesses told to the access observers
   since the last switch or synchronisation to ``type(obj)``: an entry counts only for an object of that
   type at that address. It holds no reference, strong or weak, to a program object (a program could
@@ -33,7 +37,7 @@ from typing import Any
 
 class FastPath:
     __slots__ = ("ident", "budget", "granted", "decides", "step", "progress_at", "loops", "gil_points",
-                 "accesses", "back_edges", "limit", "free_threaded", "trace", "observe", "told")
+                 "accesses", "back_edges", "handed", "limit", "free_threaded", "trace", "observe", "told")
 
     def __init__(self, free_threaded: bool, trace: bool, observe: bool, limit: float) -> None:
         self.ident: int | None = None
@@ -46,6 +50,7 @@ class FastPath:
         self.gil_points = 0
         self.accesses = 0
         self.back_edges = 0
+        self.handed = 0
         self.limit = limit  # the step bound (inf: none)
         self.free_threaded = free_threaded
         self.trace = trace

@@ -366,7 +366,12 @@ class DPOR(Strategy):
         return trans, [(i.pos, j.pos, dict(clock)) for i, j, clock in races(trans, names)]
 
     def _analyse(self, execution: Any) -> None:
-        """The execution as transitions, and for each of its races, the reversal to run."""
+        """The execution as transitions, and for each of its races, the reversal to run. An execution
+        with no decision (every step forced: an asyncio program whose loop had one step that could run
+        at each turn) has nothing to reverse, and no decision to note what a transition did after its
+        first step at: no analysis (it was the whole DPOR overhead of such an execution, after its trace)."""
+        if not self.nodes:
+            return
         trans, found = self.analysis(execution)
         for t in trans:
             # what each chosen transition did after its first step (see :class:`_Node`)

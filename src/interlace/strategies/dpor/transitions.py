@@ -58,13 +58,17 @@ class EventLog:
     """The events of one execution: the real trace with the hidden events in place. Every position
     DPOR keeps (of a decision, of a transition) is a position in :attr:`events`."""
 
-    __slots__ = ("events", "seen", "released", "wakes")
+    __slots__ = ("events", "seen", "released", "wakes", "last_of", "indexed")
 
     def __init__(self) -> None:
         self.events: list[Any] = []
         self.seen = 0  # how much of the real trace is in ``events``
         self.released: dict[int, tuple[int, int]] = {}  # untracked lock -> (tid, its last event) at release
         self.wakes: list[tuple[int, int, int]] = []  # (waker's event, woken tid, woken from position)
+        # tid -> the position of its last event among the first ``indexed`` (see _last_event): an event
+        # loop's thread releases a callback at nearly every turn, after many events of its tasks
+        self.last_of: dict[int, int] = {}
+        self.indexed = 0
 
     def sync(self, execution: Any) -> list[Any]:
         """:attr:`events` brought up to date with the real trace (which only grows)."""
@@ -104,13 +108,22 @@ class EventLog:
             # ``lock`` is the thread asked about (``is_alive``) or the one that ends
             events.append(Hidden(ts.tid, "read" if kind == "alive" else "write", ALIVE % lock.name))
         elif kind == "release":
-            last = next((p for p in range(len(events) - 1, -1, -1) if events[p].tid == ts.tid), None)
+            last = self._last_event(ts.tid)
             if last is not None:
                 self.released[id(lock)] = (ts.tid, last)
         elif kind == "woken":
             by = self.released.get(id(lock))
             if by is not None and by[0] != ts.tid:
                 self.wakes.append((by[1], ts.tid, len(events)))
+
+    def _last_event(self, tid: int) -> int | None:
+        """The position of ``tid``'s last event, or None: :attr:`events` only grows, so the positions
+        are brought up to date with its new events (a backward scan was quadratic in a long execution)."""
+        events, last_of = self.events, self.last_of
+        for pos in range(self.indexed, len(events)):
+            last_of[events[pos].tid] = pos
+        self.indexed = len(events)
+        return last_of.get(tid)
 
 
 def handshake(lock: Any) -> bool:

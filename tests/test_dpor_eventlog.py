@@ -21,7 +21,7 @@ def scan(events, tid):
 
 def test_the_last_event_of_a_thread_is_the_backward_scans():
     log, ex = EventLog(), SimpleNamespace(trace=[])
-    lock = SimpleNamespace(label="Lock@x.py:1")
+    lock = SimpleNamespace(label="Lock@x.py:1", ident="Lock@x.py:1#0.1")
     for step in range(60):
         tid = (step * 7) % 4
         ex.trace.append(SimpleNamespace(tid=tid))

@@ -470,13 +470,18 @@ def take(node: _Node, branch: Branch) -> bool:
 def _fair(enabled: list[int], current: int | None, execution: Any) -> int:
     """The default choice: the running thread goes on, but not once it has run ``SPIN_LIMIT`` points in
     a row while others could (a spin loop, Peterson's wait, only lasts while the thread it waits for is
-    not scheduled, as in any fair scheduler); a thread whose sleep or timeout has not expired runs only
-    when nothing else can (a reversal wakes it early where that matters)."""
+    not scheduled, as in any fair scheduler): then the next one in turn (round robin by thread id); a
+    thread whose sleep or timeout has not expired runs only when nothing else can (a reversal wakes it
+    early where that matters)."""
     threads = execution.threads
     running = [t for t in enabled if threads[t].deadline is None] or enabled
     if current in running and (threads[current].run_length < SPIN_LIMIT or len(running) == 1):
         return current
-    return next((t for t in running if t != current), running[0])
+    # the next thread after the current one, in turn: always the first other one let two spinners
+    # (one waiting for a third thread) take turns forever while the third never ran
+    if current is None:
+        return running[0]
+    return next((t for t in running if t > current), running[0])
 
 
 def _pending_op(ts: Any) -> tuple:

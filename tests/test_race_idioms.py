@@ -283,8 +283,41 @@ def peterson():
     assert p.count == 4
 
 
+class Status:
+    """A status its setter changes under a lock, never once it is "stopped", and others read without it
+    (pebble's ``PoolContext``: a pool manager's loop polls ``while context.alive``)."""
+
+    def __init__(self):
+        self._status = "created"
+        self._mutex = threading.Lock()
+
+    @property
+    def status(self):
+        return self._status
+
+    @status.setter
+    def status(self, value):
+        with self._mutex:
+            if self.status != "stopped":
+                self._status = value
+
+
+def guarded_status():
+    s, seen = Status(), []
+
+    def run():
+        s.status = "running"
+        s.status = "stopped"
+
+    def watch():
+        seen.append(s.status)  # the getter's line, where the setter reads too: no check of an act here
+
+    _run(run, watch)
+    assert s.status == "stopped"
+
+
 IDIOMS = [handover_append, handover_dict_store, handover_queue, handover_attribute, double_checked_locking,
-          stop_flag, tagged_stack, readers_writer_lock, peterson]
+          stop_flag, tagged_stack, readers_writer_lock, peterson, guarded_status]
 
 
 @pytest.mark.parametrize("program", IDIOMS, ids=lambda p: p.__name__)
@@ -373,6 +406,32 @@ def test_a_check_then_act_is_predicted_from_a_run_where_the_check_held():
     assert result.failure.kind == "race"
     race = next(r for r in result.races if r.fails)
     assert race.violation == "check-then-act" and race.what == "deque"
+
+
+class Counter:
+    def __init__(self):
+        self._n = 0
+
+    def get(self):
+        return self._n
+
+    def set(self, value):
+        self._n = value
+
+
+def test_a_lost_update_through_a_getter_and_a_setter_is_still_predicted_from_a_serial_run():
+    def two_increments():
+        c = Counter()
+
+        def bump():
+            c.set(c.get() + 1)  # read in the getter, written in the setter: two functions
+
+        _run(bump, bump)
+
+    result = interlace.explore(two_increments, executions=1, seed=0, strategy="dfs")
+    assert result.failure.kind == "race"
+    race = next(r for r in result.races if r.fails)
+    assert race.violation == "lost update" and race.what == "Counter._n"
 
 
 # -- object lifetimes: the detector keeps nothing alive and adds no weak reference -----------------------

@@ -316,8 +316,23 @@ def guarded_status():
     assert s.status == "stopped"
 
 
+def guarded_status_two_writers():
+    s = Status()
+
+    def fail():
+        if s.status == "created":  # a check at the caller's line, then a write, both through the property
+            s.status = "error"
+
+    def stop():
+        s.status = "stopped"
+
+    _run(fail, stop)
+    assert s.status in ("error", "stopped")
+
+
 IDIOMS = [handover_append, handover_dict_store, handover_queue, handover_attribute, double_checked_locking,
-          stop_flag, tagged_stack, readers_writer_lock, peterson, guarded_status]
+          stop_flag, tagged_stack, readers_writer_lock, peterson, guarded_status,
+          guarded_status_two_writers]
 
 
 @pytest.mark.parametrize("program", IDIOMS, ids=lambda p: p.__name__)
@@ -406,6 +421,34 @@ def test_a_check_then_act_is_predicted_from_a_run_where_the_check_held():
     assert result.failure.kind == "race"
     race = next(r for r in result.races if r.fails)
     assert race.violation == "check-then-act" and race.what == "deque"
+
+
+class PropertyCounter:
+    def __init__(self):
+        self._n = 0
+
+    @property
+    def n(self):
+        return self._n
+
+    @n.setter
+    def n(self, value):
+        self._n = value
+
+
+def test_a_lost_update_through_a_property_is_found_on_the_attribute_behind_it():
+    def two_increments():
+        c = PropertyCounter()
+
+        def bump():
+            c.n += 1  # a call of the getter, then of the setter: the race is on what they access
+
+        _run(bump, bump)
+
+    result = interlace.explore(two_increments, executions=1, seed=0, strategy="dfs")
+    assert result.failure.kind == "race"
+    assert {(r.what, r.violation) for r in result.races if r.fails} == {("PropertyCounter._n", "lost update")}
+    assert not [r for r in result.races if r.what == "PropertyCounter.n"]
 
 
 class Counter:

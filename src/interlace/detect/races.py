@@ -336,6 +336,28 @@ def _kind_of(check: Access, act: Access) -> str:
     return "lost update" if check.line == act.line else "check-then-act"
 
 
+#: (type, attribute name) -> whether the type's attribute of that name is a ``property`` (see _is_property)
+_PROPERTIES: dict[tuple[type, str], bool] = {}
+
+
+def _is_property(tp: type, name: str) -> bool:
+    """Whether ``obj.name`` of an instance of ``tp`` calls a property (found on the type first, as
+    Python finds it). Such an access is a call, not a location: its getter, setter or deleter does the
+    real accesses (they are instrumented, and race or not as they are synchronised: a setter that checks
+    and writes under a lock is atomic, which a location named after the property would not know).
+    (interlace._races asks the type the same question: change both.)"""
+    verdict = False
+    for klass in tp.__mro__:
+        found = klass.__dict__.get(name, _ABSENT)
+        if found is not _ABSENT:
+            verdict = isinstance(found, property)
+            break
+    _PROPERTIES[(tp, name)] = verdict
+    return verdict
+
+
+_ABSENT = object()
+
 #: (a check's line, its act's line) -> whether the two are in one function (see _one_piece)
 _ONE_PIECE: dict[tuple[tuple, tuple], bool] = {}
 
@@ -691,6 +713,10 @@ class RaceDetector:
             else:
                 category, keyed = _ITEMS_OF[tp]
         if category == _OTHER:
+            if type(name) is str:
+                prop = _PROPERTIES.get((tp, name))
+                if prop or prop is None and _is_property(tp, name):
+                    return  # the getter's, setter's or deleter's own accesses are the ones that race
             if name == "__dict__" and kind == "read":
                 self._note_dict(obj)
         elif category == _SKIP:

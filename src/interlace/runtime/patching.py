@@ -18,7 +18,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from . import eventloop, handoffs, hooks, outside
+from . import bound, eventloop, handoffs, hooks, outside
 from .locks import ControlledLock, ControlledRLock, _tell
 from .state import FINISHED, SLEEP
 
@@ -539,6 +539,8 @@ class RuntimePatches:
         self._install_machinery()
         pool = cf_thread.ThreadPoolExecutor
         self._set(pool, "__init__", _ordered_pool_init(pool.__init__))
+        # (after the rest: time's functions are patched now)
+        bound.swap_bound(substitutions(), self._set, (_real_crlock,) if _real_crlock is not None else ())
         return self
 
     def _install_machinery(self) -> None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import _thread
 import importlib
+import queue
 import sys
 import textwrap
 import threading
@@ -19,6 +20,7 @@ pytestmark = pytest.mark.timeout(60)
 
 _SOURCE = textwrap.dedent("""
     import _thread
+    from queue import SimpleQueue
     from time import monotonic
 
     _allocate = _thread.allocate_lock  # bound at import, as a library that dodges monkey patching does
@@ -41,6 +43,10 @@ _SOURCE = textwrap.dedent("""
 
     def now():
         return monotonic()
+
+
+    def channel():
+        return SimpleQueue()  # aiosqlite's connection thread takes its work from one of these
 """)
 
 
@@ -79,3 +85,19 @@ def test_an_uninstrumented_module_reads_the_virtual_clock_through_a_bound_monoto
     assert result.ok, result.report()
     assert seen[0] >= 5 and time.monotonic() - started < 5
     assert waiters.monotonic is time.monotonic
+
+
+def test_a_simple_queue_made_by_an_uninstrumented_module_from_a_bound_class_is_controlled(waiters):
+    got = []
+
+    def program():
+        q = waiters.channel()
+        t = threading.Thread(target=lambda: got.append(q.get()))  # blocks until the put
+        t.start()
+        q.put(1)
+        t.join()
+
+    result = interlace.explore(program, executions=10, seed=1, exclude=["il_bound_waiters"], stuck_timeout=2)
+    assert result.ok, result.report()
+    assert got and set(got) == {1}  # every execution ran (as many as the exploration needed)
+    assert waiters.SimpleQueue is queue.SimpleQueue

@@ -10,8 +10,10 @@ queues, on aiologic's waiters: a real lock acquired by the waiter, released by t
 runtime is installed, such globals name the controlled counterparts, which behave as the originals for
 any thread the execution does not manage.
 
-Only builtin functions and the C ``RLock`` class are swapped (a class bound for ``isinstance`` must
-stay the class; nobody tests against ``_thread.RLock``, which ``threading`` hides), and only in
+Only builtin functions and the C ``RLock`` and ``SimpleQueue`` classes are swapped, for the factories
+that stand in for them in ``threading`` and ``queue`` too (aiosqlite's ``from queue import SimpleQueue``:
+its connection thread waited in a real one); any other class bound (for ``isinstance``, say) stays
+the class. Only in
 modules outside the standard library (whose bindings the patches handle one by one, and whose
 multiprocessing machinery must keep the real ones: runtime/outside.py), interlace, and the test runner.
 """
@@ -53,7 +55,7 @@ def swap_bound(substitutions: dict[int, Any], put: Callable[[dict, str, Any], No
                classes: tuple[type, ...] = ()) -> int:
     """Calls ``put(globals, name, replacement)`` for each global of an eligible loaded module that is
     one of the originals (``id(original) -> replacement``): builtin functions, and the ``classes``
-    that are only ever called (the C ``RLock``). Returns how many."""
+    whose patched modules' names are factories too (the C ``RLock``, ``SimpleQueue``). Returns how many."""
     found = 0
     for name, module in list(sys.modules.items()):
         if not isinstance(module, ModuleType) or not _eligible(name, module):

@@ -540,7 +540,9 @@ class RuntimePatches:
         pool = cf_thread.ThreadPoolExecutor
         self._set(pool, "__init__", _ordered_pool_init(pool.__init__))
         # (after the rest: time's functions are patched now)
-        bound.swap_bound(substitutions(), self._set, (_real_crlock,) if _real_crlock is not None else ())
+        # (the C RLock and SimpleQueue classes as the patched modules' own names are: by their factories)
+        bound.swap_bound(substitutions(), self._set,
+                         (_real_simple_queue,) + ((_real_crlock,) if _real_crlock is not None else ()))
         return self
 
     def _install_machinery(self) -> None:

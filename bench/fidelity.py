@@ -53,19 +53,57 @@ SUITES: dict[str, tuple[list[str], list[str]]] = {
     # tests/test_eventlet.py: it needs eventlet)
     "fasteners": ([f"tests/test_{name}.py" for name in ("decorators", "helpers", "lock", "process_lock",
                                                           "reader_writer_lock")], ["."]),
+    # an LRU cache of coroutines' results (tasks shared by concurrent callers, cancelled, timed out)
+    "async-lru": (["tests"], ["."]),
+    # retrying: sleeps between attempts, in threads and coroutines (not tests/test_tornado.py: it
+    # needs tornado)
+    "tenacity": ([f"tests/test_{name}.py" for name in ("after", "asyncio", "issue_478", "tenacity", "utils")],
+                 ["."]),
+    # event emitters: plain, asyncio (futures, coroutine handlers) and on a thread pool (not the trio
+    # and twisted ones: they need trio and twisted)
+    "pyee": ([f"tests/test_{name}.py" for name in ("asyncio", "cls", "executor", "sync", "uplift")], ["."]),
+    # signals: weakly referenced receivers, sync and async sending, a contextvar-scoped connection
+    "blinker": (["tests"], ["src"]),
+    # thread pools with timeouts and cancellation, a decorator running a function in a new thread
+    # (not the process-pool tests: forking pools of processes)
+    "pebble": ([f"test/test_{name}.py" for name in ("thread_pool", "concurrent_thread", "asynchronous_thread")],
+               ["."]),
+    # a leaky-bucket rate limiter for asyncio: waiters woken by timers as capacity drips back
+    "aiolimiter": (["tests"], ["src"]),
+    # files on a thread pool for asyncio (the loop's default executor)
+    "aiofiles": (["tests"], ["src"]),
+    # asyncio timeouts: deadlines moved, rescheduled, expired around awaits
+    "async-timeout": (["tests"], ["."]),
+    # a queue with threading and asyncio sides on aiologic's primitives (janus's successor)
+    "culsans": (["tests"], ["src"]),
+    # persistent queues on files and SQLite, shared by threads; an asyncio side (not
+    # test_mysqlqueue.py: it needs a MySQL server)
+    "persist-queue": ([f"persistqueue/tests/test_{name}.py" for name in (
+        "async_edge_cases", "async_queue", "pdict", "priorityqueue", "queue", "sqlackqueue", "sqlqueue")], ["."]),
 }
 #: the pytest plugins a suite needs beyond interlace's test extras (it is skipped, saying how to install
 #: them, when one is missing), and the suites whose async tests run on pytest-asyncio (for the others
 #: it is switched off: its configuration warning is an error under toolz's filterwarnings)
 NEEDS: dict[str, list[str]] = {"filelock": ["pytest_mock"], "pykka": ["pytest_mock"],
-                               "fasteners": ["diskcache", "more_itertools"]}
-ASYNCIO = {"filelock", "janus"}
+                               "fasteners": ["diskcache", "more_itertools"], "aiolimiter": ["dunamai", "aiolimiter"],
+                               "culsans": ["aiologic"],
+                               "persist-queue": ["msgpack", "cbor2", "aiofiles", "aiosqlite"]}
+ASYNCIO = {"filelock", "janus", "async-lru", "tenacity", "pyee", "blinker", "aiolimiter", "aiofiles", "async-timeout",
+           "culsans", "persist-queue"}
 #: the version to download where the newest one's sdist does not build its metadata here (filelock
 #: 3.20's needs hatch plugins from the network)
 PINS: dict[str, str] = {"filelock": "3.16.1"}
 #: ini options a suite's own configuration does not set and its tests assume
 INI: dict[str, list[str]] = {"filelock": ["asyncio_default_fixture_loop_scope=session"],
-                             "janus": ["addopts="]}  # (its addopts ask for pytest-cov)
+                             "janus": ["addopts="],  # (its addopts ask for pytest-cov)
+                             "async-lru": ["addopts=", "asyncio_default_fixture_loop_scope=function"],
+                             "tenacity": ["asyncio_default_fixture_loop_scope=function"],
+                             "pyee": ["asyncio_default_fixture_loop_scope=function"],
+                             "blinker": ["asyncio_default_fixture_loop_scope=function"],
+                             "aiolimiter": ["addopts="],  # (pytest-cov)
+                             "async-timeout": ["addopts=", "asyncio_default_fixture_loop_scope=function"],
+                             "culsans": ["asyncio_default_fixture_loop_scope=function"],
+                             "persist-queue": ["asyncio_default_fixture_loop_scope=function"]}
 
 
 def fetch(dist: str) -> Path:

@@ -283,8 +283,56 @@ def peterson():
     assert p.count == 4
 
 
+class Status:
+    """A status its setter changes under a lock, never once it is "stopped", and others read without it
+    (pebble's ``PoolContext``: a pool manager's loop polls ``while context.alive``)."""
+
+    def __init__(self):
+        self._status = "created"
+        self._mutex = threading.Lock()
+
+    @property
+    def status(self):
+        return self._status
+
+    @status.setter
+    def status(self, value):
+        with self._mutex:
+            if self.status != "stopped":
+                self._status = value
+
+
+def guarded_status():
+    s, seen = Status(), []
+
+    def run():
+        s.status = "running"
+        s.status = "stopped"
+
+    def watch():
+        seen.append(s.status)  # the getter's line, where the setter reads too: no check of an act here
+
+    _run(run, watch)
+    assert s.status == "stopped"
+
+
+def guarded_status_two_writers():
+    s = Status()
+
+    def fail():
+        if s.status == "created":  # a check at the caller's line, then a write, both through the property
+            s.status = "error"
+
+    def stop():
+        s.status = "stopped"
+
+    _run(fail, stop)
+    assert s.status in ("error", "stopped")
+
+
 IDIOMS = [handover_append, handover_dict_store, handover_queue, handover_attribute, double_checked_locking,
-          stop_flag, tagged_stack, readers_writer_lock, peterson]
+          stop_flag, tagged_stack, readers_writer_lock, peterson, guarded_status,
+          guarded_status_two_writers]
 
 
 @pytest.mark.parametrize("program", IDIOMS, ids=lambda p: p.__name__)
@@ -373,6 +421,60 @@ def test_a_check_then_act_is_predicted_from_a_run_where_the_check_held():
     assert result.failure.kind == "race"
     race = next(r for r in result.races if r.fails)
     assert race.violation == "check-then-act" and race.what == "deque"
+
+
+class PropertyCounter:
+    def __init__(self):
+        self._n = 0
+
+    @property
+    def n(self):
+        return self._n
+
+    @n.setter
+    def n(self, value):
+        self._n = value
+
+
+def test_a_lost_update_through_a_property_is_found_on_the_attribute_behind_it():
+    def two_increments():
+        c = PropertyCounter()
+
+        def bump():
+            c.n += 1  # a call of the getter, then of the setter: the race is on what they access
+
+        _run(bump, bump)
+
+    result = interlace.explore(two_increments, executions=1, seed=0, strategy="dfs")
+    assert result.failure.kind == "race"
+    assert {(r.what, r.violation) for r in result.races if r.fails} == {("PropertyCounter._n", "lost update")}
+    assert not [r for r in result.races if r.what == "PropertyCounter.n"]
+
+
+class Counter:
+    def __init__(self):
+        self._n = 0
+
+    def get(self):
+        return self._n
+
+    def set(self, value):
+        self._n = value
+
+
+def test_a_lost_update_through_a_getter_and_a_setter_is_still_predicted_from_a_serial_run():
+    def two_increments():
+        c = Counter()
+
+        def bump():
+            c.set(c.get() + 1)  # read in the getter, written in the setter: two functions
+
+        _run(bump, bump)
+
+    result = interlace.explore(two_increments, executions=1, seed=0, strategy="dfs")
+    assert result.failure.kind == "race"
+    race = next(r for r in result.races if r.fails)
+    assert race.violation == "lost update" and race.what == "Counter._n"
 
 
 # -- object lifetimes: the detector keeps nothing alive and adds no weak reference -----------------------

@@ -1494,6 +1494,14 @@ races_access(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
     if (category == C_SUBCLASS || category == C_SKIP || category == C_MODULE)
         FALLBACK();
     if (category == C_OTHER) {
+        if (PyUnicode_CheckExact(name)) {
+            /* a property's: its getter's, setter's or deleter's own accesses race (_is_property) */
+            PyObject *descr = _PyType_Lookup((PyTypeObject *)tp, name);  /* borrowed; sets no error */
+            if (descr != NULL && PyObject_TypeCheck(descr, &PyProperty_Type)) {
+                result = Py_True;
+                goto done_key;
+            }
+        }
         if (str_eq(name, s_dunder_dict) && str_eq(kind, s_read))
             FALLBACK();  /* _note_dict */
     }

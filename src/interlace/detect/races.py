@@ -41,6 +41,7 @@ from typing import Any
 
 from ..runtime.describe import is_cell_key
 from . import lifetimes
+from .functions import same_function
 from .stacks import Frame, capture, format_stack, share_caches
 from .vectorclock import VectorClock
 
@@ -333,6 +334,45 @@ def _kind_of(check: Access, act: Access) -> str:
     update; in two, a check then an act. (Another thread's write between a read and a write is a lost
     update either way: it is overwritten.)"""
     return "lost update" if check.line == act.line else "check-then-act"
+
+
+#: (type, attribute name) -> whether the type's attribute of that name is a ``property`` (see _is_property)
+_PROPERTIES: dict[tuple[type, str], bool] = {}
+
+
+def _is_property(tp: type, name: str) -> bool:
+    """Whether ``obj.name`` of an instance of ``tp`` calls a property (found on the type first, as
+    Python finds it). Such an access is a call, not a location: its getter, setter or deleter does the
+    real accesses (they are instrumented, and race or not as they are synchronised: a setter that checks
+    and writes under a lock is atomic, which a location named after the property would not know).
+    (interlace._races asks the type the same question: change both.)"""
+    verdict = False
+    for klass in tp.__mro__:
+        found = klass.__dict__.get(name, _ABSENT)
+        if found is not _ABSENT:
+            verdict = isinstance(found, property)
+            break
+    _PROPERTIES[(tp, name)] = verdict
+    return verdict
+
+
+_ABSENT = object()
+
+#: (a check's line, its act's line) -> whether the two are in one function (see _one_piece)
+_ONE_PIECE: dict[tuple[tuple, tuple], bool] = {}
+
+
+def _one_piece(check: tuple, act: tuple) -> bool:
+    """Whether another thread's read at ``check``'s line predicts that it acts as the thread that read
+    there and then wrote at ``act``: only when the read and the write are in one function. A check in
+    a getter of its own (``return self._status``, a property read under a lock by its setter before it
+    writes) is read at that line by every caller of the getter, most of which only read (a loop's
+    ``while ctx.alive``): a read cannot break the setter's read-then-write. (When the other thread does
+    act on its read, its write is checked against the first thread's check as any write is.)"""
+    verdict = _ONE_PIECE.get((check, act))
+    if verdict is None:
+        verdict = _ONE_PIECE[(check, act)] = same_function(check, act)
+    return verdict
 
 
 #: site -> its line, ``(filename, lineno)``: one tuple per line, kept by every access made there
@@ -673,6 +713,10 @@ class RaceDetector:
             else:
                 category, keyed = _ITEMS_OF[tp]
         if category == _OTHER:
+            if type(name) is str:
+                prop = _PROPERTIES.get((tp, name))
+                if prop or prop is None and _is_property(tp, name):
+                    return  # the getter's, setter's or deleter's own accesses are the ones that race
             if name == "__dict__" and kind == "read":
                 self._note_dict(obj)
         elif category == _SKIP:
@@ -959,6 +1003,8 @@ class RaceDetector:
 
     def _read_between(self, ex: Any, location: _Location, lk: tuple, access: Access, ucheck: _Check,
                       uwrite: Access) -> None:
+        if not _one_piece(ucheck.access.line, uwrite.line):
+            return  # the check was a getter's read: this read may be any caller's, which need not act
         self._violation(ex, location, lk, access, uwrite, _kind_of(ucheck.access, uwrite),
                         f"{uwrite.who} read this at {_loc(ucheck.access.site)} and then "
                         f"wrote it at {_loc(uwrite.site)}; the same read by {access.who} "
@@ -986,6 +1032,8 @@ class RaceDetector:
 
     def _same_check(self, ex: Any, location: _Location, lk: tuple, access: Access, check: _Check,
                     ucheck: _Check) -> None:
+        if not _one_piece(check.access.line, access.line):
+            return  # (as in _read_between: the other read may be any caller's of the getter)
         self._violation(ex, location, lk, access, ucheck.access, _kind_of(check.access, access),
                         f"{access.who} read this at {_loc(check.access.site)} and then wrote it "
                         f"here; the same read by {ucheck.access.who} can come between the two")

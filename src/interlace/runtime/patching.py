@@ -18,7 +18,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from . import eventloop, handoffs, hooks, outside, pools
+from . import bound, eventloop, handoffs, hooks, outside, pools
 from .locks import ControlledLock, ControlledRLock, _tell
 from .state import FINISHED, SLEEP
 
@@ -537,6 +537,10 @@ class RuntimePatches:
         self._set(pool, "__init__", pools.made_by(pool.__init__))
         self._set(pool, "submit", pools.adopting(pool.submit))
         self._set(pool, "shutdown", pools.adopting(pool.shutdown))
+        # (after the rest: time's functions are patched now)
+        # (the C RLock and SimpleQueue classes as the patched modules' own names are: by their factories)
+        bound.swap_bound(substitutions(), self._set,
+                         (_real_simple_queue,) + ((_real_crlock,) if _real_crlock is not None else ()))
         return self
 
     def _install_machinery(self) -> None:

@@ -80,6 +80,11 @@ SUITES: dict[str, tuple[list[str], list[str]]] = {
     # test_mysqlqueue.py: it needs a MySQL server)
     "persist-queue": ([f"persistqueue/tests/test_{name}.py" for name in (
         "async_edge_cases", "async_queue", "pdict", "priorityqueue", "queue", "sqlackqueue", "sqlqueue")], ["."]),
+    # sync_to_async / async_to_sync: threads and event loops bridged through thread pools kept at class
+    # level (not test_benchmark_local.py: it needs pytest-benchmark)
+    "asgiref": ([f"tests/test_{name}.py" for name in (
+        "compatibility", "garbage_collection", "local", "server", "sync", "sync_contextvars",
+        "sync_executor_context_scenario", "sync_thread_sensitive_context", "testing", "timeout", "wsgi")], ["."]),
 }
 #: the pytest plugins a suite needs beyond interlace's test extras (it is skipped, saying how to install
 #: them, when one is missing), and the suites whose async tests run on pytest-asyncio (for the others
@@ -89,7 +94,7 @@ NEEDS: dict[str, list[str]] = {"filelock": ["pytest_mock"], "pykka": ["pytest_mo
                                "culsans": ["aiologic"],
                                "persist-queue": ["msgpack", "cbor2", "aiofiles", "aiosqlite"]}
 ASYNCIO = {"filelock", "janus", "async-lru", "tenacity", "pyee", "blinker", "aiolimiter", "aiofiles", "async-timeout",
-           "culsans", "persist-queue"}
+           "culsans", "persist-queue", "asgiref"}
 #: the version to download where the newest one's sdist does not build its metadata here (filelock
 #: 3.20's needs hatch plugins from the network)
 PINS: dict[str, str] = {"filelock": "3.16.1"}
@@ -98,6 +103,7 @@ INI: dict[str, list[str]] = {"filelock": ["asyncio_default_fixture_loop_scope=se
                              "janus": ["addopts="],  # (its addopts ask for pytest-cov)
                              "async-lru": ["addopts=", "asyncio_default_fixture_loop_scope=function"],
                              "tenacity": ["asyncio_default_fixture_loop_scope=function"],
+                             "asgiref": ["addopts=", "asyncio_default_fixture_loop_scope=function"],
                              "pyee": ["asyncio_default_fixture_loop_scope=function"],
                              "blinker": ["asyncio_default_fixture_loop_scope=function"],
                              "aiolimiter": ["addopts="],  # (pytest-cov)

@@ -690,3 +690,18 @@ def test_pytest_plugin_explores_anyio_tests(tmp_path):
                          capture_output=True, text=True, cwd=tmp_path, env=env, timeout=120)
     assert "1 failed" in out.stdout, out.stdout + out.stderr
     assert "FAILED test_c.py::test_cache - interlace: AssertionError in the main" in out.stdout
+
+
+def test_a_timeout_that_lost_a_little_to_the_clock_before_its_timer_was_made_is_still_a_hang_guard():
+    """``asyncio.timeout(1)`` reads the clock for its deadline, then makes its timer after another look,
+    and a task that polls the clock sees the others' work counted in between: asgiref's ``wait(timeout=1)``
+    timers were made 0.994 s ahead, taken for explorable timers and ended early (6 of its wsgi tests)."""
+    from types import SimpleNamespace
+
+    from interlace.runtime.eventloop import _guard_timer
+
+    ex = SimpleNamespace(hang_guard=1.0)
+    on_timeout = asyncio.timeouts.Timeout._on_timeout if hasattr(asyncio, "timeouts") else asyncio.tasks._release_waiter
+    assert _guard_timer(ex, on_timeout, 0.994)
+    assert not _guard_timer(ex, on_timeout, 0.9)
+    assert not _guard_timer(SimpleNamespace(hang_guard=None), on_timeout, 5.0)

@@ -11,6 +11,7 @@ made it and how many like it that thread made before (runtime/patching._named).
 from __future__ import annotations
 
 import concurrent.futures as cf
+import sys
 import threading
 
 import pytest
@@ -47,6 +48,12 @@ def two_tasks_on_one_worker():
 
 counts = {"n": 0}
 
+#: measured on each Python here (the pool's internals changed in 3.12; 3.14 is not installed here: there the
+#: tests check the bounds only): the classes of two empty tasks on one worker, and the DPOR execution that
+#: finds the lost update between two workers
+POOL_CLASSES = {(3, 10): 152, (3, 11): 152, (3, 12): 208, (3, 13): 208}
+LOST_UPDATE_AT = {(3, 10): 529, (3, 11): 529, (3, 12): 3056, (3, 13): 3056}
+
 
 def bump() -> None:
     n = counts["n"]
@@ -67,12 +74,14 @@ def test_two_events_set_by_their_own_threads_are_one_interleaving_class():
     assert result.ok and result.exhausted and result.executions == 1  # was 2
 
 
-def test_a_pool_running_two_empty_tasks_has_152_classes():
+def test_a_pool_running_two_empty_tasks_has_a_few_hundred_classes():
     result = dpor(two_tasks_on_one_worker)
-    assert result.ok and result.exhausted and result.executions == 152  # was 1,316
+    assert result.ok and result.exhausted  # was 1,316 on 3.11
+    assert result.executions == POOL_CLASSES.get(sys.version_info[:2], result.executions) <= 300
 
 
 def test_a_lost_update_between_two_pool_workers_is_found_by_dpor():
-    result = dpor(lost_update_between_two_workers, executions=1000)
-    assert not result.ok and result.executions == 529  # was 19,385
+    result = dpor(lost_update_between_two_workers, executions=5000)
+    assert not result.ok  # was at 19,385 on 3.11
+    assert result.executions == LOST_UPDATE_AT.get(sys.version_info[:2], result.executions)
     assert result.failure.message == "AssertionError in the main function: 1\nassert 1 == 2"

@@ -2196,6 +2196,30 @@ frame_line(PyFrameObject *f)
 #endif
 }
 
+/* the info of ``code`` (a new reference): the registry's, or what ``g_info`` says of code it has not
+ * seen; NULL with an error */
+static PyObject *
+lookup_info(PyCodeObject *code)
+{
+    PyObject *code_id = PyLong_FromVoidPtr(code);
+    if (code_id == NULL)
+        return NULL;
+    PyObject *info = PyDict_GetItemWithError(g_infos, code_id);
+    Py_DECREF(code_id);
+    if (info != NULL)
+        Py_INCREF(info);
+    else if (!PyErr_Occurred())
+        info = PyObject_CallOneArg(g_info, (PyObject *)code);
+    if (info == NULL)
+        return NULL;
+    if (!PyTuple_Check(info) || PyTuple_GET_SIZE(info) < 3 || !PyLong_Check(PyTuple_GET_ITEM(info, 0))) {
+        Py_DECREF(info);
+        PyErr_SetString(PyExc_TypeError, "a code's info must be (kind, filename, name, ...)");
+        return NULL;
+    }
+    return info;
+}
+
 /* stacks.capture(depth), from the innermost Python frame (the caller of the C function that calls
  * this, as sys._getframe(1) is capture's caller there): the walk that makes the stack's tuple (see
  * capture_stack for the cache in front of it) */
@@ -2213,25 +2237,10 @@ capture_walk(Py_ssize_t depth)
     Py_XINCREF(f);
     while (f != NULL) {
         PyCodeObject *code = PyFrame_GetCode(f);
-        PyObject *code_id = PyLong_FromVoidPtr(code);
-        if (code_id == NULL) {
-            Py_DECREF(code);
-            goto error;
-        }
-        PyObject *info = PyDict_GetItemWithError(g_infos, code_id);
-        Py_DECREF(code_id);
-        if (info != NULL)
-            Py_INCREF(info);
-        else if (!PyErr_Occurred())
-            info = PyObject_CallOneArg(g_info, (PyObject *)code);
+        PyObject *info = lookup_info(code);
         Py_DECREF(code);
         if (info == NULL)
             goto error;
-        if (!PyTuple_Check(info) || PyTuple_GET_SIZE(info) < 3) {
-            Py_DECREF(info);
-            PyErr_SetString(PyExc_TypeError, "a code's info must be (kind, filename, name, ...)");
-            goto error;
-        }
         long kind = PyLong_AsLong(PyTuple_GET_ITEM(info, 0));
         if (kind == -1 && PyErr_Occurred()) {
             Py_DECREF(info);
@@ -2345,22 +2354,9 @@ code_info(PyCodeObject *code)
     size_t h = ((uintptr_t)code >> 4) & (INFO_SLOTS - 1);
     if (info_slots[h].code == (PyObject *)code)
         return info_slots[h].info;
-    PyObject *code_id = PyLong_FromVoidPtr(code);
-    if (code_id == NULL)
-        return NULL;
-    PyObject *info = PyDict_GetItemWithError(g_infos, code_id);
-    Py_DECREF(code_id);
-    if (info != NULL)
-        Py_INCREF(info);
-    else if (!PyErr_Occurred())
-        info = PyObject_CallOneArg(g_info, (PyObject *)code);
+    PyObject *info = lookup_info(code);
     if (info == NULL)
         return NULL;
-    if (!PyTuple_Check(info) || PyTuple_GET_SIZE(info) < 3 || !PyLong_Check(PyTuple_GET_ITEM(info, 0))) {
-        Py_DECREF(info);
-        PyErr_SetString(PyExc_TypeError, "a code's info must be (kind, filename, name, ...)");
-        return NULL;
-    }
     Py_XSETREF(info_slots[h].code, Py_NewRef((PyObject *)code));
     Py_XSETREF(info_slots[h].info, info);
     return info;

@@ -158,3 +158,11 @@ def test_the_first_execution_captures_its_races_stacks_as_they_happen(monkeypatc
     assert [(r.current.stack, r.previous.stack) for r in replayed.races] == [
         (r.current.stack, r.previous.stack) for r in live.races]
     assert all(r.current.stack and r.previous.stack for r in live.races)
+
+
+def test_a_thread_started_by_a_to_thread_task_was_started_where_the_task_was_made():
+    """The task of ``asyncio.to_thread`` runs only the standard library: the worker thread it starts
+    was started on the program's line that made the task, not at an unknown place."""
+    result = interlace.explore(failed_task_then_thread, executions=1, strategy="pct", seed=0, races="warn")
+    assert result.races[0].started == {"asyncio_0": "test_asyncio_detection.py:65"}
+    assert "  thread 'asyncio_0' was started at test_asyncio_detection.py:65" in result.races[0].format()

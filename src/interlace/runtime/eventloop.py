@@ -169,7 +169,7 @@ def controlled_loop_class() -> type:
             task = py_task(coro, loop=self, name=name, **kwargs)
             if task._source_traceback:
                 del task._source_traceback[-1]
-            self._il_units[task] = ex.add_task(task, str(name))
+            self._il_units[task] = ex.add_task(task, str(name), me.site)
             return task
 
         def _il_unit_of(self, handle: Any, me: Any) -> Any:

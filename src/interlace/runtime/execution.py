@@ -432,11 +432,14 @@ class Execution:
 
     # -- asyncio tasks: units with no OS thread of their own (see runtime/eventloop.py) -----------------
 
-    def add_task(self, task: Any, name: str) -> ThreadState:
+    def add_task(self, task: Any, name: str, site: tuple | None = None) -> ThreadState:
         """A state for an asyncio task: a unit the strategy chooses like a thread (its own tid, lane and
         vector clock), whose steps run on its event loop's thread. It can run only when that loop
-        offers it (:meth:`choose_unit`); in between it is BLOCKED on what its task awaits."""
+        offers it (:meth:`choose_unit`); in between it is BLOCKED on what its task awaits. ``site``:
+        where its maker was, its place until it runs a line of the program (a task of
+        ``asyncio.to_thread`` runs the standard library only: the thread it starts was started there)."""
         ts = ThreadState(len(self.threads), _TaskIdentity(name))
+        ts.site = site
         ts.task = task
         ts.status = BLOCKED
         ts.waiting = task

@@ -385,10 +385,6 @@ def controlled_loop_class() -> type:
 #: the modules whose timers are timeouts of a wait for another task or thread (``wait_for``, ``wait``,
 #: ``as_completed``, ``asyncio.timeout``); ``asyncio.sleep``'s timer (``asyncio.futures``) is a delay
 _TIMEOUT_MODULES = ("asyncio.tasks", "asyncio.timeouts")
-#: the share of the hang guard a timeout may have lost before its timer is made: ``asyncio.timeout(1)``
-#: computes its deadline from one look at the clock and makes its timer after another, and a task that
-#: polls the clock sees the work of the others counted in between (``WORK_STEP`` per point)
-GUARD_SLACK = 0.05
 
 
 def _guard_timer(ex: Any, callback: Any, delay: float) -> bool:
@@ -397,7 +393,7 @@ def _guard_timer(ex: Any, callback: Any, delay: float) -> bool:
     Such a timer ends only when nothing else can run, as a thread's guarded wait does; a sleep's timer
     and a program's own ``call_later`` stay explorable, as a thread's sleep does."""
     guard = ex.hang_guard
-    return (guard is not None and delay >= guard * (1 - GUARD_SLACK)
+    return (guard is not None and delay >= guard
             and getattr(callback, "__module__", None) in _TIMEOUT_MODULES)
 
 

@@ -178,7 +178,7 @@ class Execution:
         self._read_at = -1  # the step of the last clock read, and how many reads since at that step
         self._reads_still = 0
         self._worked_at = 0  # the step up to which the clock counted the work done (WORK_STEP)
-        self._polls: dict[int, tuple[float, int, int]] = {}  # tid -> (clock, reads of it, at step)
+        self._polls: dict[int, tuple[float, int, int, int]] = {}  # tid -> (clock, reads, first, last read's step)
         # the tids of the RUNNABLE threads, ascending, kept in step with every status change by
         # _runnable()/_not_runnable(), which also end the fast path's budget
         self.enabled: list[int] = []
@@ -728,15 +728,19 @@ class Execution:
         step = self.fast.step
         polled = self._polls.get(me.tid)
         if polled is None or self.now - polled[0] >= POLL_STILL:
-            self._polls[me.tid] = (self.now, 1, step)
+            self._polls[me.tid] = (self.now, 1, step, step)
+        elif polled[3] == step:
+            pass  # reads with no scheduling point between them are one look: ``asyncio.timeout(1)``
+            # reads the clock for its deadline and again before making its timer, which a clock moved
+            # in between made shorter than the hang guard (an explorable timer ended early)
         elif polled[1] + 1 < POLL_READS:
-            self._polls[me.tid] = (polled[0], polled[1] + 1, polled[2])
+            self._polls[me.tid] = (polled[0], polled[1] + 1, polled[2], step)
         else:
             worked = step - max(polled[2], self._worked_at)
             if worked > 0:
                 self._worked_at = step
                 self.advance_clock(self.now + worked * WORK_STEP)
-            self._polls[me.tid] = (self.now, 1, step)
+            self._polls[me.tid] = (self.now, 1, step, step)
         if step - self._alone_since > ALONE_WINDOW:
             self._clock_alone(me)
         elif step != self._read_at:

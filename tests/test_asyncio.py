@@ -732,3 +732,32 @@ def test_a_timeout_made_by_a_task_that_polled_the_clock_is_still_a_hang_guard(mo
     result = interlace.explore(lambda: asyncio.run(main()), executions=20, strategy="pct", seed=1, races="off")
     assert result.ok, result.failure
     assert set(delays) == {1.0}
+
+
+def test_a_task_yielding_between_steps_of_its_own_work_does_not_expire_a_hang_guard():
+    """5,000 turns of a task whose work is its own (nothing shared: no progress for the scheduler) are
+    milliseconds of real time: another task's 1 s ``wait_for`` on it is a hang guard, not due after a
+    thousand turns (it was, at 3,000: a false TimeoutError). A task that spins for good still ends
+    the wait: the guard is due after GUARD_PATIENCE turns without progress."""
+    async def work(n):
+        total = 0
+        for i in range(n):
+            total += i
+            await asyncio.sleep(0)
+        return total
+
+    async def spin():
+        while True:
+            await asyncio.sleep(0)
+
+    async def main():
+        assert await asyncio.wait_for(work(5000), 1) == sum(range(5000))
+        try:
+            await asyncio.wait_for(spin(), 1)
+        except asyncio.TimeoutError:
+            return "spin timed out"
+
+    result = interlace.explore(lambda: asyncio.run(main()), executions=3, strategy="pct", seed=1, races="off")
+    assert result.ok, result.failure
+    assert result.executions == 3
+

@@ -22,7 +22,9 @@ patched) is :class:`ControlledLoop`:
   timer when nothing else can run. A loop that stays busy for ``TIMER_PATIENCE`` turns without
   progress (no write, nobody blocked or woken) while a timer is pending lets the clock reach it, so a
   task polling with ``sleep(0)`` for a timer's effect still ends; one busy with work lets the clock
-  count it (``WORK_STEP`` per turn, as for a thread that polls the clock). A timeout of
+  count it (``WORK_STEP`` per turn, as for a thread that polls the clock), and so does one without
+  progress whose soonest timer is a hang guard, for up to ``GUARD_PATIENCE`` turns (a task's own
+  work between yields shows no progress). A timeout of
   ``wait_for``/``wait``/``as_completed``/``asyncio.timeout`` of at least the execution's
   ``hang_guard`` is a hang guard (:func:`_guard_timer`): the idle wait for it ends only when nothing
   else can run;
@@ -54,6 +56,10 @@ from .state import Abort
 
 #: turns of a busy loop after which its soonest pending timer is due (see the module docstring)
 TIMER_PATIENCE = 1000
+#: the same when that timer is a hang guard: a task that yields between steps of its own (local) work
+#: shows no progress, and 3,000 such turns (milliseconds of real work) expired a 1 s ``wait_for`` another
+#: task waited in; until then the clock counts the work, as for a loop busy with progress
+GUARD_PATIENCE = 100 * TIMER_PATIENCE
 
 _handle_numbers = itertools.count(1)
 _real_factory: Any = None
@@ -302,9 +308,11 @@ def controlled_loop_class() -> type:
                 self._il_busy_turns += 1
                 if self._il_busy_turns > TIMER_PATIENCE:
                     self._il_busy_turns = 0
-                    if ex.fast.step - ex.fast.progress_at > TIMER_PATIENCE:
+                    soonest = self._scheduled[0]
+                    idle = ex.fast.step - ex.fast.progress_at
+                    if idle > TIMER_PATIENCE and (idle > GUARD_PATIENCE
+                                                  or self._il_guards.get(id(soonest)) is not soonest):
                         # a loop that polls (no progress for as many points): its soonest timer is due
-                        soonest = self._scheduled[0]
                         ex.advance_clock(soonest._when - self._il_time() + ex.now)
                     else:
                         # busy with real work: time passes as the work takes it (a timeout under

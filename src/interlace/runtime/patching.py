@@ -86,10 +86,16 @@ def _internal_owner(frame: Any) -> tuple[str | None, bool]:
     happens-before edges (their objects' own hand-offs do, see handoffs.py)."""
     owner, outer = None, None
     while frame is not None and frame.f_code.co_filename in _STDLIB_SYNC_FILES:
+        if frame.f_code is _THREAD_INIT:
+            # a thread's own (its start's handshake), whoever makes the thread: a pool, a subclass
+            return "Thread", True
         outer = frame.f_locals.get("self")
         owner = type(outer).__name__ if outer is not None else frame.f_code.co_name
         frame = frame.f_back
     return owner, owner is not None and not _users_lock(outer)
+
+
+_THREAD_INIT = threading.Thread.__init__.__code__
 
 
 #: what the standard library's queues call while they hold their mutex: overridden by a subclass,

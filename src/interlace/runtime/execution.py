@@ -17,7 +17,7 @@ from bisect import insort
 from functools import partial
 from typing import Any
 
-from . import hooks, pools
+from . import hooks, leftovers, pools
 from .calls import CallClassifier
 from .describe import describe_deadlock, describe_livelock, is_cell_key, multiprocessing_wait, stack_of
 from .fastpath import FastPath, native, plain_key
@@ -360,6 +360,7 @@ class Execution:
             finally:
                 self.settle()
                 self._not_runnable(main, FINISHED)
+                leftovers.execution_ends(self)
                 self._abort_all()
                 self._join_os_threads()
                 pools.end_of_execution()

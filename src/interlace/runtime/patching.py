@@ -18,7 +18,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from . import bound, eventloop, handoffs, hooks, outside, pools
+from . import bound, eventloop, handoffs, hooks, leftovers, outside, pools
 from .locks import ControlledLock, ControlledRLock, _tell
 from .state import FINISHED, SLEEP
 
@@ -338,6 +338,8 @@ def _join(self: threading.Thread, timeout: float | None = None) -> None:
     ex, me = _managed()
     ts = ex.by_thread.get(self) if me is not None else None
     if ts is None or ts.tid == 0:
+        if ts is None and me is not None and leftovers.kept(self):
+            leftovers.touched(ex, me, self, "join()")
         return _real_join(self, timeout)
     if not self._initialized:
         raise RuntimeError("Thread.__init__() not called")
@@ -363,6 +365,8 @@ def _is_alive(self: threading.Thread) -> bool:
     ex, me = _managed()
     ts = ex.by_thread.get(self) if me is not None else None
     if ts is None or ts.tid == 0:
+        if ts is None and me is not None and leftovers.kept(self):
+            leftovers.touched(ex, me, self, "is_alive()")
         return _real_is_alive(self)
     _tell(ex, "alive", me, ts)  # a read of what the thread's end writes (Execution._thread_finished)
     return ts.status != FINISHED

@@ -18,7 +18,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from . import bound, eventloop, handoffs, hooks, leftovers, outside, pools
+from . import bound, eventloop, handoffs, hooks, leftovers, outside, pools, semlocks
 from .locks import ControlledLock, ControlledRLock, _tell
 from .state import FINISHED, SLEEP
 
@@ -469,6 +469,7 @@ class RuntimePatches:
     def __init__(self) -> None:
         self._saved: list[tuple[Any, str, Any]] = []
         self._adopted: set[type] = set()
+        self._semlocks = semlocks.SemLockPatches()
 
     def _set(self, owner: Any, name: str, value: Any) -> None:
         if isinstance(owner, dict):  # a module's globals
@@ -537,6 +538,7 @@ class RuntimePatches:
         handoffs.install(self._set)
         eventloop.install(self._set)
         self._install_machinery()
+        self._semlocks.install()
         pool = cf_thread.ThreadPoolExecutor
         self._set(pool, "__init__", pools.made_by(pool.__init__))
         self._set(pool, "submit", pools.adopting(pool.submit))
@@ -585,6 +587,7 @@ class RuntimePatches:
         if _installed is self:
             _installed = None
         self._adopted.clear()
+        self._semlocks.uninstall()
         while self._saved:
             owner, name, value = self._saved.pop()
             if isinstance(owner, dict):

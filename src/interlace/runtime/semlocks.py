@@ -31,6 +31,7 @@ import importlib.machinery
 import sys
 import threading
 import types
+import weakref
 from collections.abc import Callable
 from typing import Any
 
@@ -81,15 +82,68 @@ def _acquire(self: Any, block: bool = True, timeout: float | None = None) -> boo
     return _acquiring(self, block, timeout, sys._getframe(1))
 
 
+class _State:
+    """What a strategy that models hidden lock operations (DPOR, ``runtime/locks.py``) is told a
+    semaphore is: a location named ``ident``, the same in every execution of the exploration (a
+    semaphore made in the execution: its maker's tid and how many it made before; one made before:
+    its id, as it is the same object in every execution)."""
+
+    __slots__ = ("label", "ident", "internal")
+
+    def __init__(self, label: str, ident: str) -> None:
+        self.label = label
+        self.ident = ident
+        self.internal = True
+
+
+#: SemLock -> its :class:`_State`; (execution, {tid: SemLocks it made}) for the identities
+_states: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+_made: list[Any] = [None, {}]
+
+
+def _make_methods(original: Callable[[Any], None]) -> Callable[[Any], None]:
+    """``SemLock._make_methods`` (called by ``__init__``): a semaphore a managed thread makes is named."""
+
+    def method(self: Any) -> None:
+        original(self)
+        ex = hooks._active
+        me = ex.me() if ex is not None else None
+        if me is not None:
+            if _made[0] is not ex:
+                _made[0], _made[1] = ex, {}
+            n = _made[1][me.tid] = _made[1].get(me.tid, 0) + 1
+            _states[self] = _State(f"multiprocessing.{type(self).__name__}", f"SemLock#{me.tid}.{n}")
+
+    method.__wrapped__ = original  # type: ignore[attr-defined]
+    return method
+
+
+def _tell(ex: Any, kind: str, me: Any, self: Any) -> None:
+    """Tell DPOR of a change (``acquire``: a write) or a look (``read``) of the semaphore's value."""
+    seen = ex.hidden_sync
+    if seen is None:
+        return
+    state = _states.get(self)
+    if state is None:
+        state = _states[self] = _State(f"multiprocessing.{type(self).__name__}", f"SemLock@{id(self):x}")
+    seen(ex, kind, me, state)
+
+
 def _acquiring(self: Any, block: bool, timeout: float | None, caller: Any) -> bool:
     sem = self._semlock
     ex, me = _controlled(caller)
     if me is None:
         return sem.acquire(block, timeout)
+    # a scheduling point of its own (a ``with`` block's acquire is no call the instrumentation sees): the
+    # others may take the semaphore first. A call: DPOR orders it against everything (it does not model
+    # the semaphore as a lock)
+    ex.point(me, "call", f"multiprocessing.{type(self).__name__}.acquire")
     key = ("semaphore", id(sem))
     if sem.acquire(False):  # (a recursive lock its thread holds, or a free semaphore)
+        _tell(ex, "acquire", me, self)
         _emit("wait", key)
         return True
+    _tell(ex, "read", me, self)
     if not block:
         return False
     left = None if timeout is None else max(float(timeout), 0.0)
@@ -99,16 +153,24 @@ def _acquiring(self: Any, block: bool, timeout: float | None, caller: Any) -> bo
         if not wait_until_ready(ex, me, _free(sem), label, left):
             return False
         if sem.acquire(False):
+            _tell(ex, "acquire", me, self)
             _emit("wait", key)
             return True
+        _tell(ex, "read", me, self)
         if left is not None:  # taken again before this thread looked (by another process)
             left = max(left - (ex.now - started), 0.0)
 
 
 def _release(self: Any) -> None:
     sem = self._semlock
-    if hooks._active is not None:
+    ex = hooks._active
+    if ex is not None:
         _emit("signal", ("semaphore", id(sem)))
+        me = ex.me()
+        if me is not None and not _children():
+            sem.release()
+            _tell(ex, "acquire", me, self)  # (a change of its value, as an acquire's)
+            return
     sem.release()
 
 
@@ -165,7 +227,8 @@ class SemLockPatches:
         if not isinstance(cls, type) or any(owner is cls for owner, _, _ in self._saved):
             return
         for name, value in (("acquire", _Method("acquire", _acquire)), ("release", _Method("release", _release)),
-                            ("__enter__", _enter), ("__exit__", _exit)):
+                            ("__enter__", _enter), ("__exit__", _exit),
+                            ("_make_methods", _make_methods(vars(cls)["_make_methods"]))):
             self._saved.append((cls, name, vars(cls).get(name, _MISSING)))
             setattr(cls, name, value)
 

@@ -168,7 +168,7 @@ def test_a_condition_notified_by_another_thread_wakes_its_waiter():
 
 
 def test_the_semlock_class_is_patched_when_the_program_imports_it_and_restored_after():
-    sys.modules.pop("multiprocessing.synchronize", None)  # the program imports it lazily
+    loaded = sys.modules.pop("multiprocessing.synchronize", None)  # the program imports it lazily
 
     def main():
         event = multiprocessing.Event()  # (imports multiprocessing.synchronize)
@@ -177,10 +177,15 @@ def test_the_semlock_class_is_patched_when_the_program_imports_it_and_restored_a
         assert event.wait()
         thread.join()
 
-    result = explore(main, strategy="random", executions=5)
-    assert result.ok and result.executions == 5, result.failure
-    synchronize = sys.modules["multiprocessing.synchronize"]
-    assert "acquire" not in vars(synchronize.SemLock) and "__enter__" in vars(synchronize.SemLock)
-    assert synchronize.SemLock.__enter__.__module__ == "multiprocessing.synchronize"
-    lock = multiprocessing.Lock()
-    assert lock.acquire(False) and not lock.acquire(False)
+    try:
+        result = explore(main, strategy="random", executions=5)
+        assert result.ok and result.executions == 5, result.failure
+        synchronize = sys.modules["multiprocessing.synchronize"]
+        assert synchronize is not loaded
+        assert "acquire" not in vars(synchronize.SemLock) and "__enter__" in vars(synchronize.SemLock)
+        assert synchronize.SemLock.__enter__.__module__ == "multiprocessing.synchronize"
+        lock = multiprocessing.Lock()
+        assert lock.acquire(False) and not lock.acquire(False)
+    finally:
+        if loaded is not None:
+            sys.modules["multiprocessing.synchronize"] = loaded

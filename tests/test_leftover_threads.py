@@ -97,3 +97,14 @@ def test_a_thread_that_ended_in_an_earlier_execution_is_no_leftover():
 
     result = explore(main)
     assert result.ok and result.executions == 3
+
+
+def test_a_thread_an_earlier_exploration_left_is_named_as_such():
+    pool = LazyPool()
+    first = explore(lambda: pool.submit(lambda: 41).result(), executions=1)  # (an earlier test)
+    assert first.ok
+    result = explore(lambda: pool.submit(lambda: 41).result(), executions=1)
+    assert result.failure is not None and result.failure.kind == "leftover"
+    assert result.failure.message.startswith("thread 'lazy-loop' was started by an execution of an earlier "
+                                             "exploration and ended with it")
+    assert "explore one execution" not in result.failure.message

@@ -29,15 +29,22 @@ from typing import Any
 from .describe import stack_of
 from .state import FINISHED, Failure
 
-#: the threads earlier executions ended while they ran (and the program has not dropped)
-_ended: weakref.WeakSet = weakref.WeakSet()
+#: the threads earlier executions ended while they ran (and the program has not dropped) -> the
+#: exploration (counted by :func:`exploration_starts`) whose execution started them
+_ended: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+_exploration = [0]
+
+
+def exploration_starts() -> None:
+    """The runtime is being installed for an exploration (an earlier test's threads are another's)."""
+    _exploration[0] += 1
 
 
 def execution_ends(ex: Any) -> None:
     """Called when ``ex`` ends, before its threads unwind: note its threads that are still running."""
     for ts in ex.threads[1:]:
         if ts.task is None and ts.status != FINISHED:
-            _ended.add(ts.thread)
+            _ended[ts.thread] = _exploration[0]
 
 
 def kept(thread: threading.Thread) -> bool:
@@ -50,14 +57,17 @@ def touched(ex: Any, me: Any, thread: threading.Thread, how: str) -> None:
     end the execution with a "leftover" failure saying so (see the module's docstring)."""
     owner = keeper(thread)
     kept_by = f", kept by {owner[0]} (its {owner[1]})," if owner else ""
+    ours = _ended.get(thread) == _exploration[0]
     message = (
-        f"thread {thread.name!r} was started by an earlier execution of this exploration and ended with it, "
-        f"but the program still keeps it{kept_by} and calls its {how}: every execution ends the threads it "
-        "started, so an object made before the exploration that starts threads on first use (a thread pool "
-        "made at import) holds threads that are gone, where without interlace they would still run. Make "
-        f"{'the ' + owner[0] if owner else 'that object'} inside the explored function (or in a per-test "
-        "fixture), or explore one execution (--interlace-executions 1 / executions=1); this is interlace's "
-        "limit, not a verdict about the program")
+        f"thread {thread.name!r} was started by "
+        f"{'an earlier execution of this exploration' if ours else 'an execution of an earlier exploration'} "
+        f"and ended with it, but the program still keeps it{kept_by} and calls its {how}: every execution "
+        "ends the threads it started, so an object made before the exploration that starts threads on first "
+        "use (a thread pool made at import) holds threads that are gone, where without interlace they would "
+        f"still run. Make {'the ' + owner[0] if owner else 'that object'} inside the explored function (or "
+        "in a per-test fixture)"
+        + (", or explore one execution (--interlace-executions 1 / executions=1)" if ours else "")
+        + "; this is interlace's limit, not a verdict about the program")
     ex.stop(me, Failure("leftover", message, thread=me.name,
                         details=[f"thread {me.name!r} is here:\n" + "".join(stack_of(ex, me))], step=ex.step))
 

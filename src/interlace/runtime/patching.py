@@ -505,6 +505,7 @@ class RuntimePatches:
     def install(self) -> RuntimePatches:
         global _installed
         _installed = self
+        leftovers.exploration_starts()
         for name, value in (("Lock", Lock), ("_allocate_lock", _allocate_lock), ("RLock", RLock),
                             ("_time", monotonic), ("excepthook", _excepthook)):
             self._set(threading, name, value)

@@ -1015,7 +1015,7 @@ class Execution:
             self.trace[-1] = self.trace[-1]._replace(value=short_repr(value))
 
     def describe(self, obj: Any, key: Any) -> str:
-        if isinstance(obj, dict) and "__builtins__" in obj:
+        if type(obj) is dict and "__builtins__" in obj:  # (a dict subclass's __contains__ is the program's)
             return str(key)  # a module global
         if is_cell_key(obj, key):
             return key

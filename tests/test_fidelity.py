@@ -311,3 +311,30 @@ def test_a_long_computation_alone_is_not_a_livelock(monkeypatch):
         "possible livelock: 30000 scheduling points with no progress (no shared write, no synchronisation, "
         "no thread starting, blocking or ending) while 'Thread-1 (other)' wait for what only it can do; "
         "thread 'MainThread' keeps running the loop at test_fidelity.py:")
+
+
+class LookedUpDict(dict):
+    """A dict subclass whose ``in`` is the program's own (persist-queue's ``PDict`` selects from SQLite)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.looked_up: list = []
+        self.name = "d"
+
+    def __contains__(self, key):
+        self.looked_up.append(key)
+        return False
+
+
+@pytest.mark.timeout(60)
+def test_attributes_of_a_dict_subclass_are_stored_without_calling_its_contains():
+    made = []
+
+    def main():
+        d = LookedUpDict()
+        d.name = "e"
+        made.append((d.name, list(d.looked_up)))
+
+    result = interlace.explore(main, executions=1)
+    assert result.ok, result.failure
+    assert made == [("e", [])]

@@ -1171,7 +1171,7 @@ class RaceDetector:
 
     @staticmethod
     def _origin_of(obj: Any, key: Any, site: tuple) -> str:
-        if isinstance(obj, dict) and "__builtins__" in obj:
+        if type(obj) is dict and "__builtins__" in obj:  # (module globals: a dict, never a subclass)
             return f"global of module {obj.get('__name__', '?')}"
         if is_cell_key(obj, key):
             return f"closure variable of {obj[2]}() at {os.path.basename(obj[0])}:{obj[1]}"

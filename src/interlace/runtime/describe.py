@@ -61,6 +61,7 @@ def stack_of(ex: Any, ts: Any) -> list[str]:
 
 _MULTIPROCESSING_DIR = os.path.join(os.path.dirname(threading.__file__), "multiprocessing") + os.sep
 _PASSED_THROUGH = frozenset({selectors.__file__, threading.__file__})
+_SEMLOCKS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "semlocks.py")
 
 #: (file in multiprocessing/, function) of the innermost frame -> what the thread waits for there
 _MULTIPROCESSING_WAITS = {
@@ -85,12 +86,17 @@ def multiprocessing_wait(ex: Any, ts: Any) -> str | None:
     (a ``multiprocessing.Queue`` between two threads, a pool task waiting for an event one of them sets),
     nothing can move. None when the thread is not there."""
     frame = sys._current_frames().get(ts.ident) if ts.ident is not None and ts.task is None else None
+    semlock = False  # waiting in runtime/semlocks.py's stand-in for a SemLock's acquire
     while frame is not None and (is_internal(frame.f_code.co_filename)
                                  or frame.f_code.co_filename in _PASSED_THROUGH):
+        semlock = semlock or frame.f_code.co_name == "_acquiring" and frame.f_code.co_filename == _SEMLOCKS
         frame = frame.f_back  # what multiprocessing called to block: interlace's stand-ins, selectors
-    if frame is None or not frame.f_code.co_filename.startswith(_MULTIPROCESSING_DIR):
+    if semlock:
+        key = ("synchronize.py", "__enter__")
+    elif frame is None or not frame.f_code.co_filename.startswith(_MULTIPROCESSING_DIR):
         return None  # (code of the program below a multiprocessing frame is the program's)
-    key = (frame.f_code.co_filename[len(_MULTIPROCESSING_DIR):], frame.f_code.co_name)
+    else:
+        key = (frame.f_code.co_filename[len(_MULTIPROCESSING_DIR):], frame.f_code.co_name)
     what = _MULTIPROCESSING_WAITS.get(key) or f"in {key[1]}() of multiprocessing/{key[0]}"
     return (f"thread {ts.name!r} is blocked in multiprocessing, {what}: what it waits for comes from another "
             "process, and a call into multiprocessing runs outside the scheduler, holding the baton until that "

@@ -17,7 +17,7 @@ from bisect import insort
 from functools import partial
 from typing import Any
 
-from . import hooks, pools
+from . import hooks, leftovers, pools
 from .calls import CallClassifier
 from .describe import describe_deadlock, describe_livelock, is_cell_key, multiprocessing_wait, stack_of
 from .fastpath import FastPath, native, plain_key
@@ -360,6 +360,7 @@ class Execution:
             finally:
                 self.settle()
                 self._not_runnable(main, FINISHED)
+                leftovers.execution_ends(self)
                 self._abort_all()
                 self._join_os_threads()
                 pools.end_of_execution()
@@ -1021,7 +1022,7 @@ class Execution:
             self.trace[-1] = self.trace[-1]._replace(value=short_repr(value))
 
     def describe(self, obj: Any, key: Any) -> str:
-        if isinstance(obj, dict) and "__builtins__" in obj:
+        if type(obj) is dict and "__builtins__" in obj:  # (a dict subclass's __contains__ is the program's)
             return str(key)  # a module global
         if is_cell_key(obj, key):
             return key

@@ -18,7 +18,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from . import bound, eventloop, handoffs, hooks, outside, pools
+from . import bound, eventloop, handoffs, hooks, leftovers, outside, pools, semlocks
 from .locks import ControlledLock, ControlledRLock, _tell
 from .state import FINISHED, SLEEP
 
@@ -344,6 +344,8 @@ def _join(self: threading.Thread, timeout: float | None = None) -> None:
     ex, me = _managed()
     ts = ex.by_thread.get(self) if me is not None else None
     if ts is None or ts.tid == 0:
+        if ts is None and me is not None and leftovers.kept(self):
+            leftovers.touched(ex, me, self, "join()")
         return _real_join(self, timeout)
     if not self._initialized:
         raise RuntimeError("Thread.__init__() not called")
@@ -369,6 +371,8 @@ def _is_alive(self: threading.Thread) -> bool:
     ex, me = _managed()
     ts = ex.by_thread.get(self) if me is not None else None
     if ts is None or ts.tid == 0:
+        if ts is None and me is not None and leftovers.kept(self):
+            leftovers.touched(ex, me, self, "is_alive()")
         return _real_is_alive(self)
     _tell(ex, "alive", me, ts)  # a read of what the thread's end writes (Execution._thread_finished)
     return ts.status != FINISHED
@@ -471,6 +475,7 @@ class RuntimePatches:
     def __init__(self) -> None:
         self._saved: list[tuple[Any, str, Any]] = []
         self._adopted: set[type] = set()
+        self._semlocks = semlocks.SemLockPatches()
 
     def _set(self, owner: Any, name: str, value: Any) -> None:
         if isinstance(owner, dict):  # a module's globals
@@ -506,6 +511,7 @@ class RuntimePatches:
     def install(self) -> RuntimePatches:
         global _installed
         _installed = self
+        leftovers.exploration_starts()
         for name, value in (("Lock", Lock), ("_allocate_lock", _allocate_lock), ("RLock", RLock),
                             ("_time", monotonic), ("excepthook", _excepthook)):
             self._set(threading, name, value)
@@ -539,6 +545,7 @@ class RuntimePatches:
         handoffs.install(self._set)
         eventloop.install(self._set)
         self._install_machinery()
+        self._semlocks.install()
         pool = cf_thread.ThreadPoolExecutor
         self._set(pool, "__init__", pools.made_by(pool.__init__))
         self._set(pool, "submit", pools.adopting(pool.submit))
@@ -587,6 +594,7 @@ class RuntimePatches:
         if _installed is self:
             _installed = None
         self._adopted.clear()
+        self._semlocks.uninstall()
         while self._saved:
             owner, name, value = self._saved.pop()
             if isinstance(owner, dict):

@@ -1,0 +1,191 @@
+"""``multiprocessing``'s Lock/Event/Semaphore/Condition used between two threads of one process.
+
+A managed thread's acquire of a process-shared semaphore that is taken waits like a blocking call, the
+other threads running meanwhile, and a release hands off to the acquire after it (runtime/semlocks.py).
+Before, the waiter blocked in C holding the baton: the thread that would release it never ran ("stuck").
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import sys
+import threading
+
+import pytest
+
+import interlace
+
+pytestmark = pytest.mark.timeout(120)
+
+
+def explore(fn, executions: int = 30, **options) -> interlace.Result:
+    return interlace.explore(fn, executions=executions, seed=1, stuck_timeout=5.0, **options)
+
+
+def test_an_event_set_by_one_thread_and_waited_for_by_another_passes_with_no_race():
+    def main():
+        event = multiprocessing.Event()
+        box = {}
+
+        def setter():
+            box["value"] = 42
+            event.set()
+
+        thread = threading.Thread(target=setter)
+        thread.start()
+        assert event.wait(5)
+        assert box["value"] == 42
+        thread.join()
+
+    for strategy in ("random", "pct", None):
+        result = explore(main, **({"strategy": strategy} if strategy else {}))
+        assert result.ok, (strategy, result.failure)
+        assert not result.races, (strategy, result.races)
+
+
+@pytest.mark.parametrize("strategy", ["pct", "dpor"])
+def test_a_counter_guarded_by_a_multiprocessing_lock_passes_and_both_orders_are_explored(strategy):
+    orders = set()
+
+    def main():
+        lock = multiprocessing.Lock()
+        counts = {"n": 0}
+        order = []
+
+        def bump(name):
+            with lock:
+                n = counts["n"]
+                order.append(name)
+                counts["n"] = n + 1
+
+        threads = [threading.Thread(target=bump, args=(name,)) for name in "ab"]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        assert counts["n"] == 2
+        orders.add("".join(order))
+
+    result = explore(main, strategy=strategy, executions=60)
+    assert result.ok and not result.races, result.failure
+    assert result.executions == 60 if strategy == "pct" else result.exhausted  # (dpor: 42 classes)
+    assert orders == {"ab", "ba"}
+
+
+def test_a_lock_held_by_one_thread_while_another_acquires_it_makes_the_other_wait():
+    seen = []
+
+    def main():
+        lock = multiprocessing.Lock()
+        held = threading.Event()
+        steps = []
+
+        def holder():
+            with lock:
+                held.set()
+                steps.append("holder in")
+                steps.append("holder out")
+
+        thread = threading.Thread(target=holder)
+        thread.start()
+        held.wait()
+        got = lock.acquire(timeout=5)  # taken until the holder leaves: waits for it, others running
+        steps.append("main in")
+        lock.release()
+        thread.join()
+        assert got and steps == ["holder in", "holder out", "main in"], steps
+        seen.append(tuple(steps))
+
+    result = explore(main, strategy="random", executions=20)
+    assert result.ok and result.executions == 20, result.failure
+    assert len(seen) == 20
+
+
+def test_a_timed_acquire_of_a_lock_held_for_ever_times_out_on_the_virtual_clock():
+    def main():
+        lock = multiprocessing.Lock()
+        release = threading.Event()
+        held = threading.Event()
+
+        def holder():
+            with lock:
+                held.set()
+                release.wait()
+
+        thread = threading.Thread(target=holder)
+        thread.start()
+        held.wait()
+        assert lock.acquire(timeout=0.5) is False
+        assert lock.acquire(False) is False
+        release.set()
+        thread.join()
+        assert lock.acquire(False) is True
+
+    result = explore(main, strategy="random", executions=5)
+    assert result.ok and result.executions == 5, result.failure
+
+
+def test_a_lost_update_between_threads_ordered_by_nothing_is_still_found():
+    def main():
+        done = multiprocessing.Semaphore(0)
+        counts = {"n": 0}
+
+        def bump():
+            n = counts["n"]
+            counts["n"] = n + 1
+            done.release()
+
+        threads = [threading.Thread(target=bump) for _ in range(2)]
+        for thread in threads:
+            thread.start()
+        done.acquire()
+        done.acquire()
+        assert counts["n"] == 2, counts["n"]
+
+    result = explore(main)
+    assert not result.ok
+    assert result.failure.message.startswith("AssertionError in the main function: 1")
+
+
+def test_a_condition_notified_by_another_thread_wakes_its_waiter():
+    def main():
+        cond = multiprocessing.Condition()
+        box = []
+
+        def producer():
+            with cond:
+                box.append(1)
+                cond.notify()
+
+        thread = threading.Thread(target=producer)
+        thread.start()
+        with cond:
+            assert cond.wait_for(lambda: box, timeout=5)
+        thread.join()
+
+    result = explore(main, strategy="random", executions=10)
+    assert result.ok and result.executions == 10 and not result.races, result.failure
+
+
+def test_the_semlock_class_is_patched_when_the_program_imports_it_and_restored_after():
+    loaded = sys.modules.pop("multiprocessing.synchronize", None)  # the program imports it lazily
+
+    def main():
+        event = multiprocessing.Event()  # (imports multiprocessing.synchronize)
+        thread = threading.Thread(target=event.set)
+        thread.start()
+        assert event.wait()
+        thread.join()
+
+    try:
+        result = explore(main, strategy="random", executions=5)
+        assert result.ok and result.executions == 5, result.failure
+        synchronize = sys.modules["multiprocessing.synchronize"]
+        assert synchronize is not loaded
+        assert "acquire" not in vars(synchronize.SemLock) and "__enter__" in vars(synchronize.SemLock)
+        assert synchronize.SemLock.__enter__.__module__ == "multiprocessing.synchronize"
+        lock = multiprocessing.Lock()
+        assert lock.acquire(False) and not lock.acquire(False)
+    finally:
+        if loaded is not None:
+            sys.modules["multiprocessing.synchronize"] = loaded

@@ -103,7 +103,7 @@ def breakdown(strategy: str) -> None:
     from interlace.strategies.dpor.strategy import DPOR
 
     real = (RaceDetector.access, RaceDetector.sync, Session._fill_stacks, RaceDetector._atomicity, races._native,
-            DPOR._analyse)
+            DPOR._analyse, RaceDetector.native_access, RaceDetector.native_sync)
     skip = {"  detector in Python": ("native",), "no replay for stacks": ("fill",),
             "  detector in Python ": ("fill", "native"),
             # (interlace._races runs the atomicity checks inside its access(): switched off on the Python path)
@@ -117,6 +117,9 @@ def breakdown(strategy: str) -> None:
         off = skip.get(name, ())
         RaceDetector.access = (lambda *a: None) if "access" in off else real[0]
         RaceDetector.sync = (lambda *a: None) if "sync" in off else real[1]
+        # (the C hooks call the detector's native_access/native_sync, not these methods: none then)
+        RaceDetector.native_access = None if "access" in off else real[6]
+        RaceDetector.native_sync = None if "sync" in off else real[7]
         Session._fill_stacks = (lambda *a: None) if "fill" in off else real[2]
         RaceDetector._atomicity = (lambda *a: None) if "atomicity" in off else real[3]
         races._native = None if "native" in off else real[4]

@@ -869,6 +869,7 @@ slow(int hook, PyObject *const *args, Py_ssize_t nargs)
 
 /* The trace (Execution.note, point): state.Event and state.short_repr, bound by bind_trace(). */
 static PyObject *t_event = NULL, *t_short_repr = NULL;
+static PyObject *s_access_calls, *s_sync_calls;
 static PyObject *s_fast, *s_observers, *s_sync, *s_me, *s_edge, *s_synced, *s_append;
 static PyObject *s_trace, *s_trace_limit, *s_stop_tracing, *s_capture_values, *s_tid, *s_describe, *s_builtins,
     *s_dunder_name;
@@ -1102,6 +1103,32 @@ plain_key(PyObject *key)
     return 0;
 }
 
+/* One observer's call through the execution's plan (Execution.access_calls, sync_calls): its native
+ * function when it has one (``fn(observer, *args)``, the method's work in C; False: it declined, and the
+ * method is called), else its Python method. ``args[0]`` is free for the observer (vectorcall's offset). */
+static int
+call_observer(PyObject *observer, PyObject *fn, PyObject *method, PyObject **args, Py_ssize_t nargs)
+{
+    args[0] = observer;
+    PyObject *r;
+    if (fn != Py_None) {
+        r = PyObject_Vectorcall(fn, args, nargs, NULL);
+        if (r == NULL)
+            return -1;
+        int done = r == Py_True;
+        Py_DECREF(r);
+        if (done)
+            return 0;
+    }
+    Py_INCREF(observer);
+    r = PyObject_VectorcallMethod(method, args, nargs | PY_VECTORCALL_ARGUMENTS_OFFSET, NULL);
+    Py_DECREF(observer);
+    if (r == NULL)
+        return -1;
+    Py_DECREF(r);
+    return 0;
+}
+
 /* Execution._tell for the fast path: the same key tuple in the same dict; when new, the entry is
  * added and the access observers (ex.access_observers) are called here, as _tell calls them. A key that
  * is no plain value is _tell's. */
@@ -1136,27 +1163,30 @@ tell(FastPathObject *f, PyObject *kind, PyObject *obj, PyObject *key, PyObject *
         return -1;
     Py_INCREF(ex);
     me = PyObject_GetAttr(ex, s_current);
-    PyObject *observers = me == NULL ? NULL : PyObject_GetAttr(ex, s_access_observers);
-    if (observers != NULL && !PyList_CheckExact(observers)) {
-        PyErr_SetString(PyExc_TypeError, "access_observers must be a list");
-        Py_CLEAR(observers);
+    PyObject *calls = me == NULL ? NULL : PyObject_GetAttr(ex, s_access_calls);
+    if (calls != NULL && !PyList_CheckExact(calls)) {
+        PyErr_SetString(PyExc_TypeError, "access_calls must be a list");
+        Py_CLEAR(calls);
     }
-    if (observers == NULL) {
+    if (calls == NULL) {
         Py_XDECREF(me);
         Py_DECREF(ex);
         return -1;
     }
     rc = 0;
-    for (Py_ssize_t i = 0; rc == 0 && i < PyList_GET_SIZE(observers); i++) {
-        PyObject *call[8] = {PyList_GET_ITEM(observers, i), ex, me, kind, obj, key, site, atomic};
-        Py_INCREF(call[0]);
-        PyObject *r = PyObject_VectorcallMethod(s_access, call, 8 | PY_VECTORCALL_ARGUMENTS_OFFSET, NULL);
-        Py_DECREF(call[0]);
-        if (r == NULL)
+    for (Py_ssize_t i = 0; rc == 0 && i < PyList_GET_SIZE(calls); i++) {
+        PyObject *entry = PyList_GET_ITEM(calls, i);
+        if (!PyTuple_CheckExact(entry) || PyTuple_GET_SIZE(entry) != 2) {
+            PyErr_SetString(PyExc_TypeError, "access_calls holds (observer, native access or None) pairs");
             rc = -1;
-        Py_XDECREF(r);
+            break;
+        }
+        Py_INCREF(entry);
+        PyObject *call[8] = {NULL, ex, me, kind, obj, key, site, atomic};
+        rc = call_observer(PyTuple_GET_ITEM(entry, 0), PyTuple_GET_ITEM(entry, 1), s_access, call, 8);
+        Py_DECREF(entry);
     }
-    Py_DECREF(observers);
+    Py_DECREF(calls);
     Py_DECREF(me);
     Py_DECREF(ex);
     return rc;
@@ -1977,26 +2007,37 @@ do_edge(PyObject *ex, PyObject *kind, PyObject *me, PyObject *obj, int keep)
         Py_DECREF(r);
     }
     f->progress_at = f->step;
-    PyObject *observers = PyObject_GetAttr(ex, s_observers);
-    if (observers != NULL && !PyList_CheckExact(observers)) {
-        PyErr_SetString(PyExc_TypeError, "Execution.observers must be a list");
-        Py_CLEAR(observers);
+    PyObject *calls = PyObject_GetAttr(ex, s_sync_calls);
+    if (calls != NULL && !PyList_CheckExact(calls)) {
+        PyErr_SetString(PyExc_TypeError, "Execution.sync_calls must be a list");
+        Py_CLEAR(calls);
     }
-    if (observers == NULL) {
+    if (calls == NULL) {
         Py_DECREF(fast);
         return -1;
     }
     int rc = 0;
-    for (Py_ssize_t i = 0; rc == 0 && i < PyList_GET_SIZE(observers); i++) {
-        PyObject *call[5] = {PyList_GET_ITEM(observers, i), ex, kind, me, obj};
-        Py_INCREF(call[0]);
-        PyObject *r = PyObject_VectorcallMethod(s_sync, call, 5 | PY_VECTORCALL_ARGUMENTS_OFFSET, NULL);
-        Py_DECREF(call[0]);
-        if (r == NULL)
+    for (Py_ssize_t i = 0; rc == 0 && i < PyList_GET_SIZE(calls); i++) {
+        PyObject *entry = PyList_GET_ITEM(calls, i);
+        if (!PyTuple_CheckExact(entry) || PyTuple_GET_SIZE(entry) != 3) {
+            PyErr_SetString(PyExc_TypeError, "sync_calls holds (observer, native sync or None, kinds or None)");
             rc = -1;
-        Py_XDECREF(r);
+            break;
+        }
+        PyObject *kinds = PyTuple_GET_ITEM(entry, 2);
+        if (kinds != Py_None) {  /* the kinds it watches: no call that would return at once */
+            int watched = PySequence_Contains(kinds, kind);
+            if (watched <= 0) {
+                rc = watched;
+                continue;
+            }
+        }
+        Py_INCREF(entry);
+        PyObject *call[5] = {NULL, ex, kind, me, obj};
+        rc = call_observer(PyTuple_GET_ITEM(entry, 0), PyTuple_GET_ITEM(entry, 1), s_sync, call, 5);
+        Py_DECREF(entry);
     }
-    Py_DECREF(observers);
+    Py_DECREF(calls);
     if (rc == 0 && keep)
         f->progress_at = progress;
     Py_DECREF(fast);
@@ -2086,6 +2127,10 @@ PyInit__speedups(void)
     s_star = PyUnicode_InternFromString("*");
     s_call_method = PyUnicode_InternFromString("call");
     s_access_observers = PyUnicode_InternFromString("access_observers");
+    s_access_calls = PyUnicode_InternFromString("access_calls");
+    s_sync_calls = PyUnicode_InternFromString("sync_calls");
+    if (s_access_calls == NULL || s_sync_calls == NULL)
+        return NULL;
     one = PyLong_FromLong(1);
     s_fast = PyUnicode_InternFromString("fast");
     s_observers = PyUnicode_InternFromString("observers");

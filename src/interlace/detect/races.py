@@ -625,6 +625,17 @@ class RaceDetector:
         self.started: dict[int, str] = {}
         self.pending: list[tuple[Race, tuple]] = []
 
+    @property
+    def native_access(self) -> Any:
+        """:meth:`access` in C for the C hooks to call without this method's frame (``detect.Observer``;
+        None: no native path, as with ``INTERLACE_PURE=1``)."""
+        return _native.access if _native is not None else None
+
+    @property
+    def native_sync(self) -> Any:
+        """:meth:`sync` in C, likewise."""
+        return _native.sync if _native is not None else None
+
     # -- execution lifecycle ---------------------------------------------------------------------------
 
     def begin(self, ex: Any) -> None:

@@ -905,6 +905,66 @@ fast_ok(void)
  * (exact str and int keys, the plain values); any other case is the Python method's. A new reference. */
 static int plain_key(PyObject *key);
 
+/* The descriptions made last, by (type, key) for the exact str and int keys: past its first cases (a
+ * global, a closure cell), describe's text depends on these only, and formatting it was most of the cost
+ * of noting an access in a kept trace (DPOR's executions keep one). A type is named by address and
+ * version tag (no reference to it: a tag is never reused, and renaming a type changes it); a key is held
+ * as the told dict holds it (a plain value). */
+#define DESCRIBED 512
+static struct { PyTypeObject *type; unsigned int version; PyObject *key, *what; } described[DESCRIBED];
+
+/* (a type whose metaclass is not type's may name it otherwise at each look-up: not cached) */
+static inline int
+described_keyed(PyTypeObject *t, PyObject *key)
+{
+    return (PyUnicode_CheckExact(key) || PyLong_CheckExact(key)) && Py_IS_TYPE(t, &PyType_Type)
+           && (t->tp_flags & Py_TPFLAGS_VALID_VERSION_TAG);
+}
+
+static Py_ssize_t
+described_slot(PyTypeObject *t, PyObject *key)
+{
+    Py_hash_t h = PyObject_Hash(key);  /* (str and int: no program code) */
+    if (h == -1)
+        return -1;
+    return (Py_ssize_t)((((size_t)(uintptr_t)t >> 4) * 31 + (size_t)h) & (DESCRIBED - 1));
+}
+
+/* the cached description (a new reference), or NULL (with an error set if one occurred) */
+static PyObject *
+described_get(PyTypeObject *t, PyObject *key)
+{
+    if (!described_keyed(t, key))
+        return NULL;
+    Py_ssize_t i = described_slot(t, key);
+    if (i < 0)
+        return NULL;
+    PyObject *cached = described[i].key;
+    if (described[i].type != t || described[i].version != t->tp_version_tag || cached == NULL
+        || Py_TYPE(cached) != Py_TYPE(key))
+        return NULL;
+    int same = PyObject_RichCompareBool(cached, key, Py_EQ);
+    if (same <= 0)
+        return NULL;
+    return Py_NewRef(described[i].what);
+}
+
+static void
+described_put(PyTypeObject *t, PyObject *key, PyObject *what)
+{
+    if (!described_keyed(t, key))
+        return;
+    Py_ssize_t i = described_slot(t, key);
+    if (i < 0) {
+        PyErr_Clear();
+        return;
+    }
+    described[i].type = t;
+    described[i].version = t->tp_version_tag;
+    Py_XSETREF(described[i].key, Py_NewRef(key));
+    Py_XSETREF(described[i].what, Py_NewRef(what));
+}
+
 static PyObject *
 describe(PyObject *obj, PyObject *key)
 {
@@ -930,8 +990,11 @@ describe(PyObject *obj, PyObject *key)
     }
     if (!plain_key(key))
         goto python;  /* key == "*" and the formatting could run the program's code */
-    /* type(obj).__name__: a heap type's own name unless its metaclass is not type's (it may say another) */
     PyTypeObject *t = Py_TYPE(obj);
+    PyObject *what = described_get(t, key);
+    if (what != NULL || PyErr_Occurred())
+        return what;
+    /* type(obj).__name__: a heap type's own name unless its metaclass is not type's (it may say another) */
     PyObject *name;
     if (Py_IS_TYPE(t, &PyType_Type) && (t->tp_flags & Py_TPFLAGS_HEAPTYPE))
         name = Py_NewRef(((PyHeapTypeObject *)t)->ht_name);
@@ -947,7 +1010,6 @@ describe(PyObject *obj, PyObject *key)
         Py_DECREF(name);
         goto python;
     }
-    PyObject *what;
     if (tk == &PyUnicode_Type) {
         if (PyUnicode_Compare(key, s_star) == 0)
             return name;  /* the whole container */
@@ -961,6 +1023,8 @@ describe(PyObject *obj, PyObject *key)
     else
         what = PyUnicode_FromFormat("%U[...]", name);
     Py_DECREF(name);
+    if (what != NULL)
+        described_put(t, key, what);
     return what;
 python:
     return PyObject_CallMethodObjArgs(active_ex, s_describe, obj, key, NULL);
@@ -1026,9 +1090,14 @@ append_event(PyObject *me, PyObject *kind, PyObject *what, PyObject *site, PyObj
     PyObject *limit = PyObject_GetAttr(ex, s_trace_limit);
     if (limit == NULL)
         goto done;
-    PyObject *count = PyLong_FromSsize_t(length);
-    int full = count == NULL ? -1 : PyObject_RichCompareBool(count, limit, Py_GE);
-    Py_XDECREF(count);
+    int full;
+    if (PyFloat_CheckExact(limit) && PyFloat_AS_DOUBLE(limit) == Py_HUGE_VAL)
+        full = 0;  /* no limit (inf): the common case, without a comparison of an int with a float */
+    else {
+        PyObject *count = PyLong_FromSsize_t(length);
+        full = count == NULL ? -1 : PyObject_RichCompareBool(count, limit, Py_GE);
+        Py_XDECREF(count);
+    }
     Py_DECREF(limit);
     if (full < 0)
         goto done;

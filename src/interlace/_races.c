@@ -50,7 +50,6 @@ static PyObject *g_lines;      /* _LINES: site -> line */
 static PyObject *g_line;       /* _line(site) */
 static PyObject *g_attr;       /* the _Attr class */
 static PyObject *g_value_keys; /* _VALUE_KEYS */
-static PyObject *g_clock;      /* the VectorClock class */
 static PyObject *g_whole;      /* _WHOLE, "*" */
 static PyObject *g_infos;      /* stacks._infos: id(code) -> (kind, filename, name, code) */
 static PyObject *g_stacks;     /* stacks._stacks: every stack captured, once */
@@ -226,6 +225,9 @@ static const char *const step_names[] = {"number", "line", "kind", "run"};
 static PyObject *g_access, *g_step;
 static Maker make_access = {&g_access, access_names, 13, 0, {NULL}};
 static Maker make_step = {&g_step, step_names, 4, 0, {NULL}};
+static const char *const clock_names[] = {"c"};
+static PyObject *g_clock;      /* the VectorClock class */
+static Maker make_clock = {&g_clock, clock_names, 1, 0, {NULL}};  /* VectorClock(entries) */
 
 static int
 prepare_maker(Maker *maker)
@@ -2037,8 +2039,10 @@ copy_clock(PyObject *c)
     Py_DECREF(entries);
     if (copied == NULL)
         return NULL;
-    PyObject *clock = PyObject_CallOneArg(g_clock, copied);
+    PyObject *clock = make(&make_clock, &copied);
     Py_DECREF(copied);
+    if (clock != NULL)
+        untrack(clock);  /* (a list of ints: no cycle) */
     return clock;
 }
 
@@ -2499,7 +2503,7 @@ races_setup(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
                           &g_whole};
     for (int i = 0; i < 9; i++)
         Py_XSETREF(*slots[i], Py_NewRef(args[i]));
-    if (prepare_maker(&make_access) < 0 || prepare_maker(&make_step) < 0)
+    if (prepare_maker(&make_access) < 0 || prepare_maker(&make_step) < 0 || prepare_maker(&make_clock) < 0)
         return NULL;
     Py_RETURN_NONE;
 }

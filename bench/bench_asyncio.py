@@ -24,7 +24,9 @@ the default's first execution (DPOR's), with one more line: nor DPOR's analysis 
 ``--repeat STRATEGY RACES N`` (``plain`` for no control): only N executions after a warm-up, for counting
 instructions, which the machine's load does not change: per execution, the difference of
 ``valgrind --tool=callgrind`` totals ("Collected") for N = 4 and N = 1, divided by 3, with
-``PYTHONHASHSEED=0``.
+``PYTHONHASHSEED=0``, after one run of the same command without valgrind: the first run after a change
+of the source compiles the instrumented modules again (their cache), about 30 M instructions that only
+that run makes, which would be subtracted from the other's.
 
 Usage: python bench/bench_asyncio.py [--breakdown [pct|portfolio] | --repeat STRATEGY RACES N]
 """

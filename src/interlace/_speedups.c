@@ -1214,24 +1214,19 @@ tell(FastPathObject *f, PyObject *kind, PyObject *obj, PyObject *key, PyObject *
     Py_DECREF(oid);
     if (told == NULL)
         return -1;
-    /* one look-up: the entry there (told already if it names this object), or this one, added */
-    Py_ssize_t size = PyDict_GET_SIZE(f->told);
-    PyObject *entry = PyDict_SetDefault(f->told, told, (PyObject *)Py_TYPE(obj));  /* borrowed */
-    if (entry == NULL) {
+    PyObject *entry = PyDict_GetItemWithError(f->told, told);  /* borrowed */
+    if (entry != NULL && names(entry, obj)) {
+        Py_DECREF(told);
+        return 0;
+    }
+    if (entry == NULL && PyErr_Occurred()) {
         Py_DECREF(told);
         if (!PyErr_ExceptionMatches(PyExc_TypeError))
             return -1;
         PyErr_Clear();  /* unhashable: _tell tells it, as always */
         goto call;
     }
-    int rc = 0;
-    if (PyDict_GET_SIZE(f->told) == size) {  /* there already */
-        if (names(entry, obj)) {
-            Py_DECREF(told);
-            return 0;
-        }
-        rc = PyDict_SetItem(f->told, told, (PyObject *)Py_TYPE(obj));  /* another object at that address */
-    }
+    int rc = PyDict_SetItem(f->told, told, (PyObject *)Py_TYPE(obj));
     Py_DECREF(told);
     if (rc < 0)
         return -1;

@@ -24,7 +24,9 @@ the default's first execution (DPOR's), with one more line: nor DPOR's analysis 
 ``--repeat STRATEGY RACES N`` (``plain`` for no control): only N executions after a warm-up, for counting
 instructions, which the machine's load does not change: per execution, the difference of
 ``valgrind --tool=callgrind`` totals ("Collected") for N = 4 and N = 1, divided by 3, with
-``PYTHONHASHSEED=0``.
+``PYTHONHASHSEED=0``, after one run of the same command without valgrind: the first run after a change
+of the source compiles the instrumented modules again (their cache), about 30 M instructions that only
+that run makes, which would be subtracted from the other's.
 
 Usage: python bench/bench_asyncio.py [--breakdown [pct|portfolio] | --repeat STRATEGY RACES N]
 """
@@ -103,7 +105,7 @@ def breakdown(strategy: str) -> None:
     from interlace.strategies.dpor.strategy import DPOR
 
     real = (RaceDetector.access, RaceDetector.sync, Session._fill_stacks, RaceDetector._atomicity, races._native,
-            DPOR._analyse)
+            DPOR._analyse, RaceDetector.native_access, RaceDetector.native_sync)
     skip = {"  detector in Python": ("native",), "no replay for stacks": ("fill",),
             "  detector in Python ": ("fill", "native"),
             # (interlace._races runs the atomicity checks inside its access(): switched off on the Python path)
@@ -117,6 +119,9 @@ def breakdown(strategy: str) -> None:
         off = skip.get(name, ())
         RaceDetector.access = (lambda *a: None) if "access" in off else real[0]
         RaceDetector.sync = (lambda *a: None) if "sync" in off else real[1]
+        # (the C hooks call the detector's native_access/native_sync, not these methods: none then)
+        RaceDetector.native_access = None if "access" in off else real[6]
+        RaceDetector.native_sync = None if "sync" in off else real[7]
         Session._fill_stacks = (lambda *a: None) if "fill" in off else real[2]
         RaceDetector._atomicity = (lambda *a: None) if "atomicity" in off else real[3]
         races._native = None if "native" in off else real[4]

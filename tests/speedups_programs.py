@@ -231,6 +231,20 @@ def main_shapes() -> None:
         t.join()
 
 
+def main_names() -> None:
+    """One thread alone, whose accesses the C fast path notes in the kept trace, describing each (it
+    caches the descriptions): an attribute of a class renamed half-way, keys equal but of other types."""
+    box, keyed = type("Box", (), {})(), {}
+    for i in range(6):
+        box.v = i
+        keyed[1] = keyed.get(1, 0) + i
+        keyed[True] = i
+        keyed[1.0] = i
+        keyed["k"] = i
+        if i == 2:
+            type(box).__name__ = "Renamed"
+
+
 def main_service() -> None:
     """asyncio: workers taking requests from a Queue, a cache under a Lock (bench/bench_asyncio.py's program
     at a small size)."""

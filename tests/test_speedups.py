@@ -41,7 +41,7 @@ def _probe(pure: bool, *programs: str) -> dict:
 @needs_native
 @pytest.mark.timeout(300)
 @pytest.mark.parametrize("programs", [("article", "locked"), ("loops", "globals", "bank"), ("calls",),
-                                      ("shapes", "service")])
+                                      ("shapes", "service", "names")])
 def test_same_decisions_steps_and_races(programs) -> None:
     fast, pure = _probe(False, *programs), _probe(True, *programs)
     assert fast.pop("native") is True and pure.pop("native") is False

@@ -50,7 +50,6 @@ static PyObject *g_lines;      /* _LINES: site -> line */
 static PyObject *g_line;       /* _line(site) */
 static PyObject *g_attr;       /* the _Attr class */
 static PyObject *g_value_keys; /* _VALUE_KEYS */
-static PyObject *g_clock;      /* the VectorClock class */
 static PyObject *g_whole;      /* _WHOLE, "*" */
 static PyObject *g_infos;      /* stacks._infos: id(code) -> (kind, filename, name, code) */
 static PyObject *g_stacks;     /* stacks._stacks: every stack captured, once */
@@ -69,7 +68,7 @@ static PyObject *capture_stack(Py_ssize_t depth);
 
 /* interned attribute names */
 static PyObject *s_died, *s_dict_owners, *s_controlled, *s_threads, *s_locations, *s_objects, *s_tp,
-    *s_write, *s_kind, *s_stale, *s_tid, *s_clocks, *s_c, *s_accesses, *s_current, *s_fast,
+    *s_write, *s_kind, *s_stale, *s_locate, *s_tid, *s_clocks, *s_c, *s_accesses, *s_current, *s_fast,
     *s_last, *s_last_at, *s_last_gil, *s_number, *s_line, *s_run, *s_gil_points, *s_reads, *s_clock,
     *s_atomic, *s_name, *s_what, *s_stacks, *s_task, *s_race, *s_atomicity, *s_back_edges,
     *s_os_threads, *s_obtained, *s_pub, *s_writes, *s_put, *s_read, *s_dunder_dict, *s_segs,
@@ -226,6 +225,9 @@ static const char *const step_names[] = {"number", "line", "kind", "run"};
 static PyObject *g_access, *g_step;
 static Maker make_access = {&g_access, access_names, 13, 0, {NULL}};
 static Maker make_step = {&g_step, step_names, 4, 0, {NULL}};
+static const char *const clock_names[] = {"c"};
+static PyObject *g_clock;      /* the VectorClock class */
+static Maker make_clock = {&g_clock, clock_names, 1, 0, {NULL}};  /* VectorClock(entries) */
 
 static int
 prepare_maker(Maker *maker)
@@ -1589,9 +1591,32 @@ races_access(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
     if (objects == NULL)
         FALLBACK();
     location = PyDict_GetItemWithError(locations, lk);
-    if (location == NULL)
-        FALLBACK();  /* PyErr_Occurred: unhashable (Python names the whole); else a new location */
-    Py_INCREF(location);
+    if (location == NULL) {
+        if (PyErr_Occurred())
+            FALLBACK();  /* unhashable: Python names the whole */
+        /* a new location: made by det._locate (once per location and execution), of an object known
+         * with this type or not known at all (else: a new object at the address of one that died) */
+        PyObject *seen = PyDict_GetItemWithError(objects, oid);  /* borrowed */
+        if (seen == NULL && PyErr_Occurred())
+            goto error_key;
+        if (seen != NULL) {
+            known_tp = get_attr(seen, s_tp);
+            tp_id = known_tp ? PyLong_FromVoidPtr(tp) : NULL;
+            int same_type = tp_id ? PyObject_RichCompareBool(known_tp, tp_id, Py_EQ) : -1;
+            Py_CLEAR(known_tp);
+            Py_CLEAR(tp_id);
+            if (same_type < 0)
+                goto error_key;
+            if (!same_type)
+                FALLBACK();
+        }
+        PyObject *locate_args[] = {det, ex, lk, oid, tp, obj, owned_key, name, site, seen ? seen : Py_None};
+        location = PyObject_VectorcallMethod(s_locate, locate_args, 10 | PY_VECTORCALL_ARGUMENTS_OFFSET, NULL);
+        if (location == NULL)
+            goto error_key;
+    }
+    else
+        Py_INCREF(location);
     untrack(location);
     known = PyDict_GetItemWithError(objects, oid);
     if (known == NULL)
@@ -2014,8 +2039,10 @@ copy_clock(PyObject *c)
     Py_DECREF(entries);
     if (copied == NULL)
         return NULL;
-    PyObject *clock = PyObject_CallOneArg(g_clock, copied);
+    PyObject *clock = make(&make_clock, &copied);
     Py_DECREF(copied);
+    if (clock != NULL)
+        untrack(clock);  /* (a list of ints: no cycle) */
     return clock;
 }
 
@@ -2476,7 +2503,7 @@ races_setup(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
                           &g_whole};
     for (int i = 0; i < 9; i++)
         Py_XSETREF(*slots[i], Py_NewRef(args[i]));
-    if (prepare_maker(&make_access) < 0 || prepare_maker(&make_step) < 0)
+    if (prepare_maker(&make_access) < 0 || prepare_maker(&make_step) < 0 || prepare_maker(&make_clock) < 0)
         return NULL;
     Py_RETURN_NONE;
 }
@@ -2521,7 +2548,7 @@ PyInit__races(void)
     struct { PyObject **slot; const char *text; } names[] = {
         {&s_died, "died"}, {&s_dict_owners, "dict_owners"}, {&s_controlled, "controlled"},
         {&s_threads, "threads"}, {&s_locations, "locations"}, {&s_objects, "objects"}, {&s_tp, "tp"},
-        {&s_write, "write"}, {&s_kind, "kind"}, {&s_stale, "_stale"}, {&s_tid, "tid"},
+        {&s_write, "write"}, {&s_kind, "kind"}, {&s_stale, "_stale"}, {&s_locate, "_locate"}, {&s_tid, "tid"},
         {&s_clocks, "clocks"}, {&s_c, "c"}, {&s_accesses, "accesses"}, {&s_current, "current"},
         {&s_fast, "fast"}, {&s_last, "last"}, {&s_last_at, "last_at"}, {&s_last_gil, "last_gil"},
         {&s_number, "number"}, {&s_line, "line"}, {&s_run, "run"}, {&s_gil_points, "gil_points"},

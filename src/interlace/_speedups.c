@@ -869,6 +869,7 @@ slow(int hook, PyObject *const *args, Py_ssize_t nargs)
 
 /* The trace (Execution.note, point): state.Event and state.short_repr, bound by bind_trace(). */
 static PyObject *t_event = NULL, *t_short_repr = NULL;
+static PyObject *s_access_calls, *s_sync_calls;
 static PyObject *s_fast, *s_observers, *s_sync, *s_me, *s_edge, *s_synced, *s_append;
 static PyObject *s_trace, *s_trace_limit, *s_stop_tracing, *s_capture_values, *s_tid, *s_describe, *s_builtins,
     *s_dunder_name;
@@ -904,6 +905,66 @@ fast_ok(void)
  * (exact str and int keys, the plain values); any other case is the Python method's. A new reference. */
 static int plain_key(PyObject *key);
 
+/* The descriptions made last, by (type, key) for the exact str and int keys: past its first cases (a
+ * global, a closure cell), describe's text depends on these only, and formatting it was most of the cost
+ * of noting an access in a kept trace (DPOR's executions keep one). A type is named by address and
+ * version tag (no reference to it: a tag is never reused, and renaming a type changes it); a key is held
+ * as the told dict holds it (a plain value). */
+#define DESCRIBED 512
+static struct { PyTypeObject *type; unsigned int version; PyObject *key, *what; } described[DESCRIBED];
+
+/* (a type whose metaclass is not type's may name it otherwise at each look-up: not cached) */
+static inline int
+described_keyed(PyTypeObject *t, PyObject *key)
+{
+    return (PyUnicode_CheckExact(key) || PyLong_CheckExact(key)) && Py_IS_TYPE(t, &PyType_Type)
+           && (t->tp_flags & Py_TPFLAGS_VALID_VERSION_TAG);
+}
+
+static Py_ssize_t
+described_slot(PyTypeObject *t, PyObject *key)
+{
+    Py_hash_t h = PyObject_Hash(key);  /* (str and int: no program code) */
+    if (h == -1)
+        return -1;
+    return (Py_ssize_t)((((size_t)(uintptr_t)t >> 4) * 31 + (size_t)h) & (DESCRIBED - 1));
+}
+
+/* the cached description (a new reference), or NULL (with an error set if one occurred) */
+static PyObject *
+described_get(PyTypeObject *t, PyObject *key)
+{
+    if (!described_keyed(t, key))
+        return NULL;
+    Py_ssize_t i = described_slot(t, key);
+    if (i < 0)
+        return NULL;
+    PyObject *cached = described[i].key;
+    if (described[i].type != t || described[i].version != t->tp_version_tag || cached == NULL
+        || Py_TYPE(cached) != Py_TYPE(key))
+        return NULL;
+    int same = PyObject_RichCompareBool(cached, key, Py_EQ);
+    if (same <= 0)
+        return NULL;
+    return Py_NewRef(described[i].what);
+}
+
+static void
+described_put(PyTypeObject *t, PyObject *key, PyObject *what)
+{
+    if (!described_keyed(t, key))
+        return;
+    Py_ssize_t i = described_slot(t, key);
+    if (i < 0) {
+        PyErr_Clear();
+        return;
+    }
+    described[i].type = t;
+    described[i].version = t->tp_version_tag;
+    Py_XSETREF(described[i].key, Py_NewRef(key));
+    Py_XSETREF(described[i].what, Py_NewRef(what));
+}
+
 static PyObject *
 describe(PyObject *obj, PyObject *key)
 {
@@ -929,8 +990,11 @@ describe(PyObject *obj, PyObject *key)
     }
     if (!plain_key(key))
         goto python;  /* key == "*" and the formatting could run the program's code */
-    /* type(obj).__name__: a heap type's own name unless its metaclass is not type's (it may say another) */
     PyTypeObject *t = Py_TYPE(obj);
+    PyObject *what = described_get(t, key);
+    if (what != NULL || PyErr_Occurred())
+        return what;
+    /* type(obj).__name__: a heap type's own name unless its metaclass is not type's (it may say another) */
     PyObject *name;
     if (Py_IS_TYPE(t, &PyType_Type) && (t->tp_flags & Py_TPFLAGS_HEAPTYPE))
         name = Py_NewRef(((PyHeapTypeObject *)t)->ht_name);
@@ -946,7 +1010,6 @@ describe(PyObject *obj, PyObject *key)
         Py_DECREF(name);
         goto python;
     }
-    PyObject *what;
     if (tk == &PyUnicode_Type) {
         if (PyUnicode_Compare(key, s_star) == 0)
             return name;  /* the whole container */
@@ -960,6 +1023,8 @@ describe(PyObject *obj, PyObject *key)
     else
         what = PyUnicode_FromFormat("%U[...]", name);
     Py_DECREF(name);
+    if (what != NULL)
+        described_put(t, key, what);
     return what;
 python:
     return PyObject_CallMethodObjArgs(active_ex, s_describe, obj, key, NULL);
@@ -1025,9 +1090,14 @@ append_event(PyObject *me, PyObject *kind, PyObject *what, PyObject *site, PyObj
     PyObject *limit = PyObject_GetAttr(ex, s_trace_limit);
     if (limit == NULL)
         goto done;
-    PyObject *count = PyLong_FromSsize_t(length);
-    int full = count == NULL ? -1 : PyObject_RichCompareBool(count, limit, Py_GE);
-    Py_XDECREF(count);
+    int full;
+    if (PyFloat_CheckExact(limit) && PyFloat_AS_DOUBLE(limit) == Py_HUGE_VAL)
+        full = 0;  /* no limit (inf): the common case, without a comparison of an int with a float */
+    else {
+        PyObject *count = PyLong_FromSsize_t(length);
+        full = count == NULL ? -1 : PyObject_RichCompareBool(count, limit, Py_GE);
+        Py_XDECREF(count);
+    }
     Py_DECREF(limit);
     if (full < 0)
         goto done;
@@ -1102,6 +1172,32 @@ plain_key(PyObject *key)
     return 0;
 }
 
+/* One observer's call through the execution's plan (Execution.access_calls, sync_calls): its native
+ * function when it has one (``fn(observer, *args)``, the method's work in C; False: it declined, and the
+ * method is called), else its Python method. ``args[0]`` is free for the observer (vectorcall's offset). */
+static int
+call_observer(PyObject *observer, PyObject *fn, PyObject *method, PyObject **args, Py_ssize_t nargs)
+{
+    args[0] = observer;
+    PyObject *r;
+    if (fn != Py_None) {
+        r = PyObject_Vectorcall(fn, args, nargs, NULL);
+        if (r == NULL)
+            return -1;
+        int done = r == Py_True;
+        Py_DECREF(r);
+        if (done)
+            return 0;
+    }
+    Py_INCREF(observer);
+    r = PyObject_VectorcallMethod(method, args, nargs | PY_VECTORCALL_ARGUMENTS_OFFSET, NULL);
+    Py_DECREF(observer);
+    if (r == NULL)
+        return -1;
+    Py_DECREF(r);
+    return 0;
+}
+
 /* Execution._tell for the fast path: the same key tuple in the same dict; when new, the entry is
  * added and the access observers (ex.access_observers) are called here, as _tell calls them. A key that
  * is no plain value is _tell's. */
@@ -1136,27 +1232,30 @@ tell(FastPathObject *f, PyObject *kind, PyObject *obj, PyObject *key, PyObject *
         return -1;
     Py_INCREF(ex);
     me = PyObject_GetAttr(ex, s_current);
-    PyObject *observers = me == NULL ? NULL : PyObject_GetAttr(ex, s_access_observers);
-    if (observers != NULL && !PyList_CheckExact(observers)) {
-        PyErr_SetString(PyExc_TypeError, "access_observers must be a list");
-        Py_CLEAR(observers);
+    PyObject *calls = me == NULL ? NULL : PyObject_GetAttr(ex, s_access_calls);
+    if (calls != NULL && !PyList_CheckExact(calls)) {
+        PyErr_SetString(PyExc_TypeError, "access_calls must be a list");
+        Py_CLEAR(calls);
     }
-    if (observers == NULL) {
+    if (calls == NULL) {
         Py_XDECREF(me);
         Py_DECREF(ex);
         return -1;
     }
     rc = 0;
-    for (Py_ssize_t i = 0; rc == 0 && i < PyList_GET_SIZE(observers); i++) {
-        PyObject *call[8] = {PyList_GET_ITEM(observers, i), ex, me, kind, obj, key, site, atomic};
-        Py_INCREF(call[0]);
-        PyObject *r = PyObject_VectorcallMethod(s_access, call, 8 | PY_VECTORCALL_ARGUMENTS_OFFSET, NULL);
-        Py_DECREF(call[0]);
-        if (r == NULL)
+    for (Py_ssize_t i = 0; rc == 0 && i < PyList_GET_SIZE(calls); i++) {
+        PyObject *entry = PyList_GET_ITEM(calls, i);
+        if (!PyTuple_CheckExact(entry) || PyTuple_GET_SIZE(entry) != 2) {
+            PyErr_SetString(PyExc_TypeError, "access_calls holds (observer, native access or None) pairs");
             rc = -1;
-        Py_XDECREF(r);
+            break;
+        }
+        Py_INCREF(entry);
+        PyObject *call[8] = {NULL, ex, me, kind, obj, key, site, atomic};
+        rc = call_observer(PyTuple_GET_ITEM(entry, 0), PyTuple_GET_ITEM(entry, 1), s_access, call, 8);
+        Py_DECREF(entry);
     }
-    Py_DECREF(observers);
+    Py_DECREF(calls);
     Py_DECREF(me);
     Py_DECREF(ex);
     return rc;
@@ -1977,26 +2076,37 @@ do_edge(PyObject *ex, PyObject *kind, PyObject *me, PyObject *obj, int keep)
         Py_DECREF(r);
     }
     f->progress_at = f->step;
-    PyObject *observers = PyObject_GetAttr(ex, s_observers);
-    if (observers != NULL && !PyList_CheckExact(observers)) {
-        PyErr_SetString(PyExc_TypeError, "Execution.observers must be a list");
-        Py_CLEAR(observers);
+    PyObject *calls = PyObject_GetAttr(ex, s_sync_calls);
+    if (calls != NULL && !PyList_CheckExact(calls)) {
+        PyErr_SetString(PyExc_TypeError, "Execution.sync_calls must be a list");
+        Py_CLEAR(calls);
     }
-    if (observers == NULL) {
+    if (calls == NULL) {
         Py_DECREF(fast);
         return -1;
     }
     int rc = 0;
-    for (Py_ssize_t i = 0; rc == 0 && i < PyList_GET_SIZE(observers); i++) {
-        PyObject *call[5] = {PyList_GET_ITEM(observers, i), ex, kind, me, obj};
-        Py_INCREF(call[0]);
-        PyObject *r = PyObject_VectorcallMethod(s_sync, call, 5 | PY_VECTORCALL_ARGUMENTS_OFFSET, NULL);
-        Py_DECREF(call[0]);
-        if (r == NULL)
+    for (Py_ssize_t i = 0; rc == 0 && i < PyList_GET_SIZE(calls); i++) {
+        PyObject *entry = PyList_GET_ITEM(calls, i);
+        if (!PyTuple_CheckExact(entry) || PyTuple_GET_SIZE(entry) != 3) {
+            PyErr_SetString(PyExc_TypeError, "sync_calls holds (observer, native sync or None, kinds or None)");
             rc = -1;
-        Py_XDECREF(r);
+            break;
+        }
+        PyObject *kinds = PyTuple_GET_ITEM(entry, 2);
+        if (kinds != Py_None) {  /* the kinds it watches: no call that would return at once */
+            int watched = PySequence_Contains(kinds, kind);
+            if (watched <= 0) {
+                rc = watched;
+                continue;
+            }
+        }
+        Py_INCREF(entry);
+        PyObject *call[5] = {NULL, ex, kind, me, obj};
+        rc = call_observer(PyTuple_GET_ITEM(entry, 0), PyTuple_GET_ITEM(entry, 1), s_sync, call, 5);
+        Py_DECREF(entry);
     }
-    Py_DECREF(observers);
+    Py_DECREF(calls);
     if (rc == 0 && keep)
         f->progress_at = progress;
     Py_DECREF(fast);
@@ -2086,6 +2196,10 @@ PyInit__speedups(void)
     s_star = PyUnicode_InternFromString("*");
     s_call_method = PyUnicode_InternFromString("call");
     s_access_observers = PyUnicode_InternFromString("access_observers");
+    s_access_calls = PyUnicode_InternFromString("access_calls");
+    s_sync_calls = PyUnicode_InternFromString("sync_calls");
+    if (s_access_calls == NULL || s_sync_calls == NULL)
+        return NULL;
     one = PyLong_FromLong(1);
     s_fast = PyUnicode_InternFromString("fast");
     s_observers = PyUnicode_InternFromString("observers");

@@ -79,6 +79,7 @@ class LockOrderDetector:
     """An execution observer; keeps the distinct inversions found across executions."""
 
     observes_accesses = False  # locks only: executions do not call it for every shared access
+    sync_kinds = frozenset({"acquire", "try-acquire", "release"})  # what sync() looks at (detect.Observer)
 
     def __init__(self) -> None:
         self.inversions: list[LockInversion] = []

@@ -625,6 +625,17 @@ class RaceDetector:
         self.started: dict[int, str] = {}
         self.pending: list[tuple[Race, tuple]] = []
 
+    @property
+    def native_access(self) -> Any:
+        """:meth:`access` in C for the C hooks to call without this method's frame (``detect.Observer``;
+        None: no native path, as with ``INTERLACE_PURE=1``)."""
+        return _native.access if _native is not None else None
+
+    @property
+    def native_sync(self) -> Any:
+        """:meth:`sync` in C, likewise."""
+        return _native.sync if _native is not None else None
+
     # -- execution lifecycle ---------------------------------------------------------------------------
 
     def begin(self, ex: Any) -> None:
@@ -757,13 +768,8 @@ class RaceDetector:
             self._forget(oid)  # a new object at the address of one that died
             known = location = None
         if location is None:
-            self.serial += 1
-            location = self.locations[lk] = _Location(
-                tp.__name__ if key == _WHOLE else f"{tp.__name__}.{name}" if type(key) is _Attr
-                else ex.describe(obj, key), self.serial)
-            if known is None:
-                known = self._know(oid, tp, obj, name, site)
-            known.locations.append(lk)
+            location = self._locate(ex, lk, oid, tp, obj, key, name, site, known)
+            known = self.objects[oid]
         t = ts.tid
         clocks = self.clocks
         c = clocks[t] if t < len(clocks) else self.clock(t)
@@ -864,6 +870,20 @@ class RaceDetector:
                 pre = check.pre = pre + [0] * (u + 1 - len(pre))
             if saw.clock > pre[u]:
                 pre[u] = saw.clock
+
+    def _locate(self, ex: Any, lk: tuple, oid: int, tp: type, obj: Any, key: Any, name: Any, site: tuple,
+                known: _Known | None) -> _Location:
+        """The location ``lk`` (of the object at ``oid``, ``known`` or not yet), met for the first time
+        since its object was known: made, numbered and listed under its object. (interlace._races calls
+        it too: an execution meets each of its locations once, most of them only a few times.)"""
+        self.serial += 1
+        location = self.locations[lk] = _Location(
+            tp.__name__ if key == _WHOLE else f"{tp.__name__}.{name}" if type(key) is _Attr
+            else ex.describe(obj, key), self.serial)
+        if known is None:
+            known = self._know(oid, tp, obj, name, site)
+        known.locations.append(lk)
+        return location
 
     def _know(self, oid: int, tp: type, obj: Any, key: Any, site: tuple) -> _Known:
         """Start knowing the object at ``oid`` (nothing is known there: see _forget)."""

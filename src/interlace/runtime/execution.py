@@ -149,6 +149,7 @@ class Execution:
         self.observers: list = list(observers)
         # the observers called at every shared access (the lock-order detector only watches locks)
         self.access_observers = [o for o in self.observers if getattr(o, "observes_accesses", True)]
+        self._plan_calls()
         # the fast path's state (see runtime/fastpath.py). ``fast.told``: accesses already told to the
         # observers by the baton holder since the last switch or synchronisation: telling them again
         # cannot show anything new (FastTrack's same-epoch rule, applied before the observers are even
@@ -1006,15 +1007,27 @@ class Execution:
         count as progress as they did in the run it replays; and the execution is not ended early (a
         program's state that outlives it, a fixture's event loop, would be left half-way)."""
         self.access_observers = [o for o in self.access_observers if o is not observer]
+        self._plan_calls()
         self.fast.observe = bool(self.access_observers)
+
+    def _plan_calls(self) -> None:
+        """What telling the observers calls, built once per change of them (the C hooks of
+        ``interlace._speedups`` walk these lists; see ``Observer`` in detect/__init__.py): for each
+        access observer, its ``native_access`` (None: none); for each observer, its ``native_sync``
+        and the ``sync_kinds`` it watches (None: all), so that an event loop's edges, a few per task
+        step, call no observer that would return at once."""
+        self.access_calls = [(o, getattr(o, "native_access", None)) for o in self.access_observers]
+        self.sync_calls = [(o, getattr(o, "native_sync", None), getattr(o, "sync_kinds", None))
+                           for o in self.observers]
 
     def synced(self, kind: str, me: ThreadState, obj: Any) -> None:
         """A synchronisation event for observers: acquire/release of a lock, start/join/finish."""
         fast = self.fast
         fast.told.clear()
         fast.progress_at = fast.step
-        for observer in self.observers:
-            observer.sync(self, kind, me, obj)
+        for observer, _, kinds in self.sync_calls:
+            if kinds is None or kind in kinds:
+                observer.sync(self, kind, me, obj)
 
     def observe(self, value: Any) -> None:
         """The value the calling thread just read (only called when ``capture_values`` is set)."""

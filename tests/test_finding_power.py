@@ -109,6 +109,44 @@ def test_pct_at_acquires_on_a_long_program_preempts_anywhere_after_its_first_exe
     assert asked == [29_952, 468, 19]  # the first at every decision; then the quantum takes most again
 
 
+class _ReorderWitness(PCT):
+    """The witness of ``reorder_50``'s docstring as a strategy a user writes (in this module, which
+    interlace instruments: see tests/test_user_strategy.py): the main thread first, then the threads,
+    the newest first, and one change point."""
+
+    def __init__(self, change_point: int) -> None:
+        super().__init__(1, depth=2)
+        self.change_point = change_point
+
+    def begin(self, index: int) -> bool:
+        super().begin(index)
+        self.change_points = [self.change_point]
+        return True
+
+    def thread_created(self, tid: int) -> None:
+        self.priorities[tid] = 1000.0 if tid == 0 else 10.0 + tid
+
+
+REORDER_50 = "AssertionError in thread 'Thread-50 (checker)': reorder: a=0 b=-1"
+
+
+def test_reorder_50_witness_fails():
+    # the checker (tid 50) preempted at the 252nd decision, between its reads of a and b
+    result = _explore("reorder_50", _ReorderWitness(252), 1)
+    assert result.failure.message == REORDER_50
+    assert _explore("reorder_50", _ReorderWitness(251), 1).ok
+
+
+def test_pct_newest_first_finds_reorder_with_many_threads():
+    # random priorities hold all 49 setters before their first store once in 49! orders
+    newest = PCT(1, depth=3, newest_first=True)
+    result = _explore("reorder_50", newest, 100)
+    assert result.failure.message == REORDER_50 and result.executions == 26
+    assert newest.describe() == "pct(depth=3, newest first)"
+    assert _explore("reorder_50", PCT(1, depth=3), 100).ok
+    assert _explore("reorder_20", PCT(1, depth=3, newest_first=True), 200).executions == 158
+
+
 @pytest.mark.parametrize("bug, message", [
     ("callback_max_key", "RuntimeError in thread 'Thread-1 (ranking)': dictionary changed size during iteration"),
     ("callback_reduce", "RuntimeError in thread 'Thread-1 (count)': Set changed size during iteration"),

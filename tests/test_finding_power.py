@@ -261,3 +261,20 @@ def test_dpor_default_choice_gives_every_thread_its_turn():
     # spinners take locks (progress), DPOR's first execution never ended
     result = interlace.explore(_spinners_and_setter, strategy="dpor", executions=1, races="off", shrink=False)
     assert result.ok and result.executions == 1
+
+
+def test_dfs_walks_a_tree_deeper_than_the_recursion_limit():
+    # its walk was a recursion as deep as the tree: a RecursionError at its second execution of
+    # last_one_out (about 5,000 decisions), so bench_strategies.py stopped there
+    class Box:
+        value = 0
+
+    box = Box()
+
+    def reader():
+        for _ in range(1_500):
+            box.value  # noqa: B018 - a shared read: a decision while the other thread can run
+
+    result = interlace.explore(lambda: _run_threads(reader, reader), strategy="dfs", executions=3, races="off",
+                               shrink=False)
+    assert result.ok and result.executions == 3

@@ -7,9 +7,10 @@ executions until the first failure; "(k/n)" when only k of the n seeds found it 
 "-" when none did, "n/a" when a systematic strategy exhausted the space without a failure, "race"
 when no execution failed but the race detector reported a race: a race-only ending, no failing
 schedule), which strategy found each bug first (the smallest median among those that found it on
-every seed), the bugs found per strategy (by every seed), the worst case over all bugs and seeds,
-and executions per second per strategy (all executions run / their time). DFS and DPOR do not depend
-on the seed. The default strategy of ``explore`` is marked with a ``*``.
+every seed), which member of the portfolio ran the default's first failing execution ("by": the
+member of most seeds, with how many), the bugs found per strategy (by every seed), the worst case
+over all bugs and seeds, and executions per second per strategy (all executions run / their time).
+DFS and DPOR do not depend on the seed. The default strategy of ``explore`` is marked with a ``*``.
 Race detection and shrinking are off while the strategies run: this measures the strategies only; a
 cell with no failure is run again for ``RACE_BUDGET`` executions with the detector on, to tell a
 race-only ending from nothing found.
@@ -32,6 +33,7 @@ sys.path.insert(0, HERE)
 from corpus import BUGS, load  # noqa: E402
 
 import interlace  # noqa: E402
+from interlace.strategies import Portfolio  # noqa: E402
 
 STRATEGIES = ["random", "pct", "pos", "dfs", "dpor", "portfolio"]
 DEFAULT = inspect.signature(interlace.explore).parameters["strategy"].default
@@ -57,6 +59,14 @@ def run(bug: str, strategy: str, budget: int, seed: int) -> tuple[str, int, floa
     return ("n/a" if result.exhausted else "-"), result.executions, elapsed
 
 
+def by(members: list[str]) -> str:
+    """The member of the default that found the bug on most seeds, and on how many ("" if none)."""
+    if not members:
+        return ""
+    top = max(dict.fromkeys(members), key=members.count)
+    return f"   {top} ({members.count(top)}/{len(members)})"
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--budget", type=int, default=10_000, help="executions per bug and strategy")
@@ -74,7 +84,7 @@ def main(argv: list[str] | None = None) -> int:
     print()
     width = max(len(b) for b in bugs) + 2
     header = "bug".ljust(width) + "".join((s + ("*" if s == DEFAULT else "")).rjust(11) for s in strategies) \
-        + "first".rjust(11)
+        + "first".rjust(11) + ("   by" if DEFAULT in strategies else "")
     print(header)
     print("-" * len(header))
     found = dict.fromkeys(strategies, 0)
@@ -84,6 +94,7 @@ def main(argv: list[str] | None = None) -> int:
     for bug in bugs:
         cells = []
         medians = {}
+        members: list[str] = []
         for strategy in strategies:
             hits, outcome = [], "-"
             for seed in seeds if strategy not in ("dfs", "dpor") else seeds[:1]:
@@ -94,6 +105,8 @@ def main(argv: list[str] | None = None) -> int:
                     outcome = cell
                 else:
                     hits.append(n)
+                    if strategy == DEFAULT:
+                        members.append(Portfolio(seed).member_for(n - 1))
             tries = len(seeds) if strategy not in ("dfs", "dpor") else 1
             if hits:
                 cell = str(int(statistics.median(hits)))
@@ -109,7 +122,7 @@ def main(argv: list[str] | None = None) -> int:
                 cell = outcome
             cells.append(cell)
         first = min(medians, key=lambda s: (medians[s], strategies.index(s))) if medians else "-"
-        print(bug.ljust(width) + "".join(c.rjust(11) for c in cells) + first.rjust(11), flush=True)
+        print(bug.ljust(width) + "".join(c.rjust(11) for c in cells) + first.rjust(11) + by(members), flush=True)
     print("-" * len(header))
     print("bugs found".ljust(width) + "".join(f"{found[s]}/{len(bugs)}".rjust(11) for s in strategies))
     print("worst case".ljust(width) + "".join(str(worst[s]).rjust(11) for s in strategies))

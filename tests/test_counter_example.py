@@ -100,7 +100,7 @@ def test_cli_explore_locked_counter_exits_0(tmp_path):
     out = cli("explore", COUNTER_LOCKED, "-n", "200", "--seed", "1", cwd=tmp_path)
     assert out.returncode == 0, out.stdout + out.stderr
     assert out.stdout.startswith("interlace: no failure in 60 executions (strategy portfolio(dpor, pct(depth=3), "
-                                 "pct(depth=2, at acquires), pos, pct(depth=3)), seed 1")
+                                 "pct(depth=2, at acquires), pos, pct(depth=3, newest first)), seed 1")
     assert "\nall 20 interleaving classes explored (DPOR), no failure\n" in out.stdout  # a proof
     assert not (tmp_path / ".interlace").exists()
 

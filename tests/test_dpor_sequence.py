@@ -111,9 +111,11 @@ def _sequence(fn, strategy: str, executions: int, model: str = "free-threaded") 
     (handoffs, "dpor", 400, "free-threaded", (157, "94bd90ab55a8fe55")),
     # the portfolio's PCT(2) became a PCT(2) at acquires (session 6): its executions after its first
     # (index 2 mod 6, from 8) changed, 13 of the 90 in each, and no other; before: 7c3cce263e606b00
-    # and 1109f479c999d422
-    (locked_counter, "portfolio", 90, "free-threaded", (90, "5be7e31682b92cfa")),
-    (shared_data, "portfolio", 90, "free-threaded", (90, "8bf3e76dcde4aa69")),
+    # and 1109f479c999d422. Its second PCT(3) became a PCT(3) newest first (session 11): its executions
+    # (index 5 mod 6) changed, 15 and 12 of the 90, and no other; before: 5be7e31682b92cfa and
+    # 8bf3e76dcde4aa69
+    (locked_counter, "portfolio", 90, "free-threaded", (90, "15ed02f747aa28f5")),
+    (shared_data, "portfolio", 90, "free-threaded", (90, "50c1045d1e4f26db")),
 ])
 def test_dpor_runs_the_same_executions(fn, strategy, executions, model, expected):
     count, digest, _ = _sequence(fn, strategy, executions, model)

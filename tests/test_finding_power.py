@@ -109,6 +109,44 @@ def test_pct_at_acquires_on_a_long_program_preempts_anywhere_after_its_first_exe
     assert asked == [29_952, 468, 19]  # the first at every decision; then the quantum takes most again
 
 
+class _ReorderWitness(PCT):
+    """The witness of ``reorder_50``'s docstring as a strategy a user writes (in this module, which
+    interlace instruments: see tests/test_user_strategy.py): the main thread first, then the threads,
+    the newest first, and one change point."""
+
+    def __init__(self, change_point: int) -> None:
+        super().__init__(1, depth=2)
+        self.change_point = change_point
+
+    def begin(self, index: int) -> bool:
+        super().begin(index)
+        self.change_points = [self.change_point]
+        return True
+
+    def thread_created(self, tid: int) -> None:
+        self.priorities[tid] = 1000.0 if tid == 0 else 10.0 + tid
+
+
+REORDER_50 = "AssertionError in thread 'Thread-50 (checker)': reorder: a=0 b=-1"
+
+
+def test_reorder_50_witness_fails():
+    # the checker (tid 50) preempted at the 252nd decision, between its reads of a and b
+    result = _explore("reorder_50", _ReorderWitness(252), 1)
+    assert result.failure.message == REORDER_50
+    assert _explore("reorder_50", _ReorderWitness(251), 1).ok
+
+
+def test_pct_newest_first_finds_reorder_with_many_threads():
+    # random priorities hold all 49 setters before their first store once in 49! orders
+    newest = PCT(1, depth=3, newest_first=True)
+    result = _explore("reorder_50", newest, 100)
+    assert result.failure.message == REORDER_50 and result.executions == 26
+    assert newest.describe() == "pct(depth=3, newest first)"
+    assert _explore("reorder_50", PCT(1, depth=3), 100).ok
+    assert _explore("reorder_20", PCT(1, depth=3, newest_first=True), 200).executions == 158
+
+
 @pytest.mark.parametrize("bug, message", [
     ("callback_max_key", "RuntimeError in thread 'Thread-1 (ranking)': dictionary changed size during iteration"),
     ("callback_reduce", "RuntimeError in thread 'Thread-1 (count)': Set changed size during iteration"),
@@ -166,7 +204,7 @@ FOUND_AT = {"torn_read_10": 4, "torn_read_20": 4, "seqlock_starved": 13, "notify
             # execution before DPOR's default took turns round robin)
             "bank_wrong_lock": 2, "ring_buffer_full": 1, "token_ring": 2, "wronglock_three": 3,
             "lazy_init_pipeline": 6, "carter_condition": 5, "stringbuffer_append": 11, "barrier_late_reset": 2,
-            "rwlock_writer_starved": 12, "two_phase_commit": 3, "last_one_out": 10, "limiter_four": 11,
+            "rwlock_writer_starved": 20, "two_phase_commit": 3, "last_one_out": 10, "limiter_four": 11,
             "deadlock_mode_switch": 29, "lease_starved": 12, "refcount_release": 4, "pool_shutdown": 8}
 
 
@@ -191,6 +229,18 @@ def test_the_default_finds_five_dining_philosophers_by_its_pct_at_acquires():
     assert again.failure.message == result.failure.message
 
 
+def test_the_default_finds_reorder_with_many_threads_by_its_newest_first_pct():
+    # execution 474 is the fourth member's (PCT(3), newest first) 79th; before that member (a PCT(3)
+    # with random priorities) the default did not find reorder_20 or reorder_50 within 5,000
+    program = load("reorder_20")
+    result = interlace.explore(program, executions=500, seed=1, races="off", shrink=False)
+    assert result.executions == 474
+    assert result.failure.message == "AssertionError in thread 'Thread-20 (checker)': reorder: a=0 b=-1"
+    assert Portfolio(1)._member(473) == (3, 78)
+    again = interlace.replay(program, result.schedule, races="off")
+    assert again.failure.message == result.failure.message
+
+
 def _spinners_and_setter():
     state = {"go": False}
 
@@ -211,3 +261,20 @@ def test_dpor_default_choice_gives_every_thread_its_turn():
     # spinners take locks (progress), DPOR's first execution never ended
     result = interlace.explore(_spinners_and_setter, strategy="dpor", executions=1, races="off", shrink=False)
     assert result.ok and result.executions == 1
+
+
+def test_dfs_walks_a_tree_deeper_than_the_recursion_limit():
+    # its walk was a recursion as deep as the tree: a RecursionError at its second execution of
+    # last_one_out (about 5,000 decisions), so bench_strategies.py stopped there
+    class Box:
+        value = 0
+
+    box = Box()
+
+    def reader():
+        for _ in range(1_500):
+            box.value  # noqa: B018 - a shared read: a decision while the other thread can run
+
+    result = interlace.explore(lambda: _run_threads(reader, reader), strategy="dfs", executions=3, races="off",
+                               shrink=False)
+    assert result.ok and result.executions == 3

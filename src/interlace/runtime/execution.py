@@ -21,6 +21,7 @@ from . import hooks, leftovers, pools
 from .calls import CallClassifier
 from .describe import describe_deadlock, describe_livelock, is_cell_key, multiprocessing_wait, stack_of
 from .fastpath import FastPath, native, plain_key
+from .foreign import unmanaged
 from .state import (
     BLOCKED,
     END_OF_MAIN,
@@ -125,7 +126,8 @@ class Execution:
                  trace_limit: int | None = None) -> None:
         self.epoch = epoch
         self.hang_guard = hang_guard
-        self.strategy = strategy
+        # a user's strategy (instrumented code) runs its hooks as a thread the execution does not manage
+        self.strategy = strategy = unmanaged(strategy, self)
         # what the trace does not show (internal locks, wake-ups, thread ends), told to a strategy
         # that models it (DPOR) by the runtime: looked up once here, not at every lock operation
         self.hidden_sync = getattr(strategy, "hidden_sync", None)

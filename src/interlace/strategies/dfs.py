@@ -36,6 +36,32 @@ from .base import Strategy
 _END = "end"  # the child of a path's last choice: the execution ended there
 
 
+class _Call:
+    """What a step of the walk yields to walk a subtree: the trampoline runs ``walk`` to its end, then
+    resumes the step (as ``yield from walk`` would, without a Python frame per level of the tree)."""
+
+    __slots__ = ("walk",)
+
+    def __init__(self, walk: Iterator[Any]) -> None:
+        self.walk = walk
+
+
+def _trampoline(walk: Iterator[Any]) -> Iterator[list[int]]:
+    """The paths ``walk`` and the walks it calls yield, in order, with a stack of walks instead of
+    nested generators."""
+    stack = [walk]
+    while stack:
+        try:
+            item = next(stack[-1])
+        except StopIteration:
+            stack.pop()
+            continue
+        if type(item) is _Call:
+            stack.append(item.walk)
+        else:
+            yield item
+
+
 def useful(enabled: list[int], execution: Any) -> list[int]:
     """The enabled threads minus those about to join a thread that has not finished (running one
     would only block it: the same state as not running it)."""
@@ -158,7 +184,7 @@ class DFS(Strategy):
         while True:
             self.pruned = False
             if isinstance(self.root, _Node):
-                yield from self._visit(self.root, [], 0, None)
+                yield from _trampoline(self._visit(self.root, [], 0, None))
             self.iterations.append((self.iteration, self.pruned))
             if not self.continues(self.iteration, self.pruned):
                 return
@@ -190,7 +216,11 @@ class DFS(Strategy):
     def _default(node: _Node) -> int:
         return node.current if node.current is not None else node.enabled[0]
 
-    def _visit(self, node: _Node, prefix: list[int], before: int, unit: int | None) -> Iterator[list[int]]:
+    # _visit, _below and _catch_up walk the tree recursively; each yields a path or a _Call of the walk
+    # below, which _trampoline runs: a Python recursion as deep as the tree hit the recursion limit at
+    # about 1,000 decisions (last_one_out of the bug corpus: 5,000)
+
+    def _visit(self, node: _Node, prefix: list[int], before: int, unit: int | None) -> Iterator[Any]:
         """Walk below ``node`` (reached by ``prefix`` with ``before`` preemptions) inside ``unit``, or on
         the spine (None)."""
         default = self._default(node)
@@ -205,10 +235,10 @@ class DFS(Strategy):
                 if self.claim is not None:
                     if not self.claim(self.iteration, inside):
                         continue  # another worker's
-                    yield from self._catch_up(node, prefix, tid, cost, inside)
-            yield from self._below(node, prefix, tid, cost, inside)
+                    yield _Call(self._catch_up(node, prefix, tid, cost, inside))
+            yield _Call(self._below(node, prefix, tid, cost, inside))
 
-    def _below(self, node: _Node, prefix: list[int], tid: int, cost: int, unit: int | None) -> Iterator[list[int]]:
+    def _below(self, node: _Node, prefix: list[int], tid: int, cost: int, unit: int | None) -> Iterator[Any]:
         """Walk the choice ``tid`` at ``node`` (costing ``cost`` preemptions) and below it."""
         child = node.children.get(tid)
         if child is None:
@@ -219,9 +249,9 @@ class DFS(Strategy):
             if child is None:
                 return  # the program did not take that choice (not deterministic)
         if isinstance(child, _Node):
-            yield from self._visit(child, prefix + [tid], cost, unit)
+            yield _Call(self._visit(child, prefix + [tid], cost, unit))
 
-    def _catch_up(self, node: _Node, prefix: list[int], tid: int, cost: int, unit: int) -> Iterator[list[int]]:
+    def _catch_up(self, node: _Node, prefix: list[int], tid: int, cost: int, unit: int) -> Iterator[Any]:
         """Before walking ``unit`` in this iteration: walk it in the earlier iterations this instance
         did not (another worker did), to build its tree; what they prune is theirs, not this iteration's."""
         last = self.walked.get(unit, -1)
@@ -233,7 +263,7 @@ class DFS(Strategy):
         for earlier in range(last + 1, self.iteration):
             self.bound = self.bound_of(earlier)
             if self.bound is None or cost <= self.bound:
-                yield from self._below(node, prefix, tid, cost, unit)
+                yield _Call(self._below(node, prefix, tid, cost, unit))
         self.bound, self.pruned, self.catching_up = bound, pruned, None
 
     def _advance(self, unit: int) -> None:

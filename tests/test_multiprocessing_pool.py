@@ -234,10 +234,10 @@ def test_a_thread_reading_a_pipe_from_another_process_is_named():
         "(multiprocessing.connection.Connection): what it waits for comes from another process, and a call "
         "into multiprocessing runs outside the scheduler, holding the baton until that process answers, so "
         "no other thread of the execution runs meanwhile. If the other process waits for a thread of this "
-        "one (a multiprocessing Queue, Pipe, Lock or Event between threads of one process, a pool task that "
-        "waits for one of them), use queue.Queue / threading's primitives between threads, or make the pool "
-        "outside the explored code (a fixture, a module-level pool); if it is only slow, raise the stuck "
-        "timeout")
+        "one (a multiprocessing Queue or Pipe between threads of one process, a Lock or Event between them "
+        "while a child process is alive, a pool task that waits for one of them), use queue.Queue / "
+        "threading's primitives between threads, or make the pool outside the explored code (a fixture, a "
+        "module-level pool); if it is only slow, raise the stuck timeout")
 
 
 def test_a_thread_taking_a_process_shared_lock_is_named():

@@ -101,10 +101,10 @@ def multiprocessing_wait(ex: Any, ts: Any) -> str | None:
     return (f"thread {ts.name!r} is blocked in multiprocessing, {what}: what it waits for comes from another "
             "process, and a call into multiprocessing runs outside the scheduler, holding the baton until that "
             "process answers, so no other thread of the execution runs meanwhile. If the other process waits "
-            "for a thread of this one (a multiprocessing Queue, Pipe, Lock or Event between threads of one "
-            "process, a pool task that waits for one of them), use queue.Queue / threading's primitives "
-            "between threads, or make the pool outside the explored code (a fixture, a module-level pool); "
-            "if it is only slow, raise the stuck timeout")
+            "for a thread of this one (a multiprocessing Queue or Pipe between threads of one process, a Lock "
+            "or Event between them while a child process is alive, a pool task that waits for one of them), "
+            "use queue.Queue / threading's primitives between threads, or make the pool outside the explored "
+            "code (a fixture, a module-level pool); if it is only slow, raise the stuck timeout")
 
 
 def task_stack(task: Any) -> list[str]:

@@ -234,7 +234,7 @@ class BlockingCalls:
         self._saved: list[tuple[Any, str, Any]] = []
 
     def _set(self, owner: Any, name: str, value: Any, module: str) -> None:
-        self._saved.append((owner, name, owner.__dict__.get(name, _MISSING) if isinstance(owner, type)
+        self._saved.append((owner, name, owner.__dict__.get(name, MISSING) if isinstance(owner, type)
                             else getattr(owner, name)))
         schedule_like(value, module)  # a call of it is a scheduling point, like one of the original
         setattr(owner, name, value)
@@ -253,12 +253,18 @@ class BlockingCalls:
         return self
 
     def uninstall(self) -> None:
-        while self._saved:
-            owner, name, value = self._saved.pop()
-            if value is _MISSING:
-                delattr(owner, name)
-            else:
-                setattr(owner, name, value)
+        undo(self._saved)
 
 
-_MISSING: Any = object()
+#: what an attribute was before a patch when the owner had none of its own (``undo`` deletes it)
+MISSING: Any = object()
+
+
+def undo(saved: list[tuple[Any, str, Any]]) -> None:
+    """Put back, last first, the ``(owner, name, value before)`` of the patches in ``saved`` (emptied)."""
+    while saved:
+        owner, name, value = saved.pop()
+        if value is MISSING:
+            delattr(owner, name)
+        else:
+            setattr(owner, name, value)

@@ -36,7 +36,7 @@ from collections.abc import Callable
 from typing import Any
 
 from . import hooks, outside
-from .blocking import wait_until_ready
+from .blocking import MISSING, undo, wait_until_ready
 from .calls import schedule_like
 from .handoffs import _emit
 
@@ -203,8 +203,6 @@ class _Method:
 for _function in (_acquire, _release, _enter, _exit):
     schedule_like(_function, _MODULE)  # a call of them is a scheduling point, as a call into the library
 
-_MISSING: Any = object()
-
 
 class SemLockPatches:
     """Patches ``multiprocessing.synchronize.SemLock`` for an exploration, now or when it is imported."""
@@ -229,7 +227,7 @@ class SemLockPatches:
         for name, value in (("acquire", _Method("acquire", _acquire)), ("release", _Method("release", _release)),
                             ("__enter__", _enter), ("__exit__", _exit),
                             ("_make_methods", _make_methods(vars(cls)["_make_methods"]))):
-            self._saved.append((cls, name, vars(cls).get(name, _MISSING)))
+            self._saved.append((cls, name, vars(cls).get(name, MISSING)))
             setattr(cls, name, value)
 
     def uninstall(self) -> None:
@@ -237,12 +235,7 @@ class SemLockPatches:
             if self._finder in sys.meta_path:
                 sys.meta_path.remove(self._finder)
             self._finder = None
-        while self._saved:
-            cls, name, value = self._saved.pop()
-            if value is _MISSING:
-                delattr(cls, name)
-            else:
-                setattr(cls, name, value)
+        undo(self._saved)
 
 
 class _AfterImport:

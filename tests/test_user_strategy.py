@@ -9,7 +9,8 @@ execution (SCTBench's reorder with the checker above the setters)."""
 from __future__ import annotations
 
 import inspect
-import threading
+import os
+import sys
 
 import pytest
 
@@ -18,30 +19,11 @@ from interlace.strategies import PCT, Strategy
 
 pytestmark = pytest.mark.timeout(120)
 
-
-class _Pair:
-    a = 0
-    b = 0
-
-
-def _reorder(setters: int) -> None:
-    """SCTBench's reorder: setters store a = 1 then b = -1; a checker reads both."""
-    p = _Pair()
-
-    def setter():
-        p.a = 1
-        p.b = -1
-
-    def checker():
-        a = p.a
-        b = p.b
-        assert (a == 0 and b == 0) or (a == 1 and b == -1), f"a={a} b={b}"
-
-    threads = [threading.Thread(target=setter) for _ in range(setters)] + [threading.Thread(target=checker)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "bench"))
+try:
+    from corpus._reorder_many import reorder as _reorder
+finally:
+    sys.path.pop(0)
 
 
 class CheckerFirst(PCT):

@@ -734,9 +734,10 @@ class Execution:
         if polled is None or self.now - polled[0] >= POLL_STILL:
             self._polls[me.tid] = (self.now, 1, step, step)
         elif polled[3] == step:
-            pass  # reads with no scheduling point between them are one look: ``asyncio.timeout(1)``
-            # reads the clock for its deadline and again before making its timer, which a clock moved
-            # in between made shorter than the hang guard (an explorable timer ended early)
+            # reads with no scheduling point between them are one look: ``asyncio.timeout(1)`` reads the
+            # clock for its deadline and again before making its timer, which a clock moved in between
+            # made shorter than the hang guard (an explorable timer ended early)
+            pass
         elif polled[1] + 1 < POLL_READS:
             self._polls[me.tid] = (polled[0], polled[1] + 1, polled[2], step)
         else:

@@ -9,6 +9,7 @@ import textwrap
 import pytest
 
 from interlace.instrument import compile_source, is_instrumented_code, rewrite
+from interlace.instrument.scopes import CELL, SETTLED, analyze
 from interlace.runtime import hooks
 
 pytestmark = pytest.mark.timeout(60)
@@ -212,6 +213,66 @@ def test_lambda_capture_is_a_cell_comprehension_capture_is_not():
     assert ("read", "a", 4) not in acc
     assert acc == [("write", "b", 3), ("read", "b", 5), ("write", "r", 7)]
     assert ns["r"] == ([1, 1], 2)
+
+
+def _classified(body: str, name: str = "v") -> str:
+    tree = ast.parse("def f(p):\n" + textwrap.indent(body, "    "))
+    info = analyze(tree)
+    f = info.node_scopes[tree.body[0]]
+    kind, owner = info.classify(f, name)
+    assert owner is f
+    return kind
+
+
+@pytest.mark.parametrize("body", [
+    "v = 1\ng = lambda: v",
+    "v = w = 1\nclass C:\n    def m(self):\n        return v",  # at any depth
+    "v = 1\nfor _ in (1, 2):\n    g = lambda: v",  # closures made in a loop after the binding
+])
+def test_a_cell_bound_once_before_any_closure_reads_it_is_settled(body):
+    assert _classified(body) == SETTLED
+    assert _classified("g = lambda: p", "p") == SETTLED  # a parameter never bound again
+
+
+@pytest.mark.parametrize("body", [
+    "v = 1\ng = lambda: v\nv = 2",  # bound again after the closure is made
+    "g = lambda: v\nv = 1",  # bound after the closure is made: a thread running it may read first
+    "v = g = lambda: v",  # in the statement that makes the closure
+    "for v in (1, 2):\n    pass\ng = lambda: v",  # bound by a loop
+    "if p:\n    v = 1\ng = lambda: v",  # bound inside a block
+    "v = 1\nv += 1\ng = lambda: v",  # bound twice
+    "v = 1\ndef h():\n    nonlocal v\ng = lambda: v",  # a nonlocal anywhere
+    "v = 1\nt = list(v := i for i in range(2))\ng = lambda: v",  # a generator's walrus, run lazily
+    "v = 1\ndel v\ng = lambda: v",
+], ids=["rebound", "bound-late", "same-statement", "loop", "block", "augmented", "nonlocal", "genexp-walrus",
+        "deleted"])
+def test_a_cell_that_can_be_bound_again_is_not_settled(body):
+    assert _classified(body) == CELL
+    assert _classified("p = 2\ng = lambda: p", "p") == CELL  # a parameter bound again
+
+
+def test_a_settled_cells_key_says_so_and_is_still_a_scheduling_point():
+    ns, fake = run("""
+        def f(p):
+            box = [0]
+            def g():
+                box[0] = p
+                n = 1
+                def h():
+                    return n
+                n = 2
+                return box[0] + h()
+            return g()
+        r = f(2)
+    """)
+    acc = accesses(fake)
+    assert acc == [("write", "box", 2), ("read", "p", 4), ("read", "box", 4), ("write", 0, 4), ("write", "n", 5),
+                   ("write", "n", 8), ("read", "box", 9), ("read", 0, 9), ("read", "n", 7), ("write", "r", 11)]
+    keys = [obj for (kind, _, _), obj in zip(fake.log, fake.objs, strict=True) if kind in ("read", "write")]
+    settled = [name for (_, name, _), key in zip(acc, keys, strict=True)
+               if type(key) is tuple and key[4:] == (SETTLED,)]
+    assert settled == ["box", "p", "box", "box"]  # n is bound after h is made: a cell like any other
+    assert ns["r"] == 4
 
 
 def test_class_body_names_are_class_local():

@@ -239,7 +239,7 @@ def test_the_detector_leaves_its_accesses_and_locations_to_reference_counting(mo
         seen[path is NATIVE] = (seen.pop("reads"), seen.pop("locations"))
     (reads, tracked_reads), (shared, tracked_locations) = seen[True]
     assert seen[False] == ((reads, reads), (shared, shared))  # the Python path: every one tracked
-    assert reads > 6 * 40 and tracked_reads <= 7 and shared > 40 and tracked_locations == 0
+    assert reads > 6 * 40 and tracked_reads <= 7 and shared >= 40 and tracked_locations == 0
 
 
 def twice():
@@ -261,3 +261,42 @@ def test_the_c_capture_s_cached_line_numbers_are_the_frames():
     first = nested.__code__.co_firstlineno
     assert [(name, line - first) for _file, line, name in traced[1][-3:]] == [("nested", 2)] * 2 + [("nested", 3)]
     assert all(type(site[0]) is str for site in races._LINES)  # (the detector's table of lines is its own)
+
+
+def settled_and_rebound():
+    """``box`` is bound once before ``work`` is made (settled: instrument/scopes.py); ``flag`` is bound
+    again after the thread is started: its read in ``work`` races with that write."""
+    import threading
+
+    box = {"n": 0}
+    flag = False
+
+    def work():
+        box["n"] = 1 if flag else 2
+
+    t = threading.Thread(target=work)
+    t.start()
+    flag = True
+    t.join()
+    assert box["n"] in (1, 2)
+
+
+@pytest.mark.timeout(60)
+def test_a_settled_closure_variable_is_no_location_and_one_bound_again_still_races(monkeypatch):
+    seen = []
+    original = races.RaceDetector.end
+
+    def end(self, ex):
+        seen.append(sorted(loc.what for loc in self.locations.values()))
+        return original(self, ex)
+
+    monkeypatch.setattr(races.RaceDetector, "end", end)
+    for path in (NATIVE, None):
+        monkeypatch.setattr(races, "_native", path)
+        result = interlace.explore(settled_and_rebound, executions=1, seed=1, strategy="pct", races="warn",
+                                   shrink=False)
+        assert [(r.what, r.origin) for r in result.races] == [
+            ("flag", "closure variable of settled_and_rebound() at test_races_native.py:" +
+             str(settled_and_rebound.__code__.co_firstlineno))]
+    # (box is read at work's line, bound once before work was made: no location, on both paths)
+    assert seen[0] == seen[-1] and "box" not in seen[0] and "flag" in seen[0] and "dict['n']" in seen[0]

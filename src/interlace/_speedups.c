@@ -981,7 +981,7 @@ describe(PyObject *obj, PyObject *key)
     }
     else if (PyDict_Check(obj))
         goto python;  /* a dict subclass: its __contains__ may be the program's */
-    if (PyTuple_CheckExact(obj) && tk == &PyUnicode_Type && PyTuple_GET_SIZE(obj) == 4) {
+    if (PyTuple_CheckExact(obj) && tk == &PyUnicode_Type && (PyTuple_GET_SIZE(obj) == 4 || PyTuple_GET_SIZE(obj) == 5)) {
         PyObject *name = PyTuple_GET_ITEM(obj, 3);
         if (!PyUnicode_CheckExact(name))
             goto python;

@@ -18,7 +18,7 @@ from contextlib import contextmanager
 from typing import Any
 
 from . import registry
-from .scopes import CELL, CLASS, GLOBAL, MODULE, Scope, ScopeInfo, analyze, mangle
+from .scopes import CELL, CLASS, GLOBAL, MODULE, SETTLED, Scope, ScopeInfo, analyze, mangle
 
 __all__ = ["rewrite", "compile_source"]
 
@@ -33,6 +33,8 @@ _AUG_OPS: dict[type, str] = {
 _NEVER_WRAP = frozenset({"super", "breakpoint"})
 _NO_ARG_FRAME_BUILTINS = frozenset({"locals", "globals", "dir", "vars"})
 _FRAME_GETTERS = frozenset({"_getframe", "currentframe"})
+#: closure variables: instrumented alike (a settled one's key says it is one)
+_CELLS = (CELL, SETTLED)
 #: comparisons that read the contents of a container operand (``is`` and ``in`` do not, or differently)
 _CONTENT_COMPARISONS = (ast.Eq, ast.NotEq, ast.Lt, ast.LtE, ast.Gt, ast.GtE)
 
@@ -93,6 +95,11 @@ class _Rewriter:
         return ast.Call(func=self.name(hook, orig), args=args, keywords=keywords or [], **_loc(orig))
 
     def cell_key(self, owner: Scope, name: str, orig: ast.AST) -> ast.Constant:
+        """``(filename, owner's line, owner's name, name)``, and a fifth item, ``SETTLED``, for a settled
+        cell (see scopes.py): its accesses are scheduling points like any other (the interleavings
+        explored stay those of every closure read), which no detector needs to see."""
+        if self.info.classify(owner, name)[0] == SETTLED:
+            return self.const((self.filename, owner.lineno, owner.name, name, SETTLED), orig)
         return self.const((self.filename, owner.lineno, owner.name, name), orig)
 
     def new_temp(self, cleanup: bool = True) -> str:
@@ -134,7 +141,7 @@ class _Rewriter:
         kind, owner = self.classify(node.id)
         if kind == GLOBAL:
             hook = self.call("_il_rg", [self.const(self.mangled(node.id), node), self.site(node)], node)
-        elif kind == CELL and owner is not None:
+        elif kind in _CELLS and owner is not None:
             key = self.cell_key(owner, self.mangled(node.id), node)
             hook = self.call("_il_rc", [key, self.site(node)], node)
         else:
@@ -202,7 +209,7 @@ class _Rewriter:
             # ``flag == [1]``, ``a < b``: comparing containers reads their contents, in C; a comparison
             # with a plain constant (``n > 0``, ``x == None``) reads none. A function's own local is left
             # alone: ``i < n`` in a loop is the common case, a shared container under a local alias rare
-            new = [self.expr(o) if isinstance(o, ast.Name) and self.classify(o.id)[0] not in (GLOBAL, CELL)
+            new = [self.expr(o) if isinstance(o, ast.Name) and self.classify(o.id)[0] not in (GLOBAL, *_CELLS)
                    else self.tested(o) for o in operands]
             return _copy(node, left=new[0], comparators=new[1:])
         return _copy(node, left=self.expr(node.left), comparators=[self.expr(c) for c in node.comparators])
@@ -281,7 +288,7 @@ class _Rewriter:
         if kind == GLOBAL:
             return self.call("_il_wg", [self.const(self.mangled(ident), target), value, self.site(target)],
                              target)
-        if kind == CELL and owner is not None:
+        if kind in _CELLS and owner is not None:
             key = self.cell_key(owner, self.mangled(ident), target)
             return self.call("_il_wc", [key, value, self.site(target)], target)
         return value
@@ -289,7 +296,7 @@ class _Rewriter:
     def is_local_target(self, target: ast.expr) -> bool:
         """True when storing to ``target`` touches only unshared local names (no hook needed)."""
         if isinstance(target, ast.Name):
-            return self.classify(target.id)[0] not in (GLOBAL, CELL)
+            return self.classify(target.id)[0] not in (GLOBAL, *_CELLS)
         if isinstance(target, ast.Starred):
             return self.is_local_target(target.value)
         if isinstance(target, (ast.Tuple, ast.List)):
@@ -562,7 +569,7 @@ class _Rewriter:
                 if kind == GLOBAL:
                     hook = self.call("_il_dg", [self.const(self.mangled(t.id), t), self.site(t)], t)
                     out.append(ast.Expr(value=hook, **_loc(t)))
-                elif kind == CELL and owner is not None:
+                elif kind in _CELLS and owner is not None:
                     key = self.cell_key(owner, self.mangled(t.id), t)
                     out.append(ast.Expr(value=self.call("_il_dc", [key, self.site(t)], t), **_loc(t)))
                 out.append(ast.Delete(targets=[t], **loc))

@@ -13,9 +13,21 @@ that the rewriter instruments the same accesses on 3.10–3.13:
   because of them. Generator expressions are real closures (they may run anywhere later).
 
 A local variable is *shared* (a cell worth instrumenting) only when a real closure (a nested
-function, lambda or generator expression) refers to it. Misclassifying a name never changes the
-program's behaviour, only which accesses are reported: the rewritten code always performs the
-access natively.
+function, lambda or generator expression) refers to it. It is *settled* when its binding never
+changes once a closure that reads it exists: a function's parameter it never binds again, or a name it
+binds in exactly one plain statement of its own body (``queue = asyncio.Queue()``, ``def worker():``)
+that comes before every statement making a closure that refers to it, with no ``nonlocal`` for it
+anywhere. Every read of such a cell reads the one value written before any other unit could see the
+cell (the closure is made after the binding, and a thread or task running it is started after that),
+so no access to it can race: the rewriter marks its key (rewriter.cell_key) and the race detector
+skips it: the most common access of threaded tests and asyncio services (their workers read the
+queue, lock and dict the test made; 2,016 of the 3,326 accesses of bench/bench_asyncio.py's program).
+Its accesses stay scheduling points,
+as every closure read: which interleavings are explored does not depend on this analysis. What such a
+cell holds is instrumented like any object. Only code outside the language's scoping can rebind such a
+cell (assigning ``fn.__closure__[i].cell_contents``, a debugger writing ``frame.f_locals`` on 3.13+):
+its reads then go unreported. Misclassifying a name never changes the program's behaviour, only which
+accesses are reported: the rewritten code always performs the access natively.
 """
 
 from __future__ import annotations
@@ -37,6 +49,12 @@ REAL_CLOSURES = (FUNCTION, GENEXPR)
 LOCAL = "local"
 GLOBAL = "global"
 CELL = "cell"
+SETTLED = "settled"  # a cell whose binding never changes once a closure can read it (see above)
+
+PARAMETER = -1  # the "statement" that binds a function's parameters: before its body
+#: the statements of a function body whose bindings happen once, in that function's own frame
+_PLAIN_STATEMENTS = (ast.Assign, ast.AnnAssign, ast.Expr, ast.Import, ast.ImportFrom, ast.FunctionDef,
+                     ast.AsyncFunctionDef, ast.ClassDef)
 
 _BUILTIN_NAMES = frozenset(dir(builtins))
 _COMP_NAMES = {
@@ -59,7 +77,7 @@ def mangle(private: str | None, name: str) -> str:
 
 class Scope:
     __slots__ = ("kind", "name", "lineno", "parent", "private", "bound", "globals", "nonlocals",
-                 "uses", "shared", "_memo")
+                 "uses", "shared", "_memo", "statement", "plain", "made_at", "binds", "rebound", "settled")
 
     def __init__(self, kind: str, name: str, lineno: int, parent: Scope | None, private: str | None):
         self.kind = kind
@@ -73,6 +91,15 @@ class Scope:
         self.uses: set[str] = set()
         self.shared: set[str] = set()
         self._memo: dict[str, tuple[str, Scope | None]] = {}
+        # where bindings and closures are in a function's body, to tell settled cells (see the module's
+        # docstring): the index of the statement of this scope's body being analysed, whether it is a
+        # plain one, the index of the parent's statement this scope is made in
+        self.statement = 0
+        self.plain = False
+        self.made_at = parent.statement if parent is not None else 0
+        self.binds: dict[str, set[int]] = {}  # name -> the statements that bind it
+        self.rebound: set[str] = set()  # names bound elsewhere than by one plain statement of this frame
+        self.settled: set[str] = set()
 
     def __repr__(self) -> str:  # pragma: no cover - debugging aid
         return f"<Scope {self.kind} {self.name}@{self.lineno}>"
@@ -134,14 +161,30 @@ class ScopeInfo:
         for s in all_scopes:
             module_names |= s.globals
         self._module_names = module_names
+        first_reader: dict[tuple[Scope, str], int] = {}  # the first statement of the owner making a reader
         for s in all_scopes:
+            for name in s.nonlocals:
+                owner = _find_owner(s.parent, name)
+                if owner is not None:
+                    owner.rebound.add(name)
             for name in s.uses:
                 kind, owner, real = _resolve(s, name)
                 if kind == "free" and real and owner is not None:
                     owner.shared.add(name)
+                    child = s
+                    while child.parent is not owner and child.parent is not None:
+                        child = child.parent
+                    at = first_reader.get((owner, name))
+                    if at is None or child.made_at < at:
+                        first_reader[(owner, name)] = child.made_at
+        for (owner, name), at in first_reader.items():
+            binds = owner.binds.get(name, ())
+            if owner.kind == FUNCTION and name not in owner.rebound and len(binds) == 1 and min(binds) < at:
+                owner.settled.add(name)
 
     def classify(self, scope: Scope, name: str) -> tuple[str, Scope | None]:
-        """``(GLOBAL, None)``, ``(CELL, owner)`` or ``(LOCAL, None)`` (= not instrumented)."""
+        """``(GLOBAL, None)``, ``(CELL, owner)``, ``(SETTLED, owner)`` (a cell no access to which races)
+        or ``(LOCAL, None)`` (= not instrumented)."""
         memo = scope._memo
         hit = memo.get(name)
         if hit is not None:
@@ -158,7 +201,7 @@ class ScopeInfo:
                     result = (GLOBAL, None)
             elif kind in (LOCAL, "free") and owner is not None and owner.kind != TYPEPARAMS \
                     and name in owner.shared:
-                result = (CELL, owner)
+                result = (SETTLED if name in owner.settled else CELL, owner)
             else:
                 result = (LOCAL, None)
         memo[name] = result
@@ -179,10 +222,19 @@ class _Builder:
         return s
 
     # -- helpers ------------------------------------------------------------------------------
-    def bind(self, scope: Scope, name: str) -> None:
+    def bind(self, scope: Scope, name: str, statement: int | None = None) -> None:
         name = mangle(scope.private, name)
         scope.bound.add(name)
         scope.uses.add(name)
+        scope.binds.setdefault(name, set()).add(scope.statement if statement is None else statement)
+        if statement is None and not scope.plain:
+            scope.rebound.add(name)
+
+    def visit_body(self, body: list[ast.stmt], scope: Scope) -> None:
+        """A function's body, each statement numbered (its bindings and closures are placed by it)."""
+        for i, stmt in enumerate(body):
+            scope.statement, scope.plain = i, isinstance(stmt, _PLAIN_STATEMENTS)
+            self.visit(stmt, scope)
 
     def visit_list(self, nodes: Any, scope: Scope) -> None:
         for n in nodes:
@@ -196,11 +248,11 @@ class _Builder:
 
     def bind_params(self, args: ast.arguments, scope: Scope) -> None:
         for a in (*args.posonlyargs, *args.args, *args.kwonlyargs):
-            self.bind(scope, a.arg)
+            self.bind(scope, a.arg, PARAMETER)
         if args.vararg is not None:
-            self.bind(scope, args.vararg.arg)
+            self.bind(scope, args.vararg.arg, PARAMETER)
         if args.kwarg is not None:
-            self.bind(scope, args.kwarg.arg)
+            self.bind(scope, args.kwarg.arg, PARAMETER)
 
     def type_param_scope(self, node: Any, scope: Scope) -> Scope:
         params = getattr(node, "type_params", None)
@@ -255,7 +307,7 @@ class _Builder:
         outer = self.type_param_scope(node, scope)
         fs = self.new(FUNCTION, node.name, node.lineno, outer, node, scope.private)
         self.bind_params(node.args, fs)
-        self.visit_list(node.body, fs)
+        self.visit_body(node.body, fs)
 
     visit_AsyncFunctionDef = visit_FunctionDef
 
@@ -296,10 +348,14 @@ class _Builder:
         self.visit(node.value, scope)
         name = mangle(scope.private, node.target.id)
         target = scope
+        lazy = False  # bound from a generator expression's frame, whenever it runs
         while target.kind in (COMPREHENSION, GENEXPR) and target.parent is not None:
+            lazy = lazy or target.kind == GENEXPR
             target.uses.add(name)
             target = target.parent
         self.bind(target, node.target.id)
+        if lazy:
+            target.rebound.add(name)
 
     def _comprehension(self, node: Any, scope: Scope) -> None:
         gens = node.generators

@@ -37,7 +37,6 @@ from typing import Any
 
 from . import hooks, outside
 from .blocking import MISSING, undo, wait_until_ready
-from .calls import schedule_like
 from .handoffs import _emit
 
 _MODULE = "multiprocessing.synchronize"
@@ -118,15 +117,20 @@ def _make_methods(original: Callable[[Any], None]) -> Callable[[Any], None]:
     return method
 
 
-def _tell(ex: Any, kind: str, me: Any, self: Any) -> None:
-    """Tell DPOR of a change (``acquire``: a write) or a look (``read``) of the semaphore's value."""
-    seen = ex.hidden_sync
-    if seen is None:
-        return
+def _state(self: Any) -> _State:
     state = _states.get(self)
     if state is None:
         state = _states[self] = _State(f"multiprocessing.{type(self).__name__}", f"SemLock@{id(self):x}")
-    seen(ex, kind, me, state)
+    return state
+
+
+def _tell(ex: Any, kind: str, me: Any, self: Any) -> None:
+    """Tell DPOR of a change (``write``) or a look (``read``) of the semaphore's value, in the step in
+    progress: an acquire's, which begins at its scheduling point, or a release's, which has none of its
+    own (a ``with`` block's exit is no call the instrumentation sees)."""
+    seen = ex.hidden_sync
+    if seen is not None:
+        seen(ex, kind, me, _state(self))
 
 
 def _acquiring(self: Any, block: bool, timeout: float | None, caller: Any) -> bool:
@@ -135,12 +139,16 @@ def _acquiring(self: Any, block: bool, timeout: float | None, caller: Any) -> bo
     if me is None:
         return sem.acquire(block, timeout)
     # a scheduling point of its own (a ``with`` block's acquire is no call the instrumentation sees): the
-    # others may take the semaphore first. A call: DPOR orders it against everything (it does not model
-    # the semaphore as a lock)
-    ex.point(me, "call", f"multiprocessing.{type(self).__name__}.acquire")
+    # others may take the semaphore first. Before it, the thread's next step is a change or a look of
+    # the semaphore's value (``pending_lock``, as before an internal lock of the standard library)
+    me.pending_lock = _state(self)
+    try:
+        ex.point(me, None, None)
+    finally:
+        me.pending_lock = None
     key = ("semaphore", id(sem))
     if sem.acquire(False):  # (a recursive lock its thread holds, or a free semaphore)
-        _tell(ex, "acquire", me, self)
+        _tell(ex, "write", me, self)
         _emit("wait", key)
         return True
     _tell(ex, "read", me, self)
@@ -153,7 +161,7 @@ def _acquiring(self: Any, block: bool, timeout: float | None, caller: Any) -> bo
         if not wait_until_ready(ex, me, _free(sem), label, left):
             return False
         if sem.acquire(False):
-            _tell(ex, "acquire", me, self)
+            _tell(ex, "write", me, self)
             _emit("wait", key)
             return True
         _tell(ex, "read", me, self)
@@ -169,7 +177,7 @@ def _release(self: Any) -> None:
         me = ex.me()
         if me is not None and not _children():
             sem.release()
-            _tell(ex, "acquire", me, self)  # (a change of its value, as an acquire's)
+            _tell(ex, "write", me, self)
             return
     sem.release()
 
@@ -198,10 +206,6 @@ class _Method:
 
     def __delete__(self, obj: Any) -> None:
         del vars(obj)[self.name]
-
-
-for _function in (_acquire, _release, _enter, _exit):
-    schedule_like(_function, _MODULE)  # a call of them is a scheduling point, as a call into the library
 
 
 class SemLockPatches:

@@ -43,40 +43,6 @@ def test_an_event_set_by_one_thread_and_waited_for_by_another_passes_with_no_rac
         assert not result.races, (strategy, result.races)
 
 
-@pytest.mark.parametrize("strategy", ["pct", "dpor"])
-def test_a_counter_guarded_by_a_multiprocessing_lock_passes_and_both_orders_are_explored(strategy):
-    orders = set()
-
-    def main():
-        lock = multiprocessing.Lock()
-        counts = {"n": 0}
-        order = []
-
-        def bump(name):
-            with lock:
-                n = counts["n"]
-                order.append(name)
-                counts["n"] = n + 1
-
-        threads = [threading.Thread(target=bump, args=(name,)) for name in "ab"]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join()
-        assert counts["n"] == 2
-        orders.add("".join(order))
-
-    result = explore(main, strategy=strategy, executions=60)
-    assert result.ok and not result.races, result.failure
-    if strategy == "dpor":
-        # all its classes (42 when the acquires were scheduling points recorded as calls, which conflict
-        # with everything)
-        assert (result.executions, result.exhausted) == (12, True)
-    else:
-        assert result.executions == 60
-    assert orders == {"ab", "ba"}
-
-
 def _bump_with(name, lock, counts, order):
     with lock:
         n = counts["n"]
@@ -90,6 +56,39 @@ def _bump_calls(name, lock, counts, order):
     order.append(name)
     counts["n"] = n + 1
     lock.release()
+
+
+def _two_bumps(make, bump, orders):
+    """Two threads that each ``bump`` a counter under one lock made by ``make``; ``orders`` gets the
+    order they took it in, per execution."""
+
+    def main():
+        lock = make()
+        counts = {"n": 0}
+        order = []
+        threads = [threading.Thread(target=bump, args=(name, lock, counts, order)) for name in "ab"]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        assert counts["n"] == 2
+        orders.add("".join(order))
+
+    return main
+
+
+@pytest.mark.parametrize("strategy", ["pct", "dpor"])
+def test_a_counter_guarded_by_a_multiprocessing_lock_passes_and_both_orders_are_explored(strategy):
+    orders = set()
+    result = explore(_two_bumps(multiprocessing.Lock, _bump_with, orders), strategy=strategy, executions=60)
+    assert result.ok and not result.races, result.failure
+    if strategy == "dpor":
+        # all its classes (42 when the acquires were scheduling points recorded as calls, which conflict
+        # with everything)
+        assert (result.executions, result.exhausted) == (12, True)
+    else:
+        assert result.executions == 60
+    assert orders == {"ab", "ba"}
 
 
 @pytest.mark.parametrize("bump", [_bump_with, _bump_calls])
@@ -106,20 +105,7 @@ def test_dpor_runs_both_orders_of_two_critical_sections_on_a_multiprocessing_loc
     # 12 executions either way, as ``threading.Semaphore(1)``'s (``threading.Lock``: 6, a lock's critical
     # sections are modelled as such)
     orders = set()
-
-    def main():
-        lock = make()
-        counts = {"n": 0}
-        order = []
-        threads = [threading.Thread(target=bump, args=(name, lock, counts, order)) for name in "ab"]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join()
-        assert counts["n"] == 2
-        orders.add("".join(order))
-
-    result = explore(main, strategy="dpor", executions=100, races="off")
+    result = explore(_two_bumps(make, bump, orders), strategy="dpor", executions=100, races="off")
     assert result.ok, result.failure
     assert (result.executions, result.exhausted, orders) == (12, True, {"ab", "ba"})
 

@@ -37,6 +37,7 @@ from typing import Any
 
 from . import hooks, outside
 from .blocking import MISSING, undo, wait_until_ready
+from .calls import modelled
 from .handoffs import _emit
 
 _MODULE = "multiprocessing.synchronize"
@@ -83,9 +84,10 @@ def _acquire(self: Any, block: bool = True, timeout: float | None = None) -> boo
 
 class _State:
     """What a strategy that models hidden lock operations (DPOR, ``runtime/locks.py``) is told a
-    semaphore is: a location named ``ident``, the same in every execution of the exploration (a
-    semaphore made in the execution: its maker's tid and how many it made before; one made before:
-    its id, as it is the same object in every execution)."""
+    semaphore is, in its changes and looks and as what an acquire's scheduling point is for
+    (``ThreadState.pending_lock``): a location named ``ident``, the same in every execution of the
+    exploration (a semaphore made in the execution: its maker's tid and how many it made before; one
+    made before: its id, as it is the same object in every execution)."""
 
     __slots__ = ("label", "ident", "internal")
 
@@ -208,6 +210,14 @@ class _Method:
         del vars(obj)[self.name]
 
 
+#: the methods of ``multiprocessing.synchronize`` that share nothing but semaphores: calls of them are no
+#: scheduling points of their own (``calls.modelled``); not ``Semaphore.get_value`` (it reads the value
+#: where DPOR is not told) nor ``Barrier``'s (its state is in shared memory)
+_SEMAPHORES_ONLY = ("Event.is_set", "Event.set", "Event.clear", "Event.wait", "Condition.__enter__",
+                    "Condition.__exit__", "Condition.wait", "Condition.notify", "Condition.notify_all",
+                    "Condition.wait_for")
+
+
 class SemLockPatches:
     """Patches ``multiprocessing.synchronize.SemLock`` for an exploration, now or when it is imported."""
 
@@ -233,6 +243,11 @@ class SemLockPatches:
                             ("_make_methods", _make_methods(vars(cls)["_make_methods"]))):
             self._saved.append((cls, name, vars(cls).get(name, MISSING)))
             setattr(cls, name, value)
+        for name in _SEMAPHORES_ONLY:
+            owner, _, method = name.partition(".")
+            function = vars(getattr(module, owner, object)).get(method)
+            if isinstance(function, types.FunctionType):
+                modelled(function)
 
     def uninstall(self) -> None:
         if self._finder is not None:

@@ -37,7 +37,7 @@ from typing import Any
 
 from . import hooks, outside
 from .blocking import MISSING, undo, wait_until_ready
-from .calls import schedule_like
+from .calls import modelled
 from .handoffs import _emit
 
 _MODULE = "multiprocessing.synchronize"
@@ -84,9 +84,10 @@ def _acquire(self: Any, block: bool = True, timeout: float | None = None) -> boo
 
 class _State:
     """What a strategy that models hidden lock operations (DPOR, ``runtime/locks.py``) is told a
-    semaphore is: a location named ``ident``, the same in every execution of the exploration (a
-    semaphore made in the execution: its maker's tid and how many it made before; one made before:
-    its id, as it is the same object in every execution)."""
+    semaphore is, in its changes and looks and as what an acquire's scheduling point is for
+    (``ThreadState.pending_lock``): a location named ``ident``, the same in every execution of the
+    exploration (a semaphore made in the execution: its maker's tid and how many it made before; one
+    made before: its id, as it is the same object in every execution)."""
 
     __slots__ = ("label", "ident", "internal")
 
@@ -118,15 +119,20 @@ def _make_methods(original: Callable[[Any], None]) -> Callable[[Any], None]:
     return method
 
 
-def _tell(ex: Any, kind: str, me: Any, self: Any) -> None:
-    """Tell DPOR of a change (``acquire``: a write) or a look (``read``) of the semaphore's value."""
-    seen = ex.hidden_sync
-    if seen is None:
-        return
+def _state(self: Any) -> _State:
     state = _states.get(self)
     if state is None:
         state = _states[self] = _State(f"multiprocessing.{type(self).__name__}", f"SemLock@{id(self):x}")
-    seen(ex, kind, me, state)
+    return state
+
+
+def _tell(ex: Any, kind: str, me: Any, self: Any) -> None:
+    """Tell DPOR of a change (``write``) or a look (``read``) of the semaphore's value, in the step in
+    progress: an acquire's, which begins at its scheduling point, or a release's, which has none of its
+    own (a ``with`` block's exit is no call the instrumentation sees)."""
+    seen = ex.hidden_sync
+    if seen is not None:
+        seen(ex, kind, me, _state(self))
 
 
 def _acquiring(self: Any, block: bool, timeout: float | None, caller: Any) -> bool:
@@ -135,12 +141,16 @@ def _acquiring(self: Any, block: bool, timeout: float | None, caller: Any) -> bo
     if me is None:
         return sem.acquire(block, timeout)
     # a scheduling point of its own (a ``with`` block's acquire is no call the instrumentation sees): the
-    # others may take the semaphore first. A call: DPOR orders it against everything (it does not model
-    # the semaphore as a lock)
-    ex.point(me, "call", f"multiprocessing.{type(self).__name__}.acquire")
+    # others may take the semaphore first. Before it, the thread's next step is a change or a look of
+    # the semaphore's value (``pending_lock``, as before an internal lock of the standard library)
+    me.pending_lock = _state(self)
+    try:
+        ex.point(me, None, None)
+    finally:
+        me.pending_lock = None
     key = ("semaphore", id(sem))
     if sem.acquire(False):  # (a recursive lock its thread holds, or a free semaphore)
-        _tell(ex, "acquire", me, self)
+        _tell(ex, "write", me, self)
         _emit("wait", key)
         return True
     _tell(ex, "read", me, self)
@@ -153,7 +163,7 @@ def _acquiring(self: Any, block: bool, timeout: float | None, caller: Any) -> bo
         if not wait_until_ready(ex, me, _free(sem), label, left):
             return False
         if sem.acquire(False):
-            _tell(ex, "acquire", me, self)
+            _tell(ex, "write", me, self)
             _emit("wait", key)
             return True
         _tell(ex, "read", me, self)
@@ -169,7 +179,7 @@ def _release(self: Any) -> None:
         me = ex.me()
         if me is not None and not _children():
             sem.release()
-            _tell(ex, "acquire", me, self)  # (a change of its value, as an acquire's)
+            _tell(ex, "write", me, self)
             return
     sem.release()
 
@@ -200,8 +210,12 @@ class _Method:
         del vars(obj)[self.name]
 
 
-for _function in (_acquire, _release, _enter, _exit):
-    schedule_like(_function, _MODULE)  # a call of them is a scheduling point, as a call into the library
+#: the methods of ``multiprocessing.synchronize`` that share nothing but semaphores: calls of them are no
+#: scheduling points of their own (``calls.modelled``); not ``Semaphore.get_value`` (it reads the value
+#: where DPOR is not told) nor ``Barrier``'s (its state is in shared memory)
+_SEMAPHORES_ONLY = ("Event.is_set", "Event.set", "Event.clear", "Event.wait", "Condition.__enter__",
+                    "Condition.__exit__", "Condition.wait", "Condition.notify", "Condition.notify_all",
+                    "Condition.wait_for")
 
 
 class SemLockPatches:
@@ -229,6 +243,11 @@ class SemLockPatches:
                             ("_make_methods", _make_methods(vars(cls)["_make_methods"]))):
             self._saved.append((cls, name, vars(cls).get(name, MISSING)))
             setattr(cls, name, value)
+        for name in _SEMAPHORES_ONLY:
+            owner, _, method = name.partition(".")
+            function = vars(getattr(module, owner, object)).get(method)
+            if isinstance(function, types.FunctionType):
+                modelled(function)
 
     def uninstall(self) -> None:
         if self._finder is not None:

@@ -12,8 +12,10 @@ happens after the notifier's transition (a wake-up edge: without it the waiter's
 a race it could never win, and the reversal, impossible, ran as redundant executions). The start
 handshake's internal lock of a ``Thread`` stays out (start and join edges order it). Reads of a
 primitive's state without its lock (``Event.is_set``, ``Barrier.broken``) are reads of the location its
-critical sections write, and ``Thread.is_alive`` a read of what the thread's end writes: neither is a
-scheduling point, so they belong to the reader's transition in progress (:func:`continues`). A thread
+critical sections write, and ``Thread.is_alive`` a read of what the thread's end writes; a
+``multiprocessing`` semaphore's value is read or written by its acquire just after the acquire's
+scheduling point and written by its release, which has none (``runtime/semlocks.py``). None of them is
+a scheduling point, so they belong to the thread's transition in progress (:func:`continues`). A thread
 woken by the virtual clock (a timeout, a sleep) is ordered by nothing: a sleeping thread is one the
 strategies can choose (``Execution._advance_time``), so it may wake before or after any of the
 others' steps.
@@ -43,7 +45,8 @@ ALIVE = "Thread.alive:%s"
 class Hidden:
     """An event the trace does not show (the runtime tells DPOR, see :meth:`EventLog.hidden`): the
     acquire of a standard library's internal lock, ``("internal", label)``; a read of the state behind
-    it without the lock (``Event.is_set``), ``("read", label)``; the end of a thread, ``("write",
+    it without the lock (``Event.is_set``), ``("read", label)``; a look or a change of a ``multiprocessing``
+    semaphore's value, ``("read", ident)`` or ``("write", ident)``; the end of a thread, ``("write",
     "Thread.alive:name")``, which ``Thread.is_alive`` reads (:data:`ALIVE`)."""
 
     __slots__ = ("tid", "kind", "what")
@@ -86,7 +89,11 @@ class EventLog:
         of the locks with that label its maker made (``runtime/patching._named``). ``release`` of an untracked
         lock and ``woken``, its acquire that waited for that release: ``Condition.notify`` waking a waiter, a
         happens-before edge (the waiter could not have run before it), not a race. ``read`` of the state
-        behind an internal lock without taking it (``Event.is_set``, ``Barrier.broken``). ``alive``
+        behind an internal lock without taking it (``Event.is_set``, ``Barrier.broken``), and ``read`` or
+        ``write`` of a semaphore's value that takes no lock of interlace's (``runtime/semlocks.py``): in
+        the step in progress, which began at the thread's last scheduling point (a release has none of its
+        own; as a transition of its own, with no decision before it, such a step could not be reversed,
+        and the race of the acquire before it was hidden behind it). ``alive``
         (``Thread.is_alive``) and ``finish`` (a thread's end): a read and a write of the thread's liveness.
         ``expired``: a timed wait or sleep that ended: no edge (it could have ended at any decision while it
         lasted, see ``Execution._advance_time``)."""
@@ -94,10 +101,10 @@ class EventLog:
         if kind == "acquire":
             if not handshake(lock):
                 events.append(Hidden(ts.tid, "internal", lock.ident))
-        elif kind == "read":
+        elif kind == "read" or kind == "write":
             # no scheduling point before it: it belongs to the thread's transition in progress
             if not handshake(lock):
-                events.append(Hidden(ts.tid, "read", lock.ident))
+                events.append(Hidden(ts.tid, kind, lock.ident))
         elif kind == "expired":
             # a sleep or a timeout that ended: no edge (the strategies may end it at any decision while
             # it lasts, ``Execution._advance_time``, so the sleeper's next step can go before what the

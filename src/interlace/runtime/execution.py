@@ -1058,6 +1058,8 @@ class Execution:
             return fn
         me.site = site
         self.fast.gil_points += 1
+        if entry:
+            me.entered_at = self.fast.step
         kind, what, replacement, target = self.classifier.classify(fn, args, self)
         if replacement is not None:
             fn = replacement

@@ -102,18 +102,31 @@ def _wait_after(key: Callable[..., tuple | None], only_if_true: bool = False,
 def _peek(lock_of: Callable[[Any], Any]) -> Callable[[Callable], Callable]:
     """A read of the primitive's state without its lock (``lock_of(obj)``, the primitive's internal
     lock): told to a strategy that asks (DPOR), so that it orders the read against the critical
-    sections that write that state; nothing for any other strategy but the lookup of the method."""
+    sections that write that state.
+
+    It is no scheduling point: it belongs to the step in progress, which began at its thread's last
+    one. But a thread's first step begins in its start's handshake, where its starter cannot run yet:
+    a read made before the thread's first point of its own (``while not stop.is_set():``, ``stop`` an
+    argument) could never come after what the starter does once ``start()`` returns (``stop.set()``),
+    and that order went unexplored. That read is a scheduling point (see ``ThreadState.entered_at``)."""
 
     def wrap(original: Callable) -> Callable:
         def method(self: Any, *args: Any, **kwargs: Any) -> Any:
             ex = hooks._active
             if ex is not None:
-                seen = ex.hidden_sync
-                if seen is not None:
-                    me = ex.me()
+                me = ex.me()
+                if me is not None:
                     lock = lock_of(self)
-                    if me is not None and getattr(lock, "internal", False):
-                        seen(ex, "read", me, lock)
+                    if getattr(lock, "internal", False):
+                        if me.entered_at == ex.fast.step:
+                            me.pending_lock = lock  # (the step the point begins reads its state)
+                            try:
+                                ex.point(me, None, None)
+                            finally:
+                                me.pending_lock = None
+                        seen = ex.hidden_sync
+                        if seen is not None:
+                            seen(ex, "read", me, lock)
             return original(self, *args, **kwargs)
 
         method.__wrapped__ = original  # type: ignore[attr-defined]

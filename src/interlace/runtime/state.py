@@ -169,7 +169,7 @@ class ThreadState:
         "tid", "thread", "name", "gate", "exited", "status", "waiting", "deadline", "timed_out",
         "ident", "daemon", "held", "run_length", "site", "outside_since", "gil_points", "pending",
         "pending_what", "pending_lock", "accesses", "back_edges", "early", "io_deadline", "task",
-        "guarded_until", "loop_entry",
+        "guarded_until", "loop_entry", "entered_at",
     )
 
     def __init__(self, tid: int, thread: threading.Thread) -> None:
@@ -204,6 +204,9 @@ class ThreadState:
         # (``pending`` is None there: the trace and reports name an acquire only once it happened)
         self.pending_lock: Any = None
         self.accesses = 0  # shared accesses so far (see Execution.access_number)
+        # the execution's step when the thread's target began (Execution.call's entry), -1 before: while
+        # it is the step still, the thread has made no scheduling point of its own since its start
+        self.entered_at = -1
         # the asyncio task this state stands for (see runtime/eventloop.py): a unit of the scheduler with
         # no OS thread of its own, whose steps run on its event loop's thread; None for a thread
         self.task: Any = None

@@ -73,7 +73,8 @@ static PyObject *s_died, *s_dict_owners, *s_controlled, *s_threads, *s_locations
     *s_atomic, *s_name, *s_what, *s_stacks, *s_task, *s_race, *s_atomicity, *s_back_edges,
     *s_os_threads, *s_obtained, *s_pub, *s_writes, *s_put, *s_read, *s_dunder_dict, *s_segs,
     *s_lock_clocks, *s_handoff_clocks, *s_watch, *s_add, *s_acquire, *s_try_acquire, *s_release,
-    *s_signal, *s_wait, *s_delete, *s_access_number, *s_gil_clock, *s_back_edge_count;
+    *s_signal, *s_wait, *s_delete, *s_access_number, *s_gil_clock, *s_back_edge_count, *s_noted, *s_groups,
+    *s_stretch, *s_violated;
 
 static int
 str_eq(PyObject *a, PyObject *b)
@@ -171,6 +172,81 @@ det_attr(PyObject *det, PyObject *name)
     }
     return get_attr(det, name);
 }
+
+/* -- the detector's containers, held here between its resets ---------------------------------------
+ * RaceDetector binds these attributes in __init__ and _reset only (its dicts and lists change in place
+ * in between), and _reset ends with bind(self): so they are read from its instance dict once per
+ * execution, not at every access and synchronisation (about 15 look-ups an access). A detector met
+ * that is not the one bound is bound then. The scalars (controlled, stacks) are read each time. */
+
+enum { B_DIED, B_DICT_OWNERS, B_LOCATIONS, B_OBJECTS, B_CLOCKS, B_LAST, B_LAST_AT, B_LAST_GIL, B_SEGS,
+       B_STRETCH, B_GROUPS, B_LOCK_CLOCKS, B_HANDOFF_CLOCKS, B_NOTED, B_VIOLATED, B_WATCH, B_COUNT };
+static PyObject **const bound_names[B_COUNT] = {
+    &s_died, &s_dict_owners, &s_locations, &s_objects, &s_clocks, &s_last, &s_last_at, &s_last_gil, &s_segs,
+    &s_stretch, &s_groups, &s_lock_clocks, &s_handoff_clocks, &s_noted, &s_violated, &s_watch,
+};
+static PyObject *bound_det;              /* the detector bound (a strong reference), or NULL */
+static PyObject *bound_values[B_COUNT];  /* its attributes then (NULL: it had none of that name) */
+
+/* bind(detector): hold its containers (see above); 0, or -1 with an error set */
+static int
+bind_to(PyObject *det)
+{
+    PyObject *values[B_COUNT];
+    for (int i = 0; i < B_COUNT; i++) {
+        values[i] = det_attr(det, *bound_names[i]);
+        if (values[i] == NULL) {
+            if (!PyErr_ExceptionMatches(PyExc_AttributeError)) {
+                while (--i >= 0)
+                    Py_XDECREF(values[i]);
+                return -1;
+            }
+            PyErr_Clear();  /* (asked again at each use: its error then) */
+        }
+    }
+    Py_XSETREF(bound_det, Py_NewRef(det));
+    for (int i = 0; i < B_COUNT; i++)
+        Py_XSETREF(bound_values[i], values[i]);
+    return 0;
+}
+
+/* det.<bound_names[which]> (a new reference, or NULL with an error set) */
+static PyObject *
+held(PyObject *det, int which)
+{
+    if (det != bound_det && bind_to(det) < 0)
+        return NULL;
+    PyObject *value = bound_values[which];
+    return value != NULL ? Py_NewRef(value) : det_attr(det, *bound_names[which]);
+}
+
+/* a dict the detector holds (held()), or NULL (no error set) when it is not a plain dict */
+static PyObject *
+held_dict(PyObject *det, int which)
+{
+    PyObject *d = held(det, which);
+    if (d != NULL && !PyDict_CheckExact(d))
+        Py_CLEAR(d);
+    return d;
+}
+
+/* bool(det.<bound_names[which]>): 1, 0, or -1 with an error set */
+static int
+held_true(PyObject *det, int which)
+{
+    PyObject *v = held(det, which);
+    if (v == NULL)
+        return -1;
+    int r = PyObject_IsTrue(v);
+    Py_DECREF(v);
+    return r;
+}
+
+/* obj.name (1, *out a new reference), no such attribute (0), or -1 with an error set: from the instance
+ * dict straight away when the type has nothing of that name (an Execution's current, fast, threads),
+ * as the generic getattr finds it, else as getattr */
+static int
+plain_attr(PyObject *obj, PyObject *name, PyObject **out);
 
 /* obj.name = value */
 static int
@@ -295,6 +371,25 @@ optional_attr(PyObject *obj, PyObject *name, PyObject **result)
 #endif
 }
 
+static int
+plain_attr(PyObject *obj, PyObject *name, PyObject **out)
+{
+    PyTypeObject *tp = Py_TYPE(obj);
+    if (tp->tp_getattro == PyObject_GenericGetAttr && _PyType_Lookup(tp, name) == NULL) {
+        PyObject **dictptr = _PyObject_GetDictPtr(obj);
+        if (dictptr != NULL && *dictptr != NULL) {
+            PyObject *value = PyDict_GetItemWithError(*dictptr, name);
+            if (value != NULL) {
+                *out = Py_NewRef(value);
+                return 1;
+            }
+            if (PyErr_Occurred())
+                return -1;
+        }
+    }
+    return optional_attr(obj, name, out);
+}
+
 /* bool(obj.name): 1, 0, or -1 with an error set */
 static int
 attr_true(PyObject *obj, PyObject *name)
@@ -331,18 +426,49 @@ attr_ll(PyObject *obj, PyObject *name, long long *out)
     return (*out == -1 && PyErr_Occurred()) ? -1 : 0;
 }
 
+/* What interlace._speedups's FastPath keeps of the counts below, read without its getters (each made an
+ * int): its capsule "interlace._speedups._fast_counts", the same struct as _speedups.c's FastCounts
+ * (change both). NULL: not built, or of another layout. */
+typedef struct {
+    Py_ssize_t size;
+    PyTypeObject *type;
+    Py_ssize_t accesses, gil_points, back_edges;
+} FastCounts;
+
+static const FastCounts *g_fast_counts;
+static int g_fast_counts_tried;
+
+static const FastCounts *
+fast_counts(void)
+{
+    if (!g_fast_counts_tried) {
+        g_fast_counts_tried = 1;
+        const FastCounts *c = PyCapsule_Import("interlace._speedups._fast_counts", 0);
+        if (c == NULL)
+            PyErr_Clear();  /* (then the FastPath's getters are asked) */
+        else if (c->size == (Py_ssize_t)sizeof(FastCounts))
+            g_fast_counts = c;
+    }
+    return g_fast_counts;
+}
+
 /* What unit_count needs of the execution for unit ``ts``: its FastPath if ``ts`` holds the baton, None if
  * not, NULL (no error set) for another kind of execution (detect-only mode's, which has no
  * ``current``): that one is asked. NULL with an error set: failed. */
 static PyObject *
 fast_of(PyObject *ex, PyObject *ts)
 {
-    PyObject *current;
-    if (optional_attr(ex, s_current, &current) <= 0)
+    PyObject *current, *fast;
+    if (plain_attr(ex, s_current, &current) <= 0)
         return NULL;
     int is_current = current == ts;
     Py_DECREF(current);
-    return is_current ? get_attr(ex, s_fast) : Py_NewRef(Py_None);
+    if (!is_current)
+        return Py_NewRef(Py_None);
+    int found = plain_attr(ex, s_fast, &fast);
+    if (found == 0)
+        PyErr_SetObject(PyExc_AttributeError, s_fast);
+    return found > 0 ? fast : NULL;
 }
 
 /* Execution.access_number(ts), gil_clock(ts), back_edge_count(ts) (``method``), inline for an Execution:
@@ -353,8 +479,18 @@ unit_count(PyObject *ex, PyObject *ts, PyObject *fast, PyObject *field, PyObject
     if (fast == NULL)
         return PyObject_CallMethodOneArg(ex, method, ts);
     long long own, more = 0;
-    if (attr_ll(ts, field, &own) < 0 || (fast != Py_None && attr_ll(fast, field, &more) < 0))
+    if (attr_ll(ts, field, &own) < 0)
         return NULL;
+    if (fast != Py_None) {
+        const FastCounts *c = fast_counts();
+        if (c != NULL && Py_TYPE(fast) == c->type) {
+            Py_ssize_t offset = field == s_accesses ? c->accesses : field == s_gil_points ? c->gil_points
+                                                                                           : c->back_edges;
+            more = *(long long *)((char *)fast + offset);
+        }
+        else if (attr_ll(fast, field, &more) < 0)
+            return NULL;
+    }
     return PyLong_FromLongLong(own + more);
 }
 
@@ -400,8 +536,6 @@ unordered(PyObject *a, PyObject *t, PyObject *cc, int atomic)
     return both < 0 ? -1 : !both;
 }
 
-static PyObject *s_noted;
-
 /* Whether _race would return at once for a note between ``access`` and ``other``: ``previous.line in
  * self.noted.get(current.line, ())`` (the race is reported already). 1, 0, -1. A race of a line with many
  * threads (a flag polled, the unlocked read of double-checked locking) is found again by each thread's
@@ -409,7 +543,7 @@ static PyObject *s_noted;
 static int
 noted_already(PyObject *det, PyObject *access, PyObject *other)
 {
-    PyObject *noted = det_attr(det, s_noted);
+    PyObject *noted = held(det, B_NOTED);
     if (noted == NULL)
         return -1;
     int r = 0;
@@ -595,20 +729,6 @@ obtain_from(PyObject *loc, PyObject *t_obj, Py_ssize_t t, PyObject *cc)
     return r;
 }
 
-/* a dict attribute of the detector, or NULL (no error set) when it is not a plain dict */
-static PyObject *
-dict_attr(PyObject *det, PyObject *name)
-{
-    PyObject *d = det_attr(det, name);
-    if (d == NULL)
-        return NULL;
-    if (!PyDict_CheckExact(d)) {
-        Py_DECREF(d);
-        return NULL;
-    }
-    return d;
-}
-
 /* -- RaceDetector._atomicity ------------------------------------------------------------------------
  * The same statements as races.py's, on the same objects. What is rare stays Python and is called from
  * here: making a _Group, _use, _same_loop (asked only when everything else says violation) and the
@@ -618,8 +738,8 @@ static PyObject *g_group_cls, *g_same_loop_fn;  /* setup_atomicity(): _Group, _s
 static PyObject *g_check_cls;
 static const char *const check_names[] = {"access", "pre", "use", "saw"};
 static Maker make_check = {&g_check_cls, check_names, 4, 0, {NULL}};
-static PyObject *s_groups, *s_stretch, *s_checks, *s_entries, *s_by_line, *s_rmws, *s_uses, *s_serial,
-    *s_access, *s_pre, *s_use, *s_saw, *s_key, *s_violated, *s_use_m, *s_read_between, *s_write_between,
+static PyObject *s_checks, *s_entries, *s_by_line, *s_rmws, *s_uses, *s_serial,
+    *s_access, *s_pre, *s_use, *s_saw, *s_key, *s_use_m, *s_read_between, *s_write_between,
     *s_removal_between, *s_overwritten, *s_same_check;
 
 /* The detector's objects form no cycle and refer to none of the program's objects: an Access, a _Check,
@@ -695,7 +815,7 @@ not_same_loop(PyObject *ex, PyObject *t, PyObject *u)
 static int
 unreported(PyObject *det, PyObject *current_line, PyObject *line)
 {
-    PyObject *violated = det_attr(det, s_violated);
+    PyObject *violated = held(det, B_VIOLATED);
     if (violated == NULL)
         return -1;
     if (!PyDict_Check(violated)) {
@@ -1007,10 +1127,10 @@ races_atomicity(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
     Py_ssize_t t = PyLong_AsSsize_t(t_obj);
     if (t == -1 && PyErr_Occurred())
         goto error;
-    groups = dict_attr(det, s_groups);
-    stretches = groups ? dict_attr(det, s_stretch) : NULL;
-    segs_d = stretches ? dict_attr(det, s_segs) : NULL;
-    locations = segs_d ? dict_attr(det, s_locations) : NULL;
+    groups = held_dict(det, B_GROUPS);
+    stretches = groups ? held_dict(det, B_STRETCH) : NULL;
+    segs_d = stretches ? held_dict(det, B_SEGS) : NULL;
+    locations = segs_d ? held_dict(det, B_LOCATIONS) : NULL;
     if (locations == NULL) {
         if (!PyErr_Occurred())
             PyErr_SetString(PyExc_TypeError, "the detector's groups, stretch, segs, locations must be dicts");
@@ -1028,7 +1148,7 @@ races_atomicity(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
         if (group == NULL || PyDict_SetItem(groups, key, group) < 0)
             goto error;
         if (PyTuple_CheckExact(key) && PyTuple_GET_SIZE(key) == 1) {
-            PyObject *objects = dict_attr(det, s_objects);
+            PyObject *objects = held_dict(det, B_OBJECTS);
             if (objects == NULL) {
                 if (!PyErr_Occurred())
                     PyErr_SetString(PyExc_TypeError, "the detector's objects must be a dict");
@@ -1472,7 +1592,7 @@ races_access(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
     int atomic = PyObject_IsTrue(atomic_obj);
     CHECK_INT(atomic);
 
-    int any_died = det_true(det, s_died);
+    int any_died = held_true(det, B_DIED);
     CHECK_INT(any_died);
     if (any_died)
         FALLBACK();  /* _bury first */
@@ -1523,7 +1643,7 @@ races_access(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
             Py_SETREF(owned_key, Py_NewRef(g_whole));
     }
     else if (category == C_DICT) {
-        dict_owners = dict_attr(det, s_dict_owners);
+        dict_owners = held_dict(det, B_DICT_OWNERS);
         if (dict_owners == NULL)
             FALLBACK();
         if (PyDict_GET_SIZE(dict_owners)) {
@@ -1549,15 +1669,17 @@ races_access(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
     int is_controlled = det_true(det, s_controlled);
     if (is_controlled < 0)
         goto error_key;
-    threads = get_attr(ex, s_threads);
-    if (threads == NULL)
+    int has_threads = plain_attr(ex, s_threads, &threads);
+    if (has_threads == 0)
+        PyErr_SetObject(PyExc_AttributeError, s_threads);
+    if (has_threads <= 0)
         goto error_key;
     Py_ssize_t units = PyObject_Length(threads);
     if (units < 0)
         goto error_key;
     if (is_controlled && units == 1) {
         /* the only unit so far: only the origin is kept, and it is kept already unless the object is new */
-        objects = dict_attr(det, s_objects);
+        objects = held_dict(det, B_OBJECTS);
         if (objects == NULL)
             FALLBACK();
         known = PyDict_GetItemWithError(objects, oid);
@@ -1586,8 +1708,8 @@ races_access(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
     lk = PyTuple_Pack(2, oid, owned_key);
     if (lk == NULL)
         goto error_key;
-    locations = dict_attr(det, s_locations);
-    objects = locations ? dict_attr(det, s_objects) : NULL;
+    locations = held_dict(det, B_LOCATIONS);
+    objects = locations ? held_dict(det, B_OBJECTS) : NULL;
     if (objects == NULL)
         FALLBACK();
     location = PyDict_GetItemWithError(locations, lk);
@@ -1668,7 +1790,7 @@ races_access(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
     Py_ssize_t t = PyLong_AsSsize_t(t_obj);
     if (t == -1 && PyErr_Occurred())
         goto error_key;
-    clocks = det_attr(det, s_clocks);
+    clocks = held(det, B_CLOCKS);
     if (clocks == NULL)
         goto error_key;
     if (!PyList_CheckExact(clocks) || t < 0 || t >= PyList_GET_SIZE(clocks))
@@ -1700,9 +1822,9 @@ races_access(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
         if (line == NULL)
             goto error_key;
     }
-    last = dict_attr(det, s_last);
-    last_at = last ? dict_attr(det, s_last_at) : NULL;
-    last_gil = last_at ? dict_attr(det, s_last_gil) : NULL;
+    last = held_dict(det, B_LAST);
+    last_at = last ? held_dict(det, B_LAST_AT) : NULL;
+    last_gil = last_at ? held_dict(det, B_LAST_GIL) : NULL;
     if (last_gil == NULL) {
         if (!PyErr_Occurred())
             PyErr_SetString(PyExc_TypeError, "the detector's last, last_at and last_gil must be dicts");
@@ -1940,7 +2062,7 @@ races_access(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
         /* _apart(ex): getattr(ex, "os_threads", len(ex.threads)) > 1 */
         PyObject *os_threads;
         long long n;
-        int found = optional_attr(ex, s_os_threads, &os_threads);
+        int found = plain_attr(ex, s_os_threads, &os_threads);
         if (found < 0)
             goto error_key;
         if (!found)
@@ -2101,7 +2223,7 @@ races_sync(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
     }
     PyObject *result = NULL, *t_obj = NULL, *clocks = NULL, *segs = NULL, *count = NULL,
              *table = NULL, *table_key = NULL, *copy = NULL, *watch = NULL;
-    int any_died = det_true(det, s_died);
+    int any_died = held_true(det, B_DIED);
     if (any_died < 0)
         goto error;
     if (any_died) {
@@ -2114,9 +2236,9 @@ races_sync(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
     Py_ssize_t t = PyLong_AsSsize_t(t_obj);
     if (t == -1 && PyErr_Occurred())
         goto error;
-    clocks = det_attr(det, s_clocks);
-    segs = clocks ? dict_attr(det, s_segs) : NULL;
-    table = segs ? dict_attr(det, acquire || release ? s_lock_clocks : s_handoff_clocks) : NULL;
+    clocks = held(det, B_CLOCKS);
+    segs = clocks ? held_dict(det, B_SEGS) : NULL;
+    table = segs ? held_dict(det, acquire || release ? B_LOCK_CLOCKS : B_HANDOFF_CLOCKS) : NULL;
     if (table == NULL || !PyList_CheckExact(clocks) || t < 0 || t >= PyList_GET_SIZE(clocks)) {
         if (PyErr_Occurred())
             goto error;
@@ -2144,7 +2266,7 @@ races_sync(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
             goto error;
     }
     else if (release) {
-        watch = det_attr(det, s_watch);
+        watch = held(det, B_WATCH);
         if (watch == NULL)
             goto error;
         if (watch != Py_None && entry == NULL) {
@@ -2508,6 +2630,15 @@ races_setup(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
     Py_RETURN_NONE;
 }
 
+/* bind(detector): see held() */
+static PyObject *
+races_bind(PyObject *module, PyObject *det)
+{
+    if (bind_to(det) < 0)
+        return NULL;
+    Py_RETURN_NONE;
+}
+
 static PyObject *
 races_counts(PyObject *module, PyObject *unused)
 {
@@ -2518,6 +2649,8 @@ static PyMethodDef races_methods[] = {
     {"counts", races_counts, METH_NOARGS,
      "counts() -> (taken, declined, direct Access, direct _Step): calls of access() and sync() that did the work "
      "here, that left it to Python; whether Access and _Step objects are made by filling their slots"},
+    {"bind", races_bind, METH_O,
+     "bind(detector): hold the containers the detector's _reset just bound (read once, not at each access)"},
     {"access", (PyCFunction)(void (*)(void))races_access, METH_FASTCALL,
      "access(detector, ex, ts, kind, obj, key, site, atomic): RaceDetector.access's work; False: not done"},
     {"sync", (PyCFunction)(void (*)(void))races_sync, METH_FASTCALL,
@@ -2577,7 +2710,7 @@ PyInit__races(void)
     if (m == NULL)
         return NULL;
     /* the interface version detect/races.py expects (its NATIVE_API) */
-    if (PyModule_AddIntConstant(m, "API", 2) < 0) {
+    if (PyModule_AddIntConstant(m, "API", 3) < 0) {
         Py_DECREF(m);
         return NULL;
     }

@@ -60,6 +60,21 @@ typedef struct {
 
 static PyTypeObject FastPathType;
 
+/* What interlace._races reads of a FastPath without calling its getters (Execution.access_number,
+ * gil_clock and back_edge_count add a count of the unit holding the baton): the type and the offsets
+ * of the counts, in the capsule "interlace._speedups._fast_counts". _races.c declares the same struct:
+ * change both (``size`` tells a build of another layout). */
+typedef struct {
+    Py_ssize_t size;
+    PyTypeObject *type;
+    Py_ssize_t accesses, gil_points, back_edges;
+} FastCounts;
+
+static FastCounts fast_counts = {
+    sizeof(FastCounts), &FastPathType, offsetof(FastPathObject, accesses), offsetof(FastPathObject, gil_points),
+    offsetof(FastPathObject, back_edges),
+};
+
 static int
 set_limit(FastPathObject *self, PyObject *value)
 {
@@ -2255,6 +2270,12 @@ PyInit__speedups(void)
     Py_INCREF(&CalleesType);
     if (PyModule_AddObject(m, "Callees", (PyObject *)&CalleesType) < 0) {
         Py_DECREF(&CalleesType);
+        Py_DECREF(m);
+        return NULL;
+    }
+    PyObject *counts = PyCapsule_New(&fast_counts, "interlace._speedups._fast_counts", NULL);
+    if (counts == NULL || PyModule_AddObject(m, "_fast_counts", counts) < 0) {
+        Py_XDECREF(counts);
         Py_DECREF(m);
         return NULL;
     }

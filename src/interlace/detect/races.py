@@ -542,7 +542,7 @@ def _conflict(a: Any, b: Any) -> bool:
 
 
 #: the interface version of interlace._races this code expects (its ``API`` constant)
-NATIVE_API = 2
+NATIVE_API = 3
 
 
 def _load_native() -> Any:
@@ -624,6 +624,8 @@ class RaceDetector:
         self.stretch: dict[int, tuple[int, int, int, list[_Check]]] = {}
         self.started: dict[int, str] = {}
         self.pending: list[tuple[Race, tuple]] = []
+        if _native is not None:
+            _native.bind(self)  # the C path holds the containers bound here (rebound nowhere else)
 
     @property
     def native_access(self) -> Any:

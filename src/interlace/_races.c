@@ -81,7 +81,7 @@ str_eq(PyObject *a, PyObject *b)
 {
     if (a == b)
         return 1;
-    if (!PyUnicode_Check(a) || !PyUnicode_Check(b))
+    if (!PyUnicode_Check(a) || !PyUnicode_Check(b) || PyUnicode_GET_LENGTH(a) != PyUnicode_GET_LENGTH(b))
         return 0;
     return PyUnicode_Compare(a, b) == 0;
 }

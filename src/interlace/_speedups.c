@@ -70,6 +70,8 @@ typedef struct {
     Py_ssize_t accesses, gil_points, back_edges;
 } FastCounts;
 
+static PyObject *ex_attr(PyObject *ex, PyObject *name);
+
 static FastCounts fast_counts = {
     sizeof(FastCounts), &FastPathType, offsetof(FastPathObject, accesses), offsetof(FastPathObject, gil_points),
     offsetof(FastPathObject, back_edges),
@@ -1139,7 +1141,7 @@ done:
 static int
 note_access(PyObject *kind, PyObject *obj, PyObject *key, PyObject *site, PyObject *value)
 {
-    PyObject *me = PyObject_GetAttr(active_ex, s_current);
+    PyObject *me = ex_attr(active_ex, s_current);
     if (me == NULL)
         return -1;
     PyObject *shown = NULL;
@@ -1154,6 +1156,25 @@ note_access(PyObject *kind, PyObject *obj, PyObject *key, PyObject *site, PyObje
     Py_XDECREF(what);
     Py_DECREF(me);
     return rc;
+}
+
+/* ex.name (a new reference, or NULL with an error set) for an attribute an Execution keeps in its instance
+ * dict (current, fast, access_calls, sync_calls): read there straight away when its type has nothing of
+ * that name, which is what getattr finds then, without getattr's look-up in the type first (about 250
+ * instructions; these are read at every access and synchronisation told) */
+static PyObject *
+ex_attr(PyObject *ex, PyObject *name)
+{
+    PyTypeObject *tp = Py_TYPE(ex);
+    if (tp->tp_getattro == PyObject_GenericGetAttr && _PyType_Lookup(tp, name) == NULL) {
+        PyObject **dictptr = _PyObject_GetDictPtr(ex);
+        if (dictptr != NULL && *dictptr != NULL) {
+            PyObject *value = PyDict_GetItemWithError(*dictptr, name);
+            if (value != NULL || PyErr_Occurred())
+                return Py_XNewRef(value);
+        }
+    }
+    return PyObject_GetAttr(ex, name);
 }
 
 /* Does a `told` entry name this object? Entries hold the object's type (never a reference to the
@@ -1246,8 +1267,8 @@ tell(FastPathObject *f, PyObject *kind, PyObject *obj, PyObject *key, PyObject *
     if (rc < 0)
         return -1;
     Py_INCREF(ex);
-    me = PyObject_GetAttr(ex, s_current);
-    PyObject *calls = me == NULL ? NULL : PyObject_GetAttr(ex, s_access_calls);
+    me = ex_attr(ex, s_current);
+    PyObject *calls = me == NULL ? NULL : ex_attr(ex, s_access_calls);
     if (calls != NULL && !PyList_CheckExact(calls)) {
         PyErr_SetString(PyExc_TypeError, "access_calls must be a list");
         Py_CLEAR(calls);
@@ -1276,7 +1297,7 @@ tell(FastPathObject *f, PyObject *kind, PyObject *obj, PyObject *key, PyObject *
     return rc;
 call:
     Py_INCREF(ex);
-    me = PyObject_GetAttr(ex, s_current);
+    me = ex_attr(ex, s_current);
     if (me == NULL) {
         Py_DECREF(ex);
         return -1;
@@ -1312,7 +1333,7 @@ static int
 first_point(int write, PyObject *obj, PyObject *key, PyObject *site)
 {
     FastPathObject *f = active_fast;
-    PyObject *me = PyObject_GetAttr(active_ex, s_current);
+    PyObject *me = ex_attr(active_ex, s_current);
     if (me == NULL)
         return -1;
     PyObject *what = describe(obj, key);
@@ -1605,7 +1626,7 @@ holder(void)
     FastPathObject *f = active_fast;
     if (f == NULL || !f->has_ident || f->ident != PyThread_get_thread_ident())
         return NULL;
-    return PyObject_GetAttr(active_ex, s_current);
+    return ex_attr(active_ex, s_current);
 }
 
 /* AccessCall: what _il_cp returns for a method of a builtin container whose every call is one atomic
@@ -1655,7 +1676,7 @@ AccessCall_vectorcall(AccessCallObject *self, PyObject *const *args, size_t narg
     FastPathObject *f = active_fast;
     if (active_ex == self->ex && fast_ok()) {
         /* Execution.call: the site, a GIL point; then _access(atomic=True): point()'s fast path, _tell */
-        PyObject *me = PyObject_GetAttr(active_ex, s_current);
+        PyObject *me = ex_attr(active_ex, s_current);
         if (me == NULL)
             return NULL;
         PyObject *owner = Py_NewRef(PyCFunction_GET_SELF(self->fn));
@@ -2070,7 +2091,7 @@ done:
 static int
 do_edge(PyObject *ex, PyObject *kind, PyObject *me, PyObject *obj, int keep)
 {
-    PyObject *fast = PyObject_GetAttr(ex, s_fast);
+    PyObject *fast = ex_attr(ex, s_fast);
     if (fast == NULL)
         return -1;
     if (!PyObject_TypeCheck(fast, &FastPathType)) {
@@ -2091,7 +2112,7 @@ do_edge(PyObject *ex, PyObject *kind, PyObject *me, PyObject *obj, int keep)
         Py_DECREF(r);
     }
     f->progress_at = f->step;
-    PyObject *calls = PyObject_GetAttr(ex, s_sync_calls);
+    PyObject *calls = ex_attr(ex, s_sync_calls);
     if (calls != NULL && !PyList_CheckExact(calls)) {
         PyErr_SetString(PyExc_TypeError, "Execution.sync_calls must be a list");
         Py_CLEAR(calls);

@@ -891,9 +891,14 @@ line_of(PyObject *entry, int by)
     return get_attr(entry, s_line);
 }
 
-/* _BySite.put(owner, value, line) on ``site`` (a _BySite), whose line_of is ``by`` */
+/* the marker of by_site_put's ``old`` and whole_location's ``hint`` for "not looked up" (never read) */
+static char old_unknown;
+#define OLD_UNKNOWN ((PyObject *)&old_unknown)
+
+/* _BySite.put(owner, value, line) on ``site`` (a _BySite), whose line_of is ``by``; ``old``: its entry of
+ * ``owner`` (borrowed; NULL: none), when the caller has just looked it up, else OLD_UNKNOWN */
 static int
-by_site_put(PyObject *site, PyObject *owner, PyObject *value, PyObject *line, int by)
+by_site_put(PyObject *site, PyObject *owner, PyObject *value, PyObject *line, int by, PyObject *old)
 {
     PyObject *entries = get_attr(site, s_entries);
     if (entries == NULL)
@@ -907,9 +912,11 @@ by_site_put(PyObject *site, PyObject *owner, PyObject *value, PyObject *line, in
         return -1;
     }
     int r = -1;
-    PyObject *old = PyDict_GetItemWithError(entries, owner);
-    if (old == NULL && PyErr_Occurred())
-        goto done;
+    if (old == OLD_UNKNOWN) {
+        old = PyDict_GetItemWithError(entries, owner);
+        if (old == NULL && PyErr_Occurred())
+            goto done;
+    }
     if (old != NULL) {
         PyObject *old_line = line_of(old, by);
         if (old_line == NULL)
@@ -1092,19 +1099,22 @@ done:
     return r;
 }
 
-/* atomicity(detector, ex, key, location, related, lk, access, cc, write, back_edges, apart): the body of
- * RaceDetector._atomicity */
+/* ``self.locations.get((key[0], _WHOLE))`` (borrowed; NULL: none, or an error set): ``hint`` when it is
+ * not OLD_UNKNOWN (access() looked it up already, in the same dict, which nothing changed since), else
+ * looked up with the key made in ``*whole_key`` */
 static PyObject *
-races_atomicity(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
+whole_location(PyObject *locations, PyObject *key, PyObject *hint, PyObject **whole_key)
 {
-    if (nargs != 11) {
-        PyErr_SetString(PyExc_TypeError, "atomicity() takes 11 arguments");
-        return NULL;
-    }
-    if (g_group_cls == NULL) {
-        PyErr_SetString(PyExc_RuntimeError, "interlace._races.setup_atomicity() was not called");
-        return NULL;
-    }
+    if (hint != OLD_UNKNOWN)
+        return hint;
+    *whole_key = PyTuple_Pack(2, PyTuple_GET_ITEM(key, 0), g_whole);
+    return *whole_key == NULL ? NULL : PyDict_GetItemWithError(locations, *whole_key);
+}
+
+/* the body of RaceDetector._atomicity, args as atomicity()'s; ``whole_hint``: see whole_location */
+static PyObject *
+atomicity(PyObject *const *args, PyObject *whole_hint)
+{
     PyObject *det = args[0], *ex = args[1], *key = args[2], *location = args[3], *related = args[4],
              *lk = args[5], *access = args[6], *cc = args[7];
     int write = PyObject_IsTrue(args[8]);
@@ -1266,18 +1276,17 @@ races_atomicity(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
             }
             untrack(pre);
             PyObject *check_args[] = {access, pre, Py_None, saw};
+            PyObject *old = check;  /* (borrowed from here on: entries holds it until the put) */
             Py_XSETREF(check, make(&make_check, check_args));
             Py_DECREF(w);
             if (check == NULL)
                 goto error;
             untrack(check);
-            if (by_site_put(checks, owner, check, aline, BY_CHECK) < 0 || PyList_Append(stretch_checks, check) < 0)
+            if (by_site_put(checks, owner, check, aline, BY_CHECK, old) < 0
+                    || PyList_Append(stretch_checks, check) < 0)
                 goto error;
             if (container && !k_whole) {
-                whole_key = PyTuple_Pack(2, PyTuple_GET_ITEM(key, 0), g_whole);
-                if (whole_key == NULL)
-                    goto error;
-                PyObject *whole_loc = PyDict_GetItemWithError(locations, whole_key);
+                PyObject *whole_loc = whole_location(locations, key, whole_hint, &whole_key);
                 if (whole_loc == NULL && PyErr_Occurred())
                     goto error;
                 PyObject *whole = NULL;
@@ -1378,10 +1387,7 @@ races_atomicity(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
             goto error;
         candidates[0] = c0;
         if (container && !k_whole) {
-            whole_key = PyTuple_Pack(2, PyTuple_GET_ITEM(key, 0), g_whole);
-            if (whole_key == NULL)
-                goto error;
-            PyObject *whole_loc = PyDict_GetItemWithError(locations, whole_key);
+            PyObject *whole_loc = whole_location(locations, key, whole_hint, &whole_key);
             if (whole_loc == NULL && PyErr_Occurred())
                 goto error;
             if (whole_loc != NULL) {
@@ -1414,7 +1420,7 @@ races_atomicity(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
     if (pre == NULL)
         goto error;
     act = PyTuple_Pack(2, check, access);
-    if (act == NULL || by_site_put(rmws_site, t_obj, act, aline, BY_ACT) < 0)
+    if (act == NULL || by_site_put(rmws_site, t_obj, act, aline, BY_ACT, OLD_UNKNOWN) < 0)
         goto error;
     if (!apart) {
         result = Py_None;
@@ -1544,6 +1550,22 @@ done:
     return Py_XNewRef(result);
 }
 
+/* atomicity(detector, ex, key, location, related, lk, access, cc, write, back_edges, apart): the body of
+ * RaceDetector._atomicity */
+static PyObject *
+races_atomicity(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
+{
+    if (nargs != 11) {
+        PyErr_SetString(PyExc_TypeError, "atomicity() takes 11 arguments");
+        return NULL;
+    }
+    if (g_group_cls == NULL) {
+        PyErr_SetString(PyExc_RuntimeError, "interlace._races.setup_atomicity() was not called");
+        return NULL;
+    }
+    return atomicity(args, OLD_UNKNOWN);
+}
+
 /* setup_atomicity(_Group, _Check, _same_loop) of detect/races.py */
 static PyObject *
 races_setup_atomicity(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
@@ -1589,6 +1611,7 @@ races_access(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
              *what = NULL, *task = NULL, *related = NULL, *group = NULL, *back_edges = NULL, *apart = NULL,
              *reads = NULL, *writes = NULL, *pub = NULL, *next = NULL, *zero = NULL, *whole_key = NULL,
              *fast = NULL;
+    PyObject *whole_hint = OLD_UNKNOWN;  /* the whole's location, when looked up for the atomicity checks */
     int atomic = PyObject_IsTrue(atomic_obj);
     CHECK_INT(atomic);
 
@@ -2041,6 +2064,7 @@ races_access(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
             PyObject *whole = PyDict_GetItemWithError(locations, whole_key);
             if (whole == NULL && PyErr_Occurred())
                 goto error_key;
+            whole_hint = whole;  /* (related holds it) */
             if (whole != NULL) {
                 Py_INCREF(whole);
                 if (PyList_Append(related, whole) < 0
@@ -2078,7 +2102,8 @@ races_access(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
     {
         PyObject *atomicity_args[] = {det, ex, group, location, related, lk, access, cc,
                                       write ? Py_True : Py_False, back_edges, apart};
-        PyObject *r = races_atomicity(module, atomicity_args, 11);
+        PyObject *r = g_group_cls == NULL ? races_atomicity(module, atomicity_args, 11)
+                                          : atomicity(atomicity_args, whole_hint);
         if (r == NULL)
             goto error_key;
         Py_DECREF(r);
@@ -2101,7 +2126,7 @@ races_access(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
         if (r < 0)
             goto error_key;
         writes = get_attr(location, s_writes);
-        if (writes == NULL || by_site_put(writes, t_obj, access, line, BY_ACCESS) < 0)
+        if (writes == NULL || by_site_put(writes, t_obj, access, line, BY_ACCESS, OLD_UNKNOWN) < 0)
             goto error_key;
         pub = PyList_GetSlice(cc, 0, PyList_GET_SIZE(cc));
         if (pub == NULL)

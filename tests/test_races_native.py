@@ -261,3 +261,50 @@ def test_the_c_capture_s_cached_line_numbers_are_the_frames():
     first = nested.__code__.co_firstlineno
     assert [(name, line - first) for _file, line, name in traced[1][-3:]] == [("nested", 2)] * 2 + [("nested", 3)]
     assert all(type(site[0]) is str for site in races._LINES)  # (the detector's table of lines is its own)
+
+
+
+def test_the_c_path_works_on_the_containers_each_reset_binds(monkeypatch):
+    """The C path holds the detector's containers (locations, clocks, last, ...) between its resets: _reset
+    ends with ``interlace._races.bind(self)``, and a detector met that is not the one bound is bound then.
+    A detector begun again, another one, then the first again, each fed a lost update, end each execution
+    in the state the Python path leaves (without the bind at a begin, the C path went on with the previous
+    execution's containers: the new location kept no write)."""
+    import threading
+
+    from test_races import _DetectorHost
+
+    from interlace.runtime.state import ThreadState
+
+    def run():
+        class Ex(_DetectorHost):
+            os_threads = 2  # two OS threads: the atomicity checks run
+
+        Ex.threads = [ThreadState(t, threading.current_thread()) for t in range(2)]
+        box = {"n": 0}
+        states = []
+
+        def execution(detector):
+            ex = Ex()
+            detector.begin(ex)
+            for tid, kind in ((0, "read"), (1, "read"), (0, "write"), (1, "write")):
+                detector.access(ex, ex.threads[tid], kind, box, "n", (__file__, 7, 0), False)
+            (location,) = detector.locations.values()
+            states.append(([(r.violation, r.what) for r in detector.races],
+                           (location.write.tid, location.write.kind, location.write.number),
+                           sorted(detector.last), [c.c for c in detector.clocks], location.pub))
+
+        first, second = races.RaceDetector(), races.RaceDetector()
+        for detector in (first, first, second, first):  # (second is bound in between: first again after)
+            execution(detector)
+        return states
+
+    native = run()
+    monkeypatch.setattr(races, "_native", None)
+    assert native == run()
+    # (the threads' access numbers go on across the executions; each detector reports the race once: in
+    # its next execution it is one seen already)
+    assert [state[:2] for state in native] == [([("lost update", "dict['n']")], (1, "write", 2)),
+                                               ([], (1, "write", 4)),
+                                               ([("lost update", "dict['n']")], (1, "write", 6)),
+                                               ([], (1, "write", 8))]

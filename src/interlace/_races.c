@@ -50,6 +50,7 @@ static PyObject *g_lines;      /* _LINES: site -> line */
 static PyObject *g_line;       /* _line(site) */
 static PyObject *g_attr;       /* the _Attr class */
 static PyObject *g_value_keys; /* _VALUE_KEYS */
+static int g_str_plain, g_int_plain; /* str in _VALUE_KEYS, int in it (a frozenset: asked once) */
 static PyObject *g_whole;      /* _WHOLE, "*" */
 static PyObject *g_infos;      /* stacks._infos: id(code) -> (kind, filename, name, code) */
 static PyObject *g_stacks;     /* stacks._stacks: every stack captured, once */
@@ -104,20 +105,24 @@ static struct {
     Py_ssize_t offset; /* -1: not a writable object slot */
 } slot_cache[SLOT_CACHE];
 
-static unsigned int
+/* get_attr and what it calls: inline at each of its hundreds of call sites (about 20 calls an access,
+ * where the call itself was a third of a slot's read) */
+#if defined(__GNUC__) || defined(__clang__)
+#define HOT_INLINE static inline __attribute__((always_inline))
+#else
+#define HOT_INLINE static inline
+#endif
+
+HOT_INLINE unsigned int
 valid_version(PyTypeObject *tp)
 {
     return (tp->tp_flags & Py_TPFLAGS_VALID_VERSION_TAG) ? tp->tp_version_tag : 0;
 }
 
-/* the offset of the object slot ``name`` in instances of ``obj``'s type, or -1 */
+/* type_slot_offset's look-up in the type, cached in ``slot_cache[i]`` */
 static Py_ssize_t
-type_slot_offset(PyTypeObject *tp, PyObject *name)
+type_slot_lookup(PyTypeObject *tp, PyObject *name, size_t i)
 {
-    size_t i = (((uintptr_t)tp >> 4) * 31 + ((uintptr_t)name >> 4)) & (SLOT_CACHE - 1);
-    unsigned int version = valid_version(tp);
-    if (version != 0 && slot_cache[i].type == tp && slot_cache[i].name == name && slot_cache[i].version == version)
-        return slot_cache[i].offset;
     Py_ssize_t offset = -1;
     if (tp->tp_getattro == PyObject_GenericGetAttr && tp->tp_setattro == PyObject_GenericSetAttr) {
         PyObject *descr = _PyType_Lookup(tp, name); /* borrowed */
@@ -127,7 +132,7 @@ type_slot_offset(PyTypeObject *tp, PyObject *name)
                 offset = member->offset;
         }
     }
-    version = valid_version(tp); /* (the lookup may have given the type its tag) */
+    unsigned int version = valid_version(tp); /* (the lookup may have given the type its tag) */
     if (version != 0) {
         slot_cache[i].type = tp;
         slot_cache[i].name = name;
@@ -137,14 +142,25 @@ type_slot_offset(PyTypeObject *tp, PyObject *name)
     return offset;
 }
 
-static Py_ssize_t
+/* the offset of the object slot ``name`` in instances of ``obj``'s type, or -1 */
+HOT_INLINE Py_ssize_t
+type_slot_offset(PyTypeObject *tp, PyObject *name)
+{
+    size_t i = (((uintptr_t)tp >> 4) * 31 + ((uintptr_t)name >> 4)) & (SLOT_CACHE - 1);
+    unsigned int version = valid_version(tp);
+    if (version != 0 && slot_cache[i].type == tp && slot_cache[i].name == name && slot_cache[i].version == version)
+        return slot_cache[i].offset;
+    return type_slot_lookup(tp, name, i);
+}
+
+HOT_INLINE Py_ssize_t
 slot_offset(PyObject *obj, PyObject *name)
 {
     return type_slot_offset(Py_TYPE(obj), name);
 }
 
 /* obj.name (a new reference, or NULL with an error set) */
-static PyObject *
+HOT_INLINE PyObject *
 get_attr(PyObject *obj, PyObject *name)
 {
     Py_ssize_t offset = slot_offset(obj, name);
@@ -230,17 +246,18 @@ held_dict(PyObject *det, int which)
     return d;
 }
 
-/* bool(det.<bound_names[which]>): 1, 0, or -1 with an error set */
+/* bool(v) of a new reference ``v``, released: 1, 0, or -1 with an error set (also when ``v`` is NULL) */
 static int
-held_true(PyObject *det, int which)
+truth(PyObject *v)
 {
-    PyObject *v = held(det, which);
     if (v == NULL)
         return -1;
     int r = PyObject_IsTrue(v);
     Py_DECREF(v);
     return r;
 }
+
+#define held_true(det, which) truth(held((det), (which)))
 
 /* obj.name (1, *out a new reference), no such attribute (0), or -1 with an error set: from the instance
  * dict straight away when the type has nothing of that name (an Execution's current, fast, threads),
@@ -394,24 +411,14 @@ plain_attr(PyObject *obj, PyObject *name, PyObject **out)
 static int
 attr_true(PyObject *obj, PyObject *name)
 {
-    PyObject *v = get_attr(obj, name);
-    if (v == NULL)
-        return -1;
-    int r = PyObject_IsTrue(v);
-    Py_DECREF(v);
-    return r;
+    return truth(get_attr(obj, name));
 }
 
 /* bool(det.name) of the detector (see det_attr): 1, 0, or -1 with an error set */
 static int
 det_true(PyObject *det, PyObject *name)
 {
-    PyObject *v = det_attr(det, name);
-    if (v == NULL)
-        return -1;
-    int r = PyObject_IsTrue(v);
-    Py_DECREF(v);
-    return r;
+    return truth(det_attr(det, name));
 }
 
 /* obj.name as a C long long (-1 with an error set on failure) */
@@ -1582,6 +1589,33 @@ races_setup_atomicity(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
     Py_RETURN_NONE;
 }
 
+/* ``known.tp == id(tp)`` of a _Known ``known`` (its type's id: not a new object at a dead one's address):
+ * 1, 0, -1 */
+static int
+known_as(PyObject *known, PyObject *tp)
+{
+    PyObject *known_tp = get_attr(known, s_tp);
+    if (known_tp == NULL)
+        return -1;
+    int r;
+    if (PyLong_CheckExact(known_tp)) {  /* (compared as an address, without making id(tp)) */
+        unsigned long long v = PyLong_AsUnsignedLongLong(known_tp);
+        r = v == (unsigned long long)(uintptr_t)tp;
+        if (v == (unsigned long long)-1 && PyErr_Occurred()) {
+            r = PyErr_ExceptionMatches(PyExc_OverflowError) ? 0 : -1;  /* (negative or too large: no id) */
+            if (r == 0)
+                PyErr_Clear();
+        }
+    }
+    else {
+        PyObject *tp_id = PyLong_FromVoidPtr(tp);
+        r = tp_id == NULL ? -1 : PyObject_RichCompareBool(known_tp, tp_id, Py_EQ);
+        Py_XDECREF(tp_id);
+    }
+    Py_DECREF(known_tp);
+    return r;
+}
+
 #define FALLBACK(...) do { __VA_ARGS__; if (PyErr_Occurred()) goto error; result = Py_False; goto done; } while (0)
 #define CHECK(x) do { if ((x) == NULL) goto error; } while (0)
 #define CHECK_INT(x) do { if ((x) < 0) goto error; } while (0)
@@ -1604,8 +1638,7 @@ races_access(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
     PyObject *result = NULL;
     /* every reference below is owned (or NULL) and released at done */
     PyObject *oid = NULL, *tp = NULL, *dict_owners = NULL, *threads = NULL, *lk = NULL,
-             *locations = NULL, *location = NULL, *objects = NULL, *known = NULL, *known_tp = NULL,
-             *tp_id = NULL, *t_obj = NULL, *clocks = NULL, *c = NULL, *cc = NULL, *epoch = NULL,
+             *locations = NULL, *location = NULL, *objects = NULL, *known = NULL, *t_obj = NULL, *clocks = NULL, *c = NULL, *cc = NULL, *epoch = NULL,
              *ordinal = NULL, *line = NULL, *last = NULL, *before = NULL, *last_at = NULL, *run = NULL,
              *gil = NULL, *last_gil = NULL, *same = NULL, *access = NULL, *stack = NULL, *name_obj = NULL,
              *what = NULL, *task = NULL, *related = NULL, *group = NULL, *back_edges = NULL, *apart = NULL,
@@ -1709,9 +1742,7 @@ races_access(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
         if (known == NULL)
             FALLBACK();  /* _know */
         Py_INCREF(known);
-        known_tp = get_attr(known, s_tp);
-        tp_id = known_tp ? PyLong_FromVoidPtr(tp) : NULL;
-        int same_type = tp_id ? PyObject_RichCompareBool(known_tp, tp_id, Py_EQ) : -1;
+        int same_type = known_as(known, tp);
         if (same_type < 0)
             goto error_key;
         if (!same_type)
@@ -1720,7 +1751,8 @@ races_access(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
         goto done_key;
     }
     PyObject *key_type = (PyObject *)Py_TYPE(owned_key);
-    int plain = key_type == g_attr;
+    int plain = key_type == g_attr || (key_type == (PyObject *)&PyUnicode_Type && g_str_plain)
+                || (key_type == (PyObject *)&PyLong_Type && g_int_plain);
     if (!plain) {
         plain = PySet_Contains(g_value_keys, key_type);
         if (plain < 0)
@@ -1745,11 +1777,7 @@ races_access(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
         if (seen == NULL && PyErr_Occurred())
             goto error_key;
         if (seen != NULL) {
-            known_tp = get_attr(seen, s_tp);
-            tp_id = known_tp ? PyLong_FromVoidPtr(tp) : NULL;
-            int same_type = tp_id ? PyObject_RichCompareBool(known_tp, tp_id, Py_EQ) : -1;
-            Py_CLEAR(known_tp);
-            Py_CLEAR(tp_id);
+            int same_type = known_as(seen, tp);
             if (same_type < 0)
                 goto error_key;
             if (!same_type)
@@ -1768,13 +1796,7 @@ races_access(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
         FALLBACK();
     Py_INCREF(known);
     untrack(known);
-    known_tp = get_attr(known, s_tp);
-    if (known_tp == NULL)
-        goto error_key;
-    tp_id = PyLong_FromVoidPtr(tp);
-    if (tp_id == NULL)
-        goto error_key;
-    int same_type = PyObject_RichCompareBool(known_tp, tp_id, Py_EQ);
+    int same_type = known_as(known, tp);
     if (same_type < 0)
         goto error_key;
     if (!same_type)
@@ -2165,7 +2187,7 @@ done:
         n_declined++;
     Py_XDECREF(oid); Py_XDECREF(tp); Py_XDECREF(dict_owners); Py_XDECREF(threads);
     Py_XDECREF(lk); Py_XDECREF(locations); Py_XDECREF(location); Py_XDECREF(objects); Py_XDECREF(known);
-    Py_XDECREF(known_tp); Py_XDECREF(tp_id); Py_XDECREF(t_obj); Py_XDECREF(clocks); Py_XDECREF(c);
+    Py_XDECREF(t_obj); Py_XDECREF(clocks); Py_XDECREF(c);
     Py_XDECREF(cc); Py_XDECREF(epoch); Py_XDECREF(ordinal); Py_XDECREF(line); Py_XDECREF(last);
     Py_XDECREF(before); Py_XDECREF(last_at); Py_XDECREF(run); Py_XDECREF(gil); Py_XDECREF(last_gil);
     Py_XDECREF(same); Py_XDECREF(access); Py_XDECREF(stack); Py_XDECREF(name_obj); Py_XDECREF(what);
@@ -2497,6 +2519,7 @@ typedef struct {
     PyObject *code[SIG_MAX];
     int lasti[SIG_MAX];
     PyObject *stack;
+    Py_hash_t stack_hash;  /* (a tuple's hash is not cached: this one's is made once, with the slot) */
 } SigSlot;
 static SigSlot sig_slots[SIG_SLOTS];
 
@@ -2588,7 +2611,7 @@ capture_stack(Py_ssize_t depth)
         for (Py_ssize_t k = 0; same && k < n; k++)
             same = slot->code[k] == code[k] && slot->lasti[k] == lasti[k];
         if (same) {
-            PyObject *kept = PyDict_GetItemWithError(g_stacks, slot->stack);  /* borrowed */
+            PyObject *kept = _PyDict_GetItem_KnownHash(g_stacks, slot->stack, slot->stack_hash);  /* borrowed */
             if (kept == slot->stack)
                 result = Py_NewRef(kept);
             else if (PyErr_Occurred())
@@ -2596,7 +2619,11 @@ capture_stack(Py_ssize_t depth)
         }
         if (result == NULL && !failed) {
             result = capture_walk(depth);
+            Py_hash_t stack_hash = result == NULL ? -1 : PyObject_Hash(result);
+            if (stack_hash == -1)
+                Py_CLEAR(result);
             if (result != NULL) {
+                slot->stack_hash = stack_hash;
                 for (Py_ssize_t k = 0; k < slot->n; k++)
                     Py_CLEAR(slot->code[k]);
                 for (Py_ssize_t k = 0; k < n; k++) {
@@ -2652,6 +2679,8 @@ races_setup(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
         Py_XSETREF(*slots[i], Py_NewRef(args[i]));
     if (prepare_maker(&make_access) < 0 || prepare_maker(&make_step) < 0 || prepare_maker(&make_clock) < 0)
         return NULL;
+    g_str_plain = PyFrozenSet_CheckExact(g_value_keys) && PySet_Contains(g_value_keys, (PyObject *)&PyUnicode_Type) > 0;
+    g_int_plain = PyFrozenSet_CheckExact(g_value_keys) && PySet_Contains(g_value_keys, (PyObject *)&PyLong_Type) > 0;
     Py_RETURN_NONE;
 }
 

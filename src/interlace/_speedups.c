@@ -1250,7 +1250,10 @@ tell(FastPathObject *f, PyObject *kind, PyObject *obj, PyObject *key, PyObject *
     Py_DECREF(oid);
     if (told == NULL)
         return -1;
-    PyObject *entry = PyDict_GetItemWithError(f->told, told);  /* borrowed */
+    /* the key's hash, made once for the look-up and the insertion (a tuple's is not cached: about 300
+     * instructions for this one, its site's included) */
+    Py_hash_t hash = PyObject_Hash(told);
+    PyObject *entry = hash == -1 ? NULL : _PyDict_GetItem_KnownHash(f->told, told, hash);  /* borrowed */
     if (entry != NULL && names(entry, obj)) {
         Py_DECREF(told);
         return 0;
@@ -1262,7 +1265,11 @@ tell(FastPathObject *f, PyObject *kind, PyObject *obj, PyObject *key, PyObject *
         PyErr_Clear();  /* unhashable: _tell tells it, as always */
         goto call;
     }
-    int rc = PyDict_SetItem(f->told, told, (PyObject *)Py_TYPE(obj));
+#if PY_VERSION_HEX < 0x030D0000
+    int rc = _PyDict_SetItem_KnownHash(f->told, told, (PyObject *)Py_TYPE(obj), hash);
+#else
+    int rc = PyDict_SetItem(f->told, told, (PyObject *)Py_TYPE(obj));  /* (no public known-hash insertion) */
+#endif
     Py_DECREF(told);
     if (rc < 0)
         return -1;

@@ -264,9 +264,10 @@ def test_the_c_capture_s_cached_line_numbers_are_the_frames():
 
 
 
-def test_the_c_path_works_on_the_containers_each_reset_binds(monkeypatch):
-    """The C path holds the detector's containers (locations, clocks, last, ...) between its resets: _reset
-    ends with ``interlace._races.bind(self)``, and a detector met that is not the one bound is bound then.
+def test_the_c_path_works_on_the_attributes_each_begin_binds(monkeypatch):
+    """The C path holds the detector's attributes (locations, clocks, last, ...) between its executions:
+    __init__ and begin end with ``interlace._races.bind(self)``, and a detector met that is not the one
+    bound is bound then.
     A detector begun again, another one, then the first again, each fed a lost update, end each execution
     in the state the Python path leaves (without the bind at a begin, the C path went on with the previous
     execution's containers: the new location kept no write)."""

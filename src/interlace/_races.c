@@ -189,17 +189,19 @@ det_attr(PyObject *det, PyObject *name)
     return get_attr(det, name);
 }
 
-/* -- the detector's containers, held here between its resets ---------------------------------------
- * RaceDetector binds these attributes in __init__ and _reset only (its dicts and lists change in place
- * in between), and _reset ends with bind(self): so they are read from its instance dict once per
- * execution, not at every access and synchronisation (about 15 look-ups an access). A detector met
- * that is not the one bound is bound then. The scalars (controlled, stacks) are read each time. */
+/* -- the detector's attributes, held here between its executions ------------------------------------
+ * RaceDetector binds these attributes in __init__ and begin only (its dicts and lists change in place
+ * in between; stacks is set before begin: see drivers/session.py), and both end with bind(self): so
+ * they are read from its instance dict once per execution, not at every access and synchronisation
+ * (about 17 look-ups an access). A detector met that is not the one bound is bound then. */
 
 enum { B_DIED, B_DICT_OWNERS, B_LOCATIONS, B_OBJECTS, B_CLOCKS, B_LAST, B_LAST_AT, B_LAST_GIL, B_SEGS,
-       B_STRETCH, B_GROUPS, B_LOCK_CLOCKS, B_HANDOFF_CLOCKS, B_NOTED, B_VIOLATED, B_WATCH, B_COUNT };
+       B_STRETCH, B_GROUPS, B_LOCK_CLOCKS, B_HANDOFF_CLOCKS, B_NOTED, B_VIOLATED, B_WATCH, B_CONTROLLED,
+       B_STACKS, B_COUNT };
 static PyObject **const bound_names[B_COUNT] = {
     &s_died, &s_dict_owners, &s_locations, &s_objects, &s_clocks, &s_last, &s_last_at, &s_last_gil, &s_segs,
-    &s_stretch, &s_groups, &s_lock_clocks, &s_handoff_clocks, &s_noted, &s_violated, &s_watch,
+    &s_stretch, &s_groups, &s_lock_clocks, &s_handoff_clocks, &s_noted, &s_violated, &s_watch, &s_controlled,
+    &s_stacks,
 };
 static PyObject *bound_det;              /* the detector bound (a strong reference), or NULL */
 static PyObject *bound_values[B_COUNT];  /* its attributes then (NULL: it had none of that name) */
@@ -412,13 +414,6 @@ static int
 attr_true(PyObject *obj, PyObject *name)
 {
     return truth(get_attr(obj, name));
-}
-
-/* bool(det.name) of the detector (see det_attr): 1, 0, or -1 with an error set */
-static int
-det_true(PyObject *det, PyObject *name)
-{
-    return truth(det_attr(det, name));
 }
 
 /* obj.name as a C long long (-1 with an error set on failure) */
@@ -1589,6 +1584,35 @@ races_setup_atomicity(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
     Py_RETURN_NONE;
 }
 
+/* hash(site) of an access's site, ``(filename, line, column)``: the instrumented code's constant, met
+ * again at each access made there; a tuple does not keep its hash (about 150 instructions to make it
+ * again), so the hashes of the sites met last are kept here, with their sites (so that an address names
+ * no other site; a site of anything but exact strings and ints is not kept) */
+#define SITE_SLOTS 512
+static struct {
+    PyObject *site;
+    Py_hash_t hash;
+} site_hashes[SITE_SLOTS];
+
+static Py_hash_t
+site_hash(PyObject *site)
+{
+    size_t i = ((uintptr_t)site >> 4) & (SITE_SLOTS - 1);
+    if (site_hashes[i].site == site)
+        return site_hashes[i].hash;
+    Py_hash_t hash = PyObject_Hash(site);
+    if (hash == -1 || !PyTuple_CheckExact(site))
+        return hash;
+    for (Py_ssize_t k = 0; k < PyTuple_GET_SIZE(site); k++) {
+        PyObject *item = PyTuple_GET_ITEM(site, k);
+        if (!PyUnicode_CheckExact(item) && !PyLong_CheckExact(item))
+            return hash;
+    }
+    Py_XSETREF(site_hashes[i].site, Py_NewRef(site));
+    site_hashes[i].hash = hash;
+    return hash;
+}
+
 /* ``known.tp == id(tp)`` of a _Known ``known`` (its type's id: not a new object at a dead one's address):
  * 1, 0, -1 */
 static int
@@ -1722,7 +1746,7 @@ races_access(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
     }
     else
         FALLBACK();
-    int is_controlled = det_true(det, s_controlled);
+    int is_controlled = held_true(det, B_CONTROLLED);
     if (is_controlled < 0)
         goto error_key;
     int has_threads = plain_attr(ex, s_threads, &threads);
@@ -1857,7 +1881,8 @@ races_access(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
     ordinal = unit_count(ex, ts, fast, s_accesses, s_access_number);
     if (ordinal == NULL)
         goto error_key;
-    line = PyDict_GetItemWithError(g_lines, site);
+    Py_hash_t site_h = site_hash(site);
+    line = site_h == -1 ? NULL : _PyDict_GetItem_KnownHash(g_lines, site, site_h);
     if (line != NULL)
         Py_INCREF(line);
     else {
@@ -2008,7 +2033,7 @@ races_access(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
     what = name_obj ? get_attr(location, s_what) : NULL;
     if (what == NULL)
         goto error_key;
-    int with_stacks = det_true(det, s_stacks);
+    int with_stacks = held_true(det, B_STACKS);
     if (with_stacks < 0)
         goto error_key;
     stack = with_stacks ? capture_stack(12) : PyTuple_New(0);
@@ -2704,7 +2729,8 @@ static PyMethodDef races_methods[] = {
      "counts() -> (taken, declined, direct Access, direct _Step): calls of access() and sync() that did the work "
      "here, that left it to Python; whether Access and _Step objects are made by filling their slots"},
     {"bind", races_bind, METH_O,
-     "bind(detector): hold the containers the detector's _reset just bound (read once, not at each access)"},
+     "bind(detector): hold the attributes the detector's __init__ or begin just bound (read once, not at each "
+     "access)"},
     {"access", (PyCFunction)(void (*)(void))races_access, METH_FASTCALL,
      "access(detector, ex, ts, kind, obj, key, site, atomic): RaceDetector.access's work; False: not done"},
     {"sync", (PyCFunction)(void (*)(void))races_sync, METH_FASTCALL,

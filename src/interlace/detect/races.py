@@ -593,6 +593,8 @@ class RaceDetector:
         self.watch = lifetimes.watch()
         self.died: list[int] = self.watch.died if self.watch is not None else []
         self._reset()
+        if _native is not None:
+            _native.bind(self)  # the C path holds the attributes bound here and in begin (nowhere else)
 
     def _reset(self) -> None:
         self.clocks: list[VectorClock] = []
@@ -624,8 +626,6 @@ class RaceDetector:
         self.stretch: dict[int, tuple[int, int, int, list[_Check]]] = {}
         self.started: dict[int, str] = {}
         self.pending: list[tuple[Race, tuple]] = []
-        if _native is not None:
-            _native.bind(self)  # the C path holds the containers bound here (rebound nowhere else)
 
     @property
     def native_access(self) -> Any:
@@ -645,6 +645,8 @@ class RaceDetector:
         self.races = []
         # while a controlled execution has one unit, nothing races (see Execution.controlled)
         self.controlled = ex.controlled
+        if _native is not None:
+            _native.bind(self)  # (see __init__)
 
     def end(self, ex: Any) -> None:
         if self.watch is not None:

@@ -643,7 +643,16 @@ obtain(PyObject *into, PyObject *pub)
         PyObject *a = PyList_GET_ITEM(into, i), *b = PyList_GET_ITEM(pub, i);
         if (a == b)
             continue;  /* (most entries: a clock's entries are shared by its copies) */
-        int greater = PyObject_RichCompareBool(b, a, Py_GT);
+        int greater;
+        if (PyLong_CheckExact(a) && PyLong_CheckExact(b)) {  /* (what the entries are: ints, compared as such) */
+            int overflow_a, overflow_b;
+            long long x = PyLong_AsLongLongAndOverflow(a, &overflow_a), y = PyLong_AsLongLongAndOverflow(b, &overflow_b);
+            if ((x == -1 || y == -1) && PyErr_Occurred())
+                return -1;
+            greater = overflow_a || overflow_b ? PyObject_RichCompareBool(b, a, Py_GT) : y > x;
+        }
+        else
+            greater = PyObject_RichCompareBool(b, a, Py_GT);
         if (greater < 0)
             return -1;
         if (greater) {
@@ -2222,6 +2231,18 @@ done:
     return Py_XNewRef(result);
 }
 
+/* ``d[key] = value``, ``hash`` being hash(key) */
+static int
+set_known_hash(PyObject *d, PyObject *key, PyObject *value, Py_hash_t hash)
+{
+#if PY_VERSION_HEX < 0x030D0000
+    return _PyDict_SetItem_KnownHash(d, key, value, hash);
+#else
+    (void)hash;
+    return PyDict_SetItem(d, key, value);  /* (no public insertion with a known hash) */
+#endif
+}
+
 /* VectorClock.copy() of clock ``c`` */
 static PyObject *
 copy_clock(PyObject *c)
@@ -2330,7 +2351,8 @@ races_sync(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
     table_key = acquire || release ? PyLong_FromVoidPtr(obj) : Py_NewRef(obj);
     if (table_key == NULL)
         goto error;
-    PyObject *entry = PyDict_GetItemWithError(table, table_key);
+    Py_hash_t key_hash = PyObject_Hash(table_key);  /* (once: a hand-off's key is a tuple, met twice) */
+    PyObject *entry = key_hash == -1 ? NULL : _PyDict_GetItem_KnownHash(table, table_key, key_hash);
     if (entry == NULL && PyErr_Occurred())
         goto error;
     if (acquire || wait) {
@@ -2348,13 +2370,13 @@ races_sync(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
             Py_DECREF(r);
         }
         copy = copy_clock(c);
-        if (copy == NULL || PyDict_SetItem(table, table_key, copy) < 0 || tick_clock(c, t) < 0)
+        if (copy == NULL || set_known_hash(table, table_key, copy, key_hash) < 0 || tick_clock(c, t) < 0)
             goto error;
     }
     else {  /* signal */
         if (entry == NULL || entry == Py_None) {
             copy = copy_clock(c);
-            if (copy == NULL || PyDict_SetItem(table, table_key, copy) < 0)
+            if (copy == NULL || set_known_hash(table, table_key, copy, key_hash) < 0)
                 goto error;
         }
         else if (join_clock(entry, c) < 0)

@@ -18,7 +18,10 @@
  * Optional, like _speedups: without it (not built, INTERLACE_PURE=1) races.py runs alone.
  *
  * Thread safety: the module's own data are the references setup() and setup_stacks() store once, at
- * the import of detect/races.py (under the import lock), and two statistics counters. The detector's
+ * the import of detect/races.py (under the import lock), two statistics counters, the detector bound
+ * last with its attributes (bind(), see held(): each use asks which detector is bound and takes its
+ * own references, so two detectors used by turns, in one thread or two, only rebind) and caches of
+ * immutable keys (slot offsets, sites' hashes, stacks kept), all changed under the GIL. The detector's
  * objects it reads and changes (and whose items it borrows) are only ever used by one caller at a
  * time, GIL or not: under the scheduler, the unit that holds the baton (one managed thread or task runs
  * at a time, and only it tells the detector); in detect-only mode, where real threads run at once, the

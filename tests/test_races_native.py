@@ -300,3 +300,50 @@ def test_a_settled_closure_variable_is_no_location_and_one_bound_again_still_rac
              str(settled_and_rebound.__code__.co_firstlineno))]
     # (box is read at work's line, bound once before work was made: no location, on both paths)
     assert seen[0] == seen[-1] and "box" not in seen[0] and "flag" in seen[0] and "dict['n']" in seen[0]
+
+
+def test_the_c_path_works_on_the_attributes_each_begin_binds(monkeypatch):
+    """The C path holds the detector's attributes (locations, clocks, last, ...) between its executions:
+    __init__ and begin end with ``interlace._races.bind(self)``, and a detector met that is not the one
+    bound is bound then.
+    A detector begun again, another one, then the first again, each fed a lost update, end each execution
+    in the state the Python path leaves (without the bind at a begin, the C path went on with the previous
+    execution's containers: the new location kept no write)."""
+    import threading
+
+    from test_races import _DetectorHost
+
+    from interlace.runtime.state import ThreadState
+
+    def run():
+        class Ex(_DetectorHost):
+            os_threads = 2  # two OS threads: the atomicity checks run
+
+        Ex.threads = [ThreadState(t, threading.current_thread()) for t in range(2)]
+        box = {"n": 0}
+        states = []
+
+        def execution(detector):
+            ex = Ex()
+            detector.begin(ex)
+            for tid, kind in ((0, "read"), (1, "read"), (0, "write"), (1, "write")):
+                detector.access(ex, ex.threads[tid], kind, box, "n", (__file__, 7, 0), False)
+            (location,) = detector.locations.values()
+            states.append(([(r.violation, r.what) for r in detector.races],
+                           (location.write.tid, location.write.kind, location.write.number),
+                           sorted(detector.last), [c.c for c in detector.clocks], location.pub))
+
+        first, second = races.RaceDetector(), races.RaceDetector()
+        for detector in (first, first, second, first):  # (second is bound in between: first again after)
+            execution(detector)
+        return states
+
+    native = run()
+    monkeypatch.setattr(races, "_native", None)
+    assert native == run()
+    # (the threads' access numbers go on across the executions; each detector reports the race once: in
+    # its next execution it is one seen already)
+    assert [state[:2] for state in native] == [([("lost update", "dict['n']")], (1, "write", 2)),
+                                               ([], (1, "write", 4)),
+                                               ([("lost update", "dict['n']")], (1, "write", 6)),
+                                               ([], (1, "write", 8))]

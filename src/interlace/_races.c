@@ -18,7 +18,10 @@
  * Optional, like _speedups: without it (not built, INTERLACE_PURE=1) races.py runs alone.
  *
  * Thread safety: the module's own data are the references setup() and setup_stacks() store once, at
- * the import of detect/races.py (under the import lock), and two statistics counters. The detector's
+ * the import of detect/races.py (under the import lock), two statistics counters, the detector bound
+ * last with its attributes (bind(), see held(): each use asks which detector is bound and takes its
+ * own references, so two detectors used by turns, in one thread or two, only rebind) and caches of
+ * immutable keys (slot offsets, sites' hashes, stacks kept), all changed under the GIL. The detector's
  * objects it reads and changes (and whose items it borrows) are only ever used by one caller at a
  * time, GIL or not: under the scheduler, the unit that holds the baton (one managed thread or task runs
  * at a time, and only it tells the detector); in detect-only mode, where real threads run at once, the
@@ -50,6 +53,7 @@ static PyObject *g_lines;      /* _LINES: site -> line */
 static PyObject *g_line;       /* _line(site) */
 static PyObject *g_attr;       /* the _Attr class */
 static PyObject *g_value_keys; /* _VALUE_KEYS */
+static int g_str_plain, g_int_plain; /* str in _VALUE_KEYS, int in it (a frozenset: asked once) */
 static PyObject *g_whole;      /* _WHOLE, "*" */
 static PyObject *g_infos;      /* stacks._infos: id(code) -> (kind, filename, name, code) */
 static PyObject *g_stacks;     /* stacks._stacks: every stack captured, once */
@@ -73,14 +77,15 @@ static PyObject *s_died, *s_dict_owners, *s_controlled, *s_threads, *s_locations
     *s_atomic, *s_name, *s_what, *s_stacks, *s_task, *s_race, *s_atomicity, *s_back_edges,
     *s_os_threads, *s_obtained, *s_pub, *s_writes, *s_put, *s_read, *s_dunder_dict, *s_segs,
     *s_lock_clocks, *s_handoff_clocks, *s_watch, *s_add, *s_acquire, *s_try_acquire, *s_release,
-    *s_signal, *s_wait, *s_delete, *s_access_number, *s_gil_clock, *s_back_edge_count;
+    *s_signal, *s_wait, *s_delete, *s_access_number, *s_gil_clock, *s_back_edge_count, *s_noted, *s_groups,
+    *s_stretch, *s_violated;
 
 static int
 str_eq(PyObject *a, PyObject *b)
 {
     if (a == b)
         return 1;
-    if (!PyUnicode_Check(a) || !PyUnicode_Check(b))
+    if (!PyUnicode_Check(a) || !PyUnicode_Check(b) || PyUnicode_GET_LENGTH(a) != PyUnicode_GET_LENGTH(b))
         return 0;
     return PyUnicode_Compare(a, b) == 0;
 }
@@ -103,20 +108,24 @@ static struct {
     Py_ssize_t offset; /* -1: not a writable object slot */
 } slot_cache[SLOT_CACHE];
 
-static unsigned int
+/* get_attr and what it calls: inline at each of its hundreds of call sites (about 20 calls an access,
+ * where the call itself was a third of a slot's read) */
+#if defined(__GNUC__) || defined(__clang__)
+#define HOT_INLINE static inline __attribute__((always_inline))
+#else
+#define HOT_INLINE static inline
+#endif
+
+HOT_INLINE unsigned int
 valid_version(PyTypeObject *tp)
 {
     return (tp->tp_flags & Py_TPFLAGS_VALID_VERSION_TAG) ? tp->tp_version_tag : 0;
 }
 
-/* the offset of the object slot ``name`` in instances of ``obj``'s type, or -1 */
+/* type_slot_offset's look-up in the type, cached in ``slot_cache[i]`` */
 static Py_ssize_t
-type_slot_offset(PyTypeObject *tp, PyObject *name)
+type_slot_lookup(PyTypeObject *tp, PyObject *name, size_t i)
 {
-    size_t i = (((uintptr_t)tp >> 4) * 31 + ((uintptr_t)name >> 4)) & (SLOT_CACHE - 1);
-    unsigned int version = valid_version(tp);
-    if (version != 0 && slot_cache[i].type == tp && slot_cache[i].name == name && slot_cache[i].version == version)
-        return slot_cache[i].offset;
     Py_ssize_t offset = -1;
     if (tp->tp_getattro == PyObject_GenericGetAttr && tp->tp_setattro == PyObject_GenericSetAttr) {
         PyObject *descr = _PyType_Lookup(tp, name); /* borrowed */
@@ -126,7 +135,7 @@ type_slot_offset(PyTypeObject *tp, PyObject *name)
                 offset = member->offset;
         }
     }
-    version = valid_version(tp); /* (the lookup may have given the type its tag) */
+    unsigned int version = valid_version(tp); /* (the lookup may have given the type its tag) */
     if (version != 0) {
         slot_cache[i].type = tp;
         slot_cache[i].name = name;
@@ -136,14 +145,25 @@ type_slot_offset(PyTypeObject *tp, PyObject *name)
     return offset;
 }
 
-static Py_ssize_t
+/* the offset of the object slot ``name`` in instances of ``obj``'s type, or -1 */
+HOT_INLINE Py_ssize_t
+type_slot_offset(PyTypeObject *tp, PyObject *name)
+{
+    size_t i = (((uintptr_t)tp >> 4) * 31 + ((uintptr_t)name >> 4)) & (SLOT_CACHE - 1);
+    unsigned int version = valid_version(tp);
+    if (version != 0 && slot_cache[i].type == tp && slot_cache[i].name == name && slot_cache[i].version == version)
+        return slot_cache[i].offset;
+    return type_slot_lookup(tp, name, i);
+}
+
+HOT_INLINE Py_ssize_t
 slot_offset(PyObject *obj, PyObject *name)
 {
     return type_slot_offset(Py_TYPE(obj), name);
 }
 
 /* obj.name (a new reference, or NULL with an error set) */
-static PyObject *
+HOT_INLINE PyObject *
 get_attr(PyObject *obj, PyObject *name)
 {
     Py_ssize_t offset = slot_offset(obj, name);
@@ -171,6 +191,84 @@ det_attr(PyObject *det, PyObject *name)
     }
     return get_attr(det, name);
 }
+
+/* -- the detector's attributes, held here between its executions ------------------------------------
+ * RaceDetector binds these attributes in __init__ and begin only (its dicts and lists change in place
+ * in between; stacks is set before begin: see drivers/session.py), and both end with bind(self): so
+ * they are read from its instance dict once per execution, not at every access and synchronisation
+ * (about 17 look-ups an access). A detector met that is not the one bound is bound then. */
+
+enum { B_DIED, B_DICT_OWNERS, B_LOCATIONS, B_OBJECTS, B_CLOCKS, B_LAST, B_LAST_AT, B_LAST_GIL, B_SEGS,
+       B_STRETCH, B_GROUPS, B_LOCK_CLOCKS, B_HANDOFF_CLOCKS, B_NOTED, B_VIOLATED, B_WATCH, B_CONTROLLED,
+       B_STACKS, B_COUNT };
+static PyObject **const bound_names[B_COUNT] = {
+    &s_died, &s_dict_owners, &s_locations, &s_objects, &s_clocks, &s_last, &s_last_at, &s_last_gil, &s_segs,
+    &s_stretch, &s_groups, &s_lock_clocks, &s_handoff_clocks, &s_noted, &s_violated, &s_watch, &s_controlled,
+    &s_stacks,
+};
+static PyObject *bound_det;              /* the detector bound (a strong reference), or NULL */
+static PyObject *bound_values[B_COUNT];  /* its attributes then (NULL: it had none of that name) */
+
+/* bind(detector): hold its containers (see above); 0, or -1 with an error set */
+static int
+bind_to(PyObject *det)
+{
+    PyObject *values[B_COUNT];
+    for (int i = 0; i < B_COUNT; i++) {
+        values[i] = det_attr(det, *bound_names[i]);
+        if (values[i] == NULL) {
+            if (!PyErr_ExceptionMatches(PyExc_AttributeError)) {
+                while (--i >= 0)
+                    Py_XDECREF(values[i]);
+                return -1;
+            }
+            PyErr_Clear();  /* (asked again at each use: its error then) */
+        }
+    }
+    Py_XSETREF(bound_det, Py_NewRef(det));
+    for (int i = 0; i < B_COUNT; i++)
+        Py_XSETREF(bound_values[i], values[i]);
+    return 0;
+}
+
+/* det.<bound_names[which]> (a new reference, or NULL with an error set) */
+static PyObject *
+held(PyObject *det, int which)
+{
+    if (det != bound_det && bind_to(det) < 0)
+        return NULL;
+    PyObject *value = bound_values[which];
+    return value != NULL ? Py_NewRef(value) : det_attr(det, *bound_names[which]);
+}
+
+/* a dict the detector holds (held()), or NULL (no error set) when it is not a plain dict */
+static PyObject *
+held_dict(PyObject *det, int which)
+{
+    PyObject *d = held(det, which);
+    if (d != NULL && !PyDict_CheckExact(d))
+        Py_CLEAR(d);
+    return d;
+}
+
+/* bool(v) of a new reference ``v``, released: 1, 0, or -1 with an error set (also when ``v`` is NULL) */
+static int
+truth(PyObject *v)
+{
+    if (v == NULL)
+        return -1;
+    int r = PyObject_IsTrue(v);
+    Py_DECREF(v);
+    return r;
+}
+
+#define held_true(det, which) truth(held((det), (which)))
+
+/* obj.name (1, *out a new reference), no such attribute (0), or -1 with an error set: from the instance
+ * dict straight away when the type has nothing of that name (an Execution's current, fast, threads),
+ * as the generic getattr finds it, else as getattr */
+static int
+plain_attr(PyObject *obj, PyObject *name, PyObject **out);
 
 /* obj.name = value */
 static int
@@ -295,28 +393,30 @@ optional_attr(PyObject *obj, PyObject *name, PyObject **result)
 #endif
 }
 
+static int
+plain_attr(PyObject *obj, PyObject *name, PyObject **out)
+{
+    PyTypeObject *tp = Py_TYPE(obj);
+    if (tp->tp_getattro == PyObject_GenericGetAttr && _PyType_Lookup(tp, name) == NULL) {
+        PyObject **dictptr = _PyObject_GetDictPtr(obj);
+        if (dictptr != NULL && *dictptr != NULL) {
+            PyObject *value = PyDict_GetItemWithError(*dictptr, name);
+            if (value != NULL) {
+                *out = Py_NewRef(value);
+                return 1;
+            }
+            if (PyErr_Occurred())
+                return -1;
+        }
+    }
+    return optional_attr(obj, name, out);
+}
+
 /* bool(obj.name): 1, 0, or -1 with an error set */
 static int
 attr_true(PyObject *obj, PyObject *name)
 {
-    PyObject *v = get_attr(obj, name);
-    if (v == NULL)
-        return -1;
-    int r = PyObject_IsTrue(v);
-    Py_DECREF(v);
-    return r;
-}
-
-/* bool(det.name) of the detector (see det_attr): 1, 0, or -1 with an error set */
-static int
-det_true(PyObject *det, PyObject *name)
-{
-    PyObject *v = det_attr(det, name);
-    if (v == NULL)
-        return -1;
-    int r = PyObject_IsTrue(v);
-    Py_DECREF(v);
-    return r;
+    return truth(get_attr(obj, name));
 }
 
 /* obj.name as a C long long (-1 with an error set on failure) */
@@ -331,18 +431,49 @@ attr_ll(PyObject *obj, PyObject *name, long long *out)
     return (*out == -1 && PyErr_Occurred()) ? -1 : 0;
 }
 
+/* What interlace._speedups's FastPath keeps of the counts below, read without its getters (each made an
+ * int): its capsule "interlace._speedups._fast_counts", the same struct as _speedups.c's FastCounts
+ * (change both). NULL: not built, or of another layout. */
+typedef struct {
+    Py_ssize_t size;
+    PyTypeObject *type;
+    Py_ssize_t accesses, gil_points, back_edges;
+} FastCounts;
+
+static const FastCounts *g_fast_counts;
+static int g_fast_counts_tried;
+
+static const FastCounts *
+fast_counts(void)
+{
+    if (!g_fast_counts_tried) {
+        g_fast_counts_tried = 1;
+        const FastCounts *c = PyCapsule_Import("interlace._speedups._fast_counts", 0);
+        if (c == NULL)
+            PyErr_Clear();  /* (then the FastPath's getters are asked) */
+        else if (c->size == (Py_ssize_t)sizeof(FastCounts))
+            g_fast_counts = c;
+    }
+    return g_fast_counts;
+}
+
 /* What unit_count needs of the execution for unit ``ts``: its FastPath if ``ts`` holds the baton, None if
  * not, NULL (no error set) for another kind of execution (detect-only mode's, which has no
  * ``current``): that one is asked. NULL with an error set: failed. */
 static PyObject *
 fast_of(PyObject *ex, PyObject *ts)
 {
-    PyObject *current;
-    if (optional_attr(ex, s_current, &current) <= 0)
+    PyObject *current, *fast;
+    if (plain_attr(ex, s_current, &current) <= 0)
         return NULL;
     int is_current = current == ts;
     Py_DECREF(current);
-    return is_current ? get_attr(ex, s_fast) : Py_NewRef(Py_None);
+    if (!is_current)
+        return Py_NewRef(Py_None);
+    int found = plain_attr(ex, s_fast, &fast);
+    if (found == 0)
+        PyErr_SetObject(PyExc_AttributeError, s_fast);
+    return found > 0 ? fast : NULL;
 }
 
 /* Execution.access_number(ts), gil_clock(ts), back_edge_count(ts) (``method``), inline for an Execution:
@@ -353,8 +484,18 @@ unit_count(PyObject *ex, PyObject *ts, PyObject *fast, PyObject *field, PyObject
     if (fast == NULL)
         return PyObject_CallMethodOneArg(ex, method, ts);
     long long own, more = 0;
-    if (attr_ll(ts, field, &own) < 0 || (fast != Py_None && attr_ll(fast, field, &more) < 0))
+    if (attr_ll(ts, field, &own) < 0)
         return NULL;
+    if (fast != Py_None) {
+        const FastCounts *c = fast_counts();
+        if (c != NULL && Py_TYPE(fast) == c->type) {
+            Py_ssize_t offset = field == s_accesses ? c->accesses : field == s_gil_points ? c->gil_points
+                                                                                           : c->back_edges;
+            more = *(long long *)((char *)fast + offset);
+        }
+        else if (attr_ll(fast, field, &more) < 0)
+            return NULL;
+    }
     return PyLong_FromLongLong(own + more);
 }
 
@@ -400,8 +541,6 @@ unordered(PyObject *a, PyObject *t, PyObject *cc, int atomic)
     return both < 0 ? -1 : !both;
 }
 
-static PyObject *s_noted;
-
 /* Whether _race would return at once for a note between ``access`` and ``other``: ``previous.line in
  * self.noted.get(current.line, ())`` (the race is reported already). 1, 0, -1. A race of a line with many
  * threads (a flag polled, the unlocked read of double-checked locking) is found again by each thread's
@@ -409,7 +548,7 @@ static PyObject *s_noted;
 static int
 noted_already(PyObject *det, PyObject *access, PyObject *other)
 {
-    PyObject *noted = det_attr(det, s_noted);
+    PyObject *noted = held(det, B_NOTED);
     if (noted == NULL)
         return -1;
     int r = 0;
@@ -507,7 +646,16 @@ obtain(PyObject *into, PyObject *pub)
         PyObject *a = PyList_GET_ITEM(into, i), *b = PyList_GET_ITEM(pub, i);
         if (a == b)
             continue;  /* (most entries: a clock's entries are shared by its copies) */
-        int greater = PyObject_RichCompareBool(b, a, Py_GT);
+        int greater;
+        if (PyLong_CheckExact(a) && PyLong_CheckExact(b)) {  /* (what the entries are: ints, compared as such) */
+            int overflow_a, overflow_b;
+            long long x = PyLong_AsLongLongAndOverflow(a, &overflow_a), y = PyLong_AsLongLongAndOverflow(b, &overflow_b);
+            if ((x == -1 || y == -1) && PyErr_Occurred())
+                return -1;
+            greater = overflow_a || overflow_b ? PyObject_RichCompareBool(b, a, Py_GT) : y > x;
+        }
+        else
+            greater = PyObject_RichCompareBool(b, a, Py_GT);
         if (greater < 0)
             return -1;
         if (greater) {
@@ -595,20 +743,6 @@ obtain_from(PyObject *loc, PyObject *t_obj, Py_ssize_t t, PyObject *cc)
     return r;
 }
 
-/* a dict attribute of the detector, or NULL (no error set) when it is not a plain dict */
-static PyObject *
-dict_attr(PyObject *det, PyObject *name)
-{
-    PyObject *d = det_attr(det, name);
-    if (d == NULL)
-        return NULL;
-    if (!PyDict_CheckExact(d)) {
-        Py_DECREF(d);
-        return NULL;
-    }
-    return d;
-}
-
 /* -- RaceDetector._atomicity ------------------------------------------------------------------------
  * The same statements as races.py's, on the same objects. What is rare stays Python and is called from
  * here: making a _Group, _use, _same_loop (asked only when everything else says violation) and the
@@ -618,8 +752,8 @@ static PyObject *g_group_cls, *g_same_loop_fn;  /* setup_atomicity(): _Group, _s
 static PyObject *g_check_cls;
 static const char *const check_names[] = {"access", "pre", "use", "saw"};
 static Maker make_check = {&g_check_cls, check_names, 4, 0, {NULL}};
-static PyObject *s_groups, *s_stretch, *s_checks, *s_entries, *s_by_line, *s_rmws, *s_uses, *s_serial,
-    *s_access, *s_pre, *s_use, *s_saw, *s_key, *s_violated, *s_use_m, *s_read_between, *s_write_between,
+static PyObject *s_checks, *s_entries, *s_by_line, *s_rmws, *s_uses, *s_serial,
+    *s_access, *s_pre, *s_use, *s_saw, *s_key, *s_use_m, *s_read_between, *s_write_between,
     *s_removal_between, *s_overwritten, *s_same_check;
 
 /* The detector's objects form no cycle and refer to none of the program's objects: an Access, a _Check,
@@ -695,7 +829,7 @@ not_same_loop(PyObject *ex, PyObject *t, PyObject *u)
 static int
 unreported(PyObject *det, PyObject *current_line, PyObject *line)
 {
-    PyObject *violated = det_attr(det, s_violated);
+    PyObject *violated = held(det, B_VIOLATED);
     if (violated == NULL)
         return -1;
     if (!PyDict_Check(violated)) {
@@ -771,9 +905,14 @@ line_of(PyObject *entry, int by)
     return get_attr(entry, s_line);
 }
 
-/* _BySite.put(owner, value, line) on ``site`` (a _BySite), whose line_of is ``by`` */
+/* the marker of by_site_put's ``old`` and whole_location's ``hint`` for "not looked up" (never read) */
+static char old_unknown;
+#define OLD_UNKNOWN ((PyObject *)&old_unknown)
+
+/* _BySite.put(owner, value, line) on ``site`` (a _BySite), whose line_of is ``by``; ``old``: its entry of
+ * ``owner`` (borrowed; NULL: none), when the caller has just looked it up, else OLD_UNKNOWN */
 static int
-by_site_put(PyObject *site, PyObject *owner, PyObject *value, PyObject *line, int by)
+by_site_put(PyObject *site, PyObject *owner, PyObject *value, PyObject *line, int by, PyObject *old)
 {
     PyObject *entries = get_attr(site, s_entries);
     if (entries == NULL)
@@ -787,9 +926,11 @@ by_site_put(PyObject *site, PyObject *owner, PyObject *value, PyObject *line, in
         return -1;
     }
     int r = -1;
-    PyObject *old = PyDict_GetItemWithError(entries, owner);
-    if (old == NULL && PyErr_Occurred())
-        goto done;
+    if (old == OLD_UNKNOWN) {
+        old = PyDict_GetItemWithError(entries, owner);
+        if (old == NULL && PyErr_Occurred())
+            goto done;
+    }
     if (old != NULL) {
         PyObject *old_line = line_of(old, by);
         if (old_line == NULL)
@@ -972,19 +1113,22 @@ done:
     return r;
 }
 
-/* atomicity(detector, ex, key, location, related, lk, access, cc, write, back_edges, apart): the body of
- * RaceDetector._atomicity */
+/* ``self.locations.get((key[0], _WHOLE))`` (borrowed; NULL: none, or an error set): ``hint`` when it is
+ * not OLD_UNKNOWN (access() looked it up already, in the same dict, which nothing changed since), else
+ * looked up with the key made in ``*whole_key`` */
 static PyObject *
-races_atomicity(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
+whole_location(PyObject *locations, PyObject *key, PyObject *hint, PyObject **whole_key)
 {
-    if (nargs != 11) {
-        PyErr_SetString(PyExc_TypeError, "atomicity() takes 11 arguments");
-        return NULL;
-    }
-    if (g_group_cls == NULL) {
-        PyErr_SetString(PyExc_RuntimeError, "interlace._races.setup_atomicity() was not called");
-        return NULL;
-    }
+    if (hint != OLD_UNKNOWN)
+        return hint;
+    *whole_key = PyTuple_Pack(2, PyTuple_GET_ITEM(key, 0), g_whole);
+    return *whole_key == NULL ? NULL : PyDict_GetItemWithError(locations, *whole_key);
+}
+
+/* the body of RaceDetector._atomicity, args as atomicity()'s; ``whole_hint``: see whole_location */
+static PyObject *
+atomicity(PyObject *const *args, PyObject *whole_hint)
+{
     PyObject *det = args[0], *ex = args[1], *key = args[2], *location = args[3], *related = args[4],
              *lk = args[5], *access = args[6], *cc = args[7];
     int write = PyObject_IsTrue(args[8]);
@@ -1007,10 +1151,10 @@ races_atomicity(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
     Py_ssize_t t = PyLong_AsSsize_t(t_obj);
     if (t == -1 && PyErr_Occurred())
         goto error;
-    groups = dict_attr(det, s_groups);
-    stretches = groups ? dict_attr(det, s_stretch) : NULL;
-    segs_d = stretches ? dict_attr(det, s_segs) : NULL;
-    locations = segs_d ? dict_attr(det, s_locations) : NULL;
+    groups = held_dict(det, B_GROUPS);
+    stretches = groups ? held_dict(det, B_STRETCH) : NULL;
+    segs_d = stretches ? held_dict(det, B_SEGS) : NULL;
+    locations = segs_d ? held_dict(det, B_LOCATIONS) : NULL;
     if (locations == NULL) {
         if (!PyErr_Occurred())
             PyErr_SetString(PyExc_TypeError, "the detector's groups, stretch, segs, locations must be dicts");
@@ -1028,7 +1172,7 @@ races_atomicity(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
         if (group == NULL || PyDict_SetItem(groups, key, group) < 0)
             goto error;
         if (PyTuple_CheckExact(key) && PyTuple_GET_SIZE(key) == 1) {
-            PyObject *objects = dict_attr(det, s_objects);
+            PyObject *objects = held_dict(det, B_OBJECTS);
             if (objects == NULL) {
                 if (!PyErr_Occurred())
                     PyErr_SetString(PyExc_TypeError, "the detector's objects must be a dict");
@@ -1146,18 +1290,17 @@ races_atomicity(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
             }
             untrack(pre);
             PyObject *check_args[] = {access, pre, Py_None, saw};
+            PyObject *old = check;  /* (borrowed from here on: entries holds it until the put) */
             Py_XSETREF(check, make(&make_check, check_args));
             Py_DECREF(w);
             if (check == NULL)
                 goto error;
             untrack(check);
-            if (by_site_put(checks, owner, check, aline, BY_CHECK) < 0 || PyList_Append(stretch_checks, check) < 0)
+            if (by_site_put(checks, owner, check, aline, BY_CHECK, old) < 0
+                    || PyList_Append(stretch_checks, check) < 0)
                 goto error;
             if (container && !k_whole) {
-                whole_key = PyTuple_Pack(2, PyTuple_GET_ITEM(key, 0), g_whole);
-                if (whole_key == NULL)
-                    goto error;
-                PyObject *whole_loc = PyDict_GetItemWithError(locations, whole_key);
+                PyObject *whole_loc = whole_location(locations, key, whole_hint, &whole_key);
                 if (whole_loc == NULL && PyErr_Occurred())
                     goto error;
                 PyObject *whole = NULL;
@@ -1258,10 +1401,7 @@ races_atomicity(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
             goto error;
         candidates[0] = c0;
         if (container && !k_whole) {
-            whole_key = PyTuple_Pack(2, PyTuple_GET_ITEM(key, 0), g_whole);
-            if (whole_key == NULL)
-                goto error;
-            PyObject *whole_loc = PyDict_GetItemWithError(locations, whole_key);
+            PyObject *whole_loc = whole_location(locations, key, whole_hint, &whole_key);
             if (whole_loc == NULL && PyErr_Occurred())
                 goto error;
             if (whole_loc != NULL) {
@@ -1294,7 +1434,7 @@ races_atomicity(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
     if (pre == NULL)
         goto error;
     act = PyTuple_Pack(2, check, access);
-    if (act == NULL || by_site_put(rmws_site, t_obj, act, aline, BY_ACT) < 0)
+    if (act == NULL || by_site_put(rmws_site, t_obj, act, aline, BY_ACT, OLD_UNKNOWN) < 0)
         goto error;
     if (!apart) {
         result = Py_None;
@@ -1424,6 +1564,22 @@ done:
     return Py_XNewRef(result);
 }
 
+/* atomicity(detector, ex, key, location, related, lk, access, cc, write, back_edges, apart): the body of
+ * RaceDetector._atomicity */
+static PyObject *
+races_atomicity(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
+{
+    if (nargs != 11) {
+        PyErr_SetString(PyExc_TypeError, "atomicity() takes 11 arguments");
+        return NULL;
+    }
+    if (g_group_cls == NULL) {
+        PyErr_SetString(PyExc_RuntimeError, "interlace._races.setup_atomicity() was not called");
+        return NULL;
+    }
+    return atomicity(args, OLD_UNKNOWN);
+}
+
 /* setup_atomicity(_Group, _Check, _same_loop) of detect/races.py */
 static PyObject *
 races_setup_atomicity(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
@@ -1438,6 +1594,62 @@ races_setup_atomicity(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
     if (prepare_maker(&make_check) < 0)
         return NULL;
     Py_RETURN_NONE;
+}
+
+/* hash(site) of an access's site, ``(filename, line, column)``: the instrumented code's constant, met
+ * again at each access made there; a tuple does not keep its hash (about 150 instructions to make it
+ * again), so the hashes of the sites met last are kept here, with their sites (so that an address names
+ * no other site; a site of anything but exact strings and ints is not kept) */
+#define SITE_SLOTS 512
+static struct {
+    PyObject *site;
+    Py_hash_t hash;
+} site_hashes[SITE_SLOTS];
+
+static Py_hash_t
+site_hash(PyObject *site)
+{
+    size_t i = ((uintptr_t)site >> 4) & (SITE_SLOTS - 1);
+    if (site_hashes[i].site == site)
+        return site_hashes[i].hash;
+    Py_hash_t hash = PyObject_Hash(site);
+    if (hash == -1 || !PyTuple_CheckExact(site))
+        return hash;
+    for (Py_ssize_t k = 0; k < PyTuple_GET_SIZE(site); k++) {
+        PyObject *item = PyTuple_GET_ITEM(site, k);
+        if (!PyUnicode_CheckExact(item) && !PyLong_CheckExact(item))
+            return hash;
+    }
+    Py_XSETREF(site_hashes[i].site, Py_NewRef(site));
+    site_hashes[i].hash = hash;
+    return hash;
+}
+
+/* ``known.tp == id(tp)`` of a _Known ``known`` (its type's id: not a new object at a dead one's address):
+ * 1, 0, -1 */
+static int
+known_as(PyObject *known, PyObject *tp)
+{
+    PyObject *known_tp = get_attr(known, s_tp);
+    if (known_tp == NULL)
+        return -1;
+    int r;
+    if (PyLong_CheckExact(known_tp)) {  /* (compared as an address, without making id(tp)) */
+        unsigned long long v = PyLong_AsUnsignedLongLong(known_tp);
+        r = v == (unsigned long long)(uintptr_t)tp;
+        if (v == (unsigned long long)-1 && PyErr_Occurred()) {
+            r = PyErr_ExceptionMatches(PyExc_OverflowError) ? 0 : -1;  /* (negative or too large: no id) */
+            if (r == 0)
+                PyErr_Clear();
+        }
+    }
+    else {
+        PyObject *tp_id = PyLong_FromVoidPtr(tp);
+        r = tp_id == NULL ? -1 : PyObject_RichCompareBool(known_tp, tp_id, Py_EQ);
+        Py_XDECREF(tp_id);
+    }
+    Py_DECREF(known_tp);
+    return r;
 }
 
 #define FALLBACK(...) do { __VA_ARGS__; if (PyErr_Occurred()) goto error; result = Py_False; goto done; } while (0)
@@ -1464,17 +1676,17 @@ races_access(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
     PyObject *result = NULL;
     /* every reference below is owned (or NULL) and released at done */
     PyObject *oid = NULL, *tp = NULL, *dict_owners = NULL, *threads = NULL, *lk = NULL,
-             *locations = NULL, *location = NULL, *objects = NULL, *known = NULL, *known_tp = NULL,
-             *tp_id = NULL, *t_obj = NULL, *clocks = NULL, *c = NULL, *cc = NULL, *epoch = NULL,
+             *locations = NULL, *location = NULL, *objects = NULL, *known = NULL, *t_obj = NULL, *clocks = NULL, *c = NULL, *cc = NULL, *epoch = NULL,
              *ordinal = NULL, *line = NULL, *last = NULL, *before = NULL, *last_at = NULL, *run = NULL,
              *gil = NULL, *last_gil = NULL, *same = NULL, *access = NULL, *stack = NULL, *name_obj = NULL,
              *what = NULL, *task = NULL, *related = NULL, *group = NULL, *back_edges = NULL, *apart = NULL,
              *reads = NULL, *writes = NULL, *pub = NULL, *next = NULL, *zero = NULL, *whole_key = NULL,
              *fast = NULL;
+    PyObject *whole_hint = OLD_UNKNOWN;  /* the whole's location, when looked up for the atomicity checks */
     int atomic = PyObject_IsTrue(atomic_obj);
     CHECK_INT(atomic);
 
-    int any_died = det_true(det, s_died);
+    int any_died = held_true(det, B_DIED);
     CHECK_INT(any_died);
     if (any_died)
         FALLBACK();  /* _bury first */
@@ -1525,7 +1737,7 @@ races_access(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
             Py_SETREF(owned_key, Py_NewRef(g_whole));
     }
     else if (category == C_DICT) {
-        dict_owners = dict_attr(det, s_dict_owners);
+        dict_owners = held_dict(det, B_DICT_OWNERS);
         if (dict_owners == NULL)
             FALLBACK();
         if (PyDict_GET_SIZE(dict_owners)) {
@@ -1548,27 +1760,27 @@ races_access(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
     }
     else
         FALLBACK();
-    int is_controlled = det_true(det, s_controlled);
+    int is_controlled = held_true(det, B_CONTROLLED);
     if (is_controlled < 0)
         goto error_key;
-    threads = get_attr(ex, s_threads);
-    if (threads == NULL)
+    int has_threads = plain_attr(ex, s_threads, &threads);
+    if (has_threads == 0)
+        PyErr_SetObject(PyExc_AttributeError, s_threads);
+    if (has_threads <= 0)
         goto error_key;
     Py_ssize_t units = PyObject_Length(threads);
     if (units < 0)
         goto error_key;
     if (is_controlled && units == 1) {
         /* the only unit so far: only the origin is kept, and it is kept already unless the object is new */
-        objects = dict_attr(det, s_objects);
+        objects = held_dict(det, B_OBJECTS);
         if (objects == NULL)
             FALLBACK();
         known = PyDict_GetItemWithError(objects, oid);
         if (known == NULL)
             FALLBACK();  /* _know */
         Py_INCREF(known);
-        known_tp = get_attr(known, s_tp);
-        tp_id = known_tp ? PyLong_FromVoidPtr(tp) : NULL;
-        int same_type = tp_id ? PyObject_RichCompareBool(known_tp, tp_id, Py_EQ) : -1;
+        int same_type = known_as(known, tp);
         if (same_type < 0)
             goto error_key;
         if (!same_type)
@@ -1577,7 +1789,8 @@ races_access(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
         goto done_key;
     }
     PyObject *key_type = (PyObject *)Py_TYPE(owned_key);
-    int plain = key_type == g_attr;
+    int plain = key_type == g_attr || (key_type == (PyObject *)&PyUnicode_Type && g_str_plain)
+                || (key_type == (PyObject *)&PyLong_Type && g_int_plain);
     if (!plain) {
         plain = PySet_Contains(g_value_keys, key_type);
         if (plain < 0)
@@ -1588,8 +1801,8 @@ races_access(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
     lk = PyTuple_Pack(2, oid, owned_key);
     if (lk == NULL)
         goto error_key;
-    locations = dict_attr(det, s_locations);
-    objects = locations ? dict_attr(det, s_objects) : NULL;
+    locations = held_dict(det, B_LOCATIONS);
+    objects = locations ? held_dict(det, B_OBJECTS) : NULL;
     if (objects == NULL)
         FALLBACK();
     location = PyDict_GetItemWithError(locations, lk);
@@ -1602,11 +1815,7 @@ races_access(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
         if (seen == NULL && PyErr_Occurred())
             goto error_key;
         if (seen != NULL) {
-            known_tp = get_attr(seen, s_tp);
-            tp_id = known_tp ? PyLong_FromVoidPtr(tp) : NULL;
-            int same_type = tp_id ? PyObject_RichCompareBool(known_tp, tp_id, Py_EQ) : -1;
-            Py_CLEAR(known_tp);
-            Py_CLEAR(tp_id);
+            int same_type = known_as(seen, tp);
             if (same_type < 0)
                 goto error_key;
             if (!same_type)
@@ -1625,13 +1834,7 @@ races_access(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
         FALLBACK();
     Py_INCREF(known);
     untrack(known);
-    known_tp = get_attr(known, s_tp);
-    if (known_tp == NULL)
-        goto error_key;
-    tp_id = PyLong_FromVoidPtr(tp);
-    if (tp_id == NULL)
-        goto error_key;
-    int same_type = PyObject_RichCompareBool(known_tp, tp_id, Py_EQ);
+    int same_type = known_as(known, tp);
     if (same_type < 0)
         goto error_key;
     if (!same_type)
@@ -1670,7 +1873,7 @@ races_access(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
     Py_ssize_t t = PyLong_AsSsize_t(t_obj);
     if (t == -1 && PyErr_Occurred())
         goto error_key;
-    clocks = det_attr(det, s_clocks);
+    clocks = held(det, B_CLOCKS);
     if (clocks == NULL)
         goto error_key;
     if (!PyList_CheckExact(clocks) || t < 0 || t >= PyList_GET_SIZE(clocks))
@@ -1692,7 +1895,8 @@ races_access(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
     ordinal = unit_count(ex, ts, fast, s_accesses, s_access_number);
     if (ordinal == NULL)
         goto error_key;
-    line = PyDict_GetItemWithError(g_lines, site);
+    Py_hash_t site_h = site_hash(site);
+    line = site_h == -1 ? NULL : _PyDict_GetItem_KnownHash(g_lines, site, site_h);
     if (line != NULL)
         Py_INCREF(line);
     else {
@@ -1702,9 +1906,9 @@ races_access(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
         if (line == NULL)
             goto error_key;
     }
-    last = dict_attr(det, s_last);
-    last_at = last ? dict_attr(det, s_last_at) : NULL;
-    last_gil = last_at ? dict_attr(det, s_last_gil) : NULL;
+    last = held_dict(det, B_LAST);
+    last_at = last ? held_dict(det, B_LAST_AT) : NULL;
+    last_gil = last_at ? held_dict(det, B_LAST_GIL) : NULL;
     if (last_gil == NULL) {
         if (!PyErr_Occurred())
             PyErr_SetString(PyExc_TypeError, "the detector's last, last_at and last_gil must be dicts");
@@ -1843,7 +2047,7 @@ races_access(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
     what = name_obj ? get_attr(location, s_what) : NULL;
     if (what == NULL)
         goto error_key;
-    int with_stacks = det_true(det, s_stacks);
+    int with_stacks = held_true(det, B_STACKS);
     if (with_stacks < 0)
         goto error_key;
     stack = with_stacks ? capture_stack(12) : PyTuple_New(0);
@@ -1921,6 +2125,7 @@ races_access(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
             PyObject *whole = PyDict_GetItemWithError(locations, whole_key);
             if (whole == NULL && PyErr_Occurred())
                 goto error_key;
+            whole_hint = whole;  /* (related holds it) */
             if (whole != NULL) {
                 Py_INCREF(whole);
                 if (PyList_Append(related, whole) < 0
@@ -1942,7 +2147,7 @@ races_access(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
         /* _apart(ex): getattr(ex, "os_threads", len(ex.threads)) > 1 */
         PyObject *os_threads;
         long long n;
-        int found = optional_attr(ex, s_os_threads, &os_threads);
+        int found = plain_attr(ex, s_os_threads, &os_threads);
         if (found < 0)
             goto error_key;
         if (!found)
@@ -1958,7 +2163,8 @@ races_access(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
     {
         PyObject *atomicity_args[] = {det, ex, group, location, related, lk, access, cc,
                                       write ? Py_True : Py_False, back_edges, apart};
-        PyObject *r = races_atomicity(module, atomicity_args, 11);
+        PyObject *r = g_group_cls == NULL ? races_atomicity(module, atomicity_args, 11)
+                                          : atomicity(atomicity_args, whole_hint);
         if (r == NULL)
             goto error_key;
         Py_DECREF(r);
@@ -1981,7 +2187,7 @@ races_access(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
         if (r < 0)
             goto error_key;
         writes = get_attr(location, s_writes);
-        if (writes == NULL || by_site_put(writes, t_obj, access, line, BY_ACCESS) < 0)
+        if (writes == NULL || by_site_put(writes, t_obj, access, line, BY_ACCESS, OLD_UNKNOWN) < 0)
             goto error_key;
         pub = PyList_GetSlice(cc, 0, PyList_GET_SIZE(cc));
         if (pub == NULL)
@@ -2020,7 +2226,7 @@ done:
         n_declined++;
     Py_XDECREF(oid); Py_XDECREF(tp); Py_XDECREF(dict_owners); Py_XDECREF(threads);
     Py_XDECREF(lk); Py_XDECREF(locations); Py_XDECREF(location); Py_XDECREF(objects); Py_XDECREF(known);
-    Py_XDECREF(known_tp); Py_XDECREF(tp_id); Py_XDECREF(t_obj); Py_XDECREF(clocks); Py_XDECREF(c);
+    Py_XDECREF(t_obj); Py_XDECREF(clocks); Py_XDECREF(c);
     Py_XDECREF(cc); Py_XDECREF(epoch); Py_XDECREF(ordinal); Py_XDECREF(line); Py_XDECREF(last);
     Py_XDECREF(before); Py_XDECREF(last_at); Py_XDECREF(run); Py_XDECREF(gil); Py_XDECREF(last_gil);
     Py_XDECREF(same); Py_XDECREF(access); Py_XDECREF(stack); Py_XDECREF(name_obj); Py_XDECREF(what);
@@ -2028,6 +2234,18 @@ done:
     Py_XDECREF(reads); Py_XDECREF(writes); Py_XDECREF(pub); Py_XDECREF(next); Py_XDECREF(zero);
     Py_XDECREF(whole_key); Py_XDECREF(fast);
     return Py_XNewRef(result);
+}
+
+/* ``d[key] = value``, ``hash`` being hash(key) */
+static int
+set_known_hash(PyObject *d, PyObject *key, PyObject *value, Py_hash_t hash)
+{
+#if PY_VERSION_HEX < 0x030D0000
+    return _PyDict_SetItem_KnownHash(d, key, value, hash);
+#else
+    (void)hash;
+    return PyDict_SetItem(d, key, value);  /* (no public insertion with a known hash) */
+#endif
 }
 
 /* VectorClock.copy() of clock ``c`` */
@@ -2103,7 +2321,7 @@ races_sync(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
     }
     PyObject *result = NULL, *t_obj = NULL, *clocks = NULL, *segs = NULL, *count = NULL,
              *table = NULL, *table_key = NULL, *copy = NULL, *watch = NULL;
-    int any_died = det_true(det, s_died);
+    int any_died = held_true(det, B_DIED);
     if (any_died < 0)
         goto error;
     if (any_died) {
@@ -2116,9 +2334,9 @@ races_sync(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
     Py_ssize_t t = PyLong_AsSsize_t(t_obj);
     if (t == -1 && PyErr_Occurred())
         goto error;
-    clocks = det_attr(det, s_clocks);
-    segs = clocks ? dict_attr(det, s_segs) : NULL;
-    table = segs ? dict_attr(det, acquire || release ? s_lock_clocks : s_handoff_clocks) : NULL;
+    clocks = held(det, B_CLOCKS);
+    segs = clocks ? held_dict(det, B_SEGS) : NULL;
+    table = segs ? held_dict(det, acquire || release ? B_LOCK_CLOCKS : B_HANDOFF_CLOCKS) : NULL;
     if (table == NULL || !PyList_CheckExact(clocks) || t < 0 || t >= PyList_GET_SIZE(clocks)) {
         if (PyErr_Occurred())
             goto error;
@@ -2138,7 +2356,8 @@ races_sync(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
     table_key = acquire || release ? PyLong_FromVoidPtr(obj) : Py_NewRef(obj);
     if (table_key == NULL)
         goto error;
-    PyObject *entry = PyDict_GetItemWithError(table, table_key);
+    Py_hash_t key_hash = PyObject_Hash(table_key);  /* (once: a hand-off's key is a tuple, met twice) */
+    PyObject *entry = key_hash == -1 ? NULL : _PyDict_GetItem_KnownHash(table, table_key, key_hash);
     if (entry == NULL && PyErr_Occurred())
         goto error;
     if (acquire || wait) {
@@ -2146,7 +2365,7 @@ races_sync(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
             goto error;
     }
     else if (release) {
-        watch = det_attr(det, s_watch);
+        watch = held(det, B_WATCH);
         if (watch == NULL)
             goto error;
         if (watch != Py_None && entry == NULL) {
@@ -2156,13 +2375,13 @@ races_sync(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
             Py_DECREF(r);
         }
         copy = copy_clock(c);
-        if (copy == NULL || PyDict_SetItem(table, table_key, copy) < 0 || tick_clock(c, t) < 0)
+        if (copy == NULL || set_known_hash(table, table_key, copy, key_hash) < 0 || tick_clock(c, t) < 0)
             goto error;
     }
     else {  /* signal */
         if (entry == NULL || entry == Py_None) {
             copy = copy_clock(c);
-            if (copy == NULL || PyDict_SetItem(table, table_key, copy) < 0)
+            if (copy == NULL || set_known_hash(table, table_key, copy, key_hash) < 0)
                 goto error;
         }
         else if (join_clock(entry, c) < 0)
@@ -2352,6 +2571,7 @@ typedef struct {
     PyObject *code[SIG_MAX];
     int lasti[SIG_MAX];
     PyObject *stack;
+    Py_hash_t stack_hash;  /* (a tuple's hash is not cached: this one's is made once, with the slot) */
 } SigSlot;
 static SigSlot sig_slots[SIG_SLOTS];
 
@@ -2443,7 +2663,7 @@ capture_stack(Py_ssize_t depth)
         for (Py_ssize_t k = 0; same && k < n; k++)
             same = slot->code[k] == code[k] && slot->lasti[k] == lasti[k];
         if (same) {
-            PyObject *kept = PyDict_GetItemWithError(g_stacks, slot->stack);  /* borrowed */
+            PyObject *kept = _PyDict_GetItem_KnownHash(g_stacks, slot->stack, slot->stack_hash);  /* borrowed */
             if (kept == slot->stack)
                 result = Py_NewRef(kept);
             else if (PyErr_Occurred())
@@ -2451,7 +2671,11 @@ capture_stack(Py_ssize_t depth)
         }
         if (result == NULL && !failed) {
             result = capture_walk(depth);
+            Py_hash_t stack_hash = result == NULL ? -1 : PyObject_Hash(result);
+            if (stack_hash == -1)
+                Py_CLEAR(result);
             if (result != NULL) {
+                slot->stack_hash = stack_hash;
                 for (Py_ssize_t k = 0; k < slot->n; k++)
                     Py_CLEAR(slot->code[k]);
                 for (Py_ssize_t k = 0; k < n; k++) {
@@ -2507,6 +2731,17 @@ races_setup(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
         Py_XSETREF(*slots[i], Py_NewRef(args[i]));
     if (prepare_maker(&make_access) < 0 || prepare_maker(&make_step) < 0 || prepare_maker(&make_clock) < 0)
         return NULL;
+    g_str_plain = PyFrozenSet_CheckExact(g_value_keys) && PySet_Contains(g_value_keys, (PyObject *)&PyUnicode_Type) > 0;
+    g_int_plain = PyFrozenSet_CheckExact(g_value_keys) && PySet_Contains(g_value_keys, (PyObject *)&PyLong_Type) > 0;
+    Py_RETURN_NONE;
+}
+
+/* bind(detector): see held() */
+static PyObject *
+races_bind(PyObject *module, PyObject *det)
+{
+    if (bind_to(det) < 0)
+        return NULL;
     Py_RETURN_NONE;
 }
 
@@ -2520,6 +2755,9 @@ static PyMethodDef races_methods[] = {
     {"counts", races_counts, METH_NOARGS,
      "counts() -> (taken, declined, direct Access, direct _Step): calls of access() and sync() that did the work "
      "here, that left it to Python; whether Access and _Step objects are made by filling their slots"},
+    {"bind", races_bind, METH_O,
+     "bind(detector): hold the attributes the detector's __init__ or begin just bound (read once, not at each "
+     "access)"},
     {"access", (PyCFunction)(void (*)(void))races_access, METH_FASTCALL,
      "access(detector, ex, ts, kind, obj, key, site, atomic): RaceDetector.access's work; False: not done"},
     {"sync", (PyCFunction)(void (*)(void))races_sync, METH_FASTCALL,
@@ -2579,7 +2817,7 @@ PyInit__races(void)
     if (m == NULL)
         return NULL;
     /* the interface version detect/races.py expects (its NATIVE_API) */
-    if (PyModule_AddIntConstant(m, "API", 2) < 0) {
+    if (PyModule_AddIntConstant(m, "API", 3) < 0) {
         Py_DECREF(m);
         return NULL;
     }

@@ -60,6 +60,23 @@ typedef struct {
 
 static PyTypeObject FastPathType;
 
+/* What interlace._races reads of a FastPath without calling its getters (Execution.access_number,
+ * gil_clock and back_edge_count add a count of the unit holding the baton): the type and the offsets
+ * of the counts, in the capsule "interlace._speedups._fast_counts". _races.c declares the same struct:
+ * change both (``size`` tells a build of another layout). */
+typedef struct {
+    Py_ssize_t size;
+    PyTypeObject *type;
+    Py_ssize_t accesses, gil_points, back_edges;
+} FastCounts;
+
+static PyObject *ex_attr(PyObject *ex, PyObject *name);
+
+static FastCounts fast_counts = {
+    sizeof(FastCounts), &FastPathType, offsetof(FastPathObject, accesses), offsetof(FastPathObject, gil_points),
+    offsetof(FastPathObject, back_edges),
+};
+
 static int
 set_limit(FastPathObject *self, PyObject *value)
 {
@@ -1124,7 +1141,7 @@ done:
 static int
 note_access(PyObject *kind, PyObject *obj, PyObject *key, PyObject *site, PyObject *value)
 {
-    PyObject *me = PyObject_GetAttr(active_ex, s_current);
+    PyObject *me = ex_attr(active_ex, s_current);
     if (me == NULL)
         return -1;
     PyObject *shown = NULL;
@@ -1139,6 +1156,25 @@ note_access(PyObject *kind, PyObject *obj, PyObject *key, PyObject *site, PyObje
     Py_XDECREF(what);
     Py_DECREF(me);
     return rc;
+}
+
+/* ex.name (a new reference, or NULL with an error set) for an attribute an Execution keeps in its instance
+ * dict (current, fast, access_calls, sync_calls): read there straight away when its type has nothing of
+ * that name, which is what getattr finds then, without getattr's look-up in the type first (about 250
+ * instructions; these are read at every access and synchronisation told) */
+static PyObject *
+ex_attr(PyObject *ex, PyObject *name)
+{
+    PyTypeObject *tp = Py_TYPE(ex);
+    if (tp->tp_getattro == PyObject_GenericGetAttr && _PyType_Lookup(tp, name) == NULL) {
+        PyObject **dictptr = _PyObject_GetDictPtr(ex);
+        if (dictptr != NULL && *dictptr != NULL) {
+            PyObject *value = PyDict_GetItemWithError(*dictptr, name);
+            if (value != NULL || PyErr_Occurred())
+                return Py_XNewRef(value);
+        }
+    }
+    return PyObject_GetAttr(ex, name);
 }
 
 /* Does a `told` entry name this object? Entries hold the object's type (never a reference to the
@@ -1214,7 +1250,10 @@ tell(FastPathObject *f, PyObject *kind, PyObject *obj, PyObject *key, PyObject *
     Py_DECREF(oid);
     if (told == NULL)
         return -1;
-    PyObject *entry = PyDict_GetItemWithError(f->told, told);  /* borrowed */
+    /* the key's hash, made once for the look-up and the insertion (a tuple's is not cached: about 300
+     * instructions for this one, its site's included) */
+    Py_hash_t hash = PyObject_Hash(told);
+    PyObject *entry = hash == -1 ? NULL : _PyDict_GetItem_KnownHash(f->told, told, hash);  /* borrowed */
     if (entry != NULL && names(entry, obj)) {
         Py_DECREF(told);
         return 0;
@@ -1226,13 +1265,17 @@ tell(FastPathObject *f, PyObject *kind, PyObject *obj, PyObject *key, PyObject *
         PyErr_Clear();  /* unhashable: _tell tells it, as always */
         goto call;
     }
-    int rc = PyDict_SetItem(f->told, told, (PyObject *)Py_TYPE(obj));
+#if PY_VERSION_HEX < 0x030D0000
+    int rc = _PyDict_SetItem_KnownHash(f->told, told, (PyObject *)Py_TYPE(obj), hash);
+#else
+    int rc = PyDict_SetItem(f->told, told, (PyObject *)Py_TYPE(obj));  /* (no public known-hash insertion) */
+#endif
     Py_DECREF(told);
     if (rc < 0)
         return -1;
     Py_INCREF(ex);
-    me = PyObject_GetAttr(ex, s_current);
-    PyObject *calls = me == NULL ? NULL : PyObject_GetAttr(ex, s_access_calls);
+    me = ex_attr(ex, s_current);
+    PyObject *calls = me == NULL ? NULL : ex_attr(ex, s_access_calls);
     if (calls != NULL && !PyList_CheckExact(calls)) {
         PyErr_SetString(PyExc_TypeError, "access_calls must be a list");
         Py_CLEAR(calls);
@@ -1261,7 +1304,7 @@ tell(FastPathObject *f, PyObject *kind, PyObject *obj, PyObject *key, PyObject *
     return rc;
 call:
     Py_INCREF(ex);
-    me = PyObject_GetAttr(ex, s_current);
+    me = ex_attr(ex, s_current);
     if (me == NULL) {
         Py_DECREF(ex);
         return -1;
@@ -1297,7 +1340,7 @@ static int
 first_point(int write, PyObject *obj, PyObject *key, PyObject *site)
 {
     FastPathObject *f = active_fast;
-    PyObject *me = PyObject_GetAttr(active_ex, s_current);
+    PyObject *me = ex_attr(active_ex, s_current);
     if (me == NULL)
         return -1;
     PyObject *what = describe(obj, key);
@@ -1590,7 +1633,7 @@ holder(void)
     FastPathObject *f = active_fast;
     if (f == NULL || !f->has_ident || f->ident != PyThread_get_thread_ident())
         return NULL;
-    return PyObject_GetAttr(active_ex, s_current);
+    return ex_attr(active_ex, s_current);
 }
 
 /* AccessCall: what _il_cp returns for a method of a builtin container whose every call is one atomic
@@ -1640,7 +1683,7 @@ AccessCall_vectorcall(AccessCallObject *self, PyObject *const *args, size_t narg
     FastPathObject *f = active_fast;
     if (active_ex == self->ex && fast_ok()) {
         /* Execution.call: the site, a GIL point; then _access(atomic=True): point()'s fast path, _tell */
-        PyObject *me = PyObject_GetAttr(active_ex, s_current);
+        PyObject *me = ex_attr(active_ex, s_current);
         if (me == NULL)
             return NULL;
         PyObject *owner = Py_NewRef(PyCFunction_GET_SELF(self->fn));
@@ -2055,7 +2098,7 @@ done:
 static int
 do_edge(PyObject *ex, PyObject *kind, PyObject *me, PyObject *obj, int keep)
 {
-    PyObject *fast = PyObject_GetAttr(ex, s_fast);
+    PyObject *fast = ex_attr(ex, s_fast);
     if (fast == NULL)
         return -1;
     if (!PyObject_TypeCheck(fast, &FastPathType)) {
@@ -2076,7 +2119,7 @@ do_edge(PyObject *ex, PyObject *kind, PyObject *me, PyObject *obj, int keep)
         Py_DECREF(r);
     }
     f->progress_at = f->step;
-    PyObject *calls = PyObject_GetAttr(ex, s_sync_calls);
+    PyObject *calls = ex_attr(ex, s_sync_calls);
     if (calls != NULL && !PyList_CheckExact(calls)) {
         PyErr_SetString(PyExc_TypeError, "Execution.sync_calls must be a list");
         Py_CLEAR(calls);
@@ -2255,6 +2298,12 @@ PyInit__speedups(void)
     Py_INCREF(&CalleesType);
     if (PyModule_AddObject(m, "Callees", (PyObject *)&CalleesType) < 0) {
         Py_DECREF(&CalleesType);
+        Py_DECREF(m);
+        return NULL;
+    }
+    PyObject *counts = PyCapsule_New(&fast_counts, "interlace._speedups._fast_counts", NULL);
+    if (counts == NULL || PyModule_AddObject(m, "_fast_counts", counts) < 0) {
+        Py_XDECREF(counts);
         Py_DECREF(m);
         return NULL;
     }

@@ -542,7 +542,7 @@ def _conflict(a: Any, b: Any) -> bool:
 
 
 #: the interface version of interlace._races this code expects (its ``API`` constant)
-NATIVE_API = 2
+NATIVE_API = 3
 
 
 def _load_native() -> Any:
@@ -593,6 +593,8 @@ class RaceDetector:
         self.watch = lifetimes.watch()
         self.died: list[int] = self.watch.died if self.watch is not None else []
         self._reset()
+        if _native is not None:
+            _native.bind(self)  # the C path holds the attributes bound here and in begin (nowhere else)
 
     def _reset(self) -> None:
         self.clocks: list[VectorClock] = []
@@ -643,6 +645,8 @@ class RaceDetector:
         self.races = []
         # while a controlled execution has one unit, nothing races (see Execution.controlled)
         self.controlled = ex.controlled
+        if _native is not None:
+            _native.bind(self)  # (see __init__)
 
     def end(self, ex: Any) -> None:
         if self.watch is not None:

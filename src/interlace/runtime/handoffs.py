@@ -118,7 +118,7 @@ def _peek(lock_of: Callable[[Any], Any]) -> Callable[[Callable], Callable]:
                 if me is not None:
                     lock = lock_of(self)
                     if getattr(lock, "internal", False):
-                        if me.entered_at == ex.fast.step:
+                        if me.entered_at >= 0 and me.entered_at == ex.fast.step:  # (-1: detect-only)
                             me.pending_lock = lock  # (the step the point begins reads its state)
                             try:
                                 ex.point(me, None, None)

@@ -1030,6 +1030,22 @@ python:
     return PyObject_CallMethodObjArgs(active_ex, s_describe, obj, key, NULL);
 }
 
+/* Whether ``o`` can hold no reference to a tracked object: not a GC object, or a tuple of such (a site:
+ * (file, line, column)). The same test the collector makes before it untracks a plain tuple. */
+static int
+atomic_field(PyObject *o)
+{
+    if (!PyObject_IS_GC(o))
+        return 1;
+    if (!PyTuple_CheckExact(o))
+        return 0;
+    for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(o); i++) {
+        if (PyObject_IS_GC(PyTuple_GET_ITEM(o, i)))
+            return 0;
+    }
+    return 1;
+}
+
 /* Execution.note / point's trace: Event(len(trace) + 1, me.tid, kind, what, site, value) appended to
  * ex.trace (``what`` as str); at ex.trace_limit events, ex.stop_tracing(). */
 static int
@@ -1073,6 +1089,14 @@ append_event(PyObject *me, PyObject *kind, PyObject *what, PyObject *site, PyObj
 #endif
     if (event == NULL)
         goto done;
+    /* An event that can be in no cycle leaves the collector's lists, as a plain tuple of such values
+     * does at its first collection (the collector never untracks a tuple subclass): a DPOR execution's
+     * trace, thousands of events kept to its end, was traversed at every collection of their generation. */
+    int atomic = 1;
+    for (Py_ssize_t i = 0; i < 6 && atomic; i++)
+        atomic = atomic_field(PyTuple_GET_ITEM(event, i));
+    if (atomic)
+        PyObject_GC_UnTrack(event);
     if (PyList_CheckExact(trace)) {
         if (PyList_Append(trace, event) < 0)
             goto done;

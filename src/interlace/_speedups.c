@@ -1117,6 +1117,15 @@ append_event(PyObject *me, PyObject *kind, PyObject *what, PyObject *site, PyObj
     int full;
     if (PyFloat_CheckExact(limit) && PyFloat_AS_DOUBLE(limit) == Py_HUGE_VAL)
         full = 0;  /* no limit (inf): the common case, without a comparison of an int with a float */
+    else if (PyLong_CheckExact(limit)) {
+        /* DPOR's horizon: compared without making an int of the length at every event */
+        int overflow;
+        long long bound = PyLong_AsLongLongAndOverflow(limit, &overflow);
+        if (bound == -1 && PyErr_Occurred())
+            full = -1;
+        else
+            full = overflow > 0 ? 0 : overflow < 0 ? 1 : (long long)length >= bound;
+    }
     else {
         PyObject *count = PyLong_FromSsize_t(length);
         full = count == NULL ? -1 : PyObject_RichCompareBool(count, limit, Py_GE);

@@ -778,6 +778,8 @@ one_obj(void)
     return one;
 }
 
+static void trace_cache(PyObject *ex);
+
 /* activate(ex, fast, told, callees, loop_every): what hooks.set_active tells the C hooks. */
 static PyObject *
 sp_activate(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
@@ -812,6 +814,7 @@ sp_activate(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
     /* the call and with hooks answer from the cache only on an execution's fast path */
     active_callees = (active_fast == NULL || callees == Py_None) ? NULL : (CalleesObject *)Py_NewRef(callees);
     loop_every = every;
+    trace_cache(active_ex);
     Py_XDECREF(old_ex);
     Py_XDECREF(old_fast);
     Py_XDECREF(old_told);
@@ -874,6 +877,37 @@ static PyObject *s_fast, *s_observers, *s_sync, *s_me, *s_edge, *s_synced, *s_ap
 static PyObject *s_trace, *s_trace_limit, *s_stop_tracing, *s_capture_values, *s_tid, *s_describe, *s_builtins,
     *s_dunder_name;
 
+/* What the trace's notes read of the active execution, once at its activation (Execution.run, after the
+ * session set them; cleared when it ends): its trace (a list or a TraceTail), its trace limit, and whether
+ * it captures the values read (``is False``, as trace_plain tests it). They were three attribute look-ups
+ * at each event of a kept trace (DPOR's executions keep one). Not cached when one is missing. */
+static PyObject *act_trace = NULL, *act_limit = NULL;
+static int act_cached = 0, act_plain = 0;
+
+static void
+trace_cache(PyObject *ex)
+{
+    act_cached = 0;
+    Py_CLEAR(act_trace);
+    Py_CLEAR(act_limit);
+    if (ex == NULL)
+        return;
+    PyObject *trace = PyObject_GetAttr(ex, s_trace);
+    PyObject *limit = trace == NULL ? NULL : PyObject_GetAttr(ex, s_trace_limit);
+    PyObject *capture = limit == NULL ? NULL : PyObject_GetAttr(ex, s_capture_values);
+    if (capture == NULL) {
+        PyErr_Clear();
+        Py_XDECREF(trace);
+        Py_XDECREF(limit);
+        return;
+    }
+    act_trace = trace;
+    act_limit = limit;
+    act_plain = capture == Py_False;
+    Py_DECREF(capture);
+    act_cached = 1;
+}
+
 /* With the trace kept, the fast path notes an access's event itself (as Execution._traced does), unless
  * the execution captures the values read: the Python hooks then report each value (ex.observe). */
 static int
@@ -881,6 +915,8 @@ trace_plain(void)
 {
     if (t_event == NULL)
         return 0;
+    if (act_cached)
+        return act_plain;
     PyObject *capture = PyObject_GetAttr(active_ex, s_capture_values);
     if (capture == NULL) {
         PyErr_Clear();
@@ -1052,7 +1088,7 @@ static int
 append_event(PyObject *me, PyObject *kind, PyObject *what, PyObject *site, PyObject *value)
 {
     PyObject *ex = Py_NewRef(active_ex);
-    PyObject *trace = PyObject_GetAttr(ex, s_trace);
+    PyObject *trace = act_cached ? Py_NewRef(act_trace) : PyObject_GetAttr(ex, s_trace);
     PyObject *tid = trace == NULL ? NULL : PyObject_GetAttr(me, s_tid);
     PyObject *text = tid == NULL ? NULL : PyUnicode_Check(what) ? Py_NewRef(what) : PyObject_Str(what);
     PyObject *fields = NULL, *args = NULL, *event = NULL;
@@ -1111,7 +1147,7 @@ append_event(PyObject *me, PyObject *kind, PyObject *what, PyObject *site, PyObj
         if (length < 0)
             goto done;
     }
-    PyObject *limit = PyObject_GetAttr(ex, s_trace_limit);
+    PyObject *limit = act_cached ? Py_NewRef(act_limit) : PyObject_GetAttr(ex, s_trace_limit);
     if (limit == NULL)
         goto done;
     int full;

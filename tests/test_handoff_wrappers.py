@@ -8,7 +8,8 @@ import inspect
 
 import pytest
 
-from interlace.runtime import handoffs, hooks
+import interlace
+from interlace.runtime import handoffs
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -24,23 +25,14 @@ class Box:
         return 1
 
 
-class _Ex:
-    observers = (object(),)
-
-
-@pytest.fixture
-def emitted(monkeypatch):
-    out = []
-    monkeypatch.setattr(handoffs, "_emit", lambda kind, key: out.append((kind, key)))
-    monkeypatch.setattr(hooks, "_active", _Ex())
-    return out
-
-
-def test_a_method_of_self_alone_is_wrapped_by_one_of_self_alone(emitted) -> None:
+def test_a_method_of_self_alone_is_wrapped_by_one_of_self_alone(monkeypatch) -> None:
+    emitted = []
+    monkeypatch.setattr(handoffs, "_emit", lambda kind, key: emitted.append((kind, key)))
     key = lambda obj, *rest, **kw: ("box", id(obj))  # noqa: E731
     done = handoffs._wait_after(key, only_if_true=True)(Box.done)
     take = handoffs._wait_after_await(key)(Box.take)
     put = handoffs._signal_before(key)(Box.put)
+
     def params(fn):
         return list(inspect.signature(fn, follow_wrapped=False).parameters)
 
@@ -48,8 +40,15 @@ def test_a_method_of_self_alone_is_wrapped_by_one_of_self_alone(emitted) -> None
         assert params(wrapper) == ["self"]
         assert wrapper.__wrapped__ is original and wrapper.__qualname__ == original.__qualname__
     assert params(put) == ["self", "args", "kwargs"]  # (another signature: the general wrapper)
-    box = Box()
-    assert done(box) is True and put(box, 3) is None and asyncio.run(take(box)) == 1
-    assert emitted == [("wait", ("box", id(box))), ("signal", ("box", id(box))), ("wait", ("box", id(box)))]
     with pytest.raises(TypeError, match=r"^Box\.done\(\) takes 1 positional argument but 2 were given$"):
-        done(box, 1)
+        done(Box(), 1)
+    boxes = []
+
+    def program() -> None:  # (the edges are told while an execution with observers runs)
+        box = Box()
+        boxes.append(box)
+        assert done(box) is True and put(box, 3) is None and asyncio.run(take(box)) == 1
+
+    assert interlace.explore(program, executions=1, seed=0, strategy="pct").ok
+    mine = [e for e in emitted if e[1][0] == "box"]
+    assert mine == [("wait", ("box", id(boxes[0]))), ("signal", ("box", id(boxes[0]))), ("wait", ("box", id(boxes[0])))]

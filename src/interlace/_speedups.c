@@ -795,6 +795,8 @@ one_obj(void)
     return one;
 }
 
+static void trace_cache(PyObject *ex);
+
 /* activate(ex, fast, told, callees, loop_every): what hooks.set_active tells the C hooks. */
 static PyObject *
 sp_activate(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
@@ -829,6 +831,7 @@ sp_activate(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
     /* the call and with hooks answer from the cache only on an execution's fast path */
     active_callees = (active_fast == NULL || callees == Py_None) ? NULL : (CalleesObject *)Py_NewRef(callees);
     loop_every = every;
+    trace_cache(active_ex);
     Py_XDECREF(old_ex);
     Py_XDECREF(old_fast);
     Py_XDECREF(old_told);
@@ -891,6 +894,37 @@ static PyObject *s_fast, *s_observers, *s_sync, *s_me, *s_edge, *s_synced, *s_ap
 static PyObject *s_trace, *s_trace_limit, *s_stop_tracing, *s_capture_values, *s_tid, *s_describe, *s_builtins,
     *s_dunder_name;
 
+/* What the trace's notes read of the active execution, once at its activation (Execution.run, after the
+ * session set them; cleared when it ends): its trace (a list or a TraceTail), its trace limit, and whether
+ * it captures the values read (``is False``, as trace_plain tests it). They were three attribute look-ups
+ * at each event of a kept trace (DPOR's executions keep one). Not cached when one is missing. */
+static PyObject *act_trace = NULL, *act_limit = NULL;
+static int act_cached = 0, act_plain = 0;
+
+static void
+trace_cache(PyObject *ex)
+{
+    act_cached = 0;
+    Py_CLEAR(act_trace);
+    Py_CLEAR(act_limit);
+    if (ex == NULL)
+        return;
+    PyObject *trace = PyObject_GetAttr(ex, s_trace);
+    PyObject *limit = trace == NULL ? NULL : PyObject_GetAttr(ex, s_trace_limit);
+    PyObject *capture = limit == NULL ? NULL : PyObject_GetAttr(ex, s_capture_values);
+    if (capture == NULL) {
+        PyErr_Clear();
+        Py_XDECREF(trace);
+        Py_XDECREF(limit);
+        return;
+    }
+    act_trace = trace;
+    act_limit = limit;
+    act_plain = capture == Py_False;
+    Py_DECREF(capture);
+    act_cached = 1;
+}
+
 /* With the trace kept, the fast path notes an access's event itself (as Execution._traced does), unless
  * the execution captures the values read: the Python hooks then report each value (ex.observe). */
 static int
@@ -898,6 +932,8 @@ trace_plain(void)
 {
     if (t_event == NULL)
         return 0;
+    if (act_cached)
+        return act_plain;
     PyObject *capture = PyObject_GetAttr(active_ex, s_capture_values);
     if (capture == NULL) {
         PyErr_Clear();
@@ -1047,13 +1083,29 @@ python:
     return PyObject_CallMethodObjArgs(active_ex, s_describe, obj, key, NULL);
 }
 
+/* Whether ``o`` can hold no reference to a tracked object: not a GC object, or a tuple of such (a site:
+ * (file, line, column)). The same test the collector makes before it untracks a plain tuple. */
+static int
+atomic_field(PyObject *o)
+{
+    if (!PyObject_IS_GC(o))
+        return 1;
+    if (!PyTuple_CheckExact(o))
+        return 0;
+    for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(o); i++) {
+        if (PyObject_IS_GC(PyTuple_GET_ITEM(o, i)))
+            return 0;
+    }
+    return 1;
+}
+
 /* Execution.note / point's trace: Event(len(trace) + 1, me.tid, kind, what, site, value) appended to
  * ex.trace (``what`` as str); at ex.trace_limit events, ex.stop_tracing(). */
 static int
 append_event(PyObject *me, PyObject *kind, PyObject *what, PyObject *site, PyObject *value)
 {
     PyObject *ex = Py_NewRef(active_ex);
-    PyObject *trace = PyObject_GetAttr(ex, s_trace);
+    PyObject *trace = act_cached ? Py_NewRef(act_trace) : PyObject_GetAttr(ex, s_trace);
     PyObject *tid = trace == NULL ? NULL : PyObject_GetAttr(me, s_tid);
     PyObject *text = tid == NULL ? NULL : PyUnicode_Check(what) ? Py_NewRef(what) : PyObject_Str(what);
     PyObject *fields = NULL, *args = NULL, *event = NULL;
@@ -1090,6 +1142,14 @@ append_event(PyObject *me, PyObject *kind, PyObject *what, PyObject *site, PyObj
 #endif
     if (event == NULL)
         goto done;
+    /* An event that can be in no cycle leaves the collector's lists, as a plain tuple of such values
+     * does at its first collection (the collector never untracks a tuple subclass): a DPOR execution's
+     * trace, thousands of events kept to its end, was traversed at every collection of their generation. */
+    int atomic = 1;
+    for (Py_ssize_t i = 0; i < 6 && atomic; i++)
+        atomic = atomic_field(PyTuple_GET_ITEM(event, i));
+    if (atomic)
+        PyObject_GC_UnTrack(event);
     if (PyList_CheckExact(trace)) {
         if (PyList_Append(trace, event) < 0)
             goto done;
@@ -1104,12 +1164,21 @@ append_event(PyObject *me, PyObject *kind, PyObject *what, PyObject *site, PyObj
         if (length < 0)
             goto done;
     }
-    PyObject *limit = PyObject_GetAttr(ex, s_trace_limit);
+    PyObject *limit = act_cached ? Py_NewRef(act_limit) : PyObject_GetAttr(ex, s_trace_limit);
     if (limit == NULL)
         goto done;
     int full;
     if (PyFloat_CheckExact(limit) && PyFloat_AS_DOUBLE(limit) == Py_HUGE_VAL)
         full = 0;  /* no limit (inf): the common case, without a comparison of an int with a float */
+    else if (PyLong_CheckExact(limit)) {
+        /* DPOR's horizon: compared without making an int of the length at every event */
+        int overflow;
+        long long bound = PyLong_AsLongLongAndOverflow(limit, &overflow);
+        if (bound == -1 && PyErr_Occurred())
+            full = -1;
+        else
+            full = overflow > 0 ? 0 : overflow < 0 ? 1 : (long long)length >= bound;
+    }
     else {
         PyObject *count = PyLong_FromSsize_t(length);
         full = count == NULL ? -1 : PyObject_RichCompareBool(count, limit, Py_GE);

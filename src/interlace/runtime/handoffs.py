@@ -24,6 +24,7 @@ state behind ``lock``. Only such a strategy (DPOR) pays for more than one attrib
 
 from __future__ import annotations
 
+import inspect
 import queue
 import threading
 from collections.abc import Callable
@@ -47,6 +48,23 @@ if (_native := native()) is not None:
     _emit = _native.handoff  # noqa: F811 - the same in C, with Execution.edge (synced in C) when it has one
 
 
+def _self_only(original: Callable, method: Callable, alone: Callable) -> Callable:
+    """``alone`` (a wrapper of ``self`` only, with ``original``'s names) when ``original`` is a plain
+    function of ``self`` alone, else ``method`` (of ``*args, **kwargs``); either with ``__wrapped__``.
+    A wrapper's ``*args, **kwargs`` cost more than the call they wrap: asyncio's ``Future.done``,
+    ``Queue.get_nowait``, ``Lock.acquire`` and ``release`` run a few times at every task step (7 M
+    instructions of a 59 M execution of bench/bench_asyncio.py went to the wrappers)."""
+    code = getattr(original, "__code__", None)
+    if (code is not None and code.co_argcount == 1 and code.co_varnames[:1] == ("self",)
+            and not code.co_posonlyargcount and not code.co_kwonlyargcount
+            and not code.co_flags & (inspect.CO_VARARGS | inspect.CO_VARKEYWORDS)):
+        # (the same names: a call with the wrong arguments says what the original would)
+        alone.__name__, alone.__qualname__ = original.__name__, original.__qualname__
+        method = alone
+    method.__wrapped__ = original  # type: ignore[attr-defined]
+    return method
+
+
 def _signal_before(key: Callable[..., tuple]) -> Callable[[Callable], Callable]:
     def wrap(original: Callable) -> Callable:
         def method(self: Any, *args: Any, **kwargs: Any) -> Any:
@@ -54,8 +72,12 @@ def _signal_before(key: Callable[..., tuple]) -> Callable[[Callable], Callable]:
                 _emit("signal", key(self, *args, **kwargs))
             return original(self, *args, **kwargs)
 
-        method.__wrapped__ = original  # type: ignore[attr-defined]
-        return method
+        def alone(self: Any) -> Any:
+            if (ex := hooks._active) is not None and ex.observers:
+                _emit("signal", key(self))
+            return original(self)
+
+        return _self_only(original, method, alone)
 
     return wrap
 
@@ -69,32 +91,48 @@ def _wait_after_await(key: Callable[..., tuple]) -> Callable[[Callable], Callabl
                 _emit("wait", key(self))
             return result
 
-        method.__wrapped__ = original  # type: ignore[attr-defined]
-        return method
+        async def alone(self: Any) -> Any:
+            result = await original(self)
+            if (ex := hooks._active) is not None and ex.observers:
+                _emit("wait", key(self))
+            return result
+
+        return _self_only(original, method, alone)
 
     return wrap
 
 
 def _wait_after(key: Callable[..., tuple | None], only_if_true: bool = False,
                 always: bool = False) -> Callable[[Callable], Callable]:
+    def waited(obj: Any, result: Any) -> None:
+        k = key(obj, result)
+        if k is not None:
+            _emit("wait", k)
+
     def wrap(original: Callable) -> Callable:
         def method(self: Any, *args: Any, **kwargs: Any) -> Any:
             try:
                 result = original(self, *args, **kwargs)
             except BaseException:
                 if always and (ex := hooks._active) is not None and ex.observers:
-                    k = key(self, None)
-                    if k is not None:
-                        _emit("wait", k)
+                    waited(self, None)
                 raise
             if (not only_if_true or result) and (ex := hooks._active) is not None and ex.observers:
-                k = key(self, result)
-                if k is not None:
-                    _emit("wait", k)
+                waited(self, result)
             return result
 
-        method.__wrapped__ = original  # type: ignore[attr-defined]
-        return method
+        def alone(self: Any) -> Any:
+            try:
+                result = original(self)
+            except BaseException:
+                if always and (ex := hooks._active) is not None and ex.observers:
+                    waited(self, None)
+                raise
+            if (not only_if_true or result) and (ex := hooks._active) is not None and ex.observers:
+                waited(self, result)
+            return result
+
+        return _self_only(original, method, alone)
 
     return wrap
 

@@ -59,9 +59,15 @@ class Hidden:
 
 class EventLog:
     """The events of one execution: the real trace with the hidden events in place. Every position
-    DPOR keeps (of a decision, of a transition) is a position in :attr:`events`."""
+    DPOR keeps (of a decision, of a transition) is a position in :attr:`events`.
 
-    __slots__ = ("events", "seen", "released", "wakes", "last_of", "indexed")
+    What :meth:`hidden` is told waits in :attr:`pending`, with the length of the real trace then, until
+    :meth:`sync` needs the events (a decision, the analysis): an event loop tells it two things per
+    turn (a callback's release and its run), and an execution with no decision (every turn of a loop
+    with one ready step) never reads the events, whose upkeep at each of these was most of what DPOR
+    cost it beyond the trace. :meth:`sync` does with each, in order, exactly what it did then."""
+
+    __slots__ = ("events", "seen", "released", "wakes", "last_of", "indexed", "pending")
 
     def __init__(self) -> None:
         self.events: list[Any] = []
@@ -72,17 +78,24 @@ class EventLog:
         # loop's thread releases a callback at nearly every turn, after many events of its tasks
         self.last_of: dict[int, int] = {}
         self.indexed = 0
+        # (length of the real trace, kind, tid, what) told to :meth:`hidden` and not yet in ``events``:
+        # kind None for a :class:`Hidden` event (``what``), else "release" or "woken" (``what``: the lock's id)
+        self.pending: list[tuple[int, str | None, int, Any]] = []
 
     def sync(self, execution: Any) -> list[Any]:
-        """:attr:`events` brought up to date with the real trace (which only grows)."""
+        """:attr:`events` brought up to date with the real trace (which only grows) and what :meth:`hidden`
+        was told, each in its place."""
         trace = execution.trace
+        if self.pending:
+            self._merge(trace)
         if self.seen < len(trace):
             self.events.extend(trace[self.seen:])
             self.seen = len(trace)
         return self.events
 
     def hidden(self, execution: Any, kind: str, ts: Any, lock: Any) -> None:
-        """A lock operation that the trace does not show (see ``runtime/locks.py``).
+        """A lock operation that the trace does not show (see ``runtime/locks.py``), kept in
+        :attr:`pending` until :meth:`sync` puts it in place.
 
         ``acquire`` of an internal lock: the primitive's state changes there (an Event's flag, a Queue's
         items), so it is an event of its own, a write of a location named after the lock: its label and which
@@ -97,31 +110,51 @@ class EventLog:
         (``Thread.is_alive``) and ``finish`` (a thread's end): a read and a write of the thread's liveness.
         ``expired``: a timed wait or sleep that ended: no edge (it could have ended at any decision while it
         lasted, see ``Execution._advance_time``)."""
-        events = self.sync(execution)
+        if kind == "release" or kind == "woken":
+            # (the lock's id now: a lock made later at its address is another one, as it was for the
+            # eager bookkeeping this defers)
+            self.pending.append((len(execution.trace), kind, ts.tid, id(lock)))
+            return
         if kind == "acquire":
-            if not handshake(lock):
-                events.append(Hidden(ts.tid, "internal", lock.ident))
+            if handshake(lock):
+                return
+            event = Hidden(ts.tid, "internal", lock.ident)
         elif kind == "read" or kind == "write":
             # no scheduling point before it: it belongs to the thread's transition in progress
-            if not handshake(lock):
-                events.append(Hidden(ts.tid, kind, lock.ident))
+            if handshake(lock):
+                return
+            event = Hidden(ts.tid, kind, lock.ident)
         elif kind == "expired":
             # a sleep or a timeout that ended: no edge (the strategies may end it at any decision while
             # it lasts, ``Execution._advance_time``, so the sleeper's next step can go before what the
             # others did meanwhile, a reversal DPOR makes like any other); the clock moved to its
             # deadline, which every sleep that begins after it (and every clock read) sees
-            events.append(Hidden(ts.tid, "write", CLOCK))
+            event = Hidden(ts.tid, "write", CLOCK)
         elif kind in ("alive", "finish"):
             # ``lock`` is the thread asked about (``is_alive``) or the one that ends
-            events.append(Hidden(ts.tid, "read" if kind == "alive" else "write", ALIVE % lock.name))
-        elif kind == "release":
-            last = self._last_event(ts.tid)
-            if last is not None:
-                self.released[id(lock)] = (ts.tid, last)
-        elif kind == "woken":
-            by = self.released.get(id(lock))
-            if by is not None and by[0] != ts.tid:
-                self.wakes.append((by[1], ts.tid, len(events)))
+            event = Hidden(ts.tid, "read" if kind == "alive" else "write", ALIVE % lock.name)
+        else:
+            return
+        self.pending.append((len(execution.trace), None, ts.tid, event))
+
+    def _merge(self, trace: Any) -> None:
+        """Put :attr:`pending` in place: each after the real events that preceded it."""
+        events, released = self.events, self.released
+        for at, kind, tid, what in self.pending:
+            if self.seen < at:
+                events.extend(trace[self.seen:at])
+                self.seen = at
+            if kind is None:
+                events.append(what)
+            elif kind == "release":
+                last = self._last_event(tid)
+                if last is not None:
+                    released[what] = (tid, last)
+            else:
+                by = released.get(what)
+                if by is not None and by[0] != tid:
+                    self.wakes.append((by[1], tid, len(events)))
+        self.pending.clear()
 
     def _last_event(self, tid: int) -> int | None:
         """The position of ``tid``'s last event, or None: :attr:`events` only grows, so the positions

@@ -278,3 +278,33 @@ def test_dfs_walks_a_tree_deeper_than_the_recursion_limit():
     result = interlace.explore(lambda: _run_threads(reader, reader), strategy="dfs", executions=3, races="off",
                                shrink=False)
     assert result.ok and result.executions == 3
+
+
+def _workers_polling_a_stop_they_were_given():
+    stop = threading.Event()
+    lock = threading.Lock()
+    count = {"n": 0}
+
+    def worker(stop, lock, count):  # arguments: no shared access before the first is_set()
+        while not stop.is_set():
+            with lock:
+                count["n"] += 1
+
+    threads = [threading.Thread(target=worker, args=(stop, lock, count)) for _ in range(2)]
+    for t in threads:
+        t.start()
+    stop.set()
+    for t in threads:
+        t.join()
+    assert count["n"] > 0, "the workers never counted"
+
+
+@pytest.mark.timeout(120)
+@pytest.mark.parametrize("strategy", ["pct", "portfolio"])
+def test_a_threads_first_peek_can_come_after_what_its_starter_does_next(strategy):
+    # the worker's first step began in its start's handshake, where the main thread could not run: its
+    # first is_set() always came before the main thread's set() (never found within 300 before)
+    result = interlace.explore(_workers_polling_a_stop_they_were_given, strategy=strategy, seed=1,
+                               executions=300, races="off", shrink=False)
+    assert result.failure.message.splitlines()[0] == "AssertionError in the main function: the workers never counted"
+    assert result.executions == 3

@@ -151,18 +151,19 @@ def _peek(lock_of: Callable[[Any], Any]) -> Callable[[Callable], Callable]:
     def wrap(original: Callable) -> Callable:
         def method(self: Any, *args: Any, **kwargs: Any) -> Any:
             ex = hooks._active
-            if ex is not None:
-                me = ex.me()
-                if me is not None:
+            me = ex.me() if ex is not None else None
+            if me is not None:
+                first = me.entered_at >= 0 and me.entered_at == ex.fast.step  # (-1: detect-only)
+                seen = ex.hidden_sync
+                if first or seen is not None:
                     lock = lock_of(self)
                     if getattr(lock, "internal", False):
-                        if me.entered_at >= 0 and me.entered_at == ex.fast.step:  # (-1: detect-only)
+                        if first:
                             me.pending_lock = lock  # (the step the point begins reads its state)
                             try:
                                 ex.point(me, None, None)
                             finally:
                                 me.pending_lock = None
-                        seen = ex.hidden_sync
                         if seen is not None:
                             seen(ex, "read", me, lock)
             return original(self, *args, **kwargs)

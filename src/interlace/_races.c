@@ -1672,7 +1672,7 @@ races_access(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
     PyObject *det = args[0], *ex = args[1], *ts = args[2], *kind = args[3], *obj = args[4],
              *key = args[5], *site = args[6], *atomic_obj = args[7];
     if (PyTuple_CheckExact(obj) && PyTuple_GET_SIZE(obj) == 5 && PyUnicode_CheckExact(key))
-        Py_RETURN_TRUE;  /* a settled closure variable (describe.is_settled): no access to it races */
+        Py_RETURN_TRUE;  /* a settled closure variable (rewriter.cell_key): no access to it races */
     PyObject *result = NULL;
     /* every reference below is owned (or NULL) and released at done */
     PyObject *oid = NULL, *tp = NULL, *dict_owners = NULL, *threads = NULL, *lk = NULL,

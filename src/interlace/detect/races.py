@@ -714,7 +714,7 @@ class RaceDetector:
 
     def access(self, ex: Any, ts: Any, kind: str, obj: Any, key: Any, site: tuple, atomic: bool) -> None:
         if type(obj) is tuple and len(obj) == 5 and type(key) is str:
-            return  # a settled closure variable (describe.is_settled): no access to it races
+            return  # a settled closure variable (rewriter.cell_key): no access to it races
         if _native is not None and _native.access(self, ex, ts, kind, obj, key, site, atomic):
             return  # done in C (interlace._races mirrors this method: change both)
         if self.died:

@@ -94,11 +94,11 @@ class _Rewriter:
              keywords: list[ast.keyword] | None = None) -> ast.Call:
         return ast.Call(func=self.name(hook, orig), args=args, keywords=keywords or [], **_loc(orig))
 
-    def cell_key(self, owner: Scope, name: str, orig: ast.AST) -> ast.Constant:
+    def cell_key(self, kind: str, owner: Scope, name: str, orig: ast.AST) -> ast.Constant:
         """``(filename, owner's line, owner's name, name)``, and a fifth item, ``SETTLED``, for a settled
         cell (see scopes.py): its accesses are scheduling points like any other (the interleavings
         explored stay those of every closure read), which no detector needs to see."""
-        if self.info.classify(owner, name)[0] == SETTLED:
+        if kind == SETTLED:
             return self.const((self.filename, owner.lineno, owner.name, name, SETTLED), orig)
         return self.const((self.filename, owner.lineno, owner.name, name), orig)
 
@@ -142,7 +142,7 @@ class _Rewriter:
         if kind == GLOBAL:
             hook = self.call("_il_rg", [self.const(self.mangled(node.id), node), self.site(node)], node)
         elif kind in _CELLS and owner is not None:
-            key = self.cell_key(owner, self.mangled(node.id), node)
+            key = self.cell_key(kind, owner, self.mangled(node.id), node)
             hook = self.call("_il_rc", [key, self.site(node)], node)
         else:
             return node
@@ -289,7 +289,7 @@ class _Rewriter:
             return self.call("_il_wg", [self.const(self.mangled(ident), target), value, self.site(target)],
                              target)
         if kind in _CELLS and owner is not None:
-            key = self.cell_key(owner, self.mangled(ident), target)
+            key = self.cell_key(kind, owner, self.mangled(ident), target)
             return self.call("_il_wc", [key, value, self.site(target)], target)
         return value
 
@@ -570,7 +570,7 @@ class _Rewriter:
                     hook = self.call("_il_dg", [self.const(self.mangled(t.id), t), self.site(t)], t)
                     out.append(ast.Expr(value=hook, **_loc(t)))
                 elif kind in _CELLS and owner is not None:
-                    key = self.cell_key(owner, self.mangled(t.id), t)
+                    key = self.cell_key(kind, owner, self.mangled(t.id), t)
                     out.append(ast.Expr(value=self.call("_il_dc", [key, self.site(t)], t), **_loc(t)))
                 out.append(ast.Delete(targets=[t], **loc))
             elif isinstance(t, ast.Attribute):

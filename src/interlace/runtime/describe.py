@@ -27,17 +27,12 @@ _BOOTSTRAP = frozenset({"_bootstrap", "_bootstrap_inner", "run"})
 
 def is_cell_key(obj: Any, key: Any) -> bool:
     """Whether an access to ``obj``/``key`` is one of a closure variable: the rewriter names it by a
-    constant ``(filename, owner_lineno, owner_name, varname)`` (and ``"settled"``: see
-    :func:`is_settled`) and ``varname`` (see hooks._il_rc). A tuple of the program is only ever
-    subscripted by an int or a slice."""
+    constant ``(filename, owner_lineno, owner_name, varname)`` (and ``"settled"``, a settled one's:
+    instrument/rewriter.cell_key) and ``varname`` (see hooks._il_rc). A tuple of the program is only
+    ever subscripted by an int or a slice."""
     return (type(obj) is tuple and type(key) is str and 4 <= len(obj) <= 5 and obj[3] == key
             and type(obj[0]) is str)
 
-
-def is_settled(obj: Any, key: Any) -> bool:
-    """Whether an access is one of a settled closure variable (instrument/scopes.py): its key's fifth
-    item. No access to it can race (its one binding comes before any other unit can see the cell)."""
-    return type(obj) is tuple and len(obj) == 5 and type(key) is str
 
 
 def user_stack(frame: Any) -> list[str]:
